@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Full reads and writes over file descriptors, retrying EINTR and short
+ * transfers, plus a fault-injection hook used by tests.
+ *
+ * All functions return 0 (or a byte count where stated) on success and a
+ * negative errno on failure. Sizes are in bytes.
+ */
+#ifndef CL_IO_H
+#define CL_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Writes all n bytes of buf at the current position. -errno on failure. */
+int cl_write_full(int fd, const void *buf, size_t n);
+/* Writes all n bytes of buf at offset off. -errno on failure. */
+int cl_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
+/* Appends n zero bytes at the current position. */
+int cl_write_zeros(int fd, uint64_t n);
+/*
+ * Reads exactly n bytes at offset off. Returns 0, -EMSGSIZE if the file ends
+ * first, or -errno.
+ */
+int cl_pread_full(int fd, void *buf, size_t n, uint64_t off);
+/* fdatasync(2), retried on EINTR. Subject to fault injection. */
+int cl_fdatasync(int fd);
+
+/*
+ * Fault injection for tests: when the environment variable
+ * CTFLIVE_FAULT_WRITE=N is set, the Nth call to a cl_write* function (counting
+ * from 1, process-wide) fails with ENOSPC. Read once at first use.
+ */
+int cl_io_fault_check(void);
+
+/* Returns a negative errno from a libc return value (-1 sets errno). */
+static inline int cl_negerrno(int r);
+
+#include <errno.h>
+static inline int cl_negerrno(int r)
+{
+	return r < 0 ? -errno : r;
+}
+
+#endif
