@@ -4,7 +4,7 @@
  * through the bounded cursor of common/bytes.h, so a short payload fails with
  * -EMSGSIZE before any field is used.
  */
-#include "relayd.h"
+#include "relayd-proto.h"
 
 #include <assert.h>
 #include <errno.h>
