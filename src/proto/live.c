@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * LTTng live viewer protocol codec. See live.h for the contract.
+ * LTTng live viewer protocol codec. See live-proto.h for the contract.
  *
  * Every decoder first takes the whole fixed-size message from the caller's
  * cursor, then parses a private cursor over those bytes: field reads cannot
  * fail after that, and a validation failure simply restores the caller's
  * position. Every encoder checks for room once, then writes.
  */
-#include "live.h"
+#include "live-proto.h"
 
 #include <assert.h>
 #include <errno.h>
