@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctflive-relayd: command line, listening sockets and the main loop.
+ *
+ * Options mirror lttng-relayd's where they exist (-o, -C, -D, -L, -d, -v);
+ * --port-file lets tests bind port 0 and learn the ports chosen.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#include "fsutil.h"
+#include "io.h"
+#include "live.h"
+#include "log.h"
+#include "relay.h"
+
+#define DEFAULT_CONTROL_URL "tcp://0.0.0.0:5342"
+#define DEFAULT_DATA_URL    "tcp://0.0.0.0:5343"
+#define DEFAULT_LIVE_URL    "tcp://localhost:5344"
+
+enum listener_kind { LISTEN_CONTROL, LISTEN_DATA, LISTEN_LIVE };
+
+struct listener {
+	struct cl_watch watch;
+	struct relay *relay;
+	enum listener_kind kind;
+	uint16_t port;
+};
+
+struct options {
+	const char *output;
+	const char *urls[3];
+	const char *port_file;
+	const char *sync_policy;
+	bool daemonize;
+	bool background;
+	int verbose;
+	unsigned max_minor;
+	bool disallow_clear;
+};
+
+static void usage(FILE *f)
+{
+	(void)fprintf(
+		f,
+		"Usage: ctflive-relayd [OPTION]...\n"
+		"Receive LTTng traces from session daemons and serve them to live viewers.\n"
+		"\n"
+		"  -o, --output DIR          write traces under DIR (default: $HOME/lttng-traces)\n"
+		"  -C, --control-port URL    control port URL (default: %s)\n"
+		"  -D, --data-port URL       data port URL (default: %s)\n"
+		"  -L, --live-port URL       live viewer port URL (default: %s)\n"
+		"                            URL: tcp://ADDR:PORT or tcp6://[ADDR]:PORT; PORT may be 0\n"
+		"      --port-file PATH      once listening, write 'control P', 'data P', 'live P'\n"
+		"                            lines to PATH (atomically)\n"
+		"      --sync POLICY         when viewers may read a packet: 'data' (default:\n"
+		"                            after data and index are synced to disk) or 'none'\n"
+		"                            (as soon as written, like lttng-relayd)\n"
+		"      --protocol-minor N    announce relayd protocol 2.N (4..13, default 13)\n"
+		"      --disallow-clear      refuse 'lttng clear' (GET_CONFIGURATION flag)\n"
+		"  -d, --daemonize           run as a daemon (after the ports are bound)\n"
+		"  -b, --background          like -d, but keep the working directory\n"
+		"  -v, --verbose             more messages (repeat for more)\n"
+		"  -h, --help                show this help and exit\n",
+		DEFAULT_CONTROL_URL, DEFAULT_DATA_URL, DEFAULT_LIVE_URL);
+}
+
+/* Parses tcp://HOST:PORT or tcp6://[HOST]:PORT into an addrinfo list. */
+static int parse_url(const char *url, struct addrinfo **ret)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	char host[256], port[16];
+	const char *p, *colon;
+	size_t hl;
+	char *end;
+	long v;
+
+	if (!strncmp(url, "tcp://", 6)) {
+		p = url + 6;
+		hints.ai_family = AF_INET;
+	} else if (!strncmp(url, "tcp6://", 7)) {
+		p = url + 7;
+		hints.ai_family = AF_INET6;
+	} else if (!strncmp(url, "net://", 6)) {
+		p = url + 6;
+		hints.ai_family = AF_INET;
+	} else {
+		return -EINVAL;
+	}
+	if (*p == '[') {
+		const char *rb = strchr(p, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		hl = (size_t)(rb - p - 1);
+		p++;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(p, ':');
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - p);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, p, hl);
+	host[hl] = '\0';
+	errno = 0;
+	v = strtol(colon + 1, &end, 10);
+	if (errno || *end != '\0' || end == colon + 1 || v < 0 || v > 65535)
+		return -EINVAL;
+	(void)snprintf(port, sizeof(port), "%ld", v);
+	return getaddrinfo(host, port, &hints, ret) == 0 ? 0 : -EADDRNOTAVAIL;
+}
+
+static int bind_listener(const char *url, int *ret_fd, uint16_t *ret_port)
+{
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd, one = 1, r;
+
+	r = parse_url(url, &ai);
+	if (r < 0)
+		return r;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		freeaddrinfo(ai);
+		return r;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		r = -errno;
+		freeaddrinfo(ai);
+		close(fd);
+		return r;
+	}
+	freeaddrinfo(ai);
+	*ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						   : ((struct sockaddr_in *)&ss)->sin_port);
+	*ret_fd = fd;
+	return 0;
+}
+
+static void listener_cb(struct cl_watch *w, uint32_t events)
+{
+	struct listener *l = cl_container_of(w, struct listener, watch);
+
+	(void)events;
+	if (l->kind == LISTEN_LIVE)
+		live_accept(l->relay, w->fd);
+	else
+		conn_accept(l->relay, w->fd, l->kind == LISTEN_CONTROL ? CONN_CONTROL : CONN_DATA);
+}
+
+static int write_port_file(const char *path, const struct listener *ls)
+{
+	char tmp[PATH_MAX], text[128];
+	int fd, r, n;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	n = snprintf(text, sizeof(text), "control %u\ndata %u\nlive %u\n", ls[0].port, ls[1].port,
+		     ls[2].port);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	r = cl_write_full(fd, text, (size_t)n);
+	close(fd);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	return r;
+}
+
+static void signal_cb(struct cl_watch *w, uint32_t events)
+{
+	struct signalfd_siginfo si;
+	struct listener *l = cl_container_of(w, struct listener, watch);
+
+	(void)events;
+	if (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		log_info("signal %u received, shutting down", si.ssi_signo);
+	cl_loop_stop(l->relay->loop);
+}
+
+static void before_sleep(void *userdata)
+{
+	struct relay *relay = userdata;
+
+	live_before_sleep(relay);
+	conn_collect(relay);
+	live_collect(relay);
+	relay_collect(relay);
+}
+
+static void tick(void *userdata)
+{
+	live_tick(userdata);
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_PORT_FILE = 256, OPT_SYNC, OPT_MINOR, OPT_NO_CLEAR };
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "control-port", required_argument, NULL, 'C' },
+		{ "data-port", required_argument, NULL, 'D' },
+		{ "live-port", required_argument, NULL, 'L' },
+		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+		{ "sync", required_argument, NULL, OPT_SYNC },
+		{ "protocol-minor", required_argument, NULL, OPT_MINOR },
+		{ "disallow-clear", no_argument, NULL, OPT_NO_CLEAR },
+		{ "daemonize", no_argument, NULL, 'd' },
+		{ "background", no_argument, NULL, 'b' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	o->urls[0] = DEFAULT_CONTROL_URL;
+	o->urls[1] = DEFAULT_DATA_URL;
+	o->urls[2] = DEFAULT_LIVE_URL;
+	o->max_minor = CL_RELAYD_VERSION_MINOR;
+	o->sync_policy = "data";
+	while ((c = getopt_long(argc, argv, "o:C:D:L:dbvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'C':
+			o->urls[0] = optarg;
+			break;
+		case 'D':
+			o->urls[1] = optarg;
+			break;
+		case 'L':
+			o->urls[2] = optarg;
+			break;
+		case OPT_PORT_FILE:
+			o->port_file = optarg;
+			break;
+		case OPT_SYNC:
+			o->sync_policy = optarg;
+			break;
+		case OPT_MINOR: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 4 || v > CL_RELAYD_VERSION_MINOR) {
+				(void)fprintf(stderr, "ctflive-relayd: invalid --protocol-minor '%s'\n",
+					      optarg);
+				return 2;
+			}
+			o->max_minor = (unsigned)v;
+			break;
+		}
+		case OPT_NO_CLEAR:
+			o->disallow_clear = true;
+			break;
+		case 'd':
+			o->daemonize = true;
+			break;
+		case 'b':
+			o->background = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			(void)fprintf(stderr, "Try 'ctflive-relayd --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		(void)fprintf(stderr, "ctflive-relayd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (strcmp(o->sync_policy, "data") && strcmp(o->sync_policy, "none")) {
+		(void)fprintf(stderr, "ctflive-relayd: invalid --sync '%s' (data or none)\n",
+			      o->sync_policy);
+		return 2;
+	}
+	return -1;
+}
+
+static int open_output(const char *output, int *ret_fd)
+{
+	char def[PATH_MAX];
+	int fd;
+
+	if (!output) {
+		const char *home = getenv("HOME");
+
+		if (!home || snprintf(def, sizeof(def), "%s/lttng-traces", home) >= (int)sizeof(def))
+			return -EINVAL;
+		output = def;
+	}
+	if (mkdir(output, CL_DIR_MODE) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "cannot create output directory '%s'", output);
+	fd = open(output, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot open output directory '%s'", output);
+	log_info("writing traces under '%s'", output);
+	*ret_fd = fd;
+	return 0;
+}
+
+static int daemonize(bool keep_cwd)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -errno;
+	if (!keep_cwd && chdir("/") < 0)
+		return -errno;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)dup2(fd, 0);
+		(void)dup2(fd, 1);
+		(void)dup2(fd, 2);
+		close(fd);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct relay relay = { 0 };
+	struct listener ls[3] = { 0 }, sig = { 0 };
+	sigset_t mask;
+	int r;
+
+	cl_log_set_program("ctflive-relayd");
+	r = parse_options(argc, argv, &o);
+	if (r >= 0)
+		return r;
+	cl_log_set_level(o.verbose >= 2 ? CL_LOG_DEBUG
+			 : o.verbose == 1 ? CL_LOG_INFO
+					  : CL_LOG_NOTICE);
+	(void)signal(SIGPIPE, SIG_IGN);
+
+	cl_list_init(&relay.sessions);
+	cl_list_init(&relay.streams);
+	cl_list_init(&relay.chunks);
+	cl_list_init(&relay.conns);
+	relay.allow_clear = !o.disallow_clear;
+	relay.max_minor = o.max_minor;
+	relay.sync_publish = strcmp(o.sync_policy, "none") != 0;
+
+	r = open_output(o.output, &relay.output_fd);
+	if (r < 0)
+		return 1;
+	r = cl_loop_new(&relay.loop);
+	if (r < 0)
+		return log_error_errno(r, "cannot create the event loop"), 1;
+	for (int i = 0; i < 3; i++) {
+		int fd = -1;
+
+		r = bind_listener(o.urls[i], &fd, &ls[i].port);
+		if (r < 0) {
+			log_error_errno(r, "cannot listen on '%s'", o.urls[i]);
+			return 1;
+		}
+		ls[i].watch.fd = fd;
+		ls[i].watch.cb = listener_cb;
+		ls[i].relay = &relay;
+		ls[i].kind = (enum listener_kind)i;
+		if (cl_loop_add(relay.loop, &ls[i].watch, EPOLLIN) < 0)
+			return 1;
+		log_info("listening on %s (port %u)", o.urls[i], ls[i].port);
+	}
+	r = live_init(&relay);
+	if (r < 0)
+		return log_error_errno(r, "cannot start the live server"), 1;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return 1;
+	sig.watch.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	sig.watch.cb = signal_cb;
+	sig.relay = &relay;
+	if (sig.watch.fd < 0 || cl_loop_add(relay.loop, &sig.watch, EPOLLIN) < 0)
+		return log_error("cannot watch signals"), 1;
+
+	if (o.daemonize || o.background) {
+		r = daemonize(o.background);
+		if (r < 0)
+			return log_error_errno(r, "cannot daemonize"), 1;
+	}
+	if (o.port_file) {
+		r = write_port_file(o.port_file, ls);
+		if (r < 0)
+			return log_error_errno(r, "cannot write port file '%s'", o.port_file), 1;
+	}
+	cl_loop_set_before_sleep(relay.loop, before_sleep, &relay);
+	r = cl_loop_set_tick(relay.loop, 50, tick, &relay);
+	if (r < 0)
+		return log_error_errno(r, "cannot start the timer"), 1;
+
+	r = cl_loop_run(relay.loop);
+	if (r < 0)
+		log_error_errno(r, "event loop failed");
+
+	conn_close_all(&relay);
+	live_fini(&relay);
+	relay_shutdown(&relay);
+	for (int i = 0; i < 3; i++) {
+		cl_loop_del(relay.loop, &ls[i].watch);
+		close(ls[i].watch.fd);
+	}
+	cl_loop_del(relay.loop, &sig.watch);
+	close(sig.watch.fd);
+	close(relay.output_fd);
+	cl_loop_free(relay.loop);
+	return r < 0 ? 1 : 0;
+}

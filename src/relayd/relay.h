@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctflive-relayd core objects: the relay, its sessions, trace chunks,
+ * streams and connections, and the operations the protocol handlers call.
+ *
+ * Object graph and ownership (all owned by the loop thread, no locks):
+ *
+ *   struct relay  owns  sessions (list), connections (list), chunks (list)
+ *   session       owns  its streams (list); refs its current and
+ *                       pending-closure chunks
+ *   stream        owns  its data/index/metadata file descriptors; refs the
+ *                       chunk its files live in
+ *   ctrl conn     refs  its session (one per control connection)
+ *   data conn     refs  the session of the first stream it carried
+ *
+ * Lifetime: a session lives while its control connection is open or it has
+ * streams; a stream lives until it is closed (CLOSE_STREAM with all data
+ * received, or its session went away). Objects are freed only from the loop's
+ * before-sleep hook (relay_collect()), never inside a callback.
+ *
+ * On-disk layout follows lttng-relayd 2.13 (relayd-protocol.md §6.5):
+ *   <output>/<host>/<session>-<datetime>/<chunk dir>/<pathname>/<channel>[_<n>]
+ *   .../<pathname>/index/<channel>[_<n>].idx, .../<pathname>/metadata
+ */
+#ifndef CL_RELAYD_RELAY_H
+#define CL_RELAYD_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "list.h"
+#include "loop.h"
+#include "relayd-proto.h"
+
+/* Limits on what peers control (each rejected with an error, never trusted). */
+#define RELAY_MAX_CONNECTIONS      1024
+#define RELAY_MAX_SESSIONS         4096
+#define RELAY_MAX_STREAMS_PER_SESS 65536
+#define RELAY_MAX_CTRL_PAYLOAD     (1u << 20)   /* bytes, every command but metadata */
+#define RELAY_MAX_PACKET_SIZE      (UINT64_C(1) << 32) /* data + padding, bytes */
+#define RELAY_MAX_PENDING_INDEXES  4096 /* per stream, half-received index entries */
+#define RELAY_MAX_ROTATE_STREAMS   65536
+
+struct relay;
+struct session;
+struct stream;
+
+struct chunk {
+	struct cl_list_node node; /* in relay->chunks */
+	uint8_t sessiond_uuid[16];
+	uint64_t sessiond_session_id;
+	uint64_t id;
+	uint64_t creation_ts; /* seconds since the epoch */
+	uint64_t close_ts;
+	char *override_name;     /* owned or NULL */
+	char *dir;               /* owned; relative to session dir, "" = the session dir */
+	char *dir_before_move;   /* owned or NULL: where it was before .tmp_old_chunk */
+	int session_dir_fd;      /* owned dup of the session directory (O_PATH) */
+	int dir_fd;              /* owned O_PATH fd of `dir` */
+	char **top_entries;      /* owned: first components created in a root chunk */
+	size_t n_top_entries;
+	unsigned refs;           /* sessions' current/pending + streams */
+	bool closed;
+	bool has_close_command;
+	uint32_t close_command;
+	bool anonymous;          /* pre-2.11 peers: rooted at the output root */
+};
+
+struct pending_index {
+	uint64_t net_seq_num;
+	bool has_data, has_ctrl;
+	uint64_t offset;          /* bytes, in tracefile `tracefile` */
+	uint64_t gen;             /* stream->gen when the data was written */
+	struct cl_relayd_index ctrl;
+};
+
+struct stream {
+	struct cl_list_node node;        /* in session->streams */
+	struct cl_list_node global_node; /* in relay->streams (handle lookup) */
+	struct session *session;         /* borrowed (session outlives stream) */
+	uint64_t handle;
+	char *channel_name; /* owned */
+	char *pathname;     /* owned, normalised */
+	bool is_metadata;
+	bool published;     /* STREAMS_SENT received */
+	bool closed;        /* no more data accepted; freed at collect */
+	struct chunk *chunk; /* ref or NULL (rotated to no chunk) */
+	int dir_fd;          /* owned, O_PATH directory of the stream in its chunk */
+	int data_fd;         /* owned, -1 when closed */
+	int index_fd;        /* owned, -1 until the first packet of a tracefile */
+	int prev_index_fd;   /* owned, index file of the previous generation, or -1 */
+	uint64_t gen;        /* data file generation: bumped at each file switch */
+	uint64_t packet_start; /* offset of the packet being received, bytes */
+	unsigned busy;       /* a data connection is inside a packet of this stream */
+	uint64_t tracefile_size, tracefile_count; /* bytes, 0 = unlimited */
+	uint64_t tracefile_index;   /* current tracefile number */
+	uint64_t tracefiles_used;   /* how many slots were ever used (ring wrap) */
+	uint64_t file_size;         /* bytes written to the current tracefile */
+	uint64_t prev_data_seq;     /* last net_seq_num fully written, UINT64_MAX none */
+	uint64_t prev_index_seq;    /* last net_seq_num with an index entry written */
+	uint64_t index_entries;     /* entries written in total */
+	uint64_t metadata_received; /* bytes written to the metadata file */
+	bool close_requested;
+	uint64_t last_net_seq_num;
+	bool data_pending_checked;
+	bool has_beacon;
+	uint64_t beacon_ts_end;     /* clock cycles */
+	uint64_t ctf_stream_id;
+	struct pending_index *pending; /* owned array */
+	size_t n_pending, cap_pending;
+	/* Rotation (ROTATE_STREAMS) state. */
+	bool rotation_pending;
+	bool rotation_to_chunk;          /* false: to "no chunk" */
+	struct chunk *rotation_chunk;    /* ref */
+	uint64_t rotate_at_packet_seq;   /* first packet_seq_num of the new chunk */
+	bool rotate_net_seq_known;
+	uint64_t rotate_after_net_seq;   /* last net_seq_num of the old chunk */
+	uint64_t last_index_packet_seq;  /* packet_seq_num of the last entry written */
+	uint64_t last_index_net_seq;
+	bool has_index;
+};
+
+struct session {
+	struct cl_list_node node; /* in relay->sessions */
+	uint64_t id;
+	char *session_name, *hostname, *base_path; /* owned */
+	char *output_path; /* owned, relative to the output root */
+	int dir_fd;        /* owned O_PATH fd of the session directory */
+	uint32_t live_timer; /* µs */
+	bool snapshot;
+	uint32_t minor;
+	uint8_t sessiond_uuid[16];
+	uint64_t sessiond_session_id;
+	uint64_t creation_time;
+	struct chunk *current_chunk;         /* ref or NULL */
+	struct chunk *pending_closure_chunk; /* ref or NULL */
+	bool has_rotated;
+	bool connection_closed; /* control connection gone */
+	bool aborted;           /* protocol/IO error: streams close without waiting */
+	struct cl_list streams;
+	size_t n_streams;
+	unsigned data_conns; /* data connections bound to this session */
+	bool data_closed;    /* a bound data connection went away: no more data */
+};
+
+struct relay {
+	struct cl_loop *loop;
+	int output_fd; /* O_PATH fd of the output root */
+	struct cl_list sessions, streams, chunks, conns;
+	size_t n_sessions, n_conns;
+	uint64_t next_session_id, next_stream_handle;
+	bool allow_clear;
+	uint32_t max_minor; /* highest protocol minor announced (<= 13) */
+	bool sync_publish;  /* publish to viewers only after fdatasync (DESIGN point 2) */
+	struct live *live;  /* owned: the live viewer server */
+};
+
+/* ---- connections (conn.c) ---- */
+enum conn_kind { CONN_CONTROL, CONN_DATA };
+/* Accepts a new connection of `kind` on listening socket `fd`. */
+void conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind);
+/* Frees connections that were closed (called before each loop sleep). */
+void conn_collect(struct relay *relay);
+/* Closes every connection (shutdown). */
+void conn_close_all(struct relay *relay);
+
+/* ---- sessions and chunks (session.c) ---- */
+int session_create(struct relay *relay, const struct cl_relayd_create_session *msg,
+		   uint32_t minor, struct session **ret);
+/* Control connection closed: close or schedule closing of every stream. */
+void session_connection_closed(struct relay *relay, struct session *s, bool error);
+struct session *session_find(struct relay *relay, uint64_t id);
+/* Frees sessions and streams that are done (called before each loop sleep). */
+void relay_collect(struct relay *relay);
+/* Closes every stream and frees every session and chunk (shutdown). */
+void relay_shutdown(struct relay *relay);
+
+int chunk_create(struct relay *relay, struct session *s, const struct cl_relayd_create_chunk *c,
+		 uint32_t *ret_status);
+int chunk_close(struct relay *relay, struct session *s, const struct cl_relayd_close_chunk *c,
+		uint32_t *ret_status, char **ret_path);
+bool chunk_exists(struct relay *relay, struct session *s, uint64_t chunk_id);
+struct chunk *chunk_ref(struct chunk *c);
+void chunk_unref(struct relay *relay, struct chunk *c);
+/* Records that a root chunk gained a top-level entry (e.g. "ust"). */
+int chunk_note_top_entry(struct chunk *c, const char *rel_path);
+
+/* ---- streams (stream.c) ---- */
+int stream_create(struct relay *relay, struct session *s, const struct cl_relayd_add_stream *m,
+		  struct stream **ret);
+struct stream *stream_find(struct relay *relay, uint64_t handle);
+/* Appends metadata bytes (and padding zeros) to a metadata stream. */
+int stream_write_metadata(struct stream *st, const uint8_t *buf, size_t n);
+int stream_write_metadata_padding(struct stream *st, uint64_t padding);
+/* Data path: start of a packet (may switch tracefile), bytes, end of packet. */
+int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
+			uint64_t data_size, uint64_t padding_size);
+int stream_write_data(struct stream *st, const uint8_t *buf, size_t n);
+int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
+		      uint64_t padding_size);
+/* Control half of an index (or a beacon). */
+int stream_add_index(struct relay *relay, struct stream *st, const struct cl_relayd_index *ix);
+/* CLOSE_STREAM. */
+void stream_request_close(struct relay *relay, struct stream *st, uint64_t last_net_seq_num);
+/* Closes files now; pending control-only index entries become lost-packet entries. */
+void stream_close(struct relay *relay, struct stream *st);
+bool stream_data_pending(const struct stream *st, uint64_t last_net_seq_num);
+int stream_set_rotation(struct relay *relay, struct stream *st, struct chunk *new_chunk,
+			uint64_t rotate_at_packet_seq);
+int stream_reset_metadata(struct stream *st);
+
+#endif

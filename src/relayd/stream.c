@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Streams: their files (tracefiles with an optional size/count ring, index
+ * files, metadata), the matching of index halves, rotation between trace
+ * chunks, and closing. Follows lttng-relayd 2.13's on-disk behaviour
+ * (relayd-protocol.md §5.4–§5.7, §5.15, §6), plus ctflive's lost-packet index
+ * entries (DESIGN.md point 4).
+ *
+ * Index halves: each (stream, net_seq_num) has a data half (the packet's
+ * offset, recorded when its bytes and padding are written) and a control
+ * half (SEND_INDEX). The second to arrive writes the entry. A control half
+ * whose data can no longer arrive (a later packet arrived, or the stream is
+ * closed) is written with offset UINT64_MAX: a packet lost in transit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "fsutil.h"
+#include "io.h"
+#include "log.h"
+#include "relay.h"
+
+#define CTF_INDEX_MAGIC     0xC1F1DCC1u
+#define CTF_INDEX_MAJOR     1
+#define CTF_INDEX_HDR_SIZE  16
+#define CTF_INDEX_V10_SIZE  56
+#define CTF_INDEX_V11_SIZE  72
+#define LOST_PACKET_OFFSET  UINT64_MAX
+
+/* Signed, wrap-safe "a is at or after b" on 64-bit sequence numbers. */
+static bool seq_ge(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b) >= 0;
+}
+
+static bool stream_is_indexed(const struct stream *st)
+{
+	return !st->is_metadata && !st->session->snapshot && st->session->minor >= 4;
+}
+
+static void tracefile_name(const struct stream *st, uint64_t n, char *buf, size_t cap)
+{
+	if (st->tracefile_size > 0)
+		(void)snprintf(buf, cap, "%s_%llu", st->channel_name, (unsigned long long)n);
+	else
+		(void)snprintf(buf, cap, "%s", st->channel_name);
+}
+
+static int open_data_file(struct stream *st)
+{
+	char name[300];
+	int fd;
+
+	tracefile_name(st, st->tracefile_index, name, sizeof(name));
+	fd = openat(st->dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    CL_FILE_MODE);
+	if (fd < 0)
+		return -errno;
+	st->data_fd = fd;
+	st->file_size = 0;
+	st->gen++;
+	return 0;
+}
+
+static int open_index_file(struct stream *st)
+{
+	char name[320], tf[300];
+	uint8_t hdr[CTF_INDEX_HDR_SIZE];
+	bool v11 = st->session->minor >= 8;
+	int dfd, fd, r;
+
+	r = cl_mkdir_beneath(st->dir_fd, "index", &dfd);
+	if (r < 0)
+		return r;
+	tracefile_name(st, st->tracefile_index, tf, sizeof(tf));
+	(void)snprintf(name, sizeof(name), "%s.idx", tf);
+	(void)unlinkat(dfd, name, 0);
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    CL_FILE_MODE);
+	r = fd < 0 ? -errno : 0;
+	close(dfd);
+	if (r < 0)
+		return r;
+	cl_store_be32(hdr, CTF_INDEX_MAGIC);
+	cl_store_be32(hdr + 4, CTF_INDEX_MAJOR);
+	cl_store_be32(hdr + 8, v11 ? 1 : 0);
+	cl_store_be32(hdr + 12, v11 ? CTF_INDEX_V11_SIZE : CTF_INDEX_V10_SIZE);
+	r = cl_write_full(fd, hdr, sizeof(hdr));
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	st->index_fd = fd;
+	return 0;
+}
+
+/* Closes the current data file; its index file becomes the previous one. */
+static void retire_files(struct stream *st)
+{
+	if (st->data_fd >= 0)
+		close(st->data_fd);
+	st->data_fd = -1;
+	if (st->prev_index_fd >= 0)
+		close(st->prev_index_fd);
+	st->prev_index_fd = st->index_fd;
+	st->index_fd = -1;
+}
+
+static struct pending_index *pending_find(struct stream *st, uint64_t seq)
+{
+	for (size_t i = 0; i < st->n_pending; i++)
+		if (st->pending[i].net_seq_num == seq)
+			return &st->pending[i];
+	return NULL;
+}
+
+static int pending_get(struct stream *st, uint64_t seq, struct pending_index **ret)
+{
+	struct pending_index *p = pending_find(st, seq);
+
+	if (!p) {
+		if (st->n_pending >= RELAY_MAX_PENDING_INDEXES)
+			return -E2BIG;
+		if (st->n_pending == st->cap_pending) {
+			size_t cap = st->cap_pending ? st->cap_pending * 2 : 8;
+			struct pending_index *n = realloc(st->pending, cap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			st->pending = n;
+			st->cap_pending = cap;
+		}
+		p = &st->pending[st->n_pending++];
+		memset(p, 0, sizeof(*p));
+		p->net_seq_num = seq;
+	}
+	*ret = p;
+	return 0;
+}
+
+static void pending_drop(struct stream *st, struct pending_index *p)
+{
+	size_t i = (size_t)(p - st->pending);
+
+	st->pending[i] = st->pending[--st->n_pending];
+}
+
+/* Writes one .idx entry. `offset` is LOST_PACKET_OFFSET for a lost packet. */
+static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix, uint64_t offset,
+			     uint64_t gen)
+{
+	uint8_t e[CTF_INDEX_V11_SIZE];
+	bool v11 = st->session->minor >= 8;
+	int fd, r;
+
+	if (gen == st->gen || offset == LOST_PACKET_OFFSET) {
+		if (st->index_fd < 0) {
+			if (st->dir_fd < 0)
+				return -EBADF;
+			r = open_index_file(st);
+			if (r < 0)
+				return r;
+		}
+		fd = st->index_fd;
+	} else if (gen + 1 == st->gen && st->prev_index_fd >= 0) {
+		fd = st->prev_index_fd;
+	} else {
+		log_warning("stream %llu: index of packet %llu is for a file already rotated away, "
+			    "dropping it",
+			    (unsigned long long)st->handle, (unsigned long long)ix->net_seq_num);
+		return 0;
+	}
+
+	cl_store_be64(e, offset);
+	cl_store_be64(e + 8, ix->packet_size);
+	cl_store_be64(e + 16, ix->content_size);
+	cl_store_be64(e + 24, ix->timestamp_begin);
+	cl_store_be64(e + 32, ix->timestamp_end);
+	cl_store_be64(e + 40, ix->events_discarded);
+	cl_store_be64(e + 48, ix->stream_id);
+	cl_store_be64(e + 56, ix->stream_instance_id);
+	cl_store_be64(e + 64, ix->packet_seq_num);
+	r = cl_write_full(fd, e, v11 ? CTF_INDEX_V11_SIZE : CTF_INDEX_V10_SIZE);
+	if (r < 0)
+		return r;
+
+	st->index_entries++;
+	st->prev_index_seq = ix->net_seq_num;
+	st->has_index = true;
+	st->last_index_packet_seq = ix->packet_seq_num;
+	st->last_index_net_seq = ix->net_seq_num;
+	st->has_beacon = false;
+	st->ctf_stream_id = ix->stream_id;
+	return 0;
+}
+
+/* Control halves older than `seq` whose data never came: lost in transit. */
+static int write_lost_before(struct stream *st, uint64_t seq, bool all)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < st->n_pending;) {
+		struct pending_index *p = &st->pending[i];
+
+		if (p->has_ctrl && !p->has_data && (all || !seq_ge(p->net_seq_num, seq))) {
+			log_warning("stream %llu: packet %llu lost in transit, writing its index "
+				    "with an all-ones offset",
+				    (unsigned long long)st->handle,
+				    (unsigned long long)p->net_seq_num);
+			r = write_index_entry(st, &p->ctrl, LOST_PACKET_OFFSET, st->gen);
+			pending_drop(st, p);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		i++;
+	}
+	return r;
+}
+
+int stream_create(struct relay *relay, struct session *s, const struct cl_relayd_add_stream *m,
+		  struct stream **ret)
+{
+	char path[CL_RELAYD_PATH_MAX];
+	struct stream *st;
+	int r;
+
+	if (!s->current_chunk)
+		return -ENOENT;
+	if (s->n_streams >= RELAY_MAX_STREAMS_PER_SESS)
+		return -E2BIG;
+	if (!cl_is_safe_component(m->channel_name))
+		return -EINVAL;
+	r = cl_normalize_relpath(m->pathname, true, false, path, sizeof(path));
+	if (r < 0)
+		return r;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->session = s;
+	st->dir_fd = st->data_fd = st->index_fd = st->prev_index_fd = -1;
+	st->prev_data_seq = st->prev_index_seq = UINT64_MAX;
+	st->tracefile_size = m->tracefile_size;
+	st->tracefile_count = m->tracefile_count;
+	st->is_metadata = strcmp(m->channel_name, "metadata") == 0;
+	if (st->is_metadata)
+		st->tracefile_size = 0; /* metadata is never split */
+	st->channel_name = strdup(m->channel_name);
+	st->pathname = strdup(path);
+	cl_list_node_init(&st->node);
+	cl_list_node_init(&st->global_node);
+	if (!st->channel_name || !st->pathname) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = cl_mkdir_beneath(s->current_chunk->dir_fd, path, &st->dir_fd);
+	if (r < 0)
+		goto fail;
+	r = chunk_note_top_entry(s->current_chunk, path);
+	if (r < 0)
+		goto fail;
+	r = open_data_file(st);
+	if (r < 0)
+		goto fail;
+	st->chunk = chunk_ref(s->current_chunk);
+	st->handle = relay->next_stream_handle++;
+	cl_list_append(&s->streams, &st->node);
+	cl_list_append(&relay->streams, &st->global_node);
+	s->n_streams++;
+	*ret = st;
+	return 0;
+fail:
+	if (st->dir_fd >= 0)
+		close(st->dir_fd);
+	free(st->channel_name);
+	free(st->pathname);
+	free(st);
+	return r;
+}
+
+struct stream *stream_find(struct relay *relay, uint64_t handle)
+{
+	struct cl_list_node *n;
+
+	/* NEEDSWORK: a hash table once relays serve thousands of streams. */
+	cl_list_for_each(n, &relay->streams)
+	{
+		struct stream *st = cl_container_of(n, struct stream, global_node);
+
+		if (st->handle == handle)
+			return st->closed ? NULL : st;
+	}
+	return NULL;
+}
+
+int stream_write_metadata(struct stream *st, const uint8_t *buf, size_t n)
+{
+	int r;
+
+	if (st->data_fd < 0)
+		return -EBADF;
+	r = cl_write_full(st->data_fd, buf, n);
+	if (r == 0)
+		st->metadata_received += n;
+	return r;
+}
+
+int stream_write_metadata_padding(struct stream *st, uint64_t padding)
+{
+	int r;
+
+	if (st->data_fd < 0)
+		return -EBADF;
+	r = cl_write_zeros(st->data_fd, padding);
+	if (r == 0)
+		st->metadata_received += padding;
+	return r;
+}
+
+int stream_reset_metadata(struct stream *st)
+{
+	if (st->data_fd < 0)
+		return -EBADF;
+	if (ftruncate(st->data_fd, 0) < 0 || lseek(st->data_fd, 0, SEEK_SET) < 0)
+		return -errno;
+	st->metadata_received = 0;
+	return 0;
+}
+
+/* Moves the stream's files to its rotation target (or closes them for "no chunk"). */
+static int do_rotate(struct relay *relay, struct stream *st)
+{
+	struct chunk *target = st->rotation_chunk;
+	int r = 0;
+
+	retire_files(st);
+	if (st->dir_fd >= 0)
+		close(st->dir_fd);
+	st->dir_fd = -1;
+	if (st->chunk)
+		chunk_unref(relay, st->chunk);
+	st->chunk = NULL;
+	st->rotation_pending = false;
+	st->rotation_chunk = NULL;
+	st->rotate_net_seq_known = false;
+
+	if (st->rotation_to_chunk && target) {
+		st->chunk = target; /* takes the rotation reference */
+		r = cl_mkdir_beneath(target->dir_fd, st->pathname, &st->dir_fd);
+		if (r == 0)
+			r = chunk_note_top_entry(target, st->pathname);
+		if (r == 0) {
+			st->tracefile_index = 0;
+			st->tracefiles_used = 0;
+			r = open_data_file(st);
+		}
+		if (r == 0 && st->is_metadata)
+			st->metadata_received = 0;
+	} else {
+		st->gen++;
+	}
+	log_debug("stream %llu: rotated to %s", (unsigned long long)st->handle,
+		  target ? "a new trace chunk" : "no trace chunk");
+	return r;
+}
+
+/*
+ * Data written past the last packet of the old chunk (the data socket ran
+ * ahead of the control socket) moves to the new file.
+ */
+static int move_excess(struct relay *relay, struct stream *st, uint64_t cut)
+{
+	uint64_t len = st->file_size - cut, old_gen = st->gen;
+	int old_fd = dup(st->data_fd), r;
+	uint8_t buf[65536];
+
+	if (old_fd < 0)
+		return -errno;
+	r = do_rotate(relay, st);
+	for (uint64_t off = 0; r == 0 && off < len;) {
+		size_t n = (size_t)CL_MIN((uint64_t)sizeof(buf), len - off);
+
+		r = cl_pread_full(old_fd, buf, n, cut + off);
+		if (r == 0 && st->data_fd >= 0)
+			r = cl_write_full(st->data_fd, buf, n);
+		off += n;
+	}
+	if (r == 0 && ftruncate(old_fd, (off_t)cut) < 0)
+		r = -errno;
+	close(old_fd);
+	if (r < 0)
+		return r;
+	st->file_size = st->data_fd >= 0 ? len : 0;
+	for (size_t i = 0; i < st->n_pending; i++) {
+		struct pending_index *p = &st->pending[i];
+
+		if (p->has_data && p->gen == old_gen && p->offset >= cut) {
+			p->offset -= cut;
+			p->gen = st->gen;
+		}
+	}
+	return 0;
+}
+
+/* Performs a pending rotation once the last packet of the old chunk is known and written. */
+static int try_rotate(struct relay *relay, struct stream *st)
+{
+	uint64_t boundary;
+
+	if (!st->rotation_pending || !st->rotate_net_seq_known || st->busy)
+		return 0;
+	boundary = st->rotate_after_net_seq;
+	if (boundary != UINT64_MAX && st->prev_data_seq != UINT64_MAX &&
+	    !seq_ge(st->prev_data_seq, boundary))
+		return 0; /* old-chunk data still to come */
+	if (boundary != UINT64_MAX && st->prev_data_seq == UINT64_MAX)
+		return 0;
+	if (st->prev_data_seq != boundary && st->prev_data_seq != UINT64_MAX) {
+		/* Excess: the first new-chunk packet's offset is where the old file ends. */
+		uint64_t cut = st->file_size;
+
+		for (size_t i = 0; i < st->n_pending; i++) {
+			struct pending_index *p = &st->pending[i];
+
+			if (p->has_data && p->gen == st->gen && !seq_ge(boundary, p->net_seq_num) &&
+			    p->offset < cut)
+				cut = p->offset;
+		}
+		return move_excess(relay, st, cut);
+	}
+	return do_rotate(relay, st);
+}
+
+/* Learns the last net_seq_num of the old chunk from an index entry. */
+static void note_rotation_boundary(struct stream *st, const struct cl_relayd_index *ix)
+{
+	if (!st->rotation_pending || st->rotate_net_seq_known ||
+	    ix->packet_seq_num == UINT64_MAX)
+		return;
+	if (ix->packet_seq_num + 1 >= st->rotate_at_packet_seq) {
+		/* This packet or an earlier one is the last of the old chunk. */
+		uint64_t back = ix->packet_seq_num + 1 - st->rotate_at_packet_seq;
+
+		st->rotate_after_net_seq = ix->net_seq_num - back;
+		st->rotate_net_seq_known = true;
+	}
+}
+
+int stream_set_rotation(struct relay *relay, struct stream *st, struct chunk *new_chunk,
+			uint64_t rotate_at_packet_seq)
+{
+	if (st->rotation_pending)
+		return -EPROTO; /* a second rotation while one is pending */
+	st->rotation_pending = true;
+	st->rotation_to_chunk = new_chunk != NULL;
+	st->rotation_chunk = new_chunk ? chunk_ref(new_chunk) : NULL;
+	st->rotate_at_packet_seq = rotate_at_packet_seq;
+	st->rotate_net_seq_known = false;
+
+	if (st->is_metadata || !stream_is_indexed(st)) {
+		/* Metadata switches at once (it is resent in full); unindexed streams too. */
+		st->rotate_after_net_seq = st->prev_data_seq;
+		st->rotate_net_seq_known = true;
+	} else if (rotate_at_packet_seq == 0 && !st->has_index) {
+		st->rotate_after_net_seq = UINT64_MAX;
+		st->rotate_net_seq_known = true;
+	} else if (st->has_index && st->last_index_packet_seq != UINT64_MAX &&
+		   st->last_index_packet_seq + 1 >= rotate_at_packet_seq) {
+		st->rotate_after_net_seq = st->last_index_net_seq -
+					   (st->last_index_packet_seq + 1 - rotate_at_packet_seq);
+		st->rotate_net_seq_known = true;
+	}
+	return try_rotate(relay, st);
+}
+
+static int next_tracefile(struct stream *st)
+{
+	char name[300];
+	int r;
+
+	retire_files(st);
+	st->tracefile_index++;
+	if (st->tracefile_count > 0)
+		st->tracefile_index %= st->tracefile_count;
+	st->tracefiles_used++;
+	if (st->tracefile_count > 0 && st->tracefiles_used >= st->tracefile_count) {
+		int idx_fd;
+
+		/* The ring wrapped: unlink the old file so readers holding it keep it. */
+		tracefile_name(st, st->tracefile_index, name, sizeof(name));
+		(void)unlinkat(st->dir_fd, name, 0);
+		if (cl_open_dir_beneath(st->dir_fd, "index", &idx_fd) == 0) {
+			size_t l = strlen(name);
+
+			(void)snprintf(name + l, sizeof(name) - l, ".idx");
+			(void)unlinkat(idx_fd, name, 0);
+			close(idx_fd);
+		}
+	}
+	r = open_data_file(st);
+	return r;
+}
+
+int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
+			uint64_t data_size, uint64_t padding_size)
+{
+	int r;
+
+	(void)padding_size;
+	if (st->is_metadata)
+		return -EPROTO;
+	r = try_rotate(relay, st);
+	if (r < 0)
+		return r;
+	if (st->data_fd < 0)
+		return -EPROTO; /* closed, or rotated to no chunk */
+	if (st->prev_data_seq != UINT64_MAX && seq_ge(st->prev_data_seq, net_seq_num))
+		return -EPROTO; /* net_seq_num must increase */
+	if (st->tracefile_size > 0 && st->file_size > 0 &&
+	    st->file_size + data_size > st->tracefile_size) {
+		r = next_tracefile(st);
+		if (r < 0)
+			return r;
+	}
+	st->packet_start = st->file_size;
+	st->busy++;
+	return 0;
+}
+
+int stream_write_data(struct stream *st, const uint8_t *buf, size_t n)
+{
+	int r;
+
+	if (st->data_fd < 0)
+		return -EBADF;
+	r = cl_write_full(st->data_fd, buf, n);
+	if (r == 0)
+		st->file_size += n;
+	return r;
+}
+
+int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
+		      uint64_t padding_size)
+{
+	struct pending_index *p;
+	int r;
+
+	st->busy--;
+	if (st->data_fd < 0)
+		return -EBADF;
+	r = cl_write_zeros(st->data_fd, padding_size);
+	if (r < 0)
+		return r;
+	st->file_size += padding_size;
+	st->prev_data_seq = net_seq_num;
+
+	if (stream_is_indexed(st)) {
+		r = write_lost_before(st, net_seq_num, false);
+		if (r < 0)
+			return r;
+		r = pending_get(st, net_seq_num, &p);
+		if (r < 0)
+			return r;
+		p->has_data = true;
+		p->offset = st->packet_start;
+		p->gen = st->gen;
+		if (p->has_ctrl) {
+			struct cl_relayd_index ix = p->ctrl;
+			uint64_t off = p->offset, gen = p->gen;
+
+			pending_drop(st, p);
+			r = write_index_entry(st, &ix, off, gen);
+			if (r < 0)
+				return r;
+		}
+	}
+	r = try_rotate(relay, st);
+	if (r < 0)
+		return r;
+	if (st->close_requested && seq_ge(net_seq_num, st->last_net_seq_num))
+		stream_close(relay, st);
+	return 0;
+}
+
+int stream_add_index(struct relay *relay, struct stream *st, const struct cl_relayd_index *ix)
+{
+	struct pending_index *p;
+	int r;
+
+	if (ix->packet_size == 0) {
+		/* Beacon (§7.2): the stream is idle up to timestamp_end. */
+		bool half = false;
+
+		for (size_t i = 0; i < st->n_pending; i++)
+			half |= st->pending[i].has_ctrl != st->pending[i].has_data;
+		if (!half) {
+			st->has_beacon = true;
+			st->beacon_ts_end = ix->timestamp_end;
+			st->ctf_stream_id = ix->stream_id;
+		}
+		return 0;
+	}
+	if (!stream_is_indexed(st))
+		return 0;
+	if (st->prev_index_seq != UINT64_MAX && seq_ge(st->prev_index_seq, ix->net_seq_num))
+		return -EPROTO; /* duplicate or out of order */
+
+	p = pending_find(st, ix->net_seq_num);
+	if (p && p->has_ctrl)
+		return -EPROTO;
+	if (!p && st->prev_data_seq != UINT64_MAX && seq_ge(st->prev_data_seq, ix->net_seq_num)) {
+		/* Its data was skipped: the packet was lost in transit. */
+		r = write_index_entry(st, ix, LOST_PACKET_OFFSET, st->gen);
+	} else {
+		r = pending_get(st, ix->net_seq_num, &p);
+		if (r < 0)
+			return r;
+		p->has_ctrl = true;
+		p->ctrl = *ix;
+		if (p->has_data) {
+			uint64_t off = p->offset, gen = p->gen;
+
+			pending_drop(st, p);
+			r = write_index_entry(st, ix, off, gen);
+		}
+	}
+	if (r < 0)
+		return r;
+	note_rotation_boundary(st, ix);
+	return try_rotate(relay, st);
+}
+
+bool stream_data_pending(const struct stream *st, uint64_t last_net_seq_num)
+{
+	uint64_t received = st->prev_data_seq;
+
+	if (stream_is_indexed(st) && (int64_t)st->prev_index_seq < (int64_t)received)
+		received = st->prev_index_seq;
+	return !seq_ge(received, last_net_seq_num);
+}
+
+void stream_request_close(struct relay *relay, struct stream *st, uint64_t last_net_seq_num)
+{
+	st->close_requested = true;
+	st->last_net_seq_num = last_net_seq_num;
+	if (last_net_seq_num == UINT64_MAX || st->is_metadata || st->session->aborted ||
+	    st->session->data_closed ||
+	    (st->prev_data_seq != UINT64_MAX && seq_ge(st->prev_data_seq, last_net_seq_num)))
+		stream_close(relay, st);
+}
+
+void stream_close(struct relay *relay, struct stream *st)
+{
+	if (st->closed)
+		return;
+	if (stream_is_indexed(st) && st->dir_fd >= 0)
+		(void)write_lost_before(st, 0, true);
+	st->n_pending = 0;
+	retire_files(st);
+	if (st->prev_index_fd >= 0)
+		close(st->prev_index_fd);
+	st->prev_index_fd = -1;
+	if (st->dir_fd >= 0)
+		close(st->dir_fd);
+	st->dir_fd = -1;
+	if (st->chunk)
+		chunk_unref(relay, st->chunk);
+	st->chunk = NULL;
+	if (st->rotation_chunk)
+		chunk_unref(relay, st->rotation_chunk);
+	st->rotation_chunk = NULL;
+	st->closed = true;
+	log_debug("stream %llu closed", (unsigned long long)st->handle);
+}
