@@ -411,52 +411,90 @@ def make_packet(first: int, count: int, seq: int, cpu: int = 0, ts0: int = 1_000
     return Packet(bytes(body), packet_bytes - content, idx, first, count)
 
 
-def good_session(ctrl_port: int, data_port: int, name: str = "good",
+class GoodSession:
+    """A complete, well-formed 2.11+ session driven in phases so that other
+    (hostile) traffic can run in between: setup() = VERSION, CREATE_SESSION,
+    CREATE_TRACE_CHUNK, ADD_STREAM x2, STREAMS_SENT, SEND_METADATA;
+    send_data() = data packets + SEND_INDEX; finish() = data pending round,
+    quiet rotation, CLOSE_TRACE_CHUNK, CLOSE_STREAM."""
+
+    def __init__(self, ctrl_port: int, data_port: int, name: str = "good",
                  hostname: str = "goodhost", packets: int = 4, per_packet: int = 50,
-                 live_timer: int = 0) -> dict:
-    """Drive a complete, well-formed 2.11+ session: VERSION, CREATE_SESSION,
-    CREATE_TRACE_CHUNK, ADD_STREAM x2, STREAMS_SENT, SEND_METADATA, data +
-    SEND_INDEX, data pending, quiet rotation, CLOSE_STREAM.  Returns what a
-    reader should find (number of events) and the relay's output path."""
-    with ControlConn(ctrl_port) as c, DataConn(data_port) as d:
+                 live_timer: int = 0, pathname: str = "ust/uid/1000/64-bit"):
+        self.ports = (ctrl_port, data_port)
+        self.name, self.hostname = name, hostname
+        self.packets, self.per_packet = packets, per_packet
+        self.live_timer = live_timer
+        self.pathname = pathname
+        self.c: ControlConn | None = None
+        self.d: DataConn | None = None
+        self.events = packets * per_packet
+
+    def setup(self) -> "GoodSession":
+        self.c, self.d = ControlConn(self.ports[0]), DataConn(self.ports[1])
+        c = self.c
         major, _minor = c.version()
         assert major == 2
-        rep = c.create_session(enc_create_session_2_11(name, hostname,
-                                                       live_timer=live_timer))
+        rep = c.create_session(enc_create_session_2_11(self.name, self.hostname,
+                                                       live_timer=self.live_timer))
         assert rep.ret_code == LTTNG_OK, rep
+        self.session_id = rep.session_id
+        self.path = rep.path.rstrip(b"\0").decode()
         assert c.create_trace_chunk(0, 1764413419) == LTTNG_OK
-        data_h, ret = c.add_stream("chan_0", "ust/uid/1000/64-bit")
+        self.data_h, ret = c.add_stream("chan_0", self.pathname)
         assert ret == LTTNG_OK
-        meta_h, ret = c.add_stream("metadata", "ust/uid/1000/64-bit")
+        self.meta_h, ret = c.add_stream("metadata", self.pathname)
         assert ret == LTTNG_OK
         assert c.streams_sent() == LTTNG_OK
-        md = make_metadata(hostname)
-        c.send_metadata(meta_h, md, 0)
-        for seq in range(packets):
-            pk = make_packet(seq * per_packet, per_packet, seq)
-            d.send_packet(data_h, seq, pk.data, pk.padding)
-            assert c.send_index(data_h, seq, pk.index) == LTTNG_OK
-        last = packets - 1
-        # Data pending round as the consumer does at stop.
-        for _ in range(100):
-            assert c.begin_data_pending(rep.session_id) == LTTNG_OK
-            if c.data_pending(data_h, last) == 0:
-                assert c.quiescent_control(meta_h) == LTTNG_OK
-                if c.end_data_pending(rep.session_id) == 0:
-                    break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("data still pending after 5 s")
-        assert c.rotate_streams([(data_h, packets)], None) == LTTNG_OK
-        assert c.rotate_streams([(meta_h, 0)], None) == LTTNG_OK
-        ret, path = c.close_trace_chunk(0, 1764413420)
-        assert ret == LTTNG_OK, ret
-        ret, exists = c.trace_chunk_exists(0)
-        assert ret == LTTNG_OK
-        assert c.close_stream(meta_h, U64_MAX) == LTTNG_OK
-        assert c.close_stream(data_h, last) == LTTNG_OK
-    return {"events": packets * per_packet, "path": rep.path.rstrip(b"\0").decode(),
-            "session_id": rep.session_id}
+        c.send_metadata(self.meta_h, make_metadata(self.hostname), 0)
+        return self
+
+    def send_data(self) -> None:
+        for seq in range(self.packets):
+            pk = make_packet(seq * self.per_packet, self.per_packet, seq)
+            self.d.send_packet(self.data_h, seq, pk.data, pk.padding)
+            assert self.c.send_index(self.data_h, seq, pk.index) == LTTNG_OK
+
+    def finish(self) -> None:
+        c, last = self.c, self.packets - 1
+        try:
+            for _ in range(100):
+                assert c.begin_data_pending(self.session_id) == LTTNG_OK
+                if c.data_pending(self.data_h, last) == 0:
+                    assert c.quiescent_control(self.meta_h) == LTTNG_OK
+                    if c.end_data_pending(self.session_id) == 0:
+                        break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("data still pending after 5 s")
+            assert c.rotate_streams([(self.data_h, self.packets)], None) == LTTNG_OK
+            assert c.rotate_streams([(self.meta_h, 0)], None) == LTTNG_OK
+            ret, _path = c.close_trace_chunk(0, 1764413420)
+            assert ret == LTTNG_OK, ret
+            ret, _exists = c.trace_chunk_exists(0)
+            assert ret == LTTNG_OK
+            assert c.close_stream(self.meta_h, U64_MAX) == LTTNG_OK
+            assert c.close_stream(self.data_h, last) == LTTNG_OK
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for conn in (self.c, self.d):
+            if conn:
+                conn.close()
+
+
+def good_session(ctrl_port: int, data_port: int, **kw) -> dict:
+    """Run a GoodSession start to end; returns the event count and the
+    relay's output path (relative to its output directory)."""
+    g = GoodSession(ctrl_port, data_port, **kw)
+    try:
+        g.setup()
+        g.send_data()
+        g.finish()
+    finally:
+        g.close()
+    return {"events": g.events, "path": g.path, "session_id": g.session_id}
 
 
 # --------------------------------------------------------------------------

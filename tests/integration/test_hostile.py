@@ -1,0 +1,379 @@
+# SPDX-License-Identifier: MIT
+"""Hostile peers on the control and data ports (issue 2, scenario e).
+
+For every case: the relay answers with an error or closes the connection,
+no file appears outside its output directory, it stays alive, and a good
+session running at the same time completes intact.
+
+lttng-relayd 2.13.9 is run through the same cases as a check of the tests:
+it validates fewer names than a strict relay must (see the protocol notes,
+"path names sent by the client"), so "must be refused" is only asserted for
+ctflive-relayd; the invariants (no escape except lttng-relayd's known channel
+name hole, still alive, good session intact) are asserted for both.
+"""
+
+import os
+import socket
+import struct
+from pathlib import Path
+
+import pytest
+
+import lttng_harness as h
+import relayd_client as rc
+
+RELAYS = ["lttng-relayd", "ctflive-relayd"]
+CLOSE_WAIT = 1.0
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def outside_snapshot(relay: h.Relay) -> set[str]:
+    """Every path under the workspace that is not inside the relay's output
+    directory, its own LTTNG_HOME state or its log."""
+    root = relay.ws.root
+    skip = {relay.output, relay.dir / ".lttng"}
+    out = set()
+    for dirpath, dirs, files in os.walk(root):
+        d = Path(dirpath)
+        dirs[:] = [x for x in dirs if d / x not in skip]
+        for f in files + dirs:
+            out.add(str((d / f).relative_to(root)))
+    return out
+
+
+class Checks:
+    def __init__(self, relay: h.Relay):
+        self.relay = relay
+        self.strict = relay.kind == "ctflive-relayd"
+        self.failures: list[str] = []
+        self.observed: list[str] = []
+
+    def expect(self, case: str, ok: bool, detail: str, strict_only: bool = True) -> None:
+        line = f"{case}: {detail}"
+        self.observed.append(("ok   " if ok else "FAIL ") + line)
+        if not ok and (self.strict or not strict_only):
+            self.failures.append(line)
+
+    def report(self) -> None:
+        print(f"[{self.relay.kind}]\n  " + "\n  ".join(self.observed))
+        assert not self.failures, "\n".join(self.failures)
+
+
+def open_session(relay: h.Relay, name: str = "hs", chunk: bool = True):
+    c = rc.ControlConn(relay.ports.control)
+    c.version()
+    rep = c.create_session(rc.enc_create_session_2_11(name, "hostile"))
+    assert rep.ret_code == rc.LTTNG_OK, rep
+    if chunk:
+        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+    return c, rep
+
+
+def good_output_ok(relay: h.Relay, g: rc.GoodSession) -> list[str]:
+    d = relay.output / g.path
+    bt = h.babeltrace(d)
+    problems = []
+    if bt.rc != 0:
+        problems.append(f"good session unreadable: {bt.err[-1000:]}")
+    got = [int(line.rsplit("index = ", 1)[1].rstrip(" }")) for line in bt.lines
+           if "index = " in line]
+    if got != list(range(g.events)):
+        problems.append(f"good session has {len(got)} events, expected {g.events}")
+    return problems
+
+
+@pytest.fixture
+def hostile(make_relay, relay_kind):
+    """A relay, a good session already set up on it, and the checks run
+    after the hostile traffic."""
+    relay = make_relay(relay_kind, "r")
+    before = outside_snapshot(relay)
+    g = rc.GoodSession(relay.ports.control, relay.ports.data, name="good").setup()
+    chk = Checks(relay)
+    yield relay, chk
+    try:
+        assert relay.alive(), f"relay died:\n{relay.log()[-3000:]}"
+        g.send_data()
+        g.finish()
+        problems = good_output_ok(relay, g)
+        assert not problems, "\n".join(problems)
+        # And a brand new session still works.
+        res = rc.good_session(relay.ports.control, relay.ports.data, name="after")
+        assert h.babeltrace(relay.output / res["path"]).rc == 0
+        escaped = outside_snapshot(relay) - before
+        chk.expect("no file outside the output directory", not escaped,
+                   f"created {sorted(escaped)}", strict_only=False)
+        chk.report()
+    finally:
+        g.close()
+
+
+# --------------------------------------------------------------------------
+# framing
+
+
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_truncated_headers(hostile):
+    relay, chk = hostile
+    for port, what in ((relay.ports.control, "control"), (relay.ports.data, "data")):
+        for n in (1, 10, 23, 31):
+            s = rc.connect(port)
+            s.sendall(b"\0" * n)
+            s.close()
+    # Truncated payload: header announces 8 bytes, 3 arrive, then close.
+    s = rc.connect(relay.ports.control)
+    s.sendall(rc.ctrl_header(rc.VERSION, 8) + b"\0\0\0")
+    s.close()
+    # Truncated data packet for a real stream.
+    c, _ = open_session(relay)
+    hnd, ret = c.add_stream("chan_0", "ust/uid/1/64-bit")
+    d = rc.DataConn(relay.ports.data)
+    d.sock.sendall(rc.data_header(hnd, 0, 4096, 0) + b"\xc1\x1f\xfc\xc1" + b"\0" * 100)
+    d.close()
+    c.close()
+    chk.expect("truncated inputs", relay.alive(), "relay alive", strict_only=False)
+
+
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_huge_sizes(hostile):
+    relay, chk = hostile
+    # Control data_size 2^63 (and 2^64-1): dropped without reading/allocating.
+    for size in (2**63, 2**64 - 1, 128 * 1024 * 1024 + 1):
+        c = rc.ControlConn(relay.ports.control)
+        c.version()
+        c.sock.sendall(rc.ctrl_header(rc.CREATE_SESSION, size) + b"\0" * 64)
+        chk.expect(f"control data_size {size}", rc.is_closed(c.sock, CLOSE_WAIT),
+                   "connection closed", strict_only=False)
+        c.close()
+    # Name lengths far beyond the payload.
+    c = rc.ControlConn(relay.ports.control)
+    c.version()
+    c.send(rc.CREATE_SESSION, rc.enc_create_session_2_11("n", "h",
+                                                        lengths=(2**32 - 1, 2, 1)))
+    outcome = _session_outcome(c)
+    chk.expect("CREATE_SESSION name_len 2^32-1", outcome.endswith("closed"), outcome)
+    c.close()
+    c, _ = open_session(relay)
+    c.send(rc.ADD_STREAM, rc.enc_add_stream_2_11("chan_0", "ust", lengths=(2**31, 4)))
+    chk.expect("ADD_STREAM channel_name_len 2^31", _refused_stream(c), "refused")
+    c.close()
+    # Data packet of 4 GiB - 1 announced for a real stream, then close.
+    c, _ = open_session(relay)
+    hnd, ret = c.add_stream("chan_0", "ust/uid/2/64-bit")
+    d = rc.DataConn(relay.ports.data)
+    d.sock.sendall(rc.data_header(hnd, 0, 2**32 - 1, 2**32 - 1) + b"\0" * 4096)
+    d.close()
+    c.close()
+
+
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_unknown_commands(hostile):
+    relay, chk = hostile
+    for cmd in (0, 4, 12, 14, 15, 23, 0x7FFFFFFF, 0xFFFFFFFF):
+        c = rc.ControlConn(relay.ports.control)
+        c.version()
+        c.send(cmd, b"")
+        try:
+            rep = rc.recv_exact(c.sock, 4)
+            status = struct.unpack(">I", rep)[0]
+        except (rc.ConnectionClosed, socket.timeout):
+            status = None
+        chk.expect(f"unknown command {cmd}", status == rc.LTTNG_ERR_UNK,
+                   f"reply status {status} (want 11)")
+        chk.expect(f"unknown command {cmd}", rc.is_closed(c.sock, CLOSE_WAIT),
+                   "connection closed after the reply")
+        c.close()
+
+
+# --------------------------------------------------------------------------
+# names
+
+
+def _session_outcome(c: rc.ControlConn) -> str:
+    """How a CREATE_SESSION was answered: "accepted", "closed" (no reply),
+    "error N, closed" or "error N, left open"."""
+    try:
+        sid, ret, plen = struct.unpack(">QII", rc.recv_exact(c.sock, 16))
+    except (rc.ConnectionClosed, socket.timeout):
+        return "closed"
+    if ret == rc.LTTNG_OK:
+        return "accepted"
+    # An error reply carries output_path_length 0; a real sessiond then does
+    # a blocking 0-byte read that only returns when the relay closes, so a
+    # refusal must close the connection.
+    return f"error {ret}, " + ("closed" if rc.is_closed(c.sock, CLOSE_WAIT) else "left open")
+
+
+def _refused_stream(c: rc.ControlConn) -> bool:
+    try:
+        hnd, ret = struct.unpack(">QI", rc.recv_exact(c.sock, 12))
+    except (rc.ConnectionClosed, socket.timeout):
+        return True
+    return ret != rc.LTTNG_OK
+
+
+def traversal_values(ws_root: Path) -> list[str]:
+    return ["..", "../../x", "/abs", f"{ws_root}/abs-escape", "a/b", ".hidden", "",
+            "../../../../escape", "x/../../../../escape2"]
+
+
+# Whether a strict relay must refuse the value in each field.  base_path and
+# pathname are multi-component relative paths ("a/b" is legitimate; a
+# leading "/" may be stripped); the others are single path components.
+def must_refuse(field: str, value: str) -> bool | None:
+    single = field in ("session_name", "hostname", "channel_name")
+    if value in ("..", "") or ".." in value.split("/"):
+        return not (field == "base_path" and value == "")
+    if single:
+        return True  # "/", or a leading "."
+    if value == "a/b":
+        return False
+    return None  # "/abs", ".hidden" in a path: either refused or kept inside
+
+
+@pytest.mark.parametrize("field", ["session_name", "hostname", "base_path"])
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_bad_session_names(hostile, field):
+    relay, chk = hostile
+    for i, value in enumerate(traversal_values(relay.ws.root)):
+        args = {"session_name": f"s{i}", "hostname": "hostile", "base_path": ""}
+        args[field] = value
+        c = rc.ControlConn(relay.ports.control)
+        c.version()
+        c.send(rc.CREATE_SESSION, rc.enc_create_session_2_11(
+            args["session_name"], args["hostname"], args["base_path"]))
+        outcome = _session_outcome(c)
+        c.close()
+        want = must_refuse(field, value)
+        if want is not None:
+            ok = outcome.endswith("closed") if want else outcome == "accepted"
+            chk.expect(f"{field}={value!r}", ok, outcome)
+
+
+@pytest.mark.parametrize("field", ["channel_name", "pathname"])
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_bad_stream_names(hostile, field):
+    relay, chk = hostile
+    c, _ = open_session(relay, "streams")
+    d = rc.DataConn(relay.ports.data)
+    pk = rc.make_packet(0, 1, 0)
+    for value in traversal_values(relay.ws.root):
+        args = {"channel_name": "chan_0", "pathname": "ust/uid/3/64-bit"}
+        args[field] = value
+        c.send(rc.ADD_STREAM, rc.enc_add_stream_2_11(args["channel_name"], args["pathname"]))
+        try:
+            hnd, ret = struct.unpack(">QI", rc.recv_exact(c.sock, 12))
+        except rc.ConnectionClosed:
+            hnd, ret = None, None
+        refused = ret != rc.LTTNG_OK
+        want = must_refuse(field, value)
+        if want is not None:
+            chk.expect(f"{field}={value!r}", refused == want,
+                       "refused" if refused else f"accepted (handle {hnd})")
+        if ret is None:  # closed: continue on a fresh session
+            c.close()
+            c, _ = open_session(relay, "streams")
+        elif ret == rc.LTTNG_OK:
+            # Write through the accepted stream, as a consumer would.
+            d.send_packet(hnd, 0, pk.data, pk.padding)
+            c.send_index(hnd, 0, pk.index)
+            c.close_stream(hnd, 0)
+    c.close()
+    d.close()
+
+
+# --------------------------------------------------------------------------
+# data socket
+
+
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_unknown_data_stream(hostile):
+    relay, chk = hostile
+    d = rc.DataConn(relay.ports.data)
+    pk = rc.make_packet(0, 1, 0)
+    d.send_packet(987654321, 0, pk.data, pk.padding)
+    chk.expect("data for unknown stream 987654321", rc.is_closed(d.sock, CLOSE_WAIT),
+               "data connection closed", strict_only=False)
+    d.close()
+
+
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_data_for_closed_stream(hostile):
+    relay, chk = hostile
+    c, _ = open_session(relay, "closed")
+    hnd, ret = c.add_stream("chan_0", "ust/uid/4/64-bit")
+    assert ret == rc.LTTNG_OK
+    d = rc.DataConn(relay.ports.data)
+    pk = rc.make_packet(0, 1, 0)
+    d.send_packet(hnd, 0, pk.data, pk.padding)
+    assert c.send_index(hnd, 0, pk.index) == rc.LTTNG_OK
+    assert c.close_stream(hnd, 0) == rc.LTTNG_OK
+    # The close completes once packet 0 is in; then packet 1 is a violation.
+    h.wait_for(lambda: (relay.output / "hostile").exists(), 5, what="session dir")
+    import time
+    time.sleep(0.2)
+    pk1 = rc.make_packet(1, 1, 1)
+    d.send_packet(hnd, 1, pk1.data, pk1.padding)
+    chk.expect("data for closed stream", rc.is_closed(d.sock, CLOSE_WAIT),
+               "data connection closed", strict_only=False)
+    # SEND_INDEX / CLOSE_STREAM for the closed stream: error status.
+    try:
+        st = c.send_index(hnd, 1, pk1.index)
+    except rc.ConnectionClosed:
+        st = None
+    chk.expect("SEND_INDEX for closed stream", st != rc.LTTNG_OK, f"status {st}")
+    d.close()
+    c.close()
+
+
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_commands_before_version(hostile):
+    relay, chk = hostile
+    c = rc.ControlConn(relay.ports.control)
+    c.send(rc.ADD_STREAM, rc.enc_add_stream_2_11("chan_0", "ust"))
+    chk.expect("ADD_STREAM before VERSION/CREATE_SESSION", _refused_stream(c), "refused")
+    c.close()
+    c = rc.ControlConn(relay.ports.control)
+    c.version()
+    c.send(rc.ADD_STREAM, rc.enc_add_stream_2_11("chan_0", "ust"))
+    chk.expect("ADD_STREAM before CREATE_SESSION", _refused_stream(c), "refused")
+    c.close()
+    c, _ = open_session(relay, "nochunk", chunk=False)
+    c.send(rc.ADD_STREAM, rc.enc_add_stream_2_11("chan_0", "ust"))
+    chk.expect("ADD_STREAM before CREATE_TRACE_CHUNK", _refused_stream(c), "refused")
+    c.close()
+    # Second CREATE_SESSION on one connection (lttng-relayd asserts).
+    if relay.kind != "lttng-relayd":
+        c, _ = open_session(relay, "twice")
+        c.send(rc.CREATE_SESSION, rc.enc_create_session_2_11("twice2", "hostile"))
+        outcome = _session_outcome(c)
+        chk.expect("second CREATE_SESSION on a connection", outcome.endswith("closed"),
+                   outcome)
+        c.close()
+
+
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_channel_name_escape(hostile):
+    """The channel name hole of lttng-relayd 2.13.9: with pathname "ust",
+    channel "../../../../escape3" puts the data file outside the output
+    directory.  Asserted as a hole for lttng-relayd (proves the escape
+    detector works) and as refused for ctflive-relayd."""
+    relay, chk = hostile
+    before = outside_snapshot(relay)
+    c, _ = open_session(relay, "esc")
+    c.send(rc.ADD_STREAM, rc.enc_add_stream_2_11("../../../../escape3", "ust"))
+    refused = _refused_stream(c)
+    c.close()
+    escaped = outside_snapshot(relay) - before
+    if relay.kind == "lttng-relayd":
+        assert not refused and escaped, "lttng-relayd hole not reproduced"
+        for rel in escaped:  # undo it, so the common checks see a clean tree
+            p = relay.ws.root / rel
+            if p.is_file():
+                p.unlink()
+    else:
+        chk.expect("channel '../../../../escape3' in 'ust'", refused and not escaped,
+                   f"refused={refused} escaped={sorted(escaped)}")
