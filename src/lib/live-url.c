@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * net[4|6]://RELAYHOST[:PORT][/host/TARGETHOST/SESSION] parsing, with the
+ * grammar and error cases of babeltrace2's lttng-live URL parser
+ * (live-protocol.md §4.1).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ctflive/live.h"
+
+static int fail(const char **reterr_msg, const char *msg)
+{
+	if (reterr_msg)
+		*reterr_msg = msg;
+	return -EINVAL;
+}
+
+/* Copies [s, s+n) into dst (cap bytes); false if it does not fit. */
+static bool copy_part(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap)
+		return false;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return true;
+}
+
+int ctflive_live_url_parse(const char *url, struct ctflive_live_url *ret, const char **reterr_msg)
+{
+	struct ctflive_live_url u;
+	const char *p, *sep, *end;
+	unsigned long port;
+
+	if (!url || !ret)
+		return fail(reterr_msg, "missing URL");
+	memset(&u, 0, sizeof(u));
+	u.port = CTFLIVE_LIVE_DEFAULT_PORT;
+
+	sep = strstr(url, "://");
+	if (sep == url)
+		return fail(reterr_msg, "missing protocol");
+	if (!sep) {
+		if (strchr(url, ':'))
+			return fail(reterr_msg, "expecting '://' after protocol");
+		return fail(reterr_msg, "missing protocol");
+	}
+	if ((size_t)(sep - url) == 3 && strncmp(url, "net", 3) == 0)
+		u.family = AF_UNSPEC;
+	else if ((size_t)(sep - url) == 4 && strncmp(url, "net4", 4) == 0)
+		u.family = AF_INET;
+	else if ((size_t)(sep - url) == 4 && strncmp(url, "net6", 4) == 0)
+		u.family = AF_INET6;
+	else
+		return fail(reterr_msg, "unknown protocol (expecting 'net', 'net4' or 'net6')");
+	p = sep + 3;
+
+	/* Relay host: bracketed IPv6 address or up to ':' or '/'. */
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (!end)
+			return fail(reterr_msg, "missing ']' after IPv6 address");
+		if (!copy_part(u.relay_host, sizeof(u.relay_host), p + 1, (size_t)(end - p - 1)))
+			return fail(reterr_msg, "hostname too long");
+		p = end + 1;
+	} else {
+		end = p + strcspn(p, ":/");
+		if (!copy_part(u.relay_host, sizeof(u.relay_host), p, (size_t)(end - p)))
+			return fail(reterr_msg, "hostname too long");
+		p = end;
+	}
+	if (u.relay_host[0] == '\0')
+		return fail(reterr_msg, "missing hostname");
+
+	if (*p == ':') {
+		char *e;
+
+		p++;
+		if (*p < '0' || *p > '9')
+			return fail(reterr_msg,
+				    *p == '\0' || *p == '/' ? "missing port" : "invalid port");
+		errno = 0;
+		port = strtoul(p, &e, 10);
+		if (errno || port == 0 || port > 65535 || (*e != '\0' && *e != '/'))
+			return fail(reterr_msg, "invalid port");
+		u.port = (uint16_t)port;
+		p = e;
+	}
+
+	if (*p == '\0') {
+		*ret = u;
+		return 0;
+	}
+	if (strncmp(p, "/host/", 6) != 0)
+		return fail(reterr_msg, "expecting '/host/' after hostname or port");
+	p += 6;
+	end = strchr(p, '/');
+	if (p[0] == '\0' || end == p)
+		return fail(reterr_msg, "missing target hostname");
+	if (!end)
+		return fail(reterr_msg, "missing '/' after target hostname");
+	if (!copy_part(u.target_host, sizeof(u.target_host), p, (size_t)(end - p)))
+		return fail(reterr_msg, "target hostname too long");
+	p = end + 1;
+	if (*p == '\0')
+		return fail(reterr_msg, "missing session name");
+	if (strchr(p, '/'))
+		return fail(reterr_msg, "unexpected '/' after session name");
+	if (!copy_part(u.session_name, sizeof(u.session_name), p, strlen(p)))
+		return fail(reterr_msg, "session name too long");
+	u.has_session = true;
+	*ret = u;
+	return 0;
+}
