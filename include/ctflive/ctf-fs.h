@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading CTF trace directories from the file system, and merging streams
+ * by time.
+ *
+ * Trace discovery and stream grouping follow babeltrace2 2.0.4's src.ctf.fs
+ * (ctf-decoding.md §1): every directory below an input that holds a
+ * `metadata` file is a trace; traces with the same UUID are merged (session
+ * rotation chunks); every other regular, non-empty, non-dot file of a trace
+ * directory is a data stream file; files are grouped into streams by
+ * (stream class, stream_instance_id) and ordered by their first packet's
+ * timestamp_begin; stream names are absolute file paths; trace names are
+ * `<env hostname>/<path relative to the input>`.
+ *
+ * Data files are memory-mapped read-only and served to the decoder through
+ * the pull interface of <ctflive/ctf.h>, one view per file.
+ */
+#ifndef CTFLIVE_CTF_FS_H
+#define CTFLIVE_CTF_FS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctflive/ctf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ctflive_ctf_fs;
+
+/*
+ * Opens every trace below the `n` input paths (files are not accepted: give
+ * directories). On failure *reterr describes the problem and *reterr_path
+ * (borrowed from a static buffer of the call, may be NULL) names the file.
+ * Metadata warnings are available through ctflive_ctf_fs_trace().
+ * Errors: -ENOENT (no trace found / path missing), -EBADMSG, -ENOTSUP,
+ * -EMSGSIZE (metadata or data errors), -ENOMEM, other negative errno from
+ * the file system.
+ */
+int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_fs **ret,
+			struct ctflive_ctf_diag *reterr, const char **reterr_path);
+struct ctflive_ctf_fs *ctflive_ctf_fs_free(struct ctflive_ctf_fs *fs);
+
+/* Traces (after UUID merging) and their metadata directory, borrowed. */
+size_t ctflive_ctf_fs_trace_count(const struct ctflive_ctf_fs *fs);
+struct ctflive_ctf_trace *ctflive_ctf_fs_trace(const struct ctflive_ctf_fs *fs, size_t i,
+					       const char **ret_dir);
+
+/* Streams in babeltrace's order (borrowed, owned by fs). */
+size_t ctflive_ctf_fs_stream_count(const struct ctflive_ctf_fs *fs);
+struct ctflive_ctf_stream *ctflive_ctf_fs_stream(const struct ctflive_ctf_fs *fs, size_t i);
+
+/* Packets that an index marks as lost in transit (offset all ones). */
+uint64_t ctflive_ctf_fs_lost_packets(const struct ctflive_ctf_fs *fs);
+
+/* ---- muxer ------------------------------------------------------------ */
+
+/*
+ * Merges messages of several streams by time like babeltrace2's
+ * filter.utils.muxer: smallest ns first; a message without time takes the
+ * time of the last message returned; ties are broken by trace UUID, trace
+ * name, stream class id, stream id. Within a stream the order is kept.
+ */
+struct ctflive_ctf_mux;
+
+int ctflive_ctf_mux_new(struct ctflive_ctf_mux **ret);
+struct ctflive_ctf_mux *ctflive_ctf_mux_free(struct ctflive_ctf_mux *m);
+/* Adds a stream (borrowed). Errors: -ENOMEM. */
+int ctflive_ctf_mux_add(struct ctflive_ctf_mux *m, struct ctflive_ctf_stream *s);
+/*
+ * Next message of all streams. Returns 0 with *ret and *ret_stream set (both
+ * valid until the next call), CTFLIVE_CTF_END when every stream ended,
+ * -EAGAIN when a stream needs more bytes (retry later), or the error of the
+ * stream that failed (*ret_stream names it, *reterr has the details).
+ */
+int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
+			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctflive CTF 1.8 decoder: metadata (TSDL), packets, events, printers.
+ *
+ * Follows the Common Trace Format 1.8 as written by LTTng 2.13 and read by
+ * babeltrace2 2.0.4 (whose behaviour, quirks included, is the reference for
+ * every choice below).
+ *
+ * Objects and lifecycle
+ *   struct ctflive_ctf_trace    one trace class: parsed metadata. Created
+ *                               empty, fed with metadata bytes (whole file or
+ *                               pieces as they arrive), freed last.
+ *   struct ctflive_ctf_stream   one data stream decoder. Pulls bytes through a
+ *                               `struct ctflive_ctf_source` and returns
+ *                               messages (events, discarded items, packet
+ *                               boundaries). Borrows its trace: free every
+ *                               stream before its trace.
+ *   struct ctflive_ctf_printer  babeltrace2-compatible text or JSON Lines
+ *                               formatting into an internal buffer.
+ *
+ * Conventions
+ *   - Functions return 0 (or a documented positive value) on success and a
+ *     negative errno on failure: -EINVAL bad argument, -EBADMSG corrupt trace
+ *     or metadata, -EMSGSIZE truncated input, -E2BIG a limit was hit,
+ *     -ENOTSUP unsupported version/feature, -EAGAIN more bytes needed (live
+ *     sources), -ENOMEM.
+ *   - `ret*` outputs are written only on success; `reterr` diagnostics (may
+ *     be NULL) only on failure.
+ *   - Sizes named *_bits are bits; other sizes are bytes. Clock values named
+ *     *cycles are raw clock cycles; *ns are nanoseconds from the clock's
+ *     origin (usually the Unix epoch), as babeltrace2's ns-from-origin.
+ *   - The library never logs and never writes to stdout/stderr. Metadata
+ *     warnings are kept as a list of diagnostics.
+ *   - Not thread-safe: one thread per trace and its streams.
+ */
+#ifndef CTFLIVE_CTF_H
+#define CTFLIVE_CTF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A borrowed, read-only view of bytes. Never owns memory. */
+struct ctflive_bytes {
+	const uint8_t *data;
+	size_t len;
+};
+
+/* Where a problem was found. line/col are 1-based positions in the metadata
+ * text (0 when not applicable); offset is a byte offset in the data stream
+ * (or UINT64_MAX when not applicable). */
+struct ctflive_ctf_diag {
+	int line, col;
+	uint64_t offset;
+	char msg[240];
+};
+
+/* ---------------------------------------------------------------------- */
+/* Trace class (metadata)                                                  */
+/* ---------------------------------------------------------------------- */
+
+struct ctflive_ctf_trace;
+
+/* Creates an empty trace class. Errors: -ENOMEM. */
+int ctflive_ctf_trace_new(struct ctflive_ctf_trace **ret);
+
+/* Frees the trace and everything it owns; NULL-safe; returns NULL. */
+struct ctflive_ctf_trace *ctflive_ctf_trace_free(struct ctflive_ctf_trace *t);
+
+/*
+ * Appends `len` bytes of the metadata stream (copied). The first bytes decide
+ * the container: packetized metadata (magic 0x75D11D57 in either byte order,
+ * 37-byte packet headers, CTF 1.8 spec §7.1) or plain TSDL text. Pieces may
+ * be cut anywhere (mid-packet, mid-token): complete top-level declarations
+ * are parsed and applied immediately, an incomplete trailing declaration
+ * waits for the next append. New `event {}` and `stream {}` blocks may
+ * arrive after data has been decoded; existing streams see them at once.
+ *
+ * Errors: -EBADMSG (syntax or semantic error; reterr has line:col and the
+ * message; the trace keeps what was applied before), -ENOTSUP (metadata
+ * version other than 1.8), -E2BIG (metadata text over 64 MiB or nesting
+ * deeper than 64), -ENOMEM.
+ */
+int ctflive_ctf_trace_add_metadata(struct ctflive_ctf_trace *t, const void *data, size_t len,
+				   struct ctflive_ctf_diag *reterr);
+
+/*
+ * Declares the metadata complete (end of the metadata file, or live session
+ * ended). An incomplete trailing declaration becomes an error (-EBADMSG).
+ * Also checks that a `trace {}` block was seen. Calling it is optional for a
+ * live viewer that keeps decoding.
+ */
+int ctflive_ctf_trace_end_metadata(struct ctflive_ctf_trace *t, struct ctflive_ctf_diag *reterr);
+
+/* Metadata warnings (unknown attributes, ignored values...), in order. */
+size_t ctflive_ctf_trace_warning_count(const struct ctflive_ctf_trace *t);
+const struct ctflive_ctf_diag *ctflive_ctf_trace_warning(const struct ctflive_ctf_trace *t,
+							 size_t i);
+
+/* Trace UUID as 36-char text, or NULL when the trace has none. Borrowed. */
+const char *ctflive_ctf_trace_uuid(const struct ctflive_ctf_trace *t);
+
+/* Environment entry `key` (trace `env {}` block): returns 1 and sets *ret_str
+ * (borrowed) or *ret_int, 0 when absent. Either output may be NULL. */
+int ctflive_ctf_trace_env(const struct ctflive_ctf_trace *t, const char *key, const char **ret_str,
+			  int64_t *ret_int, bool *ret_is_int);
+
+/* ---------------------------------------------------------------------- */
+/* Byte sources: the pull interface                                        */
+/* ---------------------------------------------------------------------- */
+
+/* Returned by request() when the stream ended for good. */
+#define CTFLIVE_CTF_END 1
+
+/*
+ * A stream of bytes (one CTF data stream: packets back to back).
+ *
+ * request(ctx, want, ret): points *ret at the bytes starting at the current
+ * position (borrowed; valid until the next consume() or request()) and
+ * returns:
+ *   0                ret->len >= want;
+ *   CTFLIVE_CTF_END  the stream has ended; ret->len < want is everything left
+ *                    (0 at a clean end);
+ *   -EAGAIN          fewer than `want` bytes are available now, more may come
+ *                    (live); the decoder returns -EAGAIN to its caller and
+ *                    retries the same request on the next call;
+ *   other negative errno on I/O errors.
+ * `want` may be SIZE_MAX ("everything until the end"), used only for packets
+ * without a size (whole-file packets).
+ * consume(ctx, n): the decoder is done with the next n bytes (n <= the last
+ * view's length); called once per packet, with the packet size in bytes.
+ *
+ * Packets never straddle what a source considers separate files: a source
+ * chaining several tracefiles must end a view at each file boundary.
+ */
+struct ctflive_ctf_source {
+	int (*request)(void *ctx, size_t want, struct ctflive_bytes *ret);
+	void (*consume)(void *ctx, size_t n);
+	void *ctx;
+};
+
+/*
+ * Ready-made in-memory source for live use: a FIFO of bytes the caller
+ * pushes packets into (copied), e.g. one pushed packet per live index entry.
+ */
+struct ctflive_ctf_bufsrc;
+int ctflive_ctf_bufsrc_new(struct ctflive_ctf_bufsrc **ret);
+struct ctflive_ctf_bufsrc *ctflive_ctf_bufsrc_free(struct ctflive_ctf_bufsrc *b);
+/* Appends bytes (copied). Errors: -ENOMEM, -EINVAL after bufsrc_end(). */
+int ctflive_ctf_bufsrc_push(struct ctflive_ctf_bufsrc *b, const void *data, size_t len);
+/* No more bytes will be pushed: request() then returns CTFLIVE_CTF_END. */
+void ctflive_ctf_bufsrc_end(struct ctflive_ctf_bufsrc *b);
+/* The source interface of `b` (borrowed: b must outlive its users). */
+struct ctflive_ctf_source ctflive_ctf_bufsrc_source(struct ctflive_ctf_bufsrc *b);
+
+/* ---------------------------------------------------------------------- */
+/* Stream decoding                                                         */
+/* ---------------------------------------------------------------------- */
+
+struct ctflive_ctf_stream;
+struct ctflive_ctf_event;
+
+enum ctflive_ctf_msg_type {
+	CTFLIVE_CTF_MSG_EVENT = 1,
+	CTFLIVE_CTF_MSG_DISCARDED_EVENTS,
+	CTFLIVE_CTF_MSG_DISCARDED_PACKETS,
+	CTFLIVE_CTF_MSG_PACKET_BEGIN,
+	CTFLIVE_CTF_MSG_PACKET_END,
+};
+
+/*
+ * One decoded message. Everything it points to is borrowed from the stream
+ * and valid until the next ctflive_ctf_stream_next() on that stream.
+ * Discarded items follow babeltrace2 (CTF 1.8 §5 packet context fields):
+ * events = delta of the cumulative `events_discarded` counter between
+ * consecutive packets, range [previous timestamp_end, this timestamp_end];
+ * packets = `packet_seq_num` gap - 1, range [previous timestamp_end, this
+ * timestamp_begin]. `count_known` is false for a first packet whose counter is
+ * already non-zero ("may have discarded"). `lost_in_transit` is set for
+ * packets reported missing by an index (offset all ones) rather than by the
+ * tracer.
+ */
+struct ctflive_ctf_msg {
+	enum ctflive_ctf_msg_type type;
+	bool has_time;   /* stream has a clock: ns/cycles are valid */
+	int64_t ns;      /* event time, packet begin/end time, or range begin */
+	uint64_t cycles; /* same in clock cycles */
+	const struct ctflive_ctf_event *event; /* MSG_EVENT only */
+	uint64_t count;                        /* discarded items */
+	bool count_known;
+	bool has_range;
+	bool lost_in_transit;
+	int64_t begin_ns, end_ns;
+	uint64_t begin_cycles, end_cycles;
+};
+
+/*
+ * Creates a decoder for one data stream of trace `t`, reading through `src`
+ * (copied; src->ctx borrowed). Errors: -EINVAL, -ENOMEM.
+ */
+int ctflive_ctf_stream_new(struct ctflive_ctf_trace *t, const struct ctflive_ctf_source *src,
+			   struct ctflive_ctf_stream **ret);
+struct ctflive_ctf_stream *ctflive_ctf_stream_free(struct ctflive_ctf_stream *s);
+
+/*
+ * Decodes the next message. Returns 0 (*ret filled), CTFLIVE_CTF_END at the
+ * clean end of the stream, -EAGAIN when the source needs more bytes (call
+ * again later; nothing is lost), -EBADMSG on corrupt data (unknown event id,
+ * field past the packet, bad magic, content_size > packet_size, ...),
+ * -EMSGSIZE when the stream ends inside a packet, -E2BIG on a limit. After an
+ * error other than -EAGAIN the stream is dead: further calls return the same
+ * error. Messages decoded before an error stay valid and were returned
+ * normally. reterr->offset is the byte offset in the stream.
+ */
+int ctflive_ctf_stream_next(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *ret,
+			    struct ctflive_ctf_diag *reterr);
+
+/*
+ * Identity of the stream, for messages and grouping: the stream class id
+ * (CTF `stream_id`), the `stream_instance_id` of the last packet header
+ * (UINT64_MAX when absent) and the first packet's timestamp_begin in ns
+ * (INT64_MIN when unknown). Valid after the first message.
+ */
+uint64_t ctflive_ctf_stream_class_id(const struct ctflive_ctf_stream *s);
+uint64_t ctflive_ctf_stream_instance_id(const struct ctflive_ctf_stream *s);
+
+/*
+ * Reads only the header and context of the first packet of `data` (a whole
+ * stream file) to learn its stream class id, stream_instance_id (UINT64_MAX
+ * if absent) and timestamp_begin in ns (*ret_has_begin false if absent).
+ * Errors as for ctflive_ctf_stream_next().
+ */
+int ctflive_ctf_peek_first_packet(struct ctflive_ctf_trace *t, struct ctflive_bytes data,
+				  uint64_t *ret_stream_class_id, uint64_t *ret_instance_id,
+				  bool *ret_has_begin, int64_t *ret_begin_ns);
+
+/* Labels owned by the caller and attached to a stream for printers and
+ * warnings (borrowed pointers, must outlive the stream). */
+void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *trace_name,
+				   const char *stream_name, uint64_t stream_id);
+
+/* Event accessors (the event is borrowed from its stream). */
+const char *ctflive_ctf_event_name(const struct ctflive_ctf_event *e);
+uint64_t ctflive_ctf_event_class_id(const struct ctflive_ctf_event *e);
+const struct ctflive_ctf_stream *ctflive_ctf_event_stream(const struct ctflive_ctf_event *e);
+const struct ctflive_ctf_trace *ctflive_ctf_stream_trace(const struct ctflive_ctf_stream *s);
+
+/* ---------------------------------------------------------------------- */
+/* Printers                                                                */
+/* ---------------------------------------------------------------------- */
+
+enum ctflive_ctf_print_flags {
+	/* babeltrace2 sink.text.pretty options */
+	CTFLIVE_CTF_CLOCK_GMT = 1 << 0,
+	CTFLIVE_CTF_CLOCK_SECONDS = 1 << 1,
+	CTFLIVE_CTF_CLOCK_CYCLES = 1 << 2,
+	CTFLIVE_CTF_CLOCK_DATE = 1 << 3,
+	CTFLIVE_CTF_NO_DELTA = 1 << 4,
+	CTFLIVE_CTF_NAMES_PAYLOAD = 1 << 5,
+	CTFLIVE_CTF_NAMES_CONTEXT = 1 << 6,
+	CTFLIVE_CTF_NAMES_SCOPE = 1 << 7,
+	CTFLIVE_CTF_NAMES_HEADER = 1 << 8,
+	CTFLIVE_CTF_FIELD_TRACE = 1 << 9,
+	CTFLIVE_CTF_FIELD_HOSTNAME = 1 << 10,
+	CTFLIVE_CTF_FIELD_DOMAIN = 1 << 11,
+	CTFLIVE_CTF_FIELD_PROCNAME = 1 << 12,
+	CTFLIVE_CTF_FIELD_VPID = 1 << 13,
+	CTFLIVE_CTF_FIELD_LOGLEVEL = 1 << 14,
+	CTFLIVE_CTF_FIELD_EMF = 1 << 15,
+	/* output JSON Lines instead of text (schema in doc/ctf-json.md) */
+	CTFLIVE_CTF_JSON = 1 << 16,
+};
+
+/* babeltrace2's defaults: payload and context names, hostname/procname/vpid. */
+#define CTFLIVE_CTF_PRINT_DEFAULT                                                             \
+	(CTFLIVE_CTF_NAMES_PAYLOAD | CTFLIVE_CTF_NAMES_CONTEXT | CTFLIVE_CTF_FIELD_HOSTNAME | \
+	 CTFLIVE_CTF_FIELD_PROCNAME | CTFLIVE_CTF_FIELD_VPID)
+
+struct ctflive_ctf_printer;
+
+/* Creates a printer with `flags`. Errors: -ENOMEM. */
+int ctflive_ctf_printer_new(unsigned flags, struct ctflive_ctf_printer **ret);
+struct ctflive_ctf_printer *ctflive_ctf_printer_free(struct ctflive_ctf_printer *p);
+
+/*
+ * Appends one line for message `m` of stream `s` to the printer's buffer:
+ * for events, babeltrace2's pretty text line (or a JSON object line); for
+ * discarded events/packets, nothing in text mode (see printer_warning) and a
+ * JSON record in JSON mode; packet messages are ignored. Returns 1 when
+ * something was appended, 0 otherwise, -ENOMEM.
+ */
+int ctflive_ctf_printer_msg(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream *s,
+			    const struct ctflive_ctf_msg *m);
+
+/*
+ * Formats babeltrace2's stderr warning for a discarded events/packets
+ * message (`WARNING: Tracer discarded ...`, newline included) into the
+ * printer's separate warning buffer. Returns 1 if formatted, 0 if `m` is not
+ * a discard message, -ENOMEM.
+ */
+int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream *s,
+				const struct ctflive_ctf_msg *m);
+
+/* Buffered output (borrowed) and reset. `which` 0 = main output, 1 = warnings. */
+struct ctflive_bytes ctflive_ctf_printer_output(const struct ctflive_ctf_printer *p, int which);
+void ctflive_ctf_printer_clear(struct ctflive_ctf_printer *p, int which);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctflive ls net://RELAYHOST[:PORT]: lists the sessions a relay serves, one
+ * line per host/session pair, in the format of babeltrace2's
+ * `babeltrace2 -i lttng-live net://RELAYHOST` listing. Relay sessions with
+ * the same host and name (one per tracing domain/ABI) are merged: streams
+ * summed, clients the maximum.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ctflive/live.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: ctflive ls [--timeout MS] net://RELAYHOST[:PORT]\n"
+	      "\n"
+	      "List the tracing sessions served by a relay daemon's live port\n"
+	      "(default port 5344), one per line:\n"
+	      "  URL/host/HOSTNAME/SESSION (timer = US, N stream(s), N client(s) connected)\n"
+	      "\n"
+	      "  --timeout MS   give up when the relay does not answer within MS ms (30000)\n",
+	      f);
+}
+
+int cl_cmd_ls(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ 0 },
+	};
+	struct ctflive_live_session_info *v = NULL;
+	struct ctflive_live_client *c = NULL;
+	struct ctflive_live_url url;
+	const char *why = NULL;
+	char err[512] = "";
+	size_t n = 0, base_len;
+	int opt, r, timeout_ms = 0;
+	bool *merged;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 't': {
+			char *end;
+			long t = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || t <= 0 || t > 3600000) {
+				log_error("invalid timeout '%s'", optarg);
+				return 2;
+			}
+			timeout_ms = (int)t;
+			break;
+		}
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	r = ctflive_live_url_parse(argv[optind], &url, &why);
+	if (r < 0) {
+		log_error("invalid URL '%s': %s", argv[optind], why);
+		return 2;
+	}
+	if (url.has_session) {
+		log_error("invalid URL '%s': expecting net://RELAYHOST[:PORT] without a session",
+			  argv[optind]);
+		return 2;
+	}
+	r = ctflive_live_client_connect(url.relay_host, url.port, url.family, timeout_ms, &c, err,
+					sizeof(err));
+	if (r < 0) {
+		log_error("%s", err[0] ? err : strerror(-r));
+		return 1;
+	}
+	r = ctflive_live_client_list(c, &v, &n);
+	if (r < 0) {
+		log_error("cannot list sessions of '%s': %s", argv[optind],
+			  ctflive_live_client_error(c));
+		ctflive_live_client_free(c);
+		return 1;
+	}
+	ctflive_live_client_free(c);
+
+	/* The URL as given, without a trailing '/', like babeltrace2. */
+	base_len = strlen(argv[optind]);
+	while (base_len > 0 && argv[optind][base_len - 1] == '/')
+		base_len--;
+	merged = calloc(n ? n : 1, sizeof(*merged));
+	if (!merged) {
+		free(v);
+		log_error("out of memory");
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t streams = v[i].streams;
+		uint32_t clients = v[i].clients;
+
+		if (merged[i])
+			continue;
+		for (size_t j = i + 1; j < n; j++) {
+			if (merged[j] || strcmp(v[i].hostname, v[j].hostname) != 0 ||
+			    strcmp(v[i].session_name, v[j].session_name) != 0)
+				continue;
+			merged[j] = true;
+			streams += v[j].streams;
+			if (v[j].clients > clients)
+				clients = v[j].clients;
+		}
+		printf("%.*s/host/%s/%s (timer = %" PRIu32 ", %" PRIu64 " stream(s), %" PRIu32
+		       " client(s) connected)\n",
+		       (int)base_len, argv[optind], v[i].hostname, v[i].session_name,
+		       v[i].live_timer, streams, clients);
+	}
+	free(merged);
+	free(v);
+	if (fflush(stdout) != 0) {
+		log_error("cannot write the session list: %s", strerror(errno));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* ctflive: subcommand dispatcher. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "macro.h"
+
+static const struct cl_cli_cmd cmds[] = {
+	{ "view", "print the events of CTF trace directories", cl_cmd_view },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ctflive COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < CL_ARRAY_SIZE(cmds); i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\nRun 'ctflive COMMAND --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	cl_log_set_program("ctflive");
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < CL_ARRAY_SIZE(cmds); i++) {
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].run(argc - 1, argv + 1);
+	}
+	log_error("unknown command '%s'", argv[1]);
+	return 2;
+}

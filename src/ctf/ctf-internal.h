@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal data structures of the CTF 1.8 decoder.
+ *
+ * Layers (each in its own file):
+ *   tsdl-lex.c    TSDL tokens with line:column
+ *   tsdl-parse.c  recursive-descent parser producing the AST (tsdl-ast.h)
+ *   meta.c        AST -> trace model (clocks, env, stream/event classes) and
+ *                 compilation of every dynamic scope into a decode tree of
+ *                 `struct cl_node` (byte order, alignment, sequence lengths
+ *                 and variant tags resolved once, at metadata time)
+ *   decode.c      packet/event decoding through the pull source
+ *   text.c/json.c printers
+ *   fsrc.c        trace directories: discovery, stream grouping, .idx files
+ *   mux.c         merging streams by time
+ *
+ * Memory: everything the metadata creates lives in the trace's arena and is
+ * freed with the trace. Decoded values live in per-stream growable arrays
+ * reused for every event: no allocation per event.
+ */
+#ifndef CL_CTF_INTERNAL_H
+#define CL_CTF_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctflive/ctf.h"
+
+/* Limits on what untrusted metadata and data may make us allocate. */
+#define CL_TSDL_MAX_DEPTH 64          /* nesting of types/blocks */
+#define CL_TSDL_MAX_TEXT  (64u << 20) /* metadata text bytes */
+#define CL_MAX_VALUES     (1u << 24)  /* decoded values per scope */
+#define CL_MAX_EVENT_IDS  (1u << 20)  /* dense event-id table */
+
+/* ---- arena ------------------------------------------------------------ */
+
+struct cl_arena_chunk;
+struct cl_arena {
+	struct cl_arena_chunk *head; /* owned list */
+	size_t used_total;
+};
+
+void *cl_arena_alloc(struct cl_arena *a, size_t size);
+char *cl_arena_strndup(struct cl_arena *a, const char *s, size_t n);
+char *cl_arena_strdup(struct cl_arena *a, const char *s);
+void cl_arena_release(struct cl_arena *a);
+
+/* ---- model ------------------------------------------------------------ */
+
+enum cl_kind {
+	CL_K_INT = 1,
+	CL_K_ENUM,
+	CL_K_FLOAT,
+	CL_K_STRING,
+	CL_K_STRUCT,
+	CL_K_VARIANT,
+	CL_K_ARRAY,
+	CL_K_SEQ,
+};
+
+enum cl_bo { CL_BO_NATIVE = 0, CL_BO_LE, CL_BO_BE };
+
+enum cl_meaning {
+	CL_M_NONE = 0,
+	CL_M_MAGIC,
+	CL_M_UUID,
+	CL_M_STREAM_ID,
+	CL_M_STREAM_INSTANCE_ID,
+	CL_M_TS_BEGIN,
+	CL_M_TS_END,
+	CL_M_CONTENT_SIZE,
+	CL_M_PACKET_SIZE,
+	CL_M_EVENTS_DISCARDED,
+	CL_M_PACKET_SEQ_NUM,
+	CL_M_EVENT_ID,
+	CL_M_TIMESTAMP,
+	CL_M_COUNT,
+};
+
+struct cl_clock {
+	const char *name;
+	const char *uuid_str; /* may be NULL */
+	const char *description;
+	uint64_t freq;
+	int64_t offset_s;
+	uint64_t offset; /* cycles, normalized: < freq */
+	uint64_t precision;
+	bool absolute;
+	int64_t base_ns; /* offset_s * 1e9 + ns(offset) */
+	struct cl_clock *next;
+};
+
+struct cl_enum_map {
+	const char *label;
+	uint64_t lo, hi; /* as signed when the container is signed */
+};
+
+/* Declared type (shared, immutable once built). */
+struct cl_type {
+	enum cl_kind kind;
+	uint32_t align; /* bits; for struct: declared align() */
+	/* int, enum (container), float */
+	uint32_t size; /* bits */
+	bool is_signed;
+	enum cl_bo bo;
+	uint8_t base;
+	bool text; /* encoding UTF8/ASCII */
+	struct cl_clock *clock;
+	/* enum */
+	struct cl_enum_map *maps;
+	uint32_t nmaps;
+	/* struct, variant */
+	struct cl_tfield *fields;
+	uint32_t nfields;
+	const char *tag; /* variant tag path, NULL until given */
+	/* array, seq */
+	struct cl_type *elem;
+	uint64_t length;
+	const char *length_path;
+	int line, col;
+};
+
+struct cl_tfield {
+	const char *name;
+	struct cl_type *type;
+};
+
+/* Compiled decode node. */
+enum cl_node_flags {
+	CL_N_SIGNED = 1 << 0,
+	CL_N_TEXT = 1 << 1,       /* text array/sequence */
+	CL_N_PRINT = 1 << 2,      /* reaches the printers */
+	CL_N_CLOCK = 1 << 3,      /* updates the stream clock */
+	CL_N_EMPTY_ORIG = 1 << 4, /* struct declared empty (kept when printing) */
+};
+
+struct cl_node {
+	uint8_t kind;
+	uint8_t bo;
+	uint8_t base;
+	uint8_t meaning;
+	uint16_t flags;
+	uint16_t size;         /* bits */
+	uint32_t align;        /* bits */
+	uint32_t reg;          /* 0 = value not kept in a register */
+	const char *name;      /* printed name (one '_' stripped) */
+	const char *orig_name; /* as declared */
+	const struct cl_type *type;
+	struct cl_node **kids;
+	uint32_t nkids;
+	uint32_t ref_reg;          /* sequence length / variant tag register */
+	const struct cl_node *tag; /* variant: the enum node */
+	int32_t *opt_of_map;       /* variant: option index for each enum mapping */
+	struct cl_node *elem;      /* array/seq */
+	uint64_t length;           /* array */
+};
+
+struct cl_event_class {
+	uint64_t id;
+	uint64_t stream_id;
+	const char *name;
+	int loglevel; /* -1 none */
+	const char *emf_uri;
+	struct cl_node *ctx;    /* may be NULL */
+	struct cl_node *fields; /* may be NULL */
+	bool ctx_printed, fields_printed;
+	struct cl_event_class *next_in_list;
+};
+
+struct cl_stream_class {
+	uint64_t id;
+	struct cl_node *pkt_ctx, *ev_hdr, *ev_ctx;
+	bool pkt_ctx_printed, ev_ctx_printed;
+	struct cl_clock *clock; /* default clock or NULL */
+	bool has_disc_events, has_seq_num, has_ts_begin_end;
+	struct cl_event_class **by_id; /* dense, nby_id entries */
+	uint64_t nby_id;
+	struct cl_event_class *sparse; /* ids >= CL_MAX_EVENT_IDS */
+	uint64_t nevents;
+	struct cl_stream_class *next;
+};
+
+struct cl_env {
+	const char *key;
+	bool is_int;
+	int64_t ival;
+	const char *sval;
+	struct cl_env *next;
+};
+
+struct cl_diag_list {
+	struct ctflive_ctf_diag *items; /* owned (malloc) */
+	size_t n, cap;
+};
+
+struct tsdl_parser;
+
+struct ctflive_ctf_trace {
+	struct cl_arena arena;
+	/* metadata text accumulated (owned malloc buffer) */
+	char *text;
+	size_t text_len, text_cap;
+	size_t committed; /* bytes fully parsed */
+	int committed_line, committed_col;
+	struct tsdl_parser *parser; /* owned */
+	/* packetized metadata reassembly */
+	int packetized; /* -1 unknown, 0 text, 1 packets */
+	bool pk_be;
+	uint8_t *pk_buf;
+	size_t pk_len, pk_cap;
+	bool have_pk_uuid;
+	uint8_t pk_uuid[16];
+
+	/* model */
+	bool have_trace;
+	enum cl_bo bo;
+	bool have_bo;
+	uint64_t major, minor;
+	bool has_uuid;
+	uint8_t uuid[16];
+	char uuid_str[37];
+	struct cl_node *pkt_hdr;
+	struct cl_env *env;
+	struct cl_clock *clocks;
+	uint32_t nclocks;
+	struct cl_stream_class *streams;
+	uint32_t nregs;
+	bool is_lttng;
+	struct cl_diag_list warnings;
+	const char *hostname, *procname, *domain;
+	bool has_vpid;
+	int64_t vpid;
+	/* root-scope declarations of the semantic pass */
+	struct sym *root_syms;
+	/* pending AST of non-trace blocks waiting for the trace block */
+	struct ast_top *pending, **pending_tail;
+};
+
+/* meta.c */
+int cl_meta_process(struct ctflive_ctf_trace *t, struct ast_top *list, bool final,
+		    struct ctflive_ctf_diag *reterr);
+struct cl_stream_class *cl_trace_stream_class(const struct ctflive_ctf_trace *t, uint64_t id);
+struct cl_event_class *cl_stream_class_event(const struct cl_stream_class *sc, uint64_t id);
+int cl_diag_add(struct cl_diag_list *l, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void cl_diag_set(struct ctflive_ctf_diag *d, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int64_t cl_clock_ns(const struct cl_clock *c, uint64_t cycles);
+
+/* ---- decoded values ----------------------------------------------------- */
+
+struct cl_val {
+	union {
+		uint64_t u;
+		int64_t i;
+		double d;
+	};
+	const uint8_t *p; /* string/text bytes (borrowed from the packet) */
+	uint64_t n;       /* string length, sequence length, variant option */
+};
+
+struct cl_vals {
+	struct cl_val *v; /* owned */
+	size_t n, cap;
+};
+
+struct ctflive_ctf_event {
+	const struct cl_event_class *ec;
+	const struct ctflive_ctf_stream *s;
+	uint64_t cycles;
+	int64_t ns;
+};
+
+enum cl_scope_vals { CL_V_PHDR, CL_V_PCTX, CL_V_EHDR, CL_V_SCTX, CL_V_ECTX, CL_V_PAY, CL_V_COUNT };
+
+struct ctflive_ctf_stream {
+	struct ctflive_ctf_trace *t; /* borrowed */
+	struct ctflive_ctf_source src;
+	const char *trace_name, *stream_name; /* borrowed labels */
+	uint64_t stream_id;
+	int err; /* sticky error */
+	struct ctflive_ctf_diag errdiag;
+	uint64_t stream_off; /* bytes consumed before the current packet */
+	/* current packet */
+	bool in_packet, end_sent;
+	const uint8_t *pkt;
+	size_t pkt_bytes;
+	uint64_t content_bits, packet_bits, pos;
+	size_t want; /* pending request size while reading a packet header */
+	struct cl_stream_class *sc;
+	uint64_t sc_id, instance_id;
+	uint64_t clock;
+	uint64_t *regs; /* owned, nregs + 1 */
+	uint32_t nregs;
+	uint64_t mv[CL_M_COUNT];
+	uint32_t mset;
+	struct cl_vals vals[CL_V_COUNT];
+	/* previous packet, for discarded items */
+	uint64_t npackets;
+	uint64_t prev_ts_end, prev_disc, prev_seq;
+	uint64_t cur_ts_begin, cur_ts_end, cur_disc, cur_seq;
+	/* queued messages */
+	struct ctflive_ctf_msg q[4];
+	int qn, qi;
+	struct ctflive_ctf_event ev;
+};
+
+#endif

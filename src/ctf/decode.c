@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Packet and event decoding (ctf-decoding.md §3).
+ *
+ * A packet is requested whole from the source once its header and context
+ * told its size; events are then decoded from that contiguous view by
+ * walking the compiled decode trees. Values go to per-stream arrays reused
+ * for every event (one slot per scalar, variant, array or sequence, in
+ * pre-order), so decoding allocates nothing in the steady state.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctf-internal.h"
+
+#define CTF_MAGIC 0xC1FC1FC1u
+
+struct dctx {
+	const uint8_t *buf;
+	uint64_t lim; /* bits available */
+	uint64_t pos; /* bits from packet start */
+	struct ctflive_ctf_stream *s;
+	struct cl_vals *out;
+	int last_bo;
+};
+
+/* Error with position: returned as -EBADMSG (or given code). */
+static int derr(struct ctflive_ctf_stream *s, int code, uint64_t bitpos, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int derr(struct ctflive_ctf_stream *s, int code, uint64_t bitpos, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->errdiag.line = 0;
+	s->errdiag.col = 0;
+	s->errdiag.offset = s->stream_off + bitpos / 8;
+	va_start(ap, fmt);
+	vsnprintf(s->errdiag.msg, sizeof(s->errdiag.msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static int vals_grow(struct ctflive_ctf_stream *s, struct cl_vals *v)
+{
+	size_t nc = v->cap ? v->cap * 2 : 64;
+	struct cl_val *n;
+
+	if (nc > CL_MAX_VALUES)
+		return derr(s, -E2BIG, 0, "more than %u values in one scope", CL_MAX_VALUES);
+	n = realloc(v->v, nc * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	v->v = n;
+	v->cap = nc;
+	return 0;
+}
+
+static inline struct cl_val *push(struct dctx *d, int *r)
+{
+	struct cl_vals *v = d->out;
+
+	if (__builtin_expect(v->n == v->cap, 0)) {
+		*r = vals_grow(d->s, v);
+		if (*r < 0)
+			return NULL;
+	}
+	return &v->v[v->n++];
+}
+
+static inline uint64_t load_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	if (n == 8) {
+		memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		v = __builtin_bswap64(v);
+#endif
+		return v;
+	}
+	for (unsigned i = n; i-- > 0;)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static inline uint64_t load_be(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Reads `size` bits (1..64) at bit `pos`; caller checked bounds. */
+static uint64_t read_bits(const uint8_t *buf, uint64_t pos, unsigned size, int bo)
+{
+	const uint8_t *p = buf + pos / 8;
+	unsigned shift = (unsigned)(pos % 8);
+	unsigned nbytes = (shift + size + 7) / 8;
+	uint64_t v;
+
+	if (shift == 0 && size % 8 == 0) {
+		if (bo == CL_BO_LE) {
+			switch (size) {
+			case 8:
+				return p[0];
+			case 16:
+				return (uint64_t)p[0] | (uint64_t)p[1] << 8;
+			case 32: {
+				uint32_t x;
+
+				memcpy(&x, p, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+				x = __builtin_bswap32(x);
+#endif
+				return x;
+			}
+			default:
+				return load_le(p, size / 8);
+			}
+		}
+		return load_be(p, size / 8);
+	}
+	if (bo == CL_BO_LE) {
+		if (nbytes <= 8) {
+			v = load_le(p, nbytes) >> shift;
+		} else {
+			v = load_le(p, 8) >> shift;
+			v |= (uint64_t)p[8] << (64 - shift);
+		}
+		return size == 64 ? v : v & ((UINT64_C(1) << size) - 1);
+	}
+	if (nbytes <= 8) {
+		v = load_be(p, nbytes);
+		v >>= nbytes * 8 - shift - size;
+	} else {
+		v = load_be(p, 8) << shift;
+		v |= (uint64_t)p[8] >> (8 - shift);
+		v >>= 64 - size;
+	}
+	return size == 64 ? v : v & ((UINT64_C(1) << size) - 1);
+}
+
+static inline void clock_update(struct ctflive_ctf_stream *s, uint64_t v, unsigned size)
+{
+	if (size >= 64) {
+		s->clock = v;
+	} else {
+		uint64_t mask = (UINT64_C(1) << size) - 1;
+
+		if (v < (s->clock & mask))
+			s->clock += mask + 1;
+		s->clock = (s->clock & ~mask) | v;
+	}
+}
+
+static int dec_node(struct dctx *d, const struct cl_node *n);
+
+static int dec_int(struct dctx *d, const struct cl_node *n)
+{
+	struct ctflive_ctf_stream *s = d->s;
+	struct cl_val *val;
+	uint64_t v;
+	int r = 0;
+
+	if (__builtin_expect(n->size > d->lim - d->pos || d->pos > d->lim, 0))
+		return derr(s, -EBADMSG, d->pos,
+			    "%u-bit field '%s' goes past the end of the packet", n->size,
+			    n->orig_name ? n->orig_name : "");
+	if ((d->pos % 8 || n->size % 8) && d->last_bo && d->last_bo != n->bo && d->pos % 8)
+		return derr(s, -EBADMSG, d->pos,
+			    "byte order change not at a byte boundary for field '%s'",
+			    n->orig_name ? n->orig_name : "");
+	v = read_bits(d->buf, d->pos, n->size, n->bo);
+	d->pos += n->size;
+	d->last_bo = n->bo;
+	if ((n->flags & CL_N_SIGNED) && n->size < 64) {
+		uint64_t m = UINT64_C(1) << (n->size - 1);
+
+		v = (v ^ m) - m;
+	}
+	val = push(d, &r);
+	if (!val)
+		return r;
+	val->u = v;
+	if (n->reg)
+		s->regs[n->reg] = v;
+	if (n->meaning) {
+		s->mv[n->meaning] = v;
+		s->mset |= 1u << n->meaning;
+	}
+	if (n->flags & CL_N_CLOCK)
+		clock_update(s, v, n->size);
+	return 0;
+}
+
+static int dec_node(struct dctx *d, const struct cl_node *n)
+{
+	struct ctflive_ctf_stream *s = d->s;
+	struct cl_val *val;
+	uint64_t len;
+	int r = 0;
+
+	if (n->align > 1) {
+		uint64_t a = n->align;
+		uint64_t np = (d->pos + a - 1) & ~(a - 1);
+
+		if (np > d->lim)
+			return derr(s, -EBADMSG, d->pos,
+				    "alignment goes past the end of the packet");
+		d->pos = np;
+	}
+	switch (n->kind) {
+	case CL_K_INT:
+	case CL_K_ENUM:
+		return dec_int(d, n);
+	case CL_K_FLOAT: {
+		uint64_t v;
+
+		if (n->size > d->lim - d->pos)
+			return derr(s, -EBADMSG, d->pos, "float field past the end of the packet");
+		v = read_bits(d->buf, d->pos, n->size, n->bo);
+		d->pos += n->size;
+		d->last_bo = n->bo;
+		val = push(d, &r);
+		if (!val)
+			return r;
+		if (n->size == 32) {
+			float f;
+			uint32_t w = (uint32_t)v;
+
+			memcpy(&f, &w, 4);
+			val->d = (double)f;
+		} else {
+			memcpy(&val->d, &v, 8);
+		}
+		return 0;
+	}
+	case CL_K_STRING: {
+		const uint8_t *p = d->buf + d->pos / 8, *z;
+		size_t avail = (size_t)((d->lim - d->pos) / 8);
+
+		z = memchr(p, 0, avail);
+		if (!z)
+			return derr(s, -EBADMSG, d->pos, "unterminated string '%s'",
+				    n->orig_name ? n->orig_name : "");
+		val = push(d, &r);
+		if (!val)
+			return r;
+		val->p = p;
+		val->n = (uint64_t)(z - p);
+		d->pos += (val->n + 1) * 8;
+		d->last_bo = 0;
+		return 0;
+	}
+	case CL_K_STRUCT:
+		for (uint32_t i = 0; i < n->nkids; i++) {
+			r = dec_node(d, n->kids[i]);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	case CL_K_VARIANT: {
+		const struct cl_type *et = n->tag->type;
+		uint64_t tv = s->regs[n->ref_reg];
+		bool sg = et->is_signed;
+		int32_t opt = -1;
+
+		for (uint32_t m = 0; m < et->nmaps; m++) {
+			const struct cl_enum_map *mp = &et->maps[m];
+			bool in = sg ? ((int64_t)tv >= (int64_t)mp->lo &&
+					(int64_t)tv <= (int64_t)mp->hi)
+				     : (tv >= mp->lo && tv <= mp->hi);
+
+			if (in) {
+				opt = n->opt_of_map[m];
+				break;
+			}
+		}
+		if (opt < 0)
+			return derr(s, -EBADMSG, d->pos,
+				    "no variant option for tag value %" PRId64 " of '%s'",
+				    (int64_t)tv, n->orig_name ? n->orig_name : "");
+		val = push(d, &r);
+		if (!val)
+			return r;
+		val->n = (uint64_t)opt;
+		return dec_node(d, n->kids[opt]);
+	}
+	case CL_K_ARRAY:
+	case CL_K_SEQ:
+		len = n->kind == CL_K_ARRAY ? n->length : s->regs[n->ref_reg];
+		if (n->flags & CL_N_TEXT) {
+			if (len > (d->lim - d->pos) / 8)
+				return derr(s, -EBADMSG, d->pos,
+					    "text array '%s' past the end of the packet",
+					    n->orig_name ? n->orig_name : "");
+			val = push(d, &r);
+			if (!val)
+				return r;
+			val->p = d->buf + d->pos / 8;
+			val->n = len;
+			d->pos += len * 8;
+			d->last_bo = 0;
+			return 0;
+		}
+		if (len > CL_MAX_VALUES)
+			return derr(s, -E2BIG, d->pos,
+				    "array '%s' of %" PRIu64 " elements is too long",
+				    n->orig_name ? n->orig_name : "", len);
+		val = push(d, &r);
+		if (!val)
+			return r;
+		val->n = len;
+		for (uint64_t i = 0; i < len; i++) {
+			r = dec_node(d, n->elem);
+			if (r < 0)
+				return r;
+		}
+		/* zero-length arrays still align (done above) */
+		return 0;
+	}
+	return derr(s, -EBADMSG, d->pos, "invalid node");
+}
+
+static int dec_scope(struct ctflive_ctf_stream *s, const struct cl_node *n, int which,
+		     const uint8_t *buf, uint64_t lim)
+{
+	struct dctx d = { .buf = buf, .lim = lim, .pos = s->pos, .s = s, .out = &s->vals[which] };
+	int r;
+
+	d.out->n = 0;
+	if (!n)
+		return 0;
+	r = dec_node(&d, n);
+	s->pos = d.pos;
+	return r;
+}
+
+/* ---- stream ----------------------------------------------------------- */
+
+int ctflive_ctf_stream_new(struct ctflive_ctf_trace *t, const struct ctflive_ctf_source *src,
+			   struct ctflive_ctf_stream **ret)
+{
+	struct ctflive_ctf_stream *s;
+
+	if (!t || !src || !src->request || !src->consume)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->t = t;
+	s->src = *src;
+	s->instance_id = UINT64_MAX;
+	s->ev.s = s;
+	*ret = s;
+	return 0;
+}
+
+struct ctflive_ctf_stream *ctflive_ctf_stream_free(struct ctflive_ctf_stream *s)
+{
+	if (!s)
+		return NULL;
+	for (int i = 0; i < CL_V_COUNT; i++)
+		free(s->vals[i].v);
+	free(s->regs);
+	free(s);
+	return NULL;
+}
+
+void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *trace_name,
+				   const char *stream_name, uint64_t stream_id)
+{
+	s->trace_name = trace_name;
+	s->stream_name = stream_name;
+	s->stream_id = stream_id;
+}
+
+uint64_t ctflive_ctf_stream_class_id(const struct ctflive_ctf_stream *s)
+{
+	return s->sc_id;
+}
+
+uint64_t ctflive_ctf_stream_instance_id(const struct ctflive_ctf_stream *s)
+{
+	return s->instance_id;
+}
+
+const char *ctflive_ctf_event_name(const struct ctflive_ctf_event *e)
+{
+	return e->ec->name;
+}
+
+uint64_t ctflive_ctf_event_class_id(const struct ctflive_ctf_event *e)
+{
+	return e->ec->id;
+}
+
+const struct ctflive_ctf_stream *ctflive_ctf_event_stream(const struct ctflive_ctf_event *e)
+{
+	return e->s;
+}
+
+const struct ctflive_ctf_trace *ctflive_ctf_stream_trace(const struct ctflive_ctf_stream *s)
+{
+	return s->t;
+}
+
+static int ensure_regs(struct ctflive_ctf_stream *s)
+{
+	if (s->t->nregs > s->nregs || !s->regs) {
+		uint64_t *n = realloc(s->regs, sizeof(*n) * ((size_t)s->t->nregs + 1));
+
+		if (!n)
+			return -ENOMEM;
+		memset(n + (s->regs ? s->nregs + 1 : 0), 0,
+		       sizeof(*n) * ((size_t)s->t->nregs + 1 - (s->regs ? s->nregs + 1 : 0)));
+		s->regs = n;
+		s->nregs = s->t->nregs;
+	}
+	return 0;
+}
+
+#define HAS(s, m) ((s)->mset & (1u << (m)))
+
+/*
+ * Decodes the packet header and context from `view` (lim bits). Returns 0,
+ * -EMSGSIZE when the view is too short for them, or another error.
+ */
+static int dec_packet_head(struct ctflive_ctf_stream *s, const uint8_t *buf, uint64_t lim)
+{
+	struct ctflive_ctf_trace *t = s->t;
+	struct cl_stream_class *sc;
+	int r;
+
+	s->pos = 0;
+	s->mset = 0;
+	r = dec_scope(s, t->pkt_hdr, CL_V_PHDR, buf, lim);
+	if (r < 0)
+		return r;
+	if (HAS(s, CL_M_MAGIC) && s->mv[CL_M_MAGIC] != CTF_MAGIC)
+		return derr(s, -EBADMSG, 0, "bad packet magic 0x%08" PRIx64 " (expecting 0x%08x)",
+			    s->mv[CL_M_MAGIC], CTF_MAGIC);
+	if (HAS(s, CL_M_STREAM_ID)) {
+		sc = cl_trace_stream_class(t, s->mv[CL_M_STREAM_ID]);
+		if (!sc)
+			return derr(s, -EBADMSG, 0, "unknown stream class id %" PRIu64,
+				    s->mv[CL_M_STREAM_ID]);
+	} else {
+		sc = t->streams;
+		if (!sc)
+			return derr(s, -EBADMSG, 0, "metadata declares no stream class");
+	}
+	if (s->sc && s->sc != sc)
+		return derr(s, -EBADMSG, 0,
+			    "stream class changed from %" PRIu64 " to %" PRIu64 " within a stream",
+			    s->sc->id, sc->id);
+	s->sc = sc;
+	s->sc_id = sc->id;
+	if (HAS(s, CL_M_STREAM_INSTANCE_ID))
+		s->instance_id = s->mv[CL_M_STREAM_INSTANCE_ID];
+	return dec_scope(s, sc->pkt_ctx, CL_V_PCTX, buf, lim);
+}
+
+static void queue_msg(struct ctflive_ctf_stream *s, const struct ctflive_ctf_msg *m)
+{
+	if (s->qn < (int)(sizeof(s->q) / sizeof(s->q[0])))
+		s->q[s->qn++] = *m;
+}
+
+static void set_range(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *m, uint64_t b,
+		      uint64_t e)
+{
+	const struct cl_clock *c = s->sc->clock;
+
+	m->has_range = c && s->sc->has_ts_begin_end;
+	if (!m->has_range)
+		return;
+	m->has_time = true;
+	m->begin_cycles = b;
+	m->end_cycles = e;
+	m->begin_ns = cl_clock_ns(c, b);
+	m->end_ns = cl_clock_ns(c, e);
+	m->cycles = b;
+	m->ns = m->begin_ns;
+}
+
+static int begin_packet(struct ctflive_ctf_stream *s)
+{
+	struct ctflive_bytes v = { 0 };
+	uint64_t psize, csize;
+	int r, rr;
+
+	if (!s->want)
+		s->want = 1;
+	for (;;) {
+		rr = s->src.request(s->src.ctx, s->want, &v);
+		if (rr < 0 && rr != -EAGAIN)
+			return derr(s, rr, 0, "cannot read stream data");
+		if (rr == -EAGAIN)
+			return -EAGAIN;
+		if (rr == CTFLIVE_CTF_END && v.len == 0)
+			return CTFLIVE_CTF_END;
+		if (v.len > UINT64_MAX / 8 / 2)
+			return derr(s, -E2BIG, 0, "view too large");
+		r = ensure_regs(s);
+		if (r < 0)
+			return r;
+		r = dec_packet_head(s, v.data, (uint64_t)v.len * 8);
+		if (r == 0)
+			break;
+		if (r != -EBADMSG || !strstr(s->errdiag.msg, "past the end"))
+			return r;
+		if (rr == CTFLIVE_CTF_END)
+			return derr(s, -EMSGSIZE, 0,
+				    "stream ends inside a packet header (%zu bytes left)", v.len);
+		s->want = v.len * 2 > s->want * 2 ? v.len * 2 : s->want * 2;
+	}
+	/* packet sizes (bits, from the packet start) */
+	psize = HAS(s, CL_M_PACKET_SIZE) ? s->mv[CL_M_PACKET_SIZE] : 0;
+	csize = HAS(s, CL_M_CONTENT_SIZE) ? s->mv[CL_M_CONTENT_SIZE] : 0;
+	if (!HAS(s, CL_M_PACKET_SIZE) && HAS(s, CL_M_CONTENT_SIZE))
+		psize = csize;
+	if (HAS(s, CL_M_PACKET_SIZE) && !HAS(s, CL_M_CONTENT_SIZE))
+		csize = psize;
+	if (!HAS(s, CL_M_PACKET_SIZE) && !HAS(s, CL_M_CONTENT_SIZE)) {
+		/* the packet runs to the end of the stream */
+		rr = s->src.request(s->src.ctx, SIZE_MAX, &v);
+		if (rr < 0)
+			return rr == -EAGAIN ? -EAGAIN : derr(s, rr, 0, "cannot read stream data");
+		psize = csize = (uint64_t)v.len * 8;
+	}
+	if (csize > psize)
+		return derr(s, -EBADMSG, 0,
+			    "content size (%" PRIu64 " bits) larger than packet size (%" PRIu64
+			    " bits)",
+			    csize, psize);
+	if (psize % 8)
+		return derr(s, -EBADMSG, 0,
+			    "packet size %" PRIu64 " bits is not a whole number of bytes", psize);
+	if (csize < s->pos)
+		return derr(s, -EBADMSG, 0,
+			    "content size (%" PRIu64
+			    " bits) smaller than the packet header and context",
+			    csize);
+	if (psize / 8 > SIZE_MAX / 2)
+		return derr(s, -E2BIG, 0, "packet too large");
+	rr = s->src.request(s->src.ctx, (size_t)(psize / 8), &v);
+	if (rr == -EAGAIN)
+		return -EAGAIN;
+	if (rr < 0)
+		return derr(s, rr, 0, "cannot read stream data");
+	if (v.len < psize / 8)
+		return derr(s, -EMSGSIZE, 0,
+			    "packet size (%" PRIu64
+			    " bytes) larger than the remaining data (%zu bytes)",
+			    psize / 8, v.len);
+	s->want = 0;
+	s->pkt = v.data;
+	s->pkt_bytes = (size_t)(psize / 8);
+	s->packet_bits = psize;
+	s->content_bits = csize;
+	s->in_packet = true;
+	s->end_sent = false;
+
+	/* packet time range and discarded items (babeltrace2 msg-iter rules) */
+	s->cur_ts_begin = HAS(s, CL_M_TS_BEGIN) ? s->clock : 0;
+	s->cur_ts_end = HAS(s, CL_M_TS_END) ? s->mv[CL_M_TS_END] : 0;
+	s->cur_disc = s->mv[CL_M_EVENTS_DISCARDED];
+	s->cur_seq = s->mv[CL_M_PACKET_SEQ_NUM];
+	if (s->sc->has_disc_events && HAS(s, CL_M_EVENTS_DISCARDED)) {
+		struct ctflive_ctf_msg m = { .type = CTFLIVE_CTF_MSG_DISCARDED_EVENTS };
+
+		if (s->npackets == 0 && s->cur_disc > 0) {
+			m.count_known = false;
+			set_range(s, &m, s->cur_ts_begin, s->cur_ts_end);
+			queue_msg(s, &m);
+		} else if (s->npackets > 0 && s->cur_disc != s->prev_disc) {
+			m.count = s->cur_disc - s->prev_disc;
+			m.count_known = true;
+			set_range(s, &m, s->prev_ts_end, s->cur_ts_end);
+			queue_msg(s, &m);
+		}
+	}
+	if (s->sc->has_seq_num && HAS(s, CL_M_PACKET_SEQ_NUM) && s->npackets > 0 &&
+	    s->cur_seq - s->prev_seq > 1) {
+		struct ctflive_ctf_msg m = { .type = CTFLIVE_CTF_MSG_DISCARDED_PACKETS };
+
+		m.count = s->cur_seq - s->prev_seq - 1;
+		m.count_known = true;
+		set_range(s, &m, s->prev_ts_end, s->cur_ts_begin);
+		queue_msg(s, &m);
+	}
+	{
+		struct ctflive_ctf_msg m = { .type = CTFLIVE_CTF_MSG_PACKET_BEGIN };
+
+		if (s->sc->clock && HAS(s, CL_M_TS_BEGIN)) {
+			m.has_time = true;
+			m.cycles = s->cur_ts_begin;
+			m.ns = cl_clock_ns(s->sc->clock, m.cycles);
+		}
+		queue_msg(s, &m);
+	}
+	s->npackets++;
+	s->prev_ts_end = s->cur_ts_end;
+	s->prev_disc = s->cur_disc;
+	s->prev_seq = s->cur_seq;
+	return 0;
+}
+
+static int decode_event(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *ret)
+{
+	const struct cl_stream_class *sc = s->sc;
+	const struct cl_event_class *ec;
+	uint64_t id = 0;
+	uint64_t start = s->pos;
+	int r;
+
+	s->mset &= ~(1u << CL_M_EVENT_ID);
+	r = dec_scope(s, sc->ev_hdr, CL_V_EHDR, s->pkt, s->packet_bits);
+	if (r < 0)
+		return r;
+	if (HAS(s, CL_M_EVENT_ID))
+		id = s->mv[CL_M_EVENT_ID];
+	ec = cl_stream_class_event(sc, id);
+	if (!ec)
+		return derr(s, -EBADMSG, start,
+			    "no event class with id %" PRIu64 " in stream class %" PRIu64, id,
+			    sc->id);
+	r = dec_scope(s, sc->ev_ctx, CL_V_SCTX, s->pkt, s->packet_bits);
+	if (r < 0)
+		return r;
+	r = dec_scope(s, ec->ctx, CL_V_ECTX, s->pkt, s->packet_bits);
+	if (r < 0)
+		return r;
+	r = dec_scope(s, ec->fields, CL_V_PAY, s->pkt, s->packet_bits);
+	if (r < 0)
+		return r;
+	s->ev.ec = ec;
+	s->ev.cycles = s->clock;
+	memset(ret, 0, sizeof(*ret));
+	ret->type = CTFLIVE_CTF_MSG_EVENT;
+	ret->event = &s->ev;
+	if (sc->clock) {
+		s->ev.ns = cl_clock_ns(sc->clock, s->clock);
+		ret->has_time = true;
+		ret->ns = s->ev.ns;
+		ret->cycles = s->clock;
+	}
+	return 0;
+}
+
+int ctflive_ctf_stream_next(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *ret,
+			    struct ctflive_ctf_diag *reterr)
+{
+	int r;
+
+	if (s->err) {
+		if (reterr)
+			*reterr = s->errdiag;
+		return s->err;
+	}
+	for (;;) {
+		if (s->qi < s->qn) {
+			*ret = s->q[s->qi++];
+			if (s->qi == s->qn)
+				s->qi = s->qn = 0;
+			return 0;
+		}
+		if (!s->in_packet) {
+			r = begin_packet(s);
+			if (r == 0)
+				continue;
+			if (r == CTFLIVE_CTF_END || r == -EAGAIN)
+				return r;
+			goto fail;
+		}
+		if (s->pos < s->content_bits) {
+			r = decode_event(s, ret);
+			if (r < 0)
+				goto fail;
+			return 0;
+		}
+		if (s->pos > s->content_bits) {
+			r = derr(s, -EBADMSG, s->pos,
+				 "event ends past the packet content (%" PRIu64 " > %" PRIu64
+				 " bits)",
+				 s->pos, s->content_bits);
+			goto fail;
+		}
+		if (!s->end_sent) {
+			memset(ret, 0, sizeof(*ret));
+			ret->type = CTFLIVE_CTF_MSG_PACKET_END;
+			if (s->sc->clock && (s->mset & (1u << CL_M_TS_END))) {
+				ret->has_time = true;
+				ret->cycles = s->cur_ts_end;
+				ret->ns = cl_clock_ns(s->sc->clock, ret->cycles);
+			}
+			s->end_sent = true;
+			return 0;
+		}
+		s->src.consume(s->src.ctx, s->pkt_bytes);
+		s->stream_off += s->pkt_bytes;
+		s->in_packet = false;
+		s->pkt = NULL;
+	}
+fail:
+	s->err = r;
+	if (reterr)
+		*reterr = s->errdiag;
+	return r;
+}
+
+/* ---- peeking at a file's first packet ---------------------------------- */
+
+int ctflive_ctf_peek_first_packet(struct ctflive_ctf_trace *t, struct ctflive_bytes data,
+				  uint64_t *ret_stream_class_id, uint64_t *ret_instance_id,
+				  bool *ret_has_begin, int64_t *ret_begin_ns)
+{
+	struct ctflive_ctf_stream s;
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	s.t = t;
+	r = ensure_regs(&s);
+	if (r < 0)
+		return r;
+	r = dec_packet_head(&s, data.data, (uint64_t)data.len * 8);
+	if (r == 0) {
+		*ret_stream_class_id = s.sc_id;
+		*ret_instance_id = (s.mset & (1u << CL_M_STREAM_INSTANCE_ID))
+					   ? s.mv[CL_M_STREAM_INSTANCE_ID]
+					   : UINT64_MAX;
+		*ret_has_begin = (s.mset & (1u << CL_M_TS_BEGIN)) && s.sc->clock;
+		*ret_begin_ns = *ret_has_begin ? cl_clock_ns(s.sc->clock, s.clock) : INT64_MIN;
+	}
+	for (int i = 0; i < CL_V_COUNT; i++)
+		free(s.vals[i].v);
+	free(s.regs);
+	return r;
+}

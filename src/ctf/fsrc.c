@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Trace directories on the file system (babeltrace2 src.ctf.fs rules,
+ * ctf-decoding.md §1) and the mmap-backed byte source.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctf-internal.h"
+#include "ctflive/ctf-fs.h"
+
+struct dfile {
+	char *path; /* owned, absolute */
+	const uint8_t *map;
+	size_t len;
+	uint64_t sc_id, inst;
+	bool has_begin;
+	int64_t begin_ns;
+};
+
+struct fstream {
+	struct dfile *files; /* owned array (maps owned) */
+	size_t nfiles, cur;
+	size_t pos; /* in current file */
+	struct ctflive_ctf_stream *dec;
+	struct ftrace *tr;
+	uint64_t stream_id;
+};
+
+struct ftrace {
+	char *dir;  /* owned */
+	char *name; /* owned trace name */
+	struct ctflive_ctf_trace *t;
+	size_t md_len;
+	struct ftrace *merged_into;
+};
+
+struct ctflive_ctf_fs {
+	struct ftrace *traces; /* owned */
+	size_t ntraces, tcap;
+	struct fstream *streams; /* owned */
+	size_t nstreams, scap;
+	uint64_t lost;
+	char errpath[PATH_MAX + 64];
+};
+
+/* ---- source ----------------------------------------------------------- */
+
+static int fs_request(void *ctx, size_t want, struct ctflive_bytes *ret)
+{
+	struct fstream *st = ctx;
+
+	while (st->cur < st->nfiles && st->pos == st->files[st->cur].len) {
+		st->cur++;
+		st->pos = 0;
+	}
+	if (st->cur >= st->nfiles) {
+		ret->data = NULL;
+		ret->len = 0;
+		return CTFLIVE_CTF_END;
+	}
+	ret->data = st->files[st->cur].map + st->pos;
+	ret->len = st->files[st->cur].len - st->pos;
+	return ret->len >= want ? 0 : CTFLIVE_CTF_END;
+}
+
+static void fs_consume(void *ctx, size_t n)
+{
+	struct fstream *st = ctx;
+	size_t left = st->files[st->cur].len - st->pos;
+
+	st->pos += n < left ? n : left;
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int read_file(const char *path, char **ret, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	char *buf;
+	size_t off = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0 || sb.st_size < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	if ((uint64_t)sb.st_size > CL_TSDL_MAX_TEXT * 2u) {
+		close(fd);
+		return -E2BIG;
+	}
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (off < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + off, (size_t)sb.st_size - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	*ret = buf;
+	*ret_len = off;
+	return 0;
+}
+
+static int map_file(const char *path, const uint8_t **ret, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	if (sb.st_size == 0) {
+		close(fd);
+		*ret = NULL;
+		*ret_len = 0;
+		return 0;
+	}
+	p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	(void)madvise(p, (size_t)sb.st_size, MADV_SEQUENTIAL);
+	*ret = p;
+	*ret_len = (size_t)sb.st_size;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static int strv_add(struct strv *s, const char *str)
+{
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 16;
+		char **nv = realloc(s->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->cap = nc;
+	}
+	s->v[s->n] = strdup(str);
+	if (!s->v[s->n])
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+static void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+/* Collects directories holding a `metadata` regular file. */
+static int find_traces(const char *dir, struct strv *out, int depth)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	DIR *d;
+	struct dirent *de;
+	struct strv subs = { 0 };
+	int r = 0;
+
+	if (depth > 32)
+		return 0;
+	if (snprintf(path, sizeof(path), "%s/metadata", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		r = strv_add(out, dir);
+		if (r < 0)
+			return r;
+	}
+	d = opendir(dir);
+	if (!d)
+		return depth == 0 ? -errno : 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			r = strv_add(&subs, path);
+			if (r < 0)
+				break;
+		}
+	}
+	closedir(d);
+	if (subs.n)
+		qsort(subs.v, subs.n, sizeof(*subs.v), cmp_str);
+	for (size_t i = 0; r >= 0 && i < subs.n; i++)
+		r = find_traces(subs.v[i], out, depth + 1);
+	strv_free(&subs);
+	return r;
+}
+
+static int add_trace(struct ctflive_ctf_fs *fs, const char *dir, const char *input,
+		     struct ctflive_ctf_diag *reterr)
+{
+	struct ftrace *tr;
+	char mpath[PATH_MAX];
+	char *md = NULL;
+	size_t mdlen = 0;
+	const char *host = NULL, *rel;
+	int r;
+
+	if (fs->ntraces == fs->tcap) {
+		size_t nc = fs->tcap ? fs->tcap * 2 : 4;
+		struct ftrace *n = realloc(fs->traces, nc * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		fs->traces = n;
+		fs->tcap = nc;
+	}
+	tr = &fs->traces[fs->ntraces];
+	memset(tr, 0, sizeof(*tr));
+	snprintf(mpath, sizeof(mpath), "%s/metadata", dir);
+	snprintf(fs->errpath, sizeof(fs->errpath), "%s", mpath);
+	r = read_file(mpath, &md, &mdlen);
+	if (r < 0)
+		return r;
+	r = ctflive_ctf_trace_new(&tr->t);
+	if (r < 0) {
+		free(md);
+		return r;
+	}
+	fs->ntraces++;
+	tr->dir = strdup(dir);
+	tr->md_len = mdlen;
+	r = ctflive_ctf_trace_add_metadata(tr->t, md, mdlen, reterr);
+	free(md);
+	if (r < 0)
+		return r;
+	r = ctflive_ctf_trace_end_metadata(tr->t, reterr);
+	if (r < 0)
+		return r;
+	/* trace name: hostname + "/" + path relative to the input */
+	rel = dir + strlen(input);
+	while (*rel == '/')
+		rel++;
+	host = tr->t->hostname;
+	{
+		size_t n = (host ? strlen(host) : 0) + strlen(rel) + 2;
+
+		tr->name = malloc(n);
+		if (!tr->name || !tr->dir)
+			return -ENOMEM;
+		if (host && *rel)
+			snprintf(tr->name, n, "%s/%s", host, rel);
+		else if (host)
+			snprintf(tr->name, n, "%s", host);
+		else
+			snprintf(tr->name, n, "%s", rel);
+	}
+	return 0;
+}
+
+static int cmp_file_begin(const void *a, const void *b)
+{
+	const struct dfile *x = a, *y = b;
+
+	if (x->begin_ns != y->begin_ns)
+		return x->begin_ns < y->begin_ns ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+static int add_stream_files(struct ctflive_ctf_fs *fs, struct ftrace *tr, struct ftrace *owner,
+			    struct ctflive_ctf_diag *reterr)
+{
+	DIR *d = opendir(tr->dir);
+	struct dirent *de;
+	struct strv names = { 0 };
+	int r = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		struct stat sb;
+
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "metadata"))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", tr->dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0)
+			continue;
+		r = strv_add(&names, path);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	if (names.n)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_str);
+	for (size_t i = 0; r >= 0 && i < names.n; i++) {
+		struct dfile f = { 0 };
+		char abs[PATH_MAX];
+		size_t k;
+		struct ctflive_bytes view;
+
+		if (!realpath(names.v[i], abs))
+			snprintf(abs, sizeof(abs), "%s", names.v[i]);
+		snprintf(fs->errpath, sizeof(fs->errpath), "%s", abs);
+		f.path = strdup(abs);
+		if (!f.path) {
+			r = -ENOMEM;
+			break;
+		}
+		r = map_file(names.v[i], &f.map, &f.len);
+		if (r < 0) {
+			free(f.path);
+			break;
+		}
+		view.data = f.map;
+		view.len = f.len;
+		r = ctflive_ctf_peek_first_packet(owner->t, view, &f.sc_id, &f.inst, &f.has_begin,
+						  &f.begin_ns);
+		if (r < 0) {
+			if (reterr) {
+				reterr->line = reterr->col = 0;
+				reterr->offset = 0;
+				snprintf(reterr->msg, sizeof(reterr->msg),
+					 "cannot decode the first packet header");
+			}
+			munmap((void *)(uintptr_t)f.map, f.len);
+			free(f.path);
+			break;
+		}
+		/* group with an existing stream of the same trace? */
+		for (k = 0; k < fs->nstreams; k++) {
+			struct fstream *st = &fs->streams[k];
+
+			if (st->tr != owner || f.inst == UINT64_MAX || !f.has_begin)
+				continue;
+			if (st->files[0].inst == f.inst && st->files[0].sc_id == f.sc_id &&
+			    st->files[0].has_begin)
+				break;
+		}
+		if (k < fs->nstreams) {
+			struct fstream *st = &fs->streams[k];
+			struct dfile *nf = realloc(st->files, (st->nfiles + 1) * sizeof(*nf));
+
+			if (!nf) {
+				r = -ENOMEM;
+				break;
+			}
+			st->files = nf;
+			st->files[st->nfiles++] = f;
+			continue;
+		}
+		if (fs->nstreams == fs->scap) {
+			size_t nc = fs->scap ? fs->scap * 2 : 16;
+			struct fstream *ns = realloc(fs->streams, nc * sizeof(*ns));
+
+			if (!ns) {
+				r = -ENOMEM;
+				break;
+			}
+			fs->streams = ns;
+			fs->scap = nc;
+		}
+		struct fstream *st = &fs->streams[fs->nstreams];
+		memset(st, 0, sizeof(*st));
+		st->files = malloc(sizeof(*st->files));
+		if (!st->files) {
+			r = -ENOMEM;
+			break;
+		}
+		st->files[0] = f;
+		st->nfiles = 1;
+		st->tr = owner;
+		fs->nstreams++;
+	}
+	strv_free(&names);
+	return r;
+}
+
+/* Lost-in-transit packets recorded by a relay in .idx files (offset all ones). */
+static uint64_t count_lost(const char *dir)
+{
+	char ipath[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	uint64_t lost = 0;
+
+	if (snprintf(ipath, sizeof(ipath), "%s/index", dir) >= (int)sizeof(ipath))
+		return 0;
+	d = opendir(ipath);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char p[PATH_MAX];
+		const uint8_t *m;
+		size_t len;
+		size_t elen;
+
+		if (!strstr(de->d_name, ".idx"))
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", ipath, de->d_name) >= (int)sizeof(p))
+			continue;
+		if (map_file(p, &m, &len) < 0 || !m)
+			continue;
+		if (len >= 16 && m[0] == 0xc1 && m[1] == 0xf1 && m[2] == 0xdc && m[3] == 0xc1) {
+			elen = (size_t)m[12] << 24 | (size_t)m[13] << 16 | (size_t)m[14] << 8 |
+			       m[15];
+			if (elen >= 56) {
+				for (size_t off = 16; elen <= len - off; off += elen) {
+					bool all = true;
+
+					for (int k = 0; k < 8; k++)
+						all = all && m[off + (size_t)k] == 0xff;
+					lost += all;
+				}
+			}
+		}
+		munmap((void *)(uintptr_t)m, len);
+	}
+	closedir(d);
+	return lost;
+}
+
+int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_fs **ret,
+			struct ctflive_ctf_diag *reterr, const char **reterr_path)
+{
+	struct ctflive_ctf_fs *fs = calloc(1, sizeof(*fs));
+	int r = 0;
+
+	if (reterr_path)
+		*reterr_path = NULL;
+	if (!fs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct strv dirs = { 0 };
+		char input[PATH_MAX];
+		size_t il;
+
+		snprintf(input, sizeof(input), "%s", inputs[i]);
+		il = strlen(input);
+		while (il > 1 && input[il - 1] == '/')
+			input[--il] = '\0';
+		r = find_traces(input, &dirs, 0);
+		if (r >= 0 && dirs.n == 0) {
+			snprintf(fs->errpath, sizeof(fs->errpath), "%s", input);
+			if (reterr) {
+				memset(reterr, 0, sizeof(*reterr));
+				reterr->offset = UINT64_MAX;
+				snprintf(reterr->msg, sizeof(reterr->msg), "no CTF trace found");
+			}
+			r = -ENOENT;
+		}
+		for (size_t k = 0; r >= 0 && k < dirs.n; k++)
+			r = add_trace(fs, dirs.v[k], input, reterr);
+		strv_free(&dirs);
+	}
+	/* merge traces with the same UUID into the one with the largest metadata */
+	for (size_t i = 0; r >= 0 && i < fs->ntraces; i++) {
+		struct ftrace *a = &fs->traces[i];
+
+		for (size_t k = 0; k < i && !a->merged_into; k++) {
+			struct ftrace *b = &fs->traces[k];
+
+			while (b->merged_into)
+				b = b->merged_into;
+			if (a->t->has_uuid && b->t->has_uuid &&
+			    !memcmp(a->t->uuid, b->t->uuid, 16)) {
+				if (a->md_len > b->md_len) {
+					/* a becomes the owner */
+					struct ftrace tmp;
+
+					b->merged_into = NULL;
+					tmp = *a;
+					*a = *b;
+					*b = tmp;
+					a->merged_into = b;
+				} else {
+					a->merged_into = b;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; r >= 0 && i < fs->ntraces; i++) {
+		struct ftrace *owner = &fs->traces[i];
+
+		while (owner->merged_into)
+			owner = owner->merged_into;
+		r = add_stream_files(fs, &fs->traces[i], owner, reterr);
+		fs->lost += count_lost(fs->traces[i].dir);
+	}
+	if (r >= 0) {
+		/* order: files by first timestamp, streams by first file path */
+		for (size_t i = 0; i < fs->nstreams; i++) {
+			struct fstream *st = &fs->streams[i];
+
+			if (st->nfiles > 1)
+				qsort(st->files, st->nfiles, sizeof(*st->files), cmp_file_begin);
+		}
+		for (size_t i = 1; i < fs->nstreams; i++) {
+			for (size_t k = i; k > 0; k--) {
+				struct fstream *x = &fs->streams[k - 1], *y = &fs->streams[k];
+				const char *px = x->files[0].path, *py = y->files[0].path;
+				size_t jx = 0, jy = 0;
+
+				/* babeltrace sorts by the path of the group's first file, taken
+				 * in directory order: use the smallest path of each group */
+				for (size_t j = 1; j < x->nfiles; j++)
+					if (strcmp(x->files[j].path, x->files[jx].path) < 0)
+						jx = j;
+				for (size_t j = 1; j < y->nfiles; j++)
+					if (strcmp(y->files[j].path, y->files[jy].path) < 0)
+						jy = j;
+				px = x->files[jx].path;
+				py = y->files[jy].path;
+				if (strcmp(px, py) <= 0)
+					break;
+				struct fstream tmp = *x;
+				*x = *y;
+				*y = tmp;
+			}
+		}
+	}
+	/* decoders */
+	for (size_t i = 0; r >= 0 && i < fs->nstreams; i++) {
+		struct fstream *st = &fs->streams[i];
+		struct ctflive_ctf_source src = { .request = fs_request,
+						  .consume = fs_consume,
+						  .ctx = st };
+		uint64_t auto_id = 0;
+
+		for (size_t k = 0; k < i; k++) {
+			if (fs->streams[k].tr == st->tr &&
+			    (fs->streams[k].files[0].inst == UINT64_MAX ||
+			     !fs->streams[k].files[0].has_begin))
+				auto_id++;
+		}
+		st->stream_id = (st->files[0].inst != UINT64_MAX && st->files[0].has_begin)
+					? st->files[0].inst
+					: auto_id;
+		r = ctflive_ctf_stream_new(st->tr->t, &src, &st->dec);
+		if (r < 0)
+			break;
+		ctflive_ctf_stream_set_labels(st->dec, st->tr->name, st->files[0].path,
+					      st->stream_id);
+	}
+	if (r < 0) {
+		if (reterr_path) {
+			static char path_copy[PATH_MAX + 64];
+
+			snprintf(path_copy, sizeof(path_copy), "%s", fs->errpath);
+			*reterr_path = path_copy;
+		}
+		ctflive_ctf_fs_free(fs);
+		return r;
+	}
+	*ret = fs;
+	return 0;
+}
+
+struct ctflive_ctf_fs *ctflive_ctf_fs_free(struct ctflive_ctf_fs *fs)
+{
+	if (!fs)
+		return NULL;
+	for (size_t i = 0; i < fs->nstreams; i++) {
+		struct fstream *st = &fs->streams[i];
+
+		ctflive_ctf_stream_free(st->dec);
+		for (size_t k = 0; k < st->nfiles; k++) {
+			if (st->files[k].map)
+				munmap((void *)(uintptr_t)st->files[k].map, st->files[k].len);
+			free(st->files[k].path);
+		}
+		free(st->files);
+	}
+	free(fs->streams);
+	for (size_t i = 0; i < fs->ntraces; i++) {
+		ctflive_ctf_trace_free(fs->traces[i].t);
+		free(fs->traces[i].dir);
+		free(fs->traces[i].name);
+	}
+	free(fs->traces);
+	free(fs);
+	return NULL;
+}
+
+size_t ctflive_ctf_fs_trace_count(const struct ctflive_ctf_fs *fs)
+{
+	return fs->ntraces;
+}
+
+struct ctflive_ctf_trace *ctflive_ctf_fs_trace(const struct ctflive_ctf_fs *fs, size_t i,
+					       const char **ret_dir)
+{
+	if (i >= fs->ntraces)
+		return NULL;
+	if (ret_dir)
+		*ret_dir = fs->traces[i].dir;
+	return fs->traces[i].t;
+}
+
+size_t ctflive_ctf_fs_stream_count(const struct ctflive_ctf_fs *fs)
+{
+	return fs->nstreams;
+}
+
+struct ctflive_ctf_stream *ctflive_ctf_fs_stream(const struct ctflive_ctf_fs *fs, size_t i)
+{
+	return i < fs->nstreams ? fs->streams[i].dec : NULL;
+}
+
+uint64_t ctflive_ctf_fs_lost_packets(const struct ctflive_ctf_fs *fs)
+{
+	return fs->lost;
+}

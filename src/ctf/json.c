@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JSON Lines output: one object per event or discarded-items record.
+ * Schema: doc/ctf-json.md.
+ *
+ * The escaper is written here rather than taken from a JSON library: it is
+ * the only JSON operation on the hot path, it is small, and doing it in place
+ * in the output buffer avoids building a DOM per event (jansson would
+ * allocate every node of every event). Invalid UTF-8 bytes are replaced by
+ * U+FFFD so every line is valid JSON whatever the trace contains.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "print.h"
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_len(const uint8_t *s, size_t n)
+{
+	uint8_t c = s[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1fu;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0fu;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07u;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+static void json_str(struct cl_obuf *b, const uint8_t *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	cl_ob_putc(b, '"');
+	for (size_t i = 0; i < n;) {
+		uint8_t c = s[i];
+
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			size_t k = i + 1;
+
+			while (k < n && s[k] >= 0x20 && s[k] < 0x80 && s[k] != '"' && s[k] != '\\')
+				k++;
+			cl_ob_put(b, s + i, k - i);
+			i = k;
+			continue;
+		}
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+
+			cl_ob_put(b, e, 2);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+			switch (c) {
+			case '\n':
+				cl_ob_puts(b, "\\n");
+				break;
+			case '\t':
+				cl_ob_puts(b, "\\t");
+				break;
+			case '\r':
+				cl_ob_puts(b, "\\r");
+				break;
+			default:
+				cl_ob_put(b, e, 6);
+			}
+			i++;
+		} else {
+			size_t l = utf8_len(s + i, n - i);
+
+			if (l == 0) {
+				cl_ob_puts(b, "\\ufffd");
+				i++;
+			} else {
+				cl_ob_put(b, s + i, l);
+				i += l;
+			}
+		}
+	}
+	cl_ob_putc(b, '"');
+}
+
+static void json_cstr(struct cl_obuf *b, const char *s)
+{
+	json_str(b, (const uint8_t *)s, strlen(s));
+}
+
+static size_t json_node(struct cl_obuf *b, const struct cl_node *n, const struct cl_val *v,
+			size_t i);
+
+static size_t json_struct(struct cl_obuf *b, const struct cl_node *n, const struct cl_val *v,
+			  size_t i)
+{
+	bool first = true;
+
+	cl_ob_putc(b, '{');
+	for (uint32_t k = 0; k < n->nkids; k++) {
+		const struct cl_node *kid = n->kids[k];
+
+		if (!(kid->flags & CL_N_PRINT)) {
+			i = cl_skip_values(kid, v, i);
+			continue;
+		}
+		if (!first)
+			cl_ob_putc(b, ',');
+		first = false;
+		json_cstr(b, kid->name);
+		cl_ob_putc(b, ':');
+		i = json_node(b, kid, v, i);
+	}
+	cl_ob_putc(b, '}');
+	return i;
+}
+
+static void json_int(struct cl_obuf *b, const struct cl_node *n, uint64_t v)
+{
+	if (n->flags & CL_N_SIGNED)
+		cl_ob_i64(b, (int64_t)v);
+	else
+		cl_ob_u64(b, v);
+}
+
+static size_t json_node(struct cl_obuf *b, const struct cl_node *n, const struct cl_val *v,
+			size_t i)
+{
+	char tmp[64];
+
+	switch (n->kind) {
+	case CL_K_INT:
+		json_int(b, n, v[i].u);
+		return i + 1;
+	case CL_K_ENUM:
+		cl_ob_puts(b, "{\"value\":");
+		json_int(b, n, v[i].u);
+		cl_ob_puts(b, ",\"labels\":[");
+		cl_text_enum_labels(b, n->type, v[i].u, true);
+		cl_ob_puts(b, "]}");
+		return i + 1;
+	case CL_K_FLOAT:
+		if (isfinite(v[i].d)) {
+			snprintf(tmp, sizeof(tmp), "%.17g", v[i].d);
+			cl_ob_puts(b, tmp);
+		} else {
+			cl_ob_puts(b, "null");
+		}
+		return i + 1;
+	case CL_K_STRING:
+		json_str(b, v[i].p, (size_t)v[i].n);
+		return i + 1;
+	case CL_K_STRUCT:
+		return json_struct(b, n, v, i);
+	case CL_K_VARIANT: {
+		const struct cl_node *opt = n->kids[v[i].n];
+
+		cl_ob_puts(b, "{\"option\":");
+		json_cstr(b, opt->name);
+		cl_ob_puts(b, ",\"value\":");
+		i = json_node(b, opt, v, i + 1);
+		cl_ob_putc(b, '}');
+		return i;
+	}
+	case CL_K_ARRAY:
+	case CL_K_SEQ: {
+		uint64_t len = v[i].n;
+
+		if (n->flags & CL_N_TEXT) {
+			const uint8_t *z = memchr(v[i].p, 0, (size_t)len);
+
+			json_str(b, v[i].p, z ? (size_t)(z - v[i].p) : (size_t)len);
+			return i + 1;
+		}
+		i++;
+		cl_ob_putc(b, '[');
+		for (uint64_t k = 0; k < len; k++) {
+			if (k)
+				cl_ob_putc(b, ',');
+			i = json_node(b, n->elem, v, i);
+		}
+		cl_ob_putc(b, ']');
+		return i;
+	}
+	default:
+		return i + 1;
+	}
+}
+
+void cl_format_iso8601(struct cl_obuf *b, int64_t ns)
+{
+	int64_t sec = ns / 1000000000, nsec = ns % 1000000000;
+	struct tm tm;
+	time_t tt;
+	char tmp[40];
+	size_t n;
+
+	if (nsec < 0) {
+		sec--;
+		nsec += 1000000000;
+	}
+	tt = (time_t)sec;
+	if (!gmtime_r(&tt, &tm)) {
+		cl_ob_puts(b, "null");
+		return;
+	}
+	n = strftime(tmp, sizeof(tmp), "\"%Y-%m-%dT%H:%M:%S.", &tm);
+	cl_ob_put(b, tmp, n);
+	cl_ob_u64_pad(b, (uint64_t)nsec, 9);
+	cl_ob_puts(b, "Z\"");
+}
+
+static void json_identity(struct cl_obuf *b, const struct ctflive_ctf_stream *s)
+{
+	cl_ob_puts(b, ",\"trace\":");
+	json_cstr(b, s->trace_name ? s->trace_name : "");
+	cl_ob_puts(b, ",\"trace_uuid\":");
+	if (s->t->has_uuid)
+		json_cstr(b, s->t->uuid_str);
+	else
+		cl_ob_puts(b, "null");
+	cl_ob_puts(b, ",\"stream\":");
+	json_cstr(b, s->stream_name ? s->stream_name : "");
+	cl_ob_puts(b, ",\"stream_class_id\":");
+	cl_ob_u64(b, s->sc_id);
+	cl_ob_puts(b, ",\"stream_id\":");
+	cl_ob_u64(b, s->stream_id);
+}
+
+static void json_scope(struct cl_obuf *b, const char *key, const struct cl_node *n,
+		       const struct cl_vals *v)
+{
+	cl_ob_puts(b, ",\"");
+	cl_ob_puts(b, key);
+	cl_ob_puts(b, "\":");
+	json_struct(b, n, v->v, 0);
+}
+
+int cl_json_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream *s,
+		  const struct ctflive_ctf_msg *m)
+{
+	struct cl_obuf *b = &p->out;
+	const struct ctflive_ctf_event *e = m->event;
+	const struct cl_stream_class *sc = s->sc;
+
+	cl_ob_puts(b, "{\"type\":\"event\"");
+	if (m->has_time) {
+		cl_ob_puts(b, ",\"timestamp_ns\":");
+		cl_ob_i64(b, m->ns);
+		cl_ob_puts(b, ",\"time\":");
+		cl_format_iso8601(b, m->ns);
+		cl_ob_puts(b, ",\"cycles\":");
+		cl_ob_u64(b, m->cycles);
+	}
+	json_identity(b, s);
+	cl_ob_puts(b, ",\"name\":");
+	json_cstr(b, e->ec->name);
+	cl_ob_puts(b, ",\"id\":");
+	cl_ob_u64(b, e->ec->id);
+	if (e->ec->loglevel >= 0) {
+		cl_ob_puts(b, ",\"loglevel\":");
+		cl_ob_u64(b, (uint64_t)e->ec->loglevel);
+	}
+	if (sc->pkt_ctx_printed)
+		json_scope(b, "packet_context", sc->pkt_ctx, &s->vals[CL_V_PCTX]);
+	if (sc->ev_ctx_printed)
+		json_scope(b, "stream_event_context", sc->ev_ctx, &s->vals[CL_V_SCTX]);
+	if (e->ec->ctx_printed)
+		json_scope(b, "event_context", e->ec->ctx, &s->vals[CL_V_ECTX]);
+	if (e->ec->fields_printed)
+		json_scope(b, "payload", e->ec->fields, &s->vals[CL_V_PAY]);
+	cl_ob_puts(b, "}\n");
+	return b->oom ? -ENOMEM : 1;
+}
+
+int cl_json_discard(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream *s,
+		    const struct ctflive_ctf_msg *m)
+{
+	struct cl_obuf *b = &p->out;
+	bool ev = m->type == CTFLIVE_CTF_MSG_DISCARDED_EVENTS;
+
+	cl_ob_puts(b, ev ? "{\"type\":\"discarded_events\"" : "{\"type\":\"discarded_packets\"");
+	if (!ev && m->lost_in_transit)
+		cl_ob_puts(b, ",\"lost_in_transit\":true");
+	cl_ob_puts(b, ",\"count\":");
+	if (m->count_known)
+		cl_ob_u64(b, m->count);
+	else
+		cl_ob_puts(b, "null");
+	if (m->has_range) {
+		cl_ob_puts(b, ",\"begin_ns\":");
+		cl_ob_i64(b, m->begin_ns);
+		cl_ob_puts(b, ",\"begin_time\":");
+		cl_format_iso8601(b, m->begin_ns);
+		cl_ob_puts(b, ",\"end_ns\":");
+		cl_ob_i64(b, m->end_ns);
+		cl_ob_puts(b, ",\"end_time\":");
+		cl_format_iso8601(b, m->end_ns);
+	}
+	json_identity(b, s);
+	cl_ob_puts(b, "}\n");
+	return b->oom ? -ENOMEM : 1;
+}

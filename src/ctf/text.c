@@ -1,0 +1,658 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * babeltrace2 2.0.4 `sink.text.pretty` output, byte for byte
+ * (ctf-decoding.md §5): line layout, timestamps and deltas, field values,
+ * string escaping and the discarded-items warnings.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "print.h"
+
+static const char *const loglevel_names[] = {
+	"TRACE_EMERG",          "TRACE_ALERT",         "TRACE_CRIT",         "TRACE_ERR",
+	"TRACE_WARNING",        "TRACE_NOTICE",        "TRACE_INFO",         "TRACE_DEBUG_SYSTEM",
+	"TRACE_DEBUG_PROGRAM",  "TRACE_DEBUG_PROCESS", "TRACE_DEBUG_MODULE", "TRACE_DEBUG_UNIT",
+	"TRACE_DEBUG_FUNCTION", "TRACE_DEBUG_LINE",    "TRACE_DEBUG",
+};
+
+int cl_obuf_grow(struct cl_obuf *b, size_t need)
+{
+	size_t nc = b->cap ? b->cap : 65536;
+	char *n;
+
+	if (need > SIZE_MAX / 4 - b->len) {
+		b->oom = true;
+		return -ENOMEM;
+	}
+	while (nc - b->len < need)
+		nc *= 2;
+	n = realloc(b->d, nc);
+	if (!n) {
+		b->oom = true;
+		return -ENOMEM;
+	}
+	b->d = n;
+	b->cap = nc;
+	return 0;
+}
+
+int ctflive_ctf_printer_new(unsigned flags, struct ctflive_ctf_printer **ret)
+{
+	struct ctflive_ctf_printer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->flags = flags;
+	if (cl_obuf_grow(&p->out, 1 << 20) < 0) {
+		free(p);
+		return -ENOMEM;
+	}
+	*ret = p;
+	return 0;
+}
+
+struct ctflive_ctf_printer *ctflive_ctf_printer_free(struct ctflive_ctf_printer *p)
+{
+	if (p) {
+		free(p->out.d);
+		free(p->warn.d);
+		free(p);
+	}
+	return NULL;
+}
+
+struct ctflive_bytes ctflive_ctf_printer_output(const struct ctflive_ctf_printer *p, int which)
+{
+	const struct cl_obuf *b = which ? &p->warn : &p->out;
+
+	return (struct ctflive_bytes){ .data = (const uint8_t *)b->d, .len = b->len };
+}
+
+void ctflive_ctf_printer_clear(struct ctflive_ctf_printer *p, int which)
+{
+	struct cl_obuf *b = which ? &p->warn : &p->out;
+
+	b->len = 0;
+}
+
+/* ---- values ----------------------------------------------------------- */
+
+/* babeltrace2's escaping of strings, text arrays and enum labels (§5.4). */
+static void put_escaped(struct cl_obuf *b, const uint8_t *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	if (cl_ob_reserve(b, n + 2) < 0)
+		return;
+	b->d[b->len++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = s[i];
+		const char *e = NULL;
+		char x[4];
+
+		if (c >= 0x20 && c != 0x7f && c != '\\' && c != '"' && c != '\'' && c != '?') {
+			run++;
+			continue;
+		}
+		if (run) {
+			cl_ob_put(b, s + i - run, run);
+			run = 0;
+		}
+		switch (c) {
+		case '\\':
+			e = "\\\\";
+			break;
+		case '"':
+			e = "\\\"";
+			break;
+		case '\'':
+			e = "\\'";
+			break;
+		case '?':
+			e = "\\?";
+			break;
+		case 7:
+			e = "\\a";
+			break;
+		case 8:
+			e = "\\b";
+			break;
+		case 0x1b:
+			e = "\\e";
+			break;
+		case 12:
+			e = "\\f";
+			break;
+		case 10:
+			e = "\\n";
+			break;
+		case 13:
+			e = "\\r";
+			break;
+		case 9:
+			e = "\\t";
+			break;
+		case 11:
+			e = "\\v";
+			break;
+		default:
+			x[0] = '\\';
+			x[1] = 'x';
+			x[2] = hex[c >> 4];
+			x[3] = hex[c & 15];
+			cl_ob_put(b, x, 4);
+			continue;
+		}
+		cl_ob_put(b, e, 2);
+	}
+	if (run)
+		cl_ob_put(b, s + n - run, run);
+	cl_ob_putc(b, '"');
+}
+
+static void put_int(struct cl_obuf *b, const struct cl_node *n, uint64_t v)
+{
+	char tmp[80];
+	unsigned size = n->size;
+
+	switch (n->base) {
+	case 16: {
+		unsigned bits = (size + 3) / 4 * 4;
+
+		if (bits < 64)
+			v &= (UINT64_C(1) << bits) - 1;
+		snprintf(tmp, sizeof(tmp), "0x%" PRIX64, v);
+		cl_ob_puts(b, tmp);
+		return;
+	}
+	case 8: {
+		unsigned bits = (size + 2) / 3 * 3;
+
+		if ((n->flags & CL_N_SIGNED) && bits < 64)
+			v &= (UINT64_C(1) << bits) - 1;
+		snprintf(tmp, sizeof(tmp), "0%" PRIo64, v);
+		cl_ob_puts(b, tmp);
+		return;
+	}
+	case 2:
+		cl_ob_putc(b, '0');
+		cl_ob_putc(b, 'b');
+		for (unsigned i = size; i-- > 0;)
+			cl_ob_putc(b, (v >> i) & 1 ? '1' : '0');
+		return;
+	default:
+		if (n->flags & CL_N_SIGNED)
+			cl_ob_i64(b, (int64_t)v);
+		else
+			cl_ob_u64(b, v);
+	}
+}
+
+static bool map_has(const struct cl_type *et, const struct cl_enum_map *m, uint64_t v)
+{
+	if (et->is_signed)
+		return (int64_t)v >= (int64_t)m->lo && (int64_t)v <= (int64_t)m->hi;
+	return v >= m->lo && v <= m->hi;
+}
+
+/*
+ * Labels whose ranges contain v, each once, in order of first declaration.
+ * Returns through the buffer: `"A", "B"` (text) or `"A","B"` (json).
+ */
+void cl_text_enum_labels(struct cl_obuf *b, const struct cl_type *et, uint64_t v, bool json)
+{
+	bool any = false;
+
+	for (uint32_t i = 0; i < et->nmaps; i++) {
+		const char *lab = et->maps[i].label;
+		bool seen = false, hit = false;
+
+		for (uint32_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(et->maps[j].label, lab);
+		if (seen)
+			continue;
+		for (uint32_t j = i; j < et->nmaps && !hit; j++)
+			hit = !strcmp(et->maps[j].label, lab) && map_has(et, &et->maps[j], v);
+		if (!hit)
+			continue;
+		if (any)
+			cl_ob_puts(b, json ? "," : ", ");
+		if (json) {
+			cl_ob_putc(b, '"');
+			for (const char *c = lab; *c; c++) {
+				if (*c == '"' || *c == '\\')
+					cl_ob_putc(b, '\\');
+				if ((unsigned char)*c < 0x20) {
+					char x[8];
+
+					snprintf(x, sizeof(x), "\\u%04x",
+						 (unsigned)(unsigned char)*c);
+					cl_ob_puts(b, x);
+					continue;
+				}
+				cl_ob_putc(b, *c);
+			}
+			cl_ob_putc(b, '"');
+		} else {
+			put_escaped(b, (const uint8_t *)lab, strlen(lab));
+		}
+		any = true;
+	}
+	if (!any && !json)
+		cl_ob_puts(b, "<unknown>");
+}
+
+size_t cl_skip_values(const struct cl_node *n, const struct cl_val *v, size_t i)
+{
+	switch (n->kind) {
+	case CL_K_STRUCT:
+		for (uint32_t k = 0; k < n->nkids; k++)
+			i = cl_skip_values(n->kids[k], v, i);
+		return i;
+	case CL_K_VARIANT:
+		return cl_skip_values(n->kids[v[i].n], v, i + 1);
+	case CL_K_ARRAY:
+	case CL_K_SEQ: {
+		uint64_t len = v[i].n;
+
+		if (n->flags & CL_N_TEXT)
+			return i + 1;
+		i++;
+		if (n->elem->kind == CL_K_INT || n->elem->kind == CL_K_FLOAT ||
+		    n->elem->kind == CL_K_ENUM || n->elem->kind == CL_K_STRING)
+			return i + (size_t)len;
+		for (uint64_t k = 0; k < len; k++)
+			i = cl_skip_values(n->elem, v, i);
+		return i;
+	}
+	default:
+		return i + 1;
+	}
+}
+
+static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struct cl_val *v,
+			 size_t i, bool names);
+
+static size_t print_struct(struct cl_obuf *b, const struct cl_node *n, const struct cl_val *v,
+			   size_t i, bool names)
+{
+	bool first = true;
+
+	cl_ob_putc(b, '{');
+	for (uint32_t k = 0; k < n->nkids; k++) {
+		const struct cl_node *kid = n->kids[k];
+
+		if (!(kid->flags & CL_N_PRINT)) {
+			i = cl_skip_values(kid, v, i);
+			continue;
+		}
+		cl_ob_puts(b, first ? " " : ", ");
+		first = false;
+		if (names) {
+			cl_ob_puts(b, kid->name);
+			cl_ob_puts(b, " = ");
+		}
+		i = print_node(b, kid, v, i, names);
+	}
+	cl_ob_puts(b, " }");
+	return i;
+}
+
+static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struct cl_val *v,
+			 size_t i, bool names)
+{
+	char tmp[64];
+
+	switch (n->kind) {
+	case CL_K_INT:
+		put_int(b, n, v[i].u);
+		return i + 1;
+	case CL_K_ENUM:
+		cl_ob_puts(b, "( ");
+		cl_text_enum_labels(b, n->type, v[i].u, false);
+		cl_ob_puts(b, " : container = ");
+		put_int(b, n, v[i].u);
+		cl_ob_puts(b, " )");
+		return i + 1;
+	case CL_K_FLOAT:
+		snprintf(tmp, sizeof(tmp), "%g", v[i].d);
+		cl_ob_puts(b, tmp);
+		return i + 1;
+	case CL_K_STRING:
+		put_escaped(b, v[i].p, (size_t)v[i].n);
+		return i + 1;
+	case CL_K_STRUCT:
+		return print_struct(b, n, v, i, names);
+	case CL_K_VARIANT:
+		cl_ob_puts(b, "{ ");
+		i = print_node(b, n->kids[v[i].n], v, i + 1, names);
+		cl_ob_puts(b, " }");
+		return i;
+	case CL_K_ARRAY:
+	case CL_K_SEQ: {
+		uint64_t len = v[i].n;
+
+		if (n->flags & CL_N_TEXT) {
+			const uint8_t *z = memchr(v[i].p, 0, (size_t)len);
+
+			put_escaped(b, v[i].p, z ? (size_t)(z - v[i].p) : (size_t)len);
+			return i + 1;
+		}
+		i++;
+		cl_ob_putc(b, '[');
+		for (uint64_t k = 0; k < len; k++) {
+			cl_ob_puts(b, k ? ", " : " ");
+			if (names) {
+				cl_ob_putc(b, '[');
+				cl_ob_u64(b, k);
+				cl_ob_puts(b, "] = ");
+			}
+			i = print_node(b, n->elem, v, i, names);
+		}
+		cl_ob_puts(b, " ]");
+		return i;
+	}
+	default:
+		return i + 1;
+	}
+}
+
+void cl_print_value(struct cl_obuf *b, const struct cl_node *n, const struct cl_val *v)
+{
+	print_node(b, n, v, 0, true);
+}
+
+/* ---- timestamps ------------------------------------------------------- */
+
+static void put_time(struct ctflive_ctf_printer *p, int64_t ns, uint64_t cycles)
+{
+	struct cl_obuf *b = &p->out;
+	unsigned f = p->flags;
+
+	if (f & CTFLIVE_CTF_CLOCK_CYCLES) {
+		cl_ob_u64_pad(b, cycles, 20);
+		return;
+	}
+	int64_t sec = ns / 1000000000, nsec = ns % 1000000000;
+	if (nsec < 0) {
+		sec--;
+		nsec += 1000000000;
+	}
+	if ((f & CTFLIVE_CTF_CLOCK_SECONDS) || ns < 0) {
+		if (ns < 0 && !(f & CTFLIVE_CTF_CLOCK_SECONDS) && !p->neg_warned) {
+			cl_ob_puts(&p->warn,
+				   "[warning] Fallback to [sec.ns] to print negative time "
+				   "value. Use --clock-seconds.\n");
+			p->neg_warned = true;
+		}
+		if (ns < 0) {
+			/* babeltrace prints the magnitude with a leading '-' */
+			uint64_t m = (uint64_t)0 - (uint64_t)ns;
+
+			cl_ob_putc(b, '-');
+			cl_ob_u64(b, m / 1000000000);
+			cl_ob_putc(b, '.');
+			cl_ob_u64_pad(b, m % 1000000000, 9);
+			return;
+		}
+		cl_ob_i64(b, sec);
+		cl_ob_putc(b, '.');
+		cl_ob_u64_pad(b, (uint64_t)nsec, 9);
+		return;
+	}
+	if (!p->cached_valid || p->cached_sec != sec) {
+		struct tm tm;
+		time_t tt = (time_t)sec;
+		size_t n;
+
+		if (f & CTFLIVE_CTF_CLOCK_GMT)
+			gmtime_r(&tt, &tm);
+		else
+			localtime_r(&tt, &tm);
+		if (f & CTFLIVE_CTF_CLOCK_DATE)
+			n = strftime(p->cached, sizeof(p->cached), "%Y-%m-%d %H:%M:%S", &tm);
+		else
+			n = strftime(p->cached, sizeof(p->cached), "%H:%M:%S", &tm);
+		p->cached_len = n;
+		p->cached_sec = sec;
+		p->cached_valid = true;
+	}
+	cl_ob_put(b, p->cached, p->cached_len);
+	cl_ob_putc(b, '.');
+	cl_ob_u64_pad(b, (uint64_t)nsec, 9);
+}
+
+static void put_delta(struct ctflive_ctf_printer *p, int64_t ns, uint64_t cycles)
+{
+	struct cl_obuf *b = &p->out;
+
+	if (p->flags & CTFLIVE_CTF_CLOCK_CYCLES) {
+		if (!p->have_last) {
+			cl_ob_puts(b, "+????????????");
+		} else {
+			cl_ob_putc(b, '+');
+			cl_ob_u64_pad(b, cycles - p->last_cycles, 12);
+		}
+	} else if (!p->have_last) {
+		cl_ob_puts(b, "+?.?????????");
+	} else {
+		uint64_t d = (uint64_t)ns - p->last_ns;
+
+		cl_ob_putc(b, '+');
+		cl_ob_u64(b, d / 1000000000);
+		cl_ob_putc(b, '.');
+		cl_ob_u64_pad(b, d % 1000000000, 9);
+	}
+}
+
+/* ---- event line ------------------------------------------------------- */
+
+static void put_scope(struct ctflive_ctf_printer *p, bool *first, const char *scope_name,
+		      const struct cl_node *n, const struct cl_vals *v, bool names)
+{
+	struct cl_obuf *b = &p->out;
+
+	if (!*first)
+		cl_ob_puts(b, ", ");
+	*first = false;
+	if (p->flags & CTFLIVE_CTF_NAMES_SCOPE) {
+		cl_ob_puts(b, scope_name);
+		cl_ob_puts(b, " = ");
+	}
+	print_struct(b, n, v->v, 0, names);
+}
+
+static int text_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream *s,
+		      const struct ctflive_ctf_msg *m)
+{
+	const struct ctflive_ctf_event *e = m->event;
+	const struct ctflive_ctf_trace *t = s->t;
+	const struct cl_stream_class *sc = s->sc;
+	struct cl_obuf *b = &p->out;
+	unsigned f = p->flags;
+	bool hn = f & CTFLIVE_CTF_NAMES_HEADER;
+	bool dom = false, first = true;
+
+	if (sc->clock) {
+		cl_ob_puts(b, hn ? "timestamp = " : "[");
+		put_time(p, m->ns, m->cycles);
+		cl_ob_puts(b, hn ? ", " : "] ");
+		if (!(f & CTFLIVE_CTF_NO_DELTA)) {
+			cl_ob_puts(b, hn ? "delta = " : "(");
+			put_delta(p, m->ns, m->cycles);
+			cl_ob_puts(b, hn ? ", " : ") ");
+		}
+		p->have_last = true;
+		p->last_ns = (uint64_t)m->ns;
+		p->last_cycles = m->cycles;
+	}
+	if ((f & CTFLIVE_CTF_FIELD_TRACE) && s->trace_name) {
+		if (hn)
+			cl_ob_puts(b, "trace = ");
+		cl_ob_puts(b, s->trace_name);
+		if (hn)
+			cl_ob_puts(b, ", ");
+	}
+	if ((f & CTFLIVE_CTF_FIELD_HOSTNAME) && t->hostname) {
+		cl_ob_puts(b, hn ? "trace:hostname = " : "");
+		cl_ob_puts(b, t->hostname);
+		if (hn)
+			cl_ob_puts(b, ", ");
+		dom = true;
+	}
+	if ((f & CTFLIVE_CTF_FIELD_DOMAIN) && t->domain) {
+		if (hn)
+			cl_ob_puts(b, "trace:domain = ");
+		else if (dom)
+			cl_ob_putc(b, ':');
+		cl_ob_puts(b, t->domain);
+		if (hn)
+			cl_ob_puts(b, ", ");
+		dom = true;
+	}
+	if ((f & CTFLIVE_CTF_FIELD_PROCNAME) && t->procname) {
+		if (hn)
+			cl_ob_puts(b, "trace:procname = ");
+		else if (dom)
+			cl_ob_putc(b, ':');
+		cl_ob_puts(b, t->procname);
+		if (hn)
+			cl_ob_puts(b, ", ");
+		dom = true;
+	}
+	if ((f & CTFLIVE_CTF_FIELD_VPID) && t->has_vpid) {
+		if (hn)
+			cl_ob_puts(b, "trace:vpid = ");
+		else if (dom)
+			cl_ob_putc(b, ':');
+		if (!hn)
+			cl_ob_putc(b, '(');
+		cl_ob_i64(b, t->vpid);
+		cl_ob_puts(b, hn ? ", " : ")");
+		dom = true;
+	}
+	if ((f & CTFLIVE_CTF_FIELD_LOGLEVEL) && e->ec->loglevel >= 0) {
+		if (hn)
+			cl_ob_puts(b, "loglevel = ");
+		else if (dom)
+			cl_ob_putc(b, ':');
+		cl_ob_puts(b, loglevel_names[e->ec->loglevel]);
+		cl_ob_puts(b, " (");
+		cl_ob_u64(b, (uint64_t)e->ec->loglevel);
+		cl_ob_puts(b, hn ? "), " : ")");
+		dom = true;
+	}
+	if ((f & CTFLIVE_CTF_FIELD_EMF) && e->ec->emf_uri) {
+		if (hn)
+			cl_ob_puts(b, "model.emf.uri = ");
+		else if (dom)
+			cl_ob_putc(b, ':');
+		cl_ob_puts(b, e->ec->emf_uri);
+		if (hn)
+			cl_ob_puts(b, ", ");
+		dom = true;
+	}
+	if (dom && !hn)
+		cl_ob_putc(b, ' ');
+	if (hn)
+		cl_ob_puts(b, "name = ");
+	cl_ob_puts(b, e->ec->name);
+	cl_ob_puts(b, hn ? ", " : ": ");
+	if (sc->pkt_ctx_printed)
+		put_scope(p, &first, "stream.packet.context", sc->pkt_ctx, &s->vals[CL_V_PCTX],
+			  f & CTFLIVE_CTF_NAMES_CONTEXT);
+	if (sc->ev_ctx_printed)
+		put_scope(p, &first, "stream.event.context", sc->ev_ctx, &s->vals[CL_V_SCTX],
+			  f & CTFLIVE_CTF_NAMES_CONTEXT);
+	if (e->ec->ctx_printed)
+		put_scope(p, &first, "event.context", e->ec->ctx, &s->vals[CL_V_ECTX],
+			  f & CTFLIVE_CTF_NAMES_CONTEXT);
+	if (e->ec->fields_printed)
+		put_scope(p, &first, "event.fields", e->ec->fields, &s->vals[CL_V_PAY],
+			  f & CTFLIVE_CTF_NAMES_PAYLOAD);
+	cl_ob_putc(b, '\n');
+	return b->oom ? -ENOMEM : 1;
+}
+
+int ctflive_ctf_printer_msg(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream *s,
+			    const struct ctflive_ctf_msg *m)
+{
+	if (p->flags & CTFLIVE_CTF_JSON) {
+		if (m->type == CTFLIVE_CTF_MSG_EVENT)
+			return cl_json_event(p, s, m);
+		if (m->type == CTFLIVE_CTF_MSG_DISCARDED_EVENTS ||
+		    m->type == CTFLIVE_CTF_MSG_DISCARDED_PACKETS)
+			return cl_json_discard(p, s, m);
+		return 0;
+	}
+	if (m->type != CTFLIVE_CTF_MSG_EVENT)
+		return 0;
+	return text_event(p, s, m);
+}
+
+/* ---- warnings --------------------------------------------------------- */
+
+static void warn_time(struct ctflive_ctf_printer *p, int64_t ns, uint64_t cycles)
+{
+	/* reuse put_time on the warning buffer */
+	struct cl_obuf save = p->out;
+
+	p->out = p->warn;
+	cl_ob_putc(&p->out, '[');
+	put_time(p, ns, cycles);
+	cl_ob_putc(&p->out, ']');
+	p->warn = p->out;
+	p->out = save;
+}
+
+int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream *s,
+				const struct ctflive_ctf_msg *m)
+{
+	struct cl_obuf *w = &p->warn;
+	bool ev = m->type == CTFLIVE_CTF_MSG_DISCARDED_EVENTS;
+
+	if (!ev && m->type != CTFLIVE_CTF_MSG_DISCARDED_PACKETS)
+		return 0;
+	cl_ob_puts(w, "WARNING: Tracer ");
+	if (m->count_known) {
+		cl_ob_puts(w, "discarded ");
+		cl_ob_u64(w, m->count);
+		cl_ob_puts(w, ev ? " event" : " packet");
+		if (m->count != 1)
+			cl_ob_putc(w, 's');
+	} else {
+		cl_ob_puts(w, ev ? "may have discarded events" : "may have discarded packets");
+	}
+	if (m->has_range) {
+		cl_ob_puts(w, " between ");
+		warn_time(p, m->begin_ns, m->begin_cycles);
+		cl_ob_puts(w, " and ");
+		warn_time(p, m->end_ns, m->end_cycles);
+	} else {
+		cl_ob_puts(w, " (unknown time range)");
+	}
+	cl_ob_puts(w, " in trace \"");
+	cl_ob_puts(w, s->trace_name ? s->trace_name : "");
+	cl_ob_puts(w, "\" ");
+	if (s->t->has_uuid) {
+		cl_ob_puts(w, "(UUID: ");
+		cl_ob_puts(w, s->t->uuid_str);
+		cl_ob_puts(w, ")");
+	} else {
+		cl_ob_puts(w, "(no UUID)");
+	}
+	cl_ob_puts(w, " within stream \"");
+	cl_ob_puts(w, s->stream_name ? s->stream_name : "");
+	cl_ob_puts(w, "\" (stream class ID: ");
+	cl_ob_u64(w, s->sc_id);
+	cl_ob_puts(w, ", stream ID: ");
+	cl_ob_u64(w, s->stream_id);
+	cl_ob_puts(w, ").\n");
+	return w->oom ? -ENOMEM : 1;
+}
