@@ -7,6 +7,8 @@
 #ifndef CL_CLI_H
 #define CL_CLI_H
 
+#include <stdbool.h>
+
 struct cl_cli_cmd {
 	const char *name;
 	const char *summary;
@@ -14,5 +16,9 @@ struct cl_cli_cmd {
 };
 
 int cl_cmd_view(int argc, char **argv);
+/* cmd-ls.c; view-live.c: `view` of a net:// URL (cl_cmd_view hands over). */
+int cl_cmd_ls(int argc, char **argv);
+int cl_cmd_view_live(int argc, char **argv);
+bool cl_cli_is_live_url(const char *s);
 
 #endif

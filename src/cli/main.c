@@ -9,6 +9,7 @@
 
 static const struct cl_cli_cmd cmds[] = {
 	{ "view", "print the events of CTF trace directories", cl_cmd_view },
+	{ "ls", "list the sessions of a relay daemon's live port", cl_cmd_ls },
 };
 
 static void usage(FILE *f)

@@ -169,6 +169,9 @@ int cl_cmd_view(int argc, char **argv)
 	uint64_t nevents = 0;
 	int c, r, ret = 1;
 
+	for (int i = 1; i < argc; i++)
+		if (cl_cli_is_live_url(argv[i]))
+			return cl_cmd_view_live(argc, argv);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:f:h", opts, NULL)) != -1) {
 		switch (c) {

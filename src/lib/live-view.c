@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Live view: a live client feeding the CTF decoder, with messages of every
+ * stream merged by time (live-protocol.md §4.3-§4.5).
+ *
+ * Each data stream has a decoder reading an in-memory byte source into which
+ * whole packets are pushed as the relay hands them out. A stream is in one
+ * of these states:
+ *   - it has a *head*: its next decoded message, waiting to be merged;
+ *   - it has a *bound*: no data, but an inactivity beacon says it will
+ *     produce nothing older than bound_ns;
+ *   - it is *blocked*: no data and no usable beacon (RETRY, or its bound was
+ *     passed and the relay has nothing newer yet).
+ * The oldest head is returned when no stream is blocked and every bound is
+ * at least as late as that head. A bound older than the oldest head is
+ * consumed: the stream is asked for its next index again. The relay is
+ * asked at most once per stream per call: when nothing can be returned, the
+ * call returns -EAGAIN and the caller waits (babeltrace2 waits 100 ms).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctf-internal.h"
+#include "ctflive/ctf.h"
+#include "ctflive/live.h"
+
+/* Poll GET_NEW_STREAMS at least this often while waiting (bug #1406). */
+#define REFRESH_PERIOD_NS 1000000000LL
+
+struct vtrace {
+	uint64_t id;
+	struct ctflive_ctf_trace *trace; /* owned */
+	size_t refs;                     /* streams using it */
+	char *name;                      /* owned: trace path, for labels */
+};
+
+struct vstream {
+	uint64_t id;
+	struct vtrace *trace;           /* ref */
+	struct ctflive_ctf_bufsrc *src; /* owned */
+	struct ctflive_ctf_stream *dec; /* owned; borrows trace and src */
+	char name[32];                  /* "stream-<id>", for labels */
+	struct ctflive_ctf_msg head;
+	bool has_head;
+	bool has_bound;
+	int64_t bound_ns;
+	bool queried; /* an index was requested during this call */
+	bool done;    /* decoder reached the end */
+};
+
+struct ctflive_live_view {
+	struct ctflive_live_client *c; /* owned */
+	struct vtrace **traces;        /* owned */
+	size_t ntraces;
+	struct vstream **streams; /* owned */
+	size_t nstreams;
+	uint64_t *dead_traces; /* ids of traces whose streams all ended */
+	size_t ndead;
+	bool ended;              /* the client reported END */
+	struct vstream *emitted; /* its head was returned by the last call */
+	int64_t last_refresh;    /* CLOCK_MONOTONIC ns */
+	int err;
+	char errmsg[512];
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(struct ctflive_live_view *v, int r,
+						      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->errmsg, sizeof(v->errmsg), fmt, ap);
+	va_end(ap);
+	v->err = r;
+	return r;
+}
+
+static int from_client(struct ctflive_live_view *v, int r)
+{
+	return fail(v, r, "%s", ctflive_live_client_error(v->c));
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+const char *ctflive_live_view_error(const struct ctflive_live_view *v)
+{
+	return v ? v->errmsg : "";
+}
+
+struct ctflive_live_client *ctflive_live_view_client(struct ctflive_live_view *v)
+{
+	return v->c;
+}
+
+int ctflive_live_view_new(struct ctflive_live_client *c, struct ctflive_live_view **ret)
+{
+	struct ctflive_live_view *v;
+
+	if (!c || !ret) {
+		ctflive_live_client_free(c);
+		return -EINVAL;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		ctflive_live_client_free(c);
+		return -ENOMEM;
+	}
+	v->c = c;
+	v->last_refresh = now_ns();
+	*ret = v;
+	return 0;
+}
+
+static void vtrace_free(struct vtrace *t)
+{
+	if (!t)
+		return;
+	ctflive_ctf_trace_free(t->trace);
+	free(t->name);
+	free(t);
+}
+
+static void vstream_free(struct vstream *s)
+{
+	if (!s)
+		return;
+	ctflive_ctf_stream_free(s->dec);
+	ctflive_ctf_bufsrc_free(s->src);
+	free(s);
+}
+
+struct ctflive_live_view *ctflive_live_view_free(struct ctflive_live_view *v)
+{
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < v->nstreams; i++)
+		vstream_free(v->streams[i]);
+	for (size_t i = 0; i < v->ntraces; i++)
+		vtrace_free(v->traces[i]);
+	free(v->streams);
+	free(v->traces);
+	free(v->dead_traces);
+	ctflive_live_client_free(v->c);
+	free(v);
+	return NULL;
+}
+
+static struct vtrace *find_trace(struct ctflive_live_view *v, uint64_t id)
+{
+	for (size_t i = 0; i < v->ntraces; i++)
+		if (v->traces[i]->id == id)
+			return v->traces[i];
+	return NULL;
+}
+
+static bool trace_is_dead(const struct ctflive_live_view *v, uint64_t id)
+{
+	for (size_t i = 0; i < v->ndead; i++)
+		if (v->dead_traces[i] == id)
+			return true;
+	return false;
+}
+
+static struct vstream *find_stream(struct ctflive_live_view *v, uint64_t id)
+{
+	for (size_t i = 0; i < v->nstreams; i++)
+		if (v->streams[i]->id == id)
+			return v->streams[i];
+	return NULL;
+}
+
+static int get_trace(struct ctflive_live_view *v, uint64_t id, struct vtrace **ret)
+{
+	struct vtrace *t = find_trace(v, id), **n;
+	int r;
+
+	if (t) {
+		*ret = t;
+		return 0;
+	}
+	n = realloc(v->traces, (v->ntraces + 1) * sizeof(*n));
+	if (!n)
+		return fail(v, -ENOMEM, "out of memory");
+	v->traces = n;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return fail(v, -ENOMEM, "out of memory");
+	t->id = id;
+	r = ctflive_ctf_trace_new(&t->trace);
+	if (r < 0) {
+		free(t);
+		return fail(v, r, "cannot create a trace: %s", strerror(-r));
+	}
+	v->traces[v->ntraces++] = t;
+	*ret = t;
+	return 0;
+}
+
+/* Releases a stream's reference on its trace; frees the trace at 0. */
+static void trace_unref(struct ctflive_live_view *v, struct vtrace *t)
+{
+	uint64_t *n;
+
+	if (--t->refs > 0)
+		return;
+	for (size_t i = 0; i < v->ntraces; i++) {
+		if (v->traces[i] == t) {
+			v->traces[i] = v->traces[--v->ntraces];
+			break;
+		}
+	}
+	/* Metadata still in flight for it is to be ignored. */
+	n = realloc(v->dead_traces, (v->ndead + 1) * sizeof(*n));
+	if (n) {
+		v->dead_traces = n;
+		v->dead_traces[v->ndead++] = t->id;
+	}
+	vtrace_free(t);
+}
+
+static int add_stream(struct ctflive_live_view *v, const struct ctflive_live_item *it)
+{
+	struct ctflive_ctf_source src;
+	struct vstream *s, **n;
+	struct vtrace *t;
+	int r;
+
+	if (find_stream(v, it->stream_id))
+		return 0;
+	if (trace_is_dead(v, it->trace_id))
+		return fail(v, -EPROTO,
+			    "the relay announced stream %" PRIu64
+			    " of a trace whose streams all ended",
+			    it->stream_id);
+	r = get_trace(v, it->trace_id, &t);
+	if (r < 0)
+		return r;
+	if (!t->name) {
+		t->name = strdup(it->path_name ? it->path_name : "");
+		if (!t->name)
+			return fail(v, -ENOMEM, "out of memory");
+	}
+	n = realloc(v->streams, (v->nstreams + 1) * sizeof(*n));
+	if (!n)
+		return fail(v, -ENOMEM, "out of memory");
+	v->streams = n;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return fail(v, -ENOMEM, "out of memory");
+	s->id = it->stream_id;
+	s->trace = t;
+	snprintf(s->name, sizeof(s->name), "stream-%" PRIu64, s->id);
+	r = ctflive_ctf_bufsrc_new(&s->src);
+	if (r < 0) {
+		vstream_free(s);
+		return fail(v, r, "out of memory");
+	}
+	src = ctflive_ctf_bufsrc_source(s->src);
+	r = ctflive_ctf_stream_new(t->trace, &src, &s->dec);
+	if (r < 0) {
+		vstream_free(s);
+		return fail(v, r, "cannot create a stream decoder: %s", strerror(-r));
+	}
+	ctflive_ctf_stream_set_labels(s->dec, t->name, s->name, s->id);
+	t->refs++;
+	v->streams[v->nstreams++] = s;
+	return 0;
+}
+
+/*
+ * Converts a beacon time of `s` (cycles of the clock of stream class
+ * `class_id`) to ns. False when the metadata does not tell yet.
+ */
+static bool beacon_ns(const struct vstream *s, uint64_t class_id, uint64_t cycles, int64_t *ret)
+{
+	const struct cl_stream_class *sc = cl_trace_stream_class(s->trace->trace, class_id);
+
+	if (!sc || !sc->clock)
+		return false;
+	*ret = cl_clock_ns(sc->clock, cycles);
+	return true;
+}
+
+/* Applies every queued client item. */
+static int drain_items(struct ctflive_live_view *v)
+{
+	struct ctflive_live_item it;
+	int r;
+
+	while ((r = ctflive_live_client_next_item(v->c, &it)) == 0) {
+		struct ctflive_ctf_diag diag;
+		struct vstream *s;
+		struct vtrace *t;
+
+		switch (it.type) {
+		case CTFLIVE_LIVE_ITEM_METADATA:
+			if (trace_is_dead(v, it.trace_id))
+				break;
+			r = get_trace(v, it.trace_id, &t);
+			if (r < 0)
+				return r;
+			memset(&diag, 0, sizeof(diag));
+			r = ctflive_ctf_trace_add_metadata(t->trace, it.data, it.len, &diag);
+			if (r < 0)
+				return fail(v, r,
+					    "invalid metadata of trace %" PRIu64 " (%d:%d): %s",
+					    it.trace_id, diag.line, diag.col, diag.msg);
+			break;
+		case CTFLIVE_LIVE_ITEM_STREAM:
+			r = add_stream(v, &it);
+			if (r < 0)
+				return r;
+			break;
+		case CTFLIVE_LIVE_ITEM_PACKET:
+			s = find_stream(v, it.stream_id);
+			if (!s)
+				break;
+			r = ctflive_ctf_bufsrc_push(s->src, it.data, it.len);
+			if (r < 0)
+				return fail(v, r, "out of memory");
+			s->has_bound = false;
+			break;
+		case CTFLIVE_LIVE_ITEM_INACTIVE:
+			s = find_stream(v, it.stream_id);
+			if (s && !s->has_head)
+				s->has_bound = beacon_ns(s, it.index.stream_class_id,
+							 it.index.timestamp_end, &s->bound_ns);
+			break;
+		case CTFLIVE_LIVE_ITEM_RETRY:
+			break;
+		case CTFLIVE_LIVE_ITEM_STREAM_END:
+			s = find_stream(v, it.stream_id);
+			if (s)
+				ctflive_ctf_bufsrc_end(s->src);
+			break;
+		case CTFLIVE_LIVE_ITEM_SESSION_END:
+			break;
+		case CTFLIVE_LIVE_ITEM_END:
+			v->ended = true;
+			break;
+		}
+	}
+	if (r != -EAGAIN)
+		return from_client(v, r);
+	return 0;
+}
+
+static int request_index(struct ctflive_live_view *v, struct vstream *s)
+{
+	int r;
+
+	s->queried = true;
+	r = ctflive_live_client_request_index(v->c, s->id);
+	if (r < 0)
+		return from_client(v, r);
+	return drain_items(v);
+}
+
+static int refresh(struct ctflive_live_view *v)
+{
+	int r;
+
+	v->last_refresh = now_ns();
+	r = ctflive_live_client_refresh(v->c);
+	if (r < 0)
+		return from_client(v, r);
+	return drain_items(v);
+}
+
+static void remove_done_streams(struct ctflive_live_view *v)
+{
+	for (size_t i = 0; i < v->nstreams;) {
+		struct vstream *s = v->streams[i];
+
+		if (!s->done) {
+			i++;
+			continue;
+		}
+		/* Keep the array order stable: it breaks ties between equal times. */
+		memmove(&v->streams[i], &v->streams[i + 1], (v->nstreams - i - 1) * sizeof(s));
+		v->nstreams--;
+		trace_unref(v, s->trace);
+		vstream_free(s);
+	}
+}
+
+/*
+ * Decodes a head for every stream that has none, requesting indexes for
+ * streams whose bytes ran out. Returns 1 if something changed (call again),
+ * 0 if nothing more can be done now, or an error.
+ */
+static int fill_heads(struct ctflive_live_view *v)
+{
+	int progress = 0;
+
+	for (size_t i = 0; i < v->nstreams; i++) {
+		struct vstream *s = v->streams[i];
+		struct ctflive_ctf_diag diag;
+		int r;
+
+		if (s->has_head || s->done)
+			continue;
+		memset(&diag, 0, sizeof(diag));
+		r = ctflive_ctf_stream_next(s->dec, &s->head, &diag);
+		if (r == 0) {
+			s->has_head = true;
+			s->has_bound = false;
+			continue;
+		}
+		if (r == CTFLIVE_CTF_END) {
+			s->done = true;
+			progress = 1;
+			continue;
+		}
+		if (r != -EAGAIN)
+			return fail(v, r,
+				    "cannot decode stream %" PRIu64
+				    " of trace '%s' at offset %" PRIu64 ": %s",
+				    s->id, s->trace->name, diag.offset, diag.msg);
+		if (s->has_bound || s->queried)
+			continue;
+		r = request_index(v, s);
+		if (r < 0)
+			return r;
+		progress = 1;
+	}
+	if (progress)
+		remove_done_streams(v);
+	return progress;
+}
+
+static int64_t head_key(const struct vstream *s)
+{
+	return s->head.has_time ? s->head.ns : INT64_MIN;
+}
+
+int ctflive_live_view_next(struct ctflive_live_view *v,
+			   const struct ctflive_ctf_stream **ret_stream,
+			   struct ctflive_ctf_msg *ret_msg)
+{
+	bool refreshed = false;
+	int r;
+
+	if (!v || !ret_stream || !ret_msg)
+		return -EINVAL;
+	if (v->err)
+		return v->err;
+	if (v->emitted) {
+		v->emitted->has_head = false;
+		v->emitted = NULL;
+	}
+	for (size_t i = 0; i < v->nstreams; i++)
+		v->streams[i]->queried = false;
+
+	r = drain_items(v);
+	if (r < 0)
+		return r;
+	for (;;) {
+		struct vstream *best = NULL;
+		bool can_emit = true, progress = false;
+
+		r = fill_heads(v);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
+
+		if (v->nstreams == 0) {
+			if (v->ended)
+				return CTFLIVE_CTF_END;
+			if (!refreshed) {
+				refreshed = true;
+				r = refresh(v);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			return -EAGAIN;
+		}
+
+		for (size_t i = 0; i < v->nstreams; i++) {
+			struct vstream *s = v->streams[i];
+
+			if (s->has_head && (!best || head_key(s) < head_key(best)))
+				best = s;
+		}
+		for (size_t i = 0; i < v->nstreams; i++) {
+			struct vstream *s = v->streams[i];
+
+			if (s->has_head)
+				continue;
+			if (s->has_bound && best && s->bound_ns >= head_key(best))
+				continue;
+			can_emit = false;
+			if (s->has_bound) {
+				/* Passed its beacon: ask for newer news. */
+				s->has_bound = false;
+				if (!s->queried) {
+					r = request_index(v, s);
+					if (r < 0)
+						return r;
+					progress = true;
+				}
+			}
+		}
+		if (can_emit && best) {
+			v->emitted = best;
+			*ret_stream = best->dec;
+			*ret_msg = best->head;
+			return 0;
+		}
+		if (progress)
+			continue;
+		if (!refreshed && now_ns() - v->last_refresh >= REFRESH_PERIOD_NS) {
+			refreshed = true;
+			r = refresh(v);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		return -EAGAIN;
+	}
+}
