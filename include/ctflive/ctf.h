@@ -243,6 +243,9 @@ int ctflive_ctf_peek_first_packet(struct ctflive_ctf_trace *t, struct ctflive_by
 void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *trace_name,
 				   const char *stream_name, uint64_t stream_id);
 
+/* Stream label given to ctflive_ctf_stream_set_labels(), or NULL. */
+const char *ctflive_ctf_stream_name(const struct ctflive_ctf_stream *s);
+
 /* Event accessors (the event is borrowed from its stream). */
 const char *ctflive_ctf_event_name(const struct ctflive_ctf_event *e);
 uint64_t ctflive_ctf_event_class_id(const struct ctflive_ctf_event *e);

@@ -258,8 +258,7 @@ int cl_cmd_view(int argc, char **argv)
 		if (r < 0) {
 			(void)flush(pr, 0);
 			(void)flush(pr, 1);
-			print_diag(s ? NULL : "", &diag, false);
-			log_error("cannot decode the trace (%s)", strerror(-r));
+			print_diag(s ? ctflive_ctf_stream_name(s) : NULL, &diag, false);
 			goto out;
 		}
 		if (decode_only) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bits.h"
 #include "ctf-internal.h"
 
 #define CTF_MAGIC 0xC1FC1FC1u
@@ -72,94 +73,6 @@ static inline struct cl_val *push(struct dctx *d, int *r)
 	return &v->v[v->n++];
 }
 
-static inline uint64_t load_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	if (n == 8) {
-		memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-		v = __builtin_bswap64(v);
-#endif
-		return v;
-	}
-	for (unsigned i = n; i-- > 0;)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static inline uint64_t load_be(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* Reads `size` bits (1..64) at bit `pos`; caller checked bounds. */
-static uint64_t read_bits(const uint8_t *buf, uint64_t pos, unsigned size, int bo)
-{
-	const uint8_t *p = buf + pos / 8;
-	unsigned shift = (unsigned)(pos % 8);
-	unsigned nbytes = (shift + size + 7) / 8;
-	uint64_t v;
-
-	if (shift == 0 && size % 8 == 0) {
-		if (bo == CL_BO_LE) {
-			switch (size) {
-			case 8:
-				return p[0];
-			case 16:
-				return (uint64_t)p[0] | (uint64_t)p[1] << 8;
-			case 32: {
-				uint32_t x;
-
-				memcpy(&x, p, 4);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-				x = __builtin_bswap32(x);
-#endif
-				return x;
-			}
-			default:
-				return load_le(p, size / 8);
-			}
-		}
-		return load_be(p, size / 8);
-	}
-	if (bo == CL_BO_LE) {
-		if (nbytes <= 8) {
-			v = load_le(p, nbytes) >> shift;
-		} else {
-			v = load_le(p, 8) >> shift;
-			v |= (uint64_t)p[8] << (64 - shift);
-		}
-		return size == 64 ? v : v & ((UINT64_C(1) << size) - 1);
-	}
-	if (nbytes <= 8) {
-		v = load_be(p, nbytes);
-		v >>= nbytes * 8 - shift - size;
-	} else {
-		v = load_be(p, 8) << shift;
-		v |= (uint64_t)p[8] >> (8 - shift);
-		v >>= 64 - size;
-	}
-	return size == 64 ? v : v & ((UINT64_C(1) << size) - 1);
-}
-
-static inline void clock_update(struct ctflive_ctf_stream *s, uint64_t v, unsigned size)
-{
-	if (size >= 64) {
-		s->clock = v;
-	} else {
-		uint64_t mask = (UINT64_C(1) << size) - 1;
-
-		if (v < (s->clock & mask))
-			s->clock += mask + 1;
-		s->clock = (s->clock & ~mask) | v;
-	}
-}
-
 static int dec_node(struct dctx *d, const struct cl_node *n);
 
 static int dec_int(struct dctx *d, const struct cl_node *n)
@@ -177,7 +90,7 @@ static int dec_int(struct dctx *d, const struct cl_node *n)
 		return derr(s, -EBADMSG, d->pos,
 			    "byte order change not at a byte boundary for field '%s'",
 			    n->orig_name ? n->orig_name : "");
-	v = read_bits(d->buf, d->pos, n->size, n->bo);
+	v = cl_read_bits(d->buf, d->pos, n->size, n->bo);
 	d->pos += n->size;
 	d->last_bo = n->bo;
 	if ((n->flags & CL_N_SIGNED) && n->size < 64) {
@@ -196,7 +109,7 @@ static int dec_int(struct dctx *d, const struct cl_node *n)
 		s->mset |= 1u << n->meaning;
 	}
 	if (n->flags & CL_N_CLOCK)
-		clock_update(s, v, n->size);
+		s->clock = cl_clock_update(s->clock, v, n->size);
 	return 0;
 }
 
@@ -225,7 +138,7 @@ static int dec_node(struct dctx *d, const struct cl_node *n)
 
 		if (n->size > d->lim - d->pos)
 			return derr(s, -EBADMSG, d->pos, "float field past the end of the packet");
-		v = read_bits(d->buf, d->pos, n->size, n->bo);
+		v = cl_read_bits(d->buf, d->pos, n->size, n->bo);
 		d->pos += n->size;
 		d->last_bo = n->bo;
 		val = push(d, &r);
@@ -380,6 +293,11 @@ void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *tra
 	s->trace_name = trace_name;
 	s->stream_name = stream_name;
 	s->stream_id = stream_id;
+}
+
+const char *ctflive_ctf_stream_name(const struct ctflive_ctf_stream *s)
+{
+	return s->stream_name;
 }
 
 uint64_t ctflive_ctf_stream_class_id(const struct ctflive_ctf_stream *s)

@@ -518,6 +518,12 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 
 		while (owner->merged_into)
 			owner = owner->merged_into;
+		if (owner != &fs->traces[i] && owner->name) {
+			/* a merged trace is named after the host only */
+			const char *h = owner->t->hostname;
+
+			snprintf(owner->name, strlen(owner->name) + 1, "%s", h ? h : "");
+		}
 		r = add_stream_files(fs, &fs->traces[i], owner, reterr);
 		fs->lost += count_lost(fs->traces[i].dir);
 	}

@@ -531,10 +531,9 @@ static int text_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_st
 			cl_ob_puts(b, "trace:vpid = ");
 		else if (dom)
 			cl_ob_putc(b, ':');
-		if (!hn)
-			cl_ob_putc(b, '(');
+		cl_ob_putc(b, '(');
 		cl_ob_i64(b, t->vpid);
-		cl_ob_puts(b, hn ? ", " : ")");
+		cl_ob_puts(b, hn ? "), " : ")");
 		dom = true;
 	}
 	if ((f & CTFLIVE_CTF_FIELD_LOGLEVEL) && e->ec->loglevel >= 0) {
@@ -603,9 +602,16 @@ static void warn_time(struct ctflive_ctf_printer *p, int64_t ns, uint64_t cycles
 	/* reuse put_time on the warning buffer */
 	struct cl_obuf save = p->out;
 
+	unsigned flags = p->flags;
+
 	p->out = p->warn;
+	/* babeltrace2 prints discard ranges as times even with --clock-cycles */
+	p->flags &= ~(unsigned)CTFLIVE_CTF_CLOCK_CYCLES;
+	p->cached_valid = false;
 	cl_ob_putc(&p->out, '[');
 	put_time(p, ns, cycles);
+	p->flags = flags;
+	p->cached_valid = false;
 	cl_ob_putc(&p->out, ']');
 	p->warn = p->out;
 	p->out = save;

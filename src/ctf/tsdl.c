@@ -792,18 +792,29 @@ static int parse_named(struct tsdl_parser *p, struct ast_type *t)
 	char buf[256];
 	size_t n = 0;
 
-	if (p->tok.kind == T_IDENT) {
-		t->name = tok_text(p);
-		t->kind = AT_NAMED;
-		return t->name ? advance(p) : -ENOMEM;
+	bool named = p->tok.kind == T_IDENT;
+
+	if (named) {
+		if (p->tok.len + 1 > sizeof(buf))
+			return perr(p, p->tok.line, p->tok.col, "type name too long");
+		memcpy(buf, p->lx.s + p->tok.start, p->tok.len);
+		n = p->tok.len;
+		TRY(advance(p));
 	}
-	while (p->tok.kind == T_KW && is_ctype_kw(p->tok.kw)) {
+	while (!named && p->tok.kind == T_KW && is_ctype_kw(p->tok.kw)) {
 		if (p->tok.len + 2 > sizeof(buf) - n)
 			return perr(p, p->tok.line, p->tok.col, "type name too long");
 		if (n)
 			buf[n++] = ' ';
 		memcpy(buf + n, p->lx.s + p->tok.start, p->tok.len);
 		n += p->tok.len;
+		TRY(advance(p));
+		if (!(p->tok.kind == T_KW && is_ctype_kw(p->tok.kw)))
+			break;
+	}
+	while (n > 0 && p->tok.kind == T_STAR && n + 3 < sizeof(buf)) {
+		buf[n++] = ' ';
+		buf[n++] = '*';
 		TRY(advance(p));
 	}
 	if (n == 0)
@@ -988,8 +999,11 @@ static int parse_typealias(struct tsdl_parser *p, struct ast_entry *e)
 		n += p->tok.len;
 		TRY(advance(p));
 	}
-	while (p->tok.kind == T_STAR)
+	while (p->tok.kind == T_STAR && n + 3 < sizeof(buf)) {
+		buf[n++] = ' ';
+		buf[n++] = '*';
 		TRY(advance(p));
+	}
 	if (n == 0)
 		return eof_or_err(p, "an alias name");
 	d->name = cl_arena_strndup(p->arena, buf, n);
@@ -1186,10 +1200,8 @@ int tsdl_parse(struct tsdl_parser *p, const char *text, size_t len, size_t *pos,
 
 		p->depth = 0;
 		r = advance(p);
-		if (r == 0 && p->tok.kind == T_EOF) {
-			p->lx = start;
-			break;
-		}
+		if (r == 0 && p->tok.kind == T_EOF)
+			break; /* only whitespace and comments left: commit them */
 		if (r == 0)
 			r = parse_top(p, &t);
 		if (r == -EINCOMPLETE) {

@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: MIT
+"""Differential test of `ctflive view` against babeltrace2 2.0.4 oracle outputs.
+
+Every trace of the shared fixtures comes with `<name>.expect.{txt,err,rc}`
+produced by `TZ=UTC babeltrace2 <dir>` run from the directory above
+`fixtures/` with relative paths. We run `ctflive view` the same way and
+require: byte-identical stdout, the same exit status, the same
+`WARNING: Tracer discarded ...` lines (absolute paths made relative the same
+way the oracle files were), and a metadata warning for every metadata line
+babeltrace2 warned about. Traces of the `fail` set must exit 1 with a clear
+`error:` message, print exactly the events babeltrace2 printed before
+failing, and never crash.
+"""
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+BUILD = pathlib.Path(os.environ.get("CTFLIVE_BUILD_DIR", "build"))
+FIXTURES = pathlib.Path(os.environ.get("CTFLIVE_FIXTURES_DIR", "../shared/fixtures")).resolve()
+CTFLIVE = BUILD / "src" / "cli" / "ctflive"
+ROOT = FIXTURES.parent  # babeltrace2 was run from here
+
+GOOD_SETS = ["succeed", "intersection", "packet_seq_num", "deterministic-ordering"]
+
+
+def _traces(sets):
+    out = []
+    for s in sets:
+        d = FIXTURES / "ctf-traces" / s
+        if d.is_dir():
+            out += sorted(p for p in d.iterdir() if p.is_dir())
+    return out
+
+
+GOOD = _traces(GOOD_SETS)
+RELAY = sorted(p for p in (FIXTURES / "relay-output").glob("*") if p.is_dir())
+FAIL = _traces(["fail"])
+
+
+def _run(trace, *opts):
+    env = dict(os.environ, TZ="UTC")
+    env.pop("BABELTRACE_TERM_COLOR", None)
+    rel = os.path.relpath(trace, ROOT)
+    p = subprocess.run([str(CTFLIVE), "view", *opts, rel], cwd=ROOT, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    return p
+
+
+def _expect(trace):
+    base = str(trace)
+    txt = pathlib.Path(base + ".expect.txt").read_bytes()
+    err = pathlib.Path(base + ".expect.err").read_text(errors="replace")
+    rc = int(pathlib.Path(base + ".expect.rc").read_text().strip())
+    return txt, err, rc
+
+
+def _discard_lines(text):
+    prefix = str(ROOT) + "/"
+    return [l.replace(prefix, "") for l in text.splitlines()
+            if l.startswith("WARNING: Tracer")]
+
+
+def _metadata_warning_lines(bt_err):
+    lines = set()
+    for l in bt_err.splitlines():
+        if " W " in l and "in metadata stream" in l and "At line " in l:
+            lines.add(int(l.split("At line ")[1].split()[0]))
+    return lines
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _need_binary():
+    if not CTFLIVE.exists():
+        pytest.skip(f"{CTFLIVE} not built")
+    if not FIXTURES.is_dir():
+        pytest.skip(f"fixtures not found at {FIXTURES}")
+
+
+@pytest.mark.parametrize("trace", GOOD + RELAY, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_matches_babeltrace2(trace):
+    txt, err, rc = _expect(trace)
+    p = _run(trace)
+    assert p.returncode == rc, p.stderr.decode(errors="replace")
+    if p.stdout != txt:
+        got = p.stdout.decode(errors="replace").splitlines()
+        exp = txt.decode(errors="replace").splitlines()
+        for i, (a, b) in enumerate(zip(got, exp)):
+            assert a == b, f"first difference at line {i + 1}"
+        assert len(got) == len(exp), "different number of lines"
+    ours = p.stderr.decode(errors="replace")
+    assert _discard_lines(ours) == _discard_lines(err)
+    if rc == 0:
+        wanted = _metadata_warning_lines(err)
+        for line in wanted:
+            assert f"/metadata:{line}:" in ours, f"no warning for metadata line {line}"
+        if not wanted:
+            assert "warning:" not in ours
+    else:
+        assert "error:" in ours
+
+
+@pytest.mark.parametrize("trace", FAIL, ids=lambda p: p.name)
+def test_fail_traces(trace):
+    txt, _, rc = _expect(trace)
+    p = _run(trace)
+    assert rc != 0
+    assert p.returncode == 1, f"exit status {p.returncode}"
+    assert p.stdout == txt  # events decoded before the error are kept
+    err = p.stderr.decode(errors="replace")
+    assert "error:" in err and len(err.strip().splitlines()) <= 5
+
+
+@pytest.mark.parametrize("opts", [["--clock-seconds"], ["--clock-cycles"], ["--no-delta"],
+                                  ["-n", "none"], ["-n", "all"], ["-f", "all"],
+                                  ["--clock-date", "--clock-gmt"]])
+def test_options_shapes(opts):
+    """Option spellings of babeltrace2; first line shapes from ctf-decoding.md §5.7."""
+    trace = FIXTURES / "relay-output" / "rrlive1-20261129-105018"
+    if not trace.is_dir():
+        pytest.skip("relay fixture missing")
+    p = _run(trace, *opts)
+    assert p.returncode == 0
+    first = p.stdout.decode().splitlines()[0]
+    if opts == ["--clock-cycles"]:
+        assert first.startswith("[") and "(+????????????)" in first
+    elif opts == ["-n", "none"]:
+        assert first.endswith('vm lttng_ust_tracef:event: { 1 }, { 7, "hello 0" }')
+    elif opts == ["-n", "all"]:
+        assert first.startswith("timestamp = ")
+        assert "stream.packet.context = { cpu_id = " in first
+    elif opts == ["-f", "all"]:
+        assert "vm/ust/uid/0/64-bitvm:ust:TRACE_DEBUG (14) lttng_ust_tracef:event:" in first
+    elif opts == ["--no-delta"]:
+        assert "(+" not in first
+    elif opts == ["--clock-seconds"]:
+        assert first[1:11].isdigit() and first[11] == "."
+
+
+BT_OPTS = [["--clock-seconds"], ["--clock-cycles"], ["--no-delta"], ["--clock-date"],
+           ["-n", "none"], ["-n", "all"], ["-n", "scope"], ["-n", "header"], ["-n", "payload"],
+           ["-f", "all"], ["-f", "loglevel"], ["-f", "trace:domain,trace:hostname"],
+           ["-f", "trace"], ["--clock-seconds", "--no-delta", "-n", "none"]]
+BT_TRACES = ["relay-output/rrlive1-20261129-105018", "ctf-traces/succeed/wk-heartbeat-u",
+             "ctf-traces/succeed/session-rotation", "ctf-traces/succeed/debug-info",
+             "ctf-traces/packet_seq_num/2_streams_lost_in_2"]
+
+
+@pytest.mark.parametrize("opts", BT_OPTS, ids=lambda o: " ".join(o))
+@pytest.mark.parametrize("trace", BT_TRACES)
+def test_options_vs_babeltrace2(trace, opts):
+    """Same options given to the installed babeltrace2 and to ctflive."""
+    import shutil
+    bt = shutil.which("babeltrace2")
+    if not bt:
+        pytest.skip("babeltrace2 not installed")
+    path = FIXTURES / trace
+    env = dict(os.environ, TZ="UTC")
+    env.pop("BABELTRACE_TERM_COLOR", None)
+    rel = os.path.relpath(path, ROOT)
+    exp = subprocess.run([bt, *opts, rel], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=120)
+    p = _run(path, *opts)
+    assert p.returncode == exp.returncode
+    assert p.stdout == exp.stdout
+    assert _discard_lines(p.stderr.decode()) == _discard_lines(exp.stderr.decode())
+
+
+def test_json_lines():
+    import json
+    trace = FIXTURES / "ctf-traces" / "succeed" / "multi-domains"
+    p = _run(trace, "--json")
+    assert p.returncode == 0
+    lines = p.stdout.decode().splitlines()
+    events = [json.loads(l) for l in lines]
+    assert sum(1 for e in events if e["type"] == "event") == 4272
+    disc = [e for e in events if e["type"] == "discarded_events"]
+    assert len(disc) == 1 and disc[0]["count"] == 728
+    ev = next(e for e in events if e["type"] == "event")
+    for key in ("timestamp_ns", "time", "trace", "stream", "stream_id", "name", "payload"):
+        assert key in ev
+    assert ev["time"].endswith("Z") and "T" in ev["time"]
+
+
+def test_truncated_copies_never_crash(tmp_path):
+    """Every data file of a real trace cut at many offsets: error or success, no signal."""
+    import shutil
+    src = FIXTURES / "ctf-traces" / "succeed" / "2packets"
+    data = [p for p in src.iterdir() if p.is_file() and p.name != "metadata"][0]
+    blob = data.read_bytes()
+    for cut in list(range(1, 200, 7)) + list(range(len(blob) - 200, len(blob), 13)):
+        d = tmp_path / f"cut{cut}"
+        d.mkdir()
+        shutil.copy(src / "metadata", d / "metadata")
+        (d / data.name).write_bytes(blob[:cut])
+        p = subprocess.run([str(CTFLIVE), "view", str(d)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        assert p.returncode in (0, 1), f"cut {cut}: status {p.returncode}"
+        if p.returncode == 1:
+            assert b"error:" in p.stderr
