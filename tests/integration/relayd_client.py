@@ -630,18 +630,34 @@ class Replayer:
             h, ret = struct.unpack(">QI", rep)
             if old is not None:
                 self.handles[struct.unpack(">Q", old[:8])[0]] = h
+        elif m.cmd == DATA_PENDING and old == b"\0\0\0\0" and rep != old:
+            # The recorded client saw "all received" here.  Data travels on
+            # another socket, so the relay may not have read it yet: poll as
+            # the real consumer would, or the commands that follow (rotation,
+            # close) would race with the data.
+            deadline = time.monotonic() + 5
+            while rep == struct.pack(">I", 1) and time.monotonic() < deadline:
+                time.sleep(0.02)
+                self.c.send(m.cmd, payload)
+                rep = recv_exact(self.c.sock, 4)
         self.log.append(f"{CMD_NAMES.get(m.cmd, m.cmd)} -> {rep[:16].hex()}")
         return rep
 
     def data(self, m: DataMsg) -> None:
         self.d.send_packet(self._h(m.stream_id), m.net_seq, m.data, m.padding)
+        self.log.append(f"DATA stream {m.stream_id} seq {m.net_seq} ({len(m.data)} B)")
 
 
 def replay(ctrl_port: int, data_port: int, ctrl_c2s: bytes, ctrl_s2c: bytes,
-           data_c2s: bytes, order: list[tuple[str, int]] | None = None) -> Replayer:
+           data_c2s: bytes, order: list[tuple[str, int]] | None = None,
+           times: list[float] | None = None, max_gap: float = 0.25) -> Replayer:
     """Replay a recorded client.  order lists ("c", i) / ("d", j) in the order
     to send; by default each data packet goes out as soon as its stream is
-    known (right after the ADD_STREAM reply that created it)."""
+    known (right after the ADD_STREAM reply that created it).  With times
+    (capture time of each order entry), pauses of the original client are
+    reproduced, capped at max_gap: the relay reads control and data sockets
+    independently, and the real peers relied on those pauses (e.g. a second
+    rotation only starts after the data of the first one was received)."""
     cmsgs, dmsgs = split_control(ctrl_c2s), split_data(data_c2s)
     r = Replayer(ctrl_port, data_port)
     r.recorded_replies = ctrl_s2c
@@ -656,14 +672,25 @@ def replay(ctrl_port: int, data_port: int, ctrl_c2s: bytes, ctrl_s2c: bytes,
             for m in dmsgs[di:]:
                 r.data(m)
         else:
-            for kind, i in order:
+            data_since_pause = False
+            for k, (kind, i) in enumerate(order):
+                # Only a control message sent after a pause, with data sent
+                # since the previous pause, can depend on the relay having
+                # read that data: reproduce those pauses only.
+                if times and k > 0 and kind == "c" and data_since_pause:
+                    gap = times[k] - times[k - 1]
+                    if gap > 0.005:
+                        time.sleep(min(gap, max_gap))
+                        data_since_pause = False
+                if kind == "d":
+                    data_since_pause = True
                 if kind == "c":
                     r.control(cmsgs[i])
                 else:
                     r.data(dmsgs[i])
-    except Exception:
+    except Exception as e:
         r.close()
-        raise
+        raise RuntimeError(f"replay failed: {e}; last exchanges: {r.log[-6:]}") from e
     return r
 
 
@@ -794,6 +821,7 @@ class Capture:
     ctrl_s2c: bytes = b""
     data_c2s: bytes = b""
     order: list[tuple[str, int]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)   # capture time of each order entry
 
 
 def load_pcap(path, ctrl_port: int, data_port: int, ctrl_stream: int, data_stream: int,
@@ -802,7 +830,7 @@ def load_pcap(path, ctrl_port: int, data_port: int, ctrl_stream: int, data_strea
 
     r = subprocess.run([tshark, "-r", str(path), "-Y", "tcp.len>0", "-T", "fields",
                         "-e", "tcp.stream", "-e", "tcp.srcport", "-e", "tcp.dstport",
-                        "-e", "tcp.payload"], capture_output=True, text=True,
+                        "-e", "tcp.payload", "-e", "frame.time_relative"], capture_output=True, text=True,
                        timeout=timeout, stdin=subprocess.DEVNULL)
     if r.returncode != 0:
         raise RuntimeError(f"tshark failed: {r.stderr}")
@@ -811,29 +839,32 @@ def load_pcap(path, ctrl_port: int, data_port: int, ctrl_stream: int, data_strea
     cbuf, sbuf, dbuf = bytearray(), bytearray(), bytearray()
     for line in r.stdout.splitlines():
         parts = line.split("\t")
-        if len(parts) < 4 or not parts[3]:
+        if len(parts) < 5 or not parts[3]:
             continue
         stream, sport, dport = int(parts[0]), int(parts[1]), int(parts[2])
         payload = bytes.fromhex(parts[3].replace(":", ""))
+        t = float(parts[4])
         if stream == ctrl_stream and dport == ctrl_port:
             cbuf += payload
-            seg_order.append(("c", len(cbuf)))
+            seg_order.append(("c", len(cbuf), t))
         elif stream == ctrl_stream and sport == ctrl_port:
             sbuf += payload
         elif stream == data_stream and dport == data_port:
             dbuf += payload
-            seg_order.append(("d", len(dbuf)))
+            seg_order.append(("d", len(dbuf), t))
     cap.ctrl_c2s, cap.ctrl_s2c, cap.data_c2s = bytes(cbuf), bytes(sbuf), bytes(dbuf)
     cmsgs, dmsgs = split_control(cap.ctrl_c2s), split_data(cap.data_c2s)
     # A message is "sent" when the segment carrying its last byte is.
     ci = di = 0
-    for kind, end in seg_order:
+    for kind, end, t in seg_order:
         if kind == "c":
             while ci < len(cmsgs) and cmsgs[ci].end <= end:
                 cap.order.append(("c", ci))
+                cap.times.append(t)
                 ci += 1
         else:
             while di < len(dmsgs) and dmsgs[di].end <= end:
                 cap.order.append(("d", di))
+                cap.times.append(t)
                 di += 1
     return cap

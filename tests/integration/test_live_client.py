@@ -1,0 +1,448 @@
+# SPDX-License-Identifier: MIT
+"""ctflive's live viewer client (`ctflive ls`, `ctflive view net://...`)
+against a real lttng-relayd 2.13, compared with babeltrace2, plus a hostile
+fake relay.
+
+Pitfalls this file works around:
+* lttng-relayd 2.13 allows one viewer per session, so babeltrace2 and
+  ctflive cannot read the same session live at once. Comparisons with
+  babeltrace2's live output use twin sessions recording the same program
+  run; their timestamps differ (each session reads the clock for its own
+  copy of an event), so lines are compared without timestamps. Exact lines
+  are compared with babeltrace2 reading the relay's output of the session
+  ctflive viewed.
+* With per-PID buffers, lttng-relayd 2.13.9 reports HUP for an exiting
+  program's streams before the packets flushed at its exit are indexed, so
+  every live viewer (babeltrace2 included) misses the program's last live
+  timer period. How many events that is depends on the timer phase, which
+  differs between twin sessions: per-PID checks compare prefixes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import lttng_harness as h
+
+TIMER_US = 100000
+HOST = socket.gethostname()
+
+
+def ctflive_path() -> Path:
+    return h.build_dir() / "src" / "cli" / "ctflive"
+
+
+@pytest.fixture(autouse=True)
+def _need_ctflive():
+    if not ctflive_path().exists():
+        pytest.skip(f"ctflive not built ({ctflive_path()})")
+
+
+def env() -> dict[str, str]:
+    return dict(os.environ, TZ="UTC", LANG="C")
+
+
+def live_url(relay: h.Relay, session: str | None = None) -> str:
+    base = f"net://{h.LOCALHOST}:{relay.ports.live}"
+    return f"{base}/host/{HOST}/{session}" if session else base
+
+
+def spawn_view(url: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([str(ctflive_path()), "view", *extra, url], env=env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def spawn_bt_live(url: str) -> subprocess.Popen:
+    return subprocess.Popen(["babeltrace2", "-i", "lttng-live", url], env=env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(p: subprocess.Popen, timeout: float = 30) -> tuple[int, list[str], str]:
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        h.stop_popen(p)
+        out, err = p.communicate()
+        raise AssertionError(f"viewer did not exit; stderr: {err[-2000:]}")
+    return p.returncode, out.splitlines(), err
+
+
+def wait_attached(relay: h.Relay, session: str, timeout: float = 10) -> None:
+    """Until the relay lists `session` with a viewer attached."""
+    def attached():
+        r = subprocess.run([str(ctflive_path()), "ls", live_url(relay)], capture_output=True,
+                           text=True, timeout=10)
+        return any(f"/{session} (" in line and not line.endswith(" 0 client(s) connected)")
+                   for line in r.stdout.splitlines())
+    h.wait_for(attached, timeout, what=f"a viewer attached to {session}")
+
+
+def setup_session(lttng: h.Lttng, relay: h.Relay, name: str, buffers: str = "uid") -> None:
+    lttng.create_live(name, relay, TIMER_US)
+    lttng.enable_channel(name, "ch", buffers=buffers, subbuf_size=4096, num_subbuf=8)
+    lttng.enable_event(name, channel="ch")
+    lttng.start_session(name)
+
+
+# --------------------------------------------------------------------------
+# ls
+
+
+def test_ls_matches_babeltrace(lttng, make_relay):
+    relay = make_relay("lttng-relayd", "ref")
+    setup_session(lttng, relay, "lsa")
+    lttng.run_app(5, 1000, "ls")  # streams exist once the program registered
+    lttng.create_live("lsb", relay, 2 * TIMER_US)
+    lttng.enable_event("lsb")
+    url = live_url(relay)
+    r = subprocess.run([str(ctflive_path()), "ls", url], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    bt = subprocess.run(["babeltrace2", "-i", "lttng-live", url], capture_output=True,
+                        text=True, timeout=30, env=env())
+    assert bt.returncode == 0, bt.stderr
+    assert sorted(r.stdout.splitlines()) == sorted(bt.stdout.splitlines())
+    assert any(f"{url}/host/{HOST}/lsa (timer = {TIMER_US}, " in line
+               for line in r.stdout.splitlines()), r.stdout
+
+
+def test_ls_usage_and_unreachable():
+    r = subprocess.run([str(ctflive_path()), "ls", "tcp://x"], capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown protocol" in r.stderr
+    port = h.free_port()
+    r = subprocess.run([str(ctflive_path()), "ls", f"net://{h.LOCALHOST}:{port}"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "connection refused" in r.stderr.lower()
+
+
+# --------------------------------------------------------------------------
+# view: per-UID, steady program
+
+
+def test_view_per_uid_same_as_babeltrace(lttng, make_relay):
+    """Attached before the program starts: every event, exactly the lines
+    babeltrace2 prints for the relay's output of the same session, and the
+    same lines (without timestamps) as babeltrace2 reading a twin session
+    live. Both viewers exit 0 at `lttng destroy`."""
+    relay = make_relay("lttng-relayd", "ref")
+    setup_session(lttng, relay, "vct")  # read by ctflive
+    setup_session(lttng, relay, "vbt")  # read by babeltrace2
+    view = spawn_view(live_url(relay, "vct"))
+    bt = spawn_bt_live(live_url(relay, "vbt"))
+    wait_attached(relay, "vct")
+    wait_attached(relay, "vbt")
+    n = 400
+    lttng.run_app(n, 500, "uid")
+    time.sleep(3 * TIMER_US / 1e6)
+    out_dir = relay.session_dir("vct")
+    lttng.stop_session("vct")
+    lttng.stop_session("vbt")
+    lttng.destroy("vct")
+    lttng.destroy("vbt")
+    rc, lines, err = finish(view)
+    assert rc == 0, err
+    rc_bt, bt_lines, bt_err = finish(bt)
+    assert rc_bt == 0, bt_err
+
+    assert h.tick_indices(lines, "uid") == list(range(n))
+    offline = h.babeltrace(out_dir)
+    assert offline.rc == 0, offline.err
+    assert lines == offline.lines
+    assert h.normalise_all(lines) == h.normalise_all(bt_lines)
+
+
+def test_view_json(lttng, make_relay):
+    relay = make_relay("lttng-relayd", "ref")
+    setup_session(lttng, relay, "vjs")
+    view = spawn_view(live_url(relay, "vjs"), "--json")
+    wait_attached(relay, "vjs")
+    lttng.run_app(50, 500, "js")
+    time.sleep(3 * TIMER_US / 1e6)
+    lttng.destroy("vjs")
+    rc, lines, err = finish(view)
+    assert rc == 0, err
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 52  # start, 50 ticks, stop
+    assert all(isinstance(r, dict) for r in records)
+
+
+# --------------------------------------------------------------------------
+# view: per-PID, programs starting and stopping while viewing
+
+
+def _prefix_lengths(lines: list[str], names: list[str]) -> dict[str, int]:
+    """Each program's ticks must be 0, 1, ..., k-1 in order: returns k."""
+    out = {}
+    for name in names:
+        ticks = h.tick_indices(lines, name)
+        assert ticks == list(range(len(ticks))), (name, ticks[:20])
+        out[name] = len(ticks)
+    return out
+
+
+def test_view_per_pid_programs_start_and_stop(lttng, make_relay):
+    relay = make_relay("lttng-relayd", "ref")
+    setup_session(lttng, relay, "pct", buffers="pid")
+    setup_session(lttng, relay, "pbt", buffers="pid")
+    view = spawn_view(live_url(relay, "pct"))
+    bt = spawn_bt_live(live_url(relay, "pbt"))
+    wait_attached(relay, "pct")
+    wait_attached(relay, "pbt")
+
+    counts = {"pa": 800, "pb": 100, "pc": 300}
+    apps = {"pa": lttng.spawn_app(counts["pa"], 1000, "pa")}
+    time.sleep(0.2)
+    apps["pb"] = lttng.spawn_app(counts["pb"], 1000, "pb")  # exits early
+    time.sleep(0.3)
+    apps["pc"] = lttng.spawn_app(counts["pc"], 1000, "pc")
+    for p in apps.values():
+        lttng.wait_app(p)
+    # A program registering while every stream is idle (lttng bug #1406).
+    time.sleep(1.0)
+    lttng.run_app(200, 1000, "pd")
+    counts["pd"] = 200
+    time.sleep(3 * TIMER_US / 1e6)
+
+    out_dir = relay.session_dir("pct")
+    lttng.stop_session("pct")
+    lttng.stop_session("pbt")
+    lttng.destroy("pct")
+    lttng.destroy("pbt")
+    rc, lines, err = finish(view)
+    assert rc == 0, err
+    rc_bt, bt_lines, bt_err = finish(bt)
+    assert rc_bt == 0, bt_err
+
+    # Exactly babeltrace2's lines for the relay's output, minus what the
+    # relay never announced live (see the module docstring).
+    offline = h.babeltrace(out_dir)
+    assert offline.rc == 0, offline.err
+    off = iter(offline.lines)
+    assert all(line in off for line in lines), "not an ordered subset of the offline output"
+    names = list(counts)
+    ours = _prefix_lengths(lines, names)
+    theirs = _prefix_lengths(bt_lines, names)
+    for name, n in counts.items():
+        # The early events of every program, including the one that started
+        # while all streams were idle, must be there.
+        assert ours[name] >= n // 4, (name, ours, theirs)
+        assert theirs[name] >= n // 4 or name == "pd", (name, ours, theirs)
+        # Both viewers miss at most the last live timer period (+ a packet).
+        slack = 2 * TIMER_US // 1000 + 60
+        assert abs(ours[name] - theirs[name]) <= slack or name == "pd", (name, ours, theirs)
+    assert sum("ctflive_sample:start" in line for line in lines) == len(counts)
+
+
+# --------------------------------------------------------------------------
+# view: failures
+
+
+def test_view_session_not_found(lttng, make_relay):
+    relay = make_relay("lttng-relayd", "ref")
+    r = subprocess.run([str(ctflive_path()), "view", live_url(relay, "nosuch")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "no session 'nosuch'" in r.stderr
+
+
+def test_view_second_viewer_refused(lttng, make_relay):
+    relay = make_relay("lttng-relayd", "ref")
+    setup_session(lttng, relay, "dup")
+    lttng.run_app(5, 1000, "dup")
+    view = spawn_view(live_url(relay, "dup"))
+    wait_attached(relay, "dup")
+    r = subprocess.run([str(ctflive_path()), "view", live_url(relay, "dup")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "already attached" in r.stderr
+    lttng.destroy("dup")
+    rc, _, err = finish(view)
+    assert rc == 0, err
+
+
+def test_view_relay_killed(lttng, make_relay):
+    relay = make_relay("lttng-relayd", "ref")
+    setup_session(lttng, relay, "kil")
+    view = spawn_view(live_url(relay, "kil"))
+    wait_attached(relay, "kil")
+    app = lttng.spawn_app(3000, 1000, "kil")
+    time.sleep(0.8)
+    relay.proc.send_signal(signal.SIGKILL)
+    relay.proc.wait(timeout=10)
+    rc, lines, err = finish(view)
+    assert rc == 1, (rc, err)
+    assert "relay closed the connection" in err or "reset" in err.lower(), err
+    assert "ctflive: error:" in err
+    h.stop_popen(app)
+    lttng.destroy("kil", check=False)
+
+
+# --------------------------------------------------------------------------
+# A hostile relay: absurd counts and lengths must give a clean error
+
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("peer closed")
+        buf += chunk
+    return buf
+
+
+REQ_SIZE = {1: 20, 2: 0, 3: 20, 4: 8, 5: 20, 6: 8, 7: 8, 8: 0, 9: 8}
+
+
+def _session_record(sid: int, name: str) -> bytes:
+    return (struct.pack(">QIII", sid, TIMER_US, 0, 1) + HOST.encode().ljust(64, b"\0")[:64]
+            + name.encode().ljust(255, b"\0"))
+
+
+def _stream_record(sid: int, trace: int, metadata: bool, channel: str) -> bytes:
+    return (struct.pack(">QQI", sid, trace, 1 if metadata else 0)
+            + b"ust/uid/0/64-bit".ljust(4096, b"\0") + channel.encode().ljust(255, b"\0"))
+
+
+class FakeRelay:
+    """Answers CONNECT, CREATE_SESSION, LIST (one session "evil"), ATTACH
+    (one data stream 10 and one metadata stream 11), then hands the request
+    to `behaviour(cmd, payload)`, which returns raw reply bytes (or None to
+    close the connection)."""
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((h.LOCALHOST, 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(30)
+            try:
+                while True:
+                    hdr = _recv_exact(conn, 16)
+                    _, cmd, _ = struct.unpack(">QII", hdr)
+                    payload = _recv_exact(conn, REQ_SIZE.get(cmd, 0))
+                    reply = self._default(cmd, payload)
+                    if reply is None:
+                        reply = self.behaviour(cmd, payload)
+                    if reply is None:
+                        return
+                    conn.sendall(reply)
+            except (ConnectionError, OSError):
+                return
+
+    def _default(self, cmd, payload):
+        if cmd == 1:
+            return struct.pack(">QIII", 1, 2, 13, 0)
+        if cmd == 8:
+            return struct.pack(">I", 1)
+        if cmd == 9:
+            return struct.pack(">I", 1)
+        return None
+
+    def close(self):
+        self.sock.close()
+
+
+def _list_one(cmd, payload):
+    if cmd == 2:
+        return struct.pack(">I", 1) + _session_record(1, "evil")
+    return None
+
+
+def _attached(cmd, payload):
+    r = _list_one(cmd, payload)
+    if r is not None:
+        return r
+    if cmd == 3:
+        return (struct.pack(">II", 1, 2) + _stream_record(10, 1, False, "ch_0")
+                + _stream_record(11, 1, True, "metadata"))
+    return None
+
+
+def _index(status, offset=0, psize=0, csize=0, flags=0) -> bytes:
+    return struct.pack(">QQQQQQQII", offset, psize, csize, 1, 2, 0, 0, status, flags)
+
+
+HOSTILE = {
+    "list count 2^32-1": lambda c, p: struct.pack(">I", 0xFFFFFFFF) if c == 2 else None,
+    "list truncated": lambda c, p: struct.pack(">I", 3) + b"x" * 100 if c == 2 else None,
+    "session name without NUL": lambda c, p: (struct.pack(">I", 1) + struct.pack(">QIII", 1, 1, 0, 0)
+                                              + b"h" * 64 + b"s" * 255) if c == 2 else None,
+    "attach stream count 2^31": lambda c, p: _list_one(c, p) or (
+        struct.pack(">II", 1, 0x80000000) if c == 3 else None),
+    "attach status 0": lambda c, p: _list_one(c, p) or (
+        struct.pack(">II", 0, 0) if c == 3 else None),
+    "metadata length 2^63": lambda c, p: _attached(c, p) or (
+        struct.pack(">QI", 1 << 63, 1) if c == 6 else None),
+    "metadata length lies": lambda c, p: _attached(c, p) or (
+        struct.pack(">QI", 1000, 1) + b"\x57\x1d" if c == 6 else None),
+    "index packet of 2^60 bits": lambda c, p: _attached(c, p) or (
+        struct.pack(">QI", 0, 2) if c == 6 else
+        _index(1, 0, 1 << 60, 1 << 59) if c == 4 else None),
+    "index content > packet": lambda c, p: _attached(c, p) or (
+        struct.pack(">QI", 0, 2) if c == 6 else _index(1, 0, 8192, 16384) if c == 4 else None),
+    "index status 77": lambda c, p: _attached(c, p) or (
+        struct.pack(">QI", 0, 2) if c == 6 else _index(77) if c == 4 else None),
+    "packet reply longer than asked": lambda c, p: _attached(c, p) or (
+        struct.pack(">QI", 0, 2) if c == 6 else _index(1, 0, 8192 * 8, 8192 * 8) if c == 4
+        else struct.pack(">III", 1, 1 << 31, 0) if c == 5 else None),
+    "packet error with payload": lambda c, p: _attached(c, p) or (
+        struct.pack(">QI", 0, 2) if c == 6 else _index(1, 0, 8192 * 8, 8192 * 8) if c == 4
+        else struct.pack(">III", 3, 8192, 0) if c == 5 else None),
+    "closes mid-reply": lambda c, p: _attached(c, p) or (
+        struct.pack(">QI", 0, 2) if c == 6 else _index(1)[:10] + b"" if c == 4 else None),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_relay(case):
+    calls = {"n": 0}
+
+    def behaviour(cmd, payload):
+        calls["n"] += 1
+        if calls["n"] > 200:
+            return None
+        r = HOSTILE[case](cmd, payload)
+        if r is None:
+            return None  # unexpected request: hang up
+        if case == "closes mid-reply" and cmd == 4:
+            raise ConnectionError("close")
+        return r
+
+    relay = FakeRelay(behaviour)
+    try:
+        url = f"net://{h.LOCALHOST}:{relay.port}"
+        argv = [str(ctflive_path()), "view", "--timeout", "5000", f"{url}/host/{HOST}/evil"]
+        if case.startswith("list"):
+            argv = [str(ctflive_path()), "ls", "--timeout", "5000", url]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env())
+    finally:
+        relay.close()
+    # A clean error: exit status 1 (not a signal), one error line.
+    assert r.returncode == 1, (r.returncode, r.stderr[-2000:])
+    assert "ctflive: error:" in r.stderr, r.stderr
+    assert "AddressSanitizer" not in r.stderr and "runtime error" not in r.stderr
