@@ -370,6 +370,7 @@ int main(int argc, char **argv)
 	cl_list_init(&relay.conns);
 	relay.allow_clear = !o.disallow_clear;
 	relay.max_minor = o.max_minor;
+	relay.next_stream_handle = 1;
 	relay.sync_publish = strcmp(o.sync_policy, "none") != 0;
 
 	r = open_output(o.output, &relay.output_fd);
