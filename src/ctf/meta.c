@@ -87,30 +87,42 @@ int cl_diag_add(struct cl_diag_list *l, int line, int col, const char *fmt, ...)
 
 /* ---- clock math ------------------------------------------------------- */
 
-int64_t cl_clock_ns(const struct cl_clock *c, uint64_t cycles)
+/* babeltrace2's cycles -> ns conversion: exact at 1 GHz, else in double. */
+static uint64_t cycles_to_ns(uint64_t freq, uint64_t cycles)
 {
-	uint64_t ns;
+	double ns;
 
-	if (c->freq == 1000000000u)
-		ns = cycles;
-	else
-		ns = (uint64_t)((1e9 * (double)cycles) / (double)c->freq);
-	return c->base_ns + (int64_t)ns;
+	if (freq == 1000000000u)
+		return cycles;
+	ns = (1e9 * (double)cycles) / (double)freq;
+	if (!(ns < 18446744073709551616.0))
+		return UINT64_MAX;
+	return (uint64_t)ns;
 }
 
-static void clock_calibrate(struct cl_clock *c)
+int64_t cl_clock_ns(const struct cl_clock *c, uint64_t cycles)
 {
-	uint64_t off_ns;
+	/* wraps instead of overflowing (babeltrace2 reports an error there) */
+	return (int64_t)((uint64_t)c->base_ns + cycles_to_ns(c->freq, cycles));
+}
+
+static int clock_calibrate(struct cl_clock *c)
+{
+	int64_t base;
 
 	if (c->offset >= c->freq) {
-		c->offset_s += (int64_t)(c->offset / c->freq);
+		uint64_t extra = c->offset / c->freq;
+
+		if (extra > (uint64_t)INT64_MAX ||
+		    __builtin_add_overflow(c->offset_s, (int64_t)extra, &c->offset_s))
+			return -ERANGE;
 		c->offset %= c->freq;
 	}
-	if (c->freq == 1000000000u)
-		off_ns = c->offset;
-	else
-		off_ns = (uint64_t)((1e9 * (double)c->offset) / (double)c->freq);
-	c->base_ns = c->offset_s * 1000000000 + (int64_t)off_ns;
+	if (__builtin_mul_overflow(c->offset_s, (int64_t)1000000000, &base) ||
+	    __builtin_add_overflow(base, (int64_t)cycles_to_ns(c->freq, c->offset), &base))
+		return -ERANGE;
+	c->base_ns = base;
+	return 0;
 }
 
 /* ---- symbols ---------------------------------------------------------- */
@@ -787,7 +799,6 @@ static struct cl_clock *default_clock(struct cctx *c)
 		return NULL;
 	k->name = "default";
 	k->freq = 1000000000u;
-	clock_calibrate(k);
 	t->clocks = k;
 	t->nclocks = 1;
 	return k;
@@ -1130,8 +1141,7 @@ static int do_clock(struct sema *s, const struct ast_top *top)
 		if (!strcmp(o->name, c->name))
 			return SERR(s, top->line, top->col, "duplicate clock '%s'", c->name);
 	}
-	clock_calibrate(c);
-	if (c->offset_s > INT64_MAX / 1000000000 - 1 || c->offset_s < INT64_MIN / 1000000000 + 1)
+	if (clock_calibrate(c) < 0)
 		return SERR(s, top->line, top->col, "clock offset out of range");
 	c->next = s->t->clocks;
 	s->t->clocks = c;

@@ -162,7 +162,8 @@ static int unpacketize(struct ctflive_ctf_trace *t, bool final, struct ctflive_c
 		cl_diag_set(reterr, 0, 0, "truncated metadata packet at offset %zu", off);
 		r = -EMSGSIZE;
 	}
-	memmove(t->pk_buf, t->pk_buf + off, t->pk_len - off);
+	if (off)
+		memmove(t->pk_buf, t->pk_buf + off, t->pk_len - off);
 	t->pk_len -= off;
 	return r;
 }
@@ -219,13 +220,16 @@ int ctflive_ctf_trace_add_metadata(struct ctflive_ctf_trace *t, const void *data
 		size_t need = 4 - (t->pk_len < 4 ? t->pk_len : 4);
 		size_t take = len < need ? len : need;
 
-		r = grow((char **)&t->pk_buf, &t->pk_cap, t->pk_len + take, CL_TSDL_MAX_TEXT);
-		if (r < 0)
-			return r;
-		memcpy(t->pk_buf + t->pk_len, d, take);
-		t->pk_len += take;
-		d += take;
-		len -= take;
+		if (take) {
+			r = grow((char **)&t->pk_buf, &t->pk_cap, t->pk_len + take,
+				 CL_TSDL_MAX_TEXT);
+			if (r < 0)
+				return r;
+			memcpy(t->pk_buf + t->pk_len, d, take);
+			t->pk_len += take;
+			d += take;
+			len -= take;
+		}
 		if (t->pk_len < 4)
 			return 0;
 		if (ld32(t->pk_buf, false) == MD_MAGIC) {

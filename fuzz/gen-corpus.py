@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Writes the seed corpora of fuzz/corpus/{tsdl,packet} (own inputs only).
+
+Run from the repository root: python3 fuzz/gen-corpus.py
+"""
+import pathlib
+import struct
+
+ROOT = pathlib.Path(__file__).resolve().parent / "corpus"
+
+UST = """/* CTF 1.8 */
+typealias integer { size = 8; align = 8; signed = false; } := uint8_t;
+typealias integer { size = 32; align = 8; signed = false; } := uint32_t;
+typealias integer { size = 64; align = 8; signed = false; } := uint64_t;
+typealias integer { size = 5; align = 1; signed = false; } := uint5_t;
+typealias integer { size = 27; align = 1; signed = false; } := uint27_t;
+trace {
+\tmajor = 1; minor = 8; uuid = "11111111-2222-3333-4444-555555555555"; byte_order = le;
+\tpacket.header := struct { uint32_t magic; uint8_t uuid[16]; uint32_t stream_id; };
+};
+env { hostname = "box"; domain = "ust"; tracer_name = "lttng-ust"; vpid = 42; };
+clock { name = monotonic; freq = 1000000000; offset = 1700000000000000000; };
+typealias integer { size = 27; align = 1; signed = false; map = clock.monotonic.value; } := t27;
+typealias integer { size = 64; align = 8; signed = false; map = clock.monotonic.value; } := t64;
+struct event_header_compact {
+\tenum : uint5_t { compact = 0 ... 30, extended = 31 } id;
+\tvariant <id> { struct { t27 timestamp; } compact; struct { uint32_t id; t64 timestamp; } extended; } v;
+} align(8);
+stream { id = 0; event.header := struct event_header_compact;
+\tpacket.context := struct { t64 timestamp_begin; t64 timestamp_end; uint64_t content_size;
+\t\tuint64_t packet_size; uint64_t packet_seq_num; uint64_t events_discarded; uint32_t cpu_id; }; };
+event { name = "a:b"; id = 0; stream_id = 0; loglevel = 13; model.emf.uri = "x";
+\tfields := struct { integer { size = 32; align = 8; signed = 1; base = 16; } _x; string _s; }; };
+"""
+
+TYPES = """/* CTF 1.8 */
+typealias integer { size = 32; align = 32; signed = true; } := int;
+typedef integer { size = 8; align = 8; signed = false; encoding = ASCII; } chr;
+trace { major = 1; minor = 8; byte_order = be; };
+enum color { RED, GREEN = 4, "BLUE" = 5 ... 9, RED = 20 };
+variant v <tag> { string RED; int GREEN; struct { chr c[3]; } BLUE; };
+struct s { enum color tag; variant v x; chr name[8]; chr n; int arr[n]; } align(16);
+event { name = ev; fields := struct { struct s a; floating_point { exp_dig = 8; mant_dig = 24; } f;
+\tinteger { size = 1; align = 1; } bits[7]; string { encoding = UTF8; } z; }; };
+callsite { name = "x"; func = "f"; file = "g"; line = 1; ip = 0; };
+"""
+
+ODD = [
+    "/* CTF 1.8 */ trace { major = 1; minor = 8; byte_order = le; }; // end\n",
+    "trace { major = 0x1U; minor = 010; byte_order = network; test = \"\\x41\\101\\n\"; c = '\\''; };",
+    "typealias integer { size = 64; } := unsigned long long *;\n"
+    "trace { major = 1; minor = 8; byte_order = le; };\n"
+    "event { name = string; fields := struct { unsigned long long *p; }; };",
+    "trace { major = 1; minor = 8; byte_order = le; packet.header := struct { }; };\n"
+    "stream { event.context := struct { integer { size = 3; map = clock.none.value; } x; }; };",
+    "env { a = -5; b = \"\"; c = x.y.z; };\n/* unterminated",
+]
+
+
+def packetize(text, le=True):
+    """Metadata packets of 4096 bytes as LTTng writes them (§2.1)."""
+    out = b""
+    data = text.encode()
+    chunk = 4096 - 37
+    fmt = "<" if le else ">"
+    for i in range(0, len(data), chunk):
+        payload = data[i:i + chunk]
+        content = (37 + len(payload)) * 8
+        hdr = struct.pack(fmt + "I16sIIIBBBBB", 0x75D11D57, b"\x11" * 16, 0, content,
+                          4096 * 8, 0, 0, 0, 1, 8)
+        out += hdr + payload + b"\0" * (4096 - 37 - len(payload))
+    return out
+
+
+def write(kind, name, blob):
+    d = ROOT / kind
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(blob)
+
+
+def ust_packet(events, seq=0, disc=0):
+    """One packet for metadata 0 of fuzz-packet.c (LTTng UST large header)."""
+    body = b""
+    for ts, eid, payload in events:
+        if eid is None:  # extended header
+            body += struct.pack("<HIQ", 0xFFFF, 0, ts)
+        else:
+            body += struct.pack("<HI", eid, ts & 0xFFFFFFFF)
+        body += struct.pack("<i", 7)  # vtid context
+        body += payload
+    hdr_len = 4 + 16 + 4 + 8 + 8 * 6 + 4
+    size = (hdr_len + len(body)) * 8
+    psize = ((hdr_len + len(body) + 63) // 64) * 64 * 8
+    hdr = struct.pack("<I16sIQ", 0xC1FC1FC1, bytes(16), 0, 0)
+    ctx = struct.pack("<QQQQQQI", events[0][0], events[-1][0], size, psize, seq, disc, 1)
+    pkt = hdr + ctx + body
+    return pkt + b"\0" * (psize // 8 - len(pkt))
+
+
+def main():
+    for i, t in enumerate([UST, TYPES] + ODD):
+        write("tsdl", f"seed-{i}.tsdl", b"\x80" + t.encode())
+    write("tsdl", "seed-packetized-le", b"\x10" + packetize(UST))
+    write("tsdl", "seed-packetized-be", b"\xf0" + packetize(TYPES, le=False))
+
+    msg = lambda s: struct.pack("<I", len(s)) + s
+    types = (struct.pack("<d", -1.5) + b"hi\0" + bytes([4]) + struct.pack("<3H", 1, 2, 3) +
+             struct.pack(">i", -2) + bytes(5))
+    p1 = ust_packet([(1000, None, msg(b"hello 0")), (2000, 0, msg(b"hello 1")),
+                     (3000, 1, types)])
+    p2 = ust_packet([(5000, 0, msg(b"a\0b")), (2**33, None, msg(b""))], seq=3, disc=5)
+    write("packet", "seed-ust", b"\x00" + p1 + p2)
+    write("packet", "seed-ust-truncated", b"\x00" + p1[:100])
+    # metadata 1: BE, bit-packed, 3-bit clock
+    ev = bytes([0 << 3 | 5])  # id 0, ts 5 (BE: id in the top 5 bits)
+    ev += bytes([0b10100000, 0x12, 0x34])  # o3 + b13 (+ padding to the byte)
+    ev += bytes([6, 2, 7, 9])  # sel = Z, n = 2, s = [7, 9]
+    ev += bytes([3, 0b10100000])  # len = 3 bits
+    ev1 = bytes([1 << 3 | 1])
+    body = ev + ev1
+    size = (9 + len(body)) * 8
+    pkt = struct.pack(">IIB", size, size, 0) + body
+    write("packet", "seed-bits", b"\x01" + pkt + pkt)
+
+
+if __name__ == "__main__":
+    main()
