@@ -134,6 +134,10 @@ static int send_all(struct ctflive_live_client *c, const uint8_t *buf, size_t n,
 
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && (errno == EPIPE || errno == ECONNRESET))
+			return set_broken(c, -ECONNRESET,
+					  "the relay closed the connection (sending %s)",
+					  cl_live_cmd_name(cmd));
 		if (w < 0) {
 			int r = errno == EAGAIN ? -ETIMEDOUT : -errno;
 
@@ -155,7 +159,7 @@ static int recv_all(struct ctflive_live_client *c, void *dst, size_t n, uint32_t
 
 		if (rd < 0 && errno == EINTR)
 			continue;
-		if (rd == 0)
+		if (rd == 0 || (rd < 0 && errno == ECONNRESET))
 			return set_broken(
 				c, -ECONNRESET,
 				"the relay closed the connection (waiting for the %s reply)",

@@ -7,7 +7,8 @@ Pitfalls this file works around:
 * lttng-relayd 2.13 allows one viewer per session, so babeltrace2 and
   ctflive cannot read the same session live at once. Comparisons with
   babeltrace2's live output use twin sessions recording the same program
-  run; their timestamps differ (each session reads the clock for its own
+  run, each on its own relay (with two live sessions on one lttng-relayd,
+  `lttng destroy` of the first hangs, viewers or not); their timestamps differ (each session reads the clock for its own
   copy of an event), so lines are compared without timestamps. Exact lines
   are compared with babeltrace2 reading the relay's output of the session
   ctflive viewed.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -89,9 +91,10 @@ def wait_attached(relay: h.Relay, session: str, timeout: float = 10) -> None:
     h.wait_for(attached, timeout, what=f"a viewer attached to {session}")
 
 
-def setup_session(lttng: h.Lttng, relay: h.Relay, name: str, buffers: str = "uid") -> None:
+def setup_session(lttng: h.Lttng, relay: h.Relay, name: str, buffers: str = "uid",
+                  num_subbuf: int = 8) -> None:
     lttng.create_live(name, relay, TIMER_US)
-    lttng.enable_channel(name, "ch", buffers=buffers, subbuf_size=4096, num_subbuf=8)
+    lttng.enable_channel(name, "ch", buffers=buffers, subbuf_size=4096, num_subbuf=num_subbuf)
     lttng.enable_event(name, channel="ch")
     lttng.start_session(name)
 
@@ -137,13 +140,14 @@ def test_view_per_uid_same_as_babeltrace(lttng, make_relay):
     babeltrace2 prints for the relay's output of the same session, and the
     same lines (without timestamps) as babeltrace2 reading a twin session
     live. Both viewers exit 0 at `lttng destroy`."""
-    relay = make_relay("lttng-relayd", "ref")
+    relay = make_relay("lttng-relayd", "rct")
+    relay_bt = make_relay("lttng-relayd", "rbt")
     setup_session(lttng, relay, "vct")  # read by ctflive
-    setup_session(lttng, relay, "vbt")  # read by babeltrace2
+    setup_session(lttng, relay_bt, "vbt")  # read by babeltrace2
     view = spawn_view(live_url(relay, "vct"))
-    bt = spawn_bt_live(live_url(relay, "vbt"))
+    bt = spawn_bt_live(live_url(relay_bt, "vbt"))
     wait_attached(relay, "vct")
-    wait_attached(relay, "vbt")
+    wait_attached(relay_bt, "vbt")
     n = 400
     lttng.run_app(n, 500, "uid")
     time.sleep(3 * TIMER_US / 1e6)
@@ -183,40 +187,38 @@ def test_view_json(lttng, make_relay):
 # view: per-PID, programs starting and stopping while viewing
 
 
-def _prefix_lengths(lines: list[str], names: list[str]) -> dict[str, int]:
-    """Each program's ticks must be 0, 1, ..., k-1 in order: returns k."""
-    out = {}
-    for name in names:
-        ticks = h.tick_indices(lines, name)
-        assert ticks == list(range(len(ticks))), (name, ticks[:20])
-        out[name] = len(ticks)
-    return out
+def strip_delta(lines: list[str]) -> list[str]:
+    return [re.sub(r"^(\[[0-9:.]+\]) \(\+[0-9.?]+\) ", r"\1 ", line) for line in lines]
 
 
 def test_view_per_pid_programs_start_and_stop(lttng, make_relay):
-    relay = make_relay("lttng-relayd", "ref")
-    setup_session(lttng, relay, "pct", buffers="pid")
-    setup_session(lttng, relay, "pbt", buffers="pid")
+    relay = make_relay("lttng-relayd", "rct")
+    relay_bt = make_relay("lttng-relayd", "rbt")
+    setup_session(lttng, relay, "pct", buffers="pid", num_subbuf=16)
+    setup_session(lttng, relay_bt, "pbt", buffers="pid", num_subbuf=16)
     view = spawn_view(live_url(relay, "pct"))
-    bt = spawn_bt_live(live_url(relay, "pbt"))
+    bt = spawn_bt_live(live_url(relay_bt, "pbt"))
     wait_attached(relay, "pct")
-    wait_attached(relay, "pbt")
+    wait_attached(relay_bt, "pbt")
 
-    counts = {"pa": 800, "pb": 100, "pc": 300}
-    apps = {"pa": lttng.spawn_app(counts["pa"], 1000, "pa")}
-    time.sleep(0.2)
-    apps["pb"] = lttng.spawn_app(counts["pb"], 1000, "pb")  # exits early
-    time.sleep(0.3)
-    apps["pc"] = lttng.spawn_app(counts["pc"], 1000, "pc")
+    # Programs emitting every 20 ms, like real ones rather than a flood.
+    iv = 20000
+    counts = {"pa": 100, "pb": 20, "pc": 50}
+    apps = {"pa": lttng.spawn_app(counts["pa"], iv, "pa")}
+    time.sleep(0.5)
+    apps["pb"] = lttng.spawn_app(counts["pb"], iv, "pb")  # exits early
+    time.sleep(0.5)
+    apps["pc"] = lttng.spawn_app(counts["pc"], iv, "pc")
     for p in apps.values():
         lttng.wait_app(p)
     # A program registering while every stream is idle (lttng bug #1406).
     time.sleep(1.0)
-    lttng.run_app(200, 1000, "pd")
-    counts["pd"] = 200
+    counts["pd"] = 30
+    lttng.run_app(counts["pd"], iv, "pd")
     time.sleep(3 * TIMER_US / 1e6)
 
     out_dir = relay.session_dir("pct")
+    out_dir_bt = relay_bt.session_dir("pbt")
     lttng.stop_session("pct")
     lttng.stop_session("pbt")
     lttng.destroy("pct")
@@ -227,23 +229,29 @@ def test_view_per_pid_programs_start_and_stop(lttng, make_relay):
     assert rc_bt == 0, bt_err
 
     # Exactly babeltrace2's lines for the relay's output, minus what the
-    # relay never announced live (see the module docstring).
+    # relay never announced live (see the module docstring). Deltas differ
+    # where events are missing: compare without them.
     offline = h.babeltrace(out_dir)
     assert offline.rc == 0, offline.err
-    off = iter(offline.lines)
-    assert all(line in off for line in lines), "not an ordered subset of the offline output"
-    names = list(counts)
-    ours = _prefix_lengths(lines, names)
-    theirs = _prefix_lengths(bt_lines, names)
-    for name, n in counts.items():
-        # The early events of every program, including the one that started
-        # while all streams were idle, must be there.
-        assert ours[name] >= n // 4, (name, ours, theirs)
-        assert theirs[name] >= n // 4 or name == "pd", (name, ours, theirs)
-        # Both viewers miss at most the last live timer period (+ a packet).
-        slack = 2 * TIMER_US // 1000 + 60
-        assert abs(ours[name] - theirs[name]) <= slack or name == "pd", (name, ours, theirs)
-    assert sum("ctflive_sample:start" in line for line in lines) == len(counts)
+    off = iter(strip_delta(offline.lines))
+    assert all(line in off for line in strip_delta(lines)), \
+        "not an ordered subset of the offline output"
+    offline_bt = h.babeltrace(out_dir_bt)
+    assert offline_bt.rc == 0, offline_bt.err
+    # lttng-relayd 2.13.9 hides the end of per-PID programs from every live
+    # viewer (module docstring): ctflive must show what babeltrace2 shows of
+    # its twin session, give or take the live timer phase.
+    slack = 3 * TIMER_US // iv + 10
+    for name in counts:
+        ours = h.tick_indices(lines, name)
+        theirs = h.tick_indices(bt_lines, name)
+        rec = h.tick_indices(offline.lines, name)
+        rec_bt = h.tick_indices(offline_bt.lines, name)
+        assert ours == rec[:len(ours)], name
+        assert theirs == rec_bt[:len(theirs)], name
+        assert len(ours) >= len(theirs) - slack, (name, len(ours), len(theirs), len(rec))
+    # The program that registered while every stream was idle was seen.
+    assert h.tick_indices(lines, "pd"), "new program not discovered"
 
 
 # --------------------------------------------------------------------------
