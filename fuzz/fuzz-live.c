@@ -7,7 +7,6 @@
  * side, then a reply with its records for the client side. Every successful
  * decode is re-encoded, which must succeed.
  */
-#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -24,7 +23,8 @@ static uint8_t out[CL_LIVE_STREAM_SIZE];
 		size_t pos_ = (rb)->pos;                            \
 		struct cl_wbuf w_ = cl_wbuf_make(out, sizeof(out)); \
 		if (dec(rb, msg) < 0) {                             \
-			assert((rb)->pos == pos_);                  \
+			if ((rb)->pos != pos_)                      \
+				__builtin_trap();                   \
 			return 0;                                   \
 		}                                                   \
 		if (enc(&w_, msg) != 0)                             \
@@ -93,7 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)cl_live_get_metadata_decode(&rb, &u64);
 		DECODE_REENCODE(cl_live_metadata_reply_decode, cl_live_metadata_reply_encode, &rb,
 				&mr);
-		assert(mr.len <= CL_LIVE_MAX_METADATA_LEN);
+		if (mr.len > CL_LIVE_MAX_METADATA_LEN)
+			__builtin_trap();
 		break;
 	case CL_LIVE_CMD_CREATE_SESSION:
 		(void)cl_live_create_session_reply_decode(&rb, &u32);
