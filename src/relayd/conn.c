@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "live.h"
 #include "log.h"
 #include "relay.h"
 
@@ -253,6 +254,7 @@ static int cmd_streams_sent(struct conn *c)
 	{
 		cl_container_of(n, struct stream, node)->published = true;
 	}
+	live_streams_published(c->relay, c->session);
 	reply_status(c, CL_LTTNG_OK);
 	return 0;
 }

@@ -14,10 +14,9 @@ int live_init(struct relay *relay);
 void live_fini(struct relay *relay);
 /* Accepts a viewer connection on `listen_fd`. */
 void live_accept(struct relay *relay, int listen_fd);
-/* Periodic work (publishing synced data). */
-void live_tick(struct relay *relay);
-/* Work done once per loop iteration before sleeping. */
-void live_before_sleep(struct relay *relay);
+struct session;
+/* Streams of `s` were published: viewers attached to it get viewer streams. */
+void live_streams_published(struct relay *relay, struct session *s);
 /* Frees closed viewer connections. */
 void live_collect(struct relay *relay);
 

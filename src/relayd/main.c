@@ -202,7 +202,6 @@ static void before_sleep(void *userdata)
 {
 	struct relay *relay = userdata;
 
-	live_before_sleep(relay);
 	conn_collect(relay);
 	live_collect(relay);
 	relay_collect(relay);
@@ -210,7 +209,7 @@ static void before_sleep(void *userdata)
 
 static void tick(void *userdata)
 {
-	live_tick(userdata);
+	sync_tick(userdata);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -398,6 +397,9 @@ int main(int argc, char **argv)
 	r = live_init(&relay);
 	if (r < 0)
 		return log_error_errno(r, "cannot start the live server"), 1;
+	r = sync_init(&relay);
+	if (r < 0)
+		return log_error_errno(r, "cannot start the sync worker"), 1;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -432,6 +434,7 @@ int main(int argc, char **argv)
 
 	conn_close_all(&relay);
 	live_fini(&relay);
+	sync_fini(&relay);
 	relay_shutdown(&relay);
 	for (int i = 0; i < 3; i++) {
 		cl_loop_del(relay.loop, &ls[i].watch);

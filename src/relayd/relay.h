@@ -49,6 +49,7 @@ struct stream;
 
 struct chunk {
 	struct cl_list_node node; /* in relay->chunks */
+	uint64_t serial;          /* relay-unique, never reused */
 	uint8_t sessiond_uuid[16];
 	uint64_t sessiond_session_id;
 	uint64_t id;
@@ -74,6 +75,26 @@ struct pending_index {
 	uint64_t offset;          /* bytes, in tracefile `tracefile` */
 	uint64_t gen;             /* stream->gen when the data was written */
 	struct cl_relayd_index ctrl;
+};
+
+/*
+ * One data file of a stream (a tracefile, or the file of one trace chunk)
+ * with its index file, as viewers see it. Index entries are numbered per
+ * stream across all its segments, in the order they were written.
+ */
+struct segment {
+	uint64_t gen;            /* stream->gen of the data file */
+	uint64_t chunk_serial;   /* chunk->serial the file lives in */
+	uint64_t tracefile;      /* tracefile slot */
+	int data_fd;             /* owned dup (read with pread), -1 once gone */
+	int index_fd;            /* owned dup, -1 until the index file exists */
+	uint64_t first_entry;    /* number of its first index entry */
+	uint64_t n_entries;      /* entries written */
+	bool has_entries;
+	uint64_t size;           /* bytes written to the data file */
+	uint64_t synced_size;    /* bytes known durable (or published, sync none) */
+	uint64_t synced_entries; /* entries known durable */
+	bool gone;               /* unlinked (tracefile ring) or deleted (clear) */
 };
 
 struct stream {
@@ -120,6 +141,15 @@ struct stream {
 	uint64_t last_index_packet_seq;  /* packet_seq_num of the last entry written */
 	uint64_t last_index_net_seq;
 	bool has_index;
+	uint64_t trace_id;          /* groups the streams of one CTF trace (same path) */
+	/* What viewers may see (DESIGN point 2: durable before visible). */
+	struct segment *segs;       /* owned array, oldest first */
+	size_t n_segs, cap_segs;
+	uint64_t published_entries; /* index entries viewers may read */
+	uint64_t metadata_published; /* bytes of the current metadata file viewers may read */
+	uint64_t metadata_epoch;    /* bumped when the metadata file is replaced */
+	bool sync_in_flight;
+	unsigned viewer_refs;       /* viewer streams pointing here */
 };
 
 struct session {
@@ -143,6 +173,9 @@ struct session {
 	size_t n_streams;
 	unsigned data_conns; /* data connections bound to this session */
 	bool data_closed;    /* a bound data connection went away: no more data */
+	unsigned viewer_refs; /* viewer sessions attached */
+	bool sync_in_flight;  /* a sync job covers this session's streams */
+	struct relay *relay; /* borrowed */
 };
 
 struct relay {
@@ -150,7 +183,8 @@ struct relay {
 	int output_fd; /* O_PATH fd of the output root */
 	struct cl_list sessions, streams, chunks, conns;
 	size_t n_sessions, n_conns;
-	uint64_t next_session_id, next_stream_handle;
+	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
+	struct sync_worker *sync; /* owned */
 	bool allow_clear;
 	uint32_t max_minor; /* highest protocol minor announced (<= 13) */
 	bool sync_publish;  /* publish to viewers only after fdatasync (DESIGN point 2) */
@@ -210,5 +244,21 @@ bool stream_data_pending(const struct stream *st, uint64_t last_net_seq_num);
 int stream_set_rotation(struct relay *relay, struct stream *st, struct chunk *new_chunk,
 			uint64_t rotate_at_packet_seq);
 int stream_reset_metadata(struct stream *st);
+/* Finds a stream by handle, closed ones included (for viewers and sync). */
+struct stream *stream_find_any(struct relay *relay, uint64_t handle);
+/* Segment holding index entry `entry`, or NULL. */
+struct segment *stream_segment_of(struct stream *st, uint64_t entry);
+/* Marks segments in a deleted chunk as gone. */
+void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial);
+/* Makes everything written so far visible (sync policy none, or after a sync). */
+void stream_publish_all(struct stream *st);
+
+/* ---- durability (sync.c): fdatasync off the loop thread ---- */
+int sync_init(struct relay *relay);
+void sync_fini(struct relay *relay);
+/* Starts syncing every stream with unpublished data (called on each tick). */
+void sync_tick(struct relay *relay);
+/* True while a sync job may still touch this stream's files. */
+bool sync_busy(const struct stream *st);
 
 #endif

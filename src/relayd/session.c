@@ -99,6 +99,7 @@ static struct chunk *chunk_new(struct relay *relay, const struct session *s, con
 	if (!c)
 		return NULL;
 	c->dir = strdup(dir);
+	c->serial = ++relay->next_chunk_serial;
 	c->session_dir_fd = fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 0);
 	c->dir_fd = dir_fd;
 	memcpy(c->sessiond_uuid, s->sessiond_uuid, sizeof(c->sessiond_uuid));
@@ -210,7 +211,7 @@ static int chunk_move(struct chunk *c, const char *to)
 }
 
 /* What happens to a closed chunk once no stream writes into it any more. */
-static void chunk_finish(struct chunk *c)
+static void chunk_finish(struct relay *relay, struct chunk *c)
 {
 	char name[128], path[160];
 	int r = 0;
@@ -226,6 +227,7 @@ static void chunk_finish(struct chunk *c)
 		}
 		break;
 	case CL_CHUNK_CLOSE_DELETE:
+		relay_chunk_deleted(relay, c->serial);
 		if (c->dir[0])
 			r = cl_remove_tree(c->session_dir_fd, c->dir);
 		else
@@ -242,11 +244,10 @@ static void chunk_finish(struct chunk *c)
 
 void chunk_unref(struct relay *relay, struct chunk *c)
 {
-	(void)relay;
 	if (!c || --c->refs > 0)
 		return;
 	if (c->closed)
-		chunk_finish(c);
+		chunk_finish(relay, c);
 	chunk_free(c);
 }
 
@@ -267,6 +268,7 @@ int session_create(struct relay *relay, const struct cl_relayd_create_session *m
 	cl_list_init(&s->streams);
 	cl_list_node_init(&s->node);
 	s->dir_fd = -1;
+	s->relay = relay;
 	s->minor = minor;
 	s->live_timer = m->live_timer;
 	s->snapshot = m->snapshot;
@@ -535,6 +537,13 @@ void session_connection_closed(struct relay *relay, struct session *s, bool erro
 
 static void stream_free(struct stream *st)
 {
+	for (size_t i = 0; i < st->n_segs; i++) {
+		if (st->segs[i].data_fd >= 0)
+			close(st->segs[i].data_fd);
+		if (st->segs[i].index_fd >= 0)
+			close(st->segs[i].index_fd);
+	}
+	free(st->segs);
 	cl_list_remove(&st->node);
 	cl_list_remove(&st->global_node);
 	st->session->n_streams--;
@@ -556,10 +565,11 @@ void relay_collect(struct relay *relay)
 		{
 			struct stream *st = cl_container_of(m, struct stream, node);
 
-			if (st->closed && !st->busy)
+			if (st->closed && !st->busy && !st->viewer_refs && !sync_busy(st))
 				stream_free(st);
 		}
-		if (!s->connection_closed || s->n_streams > 0 || s->data_conns > 0)
+		if (!s->connection_closed || s->n_streams > 0 || s->data_conns > 0 ||
+		    s->viewer_refs > 0 || s->sync_in_flight)
 			continue;
 		log_info("session %llu ended: '%s'", (unsigned long long)s->id, s->output_path);
 		cl_list_remove(&s->node);
@@ -589,9 +599,13 @@ void relay_shutdown(struct relay *relay)
 			struct stream *st = cl_container_of(m, struct stream, node);
 
 			st->busy = 0;
+			st->viewer_refs = 0;
+			st->sync_in_flight = false;
 			stream_close(relay, st);
 		}
 		s->data_conns = 0;
+		s->viewer_refs = 0;
+		s->sync_in_flight = false;
 	}
 	relay_collect(relay);
 	while (!cl_list_empty(&relay->chunks)) {

@@ -52,6 +52,61 @@ static void tracefile_name(const struct stream *st, uint64_t n, char *buf, size_
 		(void)snprintf(buf, cap, "%s", st->channel_name);
 }
 
+static bool sync_publishes(const struct stream *st)
+{
+	return st->session->relay->sync_publish;
+}
+
+static struct segment *seg_by_gen(struct stream *st, uint64_t gen)
+{
+	for (size_t i = st->n_segs; i-- > 0;)
+		if (st->segs[i].gen == gen)
+			return &st->segs[i];
+	return NULL;
+}
+
+static struct segment *cur_seg(struct stream *st)
+{
+	return seg_by_gen(st, st->gen);
+}
+
+/* Starts a segment for the data file just opened (its fd is duplicated). */
+static int add_segment(struct stream *st)
+{
+	struct segment *sg;
+
+	if (st->n_segs == st->cap_segs) {
+		size_t cap = st->cap_segs ? st->cap_segs * 2 : 4;
+		struct segment *n = realloc(st->segs, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		st->segs = n;
+		st->cap_segs = cap;
+	}
+	sg = &st->segs[st->n_segs];
+	memset(sg, 0, sizeof(*sg));
+	sg->index_fd = -1;
+	sg->data_fd = fcntl(st->data_fd, F_DUPFD_CLOEXEC, 0);
+	if (sg->data_fd < 0)
+		return -errno;
+	sg->gen = st->gen;
+	sg->chunk_serial = st->chunk ? st->chunk->serial : 0;
+	sg->tracefile = st->tracefile_index;
+	st->n_segs++;
+	return 0;
+}
+
+static void segment_gone(struct segment *sg)
+{
+	if (sg->data_fd >= 0)
+		close(sg->data_fd);
+	if (sg->index_fd >= 0)
+		close(sg->index_fd);
+	sg->data_fd = sg->index_fd = -1;
+	sg->gone = true;
+}
+
 static int open_data_file(struct stream *st)
 {
 	char name[300];
@@ -65,7 +120,7 @@ static int open_data_file(struct stream *st)
 	st->data_fd = fd;
 	st->file_size = 0;
 	st->gen++;
-	return 0;
+	return add_segment(st);
 }
 
 static int open_index_file(struct stream *st)
@@ -81,7 +136,7 @@ static int open_index_file(struct stream *st)
 	tracefile_name(st, st->tracefile_index, tf, sizeof(tf));
 	(void)snprintf(name, sizeof(name), "%s.idx", tf);
 	(void)unlinkat(dfd, name, 0);
-	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 		    CL_FILE_MODE);
 	r = fd < 0 ? -errno : 0;
 	close(dfd);
@@ -97,6 +152,8 @@ static int open_index_file(struct stream *st)
 		return r;
 	}
 	st->index_fd = fd;
+	if (cur_seg(st) && cur_seg(st)->index_fd < 0)
+		cur_seg(st)->index_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	return 0;
 }
 
@@ -157,6 +214,7 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 {
 	uint8_t e[CTF_INDEX_V11_SIZE];
 	bool v11 = st->session->minor >= 8;
+	struct segment *sg;
 	int fd, r;
 
 	if (gen == st->gen || offset == LOST_PACKET_OFFSET) {
@@ -190,7 +248,17 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 	if (r < 0)
 		return r;
 
+	sg = seg_by_gen(st, fd == st->index_fd ? st->gen : gen);
+	if (sg) {
+		if (!sg->has_entries) {
+			sg->has_entries = true;
+			sg->first_entry = st->index_entries;
+		}
+		sg->n_entries++;
+	}
 	st->index_entries++;
+	if (!sync_publishes(st))
+		stream_publish_all(st);
 	st->prev_index_seq = ix->net_seq_num;
 	st->has_index = true;
 	st->last_index_packet_seq = ix->packet_seq_num;
@@ -224,10 +292,25 @@ static int write_lost_before(struct stream *st, uint64_t seq, bool all)
 	return r;
 }
 
+/* Streams with the same path in a session form one CTF trace. */
+static uint64_t trace_id_for(struct relay *relay, struct session *s, const char *path)
+{
+	struct cl_list_node *n;
+
+	cl_list_for_each(n, &s->streams)
+	{
+		struct stream *o = cl_container_of(n, struct stream, node);
+
+		if (!strcmp(o->pathname, path))
+			return o->trace_id;
+	}
+	return ++relay->next_trace_id;
+}
+
 int stream_create(struct relay *relay, struct session *s, const struct cl_relayd_add_stream *m,
 		  struct stream **ret)
 {
-	char path[CL_RELAYD_PATH_MAX];
+	char path[CL_RELAYD_PATH_MAX], name[300];
 	struct stream *st;
 	int r;
 
@@ -266,10 +349,22 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	r = chunk_note_top_entry(s->current_chunk, path);
 	if (r < 0)
 		goto fail;
-	r = open_data_file(st);
-	if (r < 0)
+	tracefile_name(st, 0, name, sizeof(name));
+	st->data_fd = openat(st->dir_fd, name,
+			     O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, CL_FILE_MODE);
+	if (st->data_fd < 0) {
+		r = -errno;
 		goto fail;
+	}
+	st->gen = 1;
 	st->chunk = chunk_ref(s->current_chunk);
+	r = add_segment(st);
+	if (r < 0) {
+		chunk_unref(relay, st->chunk);
+		close(st->data_fd);
+		goto fail;
+	}
+	st->trace_id = trace_id_for(relay, s, path);
 	st->handle = relay->next_stream_handle++;
 	cl_list_append(&s->streams, &st->node);
 	cl_list_append(&relay->streams, &st->global_node);
@@ -309,6 +404,8 @@ int stream_write_metadata(struct stream *st, const uint8_t *buf, size_t n)
 	r = cl_write_full(st->data_fd, buf, n);
 	if (r == 0)
 		st->metadata_received += n;
+	if (r == 0 && !sync_publishes(st))
+		st->metadata_published = st->metadata_received;
 	return r;
 }
 
@@ -321,6 +418,8 @@ int stream_write_metadata_padding(struct stream *st, uint64_t padding)
 	r = cl_write_zeros(st->data_fd, padding);
 	if (r == 0)
 		st->metadata_received += padding;
+	if (r == 0 && !sync_publishes(st))
+		st->metadata_published = st->metadata_received;
 	return r;
 }
 
@@ -331,6 +430,8 @@ int stream_reset_metadata(struct stream *st)
 	if (ftruncate(st->data_fd, 0) < 0 || lseek(st->data_fd, 0, SEEK_SET) < 0)
 		return -errno;
 	st->metadata_received = 0;
+	st->metadata_published = 0;
+	st->metadata_epoch++;
 	return 0;
 }
 
@@ -361,8 +462,12 @@ static int do_rotate(struct relay *relay, struct stream *st)
 			st->tracefiles_used = 0;
 			r = open_data_file(st);
 		}
-		if (r == 0 && st->is_metadata)
+		if (r == 0 && st->is_metadata) {
+			/* The new file gets the whole metadata again. */
 			st->metadata_received = 0;
+			st->metadata_published = 0;
+			st->metadata_epoch++;
+		}
 	} else {
 		st->gen++;
 	}
@@ -494,6 +599,10 @@ static int next_tracefile(struct stream *st)
 		int idx_fd;
 
 		/* The ring wrapped: unlink the old file so readers holding it keep it. */
+		for (size_t i = 0; i < st->n_segs; i++)
+			if (st->segs[i].tracefile == st->tracefile_index &&
+			    (!st->chunk || st->segs[i].chunk_serial == st->chunk->serial))
+				segment_gone(&st->segs[i]);
 		tracefile_name(st, st->tracefile_index, name, sizeof(name));
 		(void)unlinkat(st->dir_fd, name, 0);
 		if (cl_open_dir_beneath(st->dir_fd, "index", &idx_fd) == 0) {
@@ -560,6 +669,10 @@ int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_n
 		return r;
 	st->file_size += padding_size;
 	st->prev_data_seq = net_seq_num;
+	if (cur_seg(st))
+		cur_seg(st)->size = st->file_size;
+	if (!sync_publishes(st))
+		stream_publish_all(st);
 
 	if (stream_is_indexed(st)) {
 		r = write_lost_before(st, net_seq_num, false);
@@ -678,4 +791,54 @@ void stream_close(struct relay *relay, struct stream *st)
 	st->rotation_chunk = NULL;
 	st->closed = true;
 	log_debug("stream %llu closed", (unsigned long long)st->handle);
+}
+
+struct stream *stream_find_any(struct relay *relay, uint64_t handle)
+{
+	struct cl_list_node *n;
+
+	cl_list_for_each(n, &relay->streams)
+	{
+		struct stream *st = cl_container_of(n, struct stream, global_node);
+
+		if (st->handle == handle)
+			return st;
+	}
+	return NULL;
+}
+
+struct segment *stream_segment_of(struct stream *st, uint64_t entry)
+{
+	for (size_t i = 0; i < st->n_segs; i++) {
+		struct segment *sg = &st->segs[i];
+
+		if (sg->has_entries && entry >= sg->first_entry &&
+		    entry - sg->first_entry < sg->n_entries)
+			return sg;
+	}
+	return NULL;
+}
+
+void stream_publish_all(struct stream *st)
+{
+	for (size_t i = 0; i < st->n_segs; i++) {
+		st->segs[i].synced_size = st->segs[i].size;
+		st->segs[i].synced_entries = st->segs[i].n_entries;
+	}
+	st->published_entries = st->index_entries;
+	st->metadata_published = st->metadata_received;
+}
+
+void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial)
+{
+	struct cl_list_node *n;
+
+	cl_list_for_each(n, &relay->streams)
+	{
+		struct stream *st = cl_container_of(n, struct stream, global_node);
+
+		for (size_t i = 0; i < st->n_segs; i++)
+			if (st->segs[i].chunk_serial == chunk_serial)
+				segment_gone(&st->segs[i]);
+	}
 }
