@@ -183,6 +183,26 @@ def test_view_json(lttng, make_relay):
     assert all(isinstance(r, dict) for r in records)
 
 
+def test_view_from_now(lttng, make_relay):
+    """--from-now (seek LAST): only packets indexed after the attach, then
+    every later event, without gaps."""
+    relay = make_relay("lttng-relayd", "ref")
+    setup_session(lttng, relay, "vfn")
+    n = 150
+    app = lttng.spawn_app(n, 10000, "fn")  # 1.5 s
+    time.sleep(0.8)
+    view = spawn_view(live_url(relay, "vfn"), "--from-now")
+    lttng.wait_app(app)
+    time.sleep(3 * TIMER_US / 1e6)
+    lttng.destroy("vfn")
+    rc, lines, err = finish(view)
+    assert rc == 0, err
+    ticks = h.tick_indices(lines, "fn")
+    assert ticks, "nothing printed"
+    assert 0 < ticks[0] < n - 1, ticks[:5]
+    assert ticks == list(range(ticks[0], n)), ticks
+
+
 # --------------------------------------------------------------------------
 # view: per-PID, programs starting and stopping while viewing
 
