@@ -49,10 +49,11 @@ static inline void cl_list_remove(struct cl_list_node *n)
 }
 
 /* Iterates `pos` (a struct cl_list_node *) over list `l`. */
-#define cl_list_for_each(pos, l) for ((pos) = (l)->head.next; (pos) != &(l)->head; (pos) = (pos)->next)
+#define cl_list_for_each(pos, l) \
+	for ((pos) = (l)->head.next; (pos) != &(l)->head; (pos) = (pos)->next)
 /* Same, but `pos` may be removed during the iteration; `tmp` holds the next node. */
-#define cl_list_for_each_safe(pos, tmp, l)                                                          \
-	for ((pos) = (l)->head.next, (tmp) = (pos)->next; (pos) != &(l)->head;                      \
+#define cl_list_for_each_safe(pos, tmp, l)                                     \
+	for ((pos) = (l)->head.next, (tmp) = (pos)->next; (pos) != &(l)->head; \
 	     (pos) = (tmp), (tmp) = (pos)->next)
 
 #endif

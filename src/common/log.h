@@ -38,10 +38,10 @@ int cl_log_internal(enum cl_log_level level, int r, const char *fmt, ...) CL_PRI
 #define log_warning(...) (void)cl_log_internal(CL_LOG_WARNING, 0, __VA_ARGS__)
 #define log_notice(...)  (void)cl_log_internal(CL_LOG_NOTICE, 0, __VA_ARGS__)
 #define log_info(...)    (void)cl_log_internal(CL_LOG_INFO, 0, __VA_ARGS__)
-#define log_debug(...)                                                                             \
-	do {                                                                                       \
-		if (cl_log_get_level() >= CL_LOG_DEBUG)                                            \
-			(void)cl_log_internal(CL_LOG_DEBUG, 0, __VA_ARGS__);                        \
+#define log_debug(...)                                                       \
+	do {                                                                 \
+		if (cl_log_get_level() >= CL_LOG_DEBUG)                      \
+			(void)cl_log_internal(CL_LOG_DEBUG, 0, __VA_ARGS__); \
 	} while (0)
 
 /* r is a negative errno; its text is appended. Evaluates to r. */

@@ -27,30 +27,30 @@
 #include <sys/types.h>
 
 /* §0 constants */
-#define CL_RELAYD_VERSION_MAJOR       2
-#define CL_RELAYD_VERSION_MINOR       13
-#define CL_RELAYD_CTRL_HDR_SIZE       24
-#define CL_RELAYD_DATA_HDR_SIZE       32
-#define CL_RELAYD_CTRL_MAX_PAYLOAD    (128u * 1024u * 1024u) /* bytes, as lttng-relayd */
-#define CL_RELAYD_NAME_MAX            255  /* LTTNG_NAME_MAX, includes NUL */
-#define CL_RELAYD_HOST_NAME_MAX       256  /* LTTNG_HOST_NAME_MAX, includes NUL */
-#define CL_RELAYD_PATH_MAX            4096 /* LTTNG_PATH_MAX, includes NUL */
-#define CL_RELAYD_STREAM_NAME_MAX     264  /* DEFAULT_STREAM_NAME_LEN, includes NUL */
-#define CL_RELAYD_STREAM_PATH_MAX     255  /* 2.11 pathname limit, includes NUL */
-#define CL_RELAYD_HOST_NAME_MAX_2_4   64
-#define CL_RELAYD_NAME_MAX_2_4        255
-#define CL_RELAYD_UUID_LEN            16
-#define CL_RELAYD_CREATE_SESSION_2_4_SIZE  327
-#define CL_RELAYD_CREATE_SESSION_2_11_SIZE 59
-#define CL_RELAYD_ADD_STREAM_2_1_SIZE      4360
-#define CL_RELAYD_ADD_STREAM_2_2_SIZE      4376
-#define CL_RELAYD_ADD_STREAM_2_11_SIZE     32
-#define CL_RELAYD_INDEX_SIZE_2_4           64 /* minor < 8 */
-#define CL_RELAYD_INDEX_SIZE_2_8           80 /* minor >= 8 */
-#define CL_RELAYD_METADATA_HDR_SIZE        12
-#define CL_RELAYD_ROTATE_POSITION_SIZE     16
-#define CL_RELAYD_CLOSE_CHUNK_SIZE         21
-#define CL_RELAYD_CREATE_CHUNK_SIZE        20
+#define CL_RELAYD_VERSION_MAJOR             2
+#define CL_RELAYD_VERSION_MINOR             13
+#define CL_RELAYD_CTRL_HDR_SIZE             24
+#define CL_RELAYD_DATA_HDR_SIZE             32
+#define CL_RELAYD_CTRL_MAX_PAYLOAD          (128u * 1024u * 1024u) /* bytes, as lttng-relayd */
+#define CL_RELAYD_NAME_MAX                  255  /* LTTNG_NAME_MAX, includes NUL */
+#define CL_RELAYD_HOST_NAME_MAX             256  /* LTTNG_HOST_NAME_MAX, includes NUL */
+#define CL_RELAYD_PATH_MAX                  4096 /* LTTNG_PATH_MAX, includes NUL */
+#define CL_RELAYD_STREAM_NAME_MAX           264  /* DEFAULT_STREAM_NAME_LEN, includes NUL */
+#define CL_RELAYD_STREAM_PATH_MAX           255  /* 2.11 pathname limit, includes NUL */
+#define CL_RELAYD_HOST_NAME_MAX_2_4         64
+#define CL_RELAYD_NAME_MAX_2_4              255
+#define CL_RELAYD_UUID_LEN                  16
+#define CL_RELAYD_CREATE_SESSION_2_4_SIZE   327
+#define CL_RELAYD_CREATE_SESSION_2_11_SIZE  59
+#define CL_RELAYD_ADD_STREAM_2_1_SIZE       4360
+#define CL_RELAYD_ADD_STREAM_2_2_SIZE       4376
+#define CL_RELAYD_ADD_STREAM_2_11_SIZE      32
+#define CL_RELAYD_INDEX_SIZE_2_4            64 /* minor < 8 */
+#define CL_RELAYD_INDEX_SIZE_2_8            80 /* minor >= 8 */
+#define CL_RELAYD_METADATA_HDR_SIZE         12
+#define CL_RELAYD_ROTATE_POSITION_SIZE      16
+#define CL_RELAYD_CLOSE_CHUNK_SIZE          21
+#define CL_RELAYD_CREATE_CHUNK_SIZE         20
 #define CL_RELAYD_CONFIG_FLAG_CLEAR_ALLOWED (UINT64_C(1) << 0)
 
 /* §3 enum lttcomm_relayd_command */
@@ -187,7 +187,7 @@ struct cl_relayd_index {
 	uint64_t timestamp_begin;
 	uint64_t timestamp_end;
 	uint64_t events_discarded;
-	uint64_t stream_id; /* CTF stream class id */
+	uint64_t stream_id;          /* CTF stream class id */
 	uint64_t stream_instance_id; /* UINT64_MAX when absent (minor < 8) */
 	uint64_t packet_seq_num;     /* UINT64_MAX when absent (minor < 8) */
 };

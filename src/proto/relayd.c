@@ -12,8 +12,8 @@
 
 #include "bytes.h"
 
-static_assert(CL_RELAYD_CREATE_SESSION_2_4_SIZE == CL_RELAYD_NAME_MAX_2_4 +
-			      CL_RELAYD_HOST_NAME_MAX_2_4 + 4 + 4,
+static_assert(CL_RELAYD_CREATE_SESSION_2_4_SIZE ==
+		      CL_RELAYD_NAME_MAX_2_4 + CL_RELAYD_HOST_NAME_MAX_2_4 + 4 + 4,
 	      "2.4 create-session layout");
 static_assert(CL_RELAYD_ADD_STREAM_2_1_SIZE == CL_RELAYD_STREAM_NAME_MAX + CL_RELAYD_PATH_MAX,
 	      "2.1 add-stream layout");
@@ -253,7 +253,8 @@ int cl_relayd_decode_index(const uint8_t *data, size_t len, uint32_t minor,
 
 	if (cl_rbuf_get_be64(&rb, &ix.relay_stream_id) || cl_rbuf_get_be64(&rb, &ix.net_seq_num) ||
 	    cl_rbuf_get_be64(&rb, &ix.packet_size) || cl_rbuf_get_be64(&rb, &ix.content_size) ||
-	    cl_rbuf_get_be64(&rb, &ix.timestamp_begin) || cl_rbuf_get_be64(&rb, &ix.timestamp_end) ||
+	    cl_rbuf_get_be64(&rb, &ix.timestamp_begin) ||
+	    cl_rbuf_get_be64(&rb, &ix.timestamp_end) ||
 	    cl_rbuf_get_be64(&rb, &ix.events_discarded) || cl_rbuf_get_be64(&rb, &ix.stream_id))
 		return -EMSGSIZE;
 	if (minor >= 8) {
@@ -293,8 +294,7 @@ int cl_relayd_decode_create_chunk(const uint8_t *data, size_t len,
 	return 0;
 }
 
-int cl_relayd_decode_close_chunk(const uint8_t *data, size_t len,
-				 struct cl_relayd_close_chunk *ret)
+int cl_relayd_decode_close_chunk(const uint8_t *data, size_t len, struct cl_relayd_close_chunk *ret)
 {
 	struct cl_rbuf rb = cl_rbuf_make(data, len);
 	struct cl_relayd_close_chunk c;
@@ -392,8 +392,7 @@ ssize_t cl_relayd_encode_create_session_reply(uint8_t *buf, size_t cap, uint64_t
 	return (ssize_t)wb.pos;
 }
 
-ssize_t cl_relayd_encode_status_stream(uint8_t *buf, size_t cap, uint64_t handle,
-				       uint32_t ret_code)
+ssize_t cl_relayd_encode_status_stream(uint8_t *buf, size_t cap, uint64_t handle, uint32_t ret_code)
 {
 	return cl_relayd_encode_status_session(buf, cap, handle, ret_code);
 }

@@ -15,6 +15,7 @@
  * field the connection is always closed (§10.2: the session daemon would
  * otherwise block forever on a zero-length read).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -25,16 +26,15 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include "live.h"
 #include "log.h"
 #include "relay.h"
 
-#define READ_BUDGET      (4u << 20) /* bytes per wake-up, for fairness */
-#define BODY_CHUNK       65536
-#define OUT_CAP          (16u * 1024u)
-#define METADATA_MAX     CL_RELAYD_CTRL_MAX_PAYLOAD
+#define READ_BUDGET  (4u << 20) /* bytes per wake-up, for fairness */
+#define BODY_CHUNK   65536
+#define OUT_CAP      (16u * 1024u)
+#define METADATA_MAX CL_RELAYD_CTRL_MAX_PAYLOAD
 
 enum rx_state {
 	RX_HEADER,
@@ -148,8 +148,9 @@ static int cmd_version(struct conn *c, const uint8_t *p, size_t n)
 
 	if (cl_relayd_decode_version(p, n, &v) < 0)
 		return -EPROTO;
-	reply(c, b, cl_relayd_encode_version_reply(b, sizeof(b), CL_RELAYD_VERSION_MAJOR,
-						   c->relay->max_minor));
+	reply(c, b,
+	      cl_relayd_encode_version_reply(b, sizeof(b), CL_RELAYD_VERSION_MAJOR,
+					     c->relay->max_minor));
 	if (v.major != CL_RELAYD_VERSION_MAJOR) {
 		c->close_after_reply = true;
 		log_notice("%s: peer speaks protocol %u.%u, closing", c->peer, v.major, v.minor);
@@ -169,13 +170,15 @@ static int cmd_get_configuration(struct conn *c, const uint8_t *p, size_t n)
 	if (cl_relayd_decode_u64(p, n, &flags) < 0)
 		return -EPROTO;
 	if (flags != 0) {
-		reply(c, b, cl_relayd_encode_configuration_reply(b, sizeof(b),
-								 CL_LTTNG_ERR_INVALID_PROTOCOL, 0));
+		reply(c, b,
+		      cl_relayd_encode_configuration_reply(b, sizeof(b),
+							   CL_LTTNG_ERR_INVALID_PROTOCOL, 0));
 		return 0;
 	}
-	reply(c, b, cl_relayd_encode_configuration_reply(
-			    b, sizeof(b), CL_LTTNG_OK,
-			    c->relay->allow_clear ? CL_RELAYD_CONFIG_FLAG_CLEAR_ALLOWED : 0));
+	reply(c, b,
+	      cl_relayd_encode_configuration_reply(
+		      b, sizeof(b), CL_LTTNG_OK,
+		      c->relay->allow_clear ? CL_RELAYD_CONFIG_FLAG_CLEAR_ALLOWED : 0));
 	return 0;
 }
 
@@ -226,8 +229,8 @@ static int cmd_add_stream(struct conn *c, const uint8_t *p, size_t n)
 		return reply_error_close(c, CL_LTTNG_ERR_UNK, "ADD_STREAM without a session");
 	r = cl_relayd_decode_add_stream(p, n, c->minor, &m);
 	if (r < 0) {
-		reply(c, b, cl_relayd_encode_status_stream(b, sizeof(b), UINT64_MAX,
-							   CL_LTTNG_ERR_UNK));
+		reply(c, b,
+		      cl_relayd_encode_status_stream(b, sizeof(b), UINT64_MAX, CL_LTTNG_ERR_UNK));
 		c->close_after_reply = true;
 		log_notice("%s: malformed ADD_STREAM, closing", c->peer);
 		return 0;
@@ -236,8 +239,8 @@ static int cmd_add_stream(struct conn *c, const uint8_t *p, size_t n)
 	if (r < 0) {
 		log_warning_errno(r, "session %llu: cannot add stream '%s' in '%s'",
 				  (unsigned long long)c->session->id, m.channel_name, m.pathname);
-		reply(c, b, cl_relayd_encode_status_stream(b, sizeof(b), UINT64_MAX,
-							   CL_LTTNG_ERR_UNK));
+		reply(c, b,
+		      cl_relayd_encode_status_stream(b, sizeof(b), UINT64_MAX, CL_LTTNG_ERR_UNK));
 		return 0;
 	}
 	reply(c, b, cl_relayd_encode_status_stream(b, sizeof(b), st->handle, CL_LTTNG_OK));
@@ -250,8 +253,7 @@ static int cmd_streams_sent(struct conn *c)
 
 	if (!c->session || !need_version(c))
 		return reply_error_close(c, CL_LTTNG_ERR_UNK, "STREAMS_SENT without a session");
-	cl_list_for_each(n, &c->session->streams)
-	{
+	cl_list_for_each (n, &c->session->streams) {
 		cl_container_of(n, struct stream, node)->published = true;
 	}
 	live_streams_published(c->relay, c->session);
@@ -283,7 +285,8 @@ static int cmd_send_index(struct conn *c, const uint8_t *p, size_t n)
 	r = stream_add_index(c->relay, st, &ix);
 	if (r < 0) {
 		log_warning_errno(r, "session %llu: stream %llu: cannot add index %llu",
-				  (unsigned long long)c->session->id, (unsigned long long)st->handle,
+				  (unsigned long long)c->session->id,
+				  (unsigned long long)st->handle,
 				  (unsigned long long)ix.net_seq_num);
 		return reply_error_close(c, CL_LTTNG_ERR_UNK, "index refused");
 	}
@@ -349,8 +352,7 @@ static int cmd_data_pending_round(struct conn *c, const uint8_t *p, size_t n, bo
 		return -EPROTO;
 	if (!c->session || c->session->id != id)
 		return reply_error_close(c, CL_LTTNG_ERR_UNK, "data pending for another session");
-	cl_list_for_each(it, &c->session->streams)
-	{
+	cl_list_for_each (it, &c->session->streams) {
 		struct stream *st = cl_container_of(it, struct stream, node);
 
 		if (begin)
@@ -373,8 +375,7 @@ static int cmd_reset_metadata(struct conn *c, const uint8_t *p, size_t n)
 	if (cl_relayd_decode_u64_pair(p, n, &handle, &version) < 0)
 		return -EPROTO;
 	st = own_stream(c, handle);
-	if (!st || !st->is_metadata || c->session->live_timer > 0 ||
-	    stream_reset_metadata(st) < 0)
+	if (!st || !st->is_metadata || c->session->live_timer > 0 || stream_reset_metadata(st) < 0)
 		return reply_error_close(c, CL_LTTNG_ERR_UNK, "RESET_METADATA refused");
 	reply_status(c, CL_LTTNG_OK);
 	return 0;
@@ -390,14 +391,14 @@ static int cmd_rotate_streams(struct conn *c, const uint8_t *p, size_t n)
 
 	(void)lookup;
 	if (!c->session || c->minor < 11)
-		return reply_error_close(c, CL_LTTNG_ERR_INVALID_PROTOCOL, "unexpected ROTATE_STREAMS");
+		return reply_error_close(c, CL_LTTNG_ERR_INVALID_PROTOCOL,
+					 "unexpected ROTATE_STREAMS");
 	r = cl_relayd_decode_rotate_streams(p, n, RELAY_MAX_ROTATE_STREAMS, &rs);
 	if (r < 0)
 		return reply_error_close(c, CL_LTTNG_ERR_INVALID_PROTOCOL,
 					 "malformed ROTATE_STREAMS");
 	if (rs.has_new_chunk_id) {
-		cl_list_for_each(it, &c->relay->chunks)
-		{
+		cl_list_for_each (it, &c->relay->chunks) {
 			struct chunk *ch = cl_container_of(it, struct chunk, node);
 
 			if (ch->id == rs.new_chunk_id && !ch->closed &&
@@ -463,18 +464,20 @@ static int cmd_close_trace_chunk(struct conn *c, const uint8_t *p, size_t n)
 	int r;
 
 	if (!c->session || c->minor < 11 || cl_relayd_decode_close_chunk(p, n, &m) < 0) {
-		reply(c, b, cl_relayd_encode_close_chunk_reply(b, sizeof(b),
-							       CL_LTTNG_ERR_INVALID_PROTOCOL, NULL));
+		reply(c, b,
+		      cl_relayd_encode_close_chunk_reply(b, sizeof(b),
+							 CL_LTTNG_ERR_INVALID_PROTOCOL, NULL));
 		c->close_after_reply = true;
 		return 0;
 	}
 	r = chunk_close(c->relay, c->session, &m, &status, &path);
 	if (r < 0 || !path || strlen(path) >= CL_RELAYD_PATH_MAX) {
-		log_warning_errno(r < 0 ? r : -ENAMETOOLONG,
-				  "session %llu: cannot close trace chunk %llu",
-				  (unsigned long long)c->session->id, (unsigned long long)m.chunk_id);
-		reply(c, b, cl_relayd_encode_close_chunk_reply(
-				    b, sizeof(b), r < 0 ? status : CL_LTTNG_ERR_NOMEM, NULL));
+		log_warning_errno(
+			r < 0 ? r : -ENAMETOOLONG, "session %llu: cannot close trace chunk %llu",
+			(unsigned long long)c->session->id, (unsigned long long)m.chunk_id);
+		reply(c, b,
+		      cl_relayd_encode_close_chunk_reply(
+			      b, sizeof(b), r < 0 ? status : CL_LTTNG_ERR_NOMEM, NULL));
 		c->close_after_reply = true; /* §10.2: never leave a length-0 reply open */
 		free(path);
 		return 0;
@@ -492,8 +495,9 @@ static int cmd_trace_chunk_exists(struct conn *c, const uint8_t *p, size_t n)
 	if (!c->session || c->minor < 11 || cl_relayd_decode_u64(p, n, &id) < 0)
 		return reply_error_close(c, CL_LTTNG_ERR_INVALID_PROTOCOL,
 					 "unexpected TRACE_CHUNK_EXISTS");
-	reply(c, b, cl_relayd_encode_chunk_exists_reply(b, sizeof(b), CL_LTTNG_OK,
-							chunk_exists(c->relay, c->session, id)));
+	reply(c, b,
+	      cl_relayd_encode_chunk_exists_reply(b, sizeof(b), CL_LTTNG_OK,
+						  chunk_exists(c->relay, c->session, id)));
 	return 0;
 }
 
@@ -676,7 +680,8 @@ static int grow_payload(struct conn *c, size_t want)
 /* Returns bytes consumed (> 0), 0 on EOF, -EAGAIN, or another -errno. */
 static ssize_t receive(struct conn *c)
 {
-	size_t hdr_size = c->kind == CONN_CONTROL ? CL_RELAYD_CTRL_HDR_SIZE : CL_RELAYD_DATA_HDR_SIZE;
+	size_t hdr_size =
+		c->kind == CONN_CONTROL ? CL_RELAYD_CTRL_HDR_SIZE : CL_RELAYD_DATA_HDR_SIZE;
 	ssize_t n;
 	int r = 0;
 
@@ -728,8 +733,9 @@ static ssize_t receive(struct conn *c)
 			n = recv(c->watch.fd, body_buf, want, 0);
 			if (n <= 0)
 				break;
-			r = c->state == RX_MD_BODY ? stream_write_metadata(c->stream, body_buf, (size_t)n)
-						   : stream_write_data(c->stream, body_buf, (size_t)n);
+			r = c->state == RX_MD_BODY
+				    ? stream_write_metadata(c->stream, body_buf, (size_t)n)
+				    : stream_write_data(c->stream, body_buf, (size_t)n);
 			if (r < 0) {
 				log_error_errno(r, "session %llu: stream %llu: cannot write",
 						(unsigned long long)c->stream->session->id,
@@ -812,8 +818,7 @@ static void conn_close(struct conn *c, bool error, const char *why)
 		/* No more data can come: streams waiting for data close now. */
 		c->session->data_conns--;
 		c->session->data_closed = true;
-		cl_list_for_each_safe(n, tmp, &c->session->streams)
-		{
+		cl_list_for_each_safe (n, tmp, &c->session->streams) {
 			struct stream *st = cl_container_of(n, struct stream, node);
 
 			if (st->close_requested || c->session->connection_closed || error)
@@ -848,13 +853,14 @@ void conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind)
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (ss.ss_family == AF_INET)
-		(void)inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+		(void)inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+				sizeof(host));
 	else if (ss.ss_family == AF_INET6)
 		(void)inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
 				sizeof(host));
 	(void)snprintf(c->peer, sizeof(c->peer), "%s %s:%u",
 		       kind == CONN_CONTROL ? "control" : "data", host,
-		       ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+		       ss.ss_family == AF_INET    ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
 		       : ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
 						  : 0u);
 	c->relay = relay;
@@ -875,8 +881,7 @@ void conn_collect(struct relay *relay)
 {
 	struct cl_list_node *n, *tmp;
 
-	cl_list_for_each_safe(n, tmp, &relay->conns)
-	{
+	cl_list_for_each_safe (n, tmp, &relay->conns) {
 		struct conn *c = cl_container_of(n, struct conn, node);
 
 		if (!c->closed)
@@ -892,8 +897,7 @@ void conn_close_all(struct relay *relay)
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &relay->conns)
-	{
+	cl_list_for_each (n, &relay->conns) {
 		conn_close(cl_container_of(n, struct conn, node), false, "relay shutting down");
 	}
 	conn_collect(relay);

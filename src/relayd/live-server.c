@@ -36,11 +36,11 @@
 #include "log.h"
 #include "relay.h"
 
-#define MAX_VIEWERS         1024
-#define MAX_PACKET_REPLY    (64u << 20) /* bytes of one GET_PACKET reply */
-#define MAX_METADATA_REPLY  (1u << 20)  /* bytes of one GET_METADATA reply */
-#define INDEX_HDR_SIZE      16
-#define OUT_KEEP            (1u << 20) /* reply buffer kept between replies */
+#define MAX_VIEWERS        1024
+#define MAX_PACKET_REPLY   (64u << 20) /* bytes of one GET_PACKET reply */
+#define MAX_METADATA_REPLY (1u << 20)  /* bytes of one GET_METADATA reply */
+#define INDEX_HDR_SIZE     16
+#define OUT_KEEP           (1u << 20) /* reply buffer kept between replies */
 
 struct vstream {
 	struct cl_list_node node; /* in viewer->streams */
@@ -49,9 +49,9 @@ struct vstream {
 	uint64_t next_entry;      /* index entry to hand out next */
 	uint64_t cur_gen;         /* segment of the last index handed out */
 	bool has_index;
-	bool sent;                /* stream record sent to the viewer */
-	uint64_t metadata_sent;   /* bytes */
-	bool no_new_given;        /* metadata: NO_NEW answered since the last bytes */
+	bool sent;              /* stream record sent to the viewer */
+	uint64_t metadata_sent; /* bytes */
+	bool no_new_given;      /* metadata: NO_NEW answered since the last bytes */
 };
 
 struct vattach {
@@ -115,20 +115,20 @@ static uint8_t *out_reserve(struct viewer *v, size_t n)
 }
 
 /* Appends an encoded message; encode() writes into a cursor over `n` bytes. */
-#define OUT_ENCODE(v, n, call)                                                                     \
-	do {                                                                                       \
-		uint8_t *p_ = out_reserve((v), (n));                                              \
-		struct cl_wbuf wb_;                                                                \
-		if (!p_) {                                                                         \
-			viewer_close((v), "out of memory");                                        \
-			return -ENOMEM;                                                            \
-		}                                                                                  \
-		wb_ = cl_wbuf_make(p_, (n));                                                       \
-		if ((call) < 0 || wb_.pos != (n)) {                                                \
-			viewer_close((v), "cannot encode a reply");                                \
-			return -EPROTO;                                                            \
-		}                                                                                  \
-		(v)->out_len += (n);                                                               \
+#define OUT_ENCODE(v, n, call)                                      \
+	do {                                                        \
+		uint8_t *p_ = out_reserve((v), (n));                \
+		struct cl_wbuf wb_;                                 \
+		if (!p_) {                                          \
+			viewer_close((v), "out of memory");         \
+			return -ENOMEM;                             \
+		}                                                   \
+		wb_ = cl_wbuf_make(p_, (n));                        \
+		if ((call) < 0 || wb_.pos != (n)) {                 \
+			viewer_close((v), "cannot encode a reply"); \
+			return -EPROTO;                             \
+		}                                                   \
+		(v)->out_len += (n);                                \
 	} while (0)
 
 static void update_events(struct viewer *v)
@@ -172,8 +172,7 @@ static struct vattach *find_attach(struct viewer *v, uint64_t session_id)
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &v->attached)
-	{
+	cl_list_for_each (n, &v->attached) {
 		struct vattach *a = cl_container_of(n, struct vattach, node);
 
 		if (a->session->id == session_id)
@@ -186,8 +185,7 @@ static struct vstream *find_vstream(struct viewer *v, uint64_t handle)
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &v->streams)
-	{
+	cl_list_for_each (n, &v->streams) {
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
 
 		if (vs->st->handle == handle)
@@ -207,8 +205,7 @@ static struct stream *trace_metadata(struct session *s, uint64_t trace_id)
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &s->streams)
-	{
+	cl_list_for_each (n, &s->streams) {
 		struct stream *st = cl_container_of(n, struct stream, node);
 
 		if (st->trace_id == trace_id && st->is_metadata && st->published)
@@ -227,8 +224,7 @@ static int create_vstreams(struct viewer *v, struct session *s, bool seek_last)
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &s->streams)
-	{
+	cl_list_for_each (n, &s->streams) {
 		struct stream *st = cl_container_of(n, struct stream, node);
 		struct vstream *vs;
 
@@ -253,8 +249,7 @@ static bool has_unsent_streams(struct viewer *v)
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &v->streams)
-	{
+	cl_list_for_each (n, &v->streams) {
 		if (!cl_container_of(n, struct vstream, node)->sent)
 			return true;
 	}
@@ -265,8 +260,7 @@ static struct vstream *metadata_vstream(struct viewer *v, const struct vstream *
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &v->streams)
-	{
+	cl_list_for_each (n, &v->streams) {
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
 
 		if (vs->st->is_metadata && vs->session == data->session &&
@@ -282,8 +276,7 @@ static uint32_t index_flags(struct viewer *v, const struct vstream *vs)
 	struct vstream *m = metadata_vstream(v, vs);
 	uint32_t flags = 0;
 
-	if (m && (m->st->metadata_published == 0 ||
-		  m->st->metadata_published > m->metadata_sent))
+	if (m && (m->st->metadata_published == 0 || m->st->metadata_published > m->metadata_sent))
 		flags |= CL_LIVE_FLAG_NEW_METADATA;
 	if (has_unsent_streams(v))
 		flags |= CL_LIVE_FLAG_NEW_STREAM;
@@ -302,8 +295,7 @@ static int put_stream_records(struct viewer *v, struct session *s, uint32_t stat
 				: cl_live_new_streams_reply_encode(&wb_, &hdr));
 	if (status != CL_LIVE_ATTACH_OK)
 		return 0;
-	cl_list_for_each(n, &v->streams)
-	{
+	cl_list_for_each (n, &v->streams) {
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
 		struct cl_live_stream rec = { 0 };
 
@@ -351,13 +343,11 @@ static int cmd_list_sessions(struct viewer *v)
 	struct cl_list_node *n;
 	uint32_t count = 0;
 
-	cl_list_for_each(n, &relay->sessions)
-	{
+	cl_list_for_each (n, &relay->sessions) {
 		count += !cl_container_of(n, struct session, node)->connection_closed;
 	}
 	OUT_ENCODE(v, CL_LIVE_LIST_REPLY_SIZE, cl_live_list_reply_encode(&wb_, count));
-	cl_list_for_each(n, &relay->sessions)
-	{
+	cl_list_for_each (n, &relay->sessions) {
 		struct session *s = cl_container_of(n, struct session, node);
 		struct cl_live_session rec = { 0 };
 
@@ -427,8 +417,7 @@ static bool session_drained(struct viewer *v, struct session *s)
 
 	if (!s->connection_closed)
 		return false;
-	cl_list_for_each(n, &v->streams)
-	{
+	cl_list_for_each (n, &v->streams) {
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
 
 		if (vs->session == s && !vs->st->is_metadata)
@@ -586,8 +575,8 @@ static int cmd_get_packet(struct viewer *v, struct cl_rbuf *rb)
 		viewer_close(v, "out of memory");
 		return -ENOMEM;
 	}
-	if (req.len > 0 && cl_pread_full(sg->data_fd, data + CL_LIVE_PACKET_REPLY_SIZE, req.len,
-					 req.offset) < 0)
+	if (req.len > 0 &&
+	    cl_pread_full(sg->data_fd, data + CL_LIVE_PACKET_REPLY_SIZE, req.len, req.offset) < 0)
 		return put_packet_error(v);
 	{
 		struct cl_wbuf wb = cl_wbuf_make(data, CL_LIVE_PACKET_REPLY_SIZE);
@@ -657,8 +646,7 @@ static void detach(struct viewer *v, struct vattach *a)
 {
 	struct cl_list_node *n, *tmp;
 
-	cl_list_for_each_safe(n, tmp, &v->streams)
-	{
+	cl_list_for_each_safe (n, tmp, &v->streams) {
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
 
 		if (vs->session == a->session)
@@ -694,8 +682,8 @@ static int cmd_detach(struct viewer *v, struct cl_rbuf *rb)
 
 static int dispatch(struct viewer *v)
 {
-	struct cl_rbuf rb = cl_rbuf_make(v->rx + CL_LIVE_CMD_HDR_SIZE,
-					 v->rx_need - CL_LIVE_CMD_HDR_SIZE);
+	struct cl_rbuf rb =
+		cl_rbuf_make(v->rx + CL_LIVE_CMD_HDR_SIZE, v->rx_need - CL_LIVE_CMD_HDR_SIZE);
 
 	log_debug("%s: %s", v->peer, cl_live_cmd_name(v->cmd));
 	if (!v->connected && v->cmd != CL_LIVE_CMD_CONNECT) {
@@ -784,7 +772,8 @@ static void viewer_on_event(struct cl_watch *w, uint32_t events)
 			break;
 		if (r < 0) {
 			if (v->out_len > 0) /* the unknown-command reply */
-				(void)send(v->watch.fd, v->out, v->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+				(void)send(v->watch.fd, v->out, v->out_len,
+					   MSG_NOSIGNAL | MSG_DONTWAIT);
 			viewer_close(v, r == -ECONNRESET ? "viewer closed" : "protocol error");
 			return;
 		}
@@ -853,8 +842,7 @@ void live_streams_published(struct relay *relay, struct session *s)
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &relay->live->viewers)
-	{
+	cl_list_for_each (n, &relay->live->viewers) {
 		struct viewer *v = cl_container_of(n, struct viewer, node);
 
 		if (!v->closed && find_attach(v, s->id) && create_vstreams(v, s, false) < 0)
@@ -867,8 +855,7 @@ void live_collect(struct relay *relay)
 	struct live *l = relay->live;
 	struct cl_list_node *n, *tmp;
 
-	cl_list_for_each_safe(n, tmp, &l->viewers)
-	{
+	cl_list_for_each_safe (n, tmp, &l->viewers) {
 		struct viewer *v = cl_container_of(n, struct viewer, node);
 
 		if (!v->closed)
@@ -887,8 +874,7 @@ void live_fini(struct relay *relay)
 
 	if (!l)
 		return;
-	cl_list_for_each(n, &l->viewers)
-	{
+	cl_list_for_each (n, &l->viewers) {
 		viewer_close(cl_container_of(n, struct viewer, node), "relay shutting down");
 	}
 	live_collect(relay);

@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <netinet/in.h>
 
 #include "fsutil.h"
 #include "io.h"
@@ -262,7 +262,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			long v = strtol(optarg, &end, 10);
 
 			if (*end || v < 4 || v > CL_RELAYD_VERSION_MINOR) {
-				(void)fprintf(stderr, "ctflive-relayd: invalid --protocol-minor '%s'\n",
+				(void)fprintf(stderr,
+					      "ctflive-relayd: invalid --protocol-minor '%s'\n",
 					      optarg);
 				return 2;
 			}
@@ -309,7 +310,8 @@ static int open_output(const char *output, int *ret_fd)
 	if (!output) {
 		const char *home = getenv("HOME");
 
-		if (!home || snprintf(def, sizeof(def), "%s/lttng-traces", home) >= (int)sizeof(def))
+		if (!home ||
+		    snprintf(def, sizeof(def), "%s/lttng-traces", home) >= (int)sizeof(def))
 			return -EINVAL;
 		output = def;
 	}
@@ -358,7 +360,7 @@ int main(int argc, char **argv)
 	r = parse_options(argc, argv, &o);
 	if (r >= 0)
 		return r;
-	cl_log_set_level(o.verbose >= 2 ? CL_LOG_DEBUG
+	cl_log_set_level(o.verbose >= 2   ? CL_LOG_DEBUG
 			 : o.verbose == 1 ? CL_LOG_INFO
 					  : CL_LOG_NOTICE);
 	(void)signal(SIGPIPE, SIG_IGN);

@@ -38,9 +38,9 @@
 #define RELAY_MAX_CONNECTIONS      1024
 #define RELAY_MAX_SESSIONS         4096
 #define RELAY_MAX_STREAMS_PER_SESS 65536
-#define RELAY_MAX_CTRL_PAYLOAD     (1u << 20)   /* bytes, every command but metadata */
+#define RELAY_MAX_CTRL_PAYLOAD     (1u << 20)          /* bytes, every command but metadata */
 #define RELAY_MAX_PACKET_SIZE      (UINT64_C(1) << 32) /* data + padding, bytes */
-#define RELAY_MAX_PENDING_INDEXES  4096 /* per stream, half-received index entries */
+#define RELAY_MAX_PENDING_INDEXES  4096                /* per stream, half-received index entries */
 #define RELAY_MAX_ROTATE_STREAMS   65536
 
 struct relay;
@@ -55,25 +55,25 @@ struct chunk {
 	uint64_t id;
 	uint64_t creation_ts; /* seconds since the epoch */
 	uint64_t close_ts;
-	char *override_name;     /* owned or NULL */
-	char *dir;               /* owned; relative to session dir, "" = the session dir */
-	char *dir_before_move;   /* owned or NULL: where it was before .tmp_old_chunk */
-	int session_dir_fd;      /* owned dup of the session directory (O_PATH) */
-	int dir_fd;              /* owned O_PATH fd of `dir` */
-	char **top_entries;      /* owned: first components created in a root chunk */
+	char *override_name;   /* owned or NULL */
+	char *dir;             /* owned; relative to session dir, "" = the session dir */
+	char *dir_before_move; /* owned or NULL: where it was before .tmp_old_chunk */
+	int session_dir_fd;    /* owned dup of the session directory (O_PATH) */
+	int dir_fd;            /* owned O_PATH fd of `dir` */
+	char **top_entries;    /* owned: first components created in a root chunk */
 	size_t n_top_entries;
-	unsigned refs;           /* sessions' current/pending + streams */
+	unsigned refs; /* sessions' current/pending + streams */
 	bool closed;
 	bool has_close_command;
 	uint32_t close_command;
-	bool anonymous;          /* pre-2.11 peers: rooted at the output root */
+	bool anonymous; /* pre-2.11 peers: rooted at the output root */
 };
 
 struct pending_index {
 	uint64_t net_seq_num;
 	bool has_data, has_ctrl;
-	uint64_t offset;          /* bytes, in tracefile `tracefile` */
-	uint64_t gen;             /* stream->gen when the data was written */
+	uint64_t offset; /* bytes, in tracefile `tracefile` */
+	uint64_t gen;    /* stream->gen when the data was written */
 	struct cl_relayd_index ctrl;
 };
 
@@ -83,13 +83,13 @@ struct pending_index {
  * stream across all its segments, in the order they were written.
  */
 struct segment {
-	uint64_t gen;            /* stream->gen of the data file */
-	uint64_t chunk_serial;   /* chunk->serial the file lives in */
-	uint64_t tracefile;      /* tracefile slot */
-	int data_fd;             /* owned dup (read with pread), -1 once gone */
-	int index_fd;            /* owned dup, -1 until the index file exists */
-	uint64_t first_entry;    /* number of its first index entry */
-	uint64_t n_entries;      /* entries written */
+	uint64_t gen;          /* stream->gen of the data file */
+	uint64_t chunk_serial; /* chunk->serial the file lives in */
+	uint64_t tracefile;    /* tracefile slot */
+	int data_fd;           /* owned dup (read with pread), -1 once gone */
+	int index_fd;          /* owned dup, -1 until the index file exists */
+	uint64_t first_entry;  /* number of its first index entry */
+	uint64_t n_entries;    /* entries written */
 	bool has_entries;
 	uint64_t size;           /* bytes written to the data file */
 	uint64_t synced_size;    /* bytes known durable (or published, sync none) */
@@ -105,20 +105,20 @@ struct stream {
 	char *channel_name; /* owned */
 	char *pathname;     /* owned, normalised */
 	bool is_metadata;
-	bool published;     /* STREAMS_SENT received */
-	bool closed;        /* no more data accepted; freed at collect */
-	struct chunk *chunk; /* ref or NULL (rotated to no chunk) */
-	int dir_fd;          /* owned, O_PATH directory of the stream in its chunk */
-	int data_fd;         /* owned, -1 when closed */
-	int index_fd;        /* owned, -1 until the first packet of a tracefile */
-	int prev_index_fd;   /* owned, index file of the previous generation, or -1 */
-	uint64_t gen;        /* data file generation: bumped at each file switch */
+	bool published;        /* STREAMS_SENT received */
+	bool closed;           /* no more data accepted; freed at collect */
+	struct chunk *chunk;   /* ref or NULL (rotated to no chunk) */
+	int dir_fd;            /* owned, O_PATH directory of the stream in its chunk */
+	int data_fd;           /* owned, -1 when closed */
+	int index_fd;          /* owned, -1 until the first packet of a tracefile */
+	int prev_index_fd;     /* owned, index file of the previous generation, or -1 */
+	uint64_t gen;          /* data file generation: bumped at each file switch */
 	uint64_t packet_start; /* offset of the packet being received, bytes */
-	unsigned busy;       /* a data connection is inside a packet of this stream */
+	unsigned busy;         /* a data connection is inside a packet of this stream */
 	uint64_t tracefile_size, tracefile_count; /* bytes, 0 = unlimited */
-	uint64_t tracefile_index;   /* current tracefile number */
-	uint64_t tracefiles_used;   /* how many slots were ever used (ring wrap) */
-	uint64_t file_size;         /* bytes written to the current tracefile */
+	uint64_t tracefile_index;                 /* current tracefile number */
+	uint64_t tracefiles_used;                 /* how many slots were ever used (ring wrap) */
+	uint64_t file_size;                       /* bytes written to the current tracefile */
 	uint64_t prev_data_seq;     /* last net_seq_num fully written, UINT64_MAX none */
 	uint64_t prev_index_seq;    /* last net_seq_num with an index entry written */
 	uint64_t index_entries;     /* entries written in total */
@@ -127,38 +127,38 @@ struct stream {
 	uint64_t last_net_seq_num;
 	bool data_pending_checked;
 	bool has_beacon;
-	uint64_t beacon_ts_end;     /* clock cycles */
+	uint64_t beacon_ts_end; /* clock cycles */
 	uint64_t ctf_stream_id;
 	struct pending_index *pending; /* owned array */
 	size_t n_pending, cap_pending;
 	/* Rotation (ROTATE_STREAMS) state. */
 	bool rotation_pending;
-	bool rotation_to_chunk;          /* false: to "no chunk" */
-	struct chunk *rotation_chunk;    /* ref */
-	uint64_t rotate_at_packet_seq;   /* first packet_seq_num of the new chunk */
+	bool rotation_to_chunk;        /* false: to "no chunk" */
+	struct chunk *rotation_chunk;  /* ref */
+	uint64_t rotate_at_packet_seq; /* first packet_seq_num of the new chunk */
 	bool rotate_net_seq_known;
-	uint64_t rotate_after_net_seq;   /* last net_seq_num of the old chunk */
-	uint64_t last_index_packet_seq;  /* packet_seq_num of the last entry written */
+	uint64_t rotate_after_net_seq;  /* last net_seq_num of the old chunk */
+	uint64_t last_index_packet_seq; /* packet_seq_num of the last entry written */
 	uint64_t last_index_net_seq;
 	bool has_index;
-	uint64_t trace_id;          /* groups the streams of one CTF trace (same path) */
+	uint64_t trace_id; /* groups the streams of one CTF trace (same path) */
 	/* What viewers may see (DESIGN point 2: durable before visible). */
-	struct segment *segs;       /* owned array, oldest first */
+	struct segment *segs; /* owned array, oldest first */
 	size_t n_segs, cap_segs;
-	uint64_t published_entries; /* index entries viewers may read */
+	uint64_t published_entries;  /* index entries viewers may read */
 	uint64_t metadata_published; /* bytes of the current metadata file viewers may read */
-	uint64_t metadata_epoch;    /* bumped when the metadata file is replaced */
+	uint64_t metadata_epoch;     /* bumped when the metadata file is replaced */
 	bool sync_in_flight;
-	unsigned viewer_refs;       /* viewer streams pointing here */
+	unsigned viewer_refs; /* viewer streams pointing here */
 };
 
 struct session {
 	struct cl_list_node node; /* in relay->sessions */
 	uint64_t id;
 	char *session_name, *hostname, *base_path; /* owned */
-	char *output_path; /* owned, relative to the output root */
-	int dir_fd;        /* owned O_PATH fd of the session directory */
-	uint32_t live_timer; /* µs */
+	char *output_path;                         /* owned, relative to the output root */
+	int dir_fd;                                /* owned O_PATH fd of the session directory */
+	uint32_t live_timer;                       /* µs */
 	bool snapshot;
 	uint32_t minor;
 	uint8_t sessiond_uuid[16];
@@ -171,11 +171,11 @@ struct session {
 	bool aborted;           /* protocol/IO error: streams close without waiting */
 	struct cl_list streams;
 	size_t n_streams;
-	unsigned data_conns; /* data connections bound to this session */
-	bool data_closed;    /* a bound data connection went away: no more data */
+	unsigned data_conns;  /* data connections bound to this session */
+	bool data_closed;     /* a bound data connection went away: no more data */
 	unsigned viewer_refs; /* viewer sessions attached */
 	bool sync_in_flight;  /* a sync job covers this session's streams */
-	struct relay *relay; /* borrowed */
+	struct relay *relay;  /* borrowed */
 };
 
 struct relay {
@@ -201,8 +201,8 @@ void conn_collect(struct relay *relay);
 void conn_close_all(struct relay *relay);
 
 /* ---- sessions and chunks (session.c) ---- */
-int session_create(struct relay *relay, const struct cl_relayd_create_session *msg,
-		   uint32_t minor, struct session **ret);
+int session_create(struct relay *relay, const struct cl_relayd_create_session *msg, uint32_t minor,
+		   struct session **ret);
 /* Control connection closed: close or schedule closing of every stream. */
 void session_connection_closed(struct relay *relay, struct session *s, bool error);
 struct session *session_find(struct relay *relay, uint64_t id);

@@ -45,8 +45,7 @@ struct session *session_find(struct relay *relay, uint64_t id)
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &relay->sessions)
-	{
+	cl_list_for_each (n, &relay->sessions) {
 		struct session *s = cl_container_of(n, struct session, node);
 
 		if (s->id == id)
@@ -80,11 +79,11 @@ static struct chunk *chunk_lookup(struct relay *relay, const struct session *s, 
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &relay->chunks)
-	{
+	cl_list_for_each (n, &relay->chunks) {
 		struct chunk *c = cl_container_of(n, struct chunk, node);
 
-		if (c->id == id && !c->anonymous && c->sessiond_session_id == s->sessiond_session_id &&
+		if (c->id == id && !c->anonymous &&
+		    c->sessiond_session_id == s->sessiond_session_id &&
 		    !memcmp(c->sessiond_uuid, s->sessiond_uuid, sizeof(c->sessiond_uuid)))
 			return c;
 	}
@@ -164,8 +163,8 @@ static int archive_name(const struct chunk *c, char *out, size_t cap)
 	r = cl_format_time(c->creation_ts, ISO8601_FMT, start, sizeof(start));
 	if (r == 0)
 		r = cl_format_time(c->close_ts, ISO8601_FMT, end, sizeof(end));
-	if (r == 0 && snprintf(out, cap, "%s-%s-%llu", start, end,
-			       (unsigned long long)c->id) >= (int)cap)
+	if (r == 0 &&
+	    snprintf(out, cap, "%s-%s-%llu", start, end, (unsigned long long)c->id) >= (int)cap)
 		r = -ENAMETOOLONG;
 	return r;
 }
@@ -251,16 +250,16 @@ void chunk_unref(struct relay *relay, struct chunk *c)
 	chunk_free(c);
 }
 
-int session_create(struct relay *relay, const struct cl_relayd_create_session *m,
-		   uint32_t minor, struct session **ret)
+int session_create(struct relay *relay, const struct cl_relayd_create_session *m, uint32_t minor,
+		   struct session **ret)
 {
 	struct session *s;
 	int r;
 
 	if (relay->n_sessions >= RELAY_MAX_SESSIONS)
 		return -E2BIG;
-	if (minor >= 4 && (!cl_is_safe_component(m->session_name) ||
-			   !cl_is_safe_component(m->hostname)))
+	if (minor >= 4 &&
+	    (!cl_is_safe_component(m->session_name) || !cl_is_safe_component(m->hostname)))
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -427,7 +426,8 @@ int chunk_close(struct relay *relay, struct session *s, const struct cl_relayd_c
 	*ret_status = CL_LTTNG_ERR_INVALID_PROTOCOL;
 	if (!c || c->closed)
 		return -ENOENT;
-	if (m->has_close_command && m->close_command == CL_CHUNK_CLOSE_DELETE && !relay->allow_clear)
+	if (m->has_close_command && m->close_command == CL_CHUNK_CLOSE_DELETE &&
+	    !relay->allow_clear)
 		return -EPERM;
 
 	c->close_ts = m->close_timestamp;
@@ -504,8 +504,7 @@ void session_connection_closed(struct relay *relay, struct session *s, bool erro
 	s->connection_closed = true;
 	if (error)
 		s->aborted = true;
-	cl_list_for_each_safe(n, tmp, &s->streams)
-	{
+	cl_list_for_each_safe (n, tmp, &s->streams) {
 		struct stream *st = cl_container_of(n, struct stream, node);
 		uint64_t last = UINT64_MAX;
 		bool waiting = false;
@@ -515,7 +514,8 @@ void session_connection_closed(struct relay *relay, struct session *s, bool erro
 		/* Wait for the data of indexes already received, unless aborted. */
 		for (size_t i = 0; i < st->n_pending; i++) {
 			if (st->pending[i].has_ctrl && !st->pending[i].has_data &&
-			    (last == UINT64_MAX || (int64_t)(st->pending[i].net_seq_num - last) > 0)) {
+			    (last == UINT64_MAX ||
+			     (int64_t)(st->pending[i].net_seq_num - last) > 0)) {
 				last = st->pending[i].net_seq_num;
 				waiting = true;
 			}
@@ -557,12 +557,10 @@ void relay_collect(struct relay *relay)
 {
 	struct cl_list_node *n, *tmp, *m, *mtmp;
 
-	cl_list_for_each_safe(n, tmp, &relay->sessions)
-	{
+	cl_list_for_each_safe (n, tmp, &relay->sessions) {
 		struct session *s = cl_container_of(n, struct session, node);
 
-		cl_list_for_each_safe(m, mtmp, &s->streams)
-		{
+		cl_list_for_each_safe (m, mtmp, &s->streams) {
 			struct stream *st = cl_container_of(m, struct stream, node);
 
 			if (st->closed && !st->busy && !st->viewer_refs && !sync_busy(st))
@@ -588,14 +586,12 @@ void relay_shutdown(struct relay *relay)
 {
 	struct cl_list_node *n, *m;
 
-	cl_list_for_each(n, &relay->sessions)
-	{
+	cl_list_for_each (n, &relay->sessions) {
 		struct session *s = cl_container_of(n, struct session, node);
 
 		if (!s->connection_closed)
 			session_connection_closed(relay, s, false);
-		cl_list_for_each(m, &s->streams)
-		{
+		cl_list_for_each (m, &s->streams) {
 			struct stream *st = cl_container_of(m, struct stream, node);
 
 			st->busy = 0;

@@ -26,12 +26,12 @@
 #include "log.h"
 #include "relay.h"
 
-#define CTF_INDEX_MAGIC     0xC1F1DCC1u
-#define CTF_INDEX_MAJOR     1
-#define CTF_INDEX_HDR_SIZE  16
-#define CTF_INDEX_V10_SIZE  56
-#define CTF_INDEX_V11_SIZE  72
-#define LOST_PACKET_OFFSET  UINT64_MAX
+#define CTF_INDEX_MAGIC    0xC1F1DCC1u
+#define CTF_INDEX_MAJOR    1
+#define CTF_INDEX_HDR_SIZE 16
+#define CTF_INDEX_V10_SIZE 56
+#define CTF_INDEX_V11_SIZE 72
+#define LOST_PACKET_OFFSET UINT64_MAX
 
 /* Signed, wrap-safe "a is at or after b" on 64-bit sequence numbers. */
 static bool seq_ge(uint64_t a, uint64_t b)
@@ -136,8 +136,7 @@ static int open_index_file(struct stream *st)
 	tracefile_name(st, st->tracefile_index, tf, sizeof(tf));
 	(void)snprintf(name, sizeof(name), "%s.idx", tf);
 	(void)unlinkat(dfd, name, 0);
-	fd = openat(dfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    CL_FILE_MODE);
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, CL_FILE_MODE);
 	r = fd < 0 ? -errno : 0;
 	close(dfd);
 	if (r < 0)
@@ -297,8 +296,7 @@ static uint64_t trace_id_for(struct relay *relay, struct session *s, const char 
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &s->streams)
-	{
+	cl_list_for_each (n, &s->streams) {
 		struct stream *o = cl_container_of(n, struct stream, node);
 
 		if (!strcmp(o->pathname, path))
@@ -350,8 +348,8 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	if (r < 0)
 		goto fail;
 	tracefile_name(st, 0, name, sizeof(name));
-	st->data_fd = openat(st->dir_fd, name,
-			     O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, CL_FILE_MODE);
+	st->data_fd = openat(st->dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			     CL_FILE_MODE);
 	if (st->data_fd < 0) {
 		r = -errno;
 		goto fail;
@@ -385,8 +383,7 @@ struct stream *stream_find(struct relay *relay, uint64_t handle)
 	struct cl_list_node *n;
 
 	/* NEEDSWORK: a hash table once relays serve thousands of streams. */
-	cl_list_for_each(n, &relay->streams)
-	{
+	cl_list_for_each (n, &relay->streams) {
 		struct stream *st = cl_container_of(n, struct stream, global_node);
 
 		if (st->handle == handle)
@@ -546,8 +543,7 @@ static int try_rotate(struct relay *relay, struct stream *st)
 /* Learns the last net_seq_num of the old chunk from an index entry. */
 static void note_rotation_boundary(struct stream *st, const struct cl_relayd_index *ix)
 {
-	if (!st->rotation_pending || st->rotate_net_seq_known ||
-	    ix->packet_seq_num == UINT64_MAX)
+	if (!st->rotation_pending || st->rotate_net_seq_known || ix->packet_seq_num == UINT64_MAX)
 		return;
 	if (ix->packet_seq_num + 1 >= st->rotate_at_packet_seq) {
 		/* This packet or an earlier one is the last of the old chunk. */
@@ -797,8 +793,7 @@ struct stream *stream_find_any(struct relay *relay, uint64_t handle)
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &relay->streams)
-	{
+	cl_list_for_each (n, &relay->streams) {
 		struct stream *st = cl_container_of(n, struct stream, global_node);
 
 		if (st->handle == handle)
@@ -833,8 +828,7 @@ void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial)
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each(n, &relay->streams)
-	{
+	cl_list_for_each (n, &relay->streams) {
 		struct stream *st = cl_container_of(n, struct stream, global_node);
 
 		for (size_t i = 0; i < st->n_segs; i++)

@@ -131,7 +131,8 @@ static void apply(struct relay *relay, struct sync_job *j)
 				if (sg->gen != ss->targets[i].gen)
 					continue;
 				sg->synced_size = CL_MAX(sg->synced_size, ss->targets[i].size);
-				sg->synced_entries = CL_MAX(sg->synced_entries, ss->targets[i].entries);
+				sg->synced_entries =
+					CL_MAX(sg->synced_entries, ss->targets[i].entries);
 			}
 		}
 		st->published_entries = CL_MAX(st->published_entries, ss->entries);
@@ -139,8 +140,9 @@ static void apply(struct relay *relay, struct sync_job *j)
 			st->metadata_published = CL_MAX(st->metadata_published, ss->metadata);
 	}
 	if (j->result < 0)
-		log_error_errno(j->result, "session %llu: cannot sync to disk; new data stays hidden "
-					   "from viewers",
+		log_error_errno(j->result,
+				"session %llu: cannot sync to disk; new data stays hidden "
+				"from viewers",
 				(unsigned long long)j->session_id);
 }
 
@@ -328,8 +330,7 @@ static int make_job(struct session *s, struct sync_job **ret)
 		return -ENOMEM;
 	}
 	for (int pass = 0; pass < 2 && r == 0; pass++) {
-		cl_list_for_each(n, &s->streams)
-		{
+		cl_list_for_each (n, &s->streams) {
 			struct stream *st = cl_container_of(n, struct stream, node);
 
 			if (r < 0 || !stream_dirty(st))
@@ -354,8 +355,7 @@ void sync_tick(struct relay *relay)
 
 	if (!w)
 		return;
-	cl_list_for_each(n, &relay->sessions)
-	{
+	cl_list_for_each (n, &relay->sessions) {
 		struct session *s = cl_container_of(n, struct session, node);
 		struct sync_job *j;
 		bool dirty = false;
@@ -363,8 +363,7 @@ void sync_tick(struct relay *relay)
 
 		if (s->sync_in_flight)
 			continue;
-		cl_list_for_each(m, &s->streams)
-		{
+		cl_list_for_each (m, &s->streams) {
 			dirty |= stream_dirty(cl_container_of(m, struct stream, node));
 		}
 		if (!dirty)

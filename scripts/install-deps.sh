@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what ctflive needs to build, test and run its demo on Debian 12.
+# Run as root (or through sudo).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends \
+	build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev \
+	libcmocka-dev python3 python3-pytest \
+	lttng-tools liblttng-ust-dev babeltrace2 tshark \
+	procps passwd util-linux ca-certificates
