@@ -141,6 +141,8 @@ struct cl_node {
 	uint8_t base;
 	uint8_t meaning;
 	uint16_t flags;
+	uint8_t fast;          /* CL_FAST_*: byte-aligned integer load */
+	uint8_t side;          /* has reg, meaning or clock: slow bookkeeping */
 	uint16_t size;         /* bits */
 	uint32_t align;        /* bits */
 	uint32_t reg;          /* 0 = value not kept in a register */
@@ -154,6 +156,56 @@ struct cl_node {
 	int32_t *opt_of_map;       /* variant: option index for each enum mapping */
 	struct cl_node *elem;      /* array/seq */
 	uint64_t length;           /* array */
+	uint32_t nvals;            /* values it produces, CL_NVALS_VAR if variable */
+	const char *sep;           /* ", <name> = " (printers: +1 for the first field) */
+	size_t sep_len;
+	struct cl_op *prog; /* scope roots: flat decode program */
+	uint32_t *opt_pc;   /* variants in a program: start of each option */
+};
+
+/*
+ * Flat decode program of a scope: structures are flattened into a linear
+ * list of field loads, variants become indirect jumps; only arrays and
+ * sequences of non-text elements fall back to the recursive decoder.
+ */
+enum cl_opcode {
+	CL_OP_END = 0,
+	CL_OP_ALIGN,
+	CL_OP_FAST_INT, /* byte-aligned integer with side effects or sign */
+	CL_OP_NODE,
+	CL_OP_VARIANT,
+	CL_OP_JMP,
+	CL_OP_TEXT_SEQ, /* text sequence (length from a register) */
+	CL_OP_U8,       /* plain unsigned byte-aligned loads, no side effects */
+	CL_OP_LE16,
+	CL_OP_LE32,
+	CL_OP_LE64,
+};
+
+struct cl_op {
+	uint8_t code;
+	uint8_t fast;    /* integer ops: copy of the node's fields, so the hot */
+	uint8_t meaning; /* loop does not chase the node pointer */
+	uint8_t flags;   /* CL_OPF_* */
+	uint16_t size;
+	uint32_t arg; /* alignment (bits) or jump target */
+	uint32_t reg;
+	const struct cl_node *n;
+};
+
+enum { CL_OPF_SIGNED = 1, CL_OPF_CLOCK = 2 };
+
+#define CL_NVALS_VAR UINT32_MAX
+
+enum cl_fast {
+	CL_FAST_NONE = 0,
+	CL_FAST_U8,
+	CL_FAST_LE16,
+	CL_FAST_LE32,
+	CL_FAST_LE64,
+	CL_FAST_BE16,
+	CL_FAST_BE32,
+	CL_FAST_BE64
 };
 
 struct cl_event_class {

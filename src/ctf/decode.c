@@ -8,6 +8,7 @@
  * for every event (one slot per scalar, variant, array or sequence, in
  * pre-order), so decoding allocates nothing in the steady state.
  */
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -113,6 +114,81 @@ static int dec_int(struct dctx *d, const struct cl_node *n)
 	return 0;
 }
 
+static int dec_node(struct dctx *d, const struct cl_node *n);
+
+/* Byte-aligned 8/16/32/64-bit integer: the common case, kept inline. */
+static inline __attribute__((always_inline)) int dec_fast_int(struct dctx *d,
+							      const struct cl_node *n)
+{
+	struct ctflive_ctf_stream *s = d->s;
+	const uint8_t *p;
+	uint64_t v, pos;
+	int r;
+
+	pos = (d->pos + n->align - 1) & ~(uint64_t)(n->align - 1);
+	if (__builtin_expect(pos > d->lim || n->size > d->lim - pos, 0))
+		return dec_int(d, n); /* reports the error */
+	d->pos = pos;
+	p = d->buf + pos / 8;
+	switch (n->fast) {
+	case CL_FAST_U8:
+		v = p[0];
+		break;
+	case CL_FAST_LE16:
+		v = (uint64_t)p[0] | (uint64_t)p[1] << 8;
+		break;
+	case CL_FAST_LE32: {
+		uint32_t x;
+
+		memcpy(&x, p, 4);
+		v = le32toh(x);
+		break;
+	}
+	case CL_FAST_LE64:
+		memcpy(&v, p, 8);
+		v = le64toh(v);
+		break;
+	case CL_FAST_BE16:
+		v = (uint64_t)p[0] << 8 | p[1];
+		break;
+	case CL_FAST_BE32: {
+		uint32_t x;
+
+		memcpy(&x, p, 4);
+		v = be32toh(x);
+		break;
+	}
+	default:
+		memcpy(&v, p, 8);
+		v = be64toh(v);
+		break;
+	}
+	d->pos += n->size;
+	d->last_bo = n->bo;
+	if ((n->flags & CL_N_SIGNED) && n->size < 64) {
+		uint64_t m = UINT64_C(1) << (n->size - 1);
+
+		v = (v ^ m) - m;
+	}
+	if (__builtin_expect(d->out->n == d->out->cap, 0)) {
+		r = vals_grow(s, d->out);
+		if (r < 0)
+			return r;
+	}
+	d->out->v[d->out->n++].u = v;
+	if (n->side) {
+		if (n->reg)
+			s->regs[n->reg] = v;
+		if (n->meaning) {
+			s->mv[n->meaning] = v;
+			s->mset |= 1u << n->meaning;
+		}
+		if (n->flags & CL_N_CLOCK)
+			s->clock = cl_clock_update(s->clock, v, n->size);
+	}
+	return 0;
+}
+
 static int dec_node(struct dctx *d, const struct cl_node *n)
 {
 	struct ctflive_ctf_stream *s = d->s;
@@ -120,6 +196,8 @@ static int dec_node(struct dctx *d, const struct cl_node *n)
 	uint64_t len;
 	int r = 0;
 
+	if (n->fast)
+		return dec_fast_int(d, n);
 	if (n->align > 1) {
 		uint64_t a = n->align;
 		uint64_t np = (d->pos + a - 1) & ~(a - 1);
@@ -174,7 +252,9 @@ static int dec_node(struct dctx *d, const struct cl_node *n)
 	}
 	case CL_K_STRUCT:
 		for (uint32_t i = 0; i < n->nkids; i++) {
-			r = dec_node(d, n->kids[i]);
+			const struct cl_node *k = n->kids[i];
+
+			r = k->fast ? dec_fast_int(d, k) : dec_node(d, k);
 			if (r < 0)
 				return r;
 		}
@@ -532,44 +612,266 @@ static int begin_packet(struct ctflive_ctf_stream *s)
 	return 0;
 }
 
+/*
+ * Runs a flat decode program (see struct cl_op).
+ *
+ * Dispatch uses GCC/clang computed gotos ("labels as values"): each handler
+ * ends with its own indirect jump, which the branch predictor learns per
+ * opcode; this is the hot loop of every viewer (about 2x faster than a
+ * switch here). The extension is confined to this function.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+static int run_prog(struct dctx *d, const struct cl_op *prog)
+{
+	static const void *const labels[] = {
+		[CL_OP_END] = &&l_end,           [CL_OP_ALIGN] = &&l_align,
+		[CL_OP_FAST_INT] = &&l_fast_int, [CL_OP_NODE] = &&l_node,
+		[CL_OP_VARIANT] = &&l_variant,   [CL_OP_JMP] = &&l_jmp,
+		[CL_OP_TEXT_SEQ] = &&l_text_seq, [CL_OP_U8] = &&l_plain,
+		[CL_OP_LE16] = &&l_plain,        [CL_OP_LE32] = &&l_plain,
+		[CL_OP_LE64] = &&l_plain,
+	};
+	struct ctflive_ctf_stream *s = d->s;
+	const struct cl_op *op = prog;
+	/* hot state in locals; d->pos is synced around calls */
+	const uint8_t *const buf = d->buf;
+	const uint64_t lim = d->lim;
+	struct cl_vals *const out = d->out;
+	uint64_t pos = d->pos;
+	int r;
+
+#define DISPATCH() goto *labels[op->code]
+#define NEXT()              \
+	do {                \
+		op++;       \
+		DISPATCH(); \
+	} while (0)
+#define SLOW(call)                              \
+	do {                                    \
+		d->pos = pos;                   \
+		r = (call);                     \
+		if (__builtin_expect(r < 0, 0)) \
+			return r;               \
+		pos = d->pos;                   \
+	} while (0)
+
+	DISPATCH();
+l_end:
+	d->pos = pos;
+	return 0;
+l_align : {
+	uint64_t np = (pos + op->arg - 1) & ~(uint64_t)(op->arg - 1);
+
+	if (np > lim)
+		return derr(s, -EBADMSG, pos, "alignment goes past the end of the packet");
+	pos = np;
+	NEXT();
+}
+l_fast_int : {
+	uint64_t v, np = (pos + op->arg - 1) & ~(uint64_t)(op->arg - 1);
+	const uint8_t *p;
+
+	if (__builtin_expect(np > lim || op->size > lim - np || out->n == out->cap, 0)) {
+		SLOW(dec_fast_int(d, op->n));
+		NEXT();
+	}
+	p = buf + np / 8;
+	switch (op->fast) {
+	case CL_FAST_U8:
+		v = p[0];
+		break;
+	case CL_FAST_LE16:
+		v = (uint64_t)p[0] | (uint64_t)p[1] << 8;
+		break;
+	case CL_FAST_LE32: {
+		uint32_t x;
+
+		memcpy(&x, p, 4);
+		v = le32toh(x);
+		break;
+	}
+	case CL_FAST_LE64:
+		memcpy(&v, p, 8);
+		v = le64toh(v);
+		break;
+	case CL_FAST_BE16:
+		v = (uint64_t)p[0] << 8 | p[1];
+		break;
+	case CL_FAST_BE32: {
+		uint32_t x;
+
+		memcpy(&x, p, 4);
+		v = be32toh(x);
+		break;
+	}
+	default:
+		memcpy(&v, p, 8);
+		v = be64toh(v);
+		break;
+	}
+	pos = np + op->size;
+	d->last_bo = op->n->bo;
+	if ((op->flags & CL_OPF_SIGNED) && op->size < 64) {
+		uint64_t m = UINT64_C(1) << (op->size - 1);
+
+		v = (v ^ m) - m;
+	}
+	out->v[out->n++].u = v;
+	if (op->reg)
+		s->regs[op->reg] = v;
+	if (op->meaning) {
+		s->mv[op->meaning] = v;
+		s->mset |= 1u << op->meaning;
+	}
+	if (op->flags & CL_OPF_CLOCK)
+		s->clock = cl_clock_update(s->clock, v, op->size);
+	NEXT();
+}
+l_node:
+	SLOW(dec_node(d, op->n));
+	NEXT();
+l_variant : {
+	const struct cl_node *n = op->n;
+	const struct cl_type *et = n->tag->type;
+	uint64_t tv = s->regs[n->ref_reg];
+	int32_t opt = -1;
+
+	for (uint32_t m = 0; m < et->nmaps; m++) {
+		const struct cl_enum_map *mp = &et->maps[m];
+		bool in = et->is_signed ? ((int64_t)tv >= (int64_t)mp->lo &&
+					   (int64_t)tv <= (int64_t)mp->hi)
+					: (tv >= mp->lo && tv <= mp->hi);
+
+		if (in) {
+			opt = n->opt_of_map[m];
+			break;
+		}
+	}
+	if (opt < 0)
+		return derr(s, -EBADMSG, pos, "no variant option for tag value %" PRId64 " of '%s'",
+			    (int64_t)tv, n->orig_name ? n->orig_name : "");
+	if (__builtin_expect(out->n == out->cap, 0)) {
+		r = vals_grow(s, out);
+		if (r < 0)
+			return r;
+	}
+	out->v[out->n++].n = (uint64_t)opt;
+	op = prog + n->opt_pc[opt];
+	DISPATCH();
+}
+l_jmp:
+	op = prog + op->arg;
+	DISPATCH();
+l_plain : {
+	uint64_t np = (pos + op->arg - 1) & ~(uint64_t)(op->arg - 1), v;
+	const uint8_t *p;
+
+	if (__builtin_expect(np > lim || op->size > lim - np || out->n == out->cap, 0)) {
+		SLOW(dec_fast_int(d, op->n));
+		NEXT();
+	}
+	p = buf + np / 8;
+	switch (op->code) {
+	case CL_OP_LE32: {
+		uint32_t x;
+
+		memcpy(&x, p, 4);
+		v = le32toh(x);
+		break;
+	}
+	case CL_OP_U8:
+		v = p[0];
+		break;
+	case CL_OP_LE16:
+		v = (uint64_t)p[0] | (uint64_t)p[1] << 8;
+		break;
+	default:
+		memcpy(&v, p, 8);
+		v = le64toh(v);
+		break;
+	}
+	pos = np + op->size;
+	d->last_bo = CL_BO_LE;
+	out->v[out->n++].u = v;
+	NEXT();
+}
+l_text_seq : {
+	const struct cl_node *n = op->n;
+	uint64_t len = s->regs[n->ref_reg];
+	uint64_t np = (pos + 7) & ~(uint64_t)7;
+	struct cl_val *val;
+
+	if (np > lim || len > (lim - np) / 8)
+		return derr(s, -EBADMSG, pos, "text sequence '%s' past the end of the packet",
+			    n->orig_name ? n->orig_name : "");
+	if (__builtin_expect(out->n == out->cap, 0)) {
+		r = vals_grow(s, out);
+		if (r < 0)
+			return r;
+	}
+	val = &out->v[out->n++];
+	val->p = buf + np / 8;
+	val->n = len;
+	pos = np + len * 8;
+	d->last_bo = 0;
+	NEXT();
+}
+#undef SLOW
+#undef NEXT
+#undef DISPATCH
+}
+#pragma GCC diagnostic pop
+
 static int decode_event(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *ret)
 {
 	const struct cl_stream_class *sc = s->sc;
 	const struct cl_event_class *ec;
+	struct dctx d = { .buf = s->pkt, .lim = s->packet_bits, .pos = s->pos, .s = s };
 	uint64_t id = 0;
 	uint64_t start = s->pos;
 	int r;
 
+	/* one context for the four scopes: the position stays in a register */
 	s->mset &= ~(1u << CL_M_EVENT_ID);
-	r = dec_scope(s, sc->ev_hdr, CL_V_EHDR, s->pkt, s->packet_bits);
-	if (r < 0)
+	d.out = &s->vals[CL_V_EHDR];
+	d.out->n = 0;
+	if (sc->ev_hdr && (r = run_prog(&d, sc->ev_hdr->prog)) < 0)
 		return r;
-	if (HAS(s, CL_M_EVENT_ID))
+	if (s->mset & (1u << CL_M_EVENT_ID))
 		id = s->mv[CL_M_EVENT_ID];
-	ec = cl_stream_class_event(sc, id);
+	ec = id < sc->nby_id ? sc->by_id[id] : cl_stream_class_event(sc, id);
 	if (!ec)
 		return derr(s, -EBADMSG, start,
 			    "no event class with id %" PRIu64 " in stream class %" PRIu64, id,
 			    sc->id);
-	r = dec_scope(s, sc->ev_ctx, CL_V_SCTX, s->pkt, s->packet_bits);
-	if (r < 0)
+	d.out = &s->vals[CL_V_SCTX];
+	d.out->n = 0;
+	if (sc->ev_ctx && (r = run_prog(&d, sc->ev_ctx->prog)) < 0)
 		return r;
-	r = dec_scope(s, ec->ctx, CL_V_ECTX, s->pkt, s->packet_bits);
-	if (r < 0)
+	d.out = &s->vals[CL_V_ECTX];
+	d.out->n = 0;
+	if (ec->ctx && (r = run_prog(&d, ec->ctx->prog)) < 0)
 		return r;
-	r = dec_scope(s, ec->fields, CL_V_PAY, s->pkt, s->packet_bits);
-	if (r < 0)
+	d.out = &s->vals[CL_V_PAY];
+	d.out->n = 0;
+	if (ec->fields && (r = run_prog(&d, ec->fields->prog)) < 0)
 		return r;
+	s->pos = d.pos;
 	s->ev.ec = ec;
 	s->ev.cycles = s->clock;
-	memset(ret, 0, sizeof(*ret));
 	ret->type = CTFLIVE_CTF_MSG_EVENT;
 	ret->event = &s->ev;
+	ret->cycles = s->clock;
 	if (sc->clock) {
-		s->ev.ns = cl_clock_ns(sc->clock, s->clock);
+		s->ev.ns = sc->clock->freq == 1000000000u
+				   ? (int64_t)((uint64_t)sc->clock->base_ns + s->clock)
+				   : cl_clock_ns(sc->clock, s->clock);
 		ret->has_time = true;
 		ret->ns = s->ev.ns;
-		ret->cycles = s->clock;
+	} else {
+		ret->has_time = false;
+		ret->ns = 0;
 	}
 	return 0;
 }

@@ -664,8 +664,9 @@ static struct cl_node *walk_path(struct cl_node *n, const char *rest)
 	return n;
 }
 
-static struct cl_node *resolve_path(struct cctx *c, const char *path)
+static struct cl_node *resolve_path(struct cctx *c, const char *path, struct cl_node **ret_root)
 {
+	*ret_root = NULL;
 	static const struct {
 		const char *prefix;
 		enum scope_id sc;
@@ -683,6 +684,7 @@ static struct cl_node *resolve_path(struct cctx *c, const char *path)
 		if (!strncmp(path, abs[i].prefix, pl)) {
 			if (abs[i].sc == c->scope)
 				return walk_path(c->stack[0].node, path + pl);
+			*ret_root = c->roots[abs[i].sc];
 			return walk_path(c->roots[abs[i].sc], path + pl);
 		}
 	}
@@ -697,11 +699,14 @@ static struct cl_node *resolve_path(struct cctx *c, const char *path)
 	for (int sc = (int)c->scope - 1; sc >= 0; sc--) {
 		struct cl_node *n = find_kid(c->roots[sc], UINT32_MAX, path, len);
 
+		*ret_root = c->roots[sc];
 		if (n)
 			return dot ? walk_path(n, dot + 1) : n;
 	}
 	return NULL;
 }
+
+static int build_prog(struct cctx *c, struct cl_node *root);
 
 static bool scope_printed(enum scope_id sc)
 {
@@ -713,7 +718,9 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 static int compile_ref(struct cctx *c, struct cl_node *n, const char *path, bool want_enum,
 		       const struct cl_type *t)
 {
-	struct cl_node *target = resolve_path(c, path);
+	struct cl_node *root = NULL;
+	struct cl_node *target = resolve_path(c, path, &root);
+	bool rebuild = false;
 
 	if (!target)
 		return SERR(c->s, t->line, t->col, "cannot resolve %s '%s'",
@@ -731,12 +738,17 @@ static int compile_ref(struct cctx *c, struct cl_node *n, const char *path, bool
 					    "too many referenced fields"),
 				-E2BIG);
 		target->reg = ++c->s->t->nregs;
+		target->side = 1;
+		/* a field of an earlier scope: its program must now save it */
+		rebuild = root && root->prog;
 	}
 	if (scope_printed(c->scope))
 		target->flags |= CL_N_PRINT;
 	n->ref_reg = target->reg;
 	if (want_enum)
 		n->tag = target;
+	if (rebuild)
+		return build_prog(c, root);
 	return 0;
 }
 
@@ -834,6 +846,74 @@ static int compile_scalar(struct cctx *c, const struct cl_type *t, struct cl_nod
 	return 0;
 }
 
+/* Precomputations for the decoder and printers. */
+static int finish_node(struct cctx *c, struct cl_node *n)
+{
+	uint64_t nv = 0;
+
+	if ((n->kind == CL_K_INT || n->kind == CL_K_ENUM) && n->size % 8 == 0 &&
+	    n->align % 8 == 0) {
+		bool le = n->bo == CL_BO_LE;
+
+		switch (n->size) {
+		case 8:
+			n->fast = CL_FAST_U8;
+			break;
+		case 16:
+			n->fast = le ? CL_FAST_LE16 : CL_FAST_BE16;
+			break;
+		case 32:
+			n->fast = le ? CL_FAST_LE32 : CL_FAST_BE32;
+			break;
+		case 64:
+			n->fast = le ? CL_FAST_LE64 : CL_FAST_BE64;
+			break;
+		default:
+			break;
+		}
+	}
+	switch (n->kind) {
+	case CL_K_STRUCT:
+		for (uint32_t i = 0; i < n->nkids; i++) {
+			if (n->kids[i]->nvals == CL_NVALS_VAR) {
+				nv = CL_NVALS_VAR;
+				break;
+			}
+			nv += n->kids[i]->nvals;
+		}
+		break;
+	case CL_K_VARIANT:
+	case CL_K_SEQ:
+		nv = CL_NVALS_VAR;
+		break;
+	case CL_K_ARRAY:
+		if (n->flags & CL_N_TEXT)
+			nv = 1;
+		else if (n->elem->nvals == CL_NVALS_VAR || n->length > CL_MAX_VALUES)
+			nv = CL_NVALS_VAR;
+		else
+			nv = 1 + n->length * n->elem->nvals;
+		break;
+	default:
+		nv = 1;
+	}
+	n->nvals = nv >= CL_NVALS_VAR ? CL_NVALS_VAR : (uint32_t)nv;
+	n->side = n->reg || n->meaning || (n->flags & CL_N_CLOCK);
+	if (n->name) {
+		size_t l = strlen(n->name);
+		char *sep = cl_arena_alloc(&c->s->t->arena, l + 6);
+
+		if (!sep)
+			return -ENOMEM;
+		memcpy(sep, ", ", 2);
+		memcpy(sep + 2, n->name, l);
+		memcpy(sep + 2 + l, " = ", 4);
+		n->sep = sep;
+		n->sep_len = l + 5;
+	}
+	return 0;
+}
+
 static int compile(struct cctx *c, const struct cl_type *t, const char *name, struct cl_node **ret)
 {
 	struct cl_node *n = cl_arena_alloc(&c->s->t->arena, sizeof(*n));
@@ -920,8 +1000,123 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 			n->flags |= CL_N_TEXT;
 		break;
 	}
+	TRY(finish_node(c, n));
 	*ret = n;
 	return 0;
+}
+
+struct pbuf {
+	struct cl_op *ops; /* owned (malloc) while building */
+	uint32_t n, cap;
+};
+
+static int emit(struct pbuf *p, uint8_t code, uint32_t arg, const struct cl_node *n)
+{
+	if (p->n == p->cap) {
+		uint32_t nc = p->cap ? p->cap * 2 : 16;
+		struct cl_op *no;
+
+		if (nc > (1u << 24))
+			return -E2BIG;
+		no = realloc(p->ops, nc * sizeof(*no));
+		if (!no)
+			return -ENOMEM;
+		p->ops = no;
+		p->cap = nc;
+	}
+	memset(&p->ops[p->n], 0, sizeof(p->ops[p->n]));
+	p->ops[p->n].code = code;
+	p->ops[p->n].arg = arg;
+	p->ops[p->n].n = n;
+	if (n->kind == CL_K_INT || n->kind == CL_K_ENUM) {
+		p->ops[p->n].fast = n->fast;
+		p->ops[p->n].meaning = n->meaning;
+		p->ops[p->n].size = n->size;
+		p->ops[p->n].reg = n->reg;
+		p->ops[p->n].flags = (uint8_t)(((n->flags & CL_N_SIGNED) ? CL_OPF_SIGNED : 0) |
+					       ((n->flags & CL_N_CLOCK) ? CL_OPF_CLOCK : 0));
+	}
+	p->n++;
+	return 0;
+}
+
+static int gen(struct cctx *c, struct pbuf *p, struct cl_node *n)
+{
+	if (n->fast) {
+		/* plain loads get their own opcodes (side effects are decided
+		 * later when a sequence refers to the field, so check `reg` at
+		 * run time through CL_OP_FAST_INT only for fields that may get one:
+		 * every integer may, hence the test on `side` at run time too) */
+		static const uint8_t plain[] = { [CL_FAST_U8] = CL_OP_U8,
+						 [CL_FAST_LE16] = CL_OP_LE16,
+						 [CL_FAST_LE32] = CL_OP_LE32,
+						 [CL_FAST_LE64] = CL_OP_LE64 };
+
+		if (!(n->flags & CL_N_SIGNED) && !n->side && n->fast < sizeof(plain) &&
+		    plain[n->fast])
+			return emit(p, plain[n->fast], n->align, n);
+		return emit(p, CL_OP_FAST_INT, n->align, n);
+	}
+	if ((n->kind == CL_K_SEQ) && (n->flags & CL_N_TEXT))
+		return emit(p, CL_OP_TEXT_SEQ, 0, n);
+	if (n->kind == CL_K_STRUCT) {
+		/* the first field aligns itself: only a stricter struct alignment
+		 * (or an empty struct) needs its own step */
+		if (n->align > 1 && (n->nkids == 0 || n->kids[0]->kind == CL_K_VARIANT ||
+				     n->kids[0]->align < n->align))
+			TRY(emit(p, CL_OP_ALIGN, n->align, n));
+		for (uint32_t i = 0; i < n->nkids; i++)
+			TRY(gen(c, p, n->kids[i]));
+		return 0;
+	}
+	if (n->kind == CL_K_VARIANT) {
+		uint32_t *jumps;
+
+		n->opt_pc = cl_arena_alloc(&c->s->t->arena, sizeof(uint32_t) * (n->nkids + 1));
+		jumps = calloc(n->nkids + 1, sizeof(*jumps));
+		if (!n->opt_pc || !jumps) {
+			free(jumps);
+			return -ENOMEM;
+		}
+		TRY(emit(p, CL_OP_VARIANT, 0, n));
+		for (uint32_t k = 0; k < n->nkids; k++) {
+			int r;
+
+			n->opt_pc[k] = p->n;
+			r = gen(c, p, n->kids[k]);
+			if (r >= 0) {
+				jumps[k] = p->n;
+				r = emit(p, CL_OP_JMP, 0, n);
+			}
+			if (r < 0) {
+				free(jumps);
+				return r;
+			}
+		}
+		for (uint32_t k = 0; k < n->nkids; k++)
+			p->ops[jumps[k]].arg = p->n;
+		free(jumps);
+		return 0;
+	}
+	return emit(p, CL_OP_NODE, 0, n);
+}
+
+static int build_prog(struct cctx *c, struct cl_node *root)
+{
+	struct pbuf p = { 0 };
+	int r = gen(c, &p, root);
+
+	if (r >= 0)
+		r = emit(&p, CL_OP_END, 0, root);
+	if (r >= 0) {
+		root->prog = cl_arena_alloc(&c->s->t->arena, sizeof(*p.ops) * p.n);
+		if (!root->prog)
+			r = -ENOMEM;
+		else
+			memcpy(root->prog, p.ops, sizeof(*p.ops) * p.n);
+	}
+	free(p.ops);
+	return r;
 }
 
 static int compile_scope(struct cctx *c, enum scope_id sc, const struct cl_type *t,
@@ -938,7 +1133,7 @@ static int compile_scope(struct cctx *c, enum scope_id sc, const struct cl_type 
 	c->depth = 0;
 	TRY(compile(c, t, NULL, ret));
 	c->roots[sc] = *ret;
-	return 0;
+	return build_prog(c, *ret);
 }
 
 /* ---- blocks ----------------------------------------------------------- */

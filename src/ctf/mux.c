@@ -18,6 +18,10 @@ struct ctflive_ctf_mux {
 	size_t n, cap;
 	int64_t last_ns;
 	ssize_t pending; /* input whose head was returned last: refill before use */
+	/* smallest head among the other inputs when `pending` was chosen: while
+	 * the pending input stays below it, no scan is needed */
+	struct mux_in *bound;
+	int64_t bound_ts;
 };
 
 int ctflive_ctf_mux_new(struct ctflive_ctf_mux **ret)
@@ -106,7 +110,30 @@ int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 	int r;
 
 	if (m->pending >= 0) {
-		m->in[m->pending].has_head = false;
+		struct mux_in *in = &m->in[m->pending];
+
+		/* decode straight into *ret: no copy on the fast path */
+		in->has_head = false;
+		r = ctflive_ctf_stream_next(in->s, ret, reterr);
+		if (r < 0) {
+			*ret_stream = in->s;
+			return r;
+		}
+		if (r == CTFLIVE_CTF_END) {
+			in->ended = true;
+		} else {
+			int64_t ts = ret->has_time ? ret->ns : m->last_ns;
+
+			if ((ret->has_time || !m->bound) &&
+			    (!m->bound || ts < m->bound_ts ||
+			     (ts == m->bound_ts && cmp_streams(in->s, m->bound->s) < 0))) {
+				*ret_stream = in->s;
+				m->last_ns = ts;
+				return 0;
+			}
+			in->head = *ret;
+			in->has_head = true;
+		}
 		m->pending = -1;
 	}
 	for (size_t i = 0; i < m->n; i++) {
@@ -128,6 +155,26 @@ int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 	}
 	if (!best)
 		return CTFLIVE_CTF_END;
+	/* the bound for the fast path: the best of the others, if timed */
+	m->bound = NULL;
+	for (size_t i = 0; i < m->n; i++) {
+		struct mux_in *in = &m->in[i];
+		int64_t ts;
+
+		if (in == best || !in->has_head)
+			continue;
+		if (!in->head.has_time) {
+			m->bound = in;
+			m->bound_ts = INT64_MIN; /* forces a scan every time */
+			break;
+		}
+		ts = in->head.ns;
+		if (!m->bound || ts < m->bound_ts ||
+		    (ts == m->bound_ts && cmp_streams(in->s, m->bound->s) < 0)) {
+			m->bound = in;
+			m->bound_ts = ts;
+		}
+	}
 	*ret = best->head;
 	*ret_stream = best->s;
 	m->last_ns = best_ts;
