@@ -274,6 +274,33 @@ def test_view_per_pid_programs_start_and_stop(lttng, make_relay):
     assert h.tick_indices(lines, "pd"), "new program not discovered"
 
 
+def test_view_per_pid_on_ctflive_relayd(lttng, make_relay):
+    """ctflive-relayd announces every packet of exiting per-PID programs:
+    the live view prints exactly what babeltrace2 prints for its output."""
+    relay = make_relay("ctflive-relayd", "cand")
+    setup_session(lttng, relay, "cpd", buffers="pid", num_subbuf=16)
+    view = spawn_view(live_url(relay, "cpd"))
+    wait_attached(relay, "cpd")
+    iv = 20000
+    a = lttng.spawn_app(60, iv, "ca")
+    time.sleep(0.4)
+    lttng.run_app(20, iv, "cb")
+    lttng.wait_app(a)
+    time.sleep(1.0)
+    lttng.run_app(20, iv, "cc")
+    time.sleep(3 * TIMER_US / 1e6)
+    out_dir = relay.session_dir("cpd")
+    lttng.stop_session("cpd")
+    lttng.destroy("cpd")
+    rc, lines, err = finish(view)
+    assert rc == 0, err
+    offline = h.babeltrace(out_dir)
+    assert offline.rc == 0, offline.err
+    assert lines == offline.lines
+    for name, n in (("ca", 60), ("cb", 20), ("cc", 20)):
+        assert h.tick_indices(lines, name) == list(range(n)), name
+
+
 # --------------------------------------------------------------------------
 # view: failures
 
