@@ -193,7 +193,7 @@ struct cl_op {
 	const struct cl_node *n;
 };
 
-enum { CL_OPF_SIGNED = 1, CL_OPF_CLOCK = 2 };
+enum { CL_OPF_SIGNED = 1, CL_OPF_CLOCK = 2, CL_OPF_SIDE = 4 };
 
 #define CL_NVALS_VAR UINT32_MAX
 
@@ -212,6 +212,7 @@ struct cl_event_class {
 	uint64_t id;
 	uint64_t stream_id;
 	const char *name;
+	size_t name_len;
 	int loglevel; /* -1 none */
 	const char *emf_uri;
 	struct cl_node *ctx;    /* may be NULL */
@@ -356,6 +357,12 @@ struct ctflive_ctf_stream {
 	struct ctflive_ctf_msg q[4];
 	int qn, qi;
 	struct ctflive_ctf_event ev;
+	/* text printer cache of the current packet's context (owned) */
+	char *pc_text;
+	size_t pc_len, pc_cap;
+	uint64_t pc_pkt;
+	const void *pc_owner;
+	unsigned pc_flags;
 };
 
 #endif

@@ -363,6 +363,7 @@ struct ctflive_ctf_stream *ctflive_ctf_stream_free(struct ctflive_ctf_stream *s)
 	for (int i = 0; i < CL_V_COUNT; i++)
 		free(s->vals[i].v);
 	free(s->regs);
+	free(s->pc_text);
 	free(s);
 	return NULL;
 }
@@ -628,9 +629,9 @@ static int run_prog(struct dctx *d, const struct cl_op *prog)
 		[CL_OP_END] = &&l_end,           [CL_OP_ALIGN] = &&l_align,
 		[CL_OP_FAST_INT] = &&l_fast_int, [CL_OP_NODE] = &&l_node,
 		[CL_OP_VARIANT] = &&l_variant,   [CL_OP_JMP] = &&l_jmp,
-		[CL_OP_TEXT_SEQ] = &&l_text_seq, [CL_OP_U8] = &&l_plain,
-		[CL_OP_LE16] = &&l_plain,        [CL_OP_LE32] = &&l_plain,
-		[CL_OP_LE64] = &&l_plain,
+		[CL_OP_TEXT_SEQ] = &&l_text_seq, [CL_OP_U8] = &&l_u8,
+		[CL_OP_LE16] = &&l_le16,         [CL_OP_LE32] = &&l_le32,
+		[CL_OP_LE64] = &&l_le64,
 	};
 	struct ctflive_ctf_stream *s = d->s;
 	const struct cl_op *op = prog;
@@ -711,7 +712,6 @@ l_fast_int : {
 		break;
 	}
 	pos = np + op->size;
-	d->last_bo = op->n->bo;
 	if ((op->flags & CL_OPF_SIGNED) && op->size < 64) {
 		uint64_t m = UINT64_C(1) << (op->size - 1);
 
@@ -763,39 +763,49 @@ l_variant : {
 l_jmp:
 	op = prog + op->arg;
 	DISPATCH();
-l_plain : {
-	uint64_t np = (pos + op->arg - 1) & ~(uint64_t)(op->arg - 1), v;
-	const uint8_t *p;
-
-	if (__builtin_expect(np > lim || op->size > lim - np || out->n == out->cap, 0)) {
-		SLOW(dec_fast_int(d, op->n));
-		NEXT();
-	}
-	p = buf + np / 8;
-	switch (op->code) {
-	case CL_OP_LE32: {
+	/* unsigned little-endian byte-aligned loads, one label each */
+#define PLAIN(load)                                                                               \
+	do {                                                                                      \
+		uint64_t np = (pos + op->arg - 1) & ~(uint64_t)(op->arg - 1), v;                  \
+		const uint8_t *p;                                                                 \
+                                                                                                  \
+		if (__builtin_expect(np > lim || op->size > lim - np || out->n == out->cap, 0)) { \
+			SLOW(dec_fast_int(d, op->n));                                             \
+			NEXT();                                                                   \
+		}                                                                                 \
+		p = buf + np / 8;                                                                 \
+		load;                                                                             \
+		pos = np + op->size;                                                              \
+		out->v[out->n++].u = v;                                                           \
+		if (op->flags & CL_OPF_SIDE) {                                                    \
+			if (op->reg)                                                              \
+				s->regs[op->reg] = v;                                             \
+			if (op->meaning) {                                                        \
+				s->mv[op->meaning] = v;                                           \
+				s->mset |= 1u << op->meaning;                                     \
+			}                                                                         \
+			if (op->flags & CL_OPF_CLOCK)                                             \
+				s->clock = cl_clock_update(s->clock, v, op->size);                \
+		}                                                                                 \
+		NEXT();                                                                           \
+	} while (0)
+l_u8:
+	PLAIN(v = p[0]);
+l_le16:
+	PLAIN(v = (uint64_t)p[0] | (uint64_t)p[1] << 8);
+l_le32:
+	PLAIN({
 		uint32_t x;
 
 		memcpy(&x, p, 4);
 		v = le32toh(x);
-		break;
-	}
-	case CL_OP_U8:
-		v = p[0];
-		break;
-	case CL_OP_LE16:
-		v = (uint64_t)p[0] | (uint64_t)p[1] << 8;
-		break;
-	default:
+	});
+l_le64:
+	PLAIN({
 		memcpy(&v, p, 8);
 		v = le64toh(v);
-		break;
-	}
-	pos = np + op->size;
-	d->last_bo = CL_BO_LE;
-	out->v[out->n++].u = v;
-	NEXT();
-}
+	});
+#undef PLAIN
 l_text_seq : {
 	const struct cl_node *n = op->n;
 	uint64_t len = s->regs[n->ref_reg];
@@ -814,7 +824,6 @@ l_text_seq : {
 	val->p = buf + np / 8;
 	val->n = len;
 	pos = np + len * 8;
-	d->last_bo = 0;
 	NEXT();
 }
 #undef SLOW

@@ -75,13 +75,13 @@ static void json_str(struct cl_obuf *b, const uint8_t *s, size_t n)
 
 			switch (c) {
 			case '\n':
-				cl_ob_puts(b, "\\n");
+				CL_OB_LIT(b, "\\n");
 				break;
 			case '\t':
-				cl_ob_puts(b, "\\t");
+				CL_OB_LIT(b, "\\t");
 				break;
 			case '\r':
-				cl_ob_puts(b, "\\r");
+				CL_OB_LIT(b, "\\r");
 				break;
 			default:
 				cl_ob_put(b, e, 6);
@@ -91,7 +91,7 @@ static void json_str(struct cl_obuf *b, const uint8_t *s, size_t n)
 			size_t l = utf8_len(s + i, n - i);
 
 			if (l == 0) {
-				cl_ob_puts(b, "\\ufffd");
+				CL_OB_LIT(b, "\\ufffd");
 				i++;
 			} else {
 				cl_ob_put(b, s + i, l);
@@ -152,18 +152,18 @@ static size_t json_node(struct cl_obuf *b, const struct cl_node *n, const struct
 		json_int(b, n, v[i].u);
 		return i + 1;
 	case CL_K_ENUM:
-		cl_ob_puts(b, "{\"value\":");
+		CL_OB_LIT(b, "{\"value\":");
 		json_int(b, n, v[i].u);
-		cl_ob_puts(b, ",\"labels\":[");
+		CL_OB_LIT(b, ",\"labels\":[");
 		cl_text_enum_labels(b, n->type, v[i].u, true);
-		cl_ob_puts(b, "]}");
+		CL_OB_LIT(b, "]}");
 		return i + 1;
 	case CL_K_FLOAT:
 		if (isfinite(v[i].d)) {
 			snprintf(tmp, sizeof(tmp), "%.17g", v[i].d);
 			cl_ob_puts(b, tmp);
 		} else {
-			cl_ob_puts(b, "null");
+			CL_OB_LIT(b, "null");
 		}
 		return i + 1;
 	case CL_K_STRING:
@@ -174,9 +174,9 @@ static size_t json_node(struct cl_obuf *b, const struct cl_node *n, const struct
 	case CL_K_VARIANT: {
 		const struct cl_node *opt = n->kids[v[i].n];
 
-		cl_ob_puts(b, "{\"option\":");
+		CL_OB_LIT(b, "{\"option\":");
 		json_cstr(b, opt->name);
-		cl_ob_puts(b, ",\"value\":");
+		CL_OB_LIT(b, ",\"value\":");
 		i = json_node(b, opt, v, i + 1);
 		cl_ob_putc(b, '}');
 		return i;
@@ -220,38 +220,38 @@ void cl_format_iso8601(struct cl_obuf *b, int64_t ns)
 	}
 	tt = (time_t)sec;
 	if (!gmtime_r(&tt, &tm)) {
-		cl_ob_puts(b, "null");
+		CL_OB_LIT(b, "null");
 		return;
 	}
 	n = strftime(tmp, sizeof(tmp), "\"%Y-%m-%dT%H:%M:%S.", &tm);
 	cl_ob_put(b, tmp, n);
 	cl_ob_u64_pad(b, (uint64_t)nsec, 9);
-	cl_ob_puts(b, "Z\"");
+	CL_OB_LIT(b, "Z\"");
 }
 
 static void json_identity(struct cl_obuf *b, const struct ctflive_ctf_stream *s)
 {
-	cl_ob_puts(b, ",\"trace\":");
+	CL_OB_LIT(b, ",\"trace\":");
 	json_cstr(b, s->trace_name ? s->trace_name : "");
-	cl_ob_puts(b, ",\"trace_uuid\":");
+	CL_OB_LIT(b, ",\"trace_uuid\":");
 	if (s->t->has_uuid)
 		json_cstr(b, s->t->uuid_str);
 	else
-		cl_ob_puts(b, "null");
-	cl_ob_puts(b, ",\"stream\":");
+		CL_OB_LIT(b, "null");
+	CL_OB_LIT(b, ",\"stream\":");
 	json_cstr(b, s->stream_name ? s->stream_name : "");
-	cl_ob_puts(b, ",\"stream_class_id\":");
+	CL_OB_LIT(b, ",\"stream_class_id\":");
 	cl_ob_u64(b, s->sc_id);
-	cl_ob_puts(b, ",\"stream_id\":");
+	CL_OB_LIT(b, ",\"stream_id\":");
 	cl_ob_u64(b, s->stream_id);
 }
 
 static void json_scope(struct cl_obuf *b, const char *key, const struct cl_node *n,
 		       const struct cl_vals *v)
 {
-	cl_ob_puts(b, ",\"");
+	CL_OB_LIT(b, ",\"");
 	cl_ob_puts(b, key);
-	cl_ob_puts(b, "\":");
+	CL_OB_LIT(b, "\":");
 	json_struct(b, n, v->v, 0);
 }
 
@@ -262,22 +262,22 @@ int cl_json_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream
 	const struct ctflive_ctf_event *e = m->event;
 	const struct cl_stream_class *sc = s->sc;
 
-	cl_ob_puts(b, "{\"type\":\"event\"");
+	CL_OB_LIT(b, "{\"type\":\"event\"");
 	if (m->has_time) {
-		cl_ob_puts(b, ",\"timestamp_ns\":");
+		CL_OB_LIT(b, ",\"timestamp_ns\":");
 		cl_ob_i64(b, m->ns);
-		cl_ob_puts(b, ",\"time\":");
+		CL_OB_LIT(b, ",\"time\":");
 		cl_format_iso8601(b, m->ns);
-		cl_ob_puts(b, ",\"cycles\":");
+		CL_OB_LIT(b, ",\"cycles\":");
 		cl_ob_u64(b, m->cycles);
 	}
 	json_identity(b, s);
-	cl_ob_puts(b, ",\"name\":");
+	CL_OB_LIT(b, ",\"name\":");
 	json_cstr(b, e->ec->name);
-	cl_ob_puts(b, ",\"id\":");
+	CL_OB_LIT(b, ",\"id\":");
 	cl_ob_u64(b, e->ec->id);
 	if (e->ec->loglevel >= 0) {
-		cl_ob_puts(b, ",\"loglevel\":");
+		CL_OB_LIT(b, ",\"loglevel\":");
 		cl_ob_u64(b, (uint64_t)e->ec->loglevel);
 	}
 	if (sc->pkt_ctx_printed)
@@ -288,7 +288,7 @@ int cl_json_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream
 		json_scope(b, "event_context", e->ec->ctx, &s->vals[CL_V_ECTX]);
 	if (e->ec->fields_printed)
 		json_scope(b, "payload", e->ec->fields, &s->vals[CL_V_PAY]);
-	cl_ob_puts(b, "}\n");
+	CL_OB_LIT(b, "}\n");
 	return b->oom ? -ENOMEM : 1;
 }
 
@@ -300,23 +300,23 @@ int cl_json_discard(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stre
 
 	cl_ob_puts(b, ev ? "{\"type\":\"discarded_events\"" : "{\"type\":\"discarded_packets\"");
 	if (!ev && m->lost_in_transit)
-		cl_ob_puts(b, ",\"lost_in_transit\":true");
-	cl_ob_puts(b, ",\"count\":");
+		CL_OB_LIT(b, ",\"lost_in_transit\":true");
+	CL_OB_LIT(b, ",\"count\":");
 	if (m->count_known)
 		cl_ob_u64(b, m->count);
 	else
-		cl_ob_puts(b, "null");
+		CL_OB_LIT(b, "null");
 	if (m->has_range) {
-		cl_ob_puts(b, ",\"begin_ns\":");
+		CL_OB_LIT(b, ",\"begin_ns\":");
 		cl_ob_i64(b, m->begin_ns);
-		cl_ob_puts(b, ",\"begin_time\":");
+		CL_OB_LIT(b, ",\"begin_time\":");
 		cl_format_iso8601(b, m->begin_ns);
-		cl_ob_puts(b, ",\"end_ns\":");
+		CL_OB_LIT(b, ",\"end_ns\":");
 		cl_ob_i64(b, m->end_ns);
-		cl_ob_puts(b, ",\"end_time\":");
+		CL_OB_LIT(b, ",\"end_time\":");
 		cl_format_iso8601(b, m->end_ns);
 	}
 	json_identity(b, s);
-	cl_ob_puts(b, "}\n");
+	CL_OB_LIT(b, "}\n");
 	return b->oom ? -ENOMEM : 1;
 }

@@ -1034,7 +1034,8 @@ static int emit(struct pbuf *p, uint8_t code, uint32_t arg, const struct cl_node
 		p->ops[p->n].size = n->size;
 		p->ops[p->n].reg = n->reg;
 		p->ops[p->n].flags = (uint8_t)(((n->flags & CL_N_SIGNED) ? CL_OPF_SIGNED : 0) |
-					       ((n->flags & CL_N_CLOCK) ? CL_OPF_CLOCK : 0));
+					       ((n->flags & CL_N_CLOCK) ? CL_OPF_CLOCK : 0) |
+					       (n->side ? CL_OPF_SIDE : 0));
 	}
 	p->n++;
 	return 0;
@@ -1052,8 +1053,7 @@ static int gen(struct cctx *c, struct pbuf *p, struct cl_node *n)
 						 [CL_FAST_LE32] = CL_OP_LE32,
 						 [CL_FAST_LE64] = CL_OP_LE64 };
 
-		if (!(n->flags & CL_N_SIGNED) && !n->side && n->fast < sizeof(plain) &&
-		    plain[n->fast])
+		if (!(n->flags & CL_N_SIGNED) && n->fast < sizeof(plain) && plain[n->fast])
 			return emit(p, plain[n->fast], n->align, n);
 		return emit(p, CL_OP_FAST_INT, n->align, n);
 	}
@@ -1523,6 +1523,7 @@ static int do_event(struct sema *s, const struct ast_top *top)
 	s->syms = saved;
 	if (!ev->name)
 		return SERR(s, top->line, top->col, "event block without a name");
+	ev->name_len = strlen(ev->name);
 	if (!have_sid) {
 		if (!s->t->streams) {
 			/* implicit stream class 0 */

@@ -38,13 +38,35 @@ static inline int cl_ob_reserve(struct cl_obuf *b, size_t n)
 	return 0;
 }
 
+/* Small copies inline (fixed-size moves), big ones through memcpy. */
+static inline void cl_copy_small(char *d, const char *s, size_t n)
+{
+	if (n >= 8) {
+		if (n <= 16) {
+			memcpy(d, s, 8);
+			memcpy(d + n - 8, s + n - 8, 8);
+		} else {
+			memcpy(d, s, n);
+		}
+	} else if (n >= 4) {
+		memcpy(d, s, 4);
+		memcpy(d + n - 4, s + n - 4, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
 static inline void cl_ob_put(struct cl_obuf *b, const void *s, size_t n)
 {
 	if (cl_ob_reserve(b, n) < 0)
 		return;
-	memcpy(b->d + b->len, s, n);
+	cl_copy_small(b->d + b->len, s, n);
 	b->len += n;
 }
+
+/* String literal without strlen. */
+#define CL_OB_LIT(b, lit) cl_ob_put((b), "" lit, sizeof(lit) - 1)
 
 static inline void cl_ob_puts(struct cl_obuf *b, const char *s)
 {

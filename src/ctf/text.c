@@ -245,11 +245,13 @@ void cl_text_enum_labels(struct cl_obuf *b, const struct cl_type *et, uint64_t v
 		any = true;
 	}
 	if (!any && !json)
-		cl_ob_puts(b, "<unknown>");
+		CL_OB_LIT(b, "<unknown>");
 }
 
 size_t cl_skip_values(const struct cl_node *n, const struct cl_val *v, size_t i)
 {
+	if (n->nvals != CL_NVALS_VAR)
+		return i + n->nvals;
 	switch (n->kind) {
 	case CL_K_STRUCT:
 		for (uint32_t k = 0; k < n->nkids; k++)
@@ -264,9 +266,8 @@ size_t cl_skip_values(const struct cl_node *n, const struct cl_val *v, size_t i)
 		if (n->flags & CL_N_TEXT)
 			return i + 1;
 		i++;
-		if (n->elem->kind == CL_K_INT || n->elem->kind == CL_K_FLOAT ||
-		    n->elem->kind == CL_K_ENUM || n->elem->kind == CL_K_STRING)
-			return i + (size_t)len;
+		if (n->elem->nvals != CL_NVALS_VAR)
+			return i + (size_t)len * n->elem->nvals;
 		for (uint64_t k = 0; k < len; k++)
 			i = cl_skip_values(n->elem, v, i);
 		return i;
@@ -292,15 +293,16 @@ static size_t print_struct(struct cl_obuf *b, const struct cl_node *n, const str
 			i = cl_skip_values(kid, v, i);
 			continue;
 		}
-		cl_ob_puts(b, first ? " " : ", ");
+		if (names)
+			cl_ob_put(b, kid->sep + first, kid->sep_len - first);
+		else if (first)
+			cl_ob_putc(b, ' ');
+		else
+			CL_OB_LIT(b, ", ");
 		first = false;
-		if (names) {
-			cl_ob_puts(b, kid->name);
-			cl_ob_puts(b, " = ");
-		}
 		i = print_node(b, kid, v, i, names);
 	}
-	cl_ob_puts(b, " }");
+	CL_OB_LIT(b, " }");
 	return i;
 }
 
@@ -314,11 +316,11 @@ static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struc
 		put_int(b, n, v[i].u);
 		return i + 1;
 	case CL_K_ENUM:
-		cl_ob_puts(b, "( ");
+		CL_OB_LIT(b, "( ");
 		cl_text_enum_labels(b, n->type, v[i].u, false);
-		cl_ob_puts(b, " : container = ");
+		CL_OB_LIT(b, " : container = ");
 		put_int(b, n, v[i].u);
-		cl_ob_puts(b, " )");
+		CL_OB_LIT(b, " )");
 		return i + 1;
 	case CL_K_FLOAT:
 		snprintf(tmp, sizeof(tmp), "%g", v[i].d);
@@ -330,9 +332,9 @@ static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struc
 	case CL_K_STRUCT:
 		return print_struct(b, n, v, i, names);
 	case CL_K_VARIANT:
-		cl_ob_puts(b, "{ ");
+		CL_OB_LIT(b, "{ ");
 		i = print_node(b, n->kids[v[i].n], v, i + 1, names);
-		cl_ob_puts(b, " }");
+		CL_OB_LIT(b, " }");
 		return i;
 	case CL_K_ARRAY:
 	case CL_K_SEQ: {
@@ -351,11 +353,11 @@ static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struc
 			if (names) {
 				cl_ob_putc(b, '[');
 				cl_ob_u64(b, k);
-				cl_ob_puts(b, "] = ");
+				CL_OB_LIT(b, "] = ");
 			}
 			i = print_node(b, n->elem, v, i, names);
 		}
-		cl_ob_puts(b, " ]");
+		CL_OB_LIT(b, " ]");
 		return i;
 	}
 	default:
@@ -434,13 +436,13 @@ static void put_delta(struct ctflive_ctf_printer *p, int64_t ns, uint64_t cycles
 
 	if (p->flags & CTFLIVE_CTF_CLOCK_CYCLES) {
 		if (!p->have_last) {
-			cl_ob_puts(b, "+????????????");
+			CL_OB_LIT(b, "+????????????");
 		} else {
 			cl_ob_putc(b, '+');
 			cl_ob_u64_pad(b, cycles - p->last_cycles, 12);
 		}
 	} else if (!p->have_last) {
-		cl_ob_puts(b, "+?.?????????");
+		CL_OB_LIT(b, "+?.?????????");
 	} else {
 		uint64_t d = (uint64_t)ns - p->last_ns;
 
@@ -459,11 +461,11 @@ static void put_scope(struct ctflive_ctf_printer *p, bool *first, const char *sc
 	struct cl_obuf *b = &p->out;
 
 	if (!*first)
-		cl_ob_puts(b, ", ");
+		CL_OB_LIT(b, ", ");
 	*first = false;
 	if (p->flags & CTFLIVE_CTF_NAMES_SCOPE) {
 		cl_ob_puts(b, scope_name);
-		cl_ob_puts(b, " = ");
+		CL_OB_LIT(b, " = ");
 	}
 	print_struct(b, n, v->v, 0, names);
 }
@@ -494,41 +496,41 @@ static int text_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_st
 	}
 	if ((f & CTFLIVE_CTF_FIELD_TRACE) && s->trace_name) {
 		if (hn)
-			cl_ob_puts(b, "trace = ");
+			CL_OB_LIT(b, "trace = ");
 		cl_ob_puts(b, s->trace_name);
 		if (hn)
-			cl_ob_puts(b, ", ");
+			CL_OB_LIT(b, ", ");
 	}
 	if ((f & CTFLIVE_CTF_FIELD_HOSTNAME) && t->hostname) {
 		cl_ob_puts(b, hn ? "trace:hostname = " : "");
 		cl_ob_puts(b, t->hostname);
 		if (hn)
-			cl_ob_puts(b, ", ");
+			CL_OB_LIT(b, ", ");
 		dom = true;
 	}
 	if ((f & CTFLIVE_CTF_FIELD_DOMAIN) && t->domain) {
 		if (hn)
-			cl_ob_puts(b, "trace:domain = ");
+			CL_OB_LIT(b, "trace:domain = ");
 		else if (dom)
 			cl_ob_putc(b, ':');
 		cl_ob_puts(b, t->domain);
 		if (hn)
-			cl_ob_puts(b, ", ");
+			CL_OB_LIT(b, ", ");
 		dom = true;
 	}
 	if ((f & CTFLIVE_CTF_FIELD_PROCNAME) && t->procname) {
 		if (hn)
-			cl_ob_puts(b, "trace:procname = ");
+			CL_OB_LIT(b, "trace:procname = ");
 		else if (dom)
 			cl_ob_putc(b, ':');
 		cl_ob_puts(b, t->procname);
 		if (hn)
-			cl_ob_puts(b, ", ");
+			CL_OB_LIT(b, ", ");
 		dom = true;
 	}
 	if ((f & CTFLIVE_CTF_FIELD_VPID) && t->has_vpid) {
 		if (hn)
-			cl_ob_puts(b, "trace:vpid = ");
+			CL_OB_LIT(b, "trace:vpid = ");
 		else if (dom)
 			cl_ob_putc(b, ':');
 		cl_ob_putc(b, '(');
@@ -538,34 +540,64 @@ static int text_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_st
 	}
 	if ((f & CTFLIVE_CTF_FIELD_LOGLEVEL) && e->ec->loglevel >= 0) {
 		if (hn)
-			cl_ob_puts(b, "loglevel = ");
+			CL_OB_LIT(b, "loglevel = ");
 		else if (dom)
 			cl_ob_putc(b, ':');
 		cl_ob_puts(b, loglevel_names[e->ec->loglevel]);
-		cl_ob_puts(b, " (");
+		CL_OB_LIT(b, " (");
 		cl_ob_u64(b, (uint64_t)e->ec->loglevel);
 		cl_ob_puts(b, hn ? "), " : ")");
 		dom = true;
 	}
 	if ((f & CTFLIVE_CTF_FIELD_EMF) && e->ec->emf_uri) {
 		if (hn)
-			cl_ob_puts(b, "model.emf.uri = ");
+			CL_OB_LIT(b, "model.emf.uri = ");
 		else if (dom)
 			cl_ob_putc(b, ':');
 		cl_ob_puts(b, e->ec->emf_uri);
 		if (hn)
-			cl_ob_puts(b, ", ");
+			CL_OB_LIT(b, ", ");
 		dom = true;
 	}
 	if (dom && !hn)
 		cl_ob_putc(b, ' ');
 	if (hn)
-		cl_ob_puts(b, "name = ");
-	cl_ob_puts(b, e->ec->name);
-	cl_ob_puts(b, hn ? ", " : ": ");
-	if (sc->pkt_ctx_printed)
-		put_scope(p, &first, "stream.packet.context", sc->pkt_ctx, &s->vals[CL_V_PCTX],
-			  f & CTFLIVE_CTF_NAMES_CONTEXT);
+		CL_OB_LIT(b, "name = ");
+	cl_ob_put(b, e->ec->name, e->ec->name_len);
+	if (hn)
+		CL_OB_LIT(b, ", ");
+	else
+		CL_OB_LIT(b, ": ");
+	if (sc->pkt_ctx_printed) {
+		/* the same for every event of a packet: formatted once per packet
+		 * (the cache lives in the stream, which is otherwise read-only) */
+		struct ctflive_ctf_stream *ms = (struct ctflive_ctf_stream *)(uintptr_t)s;
+
+		if (ms->pc_owner != p || ms->pc_pkt != s->npackets || ms->pc_flags != f) {
+			size_t start = b->len;
+
+			put_scope(p, &first, "stream.packet.context", sc->pkt_ctx,
+				  &s->vals[CL_V_PCTX], f & CTFLIVE_CTF_NAMES_CONTEXT);
+			if (b->len - start > ms->pc_cap) {
+				char *n = realloc(ms->pc_text, b->len - start);
+
+				if (!n)
+					return -ENOMEM;
+				ms->pc_text = n;
+				ms->pc_cap = b->len - start;
+			}
+			if (!b->oom) {
+				memcpy(ms->pc_text, b->d + start, b->len - start);
+				ms->pc_len = b->len - start;
+				ms->pc_owner = p;
+				ms->pc_pkt = s->npackets;
+				ms->pc_flags = f;
+			}
+		} else {
+			cl_ob_put(b, ms->pc_text, ms->pc_len);
+			first = false;
+		}
+	}
 	if (sc->ev_ctx_printed)
 		put_scope(p, &first, "stream.event.context", sc->ev_ctx, &s->vals[CL_V_SCTX],
 			  f & CTFLIVE_CTF_NAMES_CONTEXT);
@@ -625,9 +657,9 @@ int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p, const struct ctfl
 
 	if (!ev && m->type != CTFLIVE_CTF_MSG_DISCARDED_PACKETS)
 		return 0;
-	cl_ob_puts(w, "WARNING: Tracer ");
+	CL_OB_LIT(w, "WARNING: Tracer ");
 	if (m->count_known) {
-		cl_ob_puts(w, "discarded ");
+		CL_OB_LIT(w, "discarded ");
 		cl_ob_u64(w, m->count);
 		cl_ob_puts(w, ev ? " event" : " packet");
 		if (m->count != 1)
@@ -636,29 +668,29 @@ int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p, const struct ctfl
 		cl_ob_puts(w, ev ? "may have discarded events" : "may have discarded packets");
 	}
 	if (m->has_range) {
-		cl_ob_puts(w, " between ");
+		CL_OB_LIT(w, " between ");
 		warn_time(p, m->begin_ns, m->begin_cycles);
-		cl_ob_puts(w, " and ");
+		CL_OB_LIT(w, " and ");
 		warn_time(p, m->end_ns, m->end_cycles);
 	} else {
-		cl_ob_puts(w, " (unknown time range)");
+		CL_OB_LIT(w, " (unknown time range)");
 	}
-	cl_ob_puts(w, " in trace \"");
+	CL_OB_LIT(w, " in trace \"");
 	cl_ob_puts(w, s->trace_name ? s->trace_name : "");
-	cl_ob_puts(w, "\" ");
+	CL_OB_LIT(w, "\" ");
 	if (s->t->has_uuid) {
-		cl_ob_puts(w, "(UUID: ");
+		CL_OB_LIT(w, "(UUID: ");
 		cl_ob_puts(w, s->t->uuid_str);
-		cl_ob_puts(w, ")");
+		CL_OB_LIT(w, ")");
 	} else {
-		cl_ob_puts(w, "(no UUID)");
+		CL_OB_LIT(w, "(no UUID)");
 	}
-	cl_ob_puts(w, " within stream \"");
+	CL_OB_LIT(w, " within stream \"");
 	cl_ob_puts(w, s->stream_name ? s->stream_name : "");
-	cl_ob_puts(w, "\" (stream class ID: ");
+	CL_OB_LIT(w, "\" (stream class ID: ");
 	cl_ob_u64(w, s->sc_id);
-	cl_ob_puts(w, ", stream ID: ");
+	CL_OB_LIT(w, ", stream ID: ");
 	cl_ob_u64(w, s->stream_id);
-	cl_ob_puts(w, ").\n");
+	CL_OB_LIT(w, ").\n");
 	return w->oom ? -ENOMEM : 1;
 }
