@@ -22,9 +22,10 @@ def test_live_per_uid(lttng, make_relay, candidate):
     ref = make_relay("lttng-relayd", "ref")
     cand = make_relay(candidate, "cand")
     pair = h.SessionPair(lttng, ref, cand)
-    # Small sub-buffers: several packets per stream, so indexes have entries
-    # of various sizes, plus the live timer's partial packets.
-    pair.setup("live", timer_us=100000, buffers="uid", subbuf_size=4096, num_subbuf=8)
+    # Sub-buffers small enough for several packets per stream (plus the live
+    # timer's partial packets), large enough that a loaded machine (the
+    # consumer lagging) does not make the tracer discard events.
+    pair.setup("live", timer_us=100000, buffers="uid", subbuf_size=16384, num_subbuf=8)
     lttng.run_app(N, interval_us=500, name="uid")
     time.sleep(0.3)  # let a few live ticks (partial packets, beacons) happen
     pair.finish()
@@ -46,7 +47,7 @@ def test_live_per_pid_three_apps(lttng, make_relay, candidate):
     ref = make_relay("lttng-relayd", "ref")
     cand = make_relay(candidate, "cand")
     pair = h.SessionPair(lttng, ref, cand)
-    pair.setup("live", timer_us=100000, buffers="pid", subbuf_size=4096, num_subbuf=4)
+    pair.setup("live", timer_us=100000, buffers="pid", subbuf_size=16384, num_subbuf=8)
     counts = {"pa": 600, "pb": 60, "pc": 300}
     apps = {"pa": lttng.spawn_app(counts["pa"], 1000, "pa")}
     time.sleep(0.15)

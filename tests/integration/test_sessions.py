@@ -22,7 +22,7 @@ def test_network_session(lttng, make_relay, candidate):
     ref = make_relay("lttng-relayd", "ref")
     cand = make_relay(candidate, "cand")
     pair = h.SessionPair(lttng, ref, cand)
-    pair.setup("network", buffers="uid", subbuf_size=4096, num_subbuf=8)
+    pair.setup("network", buffers="uid", subbuf_size=16384, num_subbuf=8)
     lttng.run_app(500, interval_us=200, name="net")
     pair.finish()
     dref, dcand = pair.session_dir("ref"), pair.session_dir("cand")
@@ -40,7 +40,7 @@ def test_rotate_twice_and_clear(lttng, make_relay, candidate):
     ref = make_relay("lttng-relayd", "ref")
     cand = make_relay(candidate, "cand")
     pair = h.SessionPair(lttng, ref, cand)
-    pair.setup("network", buffers="uid", subbuf_size=4096, num_subbuf=8)
+    pair.setup("network", buffers="uid", subbuf_size=16384, num_subbuf=8)
     lttng.run_app(100, interval_us=200, name="r1")
     pair.each(lttng.rotate)
     lttng.run_app(100, interval_us=200, name="r2")
@@ -140,7 +140,7 @@ def test_forced_minor(lttng, make_relay, candidate, minor):
     try:
         pair = h.SessionPair(lttng, ref, cand, urls={"sref": proxies[0].url,
                                                      "scand": proxies[1].url})
-        pair.setup("live", timer_us=100000, buffers="uid", subbuf_size=4096, num_subbuf=8)
+        pair.setup("live", timer_us=100000, buffers="uid", subbuf_size=16384, num_subbuf=8)
         lttng.run_app(300, interval_us=500, name=f"m{minor}")
         time.sleep(0.3)
         pair.finish()
