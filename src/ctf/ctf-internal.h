@@ -159,8 +159,9 @@ struct cl_node {
 	uint32_t nvals;            /* values it produces, CL_NVALS_VAR if variable */
 	const char *sep;           /* ", <name> = " (printers: +1 for the first field) */
 	size_t sep_len;
-	struct cl_op *prog; /* scope roots: flat decode program */
-	uint32_t *opt_pc;   /* variants in a program: start of each option */
+	struct cl_op *prog;         /* scope roots: flat decode program */
+	struct cl_op *prog_generic; /* same without fused ops (error paths) */
+	uint32_t *opt_pc;           /* variants in a program: start of each option */
 };
 
 /*
@@ -180,6 +181,8 @@ enum cl_opcode {
 	CL_OP_LE16,
 	CL_OP_LE32,
 	CL_OP_LE64,
+	CL_OP_LTTNG_LARGE,   /* whole LTTng event_header_large (fused) */
+	CL_OP_LTTNG_COMPACT, /* whole LTTng event_header_compact (fused) */
 };
 
 struct cl_op {

@@ -490,7 +490,7 @@ static void set_range(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *m, u
 	m->ns = m->begin_ns;
 }
 
-static int begin_packet(struct ctflive_ctf_stream *s)
+static __attribute__((noinline)) int begin_packet(struct ctflive_ctf_stream *s)
 {
 	struct ctflive_bytes v = { 0 };
 	uint64_t psize, csize;
@@ -626,12 +626,19 @@ static int begin_packet(struct ctflive_ctf_stream *s)
 static int run_prog(struct dctx *d, const struct cl_op *prog)
 {
 	static const void *const labels[] = {
-		[CL_OP_END] = &&l_end,           [CL_OP_ALIGN] = &&l_align,
-		[CL_OP_FAST_INT] = &&l_fast_int, [CL_OP_NODE] = &&l_node,
-		[CL_OP_VARIANT] = &&l_variant,   [CL_OP_JMP] = &&l_jmp,
-		[CL_OP_TEXT_SEQ] = &&l_text_seq, [CL_OP_U8] = &&l_u8,
-		[CL_OP_LE16] = &&l_le16,         [CL_OP_LE32] = &&l_le32,
+		[CL_OP_END] = &&l_end,
+		[CL_OP_ALIGN] = &&l_align,
+		[CL_OP_FAST_INT] = &&l_fast_int,
+		[CL_OP_NODE] = &&l_node,
+		[CL_OP_VARIANT] = &&l_variant,
+		[CL_OP_JMP] = &&l_jmp,
+		[CL_OP_TEXT_SEQ] = &&l_text_seq,
+		[CL_OP_U8] = &&l_u8,
+		[CL_OP_LE16] = &&l_le16,
+		[CL_OP_LE32] = &&l_le32,
 		[CL_OP_LE64] = &&l_le64,
+		[CL_OP_LTTNG_LARGE] = &&l_lttng,
+		[CL_OP_LTTNG_COMPACT] = &&l_lttng,
 	};
 	struct ctflive_ctf_stream *s = d->s;
 	const struct cl_op *op = prog;
@@ -806,6 +813,76 @@ l_le64:
 		v = le64toh(v);
 	});
 #undef PLAIN
+l_lttng : {
+	/* fused LTTng event header, see fuse_lttng_header() */
+	const struct cl_node *h = op->n, *id = h->kids[0], *v = h->kids[1];
+	const struct cl_node *cts = v->kids[0]->kids[0], *ets = v->kids[1]->kids[1];
+	uint64_t np = (pos + 7) & ~(uint64_t)7, eid, ts;
+	const uint8_t *p = buf + np / 8;
+	bool large = op->code == CL_OP_LTTNG_LARGE;
+	uint32_t w;
+	unsigned tsbits;
+
+	/* need the longest form (extended) in bounds and room for 4 values,
+	 * else run the generic program, which reports errors precisely */
+	if (np > lim || lim - np < (large ? 112u : 104u) || out->cap - out->n < 4) {
+		if (np <= lim && lim - np >= (large ? 48u : 32u) && out->cap - out->n >= 4) {
+			/* compact form may still fit: peek at the id */
+			uint64_t pid =
+				large ? ((uint64_t)p[0] | (uint64_t)p[1] << 8) : (p[0] & 31u);
+
+			if (pid != (large ? 65535u : 31u))
+				goto lttng_compact_ok;
+		}
+		SLOW(run_prog(d, h->prog_generic));
+		NEXT();
+	}
+lttng_compact_ok:
+	if (large) {
+		eid = (uint64_t)p[0] | (uint64_t)p[1] << 8;
+		out->v[out->n++].u = eid;
+		if (eid != 65535) {
+			memcpy(&w, p + 2, 4);
+			ts = le32toh(w);
+			tsbits = 32;
+			pos = np + 48;
+		}
+	} else {
+		memcpy(&w, p, 4);
+		w = le32toh(w);
+		eid = w & 31u;
+		out->v[out->n++].u = eid;
+		ts = w >> 5;
+		tsbits = 27;
+		pos = np + 32;
+	}
+	if (id->reg)
+		s->regs[id->reg] = eid;
+	if (eid == (large ? 65535u : 31u)) {
+		const uint8_t *q = p + (large ? 2 : 1);
+		uint32_t x;
+
+		out->v[out->n++].n = 1;
+		memcpy(&x, q, 4);
+		eid = le32toh(x);
+		memcpy(&ts, q + 4, 8);
+		ts = le64toh(ts);
+		out->v[out->n++].u = eid;
+		out->v[out->n++].u = ts;
+		pos = np + (large ? 112 : 104);
+		if (ets->flags & CL_N_CLOCK)
+			s->clock = ts;
+	} else {
+		out->v[out->n++].n = 0;
+		out->v[out->n++].u = ts;
+		if (cts->flags & CL_N_CLOCK)
+			s->clock = cl_clock_update(s->clock, ts, tsbits);
+	}
+	s->mv[CL_M_EVENT_ID] = eid;
+	s->mv[CL_M_TIMESTAMP] = ts;
+	s->mset |= 1u << CL_M_EVENT_ID | 1u << CL_M_TIMESTAMP;
+	NEXT();
+}
 l_text_seq : {
 	const struct cl_node *n = op->n;
 	uint64_t len = s->regs[n->ref_reg];
@@ -832,7 +909,8 @@ l_text_seq : {
 }
 #pragma GCC diagnostic pop
 
-static int decode_event(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *ret)
+static inline __attribute__((always_inline)) int decode_event(struct ctflive_ctf_stream *s,
+							      struct ctflive_ctf_msg *ret)
 {
 	const struct cl_stream_class *sc = s->sc;
 	const struct cl_event_class *ec;
@@ -885,7 +963,33 @@ static int decode_event(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *re
 	return 0;
 }
 
+static __attribute__((noinline)) int stream_next_slow(struct ctflive_ctf_stream *s,
+						      struct ctflive_ctf_msg *ret,
+						      struct ctflive_ctf_diag *reterr);
+
+static __attribute__((noinline, cold)) int stream_fail(struct ctflive_ctf_stream *s, int r,
+						       struct ctflive_ctf_diag *reterr)
+{
+	s->err = r;
+	if (reterr)
+		*reterr = s->errdiag;
+	return r;
+}
+
 int ctflive_ctf_stream_next(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *ret,
+			    struct ctflive_ctf_diag *reterr)
+{
+	/* hot path: the next event of the current packet */
+	if (__builtin_expect(!s->err && s->qi >= s->qn && s->in_packet && s->pos < s->content_bits,
+			     1)) {
+		int r = decode_event(s, ret);
+
+		return __builtin_expect(r == 0, 1) ? 0 : stream_fail(s, r, reterr);
+	}
+	return stream_next_slow(s, ret, reterr);
+}
+
+static int stream_next_slow(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *ret,
 			    struct ctflive_ctf_diag *reterr)
 {
 	int r;

@@ -1119,6 +1119,79 @@ static int build_prog(struct cctx *c, struct cl_node *root)
 	return r;
 }
 
+static bool is_uint(const struct cl_node *n, const char *name, unsigned size, unsigned align)
+{
+	return n && (n->kind == CL_K_INT || n->kind == CL_K_ENUM) && n->orig_name &&
+	       !strcmp(n->orig_name, name) && n->size == size && n->align == align &&
+	       !(n->flags & CL_N_SIGNED) && n->bo == CL_BO_LE;
+}
+
+static bool is_struct(const struct cl_node *n, const char *name, uint32_t nkids)
+{
+	return n && n->kind == CL_K_STRUCT && n->orig_name && !strcmp(n->orig_name, name) &&
+	       n->nkids == nkids;
+}
+
+/*
+ * LTTng's two event headers (ctf-decoding.md §2.2) are in every LTTng
+ * event: when the stream's header is exactly one of them, its program is
+ * replaced by a single fused instruction producing the same values and side
+ * effects. Anything else keeps the generic program.
+ */
+static int fuse_lttng_header(struct cctx *c, struct cl_node *h)
+{
+	const struct cl_node *id, *v, *cs, *ex;
+	unsigned idsize, tssize;
+	uint8_t code;
+	struct cl_op *prog;
+
+	if (h->kind != CL_K_STRUCT || h->nkids != 2 || h->align != 8)
+		return 0;
+	id = h->kids[0];
+	v = h->kids[1];
+	if (!id || id->kind != CL_K_ENUM || v->kind != CL_K_VARIANT || v->tag != id ||
+	    v->nkids != 2 || id->type->nmaps != 2)
+		return 0;
+	if (is_uint(id, "id", 16, 8)) {
+		idsize = 16;
+		tssize = 32;
+		code = CL_OP_LTTNG_LARGE;
+	} else if (is_uint(id, "id", 5, 1)) {
+		idsize = 5;
+		tssize = 27;
+		code = CL_OP_LTTNG_COMPACT;
+	} else {
+		return 0;
+	}
+	cs = v->kids[0];
+	ex = v->kids[1];
+	if (!is_struct(cs, "compact", 1) || !is_struct(ex, "extended", 2) ||
+	    !is_uint(cs->kids[0], "timestamp", tssize, tssize == 32 ? 8 : 1) ||
+	    !is_uint(ex->kids[0], "id", 32, 8) || !is_uint(ex->kids[1], "timestamp", 64, 8))
+		return 0;
+	/* labels: compact = 0 ... max-1 -> option 0, extended = max -> option 1 */
+	{
+		const struct cl_enum_map *m = id->type->maps;
+		uint64_t max = (UINT64_C(1) << idsize) - 1;
+
+		if (m[0].lo != 0 || m[0].hi != max - 1 || m[1].lo != max || m[1].hi != max ||
+		    v->opt_of_map[0] != 0 || v->opt_of_map[1] != 1)
+			return 0;
+	}
+	if (cs->align > 8 || ex->align != 8)
+		return 0;
+	prog = cl_arena_alloc(&c->s->t->arena, 2 * sizeof(*prog));
+	if (!prog)
+		return -ENOMEM;
+	prog[0].code = code;
+	prog[0].n = h;
+	prog[1].code = CL_OP_END;
+	prog[1].n = h;
+	h->prog_generic = h->prog;
+	h->prog = prog;
+	return 0;
+}
+
 static int compile_scope(struct cctx *c, enum scope_id sc, const struct cl_type *t,
 			 struct cl_node **ret)
 {
@@ -1411,6 +1484,8 @@ static int do_stream(struct sema *s, const struct ast_top *top)
 	sc->pkt_ctx_printed = sc->pkt_ctx && (sc->pkt_ctx->flags & CL_N_PRINT);
 	c.roots[SC_PKT_CTX] = sc->pkt_ctx;
 	TRY(compile_scope(&c, SC_EV_HDR, eh, &sc->ev_hdr));
+	if (sc->ev_hdr)
+		TRY(fuse_lttng_header(&c, sc->ev_hdr));
 	c.roots[SC_EV_HDR] = sc->ev_hdr;
 	TRY(compile_scope(&c, SC_EV_SCTX, ec, &sc->ev_ctx));
 	sc->ev_ctx_printed = sc->ev_ctx && (sc->ev_ctx->flags & CL_N_PRINT);

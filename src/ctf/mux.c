@@ -102,7 +102,41 @@ static int fill(struct ctflive_ctf_mux *m, struct mux_in *in, struct ctflive_ctf
 	return 0;
 }
 
+static __attribute__((noinline)) int mux_next_slow(struct ctflive_ctf_mux *m,
+						   struct ctflive_ctf_msg *ret,
+						   struct ctflive_ctf_stream **ret_stream,
+						   struct ctflive_ctf_diag *reterr);
+
 int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
+			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr)
+{
+	/* hot path: one stream ahead of all others keeps going */
+	if (m->pending >= 0 && !m->bound) {
+		struct mux_in *in = &m->in[m->pending];
+		int r = ctflive_ctf_stream_next(in->s, ret, reterr);
+
+		if (r == 0 && ret->has_time) {
+			*ret_stream = in->s;
+			m->last_ns = ret->ns;
+			return 0;
+		}
+		if (r < 0) {
+			*ret_stream = in->s;
+			return r;
+		}
+		in->has_head = false;
+		if (r == CTFLIVE_CTF_END) {
+			in->ended = true;
+		} else {
+			in->head = *ret;
+			in->has_head = true;
+		}
+		m->pending = -1;
+	}
+	return mux_next_slow(m, ret, ret_stream, reterr);
+}
+
+static int mux_next_slow(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr)
 {
 	struct mux_in *best = NULL;
