@@ -91,14 +91,20 @@ def make_relay(ws, request):
         return relay
 
     yield make
+    bad = []
     for r in relays:
         died = r.proc is not None and r.proc.poll() is not None
         rc = r.stop()
-        if died and rc not in (0, None):
-            print(f"[ctflive] {r.kind} ({r.name}) exited with {rc} during the test; "
-                  f"log:\n{r.log()[-4000:]}")
+        # Both relays exit 0 on SIGTERM; anything else (a crash, a sanitizer
+        # report, a hang that needed SIGKILL) fails the test.
+        if rc not in (0, None):
+            when = "during the test" if died else "when stopped with SIGTERM"
+            bad.append(f"{r.kind} ({r.name}) exited with {rc} {when}; "
+                       f"log:\n{r.log()[-4000:]}")
         elif os.environ.get("CTFLIVE_IT_VERBOSE"):
             print(f"[ctflive] {r.kind} ({r.name}) log:\n{r.log()[-4000:]}")
+    if bad:
+        pytest.fail("\n".join(bad))
 
 
 def pytest_runtest_setup(item):
