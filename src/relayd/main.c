@@ -24,6 +24,7 @@
 #include "fsutil.h"
 #include "io.h"
 #include "live.h"
+#include "locks.h"
 #include "log.h"
 #include "relay.h"
 
@@ -369,6 +370,7 @@ int main(int argc, char **argv)
 	cl_list_init(&relay.streams);
 	cl_list_init(&relay.chunks);
 	cl_list_init(&relay.conns);
+	cl_list_init(&relay.markers);
 	relay.allow_clear = !o.disallow_clear;
 	relay.max_minor = o.max_minor;
 	relay.next_stream_handle = 1;
@@ -377,6 +379,7 @@ int main(int argc, char **argv)
 	r = open_output(o.output, &relay.output_fd);
 	if (r < 0)
 		return 1;
+	recover_output(&relay);
 	r = cl_loop_new(&relay.loop);
 	if (r < 0)
 		return log_error_errno(r, "cannot create the event loop"), 1;

@@ -95,6 +95,9 @@ struct segment {
 	uint64_t synced_size;    /* bytes known durable (or published, sync none) */
 	uint64_t synced_entries; /* entries known durable */
 	bool gone;               /* unlinked (tracefile ring) or deleted (clear) */
+	uint64_t data_unlocked;  /* bytes of the data file no longer write-locked */
+	uint64_t index_unlocked; /* bytes of the index file no longer write-locked */
+	bool released;           /* whole-file locks dropped */
 };
 
 struct stream {
@@ -175,6 +178,7 @@ struct session {
 	bool data_closed;     /* a bound data connection went away: no more data */
 	unsigned viewer_refs; /* viewer sessions attached */
 	bool sync_in_flight;  /* a sync job covers this session's streams */
+	bool has_marker;      /* holds a reference on its directory's marker */
 	struct relay *relay;  /* borrowed */
 };
 
@@ -182,6 +186,7 @@ struct relay {
 	struct cl_loop *loop;
 	int output_fd; /* O_PATH fd of the output root */
 	struct cl_list sessions, streams, chunks, conns;
+	struct cl_list markers; /* session markers held (locks.c) */
 	size_t n_sessions, n_conns;
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
 	struct sync_worker *sync; /* owned */
@@ -252,6 +257,12 @@ struct segment *stream_segment_of(struct stream *st, uint64_t entry);
 void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial);
 /* Makes everything written so far visible (sync policy none, or after a sync). */
 void stream_publish_all(struct stream *st);
+/*
+ * Moves the file locks of `st` to its published safe points: pass 0 data and
+ * metadata files, pass 1 index files (callers run pass 0 for every stream of
+ * a session before pass 1, so index entries never unlock before their data).
+ */
+void stream_update_locks(struct stream *st, int pass);
 
 /* ---- durability (sync.c): fdatasync off the loop thread ---- */
 int sync_init(struct relay *relay);

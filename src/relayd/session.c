@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "locks.h"
 #include "log.h"
 #include "relay.h"
 
@@ -289,6 +290,9 @@ int session_create(struct relay *relay, const struct cl_relayd_create_session *m
 		r = cl_mkdir_beneath(relay->output_fd, s->output_path, &s->dir_fd);
 		if (r < 0)
 			goto fail;
+		r = marker_acquire(relay, s);
+		if (r < 0)
+			goto fail;
 		if (m->has_current_chunk_id) {
 			struct chunk *c = chunk_lookup(relay, s, m->current_chunk_id);
 
@@ -332,6 +336,7 @@ int session_create(struct relay *relay, const struct cl_relayd_create_session *m
 	*ret = s;
 	return 0;
 fail:
+	marker_release(relay, s, false);
 	if (s->dir_fd >= 0)
 		close(s->dir_fd);
 	free(s->session_name);
@@ -570,6 +575,7 @@ void relay_collect(struct relay *relay)
 		    s->viewer_refs > 0 || s->sync_in_flight)
 			continue;
 		log_info("session %llu ended: '%s'", (unsigned long long)s->id, s->output_path);
+		marker_release(relay, s, !s->aborted);
 		cl_list_remove(&s->node);
 		relay->n_sessions--;
 		if (s->dir_fd >= 0)
@@ -590,7 +596,7 @@ void relay_shutdown(struct relay *relay)
 		struct session *s = cl_container_of(n, struct session, node);
 
 		if (!s->connection_closed)
-			session_connection_closed(relay, s, false);
+			session_connection_closed(relay, s, true); /* interrupted */
 		cl_list_for_each (m, &s->streams) {
 			struct stream *st = cl_container_of(m, struct stream, node);
 

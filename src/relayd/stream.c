@@ -23,6 +23,7 @@
 #include "bytes.h"
 #include "fsutil.h"
 #include "io.h"
+#include "locks.h"
 #include "log.h"
 #include "relay.h"
 
@@ -91,6 +92,7 @@ static int add_segment(struct stream *st)
 	if (sg->data_fd < 0)
 		return -errno;
 	sg->gen = st->gen;
+	sg->index_unlocked = 16;
 	sg->chunk_serial = st->chunk ? st->chunk->serial : 0;
 	sg->tracefile = st->tracefile_index;
 	st->n_segs++;
@@ -112,11 +114,12 @@ static int open_data_file(struct stream *st)
 	char name[300];
 	int fd;
 
+	int r;
+
 	tracefile_name(st, st->tracefile_index, name, sizeof(name));
-	fd = openat(st->dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    CL_FILE_MODE);
-	if (fd < 0)
-		return -errno;
+	r = cl_create_locked(st->dir_fd, name, NULL, 0, &fd);
+	if (r < 0)
+		return r;
 	st->data_fd = fd;
 	st->file_size = 0;
 	st->gen++;
@@ -135,21 +138,15 @@ static int open_index_file(struct stream *st)
 		return r;
 	tracefile_name(st, st->tracefile_index, tf, sizeof(tf));
 	(void)snprintf(name, sizeof(name), "%s.idx", tf);
-	(void)unlinkat(dfd, name, 0);
-	fd = openat(dfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, CL_FILE_MODE);
-	r = fd < 0 ? -errno : 0;
-	close(dfd);
-	if (r < 0)
-		return r;
 	cl_store_be32(hdr, CTF_INDEX_MAGIC);
 	cl_store_be32(hdr + 4, CTF_INDEX_MAJOR);
 	cl_store_be32(hdr + 8, v11 ? 1 : 0);
 	cl_store_be32(hdr + 12, v11 ? CTF_INDEX_V11_SIZE : CTF_INDEX_V10_SIZE);
-	r = cl_write_full(fd, hdr, sizeof(hdr));
-	if (r < 0) {
-		close(fd);
+	/* Replacing (not truncating) an old file keeps it whole for readers that hold it. */
+	r = cl_create_locked(dfd, name, hdr, sizeof(hdr), &fd);
+	close(dfd);
+	if (r < 0)
 		return r;
-	}
 	st->index_fd = fd;
 	if (cur_seg(st) && cur_seg(st)->index_fd < 0)
 		cur_seg(st)->index_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -348,12 +345,9 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	if (r < 0)
 		goto fail;
 	tracefile_name(st, 0, name, sizeof(name));
-	st->data_fd = openat(st->dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-			     CL_FILE_MODE);
-	if (st->data_fd < 0) {
-		r = -errno;
+	r = cl_create_locked(st->dir_fd, name, NULL, 0, &st->data_fd);
+	if (r < 0)
 		goto fail;
-	}
 	st->gen = 1;
 	st->chunk = chunk_ref(s->current_chunk);
 	r = add_segment(st);
@@ -822,6 +816,8 @@ void stream_publish_all(struct stream *st)
 	}
 	st->published_entries = st->index_entries;
 	st->metadata_published = st->metadata_received;
+	stream_update_locks(st, 0);
+	stream_update_locks(st, 1);
 }
 
 void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial)
@@ -834,5 +830,52 @@ void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial)
 		for (size_t i = 0; i < st->n_segs; i++)
 			if (st->segs[i].chunk_serial == chunk_serial)
 				segment_gone(&st->segs[i]);
+	}
+}
+
+void stream_update_locks(struct stream *st, int pass)
+{
+	uint64_t esz = st->session->minor >= 8 ? CTF_INDEX_V11_SIZE : CTF_INDEX_V10_SIZE;
+
+	for (size_t i = 0; i < st->n_segs; i++) {
+		struct segment *sg = &st->segs[i];
+		bool last = i + 1 == st->n_segs;
+		bool retired = !last || st->closed || sg->gen != st->gen;
+
+		if (sg->gone || sg->released)
+			continue;
+		if (st->is_metadata) {
+			/* Older metadata files are superseded by the full copy in the new one. */
+			uint64_t safe = last ? st->metadata_published : UINT64_MAX;
+
+			if (pass == 0 && (retired && (!last || st->metadata_published ==
+								       st->metadata_received))) {
+				(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, 0);
+				sg->released = true;
+			} else if (pass == 0 && safe > sg->data_unlocked) {
+				(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, safe);
+				sg->data_unlocked = safe;
+			}
+			continue;
+		}
+		if (pass == 0 && sg->synced_size > sg->data_unlocked) {
+			(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, sg->synced_size);
+			sg->data_unlocked = sg->synced_size;
+		}
+		if (pass == 1) {
+			uint64_t safe = 16 + sg->synced_entries * esz;
+
+			if (sg->index_fd >= 0 && safe > sg->index_unlocked) {
+				(void)cl_unlock_range(sg->index_fd, sg->index_unlocked, safe);
+				sg->index_unlocked = safe;
+			}
+			/* Done with a file once it is retired and all of it is published. */
+			if (retired && sg->synced_size == sg->size &&
+			    sg->synced_entries == sg->n_entries) {
+				(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, 0);
+				(void)cl_unlock_range(sg->index_fd, sg->index_unlocked, 0);
+				sg->released = true;
+			}
+		}
 	}
 }

@@ -139,6 +139,15 @@ static void apply(struct relay *relay, struct sync_job *j)
 		if (ss->metadata_epoch == st->metadata_epoch)
 			st->metadata_published = CL_MAX(st->metadata_published, ss->metadata);
 	}
+	/* Data and metadata unlock before any index entry that describes them. */
+	for (int pass = 0; pass < 2 && j->result == 0; pass++) {
+		for (size_t k = 0; k < j->n_streams; k++) {
+			struct stream *st = stream_find_any(relay, j->streams[k].handle);
+
+			if (st)
+				stream_update_locks(st, pass);
+		}
+	}
 	if (j->result < 0)
 		log_error_errno(j->result,
 				"session %llu: cannot sync to disk; new data stays hidden "

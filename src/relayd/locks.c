@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Locks, session markers and crash recovery: see locks.h and the contract in
+ * doc/file-formats.md. Everything here runs on the loop thread.
+ */
+#include "locks.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "fsutil.h"
+#include "io.h"
+#include "log.h"
+#include "relay.h"
+
+#define MARKER_NAME       ".ctflive-session"
+#define CTF_INDEX_MAGIC   0xC1F1DCC1u
+#define METADATA_MAGIC    0x75D11D57u
+#define METADATA_HDR_SIZE 37
+#define MAX_SCAN_DEPTH    12
+
+struct marker {
+	struct cl_list_node node; /* in the relay's marker list */
+	char *path;               /* owned: session directory, relative to the output */
+	int fd;                   /* owned: holds the lock */
+	unsigned refs;
+};
+
+static int ofd_lock(int fd, short type, uint64_t start, uint64_t len)
+{
+	struct flock fl = {
+		.l_type = type,
+		.l_whence = SEEK_SET,
+		.l_start = (off_t)start,
+		.l_len = (off_t)len,
+	};
+
+	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+int cl_create_locked(int dirfd, const char *name, const void *header, size_t hdr_len, int *ret_fd)
+{
+	char tmp[300];
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, CL_FILE_MODE);
+	if (fd < 0)
+		return -errno;
+	r = hdr_len ? cl_write_full(fd, header, hdr_len) : 0;
+	if (r == 0)
+		r = ofd_lock(fd, F_WRLCK, hdr_len, 0);
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlinkat(dirfd, tmp, 0);
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+int cl_unlock_range(int fd, uint64_t from, uint64_t to)
+{
+	if (fd < 0 || (to != 0 && to <= from))
+		return 0;
+	return ofd_lock(fd, F_UNLCK, from, to ? to - from : 0);
+}
+
+/* ---- markers ---- */
+
+static int write_state(int fd, const char *state)
+{
+	int r = 0;
+
+	if (ftruncate(fd, 0) < 0)
+		return -errno;
+	r = cl_pwrite_full(fd, state, strlen(state), 0);
+	if (r == 0)
+		r = cl_fdatasync(fd);
+	return r;
+}
+
+static int read_state(int fd, char *buf, size_t cap)
+{
+	ssize_t n = pread(fd, buf, cap - 1, 0);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static void recover_tree(int top, int depth);
+
+int marker_acquire(struct relay *relay, struct session *s)
+{
+	struct cl_list_node *n;
+	struct marker *m;
+	char state[32];
+	int fd, r;
+
+	if (s->minor < 11)
+		return 0; /* pre-2.11 peers: the session directory is in their stream paths */
+	cl_list_for_each (n, &relay->markers) {
+		m = cl_container_of(n, struct marker, node);
+		if (!strcmp(m->path, s->output_path)) {
+			m->refs++;
+			s->has_marker = true;
+			return 0;
+		}
+	}
+	/* A marker left by a relay that died: recover that session first. */
+	fd = openat(s->dir_fd, MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		if (ofd_lock(fd, F_WRLCK, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
+		    !strcmp(state, "active")) {
+			log_notice("session directory '%s' was not closed cleanly, recovering it",
+				   s->output_path);
+			recover_tree(s->dir_fd, 0);
+		}
+		close(fd);
+	}
+	r = cl_create_locked(s->dir_fd, MARKER_NAME, "active\n", 7, &fd);
+	if (r == 0)
+		r = ofd_lock(fd, F_WRLCK, 0, 0);
+	if (r < 0)
+		return r;
+	m = calloc(1, sizeof(*m));
+	if (!m || !(m->path = strdup(s->output_path))) {
+		free(m);
+		close(fd);
+		return -ENOMEM;
+	}
+	m->fd = fd;
+	m->refs = 1;
+	cl_list_append(&relay->markers, &m->node);
+	s->has_marker = true;
+	return 0;
+}
+
+void marker_release(struct relay *relay, struct session *s, int complete)
+{
+	struct cl_list_node *n;
+
+	if (!s->has_marker)
+		return;
+	s->has_marker = false;
+	cl_list_for_each (n, &relay->markers) {
+		struct marker *m = cl_container_of(n, struct marker, node);
+
+		if (strcmp(m->path, s->output_path))
+			continue;
+		if (!complete)
+			m->refs |= 1u << 31; /* one session ended abnormally: stays "active" */
+		if ((--m->refs & ~(1u << 31)) > 0)
+			return;
+		if (!(m->refs & (1u << 31)))
+			(void)write_state(m->fd, "complete\n");
+		close(m->fd);
+		cl_list_remove(&m->node);
+		free(m->path);
+		free(m);
+		return;
+	}
+}
+
+/* ---- recovery ---- */
+
+/* Keeps the whole index entries whose packets lie inside the tracefile. */
+static void recover_stream(int dirfd, int idxdir, const char *idx_name)
+{
+	char data_name[300];
+	uint8_t hdr[16], e[72];
+	uint64_t kept = 0, data_end = 0, esz, n, idx_size, data_size;
+	struct stat sti, std;
+	int ifd, dfd = -1;
+
+	if (snprintf(data_name, sizeof(data_name), "%.*s", (int)(strlen(idx_name) - 4), idx_name) >=
+	    (int)sizeof(data_name))
+		return;
+	ifd = openat(idxdir, idx_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (ifd < 0)
+		return;
+	dfd = openat(dirfd, data_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || fstat(ifd, &sti) < 0 || fstat(dfd, &std) < 0)
+		goto out;
+	idx_size = (uint64_t)sti.st_size;
+	data_size = (uint64_t)std.st_size;
+	if (cl_pread_full(ifd, hdr, sizeof(hdr), 0) < 0 || cl_load_be32(hdr) != CTF_INDEX_MAGIC) {
+		/* No usable header: no entry of this file was ever published. */
+		(void)ftruncate(ifd, 0);
+		(void)ftruncate(dfd, 0);
+		log_notice("recovery: '%s' had no valid index header, emptied", data_name);
+		goto out;
+	}
+	esz = cl_load_be32(hdr + 12);
+	if (esz != 56 && esz != 72)
+		goto out;
+	n = (idx_size - 16) / esz;
+	for (; kept < n; kept++) {
+		uint64_t off, bytes;
+
+		if (cl_pread_full(ifd, e, (size_t)esz, 16 + kept * esz) < 0)
+			break;
+		off = cl_load_be64(e);
+		bytes = cl_load_be64(e + 8) / 8;
+		if (off == UINT64_MAX)
+			continue; /* lost in transit: no bytes */
+		if (off < data_end || off > data_size || bytes > data_size - off)
+			break;
+		data_end = off + bytes;
+	}
+	if (16 + kept * esz != idx_size || data_end != data_size)
+		log_notice(
+			"recovery: '%s': kept %llu index entries, %llu bytes (dropped %llu bytes "
+			"of index, %llu of data)",
+			data_name, (unsigned long long)kept, (unsigned long long)data_end,
+			(unsigned long long)(idx_size - 16 - kept * esz),
+			(unsigned long long)(data_size - data_end));
+	if (ftruncate(ifd, (off_t)(16 + kept * esz)) < 0 || ftruncate(dfd, (off_t)data_end) < 0)
+		log_warning("recovery: cannot truncate '%s': %s", data_name, strerror(errno));
+	(void)cl_fdatasync(dfd);
+	(void)cl_fdatasync(ifd);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	close(ifd);
+}
+
+/* Cuts packetized metadata after its last complete packet. */
+static void recover_metadata(int dirfd)
+{
+	uint8_t h[METADATA_HDR_SIZE];
+	uint64_t pos = 0, size;
+	struct stat stm;
+	int fd = openat(dirfd, "metadata", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &stm) < 0)
+		goto out;
+	size = (uint64_t)stm.st_size;
+	while (size - pos >= METADATA_HDR_SIZE && cl_pread_full(fd, h, sizeof(h), pos) == 0) {
+		bool le = cl_load_le32(h) == METADATA_MAGIC;
+		uint64_t bits;
+
+		if (!le && cl_load_be32(h) != METADATA_MAGIC) {
+			if (pos == 0)
+				goto out; /* plain-text metadata: nothing to cut */
+			break;
+		}
+		bits = le ? cl_load_le32(h + 28) : cl_load_be32(h + 28);
+		if (bits < METADATA_HDR_SIZE * 8 || bits / 8 > size - pos)
+			break;
+		pos += bits / 8;
+	}
+	if (pos != size) {
+		log_notice("recovery: metadata cut after %llu bytes (%llu dropped)",
+			   (unsigned long long)pos, (unsigned long long)(size - pos));
+		if (ftruncate(fd, (off_t)pos) < 0)
+			log_warning("recovery: cannot truncate metadata: %s", strerror(errno));
+		(void)cl_fdatasync(fd);
+	}
+out:
+	close(fd);
+}
+
+static void recover_tree(int top, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (depth > MAX_SCAN_DEPTH)
+		return;
+	fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		int sub;
+
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		if (!strcmp(de->d_name, "index")) {
+			DIR *id = fdopendir(sub);
+			struct dirent *ie;
+
+			if (!id) {
+				close(sub);
+				continue;
+			}
+			while ((ie = readdir(id))) {
+				size_t l = strlen(ie->d_name);
+
+				if (ie->d_name[0] != '.' && l > 4 &&
+				    !strcmp(ie->d_name + l - 4, ".idx"))
+					recover_stream(dirfd(d), dirfd(id), ie->d_name);
+			}
+			closedir(id);
+			recover_metadata(dirfd(d));
+			continue;
+		}
+		recover_tree(sub, depth + 1);
+		close(sub);
+	}
+	closedir(d);
+}
+
+/* Finds markers beneath `dirfd` and recovers the sessions whose relay died. */
+static void scan(int top, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (depth > MAX_SCAN_DEPTH)
+		return;
+	fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	fd = openat(dirfd(d), MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		char state[32];
+
+		/* Locked means another relay is writing it right now: leave it alone. */
+		if (ofd_lock(fd, F_WRLCK, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
+		    !strcmp(state, "active")) {
+			log_notice("recovering a session left active by a relay that stopped");
+			recover_tree(dirfd(d), 0);
+			(void)write_state(fd, "recovered\n");
+		}
+		close(fd);
+		closedir(d);
+		return; /* sessions do not nest */
+	}
+	while ((de = readdir(d))) {
+		int sub;
+
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		scan(sub, depth + 1);
+		close(sub);
+	}
+	closedir(d);
+}
+
+void recover_output(struct relay *relay)
+{
+	scan(relay->output_fd, 0);
+}
