@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 	int32_t seq[8];
 	uint8_t bytes[4];
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *opt = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		int r = 0;
@@ -92,7 +92,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ctflive-sample-app: bad or missing value for '%s'\n", opt);
 			return 2;
 		}
-		i++;
 	}
 
 	lttng_ust_tracepoint(ctflive_sample, start, name, count, (uint32_t) interval_us);
