@@ -152,7 +152,8 @@ struct stream {
 	uint64_t metadata_published; /* bytes of the current metadata file viewers may read */
 	uint64_t metadata_epoch;     /* bumped when the metadata file is replaced */
 	bool sync_in_flight;
-	unsigned viewer_refs; /* viewer streams pointing here */
+	unsigned viewer_refs;  /* viewer streams pointing here */
+	uint64_t lost_packets; /* index entries written with an all-ones offset */
 };
 
 struct session {

@@ -273,10 +273,10 @@ static int write_lost_before(struct stream *st, uint64_t seq, bool all)
 		struct pending_index *p = &st->pending[i];
 
 		if (p->has_ctrl && !p->has_data && (all || !seq_ge(p->net_seq_num, seq))) {
-			log_warning("stream %llu: packet %llu lost in transit, writing its index "
-				    "with an all-ones offset",
-				    (unsigned long long)st->handle,
-				    (unsigned long long)p->net_seq_num);
+			log_debug("stream %llu: packet %llu lost in transit",
+				  (unsigned long long)st->handle,
+				  (unsigned long long)p->net_seq_num);
+			st->lost_packets++;
 			r = write_index_entry(st, &p->ctrl, LOST_PACKET_OFFSET, st->gen);
 			pending_drop(st, p);
 			if (r < 0)
@@ -720,6 +720,7 @@ int stream_add_index(struct relay *relay, struct stream *st, const struct cl_rel
 		return -EPROTO;
 	if (!p && st->prev_data_seq != UINT64_MAX && seq_ge(st->prev_data_seq, ix->net_seq_num)) {
 		/* Its data was skipped: the packet was lost in transit. */
+		st->lost_packets++;
 		r = write_index_entry(st, ix, LOST_PACKET_OFFSET, st->gen);
 	} else {
 		r = pending_get(st, ix->net_seq_num, &p);
@@ -780,6 +781,11 @@ void stream_close(struct relay *relay, struct stream *st)
 		chunk_unref(relay, st->rotation_chunk);
 	st->rotation_chunk = NULL;
 	st->closed = true;
+	if (st->lost_packets)
+		log_warning("session %llu: stream %llu ('%s/%s'): %llu packets lost in transit, "
+			    "indexed with an all-ones offset",
+			    (unsigned long long)st->session->id, (unsigned long long)st->handle,
+			    st->pathname, st->channel_name, (unsigned long long)st->lost_packets);
 	log_debug("stream %llu closed", (unsigned long long)st->handle);
 }
 
