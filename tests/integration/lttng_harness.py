@@ -790,7 +790,10 @@ def tree_files(root: Path) -> dict[str, Path]:
 
 
 def layout(root: Path, renames: dict[str, str] | None = None) -> list[str]:
-    return sorted(normalise_relpath(r, renames) for r in tree_files(root))
+    # Names starting with "." are a relay's own (ctflive-relayd's session
+    # marker, see doc/file-formats.md), not part of the trace layout.
+    return sorted(normalise_relpath(r, renames) for r in tree_files(root)
+                  if not any(part.startswith(".") for part in Path(r).parts))
 
 
 INDEX_MAGIC = 0xC1F1DCC1
