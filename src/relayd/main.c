@@ -365,6 +365,13 @@ int main(int argc, char **argv)
 			 : o.verbose == 1 ? CL_LOG_INFO
 					  : CL_LOG_NOTICE);
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* Blocked before any thread starts, so only the signalfd sees them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return 1;
 
 	cl_list_init(&relay.sessions);
 	cl_list_init(&relay.streams);
@@ -406,12 +413,6 @@ int main(int argc, char **argv)
 	if (r < 0)
 		return log_error_errno(r, "cannot start the sync worker"), 1;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return 1;
 	sig.watch.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	sig.watch.cb = signal_cb;
 	sig.relay = &relay;
