@@ -158,6 +158,8 @@ struct cl_node {
 	uint64_t length;           /* array */
 	uint32_t nvals;            /* values it produces, CL_NVALS_VAR if variable */
 	const char *sep;           /* ", <name> = " (printers: +1 for the first field) */
+	const char *jkey;          /* JSON key: \"<name>\": */
+	size_t jkey_len;
 	size_t sep_len;
 	struct cl_op *prog;         /* scope roots: flat decode program */
 	struct cl_op *prog_generic; /* same without fused ops (error paths) */
@@ -366,6 +368,10 @@ struct ctflive_ctf_stream {
 	uint64_t pc_pkt;
 	const void *pc_owner;
 	unsigned pc_flags;
+	/* JSON printer cache of the stream identity members (owned) */
+	char *jid_text;
+	size_t jid_len;
+	const void *jid_owner;
 };
 
 #endif

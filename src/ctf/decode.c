@@ -364,6 +364,7 @@ struct ctflive_ctf_stream *ctflive_ctf_stream_free(struct ctflive_ctf_stream *s)
 		free(s->vals[i].v);
 	free(s->regs);
 	free(s->pc_text);
+	free(s->jid_text);
 	free(s);
 	return NULL;
 }

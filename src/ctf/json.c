@@ -126,8 +126,7 @@ static size_t json_struct(struct cl_obuf *b, const struct cl_node *n, const stru
 		if (!first)
 			cl_ob_putc(b, ',');
 		first = false;
-		json_cstr(b, kid->name);
-		cl_ob_putc(b, ':');
+		cl_ob_put(b, kid->jkey, kid->jkey_len);
 		i = json_node(b, kid, v, i);
 	}
 	cl_ob_putc(b, '}');
@@ -255,33 +254,92 @@ static void json_scope(struct cl_obuf *b, const char *key, const struct cl_node 
 	json_struct(b, n, v->v, 0);
 }
 
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" with the date part cached per second */
+static void json_time(struct ctflive_ctf_printer *p, int64_t ns)
+{
+	struct cl_obuf *b = &p->out;
+	int64_t sec = ns / 1000000000, nsec = ns % 1000000000;
+
+	if (nsec < 0) {
+		sec--;
+		nsec += 1000000000;
+	}
+	if (!p->cached_valid || p->cached_sec != sec) {
+		struct tm tm;
+		time_t tt = (time_t)sec;
+
+		if (!gmtime_r(&tt, &tm)) {
+			CL_OB_LIT(b, "null");
+			return;
+		}
+		p->cached_len = strftime(p->cached, sizeof(p->cached), "\"%Y-%m-%dT%H:%M:%S.", &tm);
+		p->cached_sec = sec;
+		p->cached_valid = true;
+	}
+	cl_ob_put(b, p->cached, p->cached_len);
+	cl_ob_u64_pad(b, (uint64_t)nsec, 9);
+	CL_OB_LIT(b, "Z\"");
+}
+
 int cl_json_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream *s,
 		  const struct ctflive_ctf_msg *m)
 {
 	struct cl_obuf *b = &p->out;
 	const struct ctflive_ctf_event *e = m->event;
 	const struct cl_stream_class *sc = s->sc;
+	/* caches live in the stream, which is otherwise read-only here */
+	struct ctflive_ctf_stream *ms = (struct ctflive_ctf_stream *)(uintptr_t)s;
+	size_t start;
 
 	CL_OB_LIT(b, "{\"type\":\"event\"");
 	if (m->has_time) {
 		CL_OB_LIT(b, ",\"timestamp_ns\":");
 		cl_ob_i64(b, m->ns);
 		CL_OB_LIT(b, ",\"time\":");
-		cl_format_iso8601(b, m->ns);
+		json_time(p, m->ns);
 		CL_OB_LIT(b, ",\"cycles\":");
 		cl_ob_u64(b, m->cycles);
 	}
-	json_identity(b, s);
-	CL_OB_LIT(b, ",\"name\":");
-	json_cstr(b, e->ec->name);
-	CL_OB_LIT(b, ",\"id\":");
-	cl_ob_u64(b, e->ec->id);
-	if (e->ec->loglevel >= 0) {
-		CL_OB_LIT(b, ",\"loglevel\":");
-		cl_ob_u64(b, (uint64_t)e->ec->loglevel);
+	if (ms->jid_owner == p) {
+		cl_ob_put(b, ms->jid_text, ms->jid_len);
+	} else {
+		size_t cap = ms->jid_len;
+
+		start = b->len;
+		json_identity(b, s);
+		if (cl_cache_tail(b, start, &ms->jid_text, &ms->jid_len, &cap) < 0)
+			return -ENOMEM;
+		ms->jid_owner = p;
 	}
-	if (sc->pkt_ctx_printed)
-		json_scope(b, "packet_context", sc->pkt_ctx, &s->vals[CL_V_PCTX]);
+	if (p->jev_ec == e->ec) {
+		cl_ob_put(b, p->jev_text, p->jev_len);
+	} else {
+		start = b->len;
+		CL_OB_LIT(b, ",\"name\":");
+		json_cstr(b, e->ec->name);
+		CL_OB_LIT(b, ",\"id\":");
+		cl_ob_u64(b, e->ec->id);
+		if (e->ec->loglevel >= 0) {
+			CL_OB_LIT(b, ",\"loglevel\":");
+			cl_ob_u64(b, (uint64_t)e->ec->loglevel);
+		}
+		if (cl_cache_tail(b, start, &p->jev_text, &p->jev_len, &p->jev_cap) < 0)
+			return -ENOMEM;
+		p->jev_ec = e->ec;
+	}
+	if (sc->pkt_ctx_printed) {
+		if (ms->pc_owner == p && ms->pc_pkt == s->npackets && ms->pc_flags == p->flags) {
+			cl_ob_put(b, ms->pc_text, ms->pc_len);
+		} else {
+			start = b->len;
+			json_scope(b, "packet_context", sc->pkt_ctx, &s->vals[CL_V_PCTX]);
+			if (cl_cache_tail(b, start, &ms->pc_text, &ms->pc_len, &ms->pc_cap) < 0)
+				return -ENOMEM;
+			ms->pc_owner = p;
+			ms->pc_pkt = s->npackets;
+			ms->pc_flags = p->flags;
+		}
+	}
 	if (sc->ev_ctx_printed)
 		json_scope(b, "stream_event_context", sc->ev_ctx, &s->vals[CL_V_SCTX]);
 	if (e->ec->ctx_printed)

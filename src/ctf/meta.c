@@ -910,6 +910,30 @@ static int finish_node(struct cctx *c, struct cl_node *n)
 		memcpy(sep + 2 + l, " = ", 4);
 		n->sep = sep;
 		n->sep_len = l + 5;
+		/* JSON key, escaped once here */
+		char *jk = cl_arena_alloc(&c->s->t->arena, l * 6 + 4);
+		size_t k = 0;
+
+		if (!jk)
+			return -ENOMEM;
+		jk[k++] = '"';
+		for (size_t i = 0; i < l; i++) {
+			unsigned char ch = (unsigned char)n->name[i];
+
+			if (ch == '"' || ch == '\\') {
+				jk[k++] = '\\';
+				jk[k++] = (char)ch;
+			} else if (ch < 0x20) {
+				k += (size_t)snprintf(jk + k, 7, "\\u%04x", ch);
+			} else {
+				jk[k++] = (char)ch;
+			}
+		}
+		jk[k++] = '"';
+		jk[k++] = ':';
+		jk[k] = '\0';
+		n->jkey = jk;
+		n->jkey_len = k;
 	}
 	return 0;
 }

@@ -27,7 +27,14 @@ struct ctflive_ctf_printer {
 	char cached[32];
 	size_t cached_len;
 	bool neg_warned;
+	/* JSON: last event class fragment ("name", "id", "loglevel" members) */
+	const void *jev_ec;
+	char *jev_text; /* owned */
+	size_t jev_len, jev_cap;
 };
+
+/* Copies b->d[start..] into a malloc'd cache buffer. */
+int cl_cache_tail(const struct cl_obuf *b, size_t start, char **text, size_t *len, size_t *cap);
 
 int cl_obuf_grow(struct cl_obuf *b, size_t need);
 

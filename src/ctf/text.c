@@ -56,9 +56,29 @@ int ctflive_ctf_printer_new(unsigned flags, struct ctflive_ctf_printer **ret)
 	return 0;
 }
 
+int cl_cache_tail(const struct cl_obuf *b, size_t start, char **text, size_t *len, size_t *cap)
+{
+	size_t n = b->len - start;
+
+	if (b->oom)
+		return -ENOMEM;
+	if (n > *cap) {
+		char *t = realloc(*text, n);
+
+		if (!t)
+			return -ENOMEM;
+		*text = t;
+		*cap = n;
+	}
+	memcpy(*text, b->d + start, n);
+	*len = n;
+	return 0;
+}
+
 struct ctflive_ctf_printer *ctflive_ctf_printer_free(struct ctflive_ctf_printer *p)
 {
 	if (p) {
+		free(p->jev_text);
 		free(p->out.d);
 		free(p->warn.d);
 		free(p);
