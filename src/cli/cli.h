@@ -19,6 +19,7 @@ int cl_cmd_view(int argc, char **argv);
 /* cmd-ls.c; view-live.c: `view` of a net:// URL (cl_cmd_view hands over). */
 int cl_cmd_ls(int argc, char **argv);
 int cl_cmd_view_live(int argc, char **argv);
+int cl_cmd_follow(int argc, char **argv); /* cmd-follow.c */
 bool cl_cli_is_live_url(const char *s);
 
 #endif

@@ -1,0 +1,1181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Following a trace directory on disk (include/ctflive/follow.h,
+ * doc/file-formats.md).
+ *
+ * Objects: a *trace* per directory holding a `metadata` file; a *file* per
+ * tracefile with its index file; a *stream* per decoder. Files are attached
+ * to streams once their first index entry is published: files of a trace
+ * whose first entries name the same (stream class, stream_instance_id) are
+ * the pieces of one stream (`--tracefile-size` rings), read one after the
+ * other in the order of their first timestamp_begin. Published packets are
+ * pushed into the stream's in-memory byte source, a bounded number ahead of
+ * the decoder.
+ *
+ * Reading order within one poll: the session marker first (once it is seen
+ * unlocked the relay is done, so everything read afterwards is final), then
+ * index entries and packets, then metadata: an unlocked index entry
+ * guarantees its metadata was unlocked before it, so metadata read after
+ * the entry covers it.
+ *
+ * Merging follows live-view.c: every stream has a head (its next message)
+ * or is blocked; the oldest head is returned when every blocked stream has
+ * a bound at least as late (see "Merging while live" in follow.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctf-internal.h"
+#include "ctflive/ctf.h"
+#include "ctflive/follow.h"
+#include "ctflive/live.h"
+
+#define MARKER_NAME   ".ctflive-session"
+#define IDX_MAGIC     0xC1F1DCC1u
+#define IDX_HDR       16u
+#define IDX_ENTRY_MAX 4096u /* entry sizes above this are refused */
+#define MAX_AHEAD     8u    /* packets pushed ahead of the decoder, per stream */
+#define MAX_DEPTH     16    /* directory levels searched for traces */
+#define MD_CHUNK      (1u << 20)
+
+struct ftrace {
+	char *dir;                       /* owned, absolute */
+	char *rel;                       /* owned, relative to the followed dir */
+	char *name;                      /* owned once known: trace label */
+	struct ctflive_ctf_trace *trace; /* owned */
+	int md_fd;                       /* -1 until `metadata` exists */
+	uint64_t md_off;                 /* metadata bytes fed to the decoder */
+	size_t warned;                   /* metadata warnings handed out */
+	uint64_t next_auto_id;           /* stream ids of streams without instance id */
+};
+
+struct fstream;
+
+struct ffile {
+	struct ftrace *tr;  /* borrowed */
+	struct fstream *st; /* borrowed; NULL until the first entry is published */
+	char *name;         /* owned: tracefile name */
+	char *path;         /* owned: absolute tracefile path */
+	int data_fd, idx_fd;
+	uint32_t esize;    /* index entry size, 0 until the header was read */
+	uint64_t next;     /* offset of the next index entry */
+	uint64_t first_ts; /* timestamp_begin of the first entry (cycles) */
+	bool exhausted;    /* the relay is done with it and it was read */
+};
+
+struct fstream {
+	struct ftrace *tr;    /* borrowed */
+	uint64_t sc_id, inst; /* key; inst UINT64_MAX for index 1.0 */
+	struct ffile **files; /* borrowed from the follower, reading order */
+	size_t nfiles, cur;
+	struct ctflive_ctf_bufsrc *src; /* owned */
+	struct ctflive_ctf_stream *dec; /* owned; borrows tr->trace and src */
+	char *label;                    /* owned: absolute path of the first file */
+	struct ctflive_ctf_msg head;
+	bool has_head, done, ended;
+	uint64_t pushed, begins; /* packets pushed / PACKET_BEGIN decoded */
+	bool has_end;            /* a packet was pushed: last_end is valid */
+	uint64_t last_end;       /* timestamp_end of the last pushed packet (cycles) */
+	uint64_t *lost_at;       /* owned: `pushed` when each lost entry was met */
+	size_t nlost;
+	uint64_t lost_end; /* timestamp_end of the last lost entry (cycles) */
+	bool lost_emitted; /* the end-of-stream lost message was returned */
+};
+
+struct ctflive_follow {
+	char *dir; /* owned, as given */
+	struct ctflive_follow_options opts;
+	bool has_marker, final, final_read;
+	int marker_fd;
+	int ino_fd; /* -1 without inotify */
+	bool dirty; /* inotify saw a change: rescan */
+	int64_t last_scan;
+	struct ftrace **traces; /* owned */
+	size_t ntraces;
+	struct ffile **files; /* owned */
+	size_t nfiles;
+	struct fstream **streams; /* owned */
+	size_t nstreams;
+	struct fstream *emitted; /* its head was returned by the last call */
+	int64_t last_ns;         /* time of the last message returned */
+	int64_t last_poll;       /* CLOCK_MONOTONIC ns of the last poll that found nothing */
+	bool pushed;             /* the last poll pushed packets */
+	uint64_t lost;
+	uint8_t *buf; /* owned scratch buffer for packets */
+	size_t buflen;
+	char warning[PATH_MAX + 300];
+	int err;
+	char errmsg[PATH_MAX + 300];
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(struct ctflive_follow *f, int r,
+						      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->errmsg, sizeof(f->errmsg), fmt, ap);
+	va_end(ap);
+	f->err = r;
+	return r;
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static char *path_join(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%s%s%s", a, *a && *b ? "/" : "", b);
+	return p;
+}
+
+static int file_size(int fd, uint64_t *ret)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	*ret = sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
+	return 0;
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+const char *ctflive_follow_error(const struct ctflive_follow *f)
+{
+	return f ? f->errmsg : "";
+}
+
+bool ctflive_follow_has_marker(const struct ctflive_follow *f)
+{
+	return f->has_marker;
+}
+
+uint64_t ctflive_follow_lost_packets(const struct ctflive_follow *f)
+{
+	return f->lost;
+}
+
+int ctflive_follow_new(const char *dir, const struct ctflive_follow_options *opts,
+		       struct ctflive_follow **ret)
+{
+	struct ctflive_follow *f;
+	struct stat sb;
+	char *mpath;
+
+	if (!dir || !ret)
+		return -EINVAL;
+	if (stat(dir, &sb) < 0)
+		return -errno;
+	if (!S_ISDIR(sb.st_mode))
+		return -ENOTDIR;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->marker_fd = -1;
+	f->ino_fd = -1;
+	if (opts)
+		f->opts = *opts;
+	if (f->opts.grace_ms <= 0)
+		f->opts.grace_ms = CTFLIVE_FOLLOW_DEFAULT_GRACE_MS;
+	if (f->opts.rescan_ms <= 0)
+		f->opts.rescan_ms = 1000;
+	f->dir = strdup(dir);
+	mpath = f->dir ? path_join(dir, MARKER_NAME) : NULL;
+	if (!mpath) {
+		ctflive_follow_free(f);
+		return -ENOMEM;
+	}
+	f->marker_fd = open(mpath, O_RDONLY | O_CLOEXEC);
+	free(mpath);
+	f->has_marker = f->marker_fd >= 0;
+	f->final = !f->has_marker;
+	if (!f->opts.no_inotify && f->has_marker)
+		f->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	f->dirty = true;
+	f->last_ns = INT64_MIN;
+	f->pushed = true;
+	*ret = f;
+	return 0;
+}
+
+static void stream_free(struct fstream *s)
+{
+	if (!s)
+		return;
+	ctflive_ctf_stream_free(s->dec);
+	ctflive_ctf_bufsrc_free(s->src);
+	free(s->files);
+	free(s->label);
+	free(s->lost_at);
+	free(s);
+}
+
+struct ctflive_follow *ctflive_follow_free(struct ctflive_follow *f)
+{
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < f->nstreams; i++)
+		stream_free(f->streams[i]);
+	for (size_t i = 0; i < f->nfiles; i++) {
+		struct ffile *fi = f->files[i];
+
+		if (fi->data_fd >= 0)
+			close(fi->data_fd);
+		if (fi->idx_fd >= 0)
+			close(fi->idx_fd);
+		free(fi->name);
+		free(fi->path);
+		free(fi);
+	}
+	for (size_t i = 0; i < f->ntraces; i++) {
+		struct ftrace *t = f->traces[i];
+
+		ctflive_ctf_trace_free(t->trace);
+		if (t->md_fd >= 0)
+			close(t->md_fd);
+		free(t->dir);
+		free(t->rel);
+		free(t->name);
+		free(t);
+	}
+	if (f->marker_fd >= 0)
+		close(f->marker_fd);
+	if (f->ino_fd >= 0)
+		close(f->ino_fd);
+	free(f->streams);
+	free(f->files);
+	free(f->traces);
+	free(f->buf);
+	free(f->dir);
+	free(f);
+	return NULL;
+}
+
+/* ---- discovery -------------------------------------------------------- */
+
+static void watch(struct ctflive_follow *f, const char *dir)
+{
+	if (f->ino_fd >= 0)
+		(void)inotify_add_watch(f->ino_fd, dir,
+					IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR);
+}
+
+static bool has_trace(const struct ctflive_follow *f, const char *dir)
+{
+	for (size_t i = 0; i < f->ntraces; i++)
+		if (!strcmp(f->traces[i]->dir, dir))
+			return true;
+	return false;
+}
+
+static bool has_file(const struct ctflive_follow *f, const char *path)
+{
+	for (size_t i = 0; i < f->nfiles; i++)
+		if (!strcmp(f->files[i]->path, path))
+			return true;
+	return false;
+}
+
+static int add_trace(struct ctflive_follow *f, const char *dir, const char *rel)
+{
+	struct ftrace *t, **n;
+	int r;
+
+	n = realloc(f->traces, (f->ntraces + 1) * sizeof(*n));
+	if (!n)
+		return fail(f, -ENOMEM, "out of memory");
+	f->traces = n;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return fail(f, -ENOMEM, "out of memory");
+	t->md_fd = -1;
+	t->dir = strdup(dir);
+	t->rel = strdup(rel);
+	if (!t->dir || !t->rel) {
+		free(t->dir);
+		free(t->rel);
+		free(t);
+		return fail(f, -ENOMEM, "out of memory");
+	}
+	r = ctflive_ctf_trace_new(&t->trace);
+	if (r < 0) {
+		free(t->dir);
+		free(t->rel);
+		free(t);
+		return fail(f, r, "out of memory");
+	}
+	f->traces[f->ntraces++] = t;
+	return 0;
+}
+
+/* Opens tracefile `name` of trace `t` if its index file exists too. */
+static int add_file(struct ctflive_follow *f, struct ftrace *t, const char *name)
+{
+	char ipath[PATH_MAX];
+	struct ffile *fi, **n;
+	char *path;
+
+	path = path_join(t->dir, name);
+	if (!path)
+		return fail(f, -ENOMEM, "out of memory");
+	if (has_file(f, path)) {
+		free(path);
+		return 0;
+	}
+	if (snprintf(ipath, sizeof(ipath), "%s/index/%s.idx", t->dir, name) >= (int)sizeof(ipath)) {
+		free(path);
+		return 0;
+	}
+	fi = calloc(1, sizeof(*fi));
+	n = realloc(f->files, (f->nfiles + 1) * sizeof(*n));
+	if (n)
+		f->files = n;
+	if (!fi || !n) {
+		free(fi);
+		free(path);
+		return fail(f, -ENOMEM, "out of memory");
+	}
+	fi->tr = t;
+	fi->path = path;
+	fi->name = strdup(name);
+	fi->next = IDX_HDR;
+	fi->idx_fd = open(ipath, O_RDONLY | O_CLOEXEC);
+	fi->data_fd = fi->idx_fd >= 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (!fi->name || fi->idx_fd < 0 || fi->data_fd < 0) {
+		/* No index (yet): not a stream we can follow. */
+		int r = fi->name ? 0 : fail(f, -ENOMEM, "out of memory");
+
+		if (fi->idx_fd >= 0)
+			close(fi->idx_fd);
+		if (fi->data_fd >= 0)
+			close(fi->data_fd);
+		free(fi->name);
+		free(fi->path);
+		free(fi);
+		return r;
+	}
+	f->files[f->nfiles++] = fi;
+	return 0;
+}
+
+static int scan_trace_files(struct ctflive_follow *f, struct ftrace *t)
+{
+	DIR *d = opendir(t->dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return 0;
+	while (r >= 0 && (de = readdir(d))) {
+		char p[PATH_MAX];
+		struct stat sb;
+
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "metadata"))
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", t->dir, de->d_name) >= (int)sizeof(p))
+			continue;
+		if (stat(p, &sb) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		r = add_file(f, t, de->d_name);
+	}
+	closedir(d);
+	return r;
+}
+
+static int scan_dir(struct ctflive_follow *f, const char *dir, const char *rel, int depth)
+{
+	char p[PATH_MAX];
+	struct stat sb;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (depth > MAX_DEPTH)
+		return 0;
+	watch(f, dir);
+	if (snprintf(p, sizeof(p), "%s/metadata", dir) < (int)sizeof(p) && stat(p, &sb) == 0 &&
+	    S_ISREG(sb.st_mode) && !has_trace(f, dir)) {
+		r = add_trace(f, dir, rel);
+		if (r < 0)
+			return r;
+		if (snprintf(p, sizeof(p), "%s/index", dir) < (int)sizeof(p))
+			watch(f, p);
+	}
+	d = opendir(dir);
+	if (!d)
+		return depth == 0 ? fail(f, -errno, "cannot open '%s': %s", dir, strerror(errno))
+				  : 0;
+	while (r >= 0 && (de = readdir(d))) {
+		char sub[PATH_MAX];
+
+		/* The relay's own names (marker, temporary files and directories)
+		 * start with a dot; index/ holds index files only. */
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "index"))
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >= (int)sizeof(p))
+			continue;
+		if (stat(p, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			continue;
+		if (snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", de->d_name) >=
+		    (int)sizeof(sub))
+			continue;
+		r = scan_dir(f, p, sub, depth + 1);
+	}
+	closedir(d);
+	for (size_t i = 0; r >= 0 && i < f->ntraces; i++)
+		if (!strcmp(f->traces[i]->dir, dir))
+			r = scan_trace_files(f, f->traces[i]);
+	return r;
+}
+
+static int drain_inotify(struct ctflive_follow *f)
+{
+	uint8_t buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+
+	if (f->ino_fd < 0)
+		return 0;
+	for (;;) {
+		ssize_t n = read(f->ino_fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		any = true;
+	}
+	if (any)
+		f->dirty = true;
+	return any;
+}
+
+static int rescan(struct ctflive_follow *f, bool force)
+{
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
+
+	(void)drain_inotify(f);
+	if (!force && !f->dirty && now - f->last_scan < (int64_t)f->opts.rescan_ms * 1000000)
+		return 0;
+	f->dirty = false;
+	f->last_scan = now;
+	return scan_dir(f, f->dir, "", 0);
+}
+
+/* ---- metadata --------------------------------------------------------- */
+
+static int poll_metadata(struct ctflive_follow *f, struct ftrace *t)
+{
+	uint64_t end = 0, size = 0;
+	uint8_t *buf;
+	int r;
+
+	if (t->md_fd < 0) {
+		char *p = path_join(t->dir, "metadata");
+
+		if (!p)
+			return fail(f, -ENOMEM, "out of memory");
+		t->md_fd = open(p, O_RDONLY | O_CLOEXEC);
+		free(p);
+		if (t->md_fd < 0)
+			return 0;
+	}
+	r = ctflive_follow_safe_end(t->md_fd, t->md_off, &end);
+	if (r == 0)
+		r = file_size(t->md_fd, &size);
+	if (r < 0)
+		return fail(f, r, "cannot read '%s/metadata': %s", t->dir, strerror(-r));
+	if (end > size)
+		end = size;
+	if (end <= t->md_off)
+		return 0;
+	if (end > CTFLIVE_LIVE_MAX_METADATA)
+		return fail(f, -E2BIG, "metadata of '%s' is too large", t->dir);
+	buf = malloc(MD_CHUNK);
+	if (!buf)
+		return fail(f, -ENOMEM, "out of memory");
+	while (t->md_off < end) {
+		size_t n = end - t->md_off > MD_CHUNK ? MD_CHUNK : (size_t)(end - t->md_off);
+		struct ctflive_ctf_diag diag;
+
+		r = ctflive_follow_pread_locked(t->md_fd, buf, n, t->md_off);
+		if (r == -EAGAIN || r == -EMSGSIZE) {
+			r = 0; /* raced with the relay: next time */
+			break;
+		}
+		if (r < 0) {
+			fail(f, r, "cannot read '%s/metadata': %s", t->dir, strerror(-r));
+			break;
+		}
+		memset(&diag, 0, sizeof(diag));
+		r = ctflive_ctf_trace_add_metadata(t->trace, buf, n, &diag);
+		if (r < 0) {
+			fail(f, r, "%s/metadata:%d:%d: %s", t->dir, diag.line, diag.col, diag.msg);
+			break;
+		}
+		t->md_off += n;
+	}
+	free(buf);
+	return r;
+}
+
+static const char *trace_name(struct ftrace *t)
+{
+	const char *host = NULL;
+
+	if (t->name)
+		return t->name;
+	(void)ctflive_ctf_trace_env(t->trace, "hostname", &host, NULL, NULL);
+	if (host && *t->rel) {
+		size_t n = strlen(host) + strlen(t->rel) + 2;
+
+		t->name = malloc(n);
+		if (t->name)
+			snprintf(t->name, n, "%s/%s", host, t->rel);
+	} else {
+		t->name = strdup(host ? host : t->rel);
+	}
+	return t->name;
+}
+
+/* ---- streams and index entries ---------------------------------------- */
+
+struct entry {
+	uint64_t offset, packet_bits, content_bits, ts_begin, ts_end, sc_id, inst;
+};
+
+static void parse_entry(const uint8_t *p, uint32_t esize, struct entry *e)
+{
+	e->offset = get_be64(p);
+	e->packet_bits = get_be64(p + 8);
+	e->content_bits = get_be64(p + 16);
+	e->ts_begin = get_be64(p + 24);
+	e->ts_end = get_be64(p + 32);
+	e->sc_id = get_be64(p + 48);
+	e->inst = esize >= 64 ? get_be64(p + 56) : UINT64_MAX;
+}
+
+/* Reads the index header of `fi`. 0 if not published yet, 1 when read. */
+static int read_header(struct ctflive_follow *f, struct ffile *fi)
+{
+	uint8_t h[IDX_HDR];
+	uint32_t major, esize;
+	int r = ctflive_follow_pread_locked(fi->idx_fd, h, sizeof(h), 0);
+
+	if (r == -EAGAIN || r == -EMSGSIZE)
+		return 0;
+	if (r < 0)
+		return fail(f, r, "cannot read the index of '%s': %s", fi->path, strerror(-r));
+	major = get_be32(h + 4);
+	esize = get_be32(h + 12);
+	if (get_be32(h) != IDX_MAGIC)
+		return fail(f, -EBADMSG, "bad index magic in the index of '%s'", fi->path);
+	if (major != 1)
+		return fail(f, -ENOTSUP, "unsupported index version %" PRIu32 " of '%s'", major,
+			    fi->path);
+	if (esize < 56 || esize > IDX_ENTRY_MAX)
+		return fail(f, -EBADMSG, "bad index entry size %" PRIu32 " of '%s'", esize,
+			    fi->path);
+	fi->esize = esize;
+	return 1;
+}
+
+/*
+ * Reads index entry at fi->next into `raw`. Returns 1 when read, 0 if it is
+ * not published (or not whole), negative errno.
+ */
+static int read_entry(struct ctflive_follow *f, struct ffile *fi, uint8_t *raw)
+{
+	int r;
+
+	if (!fi->esize) {
+		r = read_header(f, fi);
+		if (r <= 0)
+			return r;
+	}
+	r = ctflive_follow_pread_locked(fi->idx_fd, raw, fi->esize, fi->next);
+	if (r == -EAGAIN || r == -EMSGSIZE)
+		return 0;
+	if (r < 0)
+		return fail(f, r, "cannot read the index of '%s': %s", fi->path, strerror(-r));
+	return 1;
+}
+
+static int cmp_files(const void *a, const void *b)
+{
+	const struct ffile *x = *(struct ffile *const *)a, *y = *(struct ffile *const *)b;
+
+	if (x->first_ts != y->first_ts)
+		return x->first_ts < y->first_ts ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+/* Attaches `fi`, whose first entry is `e`, to its stream (created if new). */
+static int attach_file(struct ctflive_follow *f, struct ffile *fi, const struct entry *e)
+{
+	struct ctflive_ctf_source src;
+	struct fstream *s = NULL, **ns;
+	struct ffile **nf;
+	int r;
+
+	fi->first_ts = e->ts_begin;
+	for (size_t i = 0; e->inst != UINT64_MAX && i < f->nstreams; i++) {
+		struct fstream *o = f->streams[i];
+
+		if (o->tr == fi->tr && o->sc_id == e->sc_id && o->inst == e->inst && !o->ended) {
+			s = o;
+			break;
+		}
+	}
+	if (!s) {
+		ns = realloc(f->streams, (f->nstreams + 1) * sizeof(*ns));
+		if (!ns)
+			return fail(f, -ENOMEM, "out of memory");
+		f->streams = ns;
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return fail(f, -ENOMEM, "out of memory");
+		s->tr = fi->tr;
+		s->sc_id = e->sc_id;
+		s->inst = e->inst;
+		s->label = strdup(fi->path);
+		r = s->label ? ctflive_ctf_bufsrc_new(&s->src) : -ENOMEM;
+		if (r >= 0) {
+			src = ctflive_ctf_bufsrc_source(s->src);
+			r = ctflive_ctf_stream_new(fi->tr->trace, &src, &s->dec);
+		}
+		if (r < 0) {
+			stream_free(s);
+			return fail(f, r, "cannot create a stream decoder: %s", strerror(-r));
+		}
+		ctflive_ctf_stream_set_labels(s->dec, trace_name(fi->tr), s->label,
+					      e->inst != UINT64_MAX ? e->inst
+								    : fi->tr->next_auto_id++);
+		f->streams[f->nstreams++] = s;
+	}
+	nf = realloc(s->files, (s->nfiles + 1) * sizeof(*nf));
+	if (!nf)
+		return fail(f, -ENOMEM, "out of memory");
+	s->files = nf;
+	s->files[s->nfiles++] = fi;
+	fi->st = s;
+	/* Keep the files not read yet in time order (the current one too if
+	 * nothing was read from it). */
+	{
+		size_t from = s->files[s->cur]->next == IDX_HDR ? s->cur : s->cur + 1;
+
+		if (s->nfiles > from + 1)
+			qsort(s->files + from, s->nfiles - from, sizeof(*nf), cmp_files);
+	}
+	return 0;
+}
+
+static int grow_buf(struct ctflive_follow *f, size_t n)
+{
+	uint8_t *b;
+
+	if (n <= f->buflen)
+		return 0;
+	b = realloc(f->buf, n);
+	if (!b)
+		return fail(f, -ENOMEM, "out of memory");
+	f->buf = b;
+	f->buflen = n;
+	return 0;
+}
+
+/*
+ * Reads published entries and packets of the current file of `s`, at most
+ * MAX_AHEAD packets ahead of the decoder. Moves to the next file when the
+ * relay is done with this one. Returns 0 or a negative errno.
+ */
+static int poll_stream(struct ctflive_follow *f, struct fstream *s)
+{
+	uint8_t raw[IDX_ENTRY_MAX];
+
+	while (s->cur < s->nfiles && s->pushed - s->begins < MAX_AHEAD) {
+		struct ffile *fi = s->files[s->cur];
+		struct entry e;
+		uint64_t dsize = 0, len;
+		int r = read_entry(f, fi, raw);
+
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			uint64_t end;
+
+			/* Nothing published: is the relay done with this file? */
+			if (!f->final) {
+				r = ctflive_follow_safe_end(fi->idx_fd, 0, &end);
+				if (r < 0 || end != UINT64_MAX)
+					return 0;
+			}
+			fi->exhausted = true;
+			if (s->cur + 1 >= s->nfiles)
+				return 0;
+			s->cur++;
+			continue;
+		}
+		parse_entry(raw, fi->esize, &e);
+		if (e.offset == UINT64_MAX) {
+			uint64_t *n = realloc(s->lost_at, (s->nlost + 1) * sizeof(*n));
+
+			if (!n)
+				return fail(f, -ENOMEM, "out of memory");
+			s->lost_at = n;
+			s->lost_at[s->nlost++] = s->pushed;
+			s->lost_end = e.ts_end;
+			f->lost++;
+			fi->next += fi->esize;
+			continue;
+		}
+		len = e.packet_bits / 8;
+		if (e.packet_bits % 8 || len == 0 || len > CTFLIVE_LIVE_MAX_PACKET ||
+		    e.content_bits > e.packet_bits)
+			return fail(f, -EBADMSG,
+				    "bad index entry %" PRIu64 " of '%s' (packet of %" PRIu64
+				    " bits)",
+				    (fi->next - IDX_HDR) / fi->esize, fi->path, e.packet_bits);
+		r = file_size(fi->data_fd, &dsize);
+		if (r < 0)
+			return fail(f, r, "cannot read '%s': %s", fi->path, strerror(-r));
+		if (e.offset > dsize || len > dsize - e.offset) {
+			/* Without the relay (crash, no marker) such an entry is not whole. */
+			if (f->final) {
+				fi->exhausted = true;
+				if (s->cur + 1 >= s->nfiles)
+					return 0;
+				s->cur++;
+				continue;
+			}
+			return 0; /* the relay broke the contract, or a race: retry */
+		}
+		r = grow_buf(f, (size_t)len);
+		if (r < 0)
+			return r;
+		r = ctflive_follow_pread_locked(fi->data_fd, f->buf, (size_t)len, e.offset);
+		if (r == -EAGAIN || r == -EMSGSIZE)
+			return 0;
+		if (r < 0)
+			return fail(f, r, "cannot read '%s': %s", fi->path, strerror(-r));
+		r = ctflive_ctf_bufsrc_push(s->src, f->buf, (size_t)len);
+		if (r < 0)
+			return fail(f, r, "out of memory");
+		s->pushed++;
+		s->has_end = true;
+		s->last_end = e.ts_end;
+		fi->next += fi->esize;
+	}
+	return 0;
+}
+
+/* Reads the first entry of files not attached to a stream yet. */
+static int poll_new_files(struct ctflive_follow *f)
+{
+	uint8_t raw[IDX_ENTRY_MAX];
+
+	for (size_t i = 0; i < f->nfiles; i++) {
+		struct ffile *fi = f->files[i];
+		struct entry e;
+		int r;
+
+		if (fi->st || fi->exhausted)
+			continue;
+		r = read_entry(f, fi, raw);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			if (f->final)
+				fi->exhausted = true;
+			continue;
+		}
+		parse_entry(raw, fi->esize, &e);
+		r = attach_file(f, fi, &e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * One round of reading: marker, new directories and files, index entries
+ * and packets, then metadata. Once the marker is seen unlocked a last full
+ * round makes every stream final.
+ */
+static int poll_all(struct ctflive_follow *f)
+{
+	bool was_final = f->final;
+	uint64_t before = 0, after = 0;
+	int r;
+
+	if (f->final_read)
+		return 0;
+	for (size_t i = 0; i < f->nstreams; i++)
+		before += f->streams[i]->pushed;
+	if (!f->final && !ctflive_follow_is_locked(f->marker_fd))
+		f->final = true;
+	r = rescan(f, f->final && !was_final);
+	if (r < 0)
+		return r;
+	/* Metadata first too: new streams need it to be decoded at all. */
+	for (size_t i = 0; i < f->ntraces; i++) {
+		r = poll_metadata(f, f->traces[i]);
+		if (r < 0)
+			return r;
+	}
+	r = poll_new_files(f);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < f->nstreams; i++) {
+		r = poll_stream(f, f->streams[i]);
+		if (r < 0)
+			return r;
+		after += f->streams[i]->pushed;
+	}
+	f->pushed = after != before;
+	if (!f->pushed)
+		f->last_poll = clock_ns(CLOCK_MONOTONIC);
+	for (size_t i = 0; i < f->ntraces; i++) {
+		r = poll_metadata(f, f->traces[i]);
+		if (r < 0)
+			return r;
+	}
+	if (!f->final)
+		return 0;
+	/* Final: a stream whose last file is read ends. */
+	for (size_t i = 0; i < f->nstreams; i++) {
+		struct fstream *s = f->streams[i];
+
+		if (!s->ended && s->cur + 1 >= s->nfiles && s->files[s->cur]->exhausted) {
+			ctflive_ctf_bufsrc_end(s->src);
+			s->ended = true;
+		}
+	}
+	f->final_read = true;
+	for (size_t i = 0; i < f->nstreams; i++)
+		if (!f->streams[i]->ended)
+			f->final_read = false; /* bounded read-ahead: more rounds */
+	if (f->final_read) {
+		for (size_t i = 0; i < f->ntraces; i++) {
+			struct ctflive_ctf_diag diag;
+
+			memset(&diag, 0, sizeof(diag));
+			if (f->traces[i]->md_off == 0)
+				continue;
+			r = ctflive_ctf_trace_end_metadata(f->traces[i]->trace, &diag);
+			if (r < 0)
+				return fail(f, r, "%s/metadata:%d:%d: %s", f->traces[i]->dir,
+					    diag.line, diag.col, diag.msg);
+		}
+	}
+	return 0;
+}
+
+/* ---- merging ---------------------------------------------------------- */
+
+static int cmp_streams(const struct ctflive_ctf_stream *a, const struct ctflive_ctf_stream *b)
+{
+	int r;
+
+	if (a->t != b->t) {
+		if (a->t->has_uuid != b->t->has_uuid)
+			return a->t->has_uuid ? 1 : -1;
+		if (a->t->has_uuid) {
+			r = memcmp(a->t->uuid, b->t->uuid, 16);
+			if (r)
+				return r;
+		}
+		r = strcmp(a->trace_name ? a->trace_name : "", b->trace_name ? b->trace_name : "");
+		if (r)
+			return r;
+	}
+	if (a->sc_id != b->sc_id)
+		return a->sc_id < b->sc_id ? -1 : 1;
+	if (a->stream_id != b->stream_id)
+		return a->stream_id < b->stream_id ? -1 : 1;
+	return 0;
+}
+
+/* Marks a discarded-packets message as lost in transit when index entries
+ * with an all-ones offset explain it. */
+static void mark_lost(struct fstream *s, struct ctflive_ctf_msg *m)
+{
+	size_t k = 0;
+
+	while (k < s->nlost && s->lost_at[k] <= s->begins)
+		k++;
+	if (!k)
+		return;
+	m->lost_in_transit = true;
+	memmove(s->lost_at, s->lost_at + k, (s->nlost - k) * sizeof(*s->lost_at));
+	s->nlost -= k;
+}
+
+/* The message for lost entries after the last packet of an ended stream. */
+static bool trailing_lost(struct fstream *s, struct ctflive_ctf_msg *m)
+{
+	const struct ctflive_ctf_stream *d = s->dec;
+
+	if (!s->nlost || s->lost_emitted)
+		return false;
+	s->lost_emitted = true;
+	memset(m, 0, sizeof(*m));
+	m->type = CTFLIVE_CTF_MSG_DISCARDED_PACKETS;
+	m->count = s->nlost;
+	m->count_known = true;
+	m->lost_in_transit = true;
+	if (d->sc && d->sc->clock && s->has_end) {
+		m->has_time = m->has_range = true;
+		m->begin_cycles = m->cycles = s->last_end;
+		m->end_cycles = s->lost_end;
+		m->begin_ns = m->ns = cl_clock_ns(d->sc->clock, s->last_end);
+		m->end_ns = cl_clock_ns(d->sc->clock, s->lost_end);
+	}
+	s->nlost = 0;
+	return true;
+}
+
+/* Decodes a head for every stream without one. Returns 1 if some stream
+ * needs bytes, 0 otherwise, or an error. */
+static int fill_heads(struct ctflive_follow *f)
+{
+	int hungry = 0;
+
+	for (size_t i = 0; i < f->nstreams; i++) {
+		struct fstream *s = f->streams[i];
+		struct ctflive_ctf_diag diag;
+		int r;
+
+		if (s->has_head || s->done)
+			continue;
+		memset(&diag, 0, sizeof(diag));
+		r = ctflive_ctf_stream_next(s->dec, &s->head, &diag);
+		if (r == 0) {
+			s->has_head = true;
+			if (s->head.type == CTFLIVE_CTF_MSG_PACKET_BEGIN)
+				s->begins++;
+			else if (s->head.type == CTFLIVE_CTF_MSG_DISCARDED_PACKETS)
+				mark_lost(s, &s->head);
+			if (s->pushed - s->begins < MAX_AHEAD / 2)
+				hungry = 1;
+			continue;
+		}
+		if (r == CTFLIVE_CTF_END) {
+			if (trailing_lost(s, &s->head))
+				s->has_head = true;
+			else
+				s->done = true;
+			continue;
+		}
+		if (r != -EAGAIN)
+			return fail(f, r, "cannot decode '%s' at offset %" PRIu64 ": %s", s->label,
+				    diag.offset, diag.msg);
+		hungry = 1;
+	}
+	return hungry;
+}
+
+static int64_t head_key(const struct fstream *s, int64_t last)
+{
+	return s->head.has_time ? s->head.ns : last;
+}
+
+/*
+ * Lower bound of the times a blocked stream (or a file not attached yet)
+ * can still produce; false when it must be waited for.
+ */
+static bool blocked_bound(struct ctflive_follow *f, struct fstream *s, struct ffile *fi,
+			  int64_t *ret)
+{
+	int64_t wall = clock_ns(CLOCK_REALTIME) - (int64_t)f->opts.grace_ms * 1000000;
+	uint64_t end = 0, size = 0;
+
+	if (s && s->cur < s->nfiles)
+		fi = s->files[s->cur];
+	/* Bytes written but not published: the relay is committing them. */
+	if (fi && (ctflive_follow_safe_end(fi->data_fd, 0, &end) < 0 ||
+		   file_size(fi->data_fd, &size) < 0 || (end != UINT64_MAX && end < size)))
+		return false;
+	if (s && s->has_end && s->dec->sc && s->dec->sc->clock) {
+		int64_t e = cl_clock_ns(s->dec->sc->clock, s->last_end);
+
+		if (e > wall)
+			wall = e;
+	}
+	*ret = wall;
+	return true;
+}
+
+/*
+ * A stream waiting for bytes asks for a poll on every call; when the last
+ * poll found nothing, polls are spaced POLL_GAP_NS apart so that an idle
+ * stream does not cost a round of system calls per message of the others.
+ */
+#define POLL_GAP_NS 5000000LL
+
+static bool may_poll(struct ctflive_follow *f)
+{
+	return f->pushed || clock_ns(CLOCK_MONOTONIC) - f->last_poll >= POLL_GAP_NS;
+}
+
+int ctflive_follow_next(struct ctflive_follow *f, const struct ctflive_ctf_stream **ret_stream,
+			struct ctflive_ctf_msg *ret_msg)
+{
+	bool polled = false;
+	int r;
+
+	if (!f || !ret_stream || !ret_msg)
+		return -EINVAL;
+	if (f->err)
+		return f->err;
+	if (f->emitted) {
+		f->emitted->has_head = false;
+		f->emitted = NULL;
+	}
+	for (;;) {
+		struct fstream *best = NULL;
+		bool can_emit = true;
+		int64_t best_key = 0;
+
+		r = fill_heads(f);
+		if (r < 0)
+			return r;
+		if (r > 0 && !polled && may_poll(f)) {
+			polled = true;
+			r = poll_all(f);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		for (size_t i = 0; i < f->nstreams; i++) {
+			struct fstream *s = f->streams[i];
+			int64_t k;
+
+			if (!s->has_head)
+				continue;
+			k = head_key(s, f->last_ns);
+			if (!best || k < best_key ||
+			    (k == best_key && cmp_streams(s->dec, best->dec) < 0)) {
+				best = s;
+				best_key = k;
+			}
+		}
+		if (!f->final_read) {
+			for (size_t i = 0; can_emit && i < f->nstreams; i++) {
+				struct fstream *s = f->streams[i];
+				int64_t bound;
+
+				if (s->has_head || s->done)
+					continue;
+				if (!best || !blocked_bound(f, s, NULL, &bound) || bound < best_key)
+					can_emit = false;
+			}
+			for (size_t i = 0; can_emit && i < f->nfiles; i++) {
+				struct ffile *fi = f->files[i];
+				int64_t bound;
+
+				if (fi->st || fi->exhausted)
+					continue;
+				if (!best || !blocked_bound(f, NULL, fi, &bound) ||
+				    bound < best_key)
+					can_emit = false;
+			}
+		}
+		if (best && can_emit) {
+			f->emitted = best;
+			f->last_ns = best_key;
+			*ret_stream = best->dec;
+			*ret_msg = best->head;
+			return 0;
+		}
+		if (f->final_read && !best) {
+			bool all_done = true;
+
+			for (size_t i = 0; i < f->nstreams; i++)
+				all_done = all_done && f->streams[i]->done;
+			if (all_done)
+				return CTFLIVE_CTF_END;
+		}
+		if (!polled) {
+			polled = true;
+			r = poll_all(f);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		return -EAGAIN;
+	}
+}
+
+/* ---- waiting and warnings --------------------------------------------- */
+
+int ctflive_follow_wait(struct ctflive_follow *f, int timeout_ms)
+{
+	struct pollfd p = { .fd = f->ino_fd, .events = POLLIN };
+	int r;
+
+	if (f->ino_fd < 0) {
+		struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		return 0;
+	}
+	r = poll(&p, 1, timeout_ms);
+	if (r < 0 && errno != EINTR)
+		return -errno;
+	if (r > 0)
+		(void)drain_inotify(f);
+	return 0;
+}
+
+const char *ctflive_follow_next_warning(struct ctflive_follow *f)
+{
+	for (size_t i = 0; i < f->ntraces; i++) {
+		struct ftrace *t = f->traces[i];
+		const struct ctflive_ctf_diag *d;
+
+		if (t->warned >= ctflive_ctf_trace_warning_count(t->trace))
+			continue;
+		d = ctflive_ctf_trace_warning(t->trace, t->warned++);
+		snprintf(f->warning, sizeof(f->warning), "%s/metadata:%d:%d: %s", t->dir, d->line,
+			 d->col, d->msg);
+		return f->warning;
+	}
+	return NULL;
+}
