@@ -174,7 +174,9 @@ enum ctflive_ctf_msg_type {
 
 /*
  * One decoded message. Everything it points to is borrowed from the stream
- * and valid until the next ctflive_ctf_stream_next() on that stream.
+ * and valid until the next ctflive_ctf_stream_next() on that stream. For
+ * MSG_EVENT only type, has_time, ns, cycles and event are set (the other
+ * members keep whatever they held, so a caller may reuse one struct).
  * Discarded items follow babeltrace2 (CTF 1.8 §5 packet context fields):
  * events = delta of the cumulative `events_discarded` counter between
  * consecutive packets, range [previous timestamp_end, this timestamp_end];
@@ -242,6 +244,16 @@ int ctflive_ctf_peek_first_packet(struct ctflive_ctf_trace *t, struct ctflive_by
  * warnings (borrowed pointers, must outlive the stream). */
 void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *trace_name,
 				   const char *stream_name, uint64_t stream_id);
+
+/*
+ * Records that the packet with `packet_seq_num` of this stream was lost in
+ * transit (a relay index entry whose offset is all ones, DESIGN point 4)
+ * rather than discarded by the tracer. The discarded-packets message of the
+ * sequence gap that covers it then has `lost_in_transit` set (its count and
+ * text output are unchanged: babeltrace2 reports such gaps as discarded
+ * packets). At most 65536 pending marks. Errors: -E2BIG, -ENOMEM.
+ */
+int ctflive_ctf_stream_mark_lost(struct ctflive_ctf_stream *s, uint64_t packet_seq_num);
 
 /* Stream label given to ctflive_ctf_stream_set_labels(), or NULL. */
 const char *ctflive_ctf_stream_name(const struct ctflive_ctf_stream *s);

@@ -368,6 +368,9 @@ struct ctflive_ctf_stream {
 	uint64_t pc_pkt;
 	const void *pc_owner;
 	unsigned pc_flags;
+	/* packet_seq_num values reported lost in transit (owned) */
+	uint64_t *lost;
+	size_t nlost, lost_cap;
 	/* JSON printer cache of the stream identity members (owned) */
 	char *jid_text;
 	size_t jid_len;

@@ -365,6 +365,7 @@ struct ctflive_ctf_stream *ctflive_ctf_stream_free(struct ctflive_ctf_stream *s)
 	free(s->regs);
 	free(s->pc_text);
 	free(s->jid_text);
+	free(s->lost);
 	free(s);
 	return NULL;
 }
@@ -375,6 +376,40 @@ void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *tra
 	s->trace_name = trace_name;
 	s->stream_name = stream_name;
 	s->stream_id = stream_id;
+}
+
+int ctflive_ctf_stream_mark_lost(struct ctflive_ctf_stream *s, uint64_t packet_seq_num)
+{
+	if (s->nlost == s->lost_cap) {
+		size_t nc = s->lost_cap ? s->lost_cap * 2 : 16;
+		uint64_t *n;
+
+		if (nc > 65536)
+			return -E2BIG;
+		n = realloc(s->lost, nc * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		s->lost = n;
+		s->lost_cap = nc;
+	}
+	s->lost[s->nlost++] = packet_seq_num;
+	return 0;
+}
+
+/* True if a packet marked lost lies strictly between a and b; drops those marks. */
+static bool take_lost(struct ctflive_ctf_stream *s, uint64_t a, uint64_t b)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < s->nlost;) {
+		if (s->lost[i] - a - 1 < b - a - 1) {
+			s->lost[i] = s->lost[--s->nlost];
+			any = true;
+		} else {
+			i++;
+		}
+	}
+	return any;
 }
 
 const char *ctflive_ctf_stream_name(const struct ctflive_ctf_stream *s)
@@ -594,6 +629,7 @@ static __attribute__((noinline)) int begin_packet(struct ctflive_ctf_stream *s)
 
 		m.count = s->cur_seq - s->prev_seq - 1;
 		m.count_known = true;
+		m.lost_in_transit = s->nlost && take_lost(s, s->prev_seq, s->cur_seq);
 		set_range(s, &m, s->prev_ts_end, s->cur_ts_begin);
 		queue_msg(s, &m);
 	}

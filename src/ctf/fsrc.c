@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "ctf-internal.h"
 #include "ctflive/ctf-fs.h"
 
@@ -413,47 +414,40 @@ static int add_stream_files(struct ctflive_ctf_fs *fs, struct ftrace *tr, struct
 	return r;
 }
 
-/* Lost-in-transit packets recorded by a relay in .idx files (offset all ones). */
-static uint64_t count_lost(const char *dir)
+/*
+ * Reads the CTF index of a data file (index/<file>.idx, big-endian, v1.0 or
+ * v1.1: relayd-protocol.md §6.4) and reports the packets it marks as lost in
+ * transit (offset all ones) to the stream decoder. Indexes are optional and
+ * only advisory here: the decoder walks the packet headers itself, so a
+ * missing or damaged index changes nothing else.
+ */
+static uint64_t index_lost(const char *data_path, struct ctflive_ctf_stream *dec)
 {
 	char ipath[PATH_MAX];
-	DIR *d;
-	struct dirent *de;
+	const char *slash = strrchr(data_path, '/');
+	const uint8_t *m;
+	size_t len, elen;
 	uint64_t lost = 0;
 
-	if (snprintf(ipath, sizeof(ipath), "%s/index", dir) >= (int)sizeof(ipath))
+	if (!slash || snprintf(ipath, sizeof(ipath), "%.*s/index/%s.idx", (int)(slash - data_path),
+			       data_path, slash + 1) >= (int)sizeof(ipath))
 		return 0;
-	d = opendir(ipath);
-	if (!d)
+	if (map_file(ipath, &m, &len) < 0 || !m)
 		return 0;
-	while ((de = readdir(d))) {
-		char p[PATH_MAX];
-		const uint8_t *m;
-		size_t len;
-		size_t elen;
-
-		if (!strstr(de->d_name, ".idx"))
-			continue;
-		if (snprintf(p, sizeof(p), "%s/%s", ipath, de->d_name) >= (int)sizeof(p))
-			continue;
-		if (map_file(p, &m, &len) < 0 || !m)
-			continue;
-		if (len >= 16 && m[0] == 0xc1 && m[1] == 0xf1 && m[2] == 0xdc && m[3] == 0xc1) {
-			elen = (size_t)m[12] << 24 | (size_t)m[13] << 16 | (size_t)m[14] << 8 |
-			       m[15];
-			if (elen >= 56) {
-				for (size_t off = 16; elen <= len - off; off += elen) {
-					bool all = true;
-
-					for (int k = 0; k < 8; k++)
-						all = all && m[off + (size_t)k] == 0xff;
-					lost += all;
-				}
+	if (len >= 16 && cl_load_be32(m) == 0xC1F1DCC1u && cl_load_be32(m + 4) == 1) {
+		elen = cl_load_be32(m + 12);
+		if (elen >= 56 && elen <= 4096) {
+			for (size_t off = 16; elen <= len - off; off += elen) {
+				if (cl_load_be64(m + off) != UINT64_MAX)
+					continue;
+				lost++;
+				if (elen >= 72)
+					(void)ctflive_ctf_stream_mark_lost(
+						dec, cl_load_be64(m + off + 64));
 			}
 		}
-		munmap((void *)(uintptr_t)m, len);
 	}
-	closedir(d);
+	munmap((void *)(uintptr_t)m, len);
 	return lost;
 }
 
@@ -528,7 +522,6 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 			snprintf(owner->name, strlen(owner->name) + 1, "%s", h ? h : "");
 		}
 		r = add_stream_files(fs, &fs->traces[i], owner, reterr);
-		fs->lost += count_lost(fs->traces[i].dir);
 	}
 	if (r >= 0) {
 		/* order: files by first timestamp, streams by first file path */
@@ -584,6 +577,8 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 			break;
 		ctflive_ctf_stream_set_labels(st->dec, st->tr->name, st->files[0].path,
 					      st->stream_id);
+		for (size_t k = 0; k < st->nfiles; k++)
+			fs->lost += index_lost(st->files[k].path, st->dec);
 	}
 	if (r < 0) {
 		if (reterr_path) {
