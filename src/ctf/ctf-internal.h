@@ -30,7 +30,7 @@
 /* Limits on what untrusted metadata and data may make us allocate. */
 #define CL_TSDL_MAX_DEPTH 64          /* nesting of types/blocks */
 #define CL_TSDL_MAX_TEXT  (64u << 20) /* metadata text bytes */
-#define CL_MAX_VALUES     (1u << 24)  /* decoded values per scope */
+#define CL_MAX_VALUES     (1u << 22)  /* decoded values per scope */
 #define CL_MAX_EVENT_IDS  (1u << 20)  /* dense event-id table */
 
 /* ---- arena ------------------------------------------------------------ */
