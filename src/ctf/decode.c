@@ -1017,7 +1017,8 @@ int ctflive_ctf_stream_next(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg
 			    struct ctflive_ctf_diag *reterr)
 {
 	/* hot path: the next event of the current packet */
-	if (__builtin_expect(!s->err && s->qi >= s->qn && s->in_packet && s->pos < s->content_bits,
+	if (__builtin_expect(!s->err && s->qi >= s->qn && s->in_packet &&
+				     s->pos < s->content_bits && s->nregs == s->t->nregs,
 			     1)) {
 		int r = decode_event(s, ret);
 
@@ -1052,6 +1053,10 @@ static int stream_next_slow(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg
 			goto fail;
 		}
 		if (s->pos < s->content_bits) {
+			/* metadata may have grown (live): registers for new fields */
+			r = ensure_regs(s);
+			if (r < 0)
+				goto fail;
 			r = decode_event(s, ret);
 			if (r < 0)
 				goto fail;

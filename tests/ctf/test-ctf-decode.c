@@ -215,10 +215,66 @@ static void test_truncations(void **state)
 	ctflive_ctf_trace_free(t);
 }
 
+/* Live case: an event class (with a sequence) declared after data was read. */
+static void test_metadata_growth(void **state)
+{
+	static const char md1[] =
+		"/* CTF 1.8 */\n"
+		"typealias integer { size = 8; align = 8; signed = false; } := uint8_t;\n"
+		"typealias integer { size = 32; align = 8; signed = false; } := uint32_t;\n"
+		"trace { major = 1; minor = 8; byte_order = le; };\n"
+		"stream { packet.context := struct { uint32_t content_size; uint32_t packet_size; };\n"
+		"\tevent.header := struct { uint8_t id; }; };\n"
+		"event { name = a; id = 0; fields := struct { uint8_t x; }; };\n"
+		"event { name = b; id = 1; fi";
+	static const char md2[] = "elds := struct { uint8_t n; uint8_t s[n]; }; };\n";
+	const uint8_t p1[] = { 80, 0, 0, 0, 80, 0, 0, 0, 0, 5 };
+	const uint8_t p2[] = { 112, 0, 0, 0, 112, 0, 0, 0, 1, 2, 7, 8, 0, 9 };
+	static const char want[] = "a: { x = 5 }\nb: { n = 2, s = [ [0] = 7, [1] = 8 ] }\n"
+				   "a: { x = 9 }\n";
+	struct ctflive_ctf_trace *t;
+	struct ctflive_ctf_bufsrc *b;
+	struct ctflive_ctf_source src;
+	struct ctflive_ctf_stream *s;
+	struct ctflive_ctf_printer *p;
+	struct ctflive_ctf_diag d;
+	struct ctflive_ctf_msg m;
+	struct ctflive_bytes out;
+	int r;
+
+	(void)state;
+	assert_int_equal(ctflive_ctf_trace_new(&t), 0);
+	assert_int_equal(ctflive_ctf_trace_add_metadata(t, md1, strlen(md1), &d), 0);
+	assert_int_equal(ctflive_ctf_bufsrc_new(&b), 0);
+	src = ctflive_ctf_bufsrc_source(b);
+	assert_int_equal(ctflive_ctf_stream_new(t, &src, &s), 0);
+	assert_int_equal(ctflive_ctf_printer_new(CTFLIVE_CTF_PRINT_DEFAULT, &p), 0);
+	assert_int_equal(ctflive_ctf_bufsrc_push(b, p1, sizeof(p1)), 0);
+	while (ctflive_ctf_stream_next(s, &m, &d) == 0)
+		assert_true(ctflive_ctf_printer_msg(p, s, &m) >= 0);
+	/* the rest of the metadata, then a packet using the new event */
+	assert_int_equal(ctflive_ctf_trace_add_metadata(t, md2, strlen(md2), &d), 0);
+	assert_int_equal(ctflive_ctf_bufsrc_push(b, p2, sizeof(p2)), 0);
+	ctflive_ctf_bufsrc_end(b);
+	while ((r = ctflive_ctf_stream_next(s, &m, &d)) == 0)
+		assert_true(ctflive_ctf_printer_msg(p, s, &m) >= 0);
+	if (r != CTFLIVE_CTF_END)
+		fail_msg("decode error %d: %s", r, d.msg);
+	out = ctflive_ctf_printer_output(p, 0);
+	if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0)
+		fail_msg("got:\n%.*s", (int)out.len, (const char *)out.data);
+	assert_int_equal(ctflive_ctf_trace_end_metadata(t, &d), 0);
+	ctflive_ctf_printer_free(p);
+	ctflive_ctf_stream_free(s);
+	ctflive_ctf_bufsrc_free(b);
+	ctflive_ctf_trace_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bits_trace),
+		cmocka_unit_test(test_metadata_growth),
 		cmocka_unit_test(test_truncations),
 	};
 
