@@ -779,14 +779,53 @@ def normalise_relpath(rel: str, renames: dict[str, str] | None = None) -> str:
     return rel
 
 
-def tree_files(root: Path) -> dict[str, Path]:
-    """Relative path -> path for every regular file under root."""
+def is_private(rel: str) -> bool:
+    """Names starting with "." are a relay's own, not part of the trace
+    layout (ctflive-relayd's session marker, temporary names)."""
+    return any(part.startswith(".") for part in Path(rel).parts)
+
+
+def tree_files(root: Path, private: bool = False) -> dict[str, Path]:
+    """Relative path -> path for every regular file under root (without
+    relay-private names unless private=True)."""
     out = {}
     for dirpath, _dirs, files in os.walk(root):
         for f in files:
             p = Path(dirpath) / f
-            out[str(p.relative_to(root))] = p
+            rel = str(p.relative_to(root))
+            if private or not is_private(rel):
+                out[rel] = p
     return out
+
+
+CTFLIVE_MARKER = ".ctflive-session"
+
+
+def check_ctflive_markers(session_dirs: Iterable[Path], timeout: float = 5.0) -> list[str]:
+    """ctflive-relayd's on-disk contract for finished sessions: a session
+    marker saying "complete" at the root of each session directory, and no
+    other relay-private file left behind."""
+    problems = []
+    for d in session_dirs:
+        marker = d / CTFLIVE_MARKER
+
+        def complete():
+            try:
+                return marker.read_text().strip() == "complete"
+            except OSError:
+                return False
+
+        try:
+            wait_for(complete, timeout, what=f"{marker} to say complete")
+        except TimeoutError:
+            state = marker.read_text().strip() if marker.exists() else "missing"
+            problems.append(f"{d.name}: session marker {state!r}, want 'complete'")
+        extra = [r for r in tree_files(d, private=True)
+                 if is_private(r) and r != CTFLIVE_MARKER]
+        extra += [str(p.relative_to(d)) for p in d.rglob(".*") if p.is_dir()]
+        if extra:
+            problems.append(f"{d.name}: relay-private files left behind: {sorted(extra)}")
+    return problems
 
 
 def layout(root: Path, renames: dict[str, str] | None = None) -> list[str]:
@@ -903,15 +942,25 @@ class SessionPair:
         for name in self.relays:
             self.lttng.destroy(name)
 
+    @property
+    def cand_kind(self) -> str:
+        return next(r.kind for n, r in self.relays.items() if n.endswith("cand"))
+
+    def compare(self, **kw) -> list[str]:
+        return compare_trace_dirs(self.session_dir("ref"), self.session_dir("cand"),
+                                  cand_kind=self.cand_kind, **kw)
+
     def session_dir(self, which: str) -> Path:
         name = next(n for n in self.relays if n.endswith(which))
         return self.relays[name].session_dir(name)
 
 
 def compare_trace_dirs(ref: Path, cand: Path, ordered: bool = True,
-                       bt2_path: str = "", check_indexes: bool = True) -> list[str]:
+                       bt2_path: str = "", check_indexes: bool = True,
+                       cand_kind: str = "") -> list[str]:
     """Differences between two relay outputs of the same session: file names,
-    babeltrace2 text (timestamps aside), index headers, index/data agreement."""
+    babeltrace2 text (timestamps aside), index headers, index/data agreement;
+    with cand_kind "ctflive-relayd", also its session marker contract."""
     problems = []
     lref, lcand = layout(ref), layout(cand)
     if lref != lcand:
@@ -943,6 +992,8 @@ def compare_trace_dirs(ref: Path, cand: Path, ordered: bool = True,
                                          lineterm="", n=1))
         problems.append(f"babeltrace2 output differs ({len(nref)} vs {len(ncand)} lines):\n"
                         + "\n".join(diff[:40]))
+    if cand_kind == "ctflive-relayd":
+        problems += check_ctflive_markers([cand])
     if check_indexes:
         fref, fcand = tree_files(ref), tree_files(cand)
         for rel, p in fcand.items():

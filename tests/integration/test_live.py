@@ -36,7 +36,7 @@ def test_live_per_uid(lttng, make_relay, candidate):
     assert h.tick_indices(bt.lines, "uid") == list(range(N))
     assert sum("ctflive_sample:start" in line for line in bt.lines) == 1
     assert sum("ctflive_sample:stop" in line for line in bt.lines) == 1
-    assert_no_problems(h.compare_trace_dirs(dref, dcand))
+    assert_no_problems(pair.compare())
     assert ref.alive() and cand.alive()
 
 
@@ -69,5 +69,5 @@ def test_live_per_pid_three_apps(lttng, make_relay, candidate):
     assert len(pid_dirs) == 3, pid_dirs
     # Events of different programs recorded at nearly the same instant may be
     # ordered differently by the two sessions' timestamps: compare as sets.
-    assert_no_problems(h.compare_trace_dirs(dref, dcand, ordered=False))
+    assert_no_problems(pair.compare(ordered=False))
     assert ref.alive() and cand.alive()

@@ -93,6 +93,8 @@ def test_replay_live_uid_capture(make_relay, relay_kind, live_uid_capture):
                got_idx.stat().st_size == want_idx.stat().st_size, 10,
                what="last index entry")
     problems = compare_with_fixture(out, fix / name, fix / f"{name}.expect.txt")
+    if relay_kind == "ctflive-relayd":
+        problems += h.check_ctflive_markers([out])
     assert not problems, "\n".join(problems)
     assert relay.alive()
 
@@ -117,6 +119,8 @@ def test_replay_forced_minor7(make_relay, relay_kind):
                got_idx.stat().st_size == want_idx.stat().st_size, 10,
                what="last index entry")
     problems = compare_with_fixture(out, fix / name, fix / f"{name}.expect.txt")
+    if relay_kind == "ctflive-relayd":
+        problems += h.check_ctflive_markers([out])
     assert not problems, "\n".join(problems)
     idx = h.read_index(got_idx)
     assert (idx.major, idx.minor, idx.entry_len) == (1, 0, 56)
@@ -190,6 +194,10 @@ def test_replay_capture_same_as_lttng_relayd(make_relay, captures, candidate, ca
         assert relay.alive(), relay.log()[-2000:]
         outs.append(relay.output)
     ref, cand = outs
+    if candidate == "ctflive-relayd":
+        problems = h.check_ctflive_markers(sorted(p.parent for p in
+                                                  cand.rglob(h.CTFLIVE_MARKER)))
+        assert not problems, "\n".join(problems)
     fref, fcand = h.tree_files(ref), h.tree_files(cand)
     assert sorted(fcand) == sorted(fref), \
         f"only lttng-relayd: {sorted(set(fref) - set(fcand))}, " \

@@ -29,7 +29,7 @@ def test_network_session(lttng, make_relay, candidate):
     bt = h.babeltrace(dcand)
     assert bt.rc == 0, bt.err
     assert h.tick_indices(bt.lines, "net") == list(range(500))
-    assert_no_problems(h.compare_trace_dirs(dref, dcand))
+    assert_no_problems(pair.compare())
 
 
 @pytest.mark.parametrize("candidate", CANDIDATES)
@@ -58,7 +58,7 @@ def test_rotate_twice_and_clear(lttng, make_relay, candidate):
             assert h.tick_indices(bt.lines, name) == list(range(want)), (d, name)
         archives = sorted((d / "archives").iterdir())
         assert len(archives) == 3, archives
-    assert_no_problems(h.compare_trace_dirs(dref, dcand))
+    assert_no_problems(pair.compare())
     # Each archive is a trace on its own.
     for a in sorted((dcand / "archives").iterdir()):
         assert h.babeltrace(a).rc == 0, a
@@ -89,6 +89,8 @@ def test_snapshot_records(lttng, make_relay, candidate):
         assert bt.rc == 0, bt.err
         assert h.tick_indices(bt.lines, "n1") == list(range(100))
         assert_no_problems(h.compare_trace_dirs(s_ref, s_cand, check_indexes=False))
+    if pair.cand_kind == "ctflive-relayd":
+        assert_no_problems(h.check_ctflive_markers([dcand]))
     bt2 = h.babeltrace(snaps["cand"][1])
     assert h.tick_indices(bt2.lines, "n2") == list(range(100))
     # Snapshots carry no index.
@@ -124,7 +126,7 @@ def test_tracefile_size_count_wrap(lttng, make_relay, candidate):
     # switch timing; the set of surviving events can differ at the edges, so
     # compare layout, index headers and index/data agreement, and that the
     # candidate kept at least as much as lttng-relayd's ring.
-    problems = h.compare_trace_dirs(dref, dcand)
+    problems = pair.compare()
     problems = [p for p in problems if not p.startswith("babeltrace2 output differs")]
     assert_no_problems(problems)
 
@@ -154,7 +156,7 @@ def test_forced_minor(lttng, make_relay, candidate, minor):
     bt = h.babeltrace(dcand)
     assert bt.rc == 0, bt.err
     assert h.tick_indices(bt.lines, f"m{minor}") == list(range(300))
-    assert_no_problems(h.compare_trace_dirs(dref, dcand))
+    assert_no_problems(pair.compare())
     idx_files = list(dcand.rglob("*.idx"))
     assert idx_files
     for p in idx_files:
