@@ -1011,3 +1011,36 @@ def compare_trace_dirs(ref: Path, cand: Path, ordered: bool = True,
             if data.exists():
                 problems += [f"candidate {rel}: {x}" for x in check_index_consistent(p, data)]
     return problems
+
+
+def published_index_problems(session_dir: Path) -> list[str]:
+    """While a session is being written: every whole index entry must
+    describe a packet whose bytes are already in its tracefile (an entry is
+    written only after its packet).  The index is read before the tracefile
+    size is taken, so a relay that orders its writes correctly never shows a
+    problem here."""
+    import struct
+
+    problems = []
+    for idx_path in sorted(session_dir.rglob("index/*.idx")):
+        if is_private(str(idx_path.relative_to(session_dir))):
+            continue
+        try:
+            data = idx_path.read_bytes()
+            size = (idx_path.parent.parent / idx_path.name[:-4]).stat().st_size
+        except FileNotFoundError:
+            continue  # not created yet, or a ring slot being replaced
+        if len(data) < 16:
+            continue
+        elen = struct.unpack(">I", data[12:16])[0]
+        if elen not in (56, 72):
+            problems.append(f"{idx_path.name}: entry size {elen}")
+            continue
+        for pos in range(16, len(data) - elen + 1, elen):
+            off, psize = struct.unpack(">QQ", data[pos:pos + 16])
+            if off == 2**64 - 1:
+                continue  # lost packet marker
+            if off + psize // 8 > size:
+                problems.append(f"{idx_path.name}: entry at {pos} publishes packet "
+                                f"[{off}, {off + psize // 8}) but the tracefile has {size} bytes")
+    return problems

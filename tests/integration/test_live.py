@@ -26,9 +26,22 @@ def test_live_per_uid(lttng, make_relay, candidate):
     # timer's partial packets), large enough that a loaded machine (the
     # consumer lagging) does not make the tracer discard events.
     pair.setup("live", timer_us=100000, buffers="uid", subbuf_size=16384, num_subbuf=8)
-    lttng.run_app(N, interval_us=500, name="uid")
+    app = lttng.spawn_app(N, interval_us=2500, name="uid")
+    # While the session is live, every index entry on disk must describe a
+    # packet already in its tracefile (what live viewers rely on).
+    early = []
+    while app.poll() is None:
+        for name in pair.names:
+            try:
+                d = pair.relays[name].session_dir(name, timeout=0.1)
+            except TimeoutError:
+                continue
+            early += [f"{pair.relays[name].kind}: {p}" for p in h.published_index_problems(d)]
+        time.sleep(0.03)
+    lttng.wait_app(app)
     time.sleep(0.3)  # let a few live ticks (partial packets, beacons) happen
     pair.finish()
+    assert not early, "\n".join(sorted(set(early))[:20])
 
     dref, dcand = pair.session_dir("ref"), pair.session_dir("cand")
     bt = h.babeltrace(dcand)
