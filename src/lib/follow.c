@@ -88,10 +88,9 @@ struct fstream {
 	uint64_t pushed, begins; /* packets pushed / PACKET_BEGIN decoded */
 	bool has_end;            /* a packet was pushed: last_end is valid */
 	uint64_t last_end;       /* timestamp_end of the last pushed packet (cycles) */
-	uint64_t *lost_at;       /* owned: `pushed` when each lost entry was met */
-	size_t nlost;
-	uint64_t lost_end; /* timestamp_end of the last lost entry (cycles) */
-	bool lost_emitted; /* the end-of-stream lost message was returned */
+	uint64_t nlost;          /* lost entries after the last pushed packet */
+	uint64_t lost_end;       /* timestamp_end of the last lost entry (cycles) */
+	bool lost_emitted;       /* the end-of-stream lost message was returned */
 };
 
 struct ctflive_follow {
@@ -242,7 +241,6 @@ static void stream_free(struct fstream *s)
 	ctflive_ctf_bufsrc_free(s->src);
 	free(s->files);
 	free(s->label);
-	free(s->lost_at);
 	free(s);
 }
 
@@ -344,10 +342,9 @@ static int add_trace(struct ctflive_follow *f, const char *dir, const char *rel)
 	return 0;
 }
 
-/* Opens tracefile `name` of trace `t` if its index file exists too. */
+/* Opens tracefile `name` of trace `t` (its index file is opened later). */
 static int add_file(struct ctflive_follow *f, struct ftrace *t, const char *name)
 {
-	char ipath[PATH_MAX];
 	struct ffile *fi, **n;
 	char *path;
 
@@ -355,10 +352,6 @@ static int add_file(struct ctflive_follow *f, struct ftrace *t, const char *name
 	if (!path)
 		return fail(f, -ENOMEM, "out of memory");
 	if (has_file(f, path)) {
-		free(path);
-		return 0;
-	}
-	if (snprintf(ipath, sizeof(ipath), "%s/index/%s.idx", t->dir, name) >= (int)sizeof(ipath)) {
 		free(path);
 		return 0;
 	}
@@ -375,14 +368,12 @@ static int add_file(struct ctflive_follow *f, struct ftrace *t, const char *name
 	fi->path = path;
 	fi->name = strdup(name);
 	fi->next = IDX_HDR;
-	fi->idx_fd = open(ipath, O_RDONLY | O_CLOEXEC);
-	fi->data_fd = fi->idx_fd >= 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	if (!fi->name || fi->idx_fd < 0 || fi->data_fd < 0) {
-		/* No index (yet): not a stream we can follow. */
+	/* The index file may come after the tracefile: read_entry() opens it. */
+	fi->idx_fd = -1;
+	fi->data_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!fi->name || fi->data_fd < 0) {
 		int r = fi->name ? 0 : fail(f, -ENOMEM, "out of memory");
 
-		if (fi->idx_fd >= 0)
-			close(fi->idx_fd);
 		if (fi->data_fd >= 0)
 			close(fi->data_fd);
 		free(fi->name);
@@ -576,7 +567,7 @@ static const char *trace_name(struct ftrace *t)
 /* ---- streams and index entries ---------------------------------------- */
 
 struct entry {
-	uint64_t offset, packet_bits, content_bits, ts_begin, ts_end, sc_id, inst;
+	uint64_t offset, packet_bits, content_bits, ts_begin, ts_end, sc_id, inst, seq;
 };
 
 static void parse_entry(const uint8_t *p, uint32_t esize, struct entry *e)
@@ -588,6 +579,7 @@ static void parse_entry(const uint8_t *p, uint32_t esize, struct entry *e)
 	e->ts_end = get_be64(p + 32);
 	e->sc_id = get_be64(p + 48);
 	e->inst = esize >= 64 ? get_be64(p + 56) : UINT64_MAX;
+	e->seq = esize >= 72 ? get_be64(p + 64) : UINT64_MAX;
 }
 
 /* Reads the index header of `fi`. 0 if not published yet, 1 when read. */
@@ -623,6 +615,16 @@ static int read_entry(struct ctflive_follow *f, struct ffile *fi, uint8_t *raw)
 {
 	int r;
 
+	if (fi->idx_fd < 0) {
+		char ipath[PATH_MAX];
+
+		if (snprintf(ipath, sizeof(ipath), "%s/index/%s.idx", fi->tr->dir, fi->name) >=
+		    (int)sizeof(ipath))
+			return 0;
+		fi->idx_fd = open(ipath, O_RDONLY | O_CLOEXEC);
+		if (fi->idx_fd < 0)
+			return 0;
+	}
 	if (!fi->esize) {
 		r = read_header(f, fi);
 		if (r <= 0)
@@ -753,12 +755,14 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 		}
 		parse_entry(raw, fi->esize, &e);
 		if (e.offset == UINT64_MAX) {
-			uint64_t *n = realloc(s->lost_at, (s->nlost + 1) * sizeof(*n));
-
-			if (!n)
-				return fail(f, -ENOMEM, "out of memory");
-			s->lost_at = n;
-			s->lost_at[s->nlost++] = s->pushed;
+			/* The decoder reports the packet_seq_num gap it leaves before
+			 * the next packet; lost packets at the end are ours to report. */
+			if (e.seq != UINT64_MAX) {
+				r = ctflive_ctf_stream_mark_lost(s->dec, e.seq);
+				if (r < 0 && r != -E2BIG)
+					return fail(f, r, "out of memory");
+			}
+			s->nlost++;
 			s->lost_end = e.ts_end;
 			f->lost++;
 			fi->next += fi->esize;
@@ -797,6 +801,7 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 		if (r < 0)
 			return fail(f, r, "out of memory");
 		s->pushed++;
+		s->nlost = 0;
 		s->has_end = true;
 		s->last_end = e.ts_end;
 		fi->next += fi->esize;
@@ -931,21 +936,6 @@ static int cmp_streams(const struct ctflive_ctf_stream *a, const struct ctflive_
 	return 0;
 }
 
-/* Marks a discarded-packets message as lost in transit when index entries
- * with an all-ones offset explain it. */
-static void mark_lost(struct fstream *s, struct ctflive_ctf_msg *m)
-{
-	size_t k = 0;
-
-	while (k < s->nlost && s->lost_at[k] <= s->begins)
-		k++;
-	if (!k)
-		return;
-	m->lost_in_transit = true;
-	memmove(s->lost_at, s->lost_at + k, (s->nlost - k) * sizeof(*s->lost_at));
-	s->nlost -= k;
-}
-
 /* The message for lost entries after the last packet of an ended stream. */
 static bool trailing_lost(struct fstream *s, struct ctflive_ctf_msg *m)
 {
@@ -989,8 +979,6 @@ static int fill_heads(struct ctflive_follow *f)
 			s->has_head = true;
 			if (s->head.type == CTFLIVE_CTF_MSG_PACKET_BEGIN)
 				s->begins++;
-			else if (s->head.type == CTFLIVE_CTF_MSG_DISCARDED_PACKETS)
-				mark_lost(s, &s->head);
 			if (s->pushed - s->begins < MAX_AHEAD / 2)
 				hungry = 1;
 			continue;
