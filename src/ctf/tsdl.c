@@ -1,13 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Hand-written TSDL lexer and recursive-descent parser.
+ * Recursive-descent TSDL parser (tokens from tsdl-lex.c).
  *
- * Lexical rules follow babeltrace2 2.0.4's lexer: C comments, decimal/octal/
- * hex integers with C suffixes (too large = error), string and character
- * literals with C escapes (an unknown escape is an error), identifiers,
- * keywords, punctuation. Like C, an identifier naming a previously declared
- * typedef/typealias is a type name (the "lexer hack"); names are scoped by
- * braces.
+ * Like C, an identifier naming a previously declared typedef/typealias is a
+ * type name (the "lexer hack"); names are scoped by braces.
  *
  * The parser works one top-level declaration at a time so metadata can
  * arrive in pieces: hitting the end of the text inside a declaration yields
@@ -20,500 +16,7 @@
 #include <string.h>
 
 #include "macro.h"
-#include "tsdl.h"
-
-enum tok_kind {
-	T_EOF = 0,
-	T_IDENT,
-	T_KW,
-	T_INT,
-	T_STRING,
-	T_CHAR,
-	T_LBRACE,
-	T_RBRACE,
-	T_LBRACK,
-	T_RBRACK,
-	T_LPAREN,
-	T_RPAREN,
-	T_LT,
-	T_GT,
-	T_SEMI,
-	T_COMMA,
-	T_COLON,
-	T_ASSIGN_TYPE, /* := */
-	T_EQ,
-	T_DOT,
-	T_ARROW,
-	T_ELLIPSIS,
-	T_PLUS,
-	T_MINUS,
-	T_STAR,
-};
-
-enum kw {
-	KW_ALIGN,
-	KW_CONST,
-	KW_CHAR,
-	KW_CLOCK,
-	KW_DOUBLE,
-	KW_ENUM,
-	KW_ENV,
-	KW_EVENT,
-	KW_FLOATING_POINT,
-	KW_FLOAT,
-	KW_INTEGER,
-	KW_INT,
-	KW_LONG,
-	KW_SHORT,
-	KW_SIGNED,
-	KW_STREAM,
-	KW_STRING,
-	KW_STRUCT,
-	KW_TRACE,
-	KW_CALLSITE,
-	KW_TYPEALIAS,
-	KW_TYPEDEF,
-	KW_UNSIGNED,
-	KW_VARIANT,
-	KW_VOID,
-	KW_BOOL,
-	KW_COMPLEX,
-	KW_IMAGINARY,
-};
-
-static const char *const kw_names[] = {
-	"align",   "const",          "char",    "clock",   "double", "enum",     "env",
-	"event",   "floating_point", "float",   "integer", "int",    "long",     "short",
-	"signed",  "stream",         "string",  "struct",  "trace",  "callsite", "typealias",
-	"typedef", "unsigned",       "variant", "void",    "_Bool",  "_Complex", "_Imaginary",
-};
-
-struct tok {
-	enum tok_kind kind;
-	int kw;
-	size_t start, len;
-	int line, col;
-	uint64_t ival;
-	const char *sval; /* decoded string/char literal (arena) */
-};
-
-struct lexer {
-	const char *s;
-	size_t len, pos;
-	int line, col;
-};
-
-struct tname {
-	const char *name;
-	int depth;
-};
-
-struct tsdl_parser {
-	struct cl_arena *arena;
-	struct lexer lx;
-	struct tok tok; /* current token */
-	bool final;
-	int depth;
-	struct tname *names; /* owned */
-	size_t nnames, cap;
-	struct ctflive_ctf_diag *err;
-};
-
-#define EINCOMPLETE EAGAIN
-
-static int perr(struct tsdl_parser *p, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int perr(struct tsdl_parser *p, int line, int col, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (p->err) {
-		p->err->line = line;
-		p->err->col = col;
-		p->err->offset = UINT64_MAX;
-		va_start(ap, fmt);
-		vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -EBADMSG;
-}
-
-/* ---- lexer ------------------------------------------------------------ */
-
-static void lx_adv(struct lexer *lx, size_t n)
-{
-	while (n-- > 0 && lx->pos < lx->len) {
-		if (lx->s[lx->pos] == '\n') {
-			lx->line++;
-			lx->col = 1;
-		} else {
-			lx->col++;
-		}
-		lx->pos++;
-	}
-}
-
-static bool is_ident_start(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static bool is_ident_char(char c)
-{
-	return is_ident_start(c) || (c >= '0' && c <= '9');
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Skips whitespace and comments; -EINCOMPLETE inside an unterminated comment. */
-static int lx_skip(struct tsdl_parser *p)
-{
-	struct lexer *lx = &p->lx;
-
-	for (;;) {
-		if (lx->pos >= lx->len)
-			return 0;
-		char c = lx->s[lx->pos];
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-			lx_adv(lx, 1);
-		} else if (c == '/' && lx->pos + 1 < lx->len && lx->s[lx->pos + 1] == '*') {
-			const char *e = NULL;
-			size_t i;
-
-			for (i = lx->pos + 2; i + 1 < lx->len; i++) {
-				if (lx->s[i] == '*' && lx->s[i + 1] == '/') {
-					e = lx->s + i;
-					break;
-				}
-			}
-			if (!e) {
-				if (!p->final)
-					return -EINCOMPLETE;
-				return perr(p, lx->line, lx->col, "unterminated comment");
-			}
-			lx_adv(lx, (size_t)(e - (lx->s + lx->pos)) + 2);
-		} else if (c == '/' && lx->pos + 1 < lx->len && lx->s[lx->pos + 1] == '/') {
-			while (lx->pos < lx->len && lx->s[lx->pos] != '\n')
-				lx_adv(lx, 1);
-			if (lx->pos >= lx->len && !p->final)
-				return -EINCOMPLETE;
-		} else if (c == '/' && lx->pos + 1 >= lx->len && !p->final) {
-			return -EINCOMPLETE;
-		} else {
-			return 0;
-		}
-	}
-}
-
-/* Decodes a string or char literal starting at the quote. */
-static int lx_quoted(struct tsdl_parser *p, struct tok *t, char q)
-{
-	struct lexer *lx = &p->lx;
-	size_t i = lx->pos + 1, cap = 64, n = 0;
-	char *out = malloc(cap);
-	int r = 0;
-
-	if (!out)
-		return -ENOMEM;
-	for (;;) {
-		if (i >= lx->len) {
-			r = p->final ? perr(p, t->line, t->col, "unterminated literal")
-				     : -EINCOMPLETE;
-			goto out;
-		}
-		char c = lx->s[i];
-		unsigned v;
-		if (c == q) {
-			i++;
-			break;
-		}
-		if (c == '\n') {
-			r = perr(p, t->line, t->col, "newline in literal");
-			goto out;
-		}
-		if (c == '\\') {
-			if (i + 1 >= lx->len) {
-				r = p->final ? perr(p, t->line, t->col, "unterminated literal")
-					     : -EINCOMPLETE;
-				goto out;
-			}
-			char e = lx->s[i + 1];
-			i += 2;
-			switch (e) {
-			case '\\':
-			case '"':
-			case '\'':
-			case '?':
-				v = (unsigned char)e;
-				break;
-			case 'a':
-				v = 7;
-				break;
-			case 'b':
-				v = 8;
-				break;
-			case 'f':
-				v = 12;
-				break;
-			case 'n':
-				v = 10;
-				break;
-			case 'r':
-				v = 13;
-				break;
-			case 't':
-				v = 9;
-				break;
-			case 'v':
-				v = 11;
-				break;
-			case 'x': {
-				int h, k = 0;
-
-				v = 0;
-				while (i < lx->len && (h = hexval(lx->s[i])) >= 0) {
-					v = (v << 4 | (unsigned)h) & 0xffu;
-					i++;
-					k++;
-				}
-				if (k == 0) {
-					r = perr(p, t->line, t->col,
-						 "invalid escape '\\x' in literal");
-					goto out;
-				}
-				break;
-			}
-			default:
-				if (e >= '0' && e <= '7') {
-					int k = 1;
-
-					v = (unsigned)(e - '0');
-					while (k < 3 && i < lx->len && lx->s[i] >= '0' &&
-					       lx->s[i] <= '7') {
-						v = v * 8 + (unsigned)(lx->s[i] - '0');
-						i++;
-						k++;
-					}
-					v &= 0xffu;
-					break;
-				}
-				r = perr(p, t->line, t->col,
-					 "invalid escape sequence '\\%c' in literal", e);
-				goto out;
-			}
-			c = (char)v;
-		} else {
-			i++;
-		}
-		if (n + 2 > cap) {
-			char *nb;
-
-			cap *= 2;
-			nb = realloc(out, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				goto out;
-			}
-			out = nb;
-		}
-		out[n++] = c;
-	}
-	t->sval = cl_arena_strndup(p->arena, out, n);
-	if (!t->sval) {
-		r = -ENOMEM;
-		goto out;
-	}
-	t->len = i - lx->pos;
-	lx_adv(lx, t->len);
-out:
-	free(out);
-	return r;
-}
-
-static int lx_number(struct tsdl_parser *p, struct tok *t)
-{
-	struct lexer *lx = &p->lx;
-	size_t i = lx->pos;
-	unsigned base = 10;
-	uint64_t v = 0;
-	bool over = false, any = false;
-
-	if (lx->s[i] == '0' && i + 1 < lx->len && (lx->s[i + 1] == 'x' || lx->s[i + 1] == 'X')) {
-		base = 16;
-		i += 2;
-	} else if (lx->s[i] == '0') {
-		base = 8;
-	}
-	for (; i < lx->len; i++) {
-		int d = hexval(lx->s[i]);
-
-		if (d < 0 || (unsigned)d >= base)
-			break;
-		any = true;
-		if (v > (UINT64_MAX - (unsigned)d) / base)
-			over = true;
-		v = v * base + (unsigned)d;
-	}
-	if (base == 16 && !any)
-		return perr(p, t->line, t->col, "invalid hexadecimal literal");
-	while (i < lx->len &&
-	       (lx->s[i] == 'u' || lx->s[i] == 'U' || lx->s[i] == 'l' || lx->s[i] == 'L'))
-		i++;
-	if (i < lx->len && is_ident_char(lx->s[i]))
-		return perr(p, t->line, t->col, "invalid integer literal");
-	if (i >= lx->len && !p->final)
-		return -EINCOMPLETE;
-	if (over)
-		return perr(p, t->line, t->col, "integer literal '%.*s' does not fit in 64 bits",
-			    (int)CL_MIN(i - lx->pos, 64u), lx->s + lx->pos);
-	t->kind = T_INT;
-	t->ival = v;
-	t->len = i - lx->pos;
-	lx_adv(lx, t->len);
-	return 0;
-}
-
-static int lx_next(struct tsdl_parser *p, struct tok *t)
-{
-	struct lexer *lx = &p->lx;
-	int r = lx_skip(p);
-
-	if (r < 0)
-		return r;
-	memset(t, 0, sizeof(*t));
-	t->start = lx->pos;
-	t->line = lx->line;
-	t->col = lx->col;
-	if (lx->pos >= lx->len) {
-		t->kind = T_EOF;
-		return 0;
-	}
-	const char *s = lx->s + lx->pos;
-	size_t left = lx->len - lx->pos;
-	char c = s[0];
-
-	if (is_ident_start(c)) {
-		size_t n = 1;
-
-		while (n < left && is_ident_char(s[n]))
-			n++;
-		if (n == left && !p->final)
-			return -EINCOMPLETE;
-		t->kind = T_IDENT;
-		t->len = n;
-		for (size_t k = 0; k < CL_ARRAY_SIZE(kw_names); k++) {
-			if (strlen(kw_names[k]) == n && memcmp(kw_names[k], s, n) == 0) {
-				t->kind = T_KW;
-				t->kw = (int)k;
-				break;
-			}
-		}
-		lx_adv(lx, n);
-		return 0;
-	}
-	if (c >= '0' && c <= '9')
-		return lx_number(p, t);
-	if (c == '"') {
-		t->kind = T_STRING;
-		return lx_quoted(p, t, '"');
-	}
-	if (c == '\'') {
-		t->kind = T_CHAR;
-		r = lx_quoted(p, t, '\'');
-		if (r == 0)
-			t->ival = t->sval[0] ? (uint64_t)(unsigned char)t->sval[0] : 0;
-		return r;
-	}
-	t->len = 1;
-	switch (c) {
-	case '{':
-		t->kind = T_LBRACE;
-		break;
-	case '}':
-		t->kind = T_RBRACE;
-		break;
-	case '[':
-		t->kind = T_LBRACK;
-		break;
-	case ']':
-		t->kind = T_RBRACK;
-		break;
-	case '(':
-		t->kind = T_LPAREN;
-		break;
-	case ')':
-		t->kind = T_RPAREN;
-		break;
-	case '<':
-		t->kind = T_LT;
-		break;
-	case '>':
-		t->kind = T_GT;
-		break;
-	case ';':
-		t->kind = T_SEMI;
-		break;
-	case ',':
-		t->kind = T_COMMA;
-		break;
-	case '+':
-		t->kind = T_PLUS;
-		break;
-	case '*':
-		t->kind = T_STAR;
-		break;
-	case '=':
-		t->kind = T_EQ;
-		break;
-	case ':':
-		if (left < 2 && !p->final)
-			return -EINCOMPLETE;
-		if (left >= 2 && s[1] == '=') {
-			t->kind = T_ASSIGN_TYPE;
-			t->len = 2;
-		} else {
-			t->kind = T_COLON;
-		}
-		break;
-	case '-':
-		if (left < 2 && !p->final)
-			return -EINCOMPLETE;
-		if (left >= 2 && s[1] == '>') {
-			t->kind = T_ARROW;
-			t->len = 2;
-		} else {
-			t->kind = T_MINUS;
-		}
-		break;
-	case '.':
-		if (left < 3 && !p->final)
-			return -EINCOMPLETE;
-		if (left >= 3 && s[1] == '.' && s[2] == '.') {
-			t->kind = T_ELLIPSIS;
-			t->len = 3;
-		} else {
-			t->kind = T_DOT;
-		}
-		break;
-	default:
-		if ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7f)
-			return perr(p, t->line, t->col, "unexpected character '%c'", c);
-		return perr(p, t->line, t->col, "unexpected byte 0x%02x",
-			    (unsigned)(unsigned char)c);
-	}
-	lx_adv(lx, t->len);
-	return 0;
-}
+#include "tsdl-lex.h"
 
 /* ---- parser helpers --------------------------------------------------- */
 
@@ -526,7 +29,7 @@ static int lx_next(struct tsdl_parser *p, struct tok *t)
 
 static int advance(struct tsdl_parser *p)
 {
-	return lx_next(p, &p->tok);
+	return cl_tsdl_lex(p, &p->tok);
 }
 
 static int eof_or_err(struct tsdl_parser *p, const char *what)
@@ -534,10 +37,10 @@ static int eof_or_err(struct tsdl_parser *p, const char *what)
 	if (p->tok.kind == T_EOF && !p->final)
 		return -EINCOMPLETE;
 	if (p->tok.kind == T_EOF)
-		return perr(p, p->tok.line, p->tok.col, "unexpected end of metadata, expecting %s",
-			    what);
-	return perr(p, p->tok.line, p->tok.col, "syntax error near '%.*s', expecting %s",
-		    (int)CL_MIN(p->tok.len, 40u), p->lx.s + p->tok.start, what);
+		return cl_tsdl_perr(p, p->tok.line, p->tok.col,
+				    "unexpected end of metadata, expecting %s", what);
+	return cl_tsdl_perr(p, p->tok.line, p->tok.col, "syntax error near '%.*s', expecting %s",
+			    (int)CL_MIN(p->tok.len, 40u), p->lx.s + p->tok.start, what);
 }
 
 static int expect(struct tsdl_parser *p, enum tok_kind k, const char *what)
@@ -592,7 +95,8 @@ static void pop_scope(struct tsdl_parser *p)
 static int push_depth(struct tsdl_parser *p)
 {
 	if (++p->depth > CL_TSDL_MAX_DEPTH) {
-		perr(p, p->tok.line, p->tok.col, "nesting deeper than %d", CL_TSDL_MAX_DEPTH);
+		cl_tsdl_perr(p, p->tok.line, p->tok.col, "nesting deeper than %d",
+			     CL_TSDL_MAX_DEPTH);
 		return -E2BIG;
 	}
 	return 0;
@@ -679,7 +183,7 @@ static int parse_value(struct tsdl_parser *p, struct ast_value *v)
 
 		for (;;) {
 			if (p->tok.len + 2 > sizeof(buf) - n)
-				return perr(p, p->tok.line, p->tok.col, "path too long");
+				return cl_tsdl_perr(p, p->tok.line, p->tok.col, "path too long");
 			memcpy(buf + n, p->lx.s + p->tok.start, p->tok.len);
 			n += p->tok.len;
 			TRY(advance(p));
@@ -703,7 +207,7 @@ static int parse_int_value(struct tsdl_parser *p, struct ast_int *ret)
 
 	TRY(parse_value(p, &v));
 	if (v.kind != AV_INT)
-		return perr(p, v.line, v.col, "expecting an integer");
+		return cl_tsdl_perr(p, v.line, v.col, "expecting an integer");
 	*ret = v.i;
 	return 0;
 }
@@ -796,14 +300,14 @@ static int parse_named(struct tsdl_parser *p, struct ast_type *t)
 
 	if (named) {
 		if (p->tok.len + 1 > sizeof(buf))
-			return perr(p, p->tok.line, p->tok.col, "type name too long");
+			return cl_tsdl_perr(p, p->tok.line, p->tok.col, "type name too long");
 		memcpy(buf, p->lx.s + p->tok.start, p->tok.len);
 		n = p->tok.len;
 		TRY(advance(p));
 	}
 	while (!named && p->tok.kind == T_KW && is_ctype_kw(p->tok.kw)) {
 		if (p->tok.len + 2 > sizeof(buf) - n)
-			return perr(p, p->tok.line, p->tok.col, "type name too long");
+			return cl_tsdl_perr(p, p->tok.line, p->tok.col, "type name too long");
 		if (n)
 			buf[n++] = ' ';
 		memcpy(buf + n, p->lx.s + p->tok.start, p->tok.len);
@@ -865,8 +369,8 @@ static int parse_type(struct tsdl_parser *p, struct ast_type **ret)
 				TRY(advance(p));
 				TRY(parse_value(p, &v));
 				if (v.kind != AV_PATH)
-					return perr(p, v.line, v.col,
-						    "expecting a variant tag path");
+					return cl_tsdl_perr(p, v.line, v.col,
+							    "expecting a variant tag path");
 				t->tag = v.s;
 				TRY(expect(p, T_GT, "'>'"));
 			}
@@ -935,7 +439,7 @@ static int parse_suffixes(struct tsdl_parser *p, struct ast_decl *d)
 
 			TRY(parse_value(p, &v));
 			if (v.kind != AV_PATH)
-				return perr(p, v.line, v.col, "expecting a length");
+				return cl_tsdl_perr(p, v.line, v.col, "expecting a length");
 			ns[d->nsuf].is_path = true;
 			ns[d->nsuf].path = v.s;
 		}
@@ -992,7 +496,7 @@ static int parse_typealias(struct tsdl_parser *p, struct ast_entry *e)
 	d->col = p->tok.col;
 	while (p->tok.kind == T_IDENT || p->tok.kind == T_KW) {
 		if (p->tok.len + 2 > sizeof(buf) - n)
-			return perr(p, p->tok.line, p->tok.col, "type name too long");
+			return cl_tsdl_perr(p, p->tok.line, p->tok.col, "type name too long");
 		if (n)
 			buf[n++] = ' ';
 		memcpy(buf + n, p->lx.s + p->tok.start, p->tok.len);

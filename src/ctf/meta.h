@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared between the semantic pass (meta.c) and the compilation of dynamic
+ * scopes into decode trees and flat programs (compile.c).
+ */
+#ifndef CL_CTF_META_H
+#define CL_CTF_META_H
+
+#include "tsdl.h"
+
+struct sym {
+	const char *name; /* "struct X", "enum X", "variant X" or a type name */
+	struct cl_type *type;
+	struct sym *next;
+};
+
+struct sema {
+	struct ctflive_ctf_trace *t;
+	struct sym *syms; /* innermost first, ends with the root list */
+	struct ctflive_ctf_diag *err;
+	int depth;
+};
+
+#define SERR(s, line, col, ...) (cl_diag_set((s)->err, (line), (col), __VA_ARGS__), -EBADMSG)
+#define WARN(s, line, col, ...) cl_diag_add(&(s)->t->warnings, (line), (col), __VA_ARGS__)
+
+#define TRY(expr)                  \
+	do {                       \
+		int r_ = (expr);   \
+		if (r_ < 0)        \
+			return r_; \
+	} while (0)
+
+enum scope_id {
+	SC_PKT_HDR,
+	SC_PKT_CTX,
+	SC_EV_HDR,
+	SC_EV_SCTX,
+	SC_EV_CTX,
+	SC_PAYLOAD,
+	SC_COUNT,
+};
+
+struct cframe {
+	struct cl_node *node; /* struct being built */
+	uint32_t nkids;       /* kids completed so far */
+};
+
+struct cctx {
+	struct sema *s;
+	struct cl_stream_class *sc;
+	enum scope_id scope;
+	struct cl_node *roots[SC_COUNT];
+	struct cframe stack[CL_TSDL_MAX_DEPTH + 8];
+	int depth;
+};
+
+/* Compiles scope `sc` of type `t` (a structure, or NULL) into *ret and its
+ * flat decode program. Errors: -EBADMSG (with c->s->err), -E2BIG, -ENOMEM. */
+int cl_compile_scope(struct cctx *c, enum scope_id sc, const struct cl_type *t,
+		     struct cl_node **ret);
+/* Replaces an LTTng event header's program by a fused instruction when it
+ * matches exactly; otherwise leaves it alone. Errors: -ENOMEM. */
+int cl_fuse_lttng_header(struct cctx *c, struct cl_node *h);
+
+#endif
