@@ -44,10 +44,18 @@
 
 struct vstream {
 	struct cl_list_node node; /* in viewer->streams */
-	struct stream *st;        /* ref (st->viewer_refs) */
-	struct session *session;  /* borrowed: attached, outlives us */
-	uint64_t next_entry;      /* index entry to hand out next */
-	uint64_t cur_gen;         /* segment of the last index handed out */
+	struct stream *st;        /* ref (st->viewer_refs); NULL once done */
+	uint64_t handle;          /* st->handle, kept once done */
+	/*
+	 * Finished (data: HUP given; metadata: ERR given). Kept, without its
+	 * stream ref, while the relay stream exists, so that the stream is
+	 * never offered again to this viewer (another viewer may still hold
+	 * it), and answered like an unknown id.
+	 */
+	bool done;
+	struct session *session; /* borrowed: attached, outlives us */
+	uint64_t next_entry;     /* index entry to hand out next */
+	uint64_t cur_gen;        /* segment of the last index handed out */
 	bool has_index;
 	bool sent;              /* stream record sent to the viewer */
 	uint64_t metadata_sent; /* bytes */
@@ -188,17 +196,35 @@ static struct vstream *find_vstream(struct viewer *v, uint64_t handle)
 	cl_list_for_each (n, &v->streams) {
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
 
-		if (vs->st->handle == handle)
+		if (vs->handle == handle)
 			return vs;
 	}
 	return NULL;
 }
 
+/* The viewer stream of `handle` if it is still being served, else NULL. */
+static struct vstream *find_live_vstream(struct viewer *v, uint64_t handle)
+{
+	struct vstream *vs = find_vstream(v, handle);
+
+	return vs && !vs->done ? vs : NULL;
+}
+
 static void vstream_release(struct vstream *vs)
 {
 	cl_list_remove(&vs->node);
-	vs->st->viewer_refs--;
+	if (vs->st)
+		vs->st->viewer_refs--;
 	free(vs);
+}
+
+/* Ends a viewer stream for good (HUP or final metadata ERR given). */
+static void vstream_finish(struct vstream *vs)
+{
+	vs->st->viewer_refs--;
+	vs->st = NULL;
+	vs->done = true;
+	vs->sent = true;
 }
 
 static struct stream *trace_metadata(struct session *s, uint64_t trace_id)
@@ -222,8 +248,15 @@ static struct stream *trace_metadata(struct session *s, uint64_t trace_id)
  */
 static int create_vstreams(struct viewer *v, struct session *s, bool seek_last)
 {
-	struct cl_list_node *n;
+	struct cl_list_node *n, *tmp;
 
+	/* Finished viewer streams are kept only while their relay stream exists. */
+	cl_list_for_each_safe (n, tmp, &v->streams) {
+		struct vstream *vs = cl_container_of(n, struct vstream, node);
+
+		if (vs->done && vs->session == s && !stream_find_any(v->live->relay, vs->handle))
+			vstream_release(vs);
+	}
 	cl_list_for_each (n, &s->streams) {
 		struct stream *st = cl_container_of(n, struct stream, node);
 		struct vstream *vs;
@@ -237,6 +270,7 @@ static int create_vstreams(struct viewer *v, struct session *s, bool seek_last)
 		if (!vs)
 			return -ENOMEM;
 		vs->st = st;
+		vs->handle = st->handle;
 		vs->session = s;
 		vs->next_entry = seek_last ? st->published_entries : 0;
 		st->viewer_refs++;
@@ -263,7 +297,7 @@ static struct vstream *metadata_vstream(struct viewer *v, const struct vstream *
 	cl_list_for_each (n, &v->streams) {
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
 
-		if (vs->st->is_metadata && vs->session == data->session &&
+		if (!vs->done && vs->st->is_metadata && vs->session == data->session &&
 		    vs->st->trace_id == data->st->trace_id)
 			return vs;
 	}
@@ -299,7 +333,7 @@ static int put_stream_records(struct viewer *v, struct session *s, uint32_t stat
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
 		struct cl_live_stream rec = { 0 };
 
-		if (vs->session != s || vs->sent)
+		if (vs->session != s || vs->sent || vs->done)
 			continue;
 		rec.id = vs->st->handle;
 		rec.ctf_trace_id = vs->st->trace_id;
@@ -420,7 +454,7 @@ static bool session_drained(struct viewer *v, struct session *s)
 	cl_list_for_each (n, &v->streams) {
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
 
-		if (vs->session == s && !vs->st->is_metadata)
+		if (vs->session == s && !vs->done && !vs->st->is_metadata)
 			return false;
 	}
 	return true;
@@ -483,7 +517,7 @@ static int cmd_get_next_index(struct viewer *v, struct cl_rbuf *rb)
 
 	if (cl_live_get_next_index_decode(rb, &id) < 0)
 		return -EPROTO;
-	vs = find_vstream(v, id);
+	vs = find_live_vstream(v, id);
 	if (!vs) {
 		ix.status = CL_LIVE_INDEX_ERR;
 		return put_index(v, &ix);
@@ -530,7 +564,7 @@ static int cmd_get_next_index(struct viewer *v, struct cl_rbuf *rb)
 	memset(&ix, 0, offsetof(struct cl_live_index, status));
 	if (drained && (st->closed || vs->session->connection_closed)) {
 		ix.status = CL_LIVE_INDEX_HUP;
-		vstream_release(vs);
+		vstream_finish(vs);
 	} else if (drained && st->has_beacon) {
 		ix.status = CL_LIVE_INDEX_INACTIVE;
 		ix.timestamp_end = st->beacon_ts_end;
@@ -559,7 +593,7 @@ static int cmd_get_packet(struct viewer *v, struct cl_rbuf *rb)
 
 	if (cl_live_get_packet_decode(rb, &req) < 0)
 		return -EPROTO;
-	vs = find_vstream(v, req.stream_id);
+	vs = find_live_vstream(v, req.stream_id);
 	if (vs && vs->has_index)
 		for (size_t i = 0; i < vs->st->n_segs; i++)
 			if (vs->st->segs[i].gen == vs->cur_gen)
@@ -607,7 +641,7 @@ static int cmd_get_metadata(struct viewer *v, struct cl_rbuf *rb)
 
 	if (cl_live_get_metadata_decode(rb, &id) < 0)
 		return -EPROTO;
-	vs = find_vstream(v, id);
+	vs = find_live_vstream(v, id);
 	if (!vs || !vs->st->is_metadata)
 		return put_metadata_status(v, CL_LIVE_METADATA_ERR);
 	st = vs->st;
@@ -615,7 +649,7 @@ static int cmd_get_metadata(struct viewer *v, struct cl_rbuf *rb)
 	if (!sg || sg->gone || vs->metadata_sent >= st->metadata_published) {
 		if ((st->closed || vs->session->connection_closed) && vs->no_new_given) {
 			/* Once closed: one NO_NEW after the last bytes, then ERR (§2.7). */
-			vstream_release(vs);
+			vstream_finish(vs);
 			return put_metadata_status(v, CL_LIVE_METADATA_ERR);
 		}
 		vs->no_new_given = true;

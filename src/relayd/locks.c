@@ -110,8 +110,6 @@ int marker_acquire(struct relay *relay, struct session *s)
 	char state[32];
 	int fd, r;
 
-	if (s->minor < 11)
-		return 0; /* pre-2.11 peers: the session directory is in their stream paths */
 	cl_list_for_each (n, &relay->markers) {
 		m = cl_container_of(n, struct marker, node);
 		if (!strcmp(m->path, s->output_path)) {

@@ -288,6 +288,39 @@ static int write_lost_before(struct stream *st, uint64_t seq, bool all)
 	return r;
 }
 
+/*
+ * Pre-2.11 peers name the session directory only in their stream paths
+ * ("<host>/<session>-<datetime>/ust/..."): the first stream tells where the
+ * session marker goes.
+ */
+static void legacy_session_dir(struct relay *relay, struct session *s, const char *path)
+{
+	size_t host_len = strcspn(path, "/"), name_len = strlen(s->session_name);
+	const char *second = path + host_len + (path[host_len] ? 1 : 0);
+	size_t second_len = strcspn(second, "/");
+	char *dir;
+	int fd;
+
+	if (host_len != strlen(s->hostname) || strncmp(path, s->hostname, host_len) ||
+	    second_len <= name_len || strncmp(second, s->session_name, name_len) ||
+	    second[name_len] != '-' || !second[second_len])
+		return;
+	dir = strndup(path, host_len + 1 + second_len);
+	if (!dir)
+		return;
+	if (cl_open_dir_beneath(relay->output_fd, dir, &fd) < 0) {
+		free(dir);
+		return;
+	}
+	free(s->output_path);
+	s->output_path = dir;
+	close(s->dir_fd);
+	s->dir_fd = fd;
+	if (marker_acquire(relay, s) < 0)
+		log_warning("session %llu: cannot create the session marker in '%s'",
+			    (unsigned long long)s->id, dir);
+}
+
 /* Streams with the same path in a session form one CTF trace. */
 static uint64_t trace_id_for(struct relay *relay, struct session *s, const char *path)
 {
@@ -344,6 +377,8 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	r = chunk_note_top_entry(s->current_chunk, path);
 	if (r < 0)
 		goto fail;
+	if (s->minor < 11 && !s->has_marker)
+		legacy_session_dir(relay, s, path);
 	tracefile_name(st, 0, name, sizeof(name));
 	r = cl_create_locked(st->dir_fd, name, NULL, 0, &st->data_fd);
 	if (r < 0)
