@@ -222,10 +222,9 @@ int ctflive_ctf_stream_next(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg
 			    struct ctflive_ctf_diag *reterr);
 
 /*
- * Identity of the stream, for messages and grouping: the stream class id
- * (CTF `stream_id`), the `stream_instance_id` of the last packet header
- * (UINT64_MAX when absent) and the first packet's timestamp_begin in ns
- * (INT64_MIN when unknown). Valid after the first message.
+ * Identity of the stream: the stream class id (CTF `stream_id`) and the
+ * `stream_instance_id` of the last packet header (UINT64_MAX when absent).
+ * Valid after the first message.
  */
 uint64_t ctflive_ctf_stream_class_id(const struct ctflive_ctf_stream *s);
 uint64_t ctflive_ctf_stream_instance_id(const struct ctflive_ctf_stream *s);
@@ -319,6 +318,12 @@ int ctflive_ctf_printer_msg(struct ctflive_ctf_printer *p, const struct ctflive_
  */
 int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream *s,
 				const struct ctflive_ctf_msg *m);
+
+/*
+ * Shifts every printed time by `ns` nanoseconds, like babeltrace2's
+ * --clock-offset/--clock-offset-ns (deltas and cycle values unchanged).
+ */
+void ctflive_ctf_printer_set_clock_offset(struct ctflive_ctf_printer *p, int64_t ns);
 
 /* Buffered output (borrowed) and reset. `which` 0 = main output, 1 = warnings. */
 struct ctflive_bytes ctflive_ctf_printer_output(const struct ctflive_ctf_printer *p, int which);

@@ -33,6 +33,8 @@ static void help(FILE *f)
 	      "  --clock-gmt            print timestamps in UTC instead of local time\n"
 	      "  --clock-seconds        print timestamps as seconds since the epoch\n"
 	      "  --no-delta             do not print the time since the previous event\n"
+	      "  --clock-offset SEC     add SEC seconds to printed times\n"
+	      "  --clock-offset-ns NS   add NS nanoseconds to printed times\n"
 	      "  -n, --names LIST       field names to print: payload (or arg, args),\n"
 	      "                         context (or ctx), scope, header, all, none\n"
 	      "  -f, --fields LIST      header fields to print: trace, trace:hostname,\n"
@@ -145,13 +147,25 @@ static void print_diag(const char *path, const struct ctflive_ctf_diag *d, bool 
 
 int cl_cmd_view(int argc, char **argv)
 {
-	enum { O_CYCLES = 256, O_DATE, O_GMT, O_SECONDS, O_NODELTA, O_JSON, O_DECODE };
+	enum {
+		O_CYCLES = 256,
+		O_DATE,
+		O_GMT,
+		O_SECONDS,
+		O_NODELTA,
+		O_JSON,
+		O_DECODE,
+		O_OFFSET,
+		O_OFFSET_NS
+	};
 	static const struct option opts[] = {
 		{ "clock-cycles", no_argument, NULL, O_CYCLES },
 		{ "clock-date", no_argument, NULL, O_DATE },
 		{ "clock-gmt", no_argument, NULL, O_GMT },
 		{ "clock-seconds", no_argument, NULL, O_SECONDS },
 		{ "no-delta", no_argument, NULL, O_NODELTA },
+		{ "clock-offset", required_argument, NULL, O_OFFSET },
+		{ "clock-offset-ns", required_argument, NULL, O_OFFSET_NS },
 		{ "names", required_argument, NULL, 'n' },
 		{ "fields", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, O_JSON },
@@ -161,6 +175,7 @@ int cl_cmd_view(int argc, char **argv)
 	};
 	unsigned flags = CTFLIVE_CTF_PRINT_DEFAULT;
 	bool decode_only = false;
+	int64_t offset_ns = 0;
 	struct ctflive_ctf_fs *fs = NULL;
 	struct ctflive_ctf_mux *mux = NULL;
 	struct ctflive_ctf_printer *pr = NULL;
@@ -196,6 +211,22 @@ int cl_cmd_view(int argc, char **argv)
 		case O_DECODE:
 			decode_only = true;
 			break;
+		case O_OFFSET:
+		case O_OFFSET_NS: {
+			char *end;
+			long long v;
+
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (errno || end == optarg || *end ||
+			    (c == O_OFFSET &&
+			     (v > INT64_MAX / 1000000000 || v < INT64_MIN / 1000000000))) {
+				log_error("invalid clock offset '%s'", optarg);
+				return 2;
+			}
+			offset_ns += c == O_OFFSET ? (int64_t)v * 1000000000 : (int64_t)v;
+			break;
+		}
 		case 'n':
 			if (parse_names(optarg, &flags) < 0) {
 				log_error("invalid --names list '%s'", optarg);
@@ -244,6 +275,8 @@ int cl_cmd_view(int argc, char **argv)
 		r = ctflive_ctf_mux_add(mux, ctflive_ctf_fs_stream(fs, i));
 	if (r >= 0)
 		r = ctflive_ctf_printer_new(flags, &pr);
+	if (r >= 0)
+		ctflive_ctf_printer_set_clock_offset(pr, offset_ns);
 	if (r < 0) {
 		log_error_errno(r, "cannot set up the viewer");
 		goto out;

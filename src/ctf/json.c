@@ -293,10 +293,12 @@ int cl_json_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream
 
 	CL_OB_LIT(b, "{\"type\":\"event\"");
 	if (m->has_time) {
+		int64_t ns = (int64_t)((uint64_t)m->ns + (uint64_t)p->offset_ns);
+
 		CL_OB_LIT(b, ",\"timestamp_ns\":");
-		cl_ob_i64(b, m->ns);
+		cl_ob_i64(b, ns);
 		CL_OB_LIT(b, ",\"time\":");
-		json_time(p, m->ns);
+		json_time(p, ns);
 		CL_OB_LIT(b, ",\"cycles\":");
 		cl_ob_u64(b, m->cycles);
 	}
@@ -365,14 +367,17 @@ int cl_json_discard(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stre
 	else
 		CL_OB_LIT(b, "null");
 	if (m->has_range) {
+		int64_t bns = (int64_t)((uint64_t)m->begin_ns + (uint64_t)p->offset_ns);
+		int64_t ens = (int64_t)((uint64_t)m->end_ns + (uint64_t)p->offset_ns);
+
 		CL_OB_LIT(b, ",\"begin_ns\":");
-		cl_ob_i64(b, m->begin_ns);
+		cl_ob_i64(b, bns);
 		CL_OB_LIT(b, ",\"begin_time\":");
-		cl_format_iso8601(b, m->begin_ns);
+		cl_format_iso8601(b, bns);
 		CL_OB_LIT(b, ",\"end_ns\":");
-		cl_ob_i64(b, m->end_ns);
+		cl_ob_i64(b, ens);
 		CL_OB_LIT(b, ",\"end_time\":");
-		cl_format_iso8601(b, m->end_ns);
+		cl_format_iso8601(b, ens);
 	}
 	json_identity(b, s);
 	CL_OB_LIT(b, "}\n");

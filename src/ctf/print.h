@@ -27,6 +27,7 @@ struct ctflive_ctf_printer {
 	char cached[32];
 	size_t cached_len;
 	bool neg_warned;
+	int64_t offset_ns; /* --clock-offset */
 	/* JSON: last event class fragment ("name", "id", "loglevel" members) */
 	const void *jev_ec;
 	char *jev_text; /* owned */

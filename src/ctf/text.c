@@ -86,6 +86,11 @@ struct ctflive_ctf_printer *ctflive_ctf_printer_free(struct ctflive_ctf_printer 
 	return NULL;
 }
 
+void ctflive_ctf_printer_set_clock_offset(struct ctflive_ctf_printer *p, int64_t ns)
+{
+	p->offset_ns = ns;
+}
+
 struct ctflive_bytes ctflive_ctf_printer_output(const struct ctflive_ctf_printer *p, int which)
 {
 	const struct cl_obuf *b = which ? &p->warn : &p->out;
@@ -503,7 +508,7 @@ static int text_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_st
 
 	if (sc->clock) {
 		cl_ob_puts(b, hn ? "timestamp = " : "[");
-		put_time(p, m->ns, m->cycles);
+		put_time(p, (int64_t)((uint64_t)m->ns + (uint64_t)p->offset_ns), m->cycles);
 		cl_ob_puts(b, hn ? ", " : "] ");
 		if (!(f & CTFLIVE_CTF_NO_DELTA)) {
 			cl_ob_puts(b, hn ? "delta = " : "(");
@@ -661,7 +666,7 @@ static void warn_time(struct ctflive_ctf_printer *p, int64_t ns, uint64_t cycles
 	p->flags &= ~(unsigned)CTFLIVE_CTF_CLOCK_CYCLES;
 	p->cached_valid = false;
 	cl_ob_putc(&p->out, '[');
-	put_time(p, ns, cycles);
+	put_time(p, (int64_t)((uint64_t)ns + (uint64_t)p->offset_ns), cycles);
 	p->flags = flags;
 	p->cached_valid = false;
 	cl_ob_putc(&p->out, ']');

@@ -141,7 +141,8 @@ def test_options_shapes(opts):
 BT_OPTS = [["--clock-seconds"], ["--clock-cycles"], ["--no-delta"], ["--clock-date"],
            ["-n", "none"], ["-n", "all"], ["-n", "scope"], ["-n", "header"], ["-n", "payload"],
            ["-f", "all"], ["-f", "loglevel"], ["-f", "trace:domain,trace:hostname"],
-           ["-f", "trace"], ["--clock-seconds", "--no-delta", "-n", "none"]]
+           ["-f", "trace"], ["--clock-seconds", "--no-delta", "-n", "none"],
+           ["--clock-offset=3600"], ["--clock-offset-ns=-1500"]]
 BT_TRACES = ["relay-output/rrlive1-20261129-105018", "ctf-traces/succeed/wk-heartbeat-u",
              "ctf-traces/succeed/session-rotation", "ctf-traces/succeed/debug-info",
              "ctf-traces/packet_seq_num/2_streams_lost_in_2"]
