@@ -149,11 +149,19 @@ static void update_events(struct viewer *v)
 
 static void flush_out(struct viewer *v)
 {
-	int r = cl_send_pending(v->watch.fd, v->out, v->out_len, &v->out_off);
+	while (v->out_off < v->out_len) {
+		ssize_t n = send(v->watch.fd, v->out + v->out_off, v->out_len - v->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
-	if (r < 0 && r != -EAGAIN) {
-		viewer_close(v, "send failed");
-		return;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			viewer_close(v, "send failed");
+			return;
+		}
+		v->out_off += (size_t)n;
 	}
 	if (v->out_off == v->out_len) {
 		v->out_off = v->out_len = 0;
