@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 int cl_io_fault_check(void)
@@ -112,4 +113,19 @@ int cl_fdatasync(int fd)
 		if (errno != EINTR)
 			return -errno;
 	}
+}
+
+int cl_send_pending(int fd, const uint8_t *buf, size_t len, size_t *off)
+{
+	while (*off < len) {
+		ssize_t n = send(fd, buf + *off, len - *off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		*off += (size_t)n;
+	}
+	return 0;
 }

@@ -24,6 +24,12 @@ int cl_write_zeros(int fd, uint64_t n);
  * first, or -errno.
  */
 int cl_pread_full(int fd, void *buf, size_t n, uint64_t off);
+/*
+ * Sends bytes [*off, len) of buf on a non-blocking socket, advancing *off.
+ * Returns 0 once everything is sent, -EAGAIN if the socket is full, or
+ * -errno (never raises SIGPIPE).
+ */
+int cl_send_pending(int fd, const uint8_t *buf, size_t len, size_t *off);
 /* fdatasync(2), retried on EINTR. Subject to fault injection. */
 int cl_fdatasync(int fd);
 

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "live.h"
 #include "log.h"
 #include "relay.h"
@@ -85,19 +86,11 @@ static void update_events(struct conn *c)
 
 static void flush_out(struct conn *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->watch.fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	int r = cl_send_pending(c->watch.fd, c->out, c->out_len, &c->out_off);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			conn_close(c, true, "send failed");
-			return;
-		}
-		c->out_off += (size_t)n;
+	if (r < 0 && r != -EAGAIN) {
+		conn_close(c, true, "send failed");
+		return;
 	}
 	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;

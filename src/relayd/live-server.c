@@ -149,19 +149,11 @@ static void update_events(struct viewer *v)
 
 static void flush_out(struct viewer *v)
 {
-	while (v->out_off < v->out_len) {
-		ssize_t n = send(v->watch.fd, v->out + v->out_off, v->out_len - v->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	int r = cl_send_pending(v->watch.fd, v->out, v->out_len, &v->out_off);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			viewer_close(v, "send failed");
-			return;
-		}
-		v->out_off += (size_t)n;
+	if (r < 0 && r != -EAGAIN) {
+		viewer_close(v, "send failed");
+		return;
 	}
 	if (v->out_off == v->out_len) {
 		v->out_off = v->out_len = 0;

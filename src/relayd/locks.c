@@ -274,26 +274,39 @@ out:
 	close(fd);
 }
 
+/* Opens directory `top` (any descriptor of it) for reading its entries. */
+static DIR *open_dir(int top)
+{
+	int fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d && fd >= 0)
+		close(fd);
+	return d;
+}
+
+/* Opens subdirectory `name` of `d` without following links, or -1. */
+static int open_subdir(DIR *d, const struct dirent *de)
+{
+	if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+		return -1;
+	return openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 static void recover_tree(int top, int depth)
 {
 	struct dirent *de;
 	DIR *d;
-	int fd;
 
 	if (depth > MAX_SCAN_DEPTH)
 		return;
-	fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	d = open_dir(top);
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d))) {
 		int sub;
 
-		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
-			continue;
-		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		sub = open_subdir(d, de);
 		if (sub < 0)
 			continue;
 		if (!strcmp(de->d_name, "index")) {
@@ -330,12 +343,9 @@ static void scan(int top, int depth)
 
 	if (depth > MAX_SCAN_DEPTH)
 		return;
-	fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	d = open_dir(top);
+	if (!d)
 		return;
-	}
 	fd = openat(dirfd(d), MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		char state[32];
@@ -354,9 +364,7 @@ static void scan(int top, int depth)
 	while ((de = readdir(d))) {
 		int sub;
 
-		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
-			continue;
-		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		sub = open_subdir(d, de);
 		if (sub < 0)
 			continue;
 		scan(sub, depth + 1);

@@ -251,6 +251,19 @@ void chunk_unref(struct relay *relay, struct chunk *c)
 	chunk_free(c);
 }
 
+/* Frees a session that is off every list; `complete` goes to its marker. */
+static void session_free(struct relay *relay, struct session *s, bool complete)
+{
+	marker_release(relay, s, complete);
+	if (s->dir_fd >= 0)
+		close(s->dir_fd);
+	free(s->session_name);
+	free(s->hostname);
+	free(s->base_path);
+	free(s->output_path);
+	free(s);
+}
+
 int session_create(struct relay *relay, const struct cl_relayd_create_session *m, uint32_t minor,
 		   struct session **ret)
 {
@@ -336,14 +349,7 @@ int session_create(struct relay *relay, const struct cl_relayd_create_session *m
 	*ret = s;
 	return 0;
 fail:
-	marker_release(relay, s, false);
-	if (s->dir_fd >= 0)
-		close(s->dir_fd);
-	free(s->session_name);
-	free(s->hostname);
-	free(s->base_path);
-	free(s->output_path);
-	free(s);
+	session_free(relay, s, false);
 	return r;
 }
 
@@ -575,16 +581,9 @@ void relay_collect(struct relay *relay)
 		    s->viewer_refs > 0 || s->sync_in_flight)
 			continue;
 		log_info("session %llu ended: '%s'", (unsigned long long)s->id, s->output_path);
-		marker_release(relay, s, !s->aborted);
 		cl_list_remove(&s->node);
 		relay->n_sessions--;
-		if (s->dir_fd >= 0)
-			close(s->dir_fd);
-		free(s->session_name);
-		free(s->hostname);
-		free(s->base_path);
-		free(s->output_path);
-		free(s);
+		session_free(relay, s, !s->aborted);
 	}
 }
 
