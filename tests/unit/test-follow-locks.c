@@ -33,7 +33,7 @@ struct holder {
 	int to, from;
 };
 
-static char path[64];
+static char path[4096];
 
 static void child(int in, int out)
 {
@@ -100,9 +100,11 @@ static int setup(void **state)
 {
 	uint8_t buf[100];
 	int fd;
+	const char *tmp = getenv("TMPDIR");
 
+	snprintf(path, sizeof(path), "%s/test-follow-locks-%ld", tmp && *tmp ? tmp : "/tmp",
+		 (long)getpid());
 	(void)state;
-	snprintf(path, sizeof(path), "/tmp/test-follow-locks-%ld", (long)getpid());
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
