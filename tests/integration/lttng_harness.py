@@ -1044,3 +1044,40 @@ def published_index_problems(session_dir: Path) -> list[str]:
                 problems.append(f"{idx_path.name}: entry at {pos} publishes packet "
                                 f"[{off}, {off + psize // 8}) but the tracefile has {size} bytes")
     return problems
+
+
+_TICK_RE = re.compile(
+    r"ctflive_sample:tick: .*\{ name = \"(?P<name>[^\"]*)\", index = (?P<i>\d+), "
+    r"neg = (?P<neg>-?\d+), hex = (?P<hex>0x[0-9A-F]+), ratio = (?P<ratio>[-0-9.e+]+), "
+    r"phase = \( \"(?P<label>[A-Z]+)\" : container = (?P<phase>\d+) \), "
+    r"bytes = \[ (?P<bytes>(?:\[\d+\] = \d+(?:, )?)*) \], _seq_length = (?P<seqlen>\d+), "
+    r"seq = \[ (?P<seq>(?:\[\d+\] = -?\d+(?:, )?)*) ?\] \}")
+
+
+def tick_payload_problems(lines: Iterable[str]) -> list[str]:
+    """Check every ctflive_sample:tick payload against what the sample
+    program computes from the index (see examples/sample-app)."""
+    problems = []
+    for line in lines:
+        if "ctflive_sample:tick:" not in line:
+            continue
+        m = _TICK_RE.search(line)
+        if not m:
+            problems.append(f"unparsable tick: {line[:200]}")
+            continue
+        i = int(m["i"])
+        phase = i % 2 if i % 10 < 2 else 2 + i % 8
+        want_bytes = ", ".join(f"[{k}] = {(i + k) & 0xff}" for k in range(4))
+        n = i % 5
+        want_seq = ", ".join(f"[{k}] = {(i % 100000) * 10 + k}" for k in range(n))
+        ok = (int(m["neg"]) == -(i % 1000)
+              and int(m["hex"], 16) == (i * 2654435761) & 0xFFFFFFFF
+              and float(m["ratio"]) == i / 4.0
+              and int(m["phase"]) == phase
+              and m["label"] == ("EVEN" if phase == 0 else "ODD" if phase == 1 else "HIGH")
+              and m["bytes"].strip() == want_bytes
+              and int(m["seqlen"]) == n
+              and m["seq"].strip() == want_seq)
+        if not ok:
+            problems.append(f"tick {i}: payload differs from the program's: {line[:300]}")
+    return problems

@@ -47,6 +47,7 @@ def test_live_per_uid(lttng, make_relay, candidate):
     bt = h.babeltrace(dcand)
     assert bt.rc == 0, bt.err
     assert h.tick_indices(bt.lines, "uid") == list(range(N))
+    assert_no_problems(h.tick_payload_problems(bt.lines))
     assert sum("ctflive_sample:start" in line for line in bt.lines) == 1
     assert sum("ctflive_sample:stop" in line for line in bt.lines) == 1
     assert_no_problems(pair.compare())
