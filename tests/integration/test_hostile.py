@@ -15,6 +15,7 @@ name hole, still alive, good session intact) are asserted for both.
 import os
 import socket
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -313,7 +314,6 @@ def test_data_for_closed_stream(hostile):
     assert c.close_stream(hnd, 0) == rc.LTTNG_OK
     # The close completes once packet 0 is in; then packet 1 is a violation.
     h.wait_for(lambda: (relay.output / "hostile").exists(), 5, what="session dir")
-    import time
     time.sleep(0.2)
     pk1 = rc.make_packet(1, 1, 1)
     d.send_packet(hnd, 1, pk1.data, pk1.padding)
@@ -377,3 +377,48 @@ def test_channel_name_escape(hostile):
     else:
         chk.expect("channel '../../../../escape3' in 'ust'", refused and not escaped,
                    f"refused={refused} escaped={sorted(escaped)}")
+
+
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_cross_session_stream_handles(make_relay, relay_kind):
+    """Stream handles are small global counters, so a peer can guess those of
+    another session.  Commands on one control connection must only act on its
+    own session's streams: a strict relay refuses them and the victim
+    session completes intact.  lttng-relayd 2.13.9 looks handles up globally
+    and lets the intruder through (observed, not asserted)."""
+    relay = make_relay(relay_kind, "r")
+    chk = Checks(relay)
+    good = rc.GoodSession(relay.ports.control, relay.ports.data, name="victim").setup()
+    try:
+        evil, _ = open_session(relay, "intruder")
+        pk = rc.make_packet(0, 1, 0)
+        attempts = [
+            ("SEND_INDEX", lambda: evil.send_index(good.data_h, 0, pk.index)),
+            ("DATA_PENDING", lambda: evil.data_pending(good.data_h, 0)),
+            ("ROTATE_STREAMS", lambda: evil.rotate_streams([(good.data_h, 1)], None)),
+            ("CLOSE_STREAM", lambda: evil.close_stream(good.data_h, 0)),
+        ]
+        for what, fn in attempts:
+            try:
+                st = fn()
+            except rc.ConnectionClosed:
+                st = None
+                evil.close()
+                evil, _ = open_session(relay, "intruder2")
+            ok = st != rc.LTTNG_OK if what != "DATA_PENDING" else st not in (0, 1)
+            chk.expect(f"{what} on another session's stream", ok, f"status {st}")
+        # Metadata injected into the victim's metadata stream (no reply).
+        evil.send_metadata(good.meta_h, b"/* garbage */ this is not TSDL;", 0)
+        time.sleep(0.2)
+        evil.close()
+        try:
+            good.send_data()
+            good.finish()
+            problems = good_output_ok(relay, good)
+        except (AssertionError, rc.ConnectionClosed, OSError) as e:
+            problems = [f"victim session failed: {e!r}"]
+        chk.expect("victim session intact", not problems, "; ".join(problems) or "intact")
+        chk.expect("relay alive", relay.alive(), "alive", strict_only=False)
+        chk.report()
+    finally:
+        good.close()
