@@ -431,7 +431,7 @@ int stream_write_metadata(struct stream *st, const uint8_t *buf, size_t n)
 	if (r == 0)
 		st->metadata_received += n;
 	if (r == 0 && !sync_publishes(st))
-		st->metadata_published = st->metadata_received;
+		stream_publish_all(st);
 	return r;
 }
 
@@ -445,7 +445,7 @@ int stream_write_metadata_padding(struct stream *st, uint64_t padding)
 	if (r == 0)
 		st->metadata_received += padding;
 	if (r == 0 && !sync_publishes(st))
-		st->metadata_published = st->metadata_received;
+		stream_publish_all(st);
 	return r;
 }
 
