@@ -46,16 +46,16 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *ret)
 	v = strtoull(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v > max)
 		return -EINVAL;
-	*ret = (uint64_t) v;
+	*ret = (uint64_t)v;
 	return 0;
 }
 
 static void timespec_add_ns(struct timespec *ts, long long ns)
 {
-	long long total = (long long) ts->tv_nsec + ns;
+	long long total = (long long)ts->tv_nsec + ns;
 
-	ts->tv_sec += (time_t) (total / NSEC_PER_SEC);
-	ts->tv_nsec = (long) (total % NSEC_PER_SEC);
+	ts->tv_sec += (time_t)(total / NSEC_PER_SEC);
+	ts->tv_nsec = (long)(total % NSEC_PER_SEC);
 }
 
 int main(int argc, char **argv)
@@ -94,22 +94,23 @@ int main(int argc, char **argv)
 		}
 	}
 
-	lttng_ust_tracepoint(ctflive_sample, start, name, count, (uint32_t) interval_us);
+	lttng_ust_tracepoint(ctflive_sample, start, name, count, (uint32_t)interval_us);
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (uint64_t i = 0; i < count; i++) {
-		uint32_t seq_len = (uint32_t) (i % 5);
+		uint32_t seq_len = (uint32_t)(i % 5);
 
 		for (unsigned k = 0; k < 4; k++)
-			bytes[k] = (uint8_t) ((i + k) & 0xff);
+			bytes[k] = (uint8_t)((i + k) & 0xff);
 		for (uint32_t k = 0; k < seq_len; k++)
-			seq[k] = (int32_t) (i % 100000) * 10 + (int32_t) k;
+			seq[k] = (int32_t)(i % 100000) * 10 + (int32_t)k;
 
 		lttng_ust_tracepoint(ctflive_sample, tick, name, i, bytes, seq, seq_len);
 
 		if (interval_us > 0 && i + 1 < count) {
-			timespec_add_ns(&next, (long long) interval_us * 1000);
-			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			timespec_add_ns(&next, (long long)interval_us * 1000);
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) ==
+			       EINTR)
 				;
 		}
 	}

@@ -19,8 +19,11 @@
 #if !defined(CTFLIVE_SAMPLE_TP_H) || defined(LTTNG_UST_TRACEPOINT_HEADER_MULTI_READ)
 #define CTFLIVE_SAMPLE_TP_H
 
-#include <stdint.h>
 #include <lttng/tracepoint.h>
+#include <stdint.h>
+
+/* The lttng-ust macro language reads better as written than as clang-format lays it out. */
+// clang-format off
 
 LTTNG_UST_TRACEPOINT_ENUM(ctflive_sample, phase,
 	LTTNG_UST_TP_ENUM_VALUES(
@@ -66,6 +69,8 @@ LTTNG_UST_TRACEPOINT_EVENT(ctflive_sample, stop,
 	)
 )
 
+// clang-format on
 #endif /* CTFLIVE_SAMPLE_TP_H */
 
 #include <lttng/tracepoint-event.h>
+
