@@ -73,4 +73,3 @@ LTTNG_UST_TRACEPOINT_EVENT(ctflive_sample, stop,
 #endif /* CTFLIVE_SAMPLE_TP_H */
 
 #include <lttng/tracepoint-event.h>
-
