@@ -185,6 +185,7 @@ enum cl_opcode {
 	CL_OP_LE64,
 	CL_OP_LTTNG_LARGE,   /* whole LTTng event_header_large (fused) */
 	CL_OP_LTTNG_COMPACT, /* whole LTTng event_header_compact (fused) */
+	CL_OP_EVHDR_END,     /* end of an event header: chain to the payload */
 };
 
 struct cl_op {

@@ -676,13 +676,15 @@ static int run_prog(struct dctx *d, const struct cl_op *prog)
 		[CL_OP_LE64] = &&l_le64,
 		[CL_OP_LTTNG_LARGE] = &&l_lttng,
 		[CL_OP_LTTNG_COMPACT] = &&l_lttng,
+		[CL_OP_EVHDR_END] = &&l_evhdr_end,
 	};
 	struct ctflive_ctf_stream *s = d->s;
 	const struct cl_op *op = prog;
 	/* hot state in locals; d->pos is synced around calls */
 	const uint8_t *const buf = d->buf;
 	const uint64_t lim = d->lim;
-	struct cl_vals *const out = d->out;
+	struct cl_vals *out = d->out;
+	bool chained = false;
 	uint64_t pos = d->pos;
 	int r;
 
@@ -704,7 +706,30 @@ static int run_prog(struct dctx *d, const struct cl_op *prog)
 	DISPATCH();
 l_end:
 	d->pos = pos;
-	return 0;
+	return chained ? 2 : 0;
+l_evhdr_end : {
+	/* Event header done: when the event has only a payload (the common
+	 * case), look up its class and run the payload program in the same
+	 * call; decode_event() handles every other layout. */
+	const struct cl_stream_class *sc = s->sc;
+	uint64_t id = (s->mset & (1u << CL_M_EVENT_ID)) ? s->mv[CL_M_EVENT_ID] : 0;
+	const struct cl_event_class *ec =
+		id < sc->nby_id ? sc->by_id[id] : cl_stream_class_event(sc, id);
+
+	d->pos = pos;
+	if (!ec || sc->ev_ctx || ec->ctx || !ec->fields)
+		return 0;
+	s->ev.ec = ec;
+	s->vals[CL_V_SCTX].n = 0;
+	s->vals[CL_V_ECTX].n = 0;
+	out = &s->vals[CL_V_PAY];
+	out->n = 0;
+	d->out = out;
+	chained = true;
+	prog = ec->fields->prog;
+	op = prog;
+	DISPATCH();
+}
 l_align : {
 	uint64_t np = (pos + op->arg - 1) & ~(uint64_t)(op->arg - 1);
 
@@ -960,8 +985,13 @@ static inline __attribute__((always_inline)) int decode_event(struct ctflive_ctf
 	s->mset &= ~(1u << CL_M_EVENT_ID);
 	d.out = &s->vals[CL_V_EHDR];
 	d.out->n = 0;
-	if (sc->ev_hdr && (r = run_prog(&d, sc->ev_hdr->prog)) < 0)
-		return r;
+	if (sc->ev_hdr && (r = run_prog(&d, sc->ev_hdr->prog)) != 0) {
+		if (r < 0)
+			return r;
+		/* r == 2: the header program also decoded the payload */
+		ec = s->ev.ec;
+		goto done;
+	}
 	if (s->mset & (1u << CL_M_EVENT_ID))
 		id = s->mv[CL_M_EVENT_ID];
 	ec = id < sc->nby_id ? sc->by_id[id] : cl_stream_class_event(sc, id);
@@ -981,8 +1011,9 @@ static inline __attribute__((always_inline)) int decode_event(struct ctflive_ctf
 	d.out->n = 0;
 	if (ec->fields && (r = run_prog(&d, ec->fields->prog)) < 0)
 		return r;
-	s->pos = d.pos;
 	s->ev.ec = ec;
+done:
+	s->pos = d.pos;
 	s->ev.cycles = s->clock;
 	ret->type = CTFLIVE_CTF_MSG_EVENT;
 	ret->event = &s->ev;

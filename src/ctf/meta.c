@@ -867,6 +867,14 @@ static int do_stream(struct sema *s, const struct ast_top *top)
 	TRY(cl_compile_scope(&c, SC_EV_HDR, eh, &sc->ev_hdr));
 	if (sc->ev_hdr)
 		TRY(cl_fuse_lttng_header(&c, sc->ev_hdr));
+	if (sc->ev_hdr) {
+		/* the header program continues into the event's payload program */
+		struct cl_op *op = sc->ev_hdr->prog;
+
+		while (op->code != CL_OP_END)
+			op++;
+		op->code = CL_OP_EVHDR_END;
+	}
 	c.roots[SC_EV_HDR] = sc->ev_hdr;
 	TRY(cl_compile_scope(&c, SC_EV_SCTX, ec, &sc->ev_ctx));
 	sc->ev_ctx_printed = sc->ev_ctx && (sc->ev_ctx->flags & CL_N_PRINT);
