@@ -110,12 +110,16 @@ static __attribute__((noinline)) int mux_next_slow(struct ctflive_ctf_mux *m,
 int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr)
 {
-	/* hot path: one stream ahead of all others keeps going */
-	if (m->pending >= 0 && !m->bound) {
+	/* Hot path: refill the stream returned last, decoding straight into
+	 * *ret; while it stays before every other stream's head (`bound`, the
+	 * best of the others when it was chosen), no scan and no copy. */
+	if (m->pending >= 0) {
 		struct mux_in *in = &m->in[m->pending];
 		int r = ctflive_ctf_stream_next(in->s, ret, reterr);
 
-		if (r == 0 && ret->has_time) {
+		if (r == 0 && ret->has_time &&
+		    (!m->bound || ret->ns < m->bound_ts ||
+		     (ret->ns == m->bound_ts && cmp_streams(in->s, m->bound->s) < 0))) {
 			*ret_stream = in->s;
 			m->last_ns = ret->ns;
 			return 0;
@@ -143,33 +147,6 @@ static int mux_next_slow(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 	int64_t best_ts = 0;
 	int r;
 
-	if (m->pending >= 0) {
-		struct mux_in *in = &m->in[m->pending];
-
-		/* decode straight into *ret: no copy on the fast path */
-		in->has_head = false;
-		r = ctflive_ctf_stream_next(in->s, ret, reterr);
-		if (r < 0) {
-			*ret_stream = in->s;
-			return r;
-		}
-		if (r == CTFLIVE_CTF_END) {
-			in->ended = true;
-		} else {
-			int64_t ts = ret->has_time ? ret->ns : m->last_ns;
-
-			if ((ret->has_time || !m->bound) &&
-			    (!m->bound || ts < m->bound_ts ||
-			     (ts == m->bound_ts && cmp_streams(in->s, m->bound->s) < 0))) {
-				*ret_stream = in->s;
-				m->last_ns = ts;
-				return 0;
-			}
-			in->head = *ret;
-			in->has_head = true;
-		}
-		m->pending = -1;
-	}
 	for (size_t i = 0; i < m->n; i++) {
 		struct mux_in *in = &m->in[i];
 		int64_t ts;
