@@ -243,7 +243,7 @@ int cl_cmd_view(int argc, char **argv)
 			help(stdout);
 			return 0;
 		default:
-			help(stderr);
+			log_error("invalid arguments, see 'ctflive view --help'");
 			return 2;
 		}
 	}

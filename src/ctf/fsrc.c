@@ -471,6 +471,8 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 		while (il > 1 && input[il - 1] == '/')
 			input[--il] = '\0';
 		r = find_traces(input, &dirs, 0);
+		if (r < 0)
+			snprintf(fs->errpath, sizeof(fs->errpath), "%s", input);
 		if (r >= 0 && dirs.n == 0) {
 			snprintf(fs->errpath, sizeof(fs->errpath), "%s", input);
 			if (reterr) {
