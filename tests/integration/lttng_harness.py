@@ -62,6 +62,7 @@ import errno
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -460,6 +461,8 @@ class CtfliveRelayd(Relay):
             os.chmod(copy, 0o755)
             exe = copy
         port_file = self.dir / "ports"
+        # CTFLIVE_RELAYD_ARGS: extra options for debugging (e.g. "-vv").
+        extra = [*extra, *shlex.split(os.environ.get("CTFLIVE_RELAYD_ARGS", ""))]
         argv = [str(exe), "-o", str(self.output),
                 "-C", f"tcp://{LOCALHOST}:0", "-D", f"tcp://{LOCALHOST}:0",
                 "-L", f"tcp://{LOCALHOST}:0", "--port-file", str(port_file), *extra]

@@ -734,9 +734,24 @@ class MinorProxy:
             self.threads.append(t)
         return self
 
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until every forwarded connection was closed by its peers."""
+        deadline = time.monotonic() + timeout
+        for t in list(self.threads):
+            if t.name.startswith("pump"):
+                t.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self.threads if t.name.startswith("pump"))
+
     def stop(self) -> None:
         self.stopping.set()
         for s in list(self.listeners.values()) + self.socks:
+            # shutdown() first: close() alone neither wakes a thread blocked
+            # in recv() on the socket nor sends FIN while that recv holds it,
+            # so the relay would never see the connection end.
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             try:
                 s.close()
             except OSError:
@@ -762,7 +777,8 @@ class MinorProxy:
             cli.settimeout(None)
             up.settimeout(None)
             self.socks += [cli, up]
-            t = threading.Thread(target=self._serve, args=(role, cli, up), daemon=True)
+            t = threading.Thread(target=self._serve, args=(role, cli, up), daemon=True,
+                                 name=f"pump-{role}-c2s")
             t.start()
             self.threads.append(t)
 
@@ -787,7 +803,8 @@ class MinorProxy:
             cli.close()
             up.close()
             return
-        t = threading.Thread(target=self._pump, args=(up, cli), daemon=True)
+        t = threading.Thread(target=self._pump, args=(up, cli), daemon=True,
+                             name=f"pump-{role}-s2c")
         t.start()
         self.threads.append(t)
         self._pump(cli, up)

@@ -146,6 +146,9 @@ def test_forced_minor(lttng, make_relay, candidate, minor):
         lttng.run_app(300, interval_us=500, name=f"m{minor}")
         time.sleep(0.3)
         pair.finish()
+        # The consumerd closes its relay connections shortly after destroy.
+        for p in proxies:
+            assert p.wait_idle(10), "connections through the proxy still open"
     finally:
         for p in proxies:
             p.stop()
