@@ -15,7 +15,7 @@ root), then times, best of --runs:
 and prints events/s, input MB/s and ratios against babeltrace2 measured in
 the same run. Not a test: run it by hand on a quiet machine.
 
-  python3 bench/decode/bench.py --build build/ctf [--events 2000000] [--keep]
+  python3 bench/decode/bench.py --build build/ctf [--events 2000000] [--streams 2] [--keep]
 """
 import argparse
 import os
@@ -52,7 +52,7 @@ def as_user(cmd, env, user):
     return ["runuser", "-u", user, "--", "env"] + [f"{k}={v}" for k, v in env.items()] + cmd
 
 
-def record(work, events):
+def record(work, events, streams=1):
     user = None
     if os.geteuid() == 0:
         try:
@@ -82,8 +82,13 @@ def record(work, events):
             "--blocking-timeout=inf")
         run("lttng", "enable-event", "-u", "-c", "c0", "lttng_ust_tracef:*")
         run("lttng", "start")
-        sh(as_user(["env", "LTTNG_UST_ALLOW_BLOCKING=1", "taskset", "-c", "0", str(prog),
-                    str(events)], env, user), env=full_env)
+        procs = [subprocess.Popen(as_user(["env", "LTTNG_UST_ALLOW_BLOCKING=1", "taskset", "-c",
+                                           str(cpu % os.cpu_count()), str(prog),
+                                           str(events // streams)], env, user), env=full_env)
+                 for cpu in range(streams)]
+        for pr in procs:
+            if pr.wait() != 0:
+                raise RuntimeError("traced program failed")
         run("lttng", "stop")
         run("lttng", "destroy")
     finally:
@@ -119,6 +124,8 @@ def main():
     ap.add_argument("--trace", help="existing trace directory (skip recording)")
     ap.add_argument("--events", type=int, default=2_000_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--streams", type=int, default=1,
+                    help="traced processes, one per CPU (2 exercises the muxer)")
     ap.add_argument("--keep", action="store_true", help="keep the recorded trace")
     a = ap.parse_args()
 
@@ -131,7 +138,7 @@ def main():
     else:
         work = pathlib.Path(tempfile.mkdtemp(prefix="ctflive-bench-"))
         print(f"recording {a.events} events in {work} ...", flush=True)
-        trace = record(work, a.events)
+        trace = record(work, a.events, a.streams)
     size = sum(p.stat().st_size for p in trace.rglob("*") if p.is_file())
     count = subprocess.run([str(ctflive), "view", "--decode-only", str(trace)], check=True,
                            stdout=subprocess.PIPE, text=True).stdout.split()[0]

@@ -143,49 +143,43 @@ int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 static int mux_next_slow(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr)
 {
-	struct mux_in *best = NULL;
-	int64_t best_ts = 0;
+	struct mux_in *best = NULL, *second = NULL;
+	int64_t best_ts = 0, second_ts = 0;
+	size_t untimed = 0;
 	int r;
 
+	/* one pass: the smallest head and the next one (the new bound) */
 	for (size_t i = 0; i < m->n; i++) {
 		struct mux_in *in = &m->in[i];
 		int64_t ts;
 
-		r = fill(m, in, reterr);
-		if (r < 0) {
-			*ret_stream = in->s;
-			return r;
+		if (!in->has_head && !in->ended) {
+			r = fill(m, in, reterr);
+			if (r < 0) {
+				*ret_stream = in->s;
+				return r;
+			}
 		}
 		if (!in->has_head)
 			continue;
+		untimed += !in->head.has_time;
 		ts = in->head.has_time ? in->head.ns : m->last_ns;
 		if (!best || ts < best_ts || (ts == best_ts && cmp_streams(in->s, best->s) < 0)) {
+			second = best;
+			second_ts = best_ts;
 			best = in;
 			best_ts = ts;
+		} else if (!second || ts < second_ts ||
+			   (ts == second_ts && cmp_streams(in->s, second->s) < 0)) {
+			second = in;
+			second_ts = ts;
 		}
 	}
 	if (!best)
 		return CTFLIVE_CTF_END;
-	/* the bound for the fast path: the best of the others, if timed */
-	m->bound = NULL;
-	for (size_t i = 0; i < m->n; i++) {
-		struct mux_in *in = &m->in[i];
-		int64_t ts;
-
-		if (in == best || !in->has_head)
-			continue;
-		if (!in->head.has_time) {
-			m->bound = in;
-			m->bound_ts = INT64_MIN; /* forces a scan every time */
-			break;
-		}
-		ts = in->head.ns;
-		if (!m->bound || ts < m->bound_ts ||
-		    (ts == m->bound_ts && cmp_streams(in->s, m->bound->s) < 0)) {
-			m->bound = in;
-			m->bound_ts = ts;
-		}
-	}
+	m->bound = second;
+	/* a waiting head without time moves with the last time: always rescan */
+	m->bound_ts = untimed > !best->head.has_time ? INT64_MIN : second_ts;
 	*ret = best->head;
 	*ret_stream = best->s;
 	m->last_ns = best_ts;
