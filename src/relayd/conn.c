@@ -476,6 +476,8 @@ static int cmd_close_trace_chunk(struct conn *c, const uint8_t *p, size_t n)
 		return 0;
 	}
 	reply(c, b, cl_relayd_encode_close_chunk_reply(b, sizeof(b), CL_LTTNG_OK, path));
+	if (c->session->snapshot && !c->session->current_chunk)
+		session_snapshot_done(c->relay, c->session);
 	free(path);
 	return 0;
 }

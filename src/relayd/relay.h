@@ -212,6 +212,12 @@ int session_create(struct relay *relay, const struct cl_relayd_create_session *m
 /* Control connection closed: close or schedule closing of every stream. */
 void session_connection_closed(struct relay *relay, struct session *s, bool error);
 struct session *session_find(struct relay *relay, uint64_t id);
+/*
+ * A snapshot record is complete once its trace chunk is closed and its
+ * streams are closed: the session stops holding its directory's marker (the
+ * consumer never closes snapshot connections, so their end cannot mark it).
+ */
+void session_snapshot_done(struct relay *relay, struct session *s);
 /* Frees sessions and streams that are done (called before each loop sleep). */
 void relay_collect(struct relay *relay);
 /* Closes every stream and frees every session and chunk (shutdown). */

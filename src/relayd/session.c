@@ -508,6 +508,17 @@ bool chunk_exists(struct relay *relay, struct session *s, uint64_t chunk_id)
 	return c && !c->closed;
 }
 
+void session_snapshot_done(struct relay *relay, struct session *s)
+{
+	struct cl_list_node *n;
+
+	cl_list_for_each (n, &s->streams) {
+		if (!cl_container_of(n, struct stream, node)->closed)
+			return;
+	}
+	marker_release(relay, s, !s->aborted);
+}
+
 void session_connection_closed(struct relay *relay, struct session *s, bool error)
 {
 	struct cl_list_node *n, *tmp;
