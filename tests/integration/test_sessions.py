@@ -3,6 +3,7 @@
 once (issue 2, scenarios c and d): plain network session, rotate + clear,
 snapshots, tracefile size/count ring, forced lower protocol minor."""
 
+import re
 import time
 
 import pytest
@@ -106,9 +107,9 @@ def test_tracefile_size_count_wrap(lttng, make_relay, candidate):
     cand = make_relay(candidate, "cand")
     pair = h.SessionPair(lttng, ref, cand)
     # 4 KiB packets, two per tracefile, three tracefiles per stream.
-    pair.setup("network", channel="chtf", buffers="uid", subbuf_size=4096, num_subbuf=4,
+    pair.setup("network", channel="chtf", buffers="uid", subbuf_size=4096, num_subbuf=8,
                tracefile_size=8192, tracefile_count=3)
-    lttng.run_app(1500, interval_us=100, name="tf")
+    lttng.run_app(1500, interval_us=250, name="tf")
     pair.finish()
 
     dref, dcand = pair.session_dir("ref"), pair.session_dir("cand")
@@ -117,9 +118,12 @@ def test_tracefile_size_count_wrap(lttng, make_relay, candidate):
         assert bt.rc == 0, f"{d}: {bt.err}"
         got = h.tick_indices(bt.lines, "tf")
         # Wrapped: old packets are gone (per CPU, so the very first events may
-        # survive on a CPU that wrote little), the end is there, in order.
-        assert got and len(got) < 1500 and got[-1] == 1499, (d, len(got), got[-3:])
-        assert got == sorted(set(got))
+        # survive on a CPU that wrote little), in order, no duplicates; the
+        # end is there unless the tracer itself discarded events (4 KiB
+        # sub-buffers on a loaded machine).
+        assert got and len(got) < 1500 and got == sorted(set(got)), (d, len(got))
+        if not re.search(r"discarded \d+ events", bt.err):
+            assert got[-1] == 1499, (d, len(got), got[-3:])
     files = [p.name for p in (dcand / "ust").rglob("chtf_*") if p.parent.name != "index"]
     assert any(f.endswith("_2") for f in files), files
     # Packet boundaries are the same for both sessions only up to sub-buffer
