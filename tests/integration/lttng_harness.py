@@ -452,8 +452,36 @@ class LttngRelayd(Relay):
 
 class CtfliveRelayd(Relay):
     kind = "ctflive-relayd"
+    daemon_pid: int | None = None
 
-    def start(self, extra: Sequence[str] = ()) -> "CtfliveRelayd":
+    def alive(self) -> bool:
+        if self.daemon_pid is not None:
+            return pid_alive(self.daemon_pid)
+        return super().alive()
+
+    def stop(self) -> int | None:
+        if self.daemon_pid is None:
+            return super().stop()
+        # The daemon was re-parented to us (child subreaper): its exit status
+        # can be collected with waitpid.
+        pid, self.daemon_pid = self.daemon_pid, None
+        status = None
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                try:
+                    wpid, st = os.waitpid(pid, os.WNOHANG)
+                    if wpid == pid:
+                        return os.waitstatus_to_exitcode(st)
+                except ChildProcessError:
+                    if not pid_alive(pid):
+                        return status
+                time.sleep(0.02)
+        return status
+
+    def start(self, extra: Sequence[str] = (), daemon: bool = False) -> "CtfliveRelayd":
         exe = ctflive_relayd_path()
         if not self.user.can_access(exe):
             copy = self.dir / "ctflive-relayd"
@@ -466,10 +494,12 @@ class CtfliveRelayd(Relay):
         argv = [str(exe), "-o", str(self.output),
                 "-C", f"tcp://{LOCALHOST}:0", "-D", f"tcp://{LOCALHOST}:0",
                 "-L", f"tcp://{LOCALHOST}:0", "--port-file", str(port_file), *extra]
+        if daemon:
+            argv.append("--background")
         self.proc = self._spawn(argv)
 
         def ready():
-            if self.proc.poll() is not None:
+            if self.proc.poll() is not None and (not daemon or self.proc.returncode != 0):
                 raise RuntimeError(f"ctflive-relayd exited with {self.proc.returncode}: "
                                    f"{self.log()[-2000:]}")
             return port_file.exists()
@@ -477,10 +507,50 @@ class CtfliveRelayd(Relay):
         try:
             wait_for(ready, 10, what="ctflive-relayd port file")
             self.ports = parse_port_file(port_file.read_text())
+            if daemon:
+                self.proc.wait(10)
+                self.daemon_pid = find_pid_by_arg(str(port_file), exclude=self.proc.pid)
         except Exception:
             self.stop()
             raise
         return self
+
+
+def find_pid_by_arg(arg: str, exclude: int | None = None) -> int:
+    """The pid of the process whose command line contains arg (a unique
+    temporary path), for daemons that fork away from the process we started."""
+    want = arg.encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == exclude:
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if want in args:
+            return int(entry)
+    raise RuntimeError(f"no process with argument {arg}")
+
+
+F_OFD_GETLK = 36
+
+
+def unsafe_from(path: Path) -> int | None:
+    """Where the region a writer holds write-locked (OFD/POSIX lock) begins,
+    or None if no part of the file is locked (ctflive-relayd's lock protocol:
+    everything before that offset is published)."""
+    import fcntl
+    import struct
+
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        req = struct.pack("hhqqi4x", fcntl.F_RDLCK, os.SEEK_SET, 0, 0, 0)
+        rep = fcntl.fcntl(fd, F_OFD_GETLK, req)
+        ltype, _whence, start, _len, _pid = struct.unpack("hhqqi4x", rep)
+        return None if ltype == fcntl.F_UNLCK else start
+    finally:
+        os.close(fd)
 
 
 def parse_port_file(text: str) -> RelayPorts:
