@@ -1154,3 +1154,37 @@ def tick_payload_problems(lines: Iterable[str]) -> list[str]:
         if not ok:
             problems.append(f"tick {i}: payload differs from the program's: {line[:300]}")
     return problems
+
+
+def published_lock_problems(session_dir: Path) -> list[str]:
+    """ctflive-relayd's lock protocol while a session runs: every index entry
+    before the index file's safe point describes a packet before the
+    tracefile's safe point (safe points are read index first, so a relay that
+    publishes in the documented order never shows a problem)."""
+    import struct
+
+    problems = []
+    for idx_path in sorted(session_dir.rglob("index/*.idx")):
+        if is_private(str(idx_path.relative_to(session_dir))):
+            continue
+        data_path = idx_path.parent.parent / idx_path.name[:-4]
+        try:
+            start = unsafe_from(idx_path)
+            data = idx_path.read_bytes()
+            isafe = len(data) if start is None else min(start, len(data))
+            dstart = unsafe_from(data_path)
+            dsafe = data_path.stat().st_size if dstart is None else dstart
+        except FileNotFoundError:
+            continue
+        if isafe < 16:
+            continue
+        elen = struct.unpack(">I", data[12:16])[0]
+        if elen not in (56, 72):
+            continue
+        for pos in range(16, isafe - elen + 1, elen):
+            off, psize = struct.unpack(">QQ", data[pos:pos + 16])
+            if off != 2**64 - 1 and off + psize // 8 > dsafe:
+                problems.append(f"{idx_path.name}: published entry at {pos} describes "
+                                f"[{off}, {off + psize // 8}) beyond the tracefile's safe "
+                                f"point {dsafe}")
+    return problems

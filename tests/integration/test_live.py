@@ -36,7 +36,10 @@ def test_live_per_uid(lttng, make_relay, candidate):
                 d = pair.relays[name].session_dir(name, timeout=0.1)
             except TimeoutError:
                 continue
-            early += [f"{pair.relays[name].kind}: {p}" for p in h.published_index_problems(d)]
+            kind = pair.relays[name].kind
+            early += [f"{kind}: {p}" for p in h.published_index_problems(d)]
+            if kind == "ctflive-relayd":
+                early += [f"{kind}: {p}" for p in h.published_lock_problems(d)]
         time.sleep(0.03)
     lttng.wait_app(app)
     time.sleep(0.3)  # let a few live ticks (partial packets, beacons) happen
