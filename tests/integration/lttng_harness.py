@@ -400,8 +400,17 @@ class Relay:
         finally:
             log.close()
 
+    killed = False
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Kill the relay on purpose (the fixture then does not report it)."""
+        self.killed = True
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
 
     def stop(self) -> int | None:
         if self.proc is None:
