@@ -139,6 +139,11 @@ def enc_create_session_2_4(name: bytes, hostname: bytes, live_timer: int = 0,
     return struct.pack(">255s64sII", name, hostname, live_timer, snapshot)
 
 
+def enc_add_stream_2_2(channel: bytes, pathname: bytes, tracefile_size: int = 0,
+                       tracefile_count: int = 0) -> bytes:
+    return struct.pack(">264s4096sQQ", channel, pathname, tracefile_size, tracefile_count)
+
+
 def enc_add_stream_2_11(channel: str | bytes, pathname: str | bytes,
                         tracefile_size: int = 0, tracefile_count: int = 0,
                         chunk_id: int = 0,

@@ -13,6 +13,7 @@ name hole, still alive, good session intact) are asserted for both.
 """
 
 import os
+import shutil
 import socket
 import struct
 import time
@@ -422,3 +423,67 @@ def test_cross_session_stream_handles(make_relay, relay_kind):
         chk.report()
     finally:
         good.close()
+
+
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_bad_names_pre_2_11(hostile):
+    """A peer announcing 2.7 uses the 2.4 CREATE_SESSION and the 2.2
+    ADD_STREAM, whose pathname is relative to the relay's output root
+    ("/<host>/<session>-<datetime>/ust/..."): traversal there escapes the
+    output directory in one step.  lttng-relayd 2.13.9 accepts a leading
+    ".." (observed; its escapes are removed so the common checks still
+    run); a strict relay refuses every one of these names."""
+    relay, chk = hostile
+    before = outside_snapshot(relay)
+    cases = [("chan_0", "../escape4"), ("chan_0", "/../escape5"),
+             ("chan_0", "/hostile/s7/../../../escape6"), ("chan_0", ".."), ("chan_0", ""),
+             ("..", "/hostile/s7/ust"), ("../../x", "/hostile/s7/ust"),
+             ("a/b", "/hostile/s7/ust"), ("", "/hostile/s7/ust")]
+    pk = rc.make_packet(0, 1, 0)
+    for channel, pathname in cases:
+        c = rc.ControlConn(relay.ports.control)
+        c.version(2, 7)
+        sid, ret = struct.unpack(">QI", c.request(
+            rc.CREATE_SESSION, rc.enc_create_session_2_4(b"s7", b"hostile"), 12))
+        assert ret == rc.LTTNG_OK, ret
+        try:
+            hnd, ret = struct.unpack(">QI", c.request(
+                rc.ADD_STREAM, rc.enc_add_stream_2_2(channel.encode(), pathname.encode()), 12))
+        except rc.ConnectionClosed:
+            hnd, ret = None, None
+        refused = ret != rc.LTTNG_OK
+        chk.expect(f"2.2 ADD_STREAM channel={channel!r} pathname={pathname!r}", refused,
+                   "refused" if refused else f"accepted (handle {hnd})")
+        if not refused:
+            d = rc.DataConn(relay.ports.data)
+            d.send_packet(hnd, 0, pk.data, pk.padding)
+            c.close_stream(hnd, 0)
+            d.close()
+        c.close()
+    for field in ("name", "hostname"):
+        for value in (b"..", b"../../x", b"a/b", b".hidden", b"", b"/abs"):
+            args = {"name": b"s7b", "hostname": b"hostile"}
+            args[field] = value
+            c = rc.ControlConn(relay.ports.control)
+            c.version(2, 7)
+            c.send(rc.CREATE_SESSION, rc.enc_create_session_2_4(args["name"], args["hostname"]))
+            try:
+                sid, ret = struct.unpack(">QI", rc.recv_exact(c.sock, 12))
+            except rc.ConnectionClosed:
+                ret = None
+            chk.expect(f"2.4 CREATE_SESSION {field}={value!r}", ret != rc.LTTNG_OK,
+                       f"status {ret}")
+            c.close()
+    time.sleep(0.2)
+    escaped = sorted(outside_snapshot(relay) - before)
+    if relay.kind == "lttng-relayd":
+        chk.observed.append(f"note lttng-relayd wrote outside its output: {escaped}")
+        for rel in sorted(escaped, reverse=True):
+            p = relay.ws.root / rel
+            if p.is_file():
+                p.unlink()
+            elif p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+    else:
+        chk.expect("pre-2.11 names stay inside the output directory", not escaped,
+                   f"created {escaped}")
