@@ -406,6 +406,12 @@ int main(int argc, char **argv)
 			return 1;
 		log_info("listening on %s (port %u)", o.urls[i], ls[i].port);
 	}
+	/* Before any thread starts: threads do not survive fork(). */
+	if (o.daemonize || o.background) {
+		r = daemonize(o.background);
+		if (r < 0)
+			return log_error_errno(r, "cannot daemonize"), 1;
+	}
 	r = live_init(&relay);
 	if (r < 0)
 		return log_error_errno(r, "cannot start the live server"), 1;
@@ -419,11 +425,6 @@ int main(int argc, char **argv)
 	if (sig.watch.fd < 0 || cl_loop_add(relay.loop, &sig.watch, EPOLLIN) < 0)
 		return log_error("cannot watch signals"), 1;
 
-	if (o.daemonize || o.background) {
-		r = daemonize(o.background);
-		if (r < 0)
-			return log_error_errno(r, "cannot daemonize"), 1;
-	}
 	if (o.port_file) {
 		r = write_port_file(o.port_file, ls);
 		if (r < 0)
