@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +29,11 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: ctflive-sample-app [--count N] [--interval-us U] [--name X]\n"
+	fputs("usage: ctflive-sample-app [--count N] [--interval-us U] [--name X] [--types]\n"
 	      "  --count N        number of tick events (default 100)\n"
 	      "  --interval-us U  microseconds between ticks (default 1000)\n"
-	      "  --name X         string stored in every event (default \"sample\")\n",
+	      "  --name X         string stored in every event (default \"sample\")\n"
+	      "  --types          also emit a 'types' event per tick (every lttng-ust field kind)\n",
 	      out);
 }
 
@@ -62,12 +64,19 @@ int main(int argc, char **argv)
 {
 	uint64_t count = 100, interval_us = 1000;
 	const char *name = "sample";
+	bool types = false;
 	struct timespec next;
 	int32_t seq[8];
 	uint8_t bytes[4];
 
 	for (int i = 1; i < argc; i += 2) {
 		const char *opt = argv[i];
+
+		if (strcmp(opt, "--types") == 0) {
+			types = true;
+			i--; /* no value */
+			continue;
+		}
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		int r = 0;
 
@@ -106,6 +115,16 @@ int main(int argc, char **argv)
 			seq[k] = (int32_t)(i % 100000) * 10 + (int32_t)k;
 
 		lttng_ust_tracepoint(ctflive_sample, tick, name, i, bytes, seq, seq_len);
+		if (types) {
+			/*
+			 * Text with a NUL inside, every length 1..8 (babeltrace2 2.0.4
+			 * prints a stale value for an empty text sequence).
+			 */
+			static const char text[] = "ab\"\\\n\tz\0q";
+
+			lttng_ust_tracepoint(ctflive_sample, types, (int64_t)i, text,
+					     (uint32_t)(i % 8 + 1));
+		}
 
 		if (interval_us > 0 && i + 1 < count) {
 			timespec_add_ns(&next, (long long)interval_us * 1000);
