@@ -108,16 +108,18 @@ struct stream {
 	char *channel_name; /* owned */
 	char *pathname;     /* owned, normalised */
 	bool is_metadata;
-	bool published;        /* STREAMS_SENT received */
-	bool closed;           /* no more data accepted; freed at collect */
-	struct chunk *chunk;   /* ref or NULL (rotated to no chunk) */
-	int dir_fd;            /* owned, O_PATH directory of the stream in its chunk */
-	int data_fd;           /* owned, -1 when closed */
-	int index_fd;          /* owned, -1 until the first packet of a tracefile */
-	int prev_index_fd;     /* owned, index file of the previous generation, or -1 */
-	uint64_t gen;          /* data file generation: bumped at each file switch */
-	uint64_t packet_start; /* offset of the packet being received, bytes */
-	unsigned busy;         /* a data connection is inside a packet of this stream */
+	bool published;         /* STREAMS_SENT received */
+	bool closed;            /* no more data accepted; freed at collect */
+	struct chunk *chunk;    /* ref or NULL (rotated to no chunk) */
+	int dir_fd;             /* owned, O_PATH directory of the stream in its chunk */
+	int data_fd;            /* owned, -1 when closed */
+	int index_fd;           /* owned, -1 until the first packet of a tracefile */
+	int prev_index_fd;      /* owned, index file of the previous generation, or -1 */
+	uint64_t gen;           /* data file generation: bumped at each file switch */
+	uint64_t packet_start;  /* offset of the packet being received, bytes */
+	uint64_t complete_size; /* bytes of the current file up to its last whole packet
+				 * (metadata: its last whole SEND_METADATA) */
+	unsigned busy;          /* a data connection is inside a packet of this stream */
 	uint64_t tracefile_size, tracefile_count; /* bytes, 0 = unlimited */
 	uint64_t tracefile_index;                 /* current tracefile number */
 	uint64_t tracefiles_used;                 /* how many slots were ever used (ring wrap) */

@@ -122,6 +122,7 @@ static int open_data_file(struct stream *st)
 		return r;
 	st->data_fd = fd;
 	st->file_size = 0;
+	st->complete_size = 0;
 	st->gen++;
 	return add_segment(st);
 }
@@ -444,6 +445,8 @@ int stream_write_metadata_padding(struct stream *st, uint64_t padding)
 	r = cl_write_zeros(st->data_fd, padding);
 	if (r == 0)
 		st->metadata_received += padding;
+	if (r == 0)
+		st->complete_size = st->metadata_received;
 	if (r == 0 && !sync_publishes(st))
 		stream_publish_all(st);
 	return r;
@@ -693,6 +696,7 @@ int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_n
 	if (r < 0)
 		return r;
 	st->file_size += padding_size;
+	st->complete_size = st->file_size;
 	st->prev_data_seq = net_seq_num;
 	if (cur_seg(st))
 		cur_seg(st)->size = st->file_size;
@@ -795,6 +799,34 @@ void stream_request_close(struct relay *relay, struct stream *st, uint64_t last_
 		stream_close(relay, st);
 }
 
+/*
+ * A stream closed in the middle of a packet (its peer vanished, the disk is
+ * full) would leave a partial packet that offline readers choke on: cut the
+ * file after its last whole packet, as crash recovery would.
+ */
+static void drop_incomplete_tail(struct stream *st)
+{
+	uint64_t size = st->is_metadata ? st->metadata_received : st->file_size;
+
+	if (st->data_fd < 0 || size <= st->complete_size)
+		return;
+	if (ftruncate(st->data_fd, (off_t)st->complete_size) < 0) {
+		log_warning("stream %llu: cannot drop an incomplete packet: %s",
+			    (unsigned long long)st->handle, strerror(errno));
+		return;
+	}
+	log_notice("session %llu: stream %llu ('%s/%s'): dropped %llu bytes of an incomplete %s",
+		   (unsigned long long)st->session->id, (unsigned long long)st->handle,
+		   st->pathname, st->channel_name, (unsigned long long)(size - st->complete_size),
+		   st->is_metadata ? "metadata packet" : "packet");
+	if (st->is_metadata)
+		st->metadata_received = st->complete_size;
+	else
+		st->file_size = st->complete_size;
+	if (st->n_segs > 0 && !st->is_metadata)
+		st->segs[st->n_segs - 1].size = st->complete_size;
+}
+
 void stream_close(struct relay *relay, struct stream *st)
 {
 	if (st->closed)
@@ -802,6 +834,7 @@ void stream_close(struct relay *relay, struct stream *st)
 	if (stream_is_indexed(st) && st->dir_fd >= 0)
 		(void)write_lost_before(st, 0, true);
 	st->n_pending = 0;
+	drop_incomplete_tail(st);
 	retire_files(st);
 	if (st->prev_index_fd >= 0)
 		close(st->prev_index_fd);
@@ -856,7 +889,9 @@ void stream_publish_all(struct stream *st)
 		st->segs[i].synced_entries = st->segs[i].n_entries;
 	}
 	st->published_entries = st->index_entries;
-	st->metadata_published = st->metadata_received;
+	/* Metadata is published by whole SEND_METADATA messages only. */
+	if (st->is_metadata)
+		st->metadata_published = st->complete_size;
 	stream_update_locks(st, 0);
 	stream_update_locks(st, 1);
 }
@@ -889,8 +924,8 @@ void stream_update_locks(struct stream *st, int pass)
 			/* Older metadata files are superseded by the full copy in the new one. */
 			uint64_t safe = last ? st->metadata_published : UINT64_MAX;
 
-			if (pass == 0 && (retired && (!last || st->metadata_published ==
-								       st->metadata_received))) {
+			if (pass == 0 &&
+			    (retired && (!last || st->metadata_published == st->complete_size))) {
 				(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, 0);
 				sg->released = true;
 			} else if (pass == 0 && safe > sg->data_unlocked) {

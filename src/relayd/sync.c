@@ -263,7 +263,7 @@ static int add_fd(struct sync_job *j, int fd)
 static bool stream_dirty(const struct stream *st)
 {
 	if (st->published_entries != st->index_entries ||
-	    st->metadata_published != st->metadata_received)
+	    (st->is_metadata && st->metadata_published != st->complete_size))
 		return true;
 	for (size_t i = 0; i < st->n_segs; i++)
 		if (!st->segs[i].gone && st->segs[i].synced_size != st->segs[i].size)
@@ -284,7 +284,7 @@ static int add_stream_fds(struct sync_job *j, struct stream *st, int pass)
 	if (st->is_metadata) {
 		struct segment *sg = st->n_segs ? &st->segs[st->n_segs - 1] : NULL;
 
-		if (pass == 0 && sg && !sg->gone && st->metadata_received > st->metadata_published)
+		if (pass == 0 && sg && !sg->gone && st->complete_size > st->metadata_published)
 			r = add_fd(j, sg->data_fd);
 		return r;
 	}
@@ -307,7 +307,7 @@ static int add_stream(struct sync_job *j, struct stream *st)
 
 	ss->handle = st->handle;
 	ss->entries = st->index_entries;
-	ss->metadata = st->metadata_received;
+	ss->metadata = st->is_metadata ? st->complete_size : 0;
 	ss->metadata_epoch = st->metadata_epoch;
 	ss->targets = calloc(st->n_segs + 1, sizeof(*ss->targets));
 	if (!ss->targets)
