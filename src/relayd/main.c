@@ -354,6 +354,7 @@ int main(int argc, char **argv)
 	struct options o = { 0 };
 	struct relay relay = { 0 };
 	struct listener ls[3] = { 0 }, sig = { 0 };
+	char port_file[PATH_MAX];
 	sigset_t mask;
 	int r;
 
@@ -406,6 +407,17 @@ int main(int argc, char **argv)
 			return 1;
 		log_info("listening on %s (port %u)", o.urls[i], ls[i].port);
 	}
+	/* Relative to where we were started, even once daemonized (chdir "/"). */
+	if (o.port_file && o.port_file[0] != '/') {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    snprintf(port_file, sizeof(port_file), "%s/%s", cwd, o.port_file) >=
+			    (int)sizeof(port_file))
+			return log_error("port file path '%s' is too long", o.port_file), 1;
+	} else if (o.port_file) {
+		(void)snprintf(port_file, sizeof(port_file), "%s", o.port_file);
+	}
 	/* Before any thread starts: threads do not survive fork(). */
 	if (o.daemonize || o.background) {
 		r = daemonize(o.background);
@@ -426,7 +438,7 @@ int main(int argc, char **argv)
 		return log_error("cannot watch signals"), 1;
 
 	if (o.port_file) {
-		r = write_port_file(o.port_file, ls);
+		r = write_port_file(port_file, ls);
 		if (r < 0)
 			return log_error_errno(r, "cannot write port file '%s'", o.port_file), 1;
 	}
