@@ -43,3 +43,25 @@ int cl_log_internal(enum cl_log_level level, int r, const char *fmt, ...)
 		(void)fprintf(stderr, "%s: %s: %s\n", program, names[level], msg);
 	return r;
 }
+
+const char *cl_log_escape(const char *s, char *buf, size_t cap)
+{
+	size_t o = 0;
+
+	if (cap == 0)
+		return buf;
+	for (; *s && o + 5 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+			buf[o++] = (char)ch;
+		} else {
+			(void)snprintf(buf + o, cap - o, "\\x%02x", ch);
+			o += 4;
+		}
+	}
+	if (*s && cap >= 4)
+		o = CL_MIN(o, cap - 4), memcpy(buf + o, "...", 3), o += 3;
+	buf[CL_MIN(o, cap - 1)] = '\0';
+	return buf;
+}

@@ -15,6 +15,8 @@
 #ifndef CL_LOG_H
 #define CL_LOG_H
 
+#include <stddef.h>
+
 #include "macro.h"
 
 enum cl_log_level {
@@ -30,6 +32,13 @@ void cl_log_set_program(const char *name);
 /* Sets the most verbose level printed; default CL_LOG_NOTICE. */
 void cl_log_set_level(enum cl_log_level level);
 enum cl_log_level cl_log_get_level(void);
+
+/*
+ * Copies peer-supplied text `s` into `buf` (`cap` bytes, NUL-terminated) for a
+ * log line: bytes outside printable ASCII become \xNN, so a name cannot
+ * forge log lines; longer text is cut with "...". Returns buf.
+ */
+const char *cl_log_escape(const char *s, char *buf, size_t cap);
 
 /* Logs one line at `level`; returns `r` (pass 0 when there is no error). */
 int cl_log_internal(enum cl_log_level level, int r, const char *fmt, ...) CL_PRINTF(3, 4);

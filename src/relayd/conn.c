@@ -203,7 +203,16 @@ static int cmd_create_session(struct conn *c, const uint8_t *p, size_t n)
 	if (r < 0) {
 		reply_create_session(c, 0, CL_LTTNG_ERR_FATAL, NULL);
 		c->close_after_reply = true;
-		log_notice("%s: session refused: %s", c->peer, strerror(-r));
+		char name[64], host[64];
+
+		if (r == -EINVAL)
+			log_notice(
+				"%s: session '%s' from host '%s' refused: session, host and base path names must be "
+				"path components, not empty, not starting with '.'",
+				c->peer, cl_log_escape(m.session_name, name, sizeof(name)),
+				cl_log_escape(m.hostname, host, sizeof(host)));
+		else
+			log_notice("%s: session refused: %s", c->peer, strerror(-r));
 		return 0;
 	}
 	c->session = s;
@@ -230,8 +239,12 @@ static int cmd_add_stream(struct conn *c, const uint8_t *p, size_t n)
 	}
 	r = stream_create(c->relay, c->session, &m, &st);
 	if (r < 0) {
+		char chan[64], path[128];
+
 		log_warning_errno(r, "session %llu: cannot add stream '%s' in '%s'",
-				  (unsigned long long)c->session->id, m.channel_name, m.pathname);
+				  (unsigned long long)c->session->id,
+				  cl_log_escape(m.channel_name, chan, sizeof(chan)),
+				  cl_log_escape(m.pathname, path, sizeof(path)));
 		reply(c, b,
 		      cl_relayd_encode_status_stream(b, sizeof(b), UINT64_MAX, CL_LTTNG_ERR_UNK));
 		return 0;
