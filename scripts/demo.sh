@@ -26,6 +26,10 @@ while [ $# -gt 0 ]; do
 	*) echo "demo.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
 done
+case "$viewer" in
+babeltrace2|ctflive) ;;
+*) echo "demo.sh: --viewer must be babeltrace2 or ctflive, not '$viewer'" >&2; exit 2 ;;
+esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -98,6 +102,9 @@ echo "== running the sample program: $events events, one every $interval_ms ms"
 as_tracer "$app" --count "$events" --interval-us $((interval_ms * 1000)) --name demo
 sleep 1
 as_tracer lttng destroy demo >/dev/null
-wait "$viewer_pid"
-echo "== session destroyed, viewer exited with status $?; trace on disk:"
-find "$work/traces" -maxdepth 6 -type d -path '*64-bit' | sed "s|$work/||"
+status=0
+wait "$viewer_pid" || status=$?
+echo "== session destroyed, viewer exited with status $status; trace written by the relay:"
+find "$work/traces" -maxdepth 6 -type d -path '*64-bit'
+[ "$keep" = 1 ] || echo "   (removed at exit; run with --keep to keep it)"
+exit "$status"
