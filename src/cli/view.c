@@ -24,9 +24,12 @@
 static void help(FILE *f)
 {
 	fputs("usage: ctflive view [OPTIONS] TRACE_DIR...\n"
+	      "       ctflive view [OPTIONS] [--from-now] net://RELAY[:PORT]/host/HOST/SESSION\n"
 	      "\n"
 	      "Print the events of the CTF traces found below each TRACE_DIR, merged by\n"
-	      "time, in babeltrace2's default text format (or JSON Lines).\n"
+	      "time, in babeltrace2's default text format (or JSON Lines); or those of a\n"
+	      "live session served by a relay daemon (ctflive-relayd or lttng-relayd),\n"
+	      "as they are recorded, until the session ends.\n"
 	      "\n"
 	      "  --clock-cycles         print timestamps in clock cycles\n"
 	      "  --clock-date           print timestamps with the date\n"
