@@ -741,9 +741,7 @@ static ssize_t receive(struct conn *c)
 			n = recv(c->watch.fd, body_buf, want, 0);
 			if (n <= 0)
 				break;
-			r = c->state == RX_MD_BODY
-				    ? stream_write_metadata(c->stream, body_buf, (size_t)n)
-				    : stream_write_data(c->stream, body_buf, (size_t)n);
+			r = stream_write(c->stream, body_buf, (size_t)n);
 			if (r < 0) {
 				log_error_errno(r, "session %llu: stream %llu: cannot write",
 						(unsigned long long)c->stream->session->id,

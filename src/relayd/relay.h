@@ -239,13 +239,13 @@ int chunk_note_top_entry(struct chunk *c, const char *rel_path);
 int stream_create(struct relay *relay, struct session *s, const struct cl_relayd_add_stream *m,
 		  struct stream **ret);
 struct stream *stream_find(struct relay *relay, uint64_t handle);
-/* Appends metadata bytes (and padding zeros) to a metadata stream. */
-int stream_write_metadata(struct stream *st, const uint8_t *buf, size_t n);
+/* Appends packet or metadata bytes to the stream's current file. */
+int stream_write(struct stream *st, const uint8_t *buf, size_t n);
+/* Ends a SEND_METADATA: appends its padding zeros; the message is then whole. */
 int stream_write_metadata_padding(struct stream *st, uint64_t padding);
 /* Data path: start of a packet (may switch tracefile), bytes, end of packet. */
 int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
 			uint64_t data_size, uint64_t padding_size);
-int stream_write_data(struct stream *st, const uint8_t *buf, size_t n);
 int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
 		      uint64_t padding_size);
 /* Control half of an index (or a beacon). */

@@ -422,20 +422,6 @@ struct stream *stream_find(struct relay *relay, uint64_t handle)
 	return NULL;
 }
 
-int stream_write_metadata(struct stream *st, const uint8_t *buf, size_t n)
-{
-	int r;
-
-	if (st->data_fd < 0)
-		return -EBADF;
-	r = cl_write_full(st->data_fd, buf, n);
-	if (r == 0)
-		st->metadata_received += n;
-	if (r == 0 && !sync_publishes(st))
-		stream_publish_all(st);
-	return r;
-}
-
 int stream_write_metadata_padding(struct stream *st, uint64_t padding)
 {
 	int r;
@@ -671,14 +657,16 @@ int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq
 	return 0;
 }
 
-int stream_write_data(struct stream *st, const uint8_t *buf, size_t n)
+int stream_write(struct stream *st, const uint8_t *buf, size_t n)
 {
 	int r;
 
 	if (st->data_fd < 0)
 		return -EBADF;
 	r = cl_write_full(st->data_fd, buf, n);
-	if (r == 0)
+	if (r == 0 && st->is_metadata)
+		st->metadata_received += n; /* published by whole messages, at the padding */
+	else if (r == 0)
 		st->file_size += n;
 	return r;
 }
