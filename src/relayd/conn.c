@@ -601,6 +601,13 @@ static int on_metadata_header(struct conn *c)
 			   (unsigned long long)mh.stream_id);
 		return -EPROTO;
 	}
+	if (c->chdr.data_size - CL_RELAYD_METADATA_HDR_SIZE + mh.padding_size >
+	    RELAY_MAX_METADATA_SIZE - st->metadata_received) {
+		log_notice("%s: metadata of stream %llu would exceed %llu bytes, closing", c->peer,
+			   (unsigned long long)mh.stream_id,
+			   (unsigned long long)RELAY_MAX_METADATA_SIZE);
+		return -E2BIG;
+	}
 	c->stream = st;
 	st->busy++;
 	c->body_left = c->chdr.data_size - CL_RELAYD_METADATA_HDR_SIZE;

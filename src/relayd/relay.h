@@ -42,6 +42,7 @@
 #define RELAY_MAX_PACKET_SIZE      (UINT64_C(1) << 32) /* data + padding, bytes */
 #define RELAY_MAX_PENDING_INDEXES  4096                /* per stream, half-received index entries */
 #define RELAY_MAX_ROTATE_STREAMS   65536
+#define RELAY_MAX_METADATA_SIZE    (UINT64_C(1) << 30) /* bytes per metadata file */
 
 struct relay;
 struct session;
