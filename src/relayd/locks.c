@@ -334,8 +334,9 @@ static void recover_tree(int top, int depth)
 	closedir(d);
 }
 
-/* Finds markers beneath `dirfd` and recovers the sessions whose relay died. */
-static void scan(int top, int depth)
+/* Finds markers beneath `top` (at `path`, relative to the output directory)
+ * and recovers the sessions whose relay died. */
+static void scan(int top, const char *path, int depth)
 {
 	struct dirent *de;
 	DIR *d;
@@ -353,7 +354,9 @@ static void scan(int top, int depth)
 		/* Locked means another relay is writing it right now: leave it alone. */
 		if (ofd_lock(fd, F_WRLCK, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
 		    !strcmp(state, "active")) {
-			log_notice("recovering a session left active by a relay that stopped");
+			log_notice("recovering session directory '%s', left active by a relay that "
+				   "stopped",
+				   path[0] ? path : ".");
 			recover_tree(dirfd(d), 0);
 			(void)write_state(fd, "recovered\n");
 		}
@@ -362,12 +365,15 @@ static void scan(int top, int depth)
 		return; /* sessions do not nest */
 	}
 	while ((de = readdir(d))) {
+		char sub_path[4096];
 		int sub;
 
 		sub = open_subdir(d, de);
 		if (sub < 0)
 			continue;
-		scan(sub, depth + 1);
+		(void)snprintf(sub_path, sizeof(sub_path), "%s%s%s", path, path[0] ? "/" : "",
+			       de->d_name);
+		scan(sub, sub_path, depth + 1);
 		close(sub);
 	}
 	closedir(d);
@@ -375,5 +381,5 @@ static void scan(int top, int depth)
 
 void recover_output(struct relay *relay)
 {
-	scan(relay->output_fd, 0);
+	scan(relay->output_fd, "", 0);
 }

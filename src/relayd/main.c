@@ -104,6 +104,8 @@ static int parse_url(const char *url, struct addrinfo **ret)
 	if (*p == '[') {
 		const char *rb = strchr(p, ']');
 
+		hints.ai_family = AF_INET6; /* tcp://[::1]:PORT as well as tcp6:// */
+
 		if (!rb || rb[1] != ':')
 			return -EINVAL;
 		hl = (size_t)(rb - p - 1);
