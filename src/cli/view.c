@@ -45,6 +45,8 @@ static void help(FILE *f)
 	      "                         loglevel, emf, callsite, all\n"
 	      "  --json                 one JSON object per line (see doc/ctf-json.md)\n"
 	      "  --decode-only          decode everything, print only the event count\n"
+	      "  --from-now             (live) only events recorded after attaching\n"
+	      "  --timeout MS           (live) fail if the relay does not answer in MS ms\n"
 	      "  -h, --help             show this help\n",
 	      f);
 }
