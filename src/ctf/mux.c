@@ -17,11 +17,14 @@ struct ctflive_ctf_mux {
 	struct mux_in *in; /* owned array */
 	size_t n, cap;
 	int64_t last_ns;
-	ssize_t pending; /* input whose head was returned last: refill before use */
-	/* smallest head among the other inputs when `pending` was chosen: while
-	 * the pending input stays below it, no scan is needed */
-	struct mux_in *bound;
+	/* input whose head was returned last (has_head false): the next call
+	 * decodes its next message into its head slot, then compares it with
+	 * `bound`, the best of the other heads when it was chosen */
+	ssize_t pending;
+	struct mux_in *bound; /* NULL: every other input had ended */
 	int64_t bound_ts;
+	/* bound is usable: the other heads all have a time */
+	bool fast;
 };
 
 int ctflive_ctf_mux_new(struct ctflive_ctf_mux **ret)
@@ -58,6 +61,7 @@ int ctflive_ctf_mux_add(struct ctflive_ctf_mux *m, struct ctflive_ctf_stream *s)
 	}
 	memset(&m->in[m->n], 0, sizeof(m->in[0]));
 	m->in[m->n++].s = s;
+	m->pending = -1; /* rescan: the new stream may come first */
 	return 0;
 }
 
@@ -110,34 +114,66 @@ static __attribute__((noinline)) int mux_next_slow(struct ctflive_ctf_mux *m,
 int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr)
 {
-	/* Hot path: refill the stream returned last, decoding straight into
-	 * *ret; while it stays before every other stream's head (`bound`, the
-	 * best of the others when it was chosen), no scan and no copy. */
-	if (m->pending >= 0) {
-		struct mux_in *in = &m->in[m->pending];
-		int r = ctflive_ctf_stream_next(in->s, ret, reterr);
+	struct mux_in *p, *b;
+	int64_t t, bt;
+	int r;
 
-		if (r == 0 && ret->has_time &&
-		    (!m->bound || ret->ns < m->bound_ts ||
-		     (ret->ns == m->bound_ts && cmp_streams(in->s, m->bound->s) < 0))) {
-			*ret_stream = in->s;
-			m->last_ns = ret->ns;
+	if (m->pending < 0)
+		return mux_next_slow(m, ret, ret_stream, reterr);
+	p = &m->in[m->pending];
+	b = m->bound;
+	if (!b) {
+		/* the only stream left: decode straight into *ret */
+		r = ctflive_ctf_stream_next(p->s, ret, reterr);
+		if (__builtin_expect(r == 0, 1)) {
+			*ret_stream = p->s;
+			if (ret->has_time)
+				m->last_ns = ret->ns;
 			return 0;
 		}
 		if (r < 0) {
-			*ret_stream = in->s;
+			*ret_stream = p->s; /* stays pending: retried next call */
 			return r;
 		}
-		in->has_head = false;
-		if (r == CTFLIVE_CTF_END) {
-			in->ended = true;
-		} else {
-			in->head = *ret;
-			in->has_head = true;
-		}
+		p->ended = true;
 		m->pending = -1;
+		return mux_next_slow(m, ret, ret_stream, reterr);
 	}
-	return mux_next_slow(m, ret, ret_stream, reterr);
+	r = ctflive_ctf_stream_next(p->s, ret, reterr);
+	if (__builtin_expect(r != 0, 0)) {
+		if (r < 0) {
+			*ret_stream = p->s;
+			return r;
+		}
+		p->ended = true;
+		m->pending = -1;
+		return mux_next_slow(m, ret, ret_stream, reterr);
+	}
+	t = ret->ns;
+	bt = m->bound_ts;
+	if (__builtin_expect(ret->has_time && m->fast && t < bt, 1)) {
+		/* still first: no copy */
+		*ret_stream = p->s;
+		m->last_ns = t;
+		return 0;
+	}
+	p->head = *ret;
+	p->has_head = true;
+	/* equal times need the stream tie-break: leave them to the scan */
+	if (__builtin_expect(!ret->has_time || !m->fast || t == bt || m->n != 2, 0)) {
+		m->pending = -1;
+		return mux_next_slow(m, ret, ret_stream, reterr);
+	}
+	/* two inputs and the other one comes first: it is next, this one
+	 * becomes the bound */
+	m->bound = p;
+	m->bound_ts = t;
+	m->pending = b - m->in;
+	m->last_ns = bt;
+	b->has_head = false;
+	*ret = b->head;
+	*ret_stream = b->s;
+	return 0;
 }
 
 static int mux_next_slow(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
@@ -178,8 +214,10 @@ static int mux_next_slow(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 	if (!best)
 		return CTFLIVE_CTF_END;
 	m->bound = second;
+	m->bound_ts = second_ts;
 	/* a waiting head without time moves with the last time: always rescan */
-	m->bound_ts = untimed > !best->head.has_time ? INT64_MIN : second_ts;
+	m->fast = untimed == (size_t)!best->head.has_time;
+	best->has_head = false;
 	*ret = best->head;
 	*ret_stream = best->s;
 	m->last_ns = best_ts;
