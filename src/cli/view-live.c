@@ -17,6 +17,7 @@
 #include "ctflive/ctf.h"
 #include "ctflive/live.h"
 #include "log.h"
+#include "print-opts.h"
 
 /* babeltrace2's default --retry-duration. */
 #define RETRY_DELAY_NS  100000000L
@@ -30,28 +31,11 @@ static void usage(FILE *f)
 	      "Print the events of a live tracing session while it is recorded, until it\n"
 	      "is destroyed.\n"
 	      "\n"
-	      "  --from-now        only events recorded after attaching (default: everything\n"
-	      "                    the relay still has)\n"
-	      "  --json            JSON Lines instead of text\n"
-	      "  --clock-cycles    timestamps in clock cycles\n"
-	      "  --clock-seconds   timestamps in seconds\n"
-	      "  --clock-date      print dates\n"
-	      "  --clock-gmt       UTC instead of local time\n"
-	      "  --no-delta        no time delta between events\n"
-	      "  --timeout MS      fail when the relay does not answer within MS ms (30000)\n",
+	      "  --from-now             only events recorded after attaching (default:\n"
+	      "                         everything the relay still has)\n"
+	      "  --timeout MS           fail when the relay does not answer within MS ms\n"
+	      "                         (30000)\n" CLI_PRINT_HELP,
 	      f);
-}
-
-/* Writes and clears printer buffer `which` (0 stdout, 1 stderr). */
-static int flush_printer(struct ctflive_ctf_printer *p, int which)
-{
-	struct ctflive_bytes b = ctflive_ctf_printer_output(p, which);
-	FILE *f = which == 0 ? stdout : stderr;
-
-	if (b.len && fwrite(b.data, 1, b.len, f) != b.len)
-		return -EIO;
-	ctflive_ctf_printer_clear(p, which);
-	return 0;
 }
 
 static bool is_live_url(const char *s)
@@ -66,29 +50,15 @@ bool cl_cli_is_live_url(const char *s)
 
 int cl_cmd_view_live(int argc, char **argv)
 {
-	enum {
-		OPT_FROM_NOW = 256,
-		OPT_JSON,
-		OPT_CYCLES,
-		OPT_SECONDS,
-		OPT_DATE,
-		OPT_GMT,
-		OPT_NO_DELTA,
-		OPT_TIMEOUT,
-	};
+	enum { OPT_FROM_NOW = 256, OPT_TIMEOUT };
 	static const struct option opts[] = {
+		CLI_PRINT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ "from-now", no_argument, NULL, OPT_FROM_NOW },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "clock-cycles", no_argument, NULL, OPT_CYCLES },
-		{ "clock-seconds", no_argument, NULL, OPT_SECONDS },
-		{ "clock-date", no_argument, NULL, OPT_DATE },
-		{ "clock-gmt", no_argument, NULL, OPT_GMT },
-		{ "no-delta", no_argument, NULL, OPT_NO_DELTA },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ 0 },
 	};
-	unsigned flags = CTFLIVE_CTF_PRINT_DEFAULT;
+	struct cli_print_opts po;
 	enum ctflive_live_seek seek = CTFLIVE_LIVE_SEEK_BEGINNING;
 	struct ctflive_ctf_printer *printer = NULL;
 	struct ctflive_live_client *c = NULL;
@@ -98,32 +68,20 @@ int cl_cmd_view_live(int argc, char **argv)
 	char err[512] = "";
 	int opt, r, rc = 1, timeout_ms = 0;
 
+	cli_print_opts_init(&po);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, CLI_PRINT_SHORTOPTS "h", opts, NULL)) != -1) {
+		r = cli_print_opt(opt, optarg, &po);
+		if (r < 0)
+			return 2;
+		if (r > 0)
+			continue;
 		switch (opt) {
 		case 'h':
 			usage(stdout);
 			return 0;
 		case OPT_FROM_NOW:
 			seek = CTFLIVE_LIVE_SEEK_LAST;
-			break;
-		case OPT_JSON:
-			flags |= CTFLIVE_CTF_JSON;
-			break;
-		case OPT_CYCLES:
-			flags |= CTFLIVE_CTF_CLOCK_CYCLES;
-			break;
-		case OPT_SECONDS:
-			flags |= CTFLIVE_CTF_CLOCK_SECONDS;
-			break;
-		case OPT_DATE:
-			flags |= CTFLIVE_CTF_CLOCK_DATE;
-			break;
-		case OPT_GMT:
-			flags |= CTFLIVE_CTF_CLOCK_GMT;
-			break;
-		case OPT_NO_DELTA:
-			flags |= CTFLIVE_CTF_NO_DELTA;
 			break;
 		case OPT_TIMEOUT: {
 			char *end;
@@ -159,7 +117,7 @@ int cl_cmd_view_live(int argc, char **argv)
 		return 2;
 	}
 
-	r = ctflive_ctf_printer_new(flags, &printer);
+	r = cli_printer_new(&po, &printer);
 	if (r < 0) {
 		log_error("cannot create the printer: %s", strerror(-r));
 		return 1;
@@ -195,17 +153,16 @@ int cl_cmd_view_live(int argc, char **argv)
 			}
 			if (ctflive_ctf_printer_output(printer, 1).len) {
 				/* Keep stdout and stderr in order for a terminal. */
-				if (flush_printer(printer, 0) < 0 || fflush(stdout) != 0 ||
-				    flush_printer(printer, 1) < 0)
+				if (cli_printer_flush(printer, 0) < 0 ||
+				    cli_printer_flush(printer, 1) < 0)
 					goto write_error;
 			}
 			if (ctflive_ctf_printer_output(printer, 0).len >= FLUSH_THRESHOLD &&
-			    flush_printer(printer, 0) < 0)
+			    cli_printer_flush(printer, 0) < 0)
 				goto write_error;
 			continue;
 		}
-		if (flush_printer(printer, 0) < 0 || fflush(stdout) != 0 ||
-		    flush_printer(printer, 1) < 0)
+		if (cli_printer_flush(printer, 0) < 0 || cli_printer_flush(printer, 1) < 0)
 			goto write_error;
 		if (r == -EAGAIN) {
 			struct timespec ts = { .tv_sec = 0, .tv_nsec = RETRY_DELAY_NS };
