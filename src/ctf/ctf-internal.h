@@ -378,4 +378,12 @@ struct ctflive_ctf_stream {
 	const void *jid_owner;
 };
 
+/*
+ * babeltrace2's order between two streams whose next messages have equal
+ * times (ctf-decoding.md §3.8): traces by UUID presence, UUID, then name;
+ * then stream class id and stream id. <0, 0 or >0. Used by every merger
+ * (mux.c, the follower, the live view).
+ */
+int cl_ctf_stream_order(const struct ctflive_ctf_stream *a, const struct ctflive_ctf_stream *b);
+
 #endif

@@ -65,7 +65,7 @@ int ctflive_ctf_mux_add(struct ctflive_ctf_mux *m, struct ctflive_ctf_stream *s)
 	return 0;
 }
 
-static int cmp_streams(const struct ctflive_ctf_stream *a, const struct ctflive_ctf_stream *b)
+int cl_ctf_stream_order(const struct ctflive_ctf_stream *a, const struct ctflive_ctf_stream *b)
 {
 	int r;
 
@@ -200,13 +200,14 @@ static int mux_next_slow(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 			continue;
 		untimed += !in->head.has_time;
 		ts = in->head.has_time ? in->head.ns : m->last_ns;
-		if (!best || ts < best_ts || (ts == best_ts && cmp_streams(in->s, best->s) < 0)) {
+		if (!best || ts < best_ts ||
+		    (ts == best_ts && cl_ctf_stream_order(in->s, best->s) < 0)) {
 			second = best;
 			second_ts = best_ts;
 			best = in;
 			best_ts = ts;
 		} else if (!second || ts < second_ts ||
-			   (ts == second_ts && cmp_streams(in->s, second->s) < 0)) {
+			   (ts == second_ts && cl_ctf_stream_order(in->s, second->s) < 0)) {
 			second = in;
 			second_ts = ts;
 		}

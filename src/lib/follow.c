@@ -913,29 +913,6 @@ static int poll_all(struct ctflive_follow *f)
 
 /* ---- merging ---------------------------------------------------------- */
 
-static int cmp_streams(const struct ctflive_ctf_stream *a, const struct ctflive_ctf_stream *b)
-{
-	int r;
-
-	if (a->t != b->t) {
-		if (a->t->has_uuid != b->t->has_uuid)
-			return a->t->has_uuid ? 1 : -1;
-		if (a->t->has_uuid) {
-			r = memcmp(a->t->uuid, b->t->uuid, 16);
-			if (r)
-				return r;
-		}
-		r = strcmp(a->trace_name ? a->trace_name : "", b->trace_name ? b->trace_name : "");
-		if (r)
-			return r;
-	}
-	if (a->sc_id != b->sc_id)
-		return a->sc_id < b->sc_id ? -1 : 1;
-	if (a->stream_id != b->stream_id)
-		return a->stream_id < b->stream_id ? -1 : 1;
-	return 0;
-}
-
 /* The message for lost entries after the last packet of an ended stream. */
 static bool trailing_lost(struct fstream *s, struct ctflive_ctf_msg *m)
 {
@@ -1078,7 +1055,7 @@ int ctflive_follow_next(struct ctflive_follow *f, const struct ctflive_ctf_strea
 				continue;
 			k = head_key(s, f->last_ns);
 			if (!best || k < best_key ||
-			    (k == best_key && cmp_streams(s->dec, best->dec) < 0)) {
+			    (k == best_key && cl_ctf_stream_order(s->dec, best->dec) < 0)) {
 				best = s;
 				best_key = k;
 			}
