@@ -277,7 +277,14 @@ void stream_update_locks(struct stream *st, int pass);
 /* ---- durability (sync.c): fdatasync off the loop thread ---- */
 int sync_init(struct relay *relay);
 void sync_fini(struct relay *relay);
-/* Starts syncing every stream with unpublished data (called on each tick). */
+/*
+ * Queues a sync job for session `s` if it has unpublished data and none is in
+ * flight (group commit: writes that arrive meanwhile go in the next job, which
+ * starts as soon as this one completes). Called when an index entry or a
+ * metadata message is complete, so publication does not wait for a tick.
+ */
+void sync_session(struct relay *relay, struct session *s);
+/* sync_session() for every session: a periodic safety net. */
 void sync_tick(struct relay *relay);
 /* True while a sync job may still touch this stream's files. */
 bool sync_busy(const struct stream *st);

@@ -256,6 +256,8 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 	st->index_entries++;
 	if (!sync_publishes(st))
 		stream_publish_all(st);
+	else
+		sync_session(st->session->relay, st->session);
 	st->prev_index_seq = ix->net_seq_num;
 	st->has_index = true;
 	st->last_index_packet_seq = ix->packet_seq_num;
@@ -435,6 +437,8 @@ int stream_write_metadata_padding(struct stream *st, uint64_t padding)
 		st->complete_size = st->metadata_received;
 	if (r == 0 && !sync_publishes(st))
 		stream_publish_all(st);
+	else if (r == 0)
+		sync_session(st->session->relay, st->session);
 	return r;
 }
 

@@ -170,11 +170,16 @@ static void completions_cb(struct cl_watch *watch, uint32_t events)
 	pthread_mutex_unlock(&w->lock);
 	while (list) {
 		struct sync_job *j = list;
+		struct session *s;
 
 		list = j->next;
 		apply(w->relay, j);
 		w->in_flight--;
+		/* Group commit: what arrived while this job ran goes in the next one now. */
+		s = session_find(w->relay, j->session_id);
 		job_free(j);
+		if (s)
+			sync_session(w->relay, s);
 	}
 }
 
@@ -357,41 +362,44 @@ static int make_job(struct session *s, struct sync_job **ret)
 	return 0;
 }
 
-void sync_tick(struct relay *relay)
+void sync_session(struct relay *relay, struct session *s)
 {
 	struct sync_worker *w = relay->sync;
-	struct cl_list_node *n, *m;
+	struct cl_list_node *m;
+	struct sync_job *j;
+	bool dirty = false;
+	int r;
 
-	if (!w)
+	if (!w || s->sync_in_flight)
 		return;
-	cl_list_for_each (n, &relay->sessions) {
-		struct session *s = cl_container_of(n, struct session, node);
-		struct sync_job *j;
-		bool dirty = false;
-		int r;
+	cl_list_for_each (m, &s->streams) {
+		dirty |= stream_dirty(cl_container_of(m, struct stream, node));
+	}
+	if (!dirty)
+		return;
+	r = make_job(s, &j);
+	if (r < 0) {
+		log_warning_errno(r, "session %llu: cannot queue a sync",
+				  (unsigned long long)s->id);
+		return;
+	}
+	for (size_t i = 0; i < j->n_streams; i++)
+		stream_find_any(relay, j->streams[i].handle)->sync_in_flight = true;
+	s->sync_in_flight = true;
+	w->in_flight++;
+	pthread_mutex_lock(&w->lock);
+	j->next = w->todo;
+	w->todo = j;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
 
-		if (s->sync_in_flight)
-			continue;
-		cl_list_for_each (m, &s->streams) {
-			dirty |= stream_dirty(cl_container_of(m, struct stream, node));
-		}
-		if (!dirty)
-			continue;
-		r = make_job(s, &j);
-		if (r < 0) {
-			log_warning_errno(r, "session %llu: cannot queue a sync",
-					  (unsigned long long)s->id);
-			continue;
-		}
-		for (size_t i = 0; i < j->n_streams; i++)
-			stream_find_any(relay, j->streams[i].handle)->sync_in_flight = true;
-		s->sync_in_flight = true;
-		w->in_flight++;
-		pthread_mutex_lock(&w->lock);
-		j->next = w->todo;
-		w->todo = j;
-		pthread_cond_signal(&w->cond);
-		pthread_mutex_unlock(&w->lock);
+void sync_tick(struct relay *relay)
+{
+	struct cl_list_node *n;
+
+	cl_list_for_each (n, &relay->sessions) {
+		sync_session(relay, cl_container_of(n, struct session, node));
 	}
 }
 
