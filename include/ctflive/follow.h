@@ -148,7 +148,8 @@ const char *ctflive_follow_error(const struct ctflive_follow *f);
 /* Index entries with an all-ones offset seen so far (packets lost in transit). */
 uint64_t ctflive_follow_lost_packets(const struct ctflive_follow *f);
 
-/* Metadata warnings of every trace, as "<metadata path>:<line>:<col>: <msg>",
+/* Warnings: a session that did not end normally (marker not "complete"),
+ * then metadata warnings of every trace, as "<metadata path>:<line>:<col>: <msg>",
  * each returned once: returns a borrowed string (valid until the next call)
  * or NULL when there is none left. */
 const char *ctflive_follow_next_warning(struct ctflive_follow *f);

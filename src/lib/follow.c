@@ -98,6 +98,8 @@ struct ctflive_follow {
 	struct ctflive_follow_options opts;
 	bool has_marker, final, final_read;
 	int marker_fd;
+	char marker_state[32]; /* read when the marker is found unlocked */
+	bool state_warned;
 	int ino_fd; /* -1 without inotify */
 	bool dirty; /* inotify saw a change: rescan */
 	int64_t last_scan;
@@ -852,8 +854,13 @@ static int poll_all(struct ctflive_follow *f)
 		return 0;
 	for (size_t i = 0; i < f->nstreams; i++)
 		before += f->streams[i]->pushed;
-	if (!f->final && !ctflive_follow_is_locked(f->marker_fd))
+	if (!f->final && !ctflive_follow_is_locked(f->marker_fd)) {
+		ssize_t n = pread(f->marker_fd, f->marker_state, sizeof(f->marker_state) - 1, 0);
+
+		f->marker_state[n > 0 ? n : 0] = '\0';
+		f->marker_state[strcspn(f->marker_state, "\n")] = '\0';
 		f->final = true;
+	}
 	r = rescan(f, f->final && !was_final);
 	if (r < 0)
 		return r;
@@ -1131,6 +1138,17 @@ int ctflive_follow_wait(struct ctflive_follow *f, int timeout_ms)
 
 const char *ctflive_follow_next_warning(struct ctflive_follow *f)
 {
+	if (f->final && f->has_marker && !f->state_warned &&
+	    strcmp(f->marker_state, "complete") != 0) {
+		/* doc/file-formats.md §4: anything but "complete" is an unfinished session. */
+		f->state_warned = true;
+		snprintf(f->warning, sizeof(f->warning),
+			 "%s: the session did not end normally (session marker: '%s'%s); "
+			 "everything published before that is printed",
+			 f->dir, f->marker_state,
+			 !strcmp(f->marker_state, "active") ? ", the relay stopped" : "");
+		return f->warning;
+	}
 	for (size_t i = 0; i < f->ntraces; i++) {
 		struct ftrace *t = f->traces[i];
 		const struct ctflive_ctf_diag *d;

@@ -840,7 +840,7 @@ static void conn_close(struct conn *c, bool error, const char *why)
 	}
 }
 
-void conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind)
+int conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -849,20 +849,17 @@ void conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind)
 	int fd, one = 1;
 
 	fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warning("cannot accept a connection: %s", strerror(errno));
-		return;
-	}
+	if (fd < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	if (relay->n_conns >= RELAY_MAX_CONNECTIONS) {
 		log_warning("too many connections, refusing one");
 		close(fd);
-		return;
+		return 0;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
-		return;
+		return 0;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (ss.ss_family == AF_INET)
@@ -883,11 +880,12 @@ void conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind)
 	if (cl_loop_add(relay->loop, &c->watch, EPOLLIN) < 0) {
 		close(fd);
 		free(c);
-		return;
+		return 0;
 	}
 	cl_list_append(&relay->conns, &c->node);
 	relay->n_conns++;
 	log_debug("%s: connected", c->peer);
+	return 0;
 }
 
 void conn_collect(struct relay *relay)
@@ -911,7 +909,8 @@ void conn_close_all(struct relay *relay)
 	struct cl_list_node *n;
 
 	cl_list_for_each (n, &relay->conns) {
-		conn_close(cl_container_of(n, struct conn, node), false, "relay shutting down");
+		/* Sessions still being written when the relay stops are interrupted. */
+		conn_close(cl_container_of(n, struct conn, node), true, "relay shutting down");
 	}
 	conn_collect(relay);
 }

@@ -829,7 +829,7 @@ static void viewer_close(struct viewer *v, const char *why)
 		vstream_release(cl_container_of(v->streams.head.next, struct vstream, node));
 }
 
-void live_accept(struct relay *relay, int listen_fd)
+int live_accept(struct relay *relay, int listen_fd)
 {
 	struct live *l = relay->live;
 	struct viewer *v;
@@ -837,16 +837,16 @@ void live_accept(struct relay *relay, int listen_fd)
 
 	fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
-		return;
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	if (l->n_viewers >= MAX_VIEWERS) {
 		log_warning("too many live viewers, refusing one");
 		close(fd);
-		return;
+		return 0;
 	}
 	v = calloc(1, sizeof(*v));
 	if (!v) {
 		close(fd);
-		return;
+		return 0;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	v->live = l;
@@ -858,10 +858,11 @@ void live_accept(struct relay *relay, int listen_fd)
 	if (cl_loop_add(relay->loop, &v->watch, EPOLLIN) < 0) {
 		close(fd);
 		free(v);
-		return;
+		return 0;
 	}
 	cl_list_append(&l->viewers, &v->node);
 	l->n_viewers++;
+	return 0;
 }
 
 void live_streams_published(struct relay *relay, struct session *s)

@@ -12,8 +12,8 @@ struct relay;
 int live_init(struct relay *relay);
 /* Frees the live server state and closes viewer connections. */
 void live_fini(struct relay *relay);
-/* Accepts a viewer connection on `listen_fd`. */
-void live_accept(struct relay *relay, int listen_fd);
+/* Accepts a viewer connection on `listen_fd`. 0 or accept4()'s -errno. */
+int live_accept(struct relay *relay, int listen_fd);
 struct session;
 /* Streams of `s` were published: viewers attached to it get viewer streams. */
 void live_streams_published(struct relay *relay, struct session *s);

@@ -163,8 +163,10 @@ void marker_release(struct relay *relay, struct session *s, int complete)
 			m->refs |= 1u << 31; /* one session ended abnormally: stays "active" */
 		if ((--m->refs & ~(1u << 31)) > 0)
 			return;
-		if (!(m->refs & (1u << 31)))
-			(void)write_state(m->fd, "complete\n");
+		/* A session that ended abnormally while the relay lives (its peer
+		 * vanished, the disk filled, the relay is stopping) had its
+		 * incomplete tails cut at close: "interrupted", nothing to recover. */
+		(void)write_state(m->fd, m->refs & (1u << 31) ? "interrupted\n" : "complete\n");
 		close(m->fd);
 		cl_list_remove(&m->node);
 		free(m->path);

@@ -39,7 +39,11 @@ struct listener {
 	struct relay *relay;
 	enum listener_kind kind;
 	uint16_t port;
+	bool paused;     /* out of descriptors: not accepting until the next tick */
+	unsigned pauses; /* to rate-limit the warning */
 };
+
+static struct listener *listeners; /* the three of main(), for the tick */
 
 struct options {
 	const char *output;
@@ -163,12 +167,24 @@ static int bind_listener(const char *url, int *ret_fd, uint16_t *ret_port)
 static void listener_cb(struct cl_watch *w, uint32_t events)
 {
 	struct listener *l = cl_container_of(w, struct listener, watch);
+	int r;
 
 	(void)events;
 	if (l->kind == LISTEN_LIVE)
-		live_accept(l->relay, w->fd);
+		r = live_accept(l->relay, w->fd);
 	else
-		conn_accept(l->relay, w->fd, l->kind == LISTEN_CONTROL ? CONN_CONTROL : CONN_DATA);
+		r = conn_accept(l->relay, w->fd,
+				l->kind == LISTEN_CONTROL ? CONN_CONTROL : CONN_DATA);
+	if (r < 0 && !l->paused) {
+		/* Pending connections stay queued: stop polling the listener (it
+		 * would wake up at once, forever) and retry at the next tick. */
+		if (l->pauses++ % 200 == 0)
+			log_warning_errno(r, "cannot accept connections on port %u, pausing",
+					  l->port);
+		l->paused = true;
+		if (cl_loop_mod(l->relay->loop, w, 0) < 0)
+			log_warning("cannot pause port %u", l->port);
+	}
 }
 
 static int write_port_file(const char *path, const struct listener *ls)
@@ -213,6 +229,14 @@ static void before_sleep(void *userdata)
 static void tick(void *userdata)
 {
 	sync_tick(userdata);
+	for (int i = 0; listeners && i < 3; i++) {
+		struct listener *l = &listeners[i];
+
+		if (l->paused && cl_loop_mod(l->relay->loop, &l->watch, EPOLLIN) == 0) {
+			l->paused = false;
+			log_debug("accepting connections on port %u again", l->port);
+		}
+	}
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -444,6 +468,7 @@ int main(int argc, char **argv)
 		if (r < 0)
 			return log_error_errno(r, "cannot write port file '%s'", o.port_file), 1;
 	}
+	listeners = ls;
 	cl_loop_set_before_sleep(relay.loop, before_sleep, &relay);
 	r = cl_loop_set_tick(relay.loop, 50, tick, &relay);
 	if (r < 0)

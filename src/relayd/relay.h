@@ -202,8 +202,9 @@ struct relay {
 
 /* ---- connections (conn.c) ---- */
 enum conn_kind { CONN_CONTROL, CONN_DATA };
-/* Accepts a new connection of `kind` on listening socket `fd`. */
-void conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind);
+/* Accepts a new connection of `kind` on listening socket `fd`. Returns 0, or
+ * the negative errno of accept4() (e.g. -EMFILE: out of descriptors). */
+int conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind);
 /* Frees connections that were closed (called before each loop sleep). */
 void conn_collect(struct relay *relay);
 /* Closes every connection (shutdown). */
