@@ -37,6 +37,16 @@
  * unlocked (or when there is none) nothing is assumed: every stream is read
  * to its end and the merge is exact.
  *
+ * Replaced files. A tracefile ring (`--tracefile-size/-count`) or a new
+ * trace chunk (`lttng clear`) makes a path point to a new inode (st_dev,
+ * st_ino, compared on every rescan). The file already open is read to the
+ * end of what it publishes, then the new one is read, in time order; a file
+ * deleted meanwhile is still read through its descriptor. A file replaced
+ * before its index could be opened is reported by
+ * ctflive_follow_next_warning(), and the packet_seq_num gap it leaves as
+ * discarded packets. A new `metadata` file at the same path holds all the
+ * metadata again: the text already fed to the decoder is skipped.
+ *
  * Lost packets: index entries whose offset is all ones. Each one is counted
  * (ctflive_follow_lost_packets()); the decoder reports the packet_seq_num
  * gap they leave as a CTFLIVE_CTF_MSG_DISCARDED_PACKETS message, which is
@@ -148,7 +158,8 @@ const char *ctflive_follow_error(const struct ctflive_follow *f);
 /* Index entries with an all-ones offset seen so far (packets lost in transit). */
 uint64_t ctflive_follow_lost_packets(const struct ctflive_follow *f);
 
-/* Warnings: a session that did not end normally (marker not "complete"),
+/* Warnings: files replaced before they could be read (their packets are
+ * lost), a session that did not end normally (marker not "complete"),
  * then metadata warnings of every trace, as "<metadata path>:<line>:<col>: <msg>",
  * each returned once: returns a borrowed string (valid until the next call)
  * or NULL when there is none left. */

@@ -59,6 +59,11 @@ struct ftrace {
 	uint64_t md_off;                 /* metadata bytes fed to the decoder */
 	size_t warned;                   /* metadata warnings handed out */
 	uint64_t next_auto_id;           /* stream ids of streams without instance id */
+	dev_t md_dev;                    /* identity of the metadata file read */
+	ino_t md_ino;
+	uint64_t md_skip; /* text of the current file already fed from a previous one */
+	bool md_switched; /* the current file replaced another (new trace chunk) */
+	bool md_any;      /* some metadata was fed */
 };
 
 struct fstream;
@@ -73,6 +78,11 @@ struct ffile {
 	uint64_t next;     /* offset of the next index entry */
 	uint64_t first_ts; /* timestamp_begin of the first entry (cycles) */
 	bool exhausted;    /* the relay is done with it and it was read */
+	dev_t dev;         /* identity of the tracefile (a ring or a new trace */
+	ino_t ino;         /* chunk replaces the file at the same path) */
+	dev_t idev;        /* identity of the index file, once opened */
+	ino_t iino;
+	bool has_iino;
 };
 
 struct fstream {
@@ -114,6 +124,8 @@ struct ctflive_follow {
 	int64_t last_poll;       /* CLOCK_MONOTONIC ns of the last poll that found nothing */
 	bool pushed;             /* the last poll pushed packets */
 	uint64_t lost;
+	char **warnings; /* owned: pending warnings of the follower */
+	size_t nwarnings, warned;
 	uint8_t *buf; /* owned scratch buffer for packets */
 	size_t buflen;
 	char warning[PATH_MAX + 300];
@@ -131,6 +143,25 @@ __attribute__((format(printf, 3, 4))) static int fail(struct ctflive_follow *f, 
 	va_end(ap);
 	f->err = r;
 	return r;
+}
+
+/* Queues a warning for ctflive_follow_next_warning(); dropped without memory. */
+__attribute__((format(printf, 2, 3))) static void add_warning(struct ctflive_follow *f,
+							      const char *fmt, ...)
+{
+	char buf[PATH_MAX + 300], *w, **n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	n = realloc(f->warnings, (f->nwarnings + 1) * sizeof(*n));
+	if (!n)
+		return;
+	f->warnings = n;
+	w = strdup(buf);
+	if (w)
+		f->warnings[f->nwarnings++] = w;
 }
 
 static int64_t clock_ns(clockid_t id)
@@ -278,6 +309,9 @@ struct ctflive_follow *ctflive_follow_free(struct ctflive_follow *f)
 		close(f->marker_fd);
 	if (f->ino_fd >= 0)
 		close(f->ino_fd);
+	for (size_t i = 0; i < f->nwarnings; i++)
+		free(f->warnings[i]);
+	free(f->warnings);
 	free(f->streams);
 	free(f->files);
 	free(f->traces);
@@ -304,10 +338,45 @@ static bool has_trace(const struct ctflive_follow *f, const char *dir)
 	return false;
 }
 
-static bool has_file(const struct ctflive_follow *f, const char *path)
+/* The newest file opened at `path` (the previous ones were replaced). */
+static struct ffile *newest_at(const struct ctflive_follow *f, const char *path)
 {
-	for (size_t i = 0; i < f->nfiles; i++)
+	for (size_t i = f->nfiles; i-- > 0;)
 		if (!strcmp(f->files[i]->path, path))
+			return f->files[i];
+	return NULL;
+}
+
+/* A newer file replaced `fi` at its path (tracefile ring, new trace chunk). */
+static bool superseded(const struct ctflive_follow *f, const struct ffile *fi)
+{
+	return newest_at(f, fi->path) != fi;
+}
+
+/*
+ * Whether the tracefile `sb` at `path` is known: the newest file opened at
+ * that path is this inode, or a file still open is (a directory moved by a
+ * rotation shows the same files under another path).
+ */
+static bool has_file(const struct ctflive_follow *f, const char *path, const struct stat *sb)
+{
+	const struct ffile *n = newest_at(f, path);
+
+	if (n && n->dev == sb->st_dev && n->ino == sb->st_ino)
+		return true;
+	for (size_t i = 0; i < f->nfiles; i++)
+		if (f->files[i]->data_fd >= 0 && f->files[i]->dev == sb->st_dev &&
+		    f->files[i]->ino == sb->st_ino)
+			return true;
+	return false;
+}
+
+/* A trace moved by a rotation (to archives/) is the same metadata file. */
+static bool has_metadata(const struct ctflive_follow *f, const struct stat *sb)
+{
+	for (size_t i = 0; i < f->ntraces; i++)
+		if (f->traces[i]->md_fd >= 0 && f->traces[i]->md_dev == sb->st_dev &&
+		    f->traces[i]->md_ino == sb->st_ino)
 			return true;
 	return false;
 }
@@ -345,15 +414,17 @@ static int add_trace(struct ctflive_follow *f, const char *dir, const char *rel)
 }
 
 /* Opens tracefile `name` of trace `t` (its index file is opened later). */
-static int add_file(struct ctflive_follow *f, struct ftrace *t, const char *name)
+static int add_file(struct ctflive_follow *f, struct ftrace *t, const char *name,
+		    const struct stat *sb)
 {
 	struct ffile *fi, **n;
+	struct stat osb;
 	char *path;
 
 	path = path_join(t->dir, name);
 	if (!path)
 		return fail(f, -ENOMEM, "out of memory");
-	if (has_file(f, path)) {
+	if (has_file(f, path, sb)) {
 		free(path);
 		return 0;
 	}
@@ -373,6 +444,14 @@ static int add_file(struct ctflive_follow *f, struct ftrace *t, const char *name
 	/* The index file may come after the tracefile: read_entry() opens it. */
 	fi->idx_fd = -1;
 	fi->data_fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Replaced again between stat() and open(): the next scan sees it. */
+	if (fi->data_fd >= 0 && (fstat(fi->data_fd, &osb) < 0 || osb.st_dev != sb->st_dev ||
+				 osb.st_ino != sb->st_ino)) {
+		close(fi->data_fd);
+		fi->data_fd = -1;
+	}
+	fi->dev = sb->st_dev;
+	fi->ino = sb->st_ino;
 	if (!fi->name || fi->data_fd < 0) {
 		int r = fi->name ? 0 : fail(f, -ENOMEM, "out of memory");
 
@@ -405,7 +484,7 @@ static int scan_trace_files(struct ctflive_follow *f, struct ftrace *t)
 			continue;
 		if (stat(p, &sb) < 0 || !S_ISREG(sb.st_mode))
 			continue;
-		r = add_file(f, t, de->d_name);
+		r = add_file(f, t, de->d_name, &sb);
 	}
 	closedir(d);
 	return r;
@@ -423,7 +502,7 @@ static int scan_dir(struct ctflive_follow *f, const char *dir, const char *rel, 
 		return 0;
 	watch(f, dir);
 	if (snprintf(p, sizeof(p), "%s/metadata", dir) < (int)sizeof(p) && stat(p, &sb) == 0 &&
-	    S_ISREG(sb.st_mode) && !has_trace(f, dir)) {
+	    S_ISREG(sb.st_mode) && !has_trace(f, dir) && !has_metadata(f, &sb)) {
 		r = add_trace(f, dir, rel);
 		if (r < 0)
 			return r;
@@ -481,16 +560,207 @@ static int drain_inotify(struct ctflive_follow *f)
 static int rescan(struct ctflive_follow *f, bool force)
 {
 	int64_t now = clock_ns(CLOCK_MONOTONIC);
+	int r;
 
 	(void)drain_inotify(f);
 	if (!force && !f->dirty && now - f->last_scan < (int64_t)f->opts.rescan_ms * 1000000)
 		return 0;
 	f->dirty = false;
 	f->last_scan = now;
-	return scan_dir(f, f->dir, "", 0);
+	r = scan_dir(f, f->dir, "", 0);
+	/* Files read to their end and replaced since, once the newer file has
+	 * its own index (read_entry() compares it with the older ones). */
+	for (size_t i = 0; r >= 0 && i < f->nfiles; i++) {
+		struct ffile *fi = f->files[i];
+
+		if (!fi->exhausted || fi->data_fd < 0 || !superseded(f, fi) ||
+		    !newest_at(f, fi->path)->has_iino ||
+		    (fi->st && fi->st->files[fi->st->cur] == fi))
+			continue;
+		close(fi->data_fd);
+		fi->data_fd = -1;
+		if (fi->idx_fd >= 0)
+			close(fi->idx_fd);
+		fi->idx_fd = -1;
+	}
+	return r;
 }
 
 /* ---- metadata --------------------------------------------------------- */
+
+#define MD_MAGIC 0x75D11D57u
+#define MD_HDR   37u
+
+/* Byte order of a packetized metadata header: 1 big-endian, 0 little, -1 none. */
+static int md_order(const uint8_t *h)
+{
+	if (get_be32(h) == MD_MAGIC)
+		return 1;
+	if (((uint32_t)h[3] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[1] << 8 | h[0]) == MD_MAGIC)
+		return 0;
+	return -1;
+}
+
+static uint32_t md_get32(const uint8_t *p, int be)
+{
+	return be ? get_be32(p)
+		  : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static void md_put32(uint8_t *p, int be, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[be ? i : 3 - i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+/*
+ * Walks the packets of packetized metadata `buf[0, len)`: *ret_used is the
+ * bytes of whole packets (the last one may lack its padding when `all`),
+ * *ret_text their text. Without a packet header the whole is text.
+ * When `out` is given, the text past the first `*skip` bytes is written
+ * there as packets (one per input packet with text left, same header),
+ * *out_len its size, and *skip is decreased. -EBADMSG on a bad header.
+ */
+static int md_walk(const uint8_t *buf, uint64_t len, bool all, uint64_t *ret_used,
+		   uint64_t *ret_text, uint64_t *skip, uint8_t *out, uint64_t *out_len)
+{
+	uint64_t off = 0, text = 0, o = 0;
+	int be = len >= 4 ? md_order(buf) : -1;
+
+	if (be < 0 && len >= 4) {
+		/* plain TSDL text */
+		uint64_t k = skip ? (*skip < len ? *skip : len) : 0;
+
+		if (out) {
+			memcpy(out, buf + k, (size_t)(len - k));
+			*out_len = len - k;
+			*skip -= k;
+		}
+		*ret_used = *ret_text = len;
+		return 0;
+	}
+	while (len - off >= MD_HDR) {
+		const uint8_t *h = buf + off;
+		uint64_t cb = md_get32(h + 24, be) / 8, pb = md_get32(h + 28, be) / 8;
+		uint64_t tl, k;
+
+		if (md_order(h) != be || cb < MD_HDR || cb > pb)
+			return -EBADMSG;
+		if (pb > len - off) {
+			if (!all || cb > len - off)
+				break;
+			pb = len - off;
+		}
+		tl = cb - MD_HDR;
+		text += tl;
+		if (out) {
+			k = *skip < tl ? *skip : tl;
+			*skip -= k;
+			if (tl > k) {
+				memcpy(out + o, h, MD_HDR);
+				md_put32(out + o + 24, be, (uint32_t)((MD_HDR + tl - k) * 8));
+				md_put32(out + o + 28, be, (uint32_t)((MD_HDR + tl - k) * 8));
+				memcpy(out + o + MD_HDR, h + MD_HDR + k, (size_t)(tl - k));
+				o += MD_HDR + tl - k;
+			}
+		}
+		off += pb;
+	}
+	*ret_used = off;
+	*ret_text = text;
+	if (out)
+		*out_len = o;
+	return 0;
+}
+
+/*
+ * A new trace chunk (`lttng clear`) re-creates `metadata` at the same path
+ * with all the metadata again. Once the file we read is published to its
+ * end and read, switch to the new one, remembering how much of its text
+ * the decoder already has. Returns 0 or a negative errno.
+ */
+static int switch_metadata(struct ctflive_follow *f, struct ftrace *t, const char *path)
+{
+	uint64_t end = 0, size = 0, used = 0, text = 0;
+	struct stat sb;
+	uint8_t *buf;
+	int r;
+
+	if (stat(path, &sb) < 0 || (sb.st_dev == t->md_dev && sb.st_ino == t->md_ino))
+		return 0;
+	if (ctflive_follow_safe_end(t->md_fd, t->md_off, &end) < 0 || end != UINT64_MAX ||
+	    file_size(t->md_fd, &size) < 0 || t->md_off < size)
+		return 0; /* the old one first */
+	if (t->md_off) {
+		buf = malloc((size_t)t->md_off);
+		if (!buf)
+			return fail(f, -ENOMEM, "out of memory");
+		r = ctflive_follow_pread_locked(t->md_fd, buf, (size_t)t->md_off, 0);
+		if (r == 0)
+			r = md_walk(buf, t->md_off, true, &used, &text, NULL, NULL, NULL);
+		free(buf);
+		if (r < 0)
+			return fail(f, r, "cannot read '%s/metadata' again: %s", t->dir,
+				    strerror(-r));
+	}
+	close(t->md_fd);
+	t->md_fd = -1;
+	t->md_off = 0;
+	t->md_skip = text;
+	t->md_switched = true;
+	return 0;
+}
+
+/* Reads [md_off, end) of a metadata file that replaced another one. */
+static int poll_switched_metadata(struct ctflive_follow *f, struct ftrace *t, uint64_t end,
+				  bool all)
+{
+	uint64_t len = end - t->md_off, used = 0, text = 0, olen = 0;
+	struct ctflive_ctf_diag diag;
+	uint8_t *buf, *out;
+	int r;
+
+	buf = malloc((size_t)len);
+	out = malloc((size_t)len);
+	if (!buf || !out) {
+		free(buf);
+		free(out);
+		return fail(f, -ENOMEM, "out of memory");
+	}
+	r = ctflive_follow_pread_locked(t->md_fd, buf, (size_t)len, t->md_off);
+	if (r == -EAGAIN || r == -EMSGSIZE) {
+		r = 0;
+		goto out;
+	}
+	if (r == 0) {
+		/* Packet headers are parsed from the start of each read: read
+		 * from a packet boundary (md_off only moves by whole packets). */
+		r = md_walk(buf, len, all, &used, &text, &t->md_skip, out, &olen);
+		if (r < 0) {
+			fail(f, r, "%s/metadata: bad metadata packet after a new trace chunk",
+			     t->dir);
+			goto out;
+		}
+	}
+	if (r < 0) {
+		fail(f, r, "cannot read '%s/metadata': %s", t->dir, strerror(-r));
+		goto out;
+	}
+	if (olen) {
+		memset(&diag, 0, sizeof(diag));
+		r = ctflive_ctf_trace_add_metadata(t->trace, out, (size_t)olen, &diag);
+		if (r < 0) {
+			fail(f, r, "%s/metadata:%d:%d: %s", t->dir, diag.line, diag.col, diag.msg);
+			goto out;
+		}
+		t->md_any = true;
+	}
+	t->md_off += used;
+out:
+	free(buf);
+	free(out);
+	return r;
+}
 
 static int poll_metadata(struct ctflive_follow *f, struct ftrace *t)
 {
@@ -498,8 +768,19 @@ static int poll_metadata(struct ctflive_follow *f, struct ftrace *t)
 	uint8_t *buf;
 	int r;
 
+	if (t->md_fd >= 0 && !f->final_read) {
+		char *p = path_join(t->dir, "metadata");
+
+		if (!p)
+			return fail(f, -ENOMEM, "out of memory");
+		r = switch_metadata(f, t, p);
+		free(p);
+		if (r < 0)
+			return r;
+	}
 	if (t->md_fd < 0) {
 		char *p = path_join(t->dir, "metadata");
+		struct stat sb;
 
 		if (!p)
 			return fail(f, -ENOMEM, "out of memory");
@@ -507,6 +788,10 @@ static int poll_metadata(struct ctflive_follow *f, struct ftrace *t)
 		free(p);
 		if (t->md_fd < 0)
 			return 0;
+		if (fstat(t->md_fd, &sb) == 0) {
+			t->md_dev = sb.st_dev;
+			t->md_ino = sb.st_ino;
+		}
 	}
 	r = ctflive_follow_safe_end(t->md_fd, t->md_off, &end);
 	if (r == 0)
@@ -519,6 +804,8 @@ static int poll_metadata(struct ctflive_follow *f, struct ftrace *t)
 		return 0;
 	if (end > CTFLIVE_LIVE_MAX_METADATA)
 		return fail(f, -E2BIG, "metadata of '%s' is too large", t->dir);
+	if (t->md_switched)
+		return poll_switched_metadata(f, t, end, end == size && f->final);
 	buf = malloc(MD_CHUNK);
 	if (!buf)
 		return fail(f, -ENOMEM, "out of memory");
@@ -542,6 +829,7 @@ static int poll_metadata(struct ctflive_follow *f, struct ftrace *t)
 			break;
 		}
 		t->md_off += n;
+		t->md_any = true;
 	}
 	free(buf);
 	return r;
@@ -619,13 +907,38 @@ static int read_entry(struct ctflive_follow *f, struct ffile *fi, uint8_t *raw)
 
 	if (fi->idx_fd < 0) {
 		char ipath[PATH_MAX];
+		struct stat isb, dsb;
 
+		/* The index at this path belongs to a newer tracefile now. */
+		if (superseded(f, fi))
+			return 0;
 		if (snprintf(ipath, sizeof(ipath), "%s/index/%s.idx", fi->tr->dir, fi->name) >=
 		    (int)sizeof(ipath))
 			return 0;
 		fi->idx_fd = open(ipath, O_RDONLY | O_CLOEXEC);
 		if (fi->idx_fd < 0)
 			return 0;
+		/* The relay replaces the tracefile, then its index: the index
+		 * must not be the one of an older file at the same path, and the
+		 * tracefile must still be ours (else it belongs to a newer one). */
+		bool bad = fstat(fi->idx_fd, &isb) < 0 || stat(fi->path, &dsb) < 0 ||
+			   dsb.st_dev != fi->dev || dsb.st_ino != fi->ino;
+
+		for (size_t i = 0; !bad && i < f->nfiles; i++) {
+			const struct ffile *o = f->files[i];
+
+			/* Only open ones: a closed inode may be reused. */
+			bad = o != fi && o->idx_fd >= 0 && o->idev == isb.st_dev &&
+			      o->iino == isb.st_ino && !strcmp(o->path, fi->path);
+		}
+		if (bad) {
+			close(fi->idx_fd);
+			fi->idx_fd = -1;
+			return 0;
+		}
+		fi->idev = isb.st_dev;
+		fi->iino = isb.st_ino;
+		fi->has_iino = true;
 	}
 	if (!fi->esize) {
 		r = read_header(f, fi);
@@ -736,8 +1049,17 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 		struct ffile *fi = s->files[s->cur];
 		struct entry e;
 		uint64_t dsize = 0, len;
-		int r = read_entry(f, fi, raw);
+		int r;
 
+		if (fi->exhausted) {
+			/* Read to its end: continue with the next file in time order
+			 * (ring slot or trace chunk replaced: a new file). */
+			if (s->cur + 1 >= s->nfiles)
+				return 0;
+			s->cur++;
+			continue;
+		}
+		r = read_entry(f, fi, raw);
 		if (r < 0)
 			return r;
 		if (r == 0) {
@@ -823,6 +1145,20 @@ static int poll_new_files(struct ctflive_follow *f)
 
 		if (fi->st || fi->exhausted)
 			continue;
+		if (fi->idx_fd < 0 && superseded(f, fi)) {
+			uint64_t size = 0;
+
+			/* Replaced before its index could be opened (the relay
+			 * wrapped its ring or cleared the session faster than we
+			 * read): its packets are gone. */
+			fi->exhausted = true;
+			if (file_size(fi->data_fd, &size) == 0 && size > 0)
+				add_warning(f,
+					    "'%s' was replaced before it could be read: its "
+					    "packets (%" PRIu64 " bytes) are lost",
+					    fi->path, size);
+			continue;
+		}
 		r = read_entry(f, fi, raw);
 		if (r < 0)
 			return r;
@@ -907,7 +1243,7 @@ static int poll_all(struct ctflive_follow *f)
 			struct ctflive_ctf_diag diag;
 
 			memset(&diag, 0, sizeof(diag));
-			if (f->traces[i]->md_off == 0)
+			if (!f->traces[i]->md_any)
 				continue;
 			r = ctflive_ctf_trace_end_metadata(f->traces[i]->trace, &diag);
 			if (r < 0)
@@ -999,6 +1335,26 @@ static bool blocked_bound(struct ctflive_follow *f, struct fstream *s, struct ff
 
 	if (s && s->cur < s->nfiles)
 		fi = s->files[s->cur];
+	if (s && fi && fi->exhausted && !f->final) {
+		struct stat sb;
+		char p[PATH_MAX];
+
+		/* The relay is done with this file but the stream goes on: during
+		 * a rotation or a clear its next file is written out of sight,
+		 * in `.tmp_new_chunk`, and may hold older times than the others'
+		 * grace bound. Wait until the new chunk is in place and seen. */
+		if (snprintf(p, sizeof(p), "%s/.tmp_new_chunk", f->dir) < (int)sizeof(p) &&
+		    lstat(p, &sb) == 0)
+			return false;
+		if (stat(fi->path, &sb) == 0) {
+			const struct ffile *n = newest_at(f, fi->path);
+
+			if (n->dev != sb.st_dev || n->ino != sb.st_ino) {
+				f->dirty = true; /* replaced, not scanned yet */
+				return false;
+			}
+		}
+	}
 	/* Bytes written but not published: the relay is committing them. */
 	if (fi && (ctflive_follow_safe_end(fi->data_fd, 0, &end) < 0 ||
 		   file_size(fi->data_fd, &size) < 0 || (end != UINT64_MAX && end < size)))
@@ -1138,6 +1494,12 @@ int ctflive_follow_wait(struct ctflive_follow *f, int timeout_ms)
 
 const char *ctflive_follow_next_warning(struct ctflive_follow *f)
 {
+	if (f->warned < f->nwarnings) {
+		snprintf(f->warning, sizeof(f->warning), "%s", f->warnings[f->warned]);
+		free(f->warnings[f->warned]);
+		f->warnings[f->warned++] = NULL;
+		return f->warning;
+	}
 	if (f->final && f->has_marker && !f->state_warned &&
 	    strcmp(f->marker_state, "complete") != 0) {
 		/* doc/file-formats.md §4: anything but "complete" is an unfinished session. */

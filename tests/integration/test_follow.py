@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import random
+import re
 import struct
 import subprocess
 import threading
@@ -139,6 +140,104 @@ def test_follow_lttng_live_exact(lttng, make_relay, ws):
     assert h.tick_indices(lines, "f1") == list(range(n))
     assert lines == bt.lines
     print(f"follow printed {len(lines)} lines, identical to babeltrace2's offline read")
+
+
+_DELTA_RE = re.compile(r"^(\[[0-9:.]+\]) \(\+[0-9.?]+\) ")
+
+
+def no_delta(lines: list[str]) -> list[str]:
+    """Lines without the delta to the previous line (which depends on what
+    precedes a line: follow printed more than what is left on disk)."""
+    return [_DELTA_RE.sub(r"\1 ", x) for x in lines]
+
+
+def follow_warned_lost(err: str) -> bool:
+    """follow told its user that packets are missing (overwritten by the
+    tracefile ring, or removed by a clear before it could read them)."""
+    return any(w in err for w in ("discarded", "lost", "replaced before"))
+
+
+def test_follow_tracefile_ring(lttng, make_relay, ws):
+    """--tracefile-size/--tracefile-count: the relay replaces the files of a
+    ring slot (new inode at the same path). follow continues with each new
+    file in time order: every line babeltrace2 reads offline at the end (the
+    packets still on disk) is in follow's output, follow exits 0, and if it
+    missed overwritten packets it said so."""
+    relay = make_relay("ctflive-relayd", "r")
+    lttng.create_live("ring", relay, 100000)
+    lttng.enable_channel("ring", "ch", subbuf_size=16384, num_subbuf=4,
+                         tracefile_size=32768, tracefile_count=2)
+    lttng.enable_event("ring", channel="ch")
+    lttng.start_session("ring")
+    sdir = relay.session_dir("ring")
+    wait_marker(sdir)
+    fo = Follow(sdir, ws.mkdir("fr"))
+    old = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(old)})  # one CPU: one ring
+        try:
+            app = lttng.spawn_app(3000, 1000, "ring")
+        finally:
+            os.sched_setaffinity(0, old)
+        lttng.wait_app(app)
+        time.sleep(0.3)
+        lttng.stop_session("ring")
+        lttng.destroy("ring")
+        rcode, lines, err = fo.finish()
+    finally:
+        fo.stop()
+    assert rcode == 0, err
+    bt = h.babeltrace(sdir)
+    assert bt.rc == 0, bt.err
+    got = set(no_delta(lines))
+    missing = [x for x in no_delta(bt.lines) if x not in got]
+    assert not missing, (f"{len(missing)} of {len(bt.lines)} lines of babeltrace2 missing "
+                         f"from follow's {len(lines)}: {missing[:3]}; stderr: {err[-2000:]}")
+    idx = h.tick_indices(lines, "ring")
+    assert idx == sorted(idx), "follow's ticks are not in time order"
+    if len(set(idx)) < 3000:
+        assert follow_warned_lost(err), (f"follow printed {len(set(idx))} of 3000 ticks "
+                                         f"without a warning: {err[-2000:]}")
+    rings = sorted(p.name for p in sdir.rglob("ch_*") if p.parent.name != "index")
+    print(f"follow printed {len(idx)} ticks (babeltrace2 offline: {len(bt.lines)} lines, "
+          f"files {rings}); stderr: {err.strip()[-500:]}")
+
+
+def test_follow_lttng_clear(lttng, make_relay, ws):
+    """`lttng clear` during a live session: the relay re-creates the files of
+    each stream (and the metadata, a full re-send) at the same paths in a new
+    trace chunk and deletes the old one. follow continues with the new files:
+    every line babeltrace2 reads afterwards (the post-clear data) is in
+    follow's output, and follow exits 0."""
+    relay = make_relay("ctflive-relayd", "r")
+    ls.setup_session(lttng, relay, "clr")
+    sdir = relay.session_dir("clr")
+    wait_marker(sdir)
+    fo = Follow(sdir, ws.mkdir("fc"))
+    try:
+        app = lttng.spawn_app(1000, 2000, "clr")
+        time.sleep(1.0)
+        lttng.clear("clr")
+        lttng.wait_app(app)
+        time.sleep(0.3)
+        lttng.stop_session("clr")
+        lttng.destroy("clr")
+        rcode, lines, err = fo.finish()
+    finally:
+        fo.stop()
+    assert rcode == 0, err
+    bt = h.babeltrace(sdir)
+    assert bt.rc == 0, bt.err
+    after = h.tick_indices(bt.lines, "clr")
+    assert after and after[-1] == 999, f"babeltrace2 read {len(after)} ticks after the clear"
+    got = set(no_delta(lines))
+    missing = [x for x in no_delta(bt.lines) if x not in got]
+    assert not missing, (f"{len(missing)} of {len(bt.lines)} lines of babeltrace2 missing "
+                         f"from follow's {len(lines)}: {missing[:3]}; stderr: {err[-2000:]}")
+    idx = h.tick_indices(lines, "clr")
+    assert idx == sorted(idx), "follow's ticks are not in time order"
+    print(f"follow printed {len(idx)} ticks ({len(set(idx))} distinct), babeltrace2 "
+          f"{len(after)} after the clear; stderr: {err.strip()[-500:]}")
 
 
 # --------------------------------------------------------------------------
