@@ -19,6 +19,7 @@ import fcntl
 import os
 import random
 import re
+import signal
 import struct
 import subprocess
 import threading
@@ -157,7 +158,8 @@ def follow_warned_lost(err: str) -> bool:
     return any(w in err for w in ("discarded", "lost", "replaced before"))
 
 
-def test_follow_tracefile_ring(lttng, make_relay, ws):
+@pytest.mark.parametrize("pause", [False, True], ids=["keeps-up", "paused"])
+def test_follow_tracefile_ring(lttng, make_relay, ws, pause):
     """--tracefile-size/--tracefile-count: the relay replaces the files of a
     ring slot (new inode at the same path). follow continues with each new
     file in time order: every line babeltrace2 reads offline at the end (the
@@ -179,6 +181,12 @@ def test_follow_tracefile_ring(lttng, make_relay, ws):
             app = lttng.spawn_app(3000, 1000, "ring")
         finally:
             os.sched_setaffinity(0, old)
+        if pause:
+            # follow falls behind: the ring overwrites files it has not read
+            time.sleep(0.5)
+            os.kill(fo.p.pid, signal.SIGSTOP)
+            time.sleep(1.5)
+            os.kill(fo.p.pid, signal.SIGCONT)
         lttng.wait_app(app)
         time.sleep(0.3)
         lttng.stop_session("ring")
