@@ -1324,6 +1324,25 @@ static int64_t head_key(const struct fstream *s, int64_t last)
 }
 
 /*
+ * A rotation or a clear is under way: streams are written out of sight, in
+ * `.tmp_new_chunk`, and packets held up by it may be older than the grace
+ * bound. Nothing is assumed about blocked streams until the new chunk is in
+ * place (and the old one archived or deleted).
+ */
+static bool in_rotation(const struct ctflive_follow *f)
+{
+	static const char *const names[] = { ".tmp_new_chunk", ".tmp_old_chunk" };
+	struct stat sb;
+	char p[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (snprintf(p, sizeof(p), "%s/%s", f->dir, names[i]) < (int)sizeof(p) &&
+		    lstat(p, &sb) == 0)
+			return true;
+	return false;
+}
+
+/*
  * Lower bound of the times a blocked stream (or a file not attached yet)
  * can still produce; false when it must be waited for.
  */
@@ -1335,17 +1354,11 @@ static bool blocked_bound(struct ctflive_follow *f, struct fstream *s, struct ff
 
 	if (s && s->cur < s->nfiles)
 		fi = s->files[s->cur];
+	if (!f->final && in_rotation(f))
+		return false;
 	if (s && fi && fi->exhausted && !f->final) {
 		struct stat sb;
-		char p[PATH_MAX];
 
-		/* The relay is done with this file but the stream goes on: during
-		 * a rotation or a clear its next file is written out of sight,
-		 * in `.tmp_new_chunk`, and may hold older times than the others'
-		 * grace bound. Wait until the new chunk is in place and seen. */
-		if (snprintf(p, sizeof(p), "%s/.tmp_new_chunk", f->dir) < (int)sizeof(p) &&
-		    lstat(p, &sb) == 0)
-			return false;
 		if (stat(fi->path, &sb) == 0) {
 			const struct ffile *n = newest_at(f, fi->path);
 

@@ -221,7 +221,9 @@ def test_follow_lttng_clear(lttng, make_relay, ws):
     ls.setup_session(lttng, relay, "clr")
     sdir = relay.session_dir("clr")
     wait_marker(sdir)
-    fo = Follow(sdir, ws.mkdir("fc"))
+    # The clear holds packets back for a while: order across streams relies
+    # on --grace covering it (follow.h, "Merging while live").
+    fo = Follow(sdir, ws.mkdir("fc"), "--grace", "3000")
     try:
         app = lttng.spawn_app(1000, 2000, "clr")
         time.sleep(1.0)
