@@ -205,6 +205,15 @@ static int recv_fixed(struct ctflive_live_client *c, uint32_t cmd, uint8_t *buf,
 	return 0;
 }
 
+/* Sends request `cmd` and reads its fixed-size reply into rep (`size` bytes). */
+static int round_trip(struct ctflive_live_client *c, uint32_t cmd, const uint8_t *req,
+		      size_t req_len, uint8_t *rep, size_t size, struct cl_rbuf *ret)
+{
+	int r = send_cmd(c, cmd, req, req_len);
+
+	return r < 0 ? r : recv_fixed(c, cmd, rep, size, ret);
+}
+
 static int malformed(struct ctflive_live_client *c, uint32_t cmd, int r)
 {
 	const char *why = r == -E2BIG ? "a count or length over the limit" : "a malformed reply";
@@ -669,10 +678,7 @@ static int list_sessions(struct ctflive_live_client *c, struct cl_live_session *
 	uint32_t count;
 	int r;
 
-	r = send_cmd(c, CL_LIVE_CMD_LIST_SESSIONS, NULL, 0);
-	if (r < 0)
-		return r;
-	r = recv_fixed(c, CL_LIVE_CMD_LIST_SESSIONS, rep, CL_LIVE_LIST_REPLY_SIZE, &rb);
+	r = round_trip(c, CL_LIVE_CMD_LIST_SESSIONS, NULL, 0, rep, CL_LIVE_LIST_REPLY_SIZE, &rb);
 	if (r < 0)
 		return r;
 	r = cl_live_list_reply_decode(&rb, &count);
@@ -748,10 +754,7 @@ static int create_viewer_session(struct ctflive_live_client *c)
 
 	if (c->viewer_session)
 		return 0;
-	r = send_cmd(c, CL_LIVE_CMD_CREATE_SESSION, NULL, 0);
-	if (r < 0)
-		return r;
-	r = recv_fixed(c, CL_LIVE_CMD_CREATE_SESSION, rep, sizeof(rep), &rb);
+	r = round_trip(c, CL_LIVE_CMD_CREATE_SESSION, NULL, 0, rep, sizeof(rep), &rb);
 	if (r < 0)
 		return r;
 	r = cl_live_create_session_reply_decode(&rb, &status);
@@ -774,10 +777,7 @@ static int attach_one(struct ctflive_live_client *c, uint64_t id, enum ctflive_l
 	int r;
 
 	(void)cl_live_attach_request_encode(&wb, &a);
-	r = send_cmd(c, CL_LIVE_CMD_ATTACH_SESSION, req, wb.pos);
-	if (r < 0)
-		return r;
-	r = recv_fixed(c, CL_LIVE_CMD_ATTACH_SESSION, rep, sizeof(rep), &rb);
+	r = round_trip(c, CL_LIVE_CMD_ATTACH_SESSION, req, wb.pos, rep, sizeof(rep), &rb);
 	if (r < 0)
 		return r;
 	r = cl_live_attach_reply_decode(&rb, &m);
@@ -866,10 +866,7 @@ static int new_streams(struct ctflive_live_client *c, struct session *s)
 	int r;
 
 	(void)cl_live_new_streams_request_encode(&wb, id);
-	r = send_cmd(c, CL_LIVE_CMD_GET_NEW_STREAMS, req, wb.pos);
-	if (r < 0)
-		return r;
-	r = recv_fixed(c, CL_LIVE_CMD_GET_NEW_STREAMS, rep, sizeof(rep), &rb);
+	r = round_trip(c, CL_LIVE_CMD_GET_NEW_STREAMS, req, wb.pos, rep, sizeof(rep), &rb);
 	if (r < 0)
 		return r;
 	r = cl_live_new_streams_reply_decode(&rb, &m);
@@ -1042,10 +1039,7 @@ int ctflive_live_client_request_index(struct ctflive_live_client *c, uint64_t st
 		return set_err(c, -EINVAL, "unknown stream %llu", (unsigned long long)stream_id);
 
 	(void)cl_live_get_next_index_encode(&wb, stream_id);
-	r = send_cmd(c, CL_LIVE_CMD_GET_NEXT_INDEX, req, wb.pos);
-	if (r < 0)
-		return r;
-	r = recv_fixed(c, CL_LIVE_CMD_GET_NEXT_INDEX, rep, sizeof(rep), &rb);
+	r = round_trip(c, CL_LIVE_CMD_GET_NEXT_INDEX, req, wb.pos, rep, sizeof(rep), &rb);
 	if (r < 0)
 		return r;
 	r = cl_live_index_decode(&rb, &x);
