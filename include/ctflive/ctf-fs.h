@@ -70,11 +70,13 @@ struct ctflive_ctf_mux *ctflive_ctf_mux_free(struct ctflive_ctf_mux *m);
 int ctflive_ctf_mux_add(struct ctflive_ctf_mux *m, struct ctflive_ctf_stream *s);
 /*
  * Next message of all streams. Returns 0 with *ret and *ret_stream set (both
- * valid until the next call), CTFLIVE_CTF_END when every stream ended,
+ * borrowed, valid until the next call: *ret points into the merger, which
+ * decodes the stream's next message into the same place), CTFLIVE_CTF_END
+ * when every stream ended,
  * -EAGAIN when a stream needs more bytes (retry later), or the error of the
  * stream that failed (*ret_stream names it, *reterr has the details).
  */
-int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
+int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, const struct ctflive_ctf_msg **ret,
 			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr);
 
 #ifdef __cplusplus

@@ -128,7 +128,7 @@ int cl_cmd_view(int argc, char **argv)
 		goto out;
 	}
 	for (;;) {
-		struct ctflive_ctf_msg m;
+		const struct ctflive_ctf_msg *m;
 		struct ctflive_ctf_stream *s = NULL;
 
 		r = ctflive_ctf_mux_next(mux, &m, &s, &diag);
@@ -141,16 +141,16 @@ int cl_cmd_view(int argc, char **argv)
 			goto out;
 		}
 		if (decode_only) {
-			nevents += m.type == CTFLIVE_CTF_MSG_EVENT;
+			nevents += m->type == CTFLIVE_CTF_MSG_EVENT;
 			continue;
 		}
-		r = ctflive_ctf_printer_msg(pr, s, &m);
+		r = ctflive_ctf_printer_msg(pr, s, m);
 		if (r < 0)
 			goto oom;
 		if (!(po.flags & CTFLIVE_CTF_JSON) &&
-		    (m.type == CTFLIVE_CTF_MSG_DISCARDED_EVENTS ||
-		     m.type == CTFLIVE_CTF_MSG_DISCARDED_PACKETS)) {
-			r = ctflive_ctf_printer_warning(pr, s, &m);
+		    (m->type == CTFLIVE_CTF_MSG_DISCARDED_EVENTS ||
+		     m->type == CTFLIVE_CTF_MSG_DISCARDED_PACKETS)) {
+			r = ctflive_ctf_printer_warning(pr, s, m);
 			if (r < 0)
 				goto oom;
 			(void)cli_printer_flush(pr, 1);

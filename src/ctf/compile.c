@@ -586,6 +586,11 @@ int cl_fuse_lttng_header(struct cctx *c, struct cl_node *h)
 		return -ENOMEM;
 	prog[0].code = code;
 	prog[0].n = h;
+	/* what the hot loop needs, so it does not walk the tree; a register
+	 * given to the id later rebuilds the header program unfused */
+	prog[0].reg = id->reg;
+	prog[0].flags = (uint8_t)(((cs->kids[0]->flags & CL_N_CLOCK) ? CL_OPF_CLOCK : 0) |
+				  ((ex->kids[1]->flags & CL_N_CLOCK) ? CL_OPF_CLOCK_EXT : 0));
 	prog[1].code = CL_OP_END;
 	prog[1].n = h;
 	h->prog_generic = h->prog;

@@ -199,7 +199,9 @@ struct cl_op {
 	const struct cl_node *n;
 };
 
-enum { CL_OPF_SIGNED = 1, CL_OPF_CLOCK = 2, CL_OPF_SIDE = 4 };
+/* CL_OPF_CLOCK_EXT: fused LTTng header, the extended timestamp maps to a
+ * clock (CL_OPF_CLOCK is then the compact one) */
+enum { CL_OPF_SIGNED = 1, CL_OPF_CLOCK = 2, CL_OPF_SIDE = 4, CL_OPF_CLOCK_EXT = 8 };
 
 #define CL_NVALS_VAR UINT32_MAX
 

@@ -877,8 +877,6 @@ l_le64:
 #undef PLAIN
 l_lttng : {
 	/* fused LTTng event header, see fuse_lttng_header() */
-	const struct cl_node *h = op->n, *id = h->kids[0], *v = h->kids[1];
-	const struct cl_node *cts = v->kids[0]->kids[0], *ets = v->kids[1]->kids[1];
 	uint64_t np = (pos + 7) & ~(uint64_t)7, eid, ts;
 	const uint8_t *p = buf + np / 8;
 	bool large = op->code == CL_OP_LTTNG_LARGE;
@@ -896,7 +894,7 @@ l_lttng : {
 			if (pid != (large ? 65535u : 31u))
 				goto lttng_compact_ok;
 		}
-		SLOW(run_prog(d, h->prog_generic));
+		SLOW(run_prog(d, op->n->prog_generic));
 		NEXT();
 	}
 lttng_compact_ok:
@@ -918,8 +916,8 @@ lttng_compact_ok:
 		tsbits = 27;
 		pos = np + 32;
 	}
-	if (id->reg)
-		s->regs[id->reg] = eid;
+	if (op->reg)
+		s->regs[op->reg] = eid;
 	if (eid == (large ? 65535u : 31u)) {
 		const uint8_t *q = p + (large ? 2 : 1);
 		uint32_t x;
@@ -932,12 +930,12 @@ lttng_compact_ok:
 		out->v[out->n++].u = eid;
 		out->v[out->n++].u = ts;
 		pos = np + (large ? 112 : 104);
-		if (ets->flags & CL_N_CLOCK)
+		if (op->flags & CL_OPF_CLOCK_EXT)
 			s->clock = ts;
 	} else {
 		out->v[out->n++].n = 0;
 		out->v[out->n++].u = ts;
-		if (cts->flags & CL_N_CLOCK)
+		if (op->flags & CL_OPF_CLOCK)
 			s->clock = cl_clock_update(s->clock, ts, tsbits);
 	}
 	s->mv[CL_M_EVENT_ID] = eid;

@@ -107,30 +107,27 @@ static int fill(struct ctflive_ctf_mux *m, struct mux_in *in, struct ctflive_ctf
 }
 
 static __attribute__((noinline)) int mux_next_slow(struct ctflive_ctf_mux *m,
-						   struct ctflive_ctf_msg *ret,
+						   const struct ctflive_ctf_msg **ret,
 						   struct ctflive_ctf_stream **ret_stream,
 						   struct ctflive_ctf_diag *reterr);
 
-int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
+/*
+ * The message returned is the head slot of its input: nothing is copied.
+ * The next call decodes that input's next message into the same slot, then
+ * compares it with `bound`, the best of the other heads.
+ */
+int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, const struct ctflive_ctf_msg **ret,
 			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr)
 {
 	struct mux_in *p, *b;
-	int64_t t, bt;
+	int64_t t;
 	int r;
 
 	if (m->pending < 0)
 		return mux_next_slow(m, ret, ret_stream, reterr);
 	p = &m->in[m->pending];
-	b = m->bound;
-	if (!b) {
-		/* the only stream left: decode straight into *ret */
-		r = ctflive_ctf_stream_next(p->s, ret, reterr);
-		if (__builtin_expect(r == 0, 1)) {
-			*ret_stream = p->s;
-			if (ret->has_time)
-				m->last_ns = ret->ns;
-			return 0;
-		}
+	r = ctflive_ctf_stream_next(p->s, &p->head, reterr);
+	if (__builtin_expect(r != 0, 0)) {
 		if (r < 0) {
 			*ret_stream = p->s; /* stays pending: retried next call */
 			return r;
@@ -139,44 +136,35 @@ int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 		m->pending = -1;
 		return mux_next_slow(m, ret, ret_stream, reterr);
 	}
-	r = ctflive_ctf_stream_next(p->s, ret, reterr);
-	if (__builtin_expect(r != 0, 0)) {
-		if (r < 0) {
-			*ret_stream = p->s;
-			return r;
-		}
-		p->ended = true;
-		m->pending = -1;
-		return mux_next_slow(m, ret, ret_stream, reterr);
-	}
-	t = ret->ns;
-	bt = m->bound_ts;
-	if (__builtin_expect(ret->has_time && m->fast && t < bt, 1)) {
-		/* still first: no copy */
+	b = m->bound;
+	t = p->head.ns;
+	if (!b || __builtin_expect(p->head.has_time && m->fast && t < m->bound_ts, 1)) {
+		/* still first (or the only stream left) */
+		*ret = &p->head;
 		*ret_stream = p->s;
-		m->last_ns = t;
+		if (p->head.has_time)
+			m->last_ns = t;
 		return 0;
 	}
-	p->head = *ret;
 	p->has_head = true;
 	/* equal times need the stream tie-break: leave them to the scan */
-	if (__builtin_expect(!ret->has_time || !m->fast || t == bt || m->n != 2, 0)) {
+	if (__builtin_expect(!p->head.has_time || !m->fast || t == m->bound_ts || m->n != 2, 0)) {
 		m->pending = -1;
 		return mux_next_slow(m, ret, ret_stream, reterr);
 	}
 	/* two inputs and the other one comes first: it is next, this one
 	 * becomes the bound */
+	m->last_ns = m->bound_ts;
 	m->bound = p;
 	m->bound_ts = t;
 	m->pending = b - m->in;
-	m->last_ns = bt;
 	b->has_head = false;
-	*ret = b->head;
+	*ret = &b->head;
 	*ret_stream = b->s;
 	return 0;
 }
 
-static int mux_next_slow(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
+static int mux_next_slow(struct ctflive_ctf_mux *m, const struct ctflive_ctf_msg **ret,
 			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr)
 {
 	struct mux_in *best = NULL, *second = NULL;
@@ -219,7 +207,7 @@ static int mux_next_slow(struct ctflive_ctf_mux *m, struct ctflive_ctf_msg *ret,
 	/* a waiting head without time moves with the last time: always rescan */
 	m->fast = untimed == (size_t)!best->head.has_time;
 	best->has_head = false;
-	*ret = best->head;
+	*ret = &best->head;
 	*ret_stream = best->s;
 	m->last_ns = best_ts;
 	m->pending = best - m->in;
