@@ -239,10 +239,22 @@ int ctflive_ctf_peek_first_packet(struct ctflive_ctf_trace *t, struct ctflive_by
 				  uint64_t *ret_stream_class_id, uint64_t *ret_instance_id,
 				  bool *ret_has_begin, int64_t *ret_begin_ns);
 
-/* Labels owned by the caller and attached to a stream for printers and
- * warnings (borrowed pointers, must outlive the stream). */
+/*
+ * Labels owned by the caller and attached to a stream for printers and
+ * warnings (borrowed pointers, must outlive the stream). A NULL trace_name
+ * is a trace without a name, as babeltrace2's lttng-live source makes them:
+ * the text output then prints no `trace` field and calls it "(unknown)" in
+ * warnings. `stream_id` is the stream's ID in those warnings and in JSON.
+ */
 void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *trace_name,
 				   const char *stream_name, uint64_t stream_id);
+
+/*
+ * What JSON output calls the trace of `s` when it has no name (see
+ * ctflive_ctf_stream_set_labels()), e.g. its path in a live session
+ * ("ust/uid/1000/64-bit"). Borrowed, must outlive the stream.
+ */
+void ctflive_ctf_stream_set_trace_path(struct ctflive_ctf_stream *s, const char *path);
 
 /*
  * Records that the packet with `packet_seq_num` of this stream was lost in

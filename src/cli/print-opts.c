@@ -2,6 +2,7 @@
 #include "print-opts.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,7 +32,7 @@ static const struct word names[] = {
 	{ "ctx", CTFLIVE_CTF_NAMES_CONTEXT },
 	{ "scope", CTFLIVE_CTF_NAMES_SCOPE },
 	{ "header", CTFLIVE_CTF_NAMES_HEADER },
-	{ "all", NAME_BITS },
+	{ "all", 0 },
 	{ "none", 0 },
 };
 
@@ -44,15 +45,21 @@ static const struct word fields[] = {
 	{ "loglevel", CTFLIVE_CTF_FIELD_LOGLEVEL },
 	{ "emf", CTFLIVE_CTF_FIELD_EMF },
 	{ "callsite", 0 }, /* accepted, not printed (as babeltrace2 2.0.4) */
-	{ "all", FIELD_BITS },
+	{ "all", 0 },
 };
 
-/* A comma-separated list of words replaces the `mask` bits of *flags ("none" clears). */
-static int parse_words(const char *list, const struct word *w, size_t n, unsigned mask,
-		       unsigned *flags)
+/*
+ * Adds one -n/-f list to *o the way babeltrace2 2.0.4's command line turns
+ * it into text sink parameters (babeltrace2-cfg-cli-args.c,
+ * insert_flat_params_from_array()): "all" and "none" set the default to
+ * show or hide; any other word turns its item on; a list without "all" or
+ * "none" also sets the default to hide. Later options add to earlier ones.
+ */
+static int parse_words(const char *list, const struct word *w, size_t n, struct cli_word_opts *o)
 {
 	const char *p = list;
-	unsigned bits = 0;
+	struct cli_word_opts next = *o;
+	bool dflt = false, other = false;
 
 	for (;;) {
 		size_t len = strcspn(p, ","), i;
@@ -62,21 +69,43 @@ static int parse_words(const char *list, const struct word *w, size_t n, unsigne
 				break;
 		if (i == n)
 			return -EINVAL;
-		if (!strcmp(w[i].name, "none"))
-			bits = 0;
-		bits |= w[i].bits;
+		if (!strcmp(w[i].name, "all") || !strcmp(w[i].name, "none")) {
+			next.dflt = w[i].name[0] == 'a' ? CLI_DEFAULT_SHOW : CLI_DEFAULT_HIDE;
+			dflt = true;
+		} else {
+			next.yes |= w[i].bits;
+			other = true;
+		}
 		if (!p[len])
 			break;
 		p += len + 1;
 	}
-	*flags = (*flags & ~mask) | bits;
+	if (other && !dflt)
+		next.dflt = CLI_DEFAULT_HIDE;
+	*o = next;
 	return 0;
+}
+
+/* The printer bits of `mask` for *o, `unset` being the default's bits. */
+static unsigned word_bits(const struct cli_word_opts *o, unsigned mask, unsigned unset)
+{
+	unsigned base = o->dflt == CLI_DEFAULT_UNSET ? unset
+			: o->dflt == CLI_DEFAULT_SHOW ? mask
+						      : 0;
+
+	return (base | o->yes) & mask;
+}
+
+static void update_flags(struct cli_print_opts *o)
+{
+	o->flags &= ~(unsigned)(NAME_BITS | FIELD_BITS);
+	o->flags |= word_bits(&o->names, NAME_BITS, CTFLIVE_CTF_PRINT_DEFAULT & NAME_BITS) |
+		    word_bits(&o->fields, FIELD_BITS, CTFLIVE_CTF_PRINT_DEFAULT & FIELD_BITS);
 }
 
 void cli_print_opts_init(struct cli_print_opts *o)
 {
-	o->flags = CTFLIVE_CTF_PRINT_DEFAULT;
-	o->offset_ns = 0;
+	*o = (struct cli_print_opts){ .flags = CTFLIVE_CTF_PRINT_DEFAULT };
 }
 
 int cli_print_opt(int c, const char *arg, struct cli_print_opts *o)
@@ -117,16 +146,18 @@ int cli_print_opt(int c, const char *arg, struct cli_print_opts *o)
 		return 1;
 	}
 	case 'n':
-		if (parse_words(arg, names, CL_ARRAY_SIZE(names), NAME_BITS, &o->flags) < 0) {
+		if (parse_words(arg, names, CL_ARRAY_SIZE(names), &o->names) < 0) {
 			log_error("invalid --names list '%s'", arg);
 			return -1;
 		}
+		update_flags(o);
 		return 1;
 	case 'f':
-		if (parse_words(arg, fields, CL_ARRAY_SIZE(fields), FIELD_BITS, &o->flags) < 0) {
+		if (parse_words(arg, fields, CL_ARRAY_SIZE(fields), &o->fields) < 0) {
 			log_error("invalid --fields list '%s'", arg);
 			return -1;
 		}
+		update_flags(o);
 		return 1;
 	default:
 		return 0;

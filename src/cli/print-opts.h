@@ -58,9 +58,16 @@ enum {
 	"                         loglevel, emf, callsite, all\n"                   \
 	"  --json                 one JSON object per line (see doc/ctf-json.md)\n"
 
+/* What the -n (or -f) options said so far, combined as babeltrace2 does. */
+struct cli_word_opts {
+	enum { CLI_DEFAULT_UNSET, CLI_DEFAULT_SHOW, CLI_DEFAULT_HIDE } dflt; /* last all/none */
+	unsigned yes; /* every word named in any option */
+};
+
 struct cli_print_opts {
 	unsigned flags;    /* CTFLIVE_CTF_* printer flags */
 	int64_t offset_ns; /* added to printed times */
+	struct cli_word_opts names, fields;
 };
 
 /* The defaults: babeltrace2's default text format. */

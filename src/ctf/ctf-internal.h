@@ -339,6 +339,7 @@ struct ctflive_ctf_stream {
 	struct ctflive_ctf_trace *t; /* borrowed */
 	struct ctflive_ctf_source src;
 	const char *trace_name, *stream_name; /* borrowed labels */
+	const char *trace_path;               /* borrowed: JSON name of an unnamed trace */
 	uint64_t stream_id;
 	int err; /* sticky error */
 	struct ctflive_ctf_diag errdiag;

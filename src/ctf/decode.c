@@ -378,6 +378,11 @@ void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *tra
 	s->stream_id = stream_id;
 }
 
+void ctflive_ctf_stream_set_trace_path(struct ctflive_ctf_stream *s, const char *path)
+{
+	s->trace_path = path;
+}
+
 int ctflive_ctf_stream_mark_lost(struct ctflive_ctf_stream *s, uint64_t packet_seq_num)
 {
 	if (s->nlost == s->lost_cap) {

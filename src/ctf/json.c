@@ -231,7 +231,7 @@ void cl_format_iso8601(struct cl_obuf *b, int64_t ns)
 static void json_identity(struct cl_obuf *b, const struct ctflive_ctf_stream *s)
 {
 	CL_OB_LIT(b, ",\"trace\":");
-	json_cstr(b, s->trace_name ? s->trace_name : "");
+	json_cstr(b, s->trace_name ? s->trace_name : s->trace_path ? s->trace_path : "");
 	CL_OB_LIT(b, ",\"trace_uuid\":");
 	if (s->t->has_uuid)
 		json_cstr(b, s->t->uuid_str);

@@ -504,22 +504,31 @@ static int text_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_st
 	struct cl_obuf *b = &p->out;
 	unsigned f = p->flags;
 	bool hn = f & CTFLIVE_CTF_NAMES_HEADER;
-	bool dom = false, first = true;
+	/* `line_start` and the separators follow babeltrace2 2.0.4's
+	 * print_event_header() (plugins/text/pretty/print.c) exactly, odd
+	 * spots included: with header names the trace name is followed by
+	 * ", , ", and without a clock the header fields are not separated. */
+	bool dom = false, first = true, line_start = true;
 
 	if (sc->clock) {
 		cl_ob_puts(b, hn ? "timestamp = " : "[");
 		put_time(p, (int64_t)((uint64_t)m->ns + (uint64_t)p->offset_ns), m->cycles);
-		cl_ob_puts(b, hn ? ", " : "] ");
+		if (!hn)
+			CL_OB_LIT(b, "] ");
 		if (!(f & CTFLIVE_CTF_NO_DELTA)) {
-			cl_ob_puts(b, hn ? "delta = " : "(");
+			cl_ob_puts(b, hn ? ", delta = " : "(");
 			put_delta(p, m->ns, m->cycles);
-			cl_ob_puts(b, hn ? ", " : ") ");
+			if (!hn)
+				CL_OB_LIT(b, ") ");
 		}
 		p->have_last = true;
 		p->last_ns = (uint64_t)m->ns;
 		p->last_cycles = m->cycles;
+		line_start = !hn;
 	}
 	if ((f & CTFLIVE_CTF_FIELD_TRACE) && s->trace_name) {
+		if (!line_start)
+			CL_OB_LIT(b, ", ");
 		if (hn)
 			CL_OB_LIT(b, "trace = ");
 		cl_ob_puts(b, s->trace_name);
@@ -527,43 +536,48 @@ static int text_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_st
 			CL_OB_LIT(b, ", ");
 	}
 	if ((f & CTFLIVE_CTF_FIELD_HOSTNAME) && t->hostname) {
-		cl_ob_puts(b, hn ? "trace:hostname = " : "");
-		cl_ob_puts(b, t->hostname);
-		if (hn)
+		if (!line_start)
 			CL_OB_LIT(b, ", ");
+		if (hn)
+			CL_OB_LIT(b, "trace:hostname = ");
+		cl_ob_puts(b, t->hostname);
 		dom = true;
 	}
 	if ((f & CTFLIVE_CTF_FIELD_DOMAIN) && t->domain) {
+		if (!line_start)
+			CL_OB_LIT(b, ", ");
 		if (hn)
 			CL_OB_LIT(b, "trace:domain = ");
 		else if (dom)
 			cl_ob_putc(b, ':');
 		cl_ob_puts(b, t->domain);
-		if (hn)
-			CL_OB_LIT(b, ", ");
 		dom = true;
 	}
 	if ((f & CTFLIVE_CTF_FIELD_PROCNAME) && t->procname) {
+		if (!line_start)
+			CL_OB_LIT(b, ", ");
 		if (hn)
 			CL_OB_LIT(b, "trace:procname = ");
 		else if (dom)
 			cl_ob_putc(b, ':');
 		cl_ob_puts(b, t->procname);
-		if (hn)
-			CL_OB_LIT(b, ", ");
 		dom = true;
 	}
 	if ((f & CTFLIVE_CTF_FIELD_VPID) && t->has_vpid) {
+		if (!line_start)
+			CL_OB_LIT(b, ", ");
 		if (hn)
 			CL_OB_LIT(b, "trace:vpid = ");
 		else if (dom)
 			cl_ob_putc(b, ':');
 		cl_ob_putc(b, '(');
 		cl_ob_i64(b, t->vpid);
-		cl_ob_puts(b, hn ? "), " : ")");
+		cl_ob_putc(b, ')');
 		dom = true;
 	}
 	if ((f & CTFLIVE_CTF_FIELD_LOGLEVEL) && e->ec->loglevel >= 0) {
+		if (!line_start)
+			CL_OB_LIT(b, ", ");
 		if (hn)
 			CL_OB_LIT(b, "loglevel = ");
 		else if (dom)
@@ -571,21 +585,23 @@ static int text_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_st
 		cl_ob_puts(b, loglevel_names[e->ec->loglevel]);
 		CL_OB_LIT(b, " (");
 		cl_ob_u64(b, (uint64_t)e->ec->loglevel);
-		cl_ob_puts(b, hn ? "), " : ")");
+		cl_ob_putc(b, ')');
 		dom = true;
 	}
 	if ((f & CTFLIVE_CTF_FIELD_EMF) && e->ec->emf_uri) {
+		if (!line_start)
+			CL_OB_LIT(b, ", ");
 		if (hn)
 			CL_OB_LIT(b, "model.emf.uri = ");
 		else if (dom)
 			cl_ob_putc(b, ':');
 		cl_ob_puts(b, e->ec->emf_uri);
-		if (hn)
-			CL_OB_LIT(b, ", ");
 		dom = true;
 	}
 	if (dom && !hn)
 		cl_ob_putc(b, ' ');
+	if (!line_start)
+		CL_OB_LIT(b, ", ");
 	if (hn)
 		CL_OB_LIT(b, "name = ");
 	cl_ob_put(b, e->ec->name, e->ec->name_len);
@@ -701,7 +717,7 @@ int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p, const struct ctfl
 		CL_OB_LIT(w, " (unknown time range)");
 	}
 	CL_OB_LIT(w, " in trace \"");
-	cl_ob_puts(w, s->trace_name ? s->trace_name : "");
+	cl_ob_puts(w, s->trace_name ? s->trace_name : "(unknown)");
 	CL_OB_LIT(w, "\" ");
 	if (s->t->has_uuid) {
 		CL_OB_LIT(w, "(UUID: ");

@@ -50,6 +50,7 @@ struct vstream {
 	bool has_bound;
 	int64_t bound_ns;
 	bool queried; /* an index was requested during this call */
+	bool id_set;  /* stream ID taken from the first packet header */
 	bool done;    /* decoder reached the end */
 };
 
@@ -272,7 +273,11 @@ static int add_stream(struct ctflive_live_view *v, const struct ctflive_live_ite
 		vstream_free(s);
 		return fail(v, r, "cannot create a stream decoder: %s", strerror(-r));
 	}
-	ctflive_ctf_stream_set_labels(s->dec, t->name, s->name, s->id);
+	/* as babeltrace2's lttng-live source: an unnamed trace, streams named
+	 * "stream-<viewer stream id>", with the packets' stream_instance_id as
+	 * stream ID once known (set_stream_id()) */
+	ctflive_ctf_stream_set_labels(s->dec, NULL, s->name, s->id);
+	ctflive_ctf_stream_set_trace_path(s->dec, t->name);
 	t->refs++;
 	v->streams[v->nstreams++] = s;
 	return 0;
@@ -416,6 +421,13 @@ static int fill_heads(struct ctflive_live_view *v)
 		if (r == 0) {
 			s->has_head = true;
 			s->has_bound = false;
+			if (!s->id_set) {
+				uint64_t iid = ctflive_ctf_stream_instance_id(s->dec);
+
+				if (iid != UINT64_MAX)
+					ctflive_ctf_stream_set_labels(s->dec, NULL, s->name, iid);
+				s->id_set = true;
+			}
 			continue;
 		}
 		if (r == CTFLIVE_CTF_END) {

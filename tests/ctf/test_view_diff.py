@@ -144,10 +144,16 @@ BT_OPTS = [["--clock-seconds"], ["--clock-cycles"], ["--no-delta"], ["--clock-da
            ["-n", "none"], ["-n", "all"], ["-n", "scope"], ["-n", "header"], ["-n", "payload"],
            ["-f", "all"], ["-f", "loglevel"], ["-f", "trace:domain,trace:hostname"],
            ["-f", "trace"], ["--clock-seconds", "--no-delta", "-n", "none"],
-           ["--clock-offset=3600"], ["--clock-offset-ns=-1500"]]
+           ["--clock-offset=3600"], ["--clock-offset-ns=-1500"],
+           # repeated -n/-f options add up as in babeltrace2; with header names
+           # the trace name gets ", , " and clockless events lose separators
+           ["-n", "all", "-f", "all"], ["-n", "payload", "-n", "scope"],
+           ["-n", "none", "-n", "payload"], ["-n", "payload,all"],
+           ["-f", "trace", "-f", "loglevel"], ["-f", "all", "-f", "trace"],
+           ["-n", "header", "-f", "all", "--no-delta"]]
 BT_TRACES = ["relay-output/rrlive1-20261129-105018", "ctf-traces/succeed/wk-heartbeat-u",
              "ctf-traces/succeed/session-rotation", "ctf-traces/succeed/debug-info",
-             "ctf-traces/packet_seq_num/2_streams_lost_in_2"]
+             "ctf-traces/packet_seq_num/2_streams_lost_in_2", "ctf-traces/succeed/env-warning"]
 
 
 @pytest.mark.parametrize("opts", BT_OPTS, ids=lambda o: " ".join(o))
