@@ -89,7 +89,7 @@ static int parse_words(const char *list, const struct word *w, size_t n, struct 
 /* The printer bits of `mask` for *o, `unset` being the default's bits. */
 static unsigned word_bits(const struct cli_word_opts *o, unsigned mask, unsigned unset)
 {
-	unsigned base = o->dflt == CLI_DEFAULT_UNSET ? unset
+	unsigned base = o->dflt == CLI_DEFAULT_UNSET  ? unset
 			: o->dflt == CLI_DEFAULT_SHOW ? mask
 						      : 0;
 
