@@ -64,6 +64,7 @@ struct ctflive_live_view {
 	size_t ndead;
 	bool ended;              /* the client reported END */
 	struct vstream *emitted; /* its head was returned by the last call */
+	int64_t last_ns;         /* time of the last message returned */
 	int64_t last_refresh;    /* CLOCK_MONOTONIC ns */
 	int err;
 	char errmsg[512];
@@ -118,6 +119,7 @@ int ctflive_live_view_new(struct ctflive_live_client *c, struct ctflive_live_vie
 		return -ENOMEM;
 	}
 	v->c = c;
+	v->last_ns = INT64_MIN;
 	v->last_refresh = now_ns();
 	*ret = v;
 	return 0;
@@ -452,9 +454,11 @@ static int fill_heads(struct ctflive_live_view *v)
 	return progress;
 }
 
-static int64_t head_key(const struct vstream *s)
+/* A message without time sorts at the time of the last one returned, as
+ * in babeltrace2's muxers. */
+static int64_t head_key(const struct vstream *s, int64_t last)
 {
-	return s->head.has_time ? s->head.ns : INT64_MIN;
+	return s->head.has_time ? s->head.ns : last;
 }
 
 int ctflive_live_view_next(struct ctflive_live_view *v,
@@ -481,6 +485,7 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 	for (;;) {
 		struct vstream *best = NULL;
 		bool can_emit = true, progress = false;
+		int64_t best_key = 0;
 
 		r = fill_heads(v);
 		if (r < 0)
@@ -504,15 +509,24 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 		for (size_t i = 0; i < v->nstreams; i++) {
 			struct vstream *s = v->streams[i];
 
-			if (s->has_head && (!best || head_key(s) < head_key(best)))
+			int64_t k;
+
+			if (!s->has_head)
+				continue;
+			/* equal times: babeltrace2's order of streams */
+			k = head_key(s, v->last_ns);
+			if (!best || k < best_key ||
+			    (k == best_key && cl_ctf_stream_order(s->dec, best->dec) < 0)) {
 				best = s;
+				best_key = k;
+			}
 		}
 		for (size_t i = 0; i < v->nstreams; i++) {
 			struct vstream *s = v->streams[i];
 
 			if (s->has_head)
 				continue;
-			if (s->has_bound && best && s->bound_ns >= head_key(best))
+			if (s->has_bound && best && s->bound_ns >= best_key)
 				continue;
 			can_emit = false;
 			if (s->has_bound) {
@@ -528,6 +542,7 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 		}
 		if (can_emit && best) {
 			v->emitted = best;
+			v->last_ns = best_key;
 			*ret_stream = best->dec;
 			*ret_msg = best->head;
 			return 0;

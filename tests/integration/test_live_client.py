@@ -547,3 +547,66 @@ def test_hostile_relay(case):
     assert r.returncode == 1, (r.returncode, r.stderr[-2000:])
     assert "ctflive: error:" in r.stderr, r.stderr
     assert "AddressSanitizer" not in r.stderr and "runtime error" not in r.stderr
+
+
+# --------------------------------------------------------------------------
+# view: merge order of equal times
+
+
+def test_view_equal_times_in_stream_order(ws):
+    """Two streams whose events carry the same times, the stream with the
+    larger stream_instance_id announced first: like babeltrace2, ties go to
+    the smaller stream ID, whatever order the relay lists the streams in. The
+    session is produced by a scripted consumer into ctflive-relayd; the live
+    output must equal babeltrace2's for the relay's output directory."""
+    import relayd_client as rc
+
+    if not h.have_ctflive_relayd():
+        pytest.skip("ctflive-relayd not built")
+    relay = h.CtfliveRelayd(ws, "r")
+    relay.start()
+    c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
+    view = None
+    try:
+        c.version()
+        rep = c.create_session(rc.enc_create_session_2_11("eq", "eqhost", live_timer=TIMER_US))
+        assert rep.ret_code == rc.LTTNG_OK, rep
+        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+        path = "ust/uid/1000/64-bit"
+        handles = []
+        for cpu in (1, 0):
+            sh, ret = c.add_stream(f"chan_{cpu}", path)
+            assert ret == rc.LTTNG_OK
+            handles.append((sh, cpu))
+        meta, ret = c.add_stream("metadata", path)
+        assert ret == rc.LTTNG_OK
+        assert c.streams_sent() == rc.LTTNG_OK
+        c.send_metadata(meta, rc.make_metadata("eqhost"), 0)
+        view = spawn_view(f"net://{h.LOCALHOST}:{relay.ports.live}/host/eqhost/eq")
+        wait_attached(relay, "eq")
+        packets, per_packet = 3, 20
+        for seq in range(packets):
+            for sh, cpu in handles:
+                pk = rc.make_packet(seq * per_packet, per_packet, seq, cpu=cpu)
+                d.send_packet(sh, seq, pk.data, pk.padding)
+                assert c.send_index(sh, seq, pk.index) == rc.LTTNG_OK
+        time.sleep(3 * TIMER_US / 1e6)
+        assert c.close_stream(meta, rc.U64_MAX) == rc.LTTNG_OK
+        for sh, _cpu in handles:
+            assert c.close_stream(sh, packets - 1) == rc.LTTNG_OK
+        out_dir = relay.output / rep.path.rstrip(b"\0").decode()
+    finally:
+        c.close()
+        d.close()
+    try:
+        rc_, lines, err = finish(view)
+        assert rc_ == 0, err
+        offline = h.babeltrace(out_dir)
+        assert offline.rc == 0, offline.err
+        assert len(lines) == 2 * packets * per_packet
+        assert lines == offline.lines
+        # each time twice in a row: cpu 0 (stream ID 0) first
+        assert [("cpu_id = 0" in a, "cpu_id = 1" in b) for a, b in zip(lines[::2], lines[1::2])] \
+            == [(True, True)] * (packets * per_packet)
+    finally:
+        relay.stop()
