@@ -7,6 +7,9 @@
  * Emits ctflive_sample:start, then N ctflive_sample:tick events numbered
  * 0 … N-1, one every U microseconds on an absolute schedule (no drift), then
  * ctflive_sample:stop.  Integration tests check that every index arrives.
+ * With --types, each tick is followed by ctflive_sample:types,
+ * ctflive_extra:arrays and, from lttng-ust's own providers, one
+ * lttng_ust_tracef:event and one lttng_ust_tracelog:LTTNG_UST_TRACEPOINT_LOGLEVEL_WARNING.
  *
  * When a session daemon is reachable, liblttng-ust registers the program
  * from a constructor and waits (LTTNG_UST_REGISTER_TIMEOUT, 3 s by default)
@@ -16,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +27,11 @@
 #include <string.h>
 #include <time.h>
 
+/* The tracepoints of this program's providers are defined here, their
+ * probes in *-tp.c; sample-log.c calls lttng-ust's tracef and tracelog. */
+#define LTTNG_UST_TRACEPOINT_DEFINE
+#include "extra-tp.h"
+#include "sample-log.h"
 #include "sample-tp.h"
 
 #define NSEC_PER_SEC 1000000000LL
@@ -122,8 +131,17 @@ int main(int argc, char **argv)
 			 */
 			static const char text[] = "ab\"\\\n\tz\0q";
 
+			static const double special[] = { 0.0,       -0.0,  1.0 / 3.0, INFINITY,
+							  -INFINITY, 1e300, -2.5e-310 };
+			uint32_t words[8];
+
 			lttng_ust_tracepoint(ctflive_sample, types, (int64_t)i, text,
 					     (uint32_t)(i % 8 + 1));
+			for (unsigned k = 0; k < 8; k++)
+				words[k] = (uint32_t)(i * 2654435761u) ^ (k * 0x01010101u);
+			lttng_ust_tracepoint(ctflive_extra, arrays, i, words, (uint32_t)(i % 9),
+					     special[i % (sizeof(special) / sizeof(special[0]))]);
+			sample_log(i, name);
 		}
 
 		if (interval_us > 0 && i + 1 < count) {

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-/* Instantiates the ctflive_sample tracepoint provider (probes + registration). */
+/* Instantiates the ctflive_sample tracepoint provider's probes. */
 #define LTTNG_UST_TRACEPOINT_CREATE_PROBES
-#define LTTNG_UST_TRACEPOINT_DEFINE
 #include "sample-tp.h"

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """`ctflive view` on traces recorded here by real LTTng 2.13 (local sessions,
 no relay): stdout byte-identical to babeltrace2 2.0.4, same warnings, same
-exit code (issue 4, acceptance 2). The sample program's `--types` event
-carries every field kind lttng-ust offers; one channel is small enough that
-the tracer discards events."""
+exit code. With `--types` the sample program emits events of four tracepoint
+providers (its own ctflive_sample and ctflive_extra, lttng-ust's tracef and
+tracelog) that together carry every field kind lttng-ust offers, log levels
+and an EMF URI; one channel is small enough that the tracer discards events."""
 
 import os
 import subprocess
@@ -31,12 +32,15 @@ def warnings(text, root):
                   if line.startswith("WARNING"))
 
 
+PROVIDERS = "ctflive_sample:*,ctflive_extra:*,lttng_ust_tracef:*,lttng_ust_tracelog:*"
+
+
 def record(lttng, ws, name, buffers, apps, subbuf_size=None, num_subbuf=None):
     out = ws.mkdir(f"traces-{name}", owned=True)
     lttng.cmd("create", name, "--output", str(out / name))
     lttng.enable_channel(name, "ch", buffers=buffers, subbuf_size=subbuf_size,
                          num_subbuf=num_subbuf)
-    lttng.enable_event(name, "ctflive_sample:*", channel="ch")
+    lttng.enable_event(name, PROVIDERS, channel="ch")
     lttng.start_session(name)
     procs = [lttng.spawn_app(count, interval, app_name) for count, interval, app_name in apps]
     for p in procs:
@@ -68,8 +72,11 @@ def test_view_recorded_trace(lttng, ws, types_app, buffers):
                    [(300, 200, "a"), (200, 300, "b"), (100, 100, "c")])
     bt = assert_same_as_babeltrace2(trace)
     assert bt.rc == 0
-    assert sum(":types:" in line for line in bt.lines) == 600
-    for opts in (["--clock-seconds"], ["--no-delta", "-n", "all"], ["-f", "all"]):
+    for event in ("ctflive_sample:types", "ctflive_extra:arrays", "lttng_ust_tracef:event",
+                  "lttng_ust_tracelog:LTTNG_UST_TRACEPOINT_LOGLEVEL_WARNING"):
+        assert sum(f" {event}: " in line for line in bt.lines) == 600, event
+    for opts in (["--clock-seconds"], ["--no-delta", "-n", "all"], ["-f", "all"],
+                 ["-n", "all", "-f", "all"], ["--clock-cycles", "-f", "loglevel,emf"]):
         assert_same_as_babeltrace2(trace, *opts)
 
 
