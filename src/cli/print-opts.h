@@ -43,19 +43,20 @@ enum {
 	}
 
 /* Help lines for those options, for the subcommands' --help. */
-#define CLI_PRINT_HELP                                                              \
-	"  --clock-cycles         print timestamps in clock cycles\n"               \
-	"  --clock-date           print timestamps with the date\n"                 \
-	"  --clock-gmt            print timestamps in UTC instead of local time\n"  \
-	"  --clock-seconds        print timestamps as seconds since the epoch\n"    \
-	"  --no-delta             do not print the time since the previous event\n" \
-	"  --clock-offset SEC     add SEC seconds to printed times\n"               \
-	"  --clock-offset-ns NS   add NS nanoseconds to printed times\n"            \
-	"  -n, --names LIST       field names to print: payload (or arg, args),\n"  \
-	"                         context (or ctx), scope, header, all, none\n"     \
-	"  -f, --fields LIST      header fields to print: trace, trace:hostname,\n" \
-	"                         trace:domain, trace:procname, trace:vpid,\n"      \
-	"                         loglevel, emf, callsite, all\n"                   \
+#define CLI_PRINT_HELP                                                                   \
+	"  --clock-cycles         print timestamps in clock cycles\n"                    \
+	"  --clock-date           print timestamps with the date\n"                      \
+	"  --clock-gmt            print timestamps in UTC instead of local time\n"       \
+	"  --clock-seconds        print timestamps as seconds since the epoch\n"         \
+	"  --no-delta             do not print the time since the previous event\n"      \
+	"  --clock-offset SEC     add SEC seconds to printed times\n"                    \
+	"  --clock-offset-ns NS   add NS nanoseconds to printed times\n"                 \
+	"  -n, --names LIST       field names to print: payload (or arg, args),\n"       \
+	"                         context (or ctx), scope, header, all, none\n"          \
+	"  -f, --fields LIST      header fields to print: trace, trace:hostname,\n"      \
+	"                         trace:domain, trace:procname, trace:vpid,\n"           \
+	"                         loglevel, emf, callsite, all\n"                        \
+	"                         (-n and -f add up when repeated, as in babeltrace2)\n" \
 	"  --json                 one JSON object per line (see doc/ctf-json.md)\n"
 
 /* What the -n (or -f) options said so far, combined as babeltrace2 does. */
