@@ -37,6 +37,7 @@ struct vtrace {
 	struct ctflive_ctf_trace *trace; /* owned */
 	size_t refs;                     /* streams using it */
 	char *name;                      /* owned: trace path, for labels */
+	char *json_name; /* owned: "<hostname>/<path>" once the metadata names the host */
 };
 
 struct vstream {
@@ -131,6 +132,7 @@ static void vtrace_free(struct vtrace *t)
 		return;
 	ctflive_ctf_trace_free(t->trace);
 	free(t->name);
+	free(t->json_name);
 	free(t);
 }
 
@@ -299,6 +301,26 @@ static bool beacon_ns(const struct vstream *s, uint64_t class_id, uint64_t cycle
 	return true;
 }
 
+/*
+ * After the stream's first message: its ID becomes the packets'
+ * stream_instance_id, as in babeltrace2, and JSON names its trace as
+ * babeltrace2 names the same trace on disk, "<hostname>/<path>".
+ */
+static void set_stream_id(struct vstream *s)
+{
+	uint64_t iid = ctflive_ctf_stream_instance_id(s->dec);
+	struct vtrace *t = s->trace;
+	const char *host = t->trace->hostname;
+
+	if (iid != UINT64_MAX)
+		ctflive_ctf_stream_set_labels(s->dec, NULL, s->name, iid);
+	if (!t->json_name && host && asprintf(&t->json_name, "%s/%s", host, t->name) < 0)
+		t->json_name = NULL; /* out of memory: keep the path alone */
+	if (t->json_name)
+		ctflive_ctf_stream_set_trace_path(s->dec, t->json_name);
+	s->id_set = true;
+}
+
 /* Applies every queued client item. */
 static int drain_items(struct ctflive_live_view *v)
 {
@@ -423,13 +445,8 @@ static int fill_heads(struct ctflive_live_view *v)
 		if (r == 0) {
 			s->has_head = true;
 			s->has_bound = false;
-			if (!s->id_set) {
-				uint64_t iid = ctflive_ctf_stream_instance_id(s->dec);
-
-				if (iid != UINT64_MAX)
-					ctflive_ctf_stream_set_labels(s->dec, NULL, s->name, iid);
-				s->id_set = true;
-			}
+			if (!s->id_set)
+				set_stream_id(s);
 			continue;
 		}
 		if (r == CTFLIVE_CTF_END) {

@@ -221,12 +221,25 @@ def test_view_json(lttng, make_relay):
     wait_attached(relay, "vjs")
     lttng.run_app(50, 500, "js")
     time.sleep(3 * TIMER_US / 1e6)
+    out_dir = relay.session_dir("vjs")
     lttng.destroy("vjs")
     rc, lines, err = finish(view)
     assert rc == 0, err
     records = [json.loads(line) for line in lines]
     assert len(records) == 52  # start, 50 ticks, stop
     assert all(isinstance(r, dict) for r in records)
+    # the same records as reading the relay's output afterwards, trace names
+    # included ("<hostname>/ust/uid/<uid>/64-bit"); only the stream label
+    # differs (a file path on disk, "stream-<id>" live)
+    offline = subprocess.run([str(ctflive_path()), "view", "--json", str(out_dir)],
+                             capture_output=True, text=True, timeout=30, env=env())
+    assert offline.returncode == 0, offline.stderr
+    off = [json.loads(line) for line in offline.stdout.splitlines()]
+    assert all(r["trace"].startswith(f"{HOST}/ust/uid/") for r in records), records[0]
+    assert all(r.pop("stream").startswith("stream-") for r in records)
+    for r in off:
+        del r["stream"]
+    assert records == off
 
 
 def test_view_from_now(lttng, make_relay):
