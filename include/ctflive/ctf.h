@@ -251,8 +251,9 @@ void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *tra
 
 /*
  * What JSON output calls the trace of `s` when it has no name (see
- * ctflive_ctf_stream_set_labels()), e.g. its path in a live session
- * ("ust/uid/1000/64-bit"). Borrowed, must outlive the stream.
+ * ctflive_ctf_stream_set_labels()); the live viewer gives the name the
+ * trace has on disk, e.g. "myhost/ust/uid/1000/64-bit". Borrowed, must
+ * outlive the stream.
  */
 void ctflive_ctf_stream_set_trace_path(struct ctflive_ctf_stream *s, const char *path);
 
