@@ -55,10 +55,13 @@ static void print_diag(const char *path, const struct ctflive_ctf_diag *d, bool 
 
 int cl_cmd_view(int argc, char **argv)
 {
-	enum { O_DECODE = 256 };
+	enum { O_DECODE = 256, O_FROM_NOW, O_TIMEOUT };
 	static const struct option opts[] = {
 		CLI_PRINT_LONGOPTS,
 		{ "decode-only", no_argument, NULL, O_DECODE },
+		/* live options, refused with a reason for trace directories */
+		{ "from-now", no_argument, NULL, O_FROM_NOW },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -87,6 +90,11 @@ int cl_cmd_view(int argc, char **argv)
 		case O_DECODE:
 			decode_only = true;
 			break;
+		case O_FROM_NOW:
+		case O_TIMEOUT:
+			log_error("'--%s' applies to net:// URLs only",
+				  c == O_FROM_NOW ? "from-now" : "timeout");
+			return 2;
 		case 'h':
 			help(stdout);
 			return 0;
@@ -164,8 +172,10 @@ int cl_cmd_view(int argc, char **argv)
 			}
 		}
 	}
-	if (decode_only)
-		printf("%" PRIu64 " events\n", nevents);
+	if (decode_only && (printf("%" PRIu64 " events\n", nevents) < 0 || fflush(stdout) != 0)) {
+		log_error_errno(-errno, "cannot write output");
+		goto out;
+	}
 	r = cli_printer_flush(pr, 0);
 	(void)cli_printer_flush(pr, 1);
 	if (r < 0 && r != -EPIPE) {

@@ -303,6 +303,8 @@ int cl_meta_process(struct ctflive_ctf_trace *t, struct ast_top *list, bool fina
 		    struct ctflive_ctf_diag *reterr);
 struct cl_stream_class *cl_trace_stream_class(const struct ctflive_ctf_trace *t, uint64_t id);
 struct cl_event_class *cl_stream_class_event(const struct cl_stream_class *sc, uint64_t id);
+/* The event class of a stream class that has exactly one, else NULL. */
+struct cl_event_class *cl_stream_class_only_event(const struct cl_stream_class *sc);
 int cl_diag_add(struct cl_diag_list *l, int line, int col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void cl_diag_set(struct ctflive_ctf_diag *d, int line, int col, const char *fmt, ...)
@@ -388,5 +390,29 @@ struct ctflive_ctf_stream {
  * (mux.c, the follower, the live view).
  */
 int cl_ctf_stream_order(const struct ctflive_ctf_stream *a, const struct ctflive_ctf_stream *b);
+
+/* One packet of a stream file, as cl_ctf_scan_packets() finds it. */
+struct cl_packet_info {
+	size_t offset, size;  /* bytes, in the file */
+	uint64_t sc_id;       /* stream class id */
+	uint64_t instance_id; /* stream_instance_id, UINT64_MAX if absent */
+	bool has_begin;       /* timestamp_begin present and mapped to a clock */
+	uint64_t begin, end;  /* timestamp_begin/_end in cycles (0 if absent) */
+	int64_t begin_ns;     /* timestamp_begin in ns from origin, INT64_MIN if none */
+	uint64_t seq;         /* packet_seq_num, UINT64_MAX if absent */
+};
+
+/*
+ * Walks the packet headers and contexts of a whole stream file (`len`
+ * bytes at `data`, borrowed) and calls `fn` for each packet in file order;
+ * a negative return from `fn` stops the walk and is returned. Reads only
+ * headers and contexts, and checks what frames the packets as the decoder
+ * does: -EBADMSG for a bad header or inconsistent sizes, -EMSGSIZE for a
+ * packet longer than the rest of the file (reterr has the byte offset and a
+ * message). This is what babeltrace2 checks before it prints anything.
+ */
+int cl_ctf_scan_packets(struct ctflive_ctf_trace *t, const uint8_t *data, size_t len,
+			int (*fn)(void *ctx, const struct cl_packet_info *p), void *ctx,
+			struct ctflive_ctf_diag *reterr);
 
 #endif

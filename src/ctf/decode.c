@@ -1000,13 +1000,23 @@ static inline __attribute__((always_inline)) int decode_event(struct ctflive_ctf
 		ec = s->ev.ec;
 		goto done;
 	}
-	if (s->mset & (1u << CL_M_EVENT_ID))
+	if (__builtin_expect(!(s->mset & (1u << CL_M_EVENT_ID)), 0)) {
+		/* no id in the event header: the stream class must have exactly
+		 * one event class, whatever its id (babeltrace2's msg-iter rule) */
+		ec = sc->nevents == 1 ? cl_stream_class_only_event(sc) : NULL;
+		if (!ec)
+			return derr(s, -EBADMSG, start,
+				    "no event id in the event header and %" PRIu64
+				    " event classes in stream class %" PRIu64,
+				    sc->nevents, sc->id);
+	} else {
 		id = s->mv[CL_M_EVENT_ID];
-	ec = id < sc->nby_id ? sc->by_id[id] : cl_stream_class_event(sc, id);
-	if (!ec)
-		return derr(s, -EBADMSG, start,
-			    "no event class with id %" PRIu64 " in stream class %" PRIu64, id,
-			    sc->id);
+		ec = id < sc->nby_id ? sc->by_id[id] : cl_stream_class_event(sc, id);
+		if (!ec)
+			return derr(s, -EBADMSG, start,
+				    "no event class with id %" PRIu64 " in stream class %" PRIu64,
+				    id, sc->id);
+	}
 	d.out = &s->vals[CL_V_SCTX];
 	d.out->n = 0;
 	if (sc->ev_ctx && (r = run_prog(&d, sc->ev_ctx->prog)) < 0)
@@ -1132,6 +1142,77 @@ fail:
 }
 
 /* ---- peeking at a file's first packet ---------------------------------- */
+
+int cl_ctf_scan_packets(struct ctflive_ctf_trace *t, const uint8_t *data, size_t len,
+			int (*fn)(void *ctx, const struct cl_packet_info *p), void *ctx,
+			struct ctflive_ctf_diag *reterr)
+{
+	struct ctflive_ctf_stream s;
+	size_t off = 0;
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	s.t = t;
+	r = ensure_regs(&s);
+	while (r == 0 && off < len) {
+		size_t left = len - off;
+		uint64_t psize, csize;
+		struct cl_packet_info pi = { .offset = off };
+
+		s.stream_off = off;
+		r = dec_packet_head(&s, data + off, (uint64_t)left * 8);
+		if (r < 0)
+			break;
+		/* the sizes as begin_packet() takes them */
+		psize = HAS(&s, CL_M_PACKET_SIZE) ? s.mv[CL_M_PACKET_SIZE] : 0;
+		csize = HAS(&s, CL_M_CONTENT_SIZE) ? s.mv[CL_M_CONTENT_SIZE] : psize;
+		if (!HAS(&s, CL_M_PACKET_SIZE))
+			psize = HAS(&s, CL_M_CONTENT_SIZE) ? csize : (uint64_t)left * 8;
+		if (!HAS(&s, CL_M_PACKET_SIZE) && !HAS(&s, CL_M_CONTENT_SIZE))
+			csize = psize;
+		if (csize > psize) {
+			r = derr(&s, -EBADMSG, 0,
+				 "content size (%" PRIu64 " bits) larger than packet size (%" PRIu64
+				 " bits)",
+				 csize, psize);
+		} else if (psize % 8) {
+			r = derr(&s, -EBADMSG, 0,
+				 "packet size %" PRIu64 " bits is not a whole number of bytes",
+				 psize);
+		} else if (csize < s.pos) {
+			r = derr(&s, -EBADMSG, 0,
+				 "content size (%" PRIu64
+				 " bits) smaller than the packet header and context",
+				 csize);
+		} else if (psize == 0) {
+			r = derr(&s, -EBADMSG, 0, "packet size of 0 bits");
+		} else if (psize / 8 > left) {
+			r = derr(&s, -EMSGSIZE, 0,
+				 "packet size (%" PRIu64
+				 " bytes) larger than the remaining data (%zu bytes)",
+				 psize / 8, left);
+		}
+		if (r < 0)
+			break;
+		pi.size = (size_t)(psize / 8);
+		pi.sc_id = s.sc_id;
+		pi.instance_id = HAS(&s, CL_M_STREAM_INSTANCE_ID) ? s.mv[CL_M_STREAM_INSTANCE_ID]
+								  : UINT64_MAX;
+		pi.has_begin = HAS(&s, CL_M_TS_BEGIN) && s.sc->clock;
+		pi.begin = HAS(&s, CL_M_TS_BEGIN) ? s.clock : 0;
+		pi.begin_ns = pi.has_begin ? cl_clock_ns(s.sc->clock, s.clock) : INT64_MIN;
+		pi.end = HAS(&s, CL_M_TS_END) ? s.mv[CL_M_TS_END] : 0;
+		pi.seq = HAS(&s, CL_M_PACKET_SEQ_NUM) ? s.mv[CL_M_PACKET_SEQ_NUM] : UINT64_MAX;
+		r = fn(ctx, &pi);
+		off += pi.size;
+	}
+	if (r < 0 && reterr)
+		*reterr = s.errdiag;
+	for (int i = 0; i < CL_V_COUNT; i++)
+		free(s.vals[i].v);
+	free(s.regs);
+	return r < 0 ? r : 0;
+}
 
 int ctflive_ctf_peek_first_packet(struct ctflive_ctf_trace *t, struct ctflive_bytes data,
 				  uint64_t *ret_stream_class_id, uint64_t *ret_instance_id,

@@ -28,10 +28,19 @@ struct dfile {
 	int64_t begin_ns;
 };
 
+/* Bytes of one file read in one go: packets in reading order that are
+ * contiguous in the same file. */
+struct frun {
+	size_t file;
+	size_t off, len;
+};
+
 struct fstream {
 	struct dfile *files; /* owned array (maps owned) */
-	size_t nfiles, cur;
-	size_t pos; /* in current file */
+	size_t nfiles;
+	struct frun *runs; /* owned: the reading order */
+	size_t nruns, cur;
+	size_t pos; /* in the current run */
 	struct ctflive_ctf_stream *dec;
 	struct ftrace *tr;
 	uint64_t stream_id;
@@ -60,24 +69,27 @@ static int fs_request(void *ctx, size_t want, struct ctflive_bytes *ret)
 {
 	struct fstream *st = ctx;
 
-	while (st->cur < st->nfiles && st->pos == st->files[st->cur].len) {
+	const struct frun *run;
+
+	while (st->cur < st->nruns && st->pos == st->runs[st->cur].len) {
 		st->cur++;
 		st->pos = 0;
 	}
-	if (st->cur >= st->nfiles) {
+	if (st->cur >= st->nruns) {
 		ret->data = NULL;
 		ret->len = 0;
 		return CTFLIVE_CTF_END;
 	}
-	ret->data = st->files[st->cur].map + st->pos;
-	ret->len = st->files[st->cur].len - st->pos;
+	run = &st->runs[st->cur];
+	ret->data = st->files[run->file].map + run->off + st->pos;
+	ret->len = run->len - st->pos;
 	return ret->len >= want ? 0 : CTFLIVE_CTF_END;
 }
 
 static void fs_consume(void *ctx, size_t n)
 {
 	struct fstream *st = ctx;
-	size_t left = st->files[st->cur].len - st->pos;
+	size_t left = st->runs[st->cur].len - st->pos;
 
 	st->pos += n < left ? n : left;
 }
@@ -191,8 +203,44 @@ static void strv_free(struct strv *s)
 	free(s->v);
 }
 
-/* Collects directories holding a `metadata` regular file. */
-static int find_traces(const char *dir, struct strv *out, int depth)
+/* Directories already searched, by device and inode: symbolic links may
+ * lead to one twice, or in a loop. */
+struct visited {
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} * v;
+	size_t n, cap;
+};
+
+/* 1 if `sb` was visited already, else records it: 0, or -ENOMEM. */
+static int visit(struct visited *vs, const struct stat *sb)
+{
+	for (size_t i = 0; i < vs->n; i++)
+		if (vs->v[i].dev == sb->st_dev && vs->v[i].ino == sb->st_ino)
+			return 1;
+	if (vs->n == vs->cap) {
+		size_t nc = vs->cap ? vs->cap * 2 : 16;
+		void *n = realloc(vs->v, nc * sizeof(*vs->v));
+
+		if (!n)
+			return -ENOMEM;
+		vs->v = n;
+		vs->cap = nc;
+	}
+	vs->v[vs->n].dev = sb->st_dev;
+	vs->v[vs->n].ino = sb->st_ino;
+	vs->n++;
+	return 0;
+}
+
+/*
+ * Collects directories holding a `metadata` regular file, each once. A
+ * directory that cannot be read is an error, as in babeltrace2; `errpath`
+ * gets its path.
+ */
+static int find_traces(const char *dir, struct strv *out, int depth, struct visited *vs,
+		       char *errpath, size_t errpath_size)
 {
 	char path[PATH_MAX];
 	struct stat sb;
@@ -203,6 +251,13 @@ static int find_traces(const char *dir, struct strv *out, int depth)
 
 	if (depth > 32)
 		return 0;
+	if (stat(dir, &sb) < 0) {
+		snprintf(errpath, errpath_size, "%s", dir);
+		return -errno;
+	}
+	r = visit(vs, &sb);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	if (snprintf(path, sizeof(path), "%s/metadata", dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
@@ -211,8 +266,10 @@ static int find_traces(const char *dir, struct strv *out, int depth)
 			return r;
 	}
 	d = opendir(dir);
-	if (!d)
-		return depth == 0 ? -errno : 0;
+	if (!d) {
+		snprintf(errpath, errpath_size, "%s", dir);
+		return -errno;
+	}
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -228,7 +285,7 @@ static int find_traces(const char *dir, struct strv *out, int depth)
 	if (subs.n)
 		qsort(subs.v, subs.n, sizeof(*subs.v), cmp_str);
 	for (size_t i = 0; r >= 0 && i < subs.n; i++)
-		r = find_traces(subs.v[i], out, depth + 1);
+		r = find_traces(subs.v[i], out, depth + 1, vs, errpath, errpath_size);
 	strv_free(&subs);
 	return r;
 }
@@ -295,6 +352,111 @@ static int add_trace(struct ctflive_ctf_fs *fs, const char *dir, const char *inp
 	return 0;
 }
 
+static int first_packet(void *ctx, const struct cl_packet_info *p)
+{
+	struct dfile *f = ctx;
+
+	if (p->offset == 0) {
+		f->sc_id = p->sc_id;
+		f->inst = p->instance_id;
+		f->has_begin = p->has_begin;
+		f->begin_ns = p->begin_ns;
+	}
+	return 0;
+}
+
+/* A packet of a stream made of several files. */
+struct mpacket {
+	size_t file, off, size;
+	uint64_t begin, end, seq;
+};
+
+struct mlist {
+	struct mpacket *v;
+	size_t n, cap;
+	size_t file; /* file being scanned */
+};
+
+/*
+ * Adds a packet where babeltrace2 2.0.4 puts it when it merges the indexes
+ * of a stream's files (ds_index_insert_ds_index_entry_sorted()): before the
+ * first packet that does not begin earlier, unless that packet is the same
+ * one (same size, timestamp_begin, timestamp_end and packet_seq_num: a copy
+ * of the trace, or of a file), which is dropped.
+ */
+static int merge_packet(void *ctx, const struct cl_packet_info *p)
+{
+	struct mlist *l = ctx;
+	size_t lo = 0, hi = l->n;
+	struct mpacket m = { l->file, p->offset, p->size, p->begin, p->end, p->seq };
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->v[mid].begin < m.begin)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < l->n && l->v[lo].size == m.size && l->v[lo].begin == m.begin &&
+	    l->v[lo].end == m.end && l->v[lo].seq == m.seq)
+		return 0;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		struct mpacket *n = realloc(l->v, nc * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->v = n;
+		l->cap = nc;
+	}
+	memmove(&l->v[lo + 1], &l->v[lo], (l->n - lo) * sizeof(*l->v));
+	l->v[lo] = m;
+	l->n++;
+	return 0;
+}
+
+/*
+ * The reading order of a stream: its file when it has one, else the
+ * packets of all its files merged by timestamp_begin with copies dropped,
+ * as runs of packets that follow each other in one file.
+ */
+static int plan_runs(struct fstream *st, struct ftrace *owner, struct ctflive_ctf_diag *reterr)
+{
+	struct mlist l = { 0 };
+	int r = 0;
+
+	if (st->nfiles == 1) {
+		st->runs = malloc(sizeof(*st->runs));
+		if (!st->runs)
+			return -ENOMEM;
+		st->runs[0] = (struct frun){ 0, 0, st->files[0].len };
+		st->nruns = 1;
+		return 0;
+	}
+	for (size_t i = 0; r >= 0 && i < st->nfiles; i++) {
+		l.file = i;
+		r = cl_ctf_scan_packets(owner->t, st->files[i].map, st->files[i].len, merge_packet,
+					&l, reterr);
+	}
+	if (r >= 0 && l.n) {
+		st->runs = malloc(l.n * sizeof(*st->runs));
+		if (!st->runs)
+			r = -ENOMEM;
+	}
+	for (size_t i = 0; r >= 0 && i < l.n; i++) {
+		struct frun *last = st->nruns ? &st->runs[st->nruns - 1] : NULL;
+
+		if (last && last->file == l.v[i].file && last->off + last->len == l.v[i].off)
+			last->len += l.v[i].size;
+		else
+			st->runs[st->nruns++] =
+				(struct frun){ l.v[i].file, l.v[i].off, l.v[i].size };
+	}
+	free(l.v);
+	return r;
+}
+
 static int cmp_file_begin(const void *a, const void *b)
 {
 	const struct dfile *x = a, *y = b;
@@ -352,15 +514,11 @@ static int add_stream_files(struct ctflive_ctf_fs *fs, struct ftrace *tr, struct
 		}
 		view.data = f.map;
 		view.len = f.len;
-		r = ctflive_ctf_peek_first_packet(owner->t, view, &f.sc_id, &f.inst, &f.has_begin,
-						  &f.begin_ns);
+		/* every packet is framed before anything is printed, as babeltrace2
+		 * does when it indexes a trace: a truncated or corrupt packet
+		 * header anywhere is an error now */
+		r = cl_ctf_scan_packets(owner->t, view.data, view.len, first_packet, &f, reterr);
 		if (r < 0) {
-			if (reterr) {
-				reterr->line = reterr->col = 0;
-				reterr->offset = 0;
-				snprintf(reterr->msg, sizeof(reterr->msg),
-					 "cannot decode the first packet header");
-			}
 			munmap((void *)(uintptr_t)f.map, f.len);
 			free(f.path);
 			break;
@@ -455,6 +613,7 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 			struct ctflive_ctf_diag *reterr, const char **reterr_path)
 {
 	struct ctflive_ctf_fs *fs = calloc(1, sizeof(*fs));
+	struct visited vs = { 0 };
 	int r = 0;
 
 	if (reterr_path)
@@ -470,9 +629,8 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 		il = strlen(input);
 		while (il > 1 && input[il - 1] == '/')
 			input[--il] = '\0';
-		r = find_traces(input, &dirs, 0);
-		if (r < 0)
-			snprintf(fs->errpath, sizeof(fs->errpath), "%s", input);
+		vs.n = 0; /* each input is searched whole, even if another had it */
+		r = find_traces(input, &dirs, 0, &vs, fs->errpath, sizeof(fs->errpath));
 		if (r >= 0 && dirs.n == 0) {
 			snprintf(fs->errpath, sizeof(fs->errpath), "%s", input);
 			if (reterr) {
@@ -533,6 +691,8 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 			if (st->nfiles > 1)
 				qsort(st->files, st->nfiles, sizeof(*st->files), cmp_file_begin);
 		}
+		for (size_t i = 0; r >= 0 && i < fs->nstreams; i++)
+			r = plan_runs(&fs->streams[i], fs->streams[i].tr, reterr);
 		for (size_t i = 1; i < fs->nstreams; i++) {
 			for (size_t k = i; k > 0; k--) {
 				struct fstream *x = &fs->streams[k - 1], *y = &fs->streams[k];
@@ -582,6 +742,7 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 		for (size_t k = 0; k < st->nfiles; k++)
 			fs->lost += index_lost(st->files[k].path, st->dec);
 	}
+	free(vs.v);
 	if (r < 0) {
 		if (reterr_path) {
 			static char path_copy[PATH_MAX + 64];
@@ -610,6 +771,7 @@ struct ctflive_ctf_fs *ctflive_ctf_fs_free(struct ctflive_ctf_fs *fs)
 			free(st->files[k].path);
 		}
 		free(st->files);
+		free(st->runs);
 	}
 	free(fs->streams);
 	for (size_t i = 0; i < fs->ntraces; i++) {

@@ -807,6 +807,16 @@ struct cl_stream_class *cl_trace_stream_class(const struct ctflive_ctf_trace *t,
 	return NULL;
 }
 
+struct cl_event_class *cl_stream_class_only_event(const struct cl_stream_class *sc)
+{
+	if (sc->nevents != 1)
+		return NULL;
+	for (uint64_t i = 0; i < sc->nby_id; i++)
+		if (sc->by_id[i])
+			return sc->by_id[i];
+	return sc->sparse;
+}
+
 struct cl_event_class *cl_stream_class_event(const struct cl_stream_class *sc, uint64_t id)
 {
 	if (id < sc->nby_id)

@@ -247,3 +247,84 @@ def test_lost_in_transit(tmp_path):
     recs = [json.loads(l) for l in j.stdout.decode().splitlines()]
     lost = [r for r in recs if r["type"] == "discarded_packets"]
     assert len(lost) == 1 and lost[0]["count"] == 1 and lost[0].get("lost_in_transit") is True
+
+
+def _bt(*args):
+    import shutil
+    if not shutil.which("babeltrace2"):
+        pytest.skip("babeltrace2 not installed")
+    return subprocess.run(["babeltrace2", *map(str, args)], env=dict(os.environ, TZ="UTC"),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+
+
+def _view(*args):
+    return subprocess.run([str(CTFLIVE), "view", *map(str, args)], env=dict(os.environ, TZ="UTC"),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+
+
+def test_copies_of_a_trace_merge(tmp_path):
+    """The same trace twice (two inputs, or two copies below one directory):
+    one trace (same UUID) whose duplicate packets are dropped, as babeltrace2
+    does; symbolic links that loop are searched once."""
+    import shutil
+    src = FIXTURES / "ctf-traces" / "succeed" / "2packets"
+    txt, _, _ = _expect(src)
+    p = _view(src, src)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == txt and b"WARNING" not in p.stderr
+    shutil.copytree(src, tmp_path / "a")
+    shutil.copytree(src, tmp_path / "b")
+    (tmp_path / "self").symlink_to(".")
+    (tmp_path / "a" / "up").symlink_to("..")
+    p = _view("-f", "trace", tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == _view("-f", "trace", src, src).stdout
+    assert b"WARNING" not in p.stderr
+
+
+def test_framing_checked_before_printing(tmp_path):
+    """A data file cut inside a packet: an error and no event at all, like
+    babeltrace2, which indexes every packet before it prints."""
+    import shutil
+    src = FIXTURES / "relay-output" / "rrlive1-20261129-105018"
+    if not src.is_dir():
+        pytest.skip("relay fixture missing")
+    dst = tmp_path / "t"
+    shutil.copytree(src, dst)
+    data = dst / "ust" / "uid" / "0" / "64-bit" / "channel0_1"
+    with open(data, "r+b") as f:
+        f.truncate(30001)
+    p = _view(dst)
+    assert p.returncode == 1 and p.stdout == b""
+    assert b"larger than the remaining data" in p.stderr
+    bt = _bt(dst)
+    assert bt.returncode == 1 and bt.stdout == b""
+
+
+def test_single_event_class_any_id(tmp_path):
+    """No event header, one event class whose id is not 0: that class."""
+    import shutil
+    src = FIXTURES / "ctf-traces" / "succeed" / "succeed1"
+    dst = tmp_path / "t"
+    shutil.copytree(src, dst)
+    md = (dst / "metadata").read_text()
+    assert "name = string" in md
+    (dst / "metadata").write_text(md.replace("name = string", 'name = "x"; id = 5', 1))
+    p = _view(dst)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith(b'x: { str = "akonadi" }\n')
+    bt = _bt(dst)
+    assert (bt.returncode, bt.stdout) == (0, p.stdout)
+
+
+def test_decode_only_write_error():
+    p = subprocess.run([str(CTFLIVE), "view", "--decode-only",
+                        str(FIXTURES / "ctf-traces" / "succeed" / "2packets")],
+                       stdout=open("/dev/full", "w"), stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode == 1 and b"cannot write output" in p.stderr
+
+
+def test_live_options_on_a_directory():
+    for opt in (["--timeout", "100"], ["--from-now"]):
+        p = _view(*opt, FIXTURES / "ctf-traces" / "succeed" / "2packets")
+        assert p.returncode == 2 and b"applies to net:// URLs only" in p.stderr
