@@ -211,6 +211,7 @@ struct visited {
 		ino_t ino;
 	} * v;
 	size_t n, cap;
+	char *unreadable; /* owned: the first metadata file that could not be read */
 };
 
 /* 1 if `sb` was visited already, else records it: 0, or -ENOMEM. */
@@ -260,8 +261,13 @@ static int find_traces(const char *dir, struct strv *out, int depth, struct visi
 		return r < 0 ? r : 0;
 	if (snprintf(path, sizeof(path), "%s/metadata", dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
+	/* a metadata file this user cannot read does not make a trace (as for
+	 * babeltrace2, whose discovery skips it): an error only with no other */
 	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		r = strv_add(out, dir);
+		if (access(path, R_OK) == 0)
+			r = strv_add(out, dir);
+		else if (!vs->unreadable)
+			vs->unreadable = strdup(path);
 		if (r < 0)
 			return r;
 	}
@@ -630,7 +636,13 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 		while (il > 1 && input[il - 1] == '/')
 			input[--il] = '\0';
 		vs.n = 0; /* each input is searched whole, even if another had it */
+		free(vs.unreadable);
+		vs.unreadable = NULL;
 		r = find_traces(input, &dirs, 0, &vs, fs->errpath, sizeof(fs->errpath));
+		if (r >= 0 && dirs.n == 0 && vs.unreadable) {
+			snprintf(fs->errpath, sizeof(fs->errpath), "%s", vs.unreadable);
+			r = -EACCES;
+		}
 		if (r >= 0 && dirs.n == 0) {
 			snprintf(fs->errpath, sizeof(fs->errpath), "%s", input);
 			if (reterr) {
@@ -743,6 +755,7 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 			fs->lost += index_lost(st->files[k].path, st->dec);
 	}
 	free(vs.v);
+	free(vs.unreadable);
 	if (r < 0) {
 		if (reterr_path) {
 			static char path_copy[PATH_MAX + 64];

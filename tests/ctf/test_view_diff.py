@@ -328,3 +328,46 @@ def test_live_options_on_a_directory():
     for opt in (["--timeout", "100"], ["--from-now"]):
         p = _view(*opt, FIXTURES / "ctf-traces" / "succeed" / "2packets")
         assert p.returncode == 2 and b"applies to net:// URLs only" in p.stderr
+
+
+def test_unreadable_parts():
+    """As a user without access: a subdirectory that cannot be read is an
+    error; a trace whose metadata cannot be read is skipped, and an error
+    only when nothing else is found (both as babeltrace2 does)."""
+    import shutil
+    if os.geteuid() != 0 or not shutil.which("runuser"):
+        pytest.skip("needs root to run as another user")
+
+    def as_nobody(*args):
+        return subprocess.run(["runuser", "-u", "nobody", "--", str(CTFLIVE), "view",
+                               *map(str, args)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=60)
+    if as_nobody("--help").returncode != 0:
+        pytest.skip("the build directory is not reachable by 'nobody'")
+    import tempfile
+    tmp_path = pathlib.Path(tempfile.mkdtemp(prefix="ctflive-perm-"))  # pytest's is 0700
+    try:
+        _unreadable_parts(tmp_path, as_nobody)
+    finally:
+        shutil.rmtree(tmp_path)
+
+
+def _unreadable_parts(tmp_path, as_nobody):
+    import shutil
+    os.chmod(tmp_path, 0o755)
+    shutil.copytree(FIXTURES / "ctf-traces" / "succeed" / "2packets", tmp_path / "a")
+    shutil.copytree(FIXTURES / "ctf-traces" / "succeed" / "succeed1", tmp_path / "b")
+    for d in (tmp_path / "a", tmp_path / "b"):
+        os.chmod(d, 0o755)
+        for f in d.iterdir():
+            os.chmod(f, 0o644)
+    os.chmod(tmp_path / "b" / "metadata", 0o600)
+    p = as_nobody(tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count(b"\n") == 2
+    p = as_nobody(tmp_path / "b")
+    assert p.returncode == 1 and b"Permission denied" in p.stderr
+    os.chmod(tmp_path / "b" / "metadata", 0o644)
+    (tmp_path / "private").mkdir(mode=0o700)
+    p = as_nobody(tmp_path)
+    assert p.returncode == 1 and b"private" in p.stderr
