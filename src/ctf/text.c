@@ -407,27 +407,31 @@ static void put_time(struct ctflive_ctf_printer *p, int64_t ns, uint64_t cycles)
 		return;
 	}
 	int64_t sec = ns / 1000000000, nsec = ns % 1000000000;
-	if (nsec < 0) {
-		sec--;
-		nsec += 1000000000;
-	}
-	if ((f & CTFLIVE_CTF_CLOCK_SECONDS) || ns < 0) {
-		if (ns < 0 && !(f & CTFLIVE_CTF_CLOCK_SECONDS) && !p->neg_warned) {
-			cl_ob_puts(&p->warn,
-				   "[warning] Fallback to [sec.ns] to print negative time "
-				   "value. Use --clock-seconds.\n");
-			p->neg_warned = true;
-		}
-		if (ns < 0) {
-			/* babeltrace prints the magnitude with a leading '-' */
-			uint64_t m = (uint64_t)0 - (uint64_t)ns;
+	/*
+	 * A negative time, as babeltrace2 2.0.4's print_timestamp_wall() does
+	 * it: with --clock-seconds, or the first time (with a warning), its
+	 * magnitude in seconds after a '-'; after that, the clock time of its
+	 * magnitude (an oddity of babeltrace2, reproduced).
+	 */
+	if (ns < 0) {
+		uint64_t m = (uint64_t)0 - (uint64_t)ns;
 
+		if ((f & CTFLIVE_CTF_CLOCK_SECONDS) || !p->neg_warned) {
+			if (!(f & CTFLIVE_CTF_CLOCK_SECONDS)) {
+				cl_ob_puts(&p->warn,
+					   "[warning] Fallback to [sec.ns] to print negative time "
+					   "value. Use --clock-seconds.\n");
+				p->neg_warned = true;
+			}
 			cl_ob_putc(b, '-');
 			cl_ob_u64(b, m / 1000000000);
 			cl_ob_putc(b, '.');
 			cl_ob_u64_pad(b, m % 1000000000, 9);
 			return;
 		}
+		sec = (int64_t)(m / 1000000000);
+		nsec = (int64_t)(m % 1000000000);
+	} else if (f & CTFLIVE_CTF_CLOCK_SECONDS) {
 		cl_ob_i64(b, sec);
 		cl_ob_putc(b, '.');
 		cl_ob_u64_pad(b, (uint64_t)nsec, 9);
