@@ -575,9 +575,16 @@ static int handshake(struct ctflive_live_client *c)
 	r = cl_live_connect_decode(&rb, &m);
 	if (r < 0)
 		return malformed(c, CL_LIVE_CMD_CONNECT, r);
-	if (cl_live_connect_check_reply(&m) < 0)
+	if (cl_live_connect_check_reply(&m) < 0) {
+		/* LTTng live majors are small (2 since 2012): anything else is
+		 * some other service answering on this port */
+		if (m.major > 64)
+			return set_broken(c, -EPROTO,
+					  "the peer does not speak the LTTng live protocol "
+					  "(not a relay's live port?)");
 		return set_broken(c, -ENOTSUP, "incompatible relay protocol version %u.%u", m.major,
 				  m.minor);
+	}
 	c->major = m.major;
 	c->minor = m.minor < CL_LIVE_CLIENT_VERSION_MINOR ? m.minor : CL_LIVE_CLIENT_VERSION_MINOR;
 	return 0;
@@ -614,7 +621,8 @@ int ctflive_live_client_connect(const char *host, uint16_t port, int family, int
 	freeaddrinfo(res);
 	if (fd < 0) {
 		if (reterr_msg && reterr_len)
-			snprintf(reterr_msg, reterr_len, "cannot connect to '%s:%u': %s", host,
+			snprintf(reterr_msg, reterr_len, "cannot connect to '%s%s%s:%u': %s",
+				 strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
 				 (unsigned int)port, strerror(-fd));
 		return fd;
 	}

@@ -623,3 +623,28 @@ def test_view_equal_times_in_stream_order(ws):
             == [(True, True)] * (packets * per_packet)
     finally:
         relay.stop()
+
+
+def test_not_a_relay():
+    """Another service on the port: said plainly, not as a version number."""
+    srv = socket.socket()
+    srv.bind((h.LOCALHOST, 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def answer():
+        c, _ = srv.accept()
+        c.recv(100)
+        c.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" * 4)
+        c.close()
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    try:
+        r = subprocess.run([str(ctflive_path()), "ls", "--timeout", "5000",
+                            f"net://{h.LOCALHOST}:{port}"], capture_output=True, text=True,
+                           timeout=30)
+    finally:
+        t.join(5)
+        srv.close()
+    assert r.returncode == 1
+    assert "does not speak the LTTng live protocol" in r.stderr, r.stderr
