@@ -106,6 +106,12 @@ int cl_cmd_follow(int argc, char **argv)
 		log_error(optind >= argc ? "missing DIR" : "only one DIR can be followed");
 		return 2;
 	}
+	if (cl_cli_is_live_url(argv[optind])) {
+		log_error("'follow' reads a directory on this machine; for a relay use "
+			  "'ctflive view %s'",
+			  argv[optind]);
+		return 2;
+	}
 	r = ctflive_follow_new(argv[optind], &fo, &f);
 	if (r < 0)
 		return log_error_errno(r, "cannot follow '%s'", argv[optind]), 1;
