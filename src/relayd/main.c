@@ -378,11 +378,11 @@ static int daemonize(bool keep_cwd)
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
-	struct relay relay = { 0 };
+	struct relay relay = { .output_fd = -1 };
 	struct listener ls[3] = { 0 }, sig = { 0 };
 	char port_file[PATH_MAX];
 	sigset_t mask;
-	int r;
+	int r, ret = 1;
 
 	cl_log_set_program("ctflive-relayd");
 	r = parse_options(argc, argv, &o);
@@ -400,6 +400,10 @@ int main(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return 1;
 
+	/* From here on, every exit goes through `out`, which frees what exists. */
+	for (int i = 0; i < 3; i++)
+		ls[i].watch.fd = -1;
+	sig.watch.fd = -1;
 	cl_list_init(&relay.sessions);
 	cl_list_init(&relay.streams);
 	cl_list_init(&relay.chunks);
@@ -412,25 +416,27 @@ int main(int argc, char **argv)
 
 	r = open_output(o.output, &relay.output_fd);
 	if (r < 0)
-		return 1;
+		goto out;
 	recover_output(&relay);
 	r = cl_loop_new(&relay.loop);
-	if (r < 0)
-		return log_error_errno(r, "cannot create the event loop"), 1;
+	if (r < 0) {
+		log_error_errno(r, "cannot create the event loop");
+		goto out;
+	}
 	for (int i = 0; i < 3; i++) {
-		int fd = -1;
-
-		r = bind_listener(o.urls[i], &fd, &ls[i].port);
+		r = bind_listener(o.urls[i], &ls[i].watch.fd, &ls[i].port);
 		if (r < 0) {
 			log_error_errno(r, "cannot listen on '%s'", o.urls[i]);
-			return 1;
+			goto out;
 		}
-		ls[i].watch.fd = fd;
 		ls[i].watch.cb = listener_cb;
 		ls[i].relay = &relay;
 		ls[i].kind = (enum listener_kind)i;
-		if (cl_loop_add(relay.loop, &ls[i].watch, EPOLLIN) < 0)
-			return 1;
+		r = cl_loop_add(relay.loop, &ls[i].watch, EPOLLIN);
+		if (r < 0) {
+			log_error_errno(r, "cannot watch '%s'", o.urls[i]);
+			goto out;
+		}
 		log_info("listening on %s (port %u)", o.urls[i], ls[i].port);
 	}
 	/* Relative to where we were started, even once daemonized (chdir "/"). */
@@ -439,56 +445,79 @@ int main(int argc, char **argv)
 
 		if (!getcwd(cwd, sizeof(cwd)) ||
 		    snprintf(port_file, sizeof(port_file), "%s/%s", cwd, o.port_file) >=
-			    (int)sizeof(port_file))
-			return log_error("port file path '%s' is too long", o.port_file), 1;
+			    (int)sizeof(port_file)) {
+			log_error("port file path '%s' is too long", o.port_file);
+			goto out;
+		}
 	} else if (o.port_file) {
 		(void)snprintf(port_file, sizeof(port_file), "%s", o.port_file);
 	}
 	/* Before any thread starts: threads do not survive fork(). */
 	if (o.daemonize || o.background) {
 		r = daemonize(o.background);
-		if (r < 0)
-			return log_error_errno(r, "cannot daemonize"), 1;
+		if (r < 0) {
+			log_error_errno(r, "cannot daemonize");
+			goto out;
+		}
 	}
 	r = live_init(&relay);
-	if (r < 0)
-		return log_error_errno(r, "cannot start the live server"), 1;
+	if (r < 0) {
+		log_error_errno(r, "cannot start the live server");
+		goto out;
+	}
 	r = sync_init(&relay);
-	if (r < 0)
-		return log_error_errno(r, "cannot start the sync worker"), 1;
+	if (r < 0) {
+		log_error_errno(r, "cannot start the sync worker");
+		goto out;
+	}
 
 	sig.watch.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	sig.watch.cb = signal_cb;
 	sig.relay = &relay;
-	if (sig.watch.fd < 0 || cl_loop_add(relay.loop, &sig.watch, EPOLLIN) < 0)
-		return log_error("cannot watch signals"), 1;
+	if (sig.watch.fd < 0 || cl_loop_add(relay.loop, &sig.watch, EPOLLIN) < 0) {
+		log_error("cannot watch signals");
+		goto out;
+	}
 
 	if (o.port_file) {
 		r = write_port_file(port_file, ls);
-		if (r < 0)
-			return log_error_errno(r, "cannot write port file '%s'", o.port_file), 1;
+		if (r < 0) {
+			log_error_errno(r, "cannot write port file '%s'", o.port_file);
+			goto out;
+		}
 	}
 	listeners = ls;
 	cl_loop_set_before_sleep(relay.loop, before_sleep, &relay);
 	r = cl_loop_set_tick(relay.loop, 50, tick, &relay);
-	if (r < 0)
-		return log_error_errno(r, "cannot start the timer"), 1;
+	if (r < 0) {
+		log_error_errno(r, "cannot start the timer");
+		goto out;
+	}
 
 	r = cl_loop_run(relay.loop);
 	if (r < 0)
 		log_error_errno(r, "event loop failed");
+	ret = r < 0 ? 1 : 0;
 
+out:
+	listeners = NULL;
 	conn_close_all(&relay);
 	live_fini(&relay);
 	sync_fini(&relay);
 	relay_shutdown(&relay);
 	for (int i = 0; i < 3; i++) {
-		cl_loop_del(relay.loop, &ls[i].watch);
+		if (ls[i].watch.fd < 0)
+			continue;
+		if (relay.loop)
+			cl_loop_del(relay.loop, &ls[i].watch);
 		close(ls[i].watch.fd);
 	}
-	cl_loop_del(relay.loop, &sig.watch);
-	close(sig.watch.fd);
-	close(relay.output_fd);
+	if (sig.watch.fd >= 0) {
+		cl_loop_del(relay.loop, &sig.watch);
+		close(sig.watch.fd);
+	}
+	if (relay.output_fd >= 0)
+		close(relay.output_fd);
 	cl_loop_free(relay.loop);
-	return r < 0 ? 1 : 0;
+	return ret;
 }

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: MIT
+"""ctflive-relayd on its own, without LTTng: its command line (usage errors
+are one line and exit 2; other startup errors are one line and exit 1, and
+free everything, which the ASan build checks), its log lines, its port file
+and its session markers."""
+
+import os
+import socket
+import subprocess
+
+import pytest
+
+import lttng_harness as h
+
+ANY = "tcp://127.0.0.1:0"
+
+
+@pytest.fixture(autouse=True)
+def _need_relayd():
+    if not h.have_ctflive_relayd():
+        pytest.skip(f"ctflive-relayd not built ({h.ctflive_relayd_path()})")
+
+
+def run_relayd(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """Runs ctflive-relayd with every port on 127.0.0.1:0 unless args say
+    otherwise; it is expected to exit at once."""
+    argv = [str(h.ctflive_relayd_path()), "-o", str(tmp_path / "out"),
+            "-C", ANY, "-D", ANY, "-L", ANY, *args]
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=20, env={**os.environ, "LANG": "C"})
+
+
+def assert_one_error(r: subprocess.CompletedProcess, status: int, message: str) -> None:
+    lines = r.stderr.splitlines()
+    assert r.returncode == status and len(lines) == 1, \
+        f"exit {r.returncode}, want {status} and one line; stderr:\n{r.stderr}"
+    assert lines[0].startswith("ctflive-relayd: error: "), lines[0]
+    assert message in lines[0], f"{lines[0]!r} does not say {message!r}"
+
+
+# --------------------------------------------------------------------------
+# command line
+
+
+def test_bad_port_file(tmp_path):
+    r = run_relayd(tmp_path, "--port-file", str(tmp_path / "missing" / "ports"))
+    assert_one_error(r, 1, "cannot write port file")
+
+
+def test_port_in_use(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = run_relayd(tmp_path, "-D", f"tcp://127.0.0.1:{port}")
+    assert_one_error(r, 1, f"cannot listen on 'tcp://127.0.0.1:{port}'")
+
+
