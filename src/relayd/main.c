@@ -239,6 +239,46 @@ static void tick(void *userdata)
 	}
 }
 
+#define SHORTOPTS ":o:C:D:L:dbvh"
+
+/*
+ * The option getopt_long() just complained about (returned `c`, '?' or ':'),
+ * as the user wrote it. glibc sets optopt to 0 for an unknown or ambiguous
+ * long option, to the option's value for a long option with a missing or an
+ * unexpected argument, and to the character for a short option; after a long
+ * option or the last character of a short one, argv[optind - 1] is that
+ * argument. Returns true for a long option.
+ */
+static bool bad_option(char **argv, int c, char *buf, size_t cap)
+{
+	const char *arg = argv[optind - 1];
+	bool is_long;
+
+	if (c == ':')
+		is_long = !strncmp(arg, "--", 2);
+	else
+		is_long = optopt == 0 || optopt >= 256 ||
+			  (optopt != ':' && strchr(SHORTOPTS, optopt));
+	if (is_long)
+		(void)snprintf(buf, cap, "%.*s", (int)strcspn(arg, "="), arg);
+	else
+		(void)snprintf(buf, cap, "-%c", optopt);
+	return is_long;
+}
+
+/* How many long options start with `prefix`. */
+static int long_matches(const struct option *opts, const char *prefix)
+{
+	int n = 0;
+
+	for (; opts->name; opts++)
+		n += !strncmp(opts->name, prefix, strlen(prefix));
+	return n;
+}
+
+/* Usage errors: one line, exit status 2. */
+#define usage_error(...) (log_error(__VA_ARGS__), 2)
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_PORT_FILE = 256, OPT_SYNC, OPT_MINOR, OPT_NO_CLEAR };
@@ -257,6 +297,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char name[64];
 	int c;
 
 	o->urls[0] = DEFAULT_CONTROL_URL;
@@ -264,7 +305,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->urls[2] = DEFAULT_LIVE_URL;
 	o->max_minor = CL_RELAYD_VERSION_MINOR;
 	o->sync_policy = "data";
-	while ((c = getopt_long(argc, argv, "o:C:D:L:dbvh", longopts, NULL)) != -1) {
+	opterr = 0; /* getopt's own messages name the program by its path */
+	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -286,14 +328,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_MINOR: {
 			char *end;
-			long v = strtol(optarg, &end, 10);
+			long v;
 
-			if (*end || v < 4 || v > CL_RELAYD_VERSION_MINOR) {
-				(void)fprintf(stderr,
-					      "ctflive-relayd: invalid --protocol-minor '%s'\n",
-					      optarg);
-				return 2;
-			}
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (end == optarg || *end || errno || v < 4 || v > CL_RELAYD_VERSION_MINOR)
+				return usage_error(
+					"invalid --protocol-minor '%s' (expecting 4 to %u)", optarg,
+					CL_RELAYD_VERSION_MINOR);
 			o->max_minor = (unsigned)v;
 			break;
 		}
@@ -312,20 +354,23 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			(void)bad_option(argv, c, name, sizeof(name));
+			return usage_error("option '%s' requires an argument (try '--help')", name);
 		default:
-			(void)fprintf(stderr, "Try 'ctflive-relayd --help'.\n");
-			return 2;
+			if (bad_option(argv, c, name, sizeof(name)) && optopt)
+				return usage_error("option '%s' takes no argument (try '--help')",
+						   name);
+			if (!strncmp(name, "--", 2) && long_matches(longopts, name + 2) > 1)
+				return usage_error("option '%s' is ambiguous (try '--help')", name);
+			return usage_error("unrecognized option '%s' (try '--help')", name);
 		}
 	}
-	if (optind < argc) {
-		(void)fprintf(stderr, "ctflive-relayd: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (strcmp(o->sync_policy, "data") && strcmp(o->sync_policy, "none")) {
-		(void)fprintf(stderr, "ctflive-relayd: invalid --sync '%s' (data or none)\n",
-			      o->sync_policy);
-		return 2;
-	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s' (try '--help')", argv[optind]);
+	if (strcmp(o->sync_policy, "data") && strcmp(o->sync_policy, "none"))
+		return usage_error("invalid --sync '%s' (expecting 'data' or 'none')",
+				   o->sync_policy);
 	return -1;
 }
 

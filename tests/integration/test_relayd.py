@@ -42,6 +42,28 @@ def assert_one_error(r: subprocess.CompletedProcess, status: int, message: str) 
 # command line
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--bogus"], "unrecognized option '--bogus'"),
+    (["--bogus=1"], "unrecognized option '--bogus'"),
+    (["-x"], "unrecognized option '-x'"),
+    (["-vx"], "unrecognized option '-x'"),
+    (["--d"], "option '--d' is ambiguous"),
+    (["--help=1"], "option '--help' takes no argument"),
+    (["--port-file"], "option '--port-file' requires an argument"),
+    (["-C"], "option '-C' requires an argument"),
+    (["extra"], "unexpected argument 'extra'"),
+    (["--sync", "bogus"], "invalid --sync 'bogus'"),
+    (["--protocol-minor", "3"], "invalid --protocol-minor '3'"),
+    (["--protocol-minor", "14"], "invalid --protocol-minor '14'"),
+    (["--protocol-minor", ""], "invalid --protocol-minor ''"),
+])
+def test_usage_errors(tmp_path, args, message):
+    r = run_relayd(tmp_path, *args)
+    assert_one_error(r, 2, message)
+    assert "/" not in r.stderr.split(":")[0], "the program is named by its path"
+    assert not (tmp_path / "out").exists(), "a usage error must come before any work"
+
+
 def test_bad_port_file(tmp_path):
     r = run_relayd(tmp_path, "--port-file", str(tmp_path / "missing" / "ports"))
     assert_one_error(r, 1, "cannot write port file")
