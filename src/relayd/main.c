@@ -5,6 +5,7 @@
  * Options mirror lttng-relayd's where they exist (-o, -C, -D, -L, -d, -v);
  * --port-file lets tests bind port 0 and learn the ports chosen.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -45,9 +46,17 @@ struct listener {
 
 static struct listener *listeners; /* the three of main(), for the tick */
 
+/* A listening URL, checked by parse_url() and resolved by bind_listener(). */
+struct listen_url {
+	int family;
+	char host[256];
+	char port[8];
+};
+
 struct options {
 	const char *output;
 	const char *urls[3];
+	struct listen_url listen[3]; /* urls[], parsed */
 	const char *port_file;
 	const char *sync_policy;
 	bool daemonize;
@@ -83,71 +92,109 @@ static void usage(FILE *f)
 		DEFAULT_CONTROL_URL, DEFAULT_DATA_URL, DEFAULT_LIVE_URL);
 }
 
-/* Parses tcp://HOST:PORT or tcp6://[HOST]:PORT into an addrinfo list. */
-static int parse_url(const char *url, struct addrinfo **ret)
+/*
+ * Parses tcp://HOST:PORT or tcp6://[HOST]:PORT (net:// is taken as tcp://);
+ * PORT may be 0. Returns 0, or -EINVAL with *why saying what is wrong.
+ */
+static int parse_url(const char *url, struct listen_url *u, const char **why)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
-	char host[256], port[16];
-	const char *p, *colon;
+	const char *p, *port;
+	bool bracketed = false;
+	unsigned char addr[sizeof(struct in6_addr)];
 	size_t hl;
 	char *end;
 	long v;
 
-	if (!strncmp(url, "tcp://", 6)) {
+	*why = NULL;
+	if (!strncmp(url, "tcp://", 6) || !strncmp(url, "net://", 6)) {
 		p = url + 6;
-		hints.ai_family = AF_INET;
+		u->family = AF_INET;
 	} else if (!strncmp(url, "tcp6://", 7)) {
 		p = url + 7;
-		hints.ai_family = AF_INET6;
-	} else if (!strncmp(url, "net://", 6)) {
-		p = url + 6;
-		hints.ai_family = AF_INET;
+		u->family = AF_INET6;
 	} else {
+		*why = "unknown protocol (expecting tcp://ADDR:PORT or tcp6://[ADDR]:PORT)";
 		return -EINVAL;
 	}
 	if (*p == '[') {
 		const char *rb = strchr(p, ']');
 
-		hints.ai_family = AF_INET6; /* tcp://[::1]:PORT as well as tcp6:// */
-
-		if (!rb || rb[1] != ':')
+		u->family = AF_INET6; /* tcp://[::1]:PORT as well as tcp6:// */
+		if (!rb) {
+			*why = "missing ']' after IPv6 address";
 			return -EINVAL;
+		}
+		if (rb[1] != ':') {
+			*why = rb[1] == '\0' ? "missing port" : "expecting ':' after ']'";
+			return -EINVAL;
+		}
 		hl = (size_t)(rb - p - 1);
 		p++;
-		colon = rb + 1;
+		port = rb + 2;
+		bracketed = true;
 	} else {
-		colon = strrchr(p, ':');
-		if (!colon)
+		const char *colon = strrchr(p, ':');
+
+		if (!colon) {
+			*why = "missing port";
 			return -EINVAL;
+		}
 		hl = (size_t)(colon - p);
+		port = colon + 1;
 	}
-	if (hl == 0 || hl >= sizeof(host))
+	if (hl == 0) {
+		*why = "missing address";
 		return -EINVAL;
-	memcpy(host, p, hl);
-	host[hl] = '\0';
+	}
+	if (hl >= sizeof(u->host)) {
+		*why = "address too long";
+		return -EINVAL;
+	}
+	memcpy(u->host, p, hl);
+	u->host[hl] = '\0';
+	/* An address in brackets, or with colons, can only be an IPv6 address. */
+	if (u->family == AF_INET6 && (bracketed || strchr(u->host, ':')) &&
+	    inet_pton(AF_INET6, u->host, addr) != 1) {
+		*why = "bad IPv6 address";
+		return -EINVAL;
+	}
+	if (*port == '\0') {
+		*why = "missing port";
+		return -EINVAL;
+	}
 	errno = 0;
-	v = strtol(colon + 1, &end, 10);
-	if (errno || *end != '\0' || end == colon + 1 || v < 0 || v > 65535)
+	v = strtol(port, &end, 10);
+	if (*port < '0' || *port > '9' || errno || *end != '\0' || v < 0 || v > 65535) {
+		*why = "invalid port (expecting 0 to 65535)";
 		return -EINVAL;
-	(void)snprintf(port, sizeof(port), "%ld", v);
-	return getaddrinfo(host, port, &hints, ret) == 0 ? 0 : -EADDRNOTAVAIL;
+	}
+	(void)snprintf(u->port, sizeof(u->port), "%u", (unsigned)v);
+	return 0;
 }
 
-static int bind_listener(const char *url, int *ret_fd, uint16_t *ret_port)
+/* Resolves and binds `u` (given as `url`); logs why it cannot. */
+static int bind_listener(const struct listen_url *u, const char *url, int *ret_fd,
+			 uint16_t *ret_port)
 {
+	struct addrinfo hints = { .ai_family = u->family,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE };
 	struct addrinfo *ai = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	int fd, one = 1, r;
 
-	r = parse_url(url, &ai);
-	if (r < 0)
-		return r;
+	r = getaddrinfo(u->host, u->port, &hints, &ai);
+	if (r != 0) {
+		log_error("cannot resolve '%s' in '%s': %s", u->host, url,
+			  r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		return r == EAI_MEMORY ? -ENOMEM : -EADDRNOTAVAIL;
+	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		r = -errno;
 		freeaddrinfo(ai);
-		return r;
+		return log_error_errno(r, "cannot listen on '%s'", url);
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
@@ -155,7 +202,7 @@ static int bind_listener(const char *url, int *ret_fd, uint16_t *ret_port)
 		r = -errno;
 		freeaddrinfo(ai);
 		close(fd);
-		return r;
+		return log_error_errno(r, "cannot listen on '%s'", url);
 	}
 	freeaddrinfo(ai);
 	*ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
@@ -297,6 +344,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char *const url_names[3] = { "control port", "data port", "live port" };
 	char name[64];
 	int c;
 
@@ -371,6 +419,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (strcmp(o->sync_policy, "data") && strcmp(o->sync_policy, "none"))
 		return usage_error("invalid --sync '%s' (expecting 'data' or 'none')",
 				   o->sync_policy);
+	for (int i = 0; i < 3; i++) {
+		const char *why;
+
+		if (parse_url(o->urls[i], &o->listen[i], &why) < 0)
+			return usage_error("invalid %s URL '%s': %s", url_names[i], o->urls[i],
+					   why);
+	}
 	return -1;
 }
 
@@ -469,11 +524,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (int i = 0; i < 3; i++) {
-		r = bind_listener(o.urls[i], &ls[i].watch.fd, &ls[i].port);
-		if (r < 0) {
-			log_error_errno(r, "cannot listen on '%s'", o.urls[i]);
+		r = bind_listener(&o.listen[i], o.urls[i], &ls[i].watch.fd, &ls[i].port);
+		if (r < 0)
 			goto out;
-		}
 		ls[i].watch.cb = listener_cb;
 		ls[i].relay = &relay;
 		ls[i].kind = (enum listener_kind)i;
