@@ -52,6 +52,7 @@ struct conn {
 	enum conn_kind kind;
 	bool closed;
 	bool close_after_reply;
+	const char *refused; /* static text: why a receive check failed, to log at close */
 	char peer[64];
 	struct session *session; /* control: its session; data: bound session */
 	bool version_done;
@@ -568,13 +569,20 @@ static uint64_t max_payload(uint32_t cmd)
 	return cmd == CL_RELAYD_SEND_METADATA ? METADATA_MAX : RELAY_MAX_CTRL_PAYLOAD;
 }
 
+/* A receive check failed: returns r, and `why` becomes the closing log line's reason. */
+static int refuse(struct conn *c, int r, const char *why)
+{
+	c->refused = why;
+	return r;
+}
+
 static int on_control_header(struct conn *c)
 {
 	(void)cl_relayd_decode_hdr(c->hdr, CL_RELAYD_CTRL_HDR_SIZE, &c->chdr);
 	if (c->chdr.data_size > max_payload(c->chdr.cmd)) {
 		log_notice("%s: %s of %llu bytes is over the limit, closing", c->peer,
 			   cl_relayd_cmd_name(c->chdr.cmd), (unsigned long long)c->chdr.data_size);
-		return -E2BIG;
+		return refuse(c, -E2BIG, "message over the size limit");
 	}
 	if (c->chdr.cmd == CL_RELAYD_SEND_METADATA) {
 		if (!c->session || c->chdr.data_size < CL_RELAYD_METADATA_HDR_SIZE)
@@ -606,7 +614,7 @@ static int on_metadata_header(struct conn *c)
 		log_notice("%s: metadata of stream %llu would exceed %llu bytes, closing", c->peer,
 			   (unsigned long long)mh.stream_id,
 			   (unsigned long long)RELAY_MAX_METADATA_SIZE);
-		return -E2BIG;
+		return refuse(c, -E2BIG, "metadata over the size limit");
 	}
 	c->stream = st;
 	st->busy++;
@@ -651,8 +659,12 @@ static int on_data_header(struct conn *c)
 		return -EPROTO;
 	}
 	total = (uint64_t)c->dhdr.data_size + c->dhdr.padding_size;
-	if (total > RELAY_MAX_PACKET_SIZE)
-		return -E2BIG;
+	if (total > RELAY_MAX_PACKET_SIZE) {
+		log_notice("%s: packet of %llu bytes for stream %llu is over the limit, closing",
+			   c->peer, (unsigned long long)total,
+			   (unsigned long long)c->dhdr.stream_id);
+		return refuse(c, -E2BIG, "message over the size limit");
+	}
 	if (!c->session) {
 		c->session = st->session;
 		c->session->data_conns++;
@@ -796,7 +808,7 @@ static void conn_on_event(struct cl_watch *w, uint32_t events)
 			return;
 		}
 		if (n < 0) {
-			conn_close(c, true, strerror((int)-n));
+			conn_close(c, true, c->refused ? c->refused : strerror((int)-n));
 			return;
 		}
 		budget -= CL_MIN((size_t)n, budget);

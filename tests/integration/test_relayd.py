@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 import lttng_harness as h
+import relayd_client as rc
 
 ANY = "tcp://127.0.0.1:0"
 
@@ -92,5 +93,20 @@ def test_port_in_use(tmp_path):
         port = busy.getsockname()[1]
         r = run_relayd(tmp_path, "-D", f"tcp://127.0.0.1:{port}")
     assert_one_error(r, 1, f"cannot listen on 'tcp://127.0.0.1:{port}'")
+
+
+# --------------------------------------------------------------------------
+# log lines
+
+
+def test_oversized_message_log(make_relay):
+    relay = make_relay("ctflive-relayd")
+    with rc.ControlConn(relay.ports.control) as c:
+        c.sock.sendall(rc.CTRL_HDR.pack(0, 2**61 + 12345, 0x7fff, 0))
+        assert rc.is_closed(c.sock)
+    h.wait_for(lambda: "connection closed" in relay.log(), 5, what="the closing log line")
+    log = relay.log()
+    assert "connection closed: message over the size limit" in log, log
+    assert "Argument list too long" not in log, log
 
 
