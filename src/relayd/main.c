@@ -79,7 +79,7 @@ static void usage(FILE *f)
 		"  -L, --live-port URL       live viewer port URL (default: %s)\n"
 		"                            URL: tcp://ADDR:PORT or tcp6://[ADDR]:PORT; PORT may be 0\n"
 		"      --port-file PATH      once listening, write 'control P', 'data P', 'live P'\n"
-		"                            lines to PATH (atomically)\n"
+		"                            lines to PATH (atomically); removed at exit\n"
 		"      --sync POLICY         when viewers may read a packet: 'data' (default:\n"
 		"                            after data and index are synced to disk) or 'none'\n"
 		"                            (as soon as written, like lttng-relayd)\n"
@@ -234,7 +234,8 @@ static void listener_cb(struct cl_watch *w, uint32_t events)
 	}
 }
 
-static int write_port_file(const char *path, const struct listener *ls)
+/* Writes the port file atomically; *ret_st identifies the file written. */
+static int write_port_file(const char *path, const struct listener *ls, struct stat *ret_st)
 {
 	char tmp[PATH_MAX], text[128];
 	int fd, r, n;
@@ -247,10 +248,24 @@ static int write_port_file(const char *path, const struct listener *ls)
 	if (fd < 0)
 		return -errno;
 	r = cl_write_full(fd, text, (size_t)n);
+	if (r == 0 && fstat(fd, ret_st) < 0)
+		r = -errno;
 	close(fd);
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
+	if (r < 0)
+		(void)unlink(tmp);
 	return r;
+}
+
+/* Removes the port file at exit, unless another process replaced it since. */
+static void remove_port_file(const char *path, const struct stat *written)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && st.st_dev == written->st_dev && st.st_ino == written->st_ino &&
+	    unlink(path) < 0)
+		log_warning_errno(-errno, "cannot remove port file '%s'", path);
 }
 
 static void signal_cb(struct cl_watch *w, uint32_t events)
@@ -481,6 +496,8 @@ int main(int argc, char **argv)
 	struct relay relay = { .output_fd = -1 };
 	struct listener ls[3] = { 0 }, sig = { 0 };
 	char port_file[PATH_MAX];
+	struct stat port_file_st;
+	bool port_file_written = false;
 	sigset_t mask;
 	int r, ret = 1;
 
@@ -578,11 +595,12 @@ int main(int argc, char **argv)
 	}
 
 	if (o.port_file) {
-		r = write_port_file(port_file, ls);
+		r = write_port_file(port_file, ls, &port_file_st);
 		if (r < 0) {
 			log_error_errno(r, "cannot write port file '%s'", o.port_file);
 			goto out;
 		}
+		port_file_written = true;
 	}
 	listeners = ls;
 	cl_loop_set_before_sleep(relay.loop, before_sleep, &relay);
@@ -603,6 +621,8 @@ out:
 	live_fini(&relay);
 	sync_fini(&relay);
 	relay_shutdown(&relay);
+	if (port_file_written)
+		remove_port_file(port_file, &port_file_st);
 	for (int i = 0; i < 3; i++) {
 		if (ls[i].watch.fd < 0)
 			continue;

@@ -96,6 +96,33 @@ def test_port_in_use(tmp_path):
 
 
 # --------------------------------------------------------------------------
+# port file
+
+
+@pytest.mark.parametrize("mode", ["foreground", "daemon"])
+def test_port_file_removed_at_shutdown(ws, mode):
+    relay = h.CtfliveRelayd(ws, "r")
+    relay.start(daemon=(mode == "daemon"))
+    port_file = relay.dir / "ports"
+    try:
+        assert port_file.exists()
+    finally:
+        status = relay.stop()
+    assert status in (0, None), f"relay exited with {status}: {relay.log()[-2000:]}"
+    assert not port_file.exists(), f"{mode}: port file left after a clean shutdown"
+
+
+def test_port_file_kept_if_replaced(make_relay):
+    relay = make_relay("ctflive-relayd")
+    port_file = relay.dir / "ports"
+    tmp = relay.dir / "ports.other"
+    tmp.write_text("control 1\ndata 2\nlive 3\n")
+    os.replace(tmp, port_file)  # another relay's, say
+    assert relay.stop() == 0
+    assert port_file.read_text() == "control 1\ndata 2\nlive 3\n"
+
+
+# --------------------------------------------------------------------------
 # log lines
 
 
