@@ -15,20 +15,30 @@ interval_ms=100
 viewer=babeltrace2
 install=1
 keep=0
+# Usage errors: one line, exit status 2, before anything is done.
+usage_error() { echo "demo.sh: $*" >&2; exit 2; }
+value_of() { [ $# -ge 2 ] || usage_error "option '$1' requires a value (try --help)"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--events) events=$2; shift 2 ;;
-	--interval-ms) interval_ms=$2; shift 2 ;;
-	--viewer) viewer=$2; shift 2 ;;
+	--events) value_of "$@"; events=$2; shift 2 ;;
+	--interval-ms) value_of "$@"; interval_ms=$2; shift 2 ;;
+	--viewer) value_of "$@"; viewer=$2; shift 2 ;;
 	--no-install) install=0; shift ;;
 	--keep) keep=1; shift ;;
 	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-	*) echo "demo.sh: unknown option '$1'" >&2; exit 2 ;;
+	*) usage_error "unknown option '$1' (try --help)" ;;
 	esac
 done
+# Decimal integers of at most 9 digits (no overflow, no octal in $((...))).
+is_count() { [[ $1 =~ ^[0-9]{1,9}$ ]]; }
+is_count "$events" && [ $((10#$events)) -gt 0 ] ||
+	usage_error "--events must be a positive integer, not '$events'"
+is_count "$interval_ms" && [ $((10#$interval_ms)) -le 4294967 ] ||
+	usage_error "--interval-ms must be an integer from 0 to 4294967, not '$interval_ms'"
+events=$((10#$events)) interval_ms=$((10#$interval_ms))
 case "$viewer" in
 babeltrace2|ctflive) ;;
-*) echo "demo.sh: --viewer must be babeltrace2 or ctflive, not '$viewer'" >&2; exit 2 ;;
+*) usage_error "--viewer must be babeltrace2 or ctflive, not '$viewer'" ;;
 esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)
