@@ -843,6 +843,8 @@ static void conn_close(struct conn *c, bool error, const char *why)
 		/* No more data can come: streams waiting for data close now. */
 		c->session->data_conns--;
 		c->session->data_closed = true;
+		if (error)
+			c->session->aborted = true; /* a packet or more was lost */
 		cl_list_for_each_safe (n, tmp, &c->session->streams) {
 			struct stream *st = cl_container_of(n, struct stream, node);
 

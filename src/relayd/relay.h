@@ -175,7 +175,9 @@ struct session {
 	struct chunk *pending_closure_chunk; /* ref or NULL */
 	bool has_rotated;
 	bool connection_closed; /* control connection gone */
-	bool aborted;           /* protocol/IO error: streams close without waiting */
+	bool aborted;           /* ended abnormally (protocol/IO error, peer vanished with
+				 * streams open): its marker says "interrupted"; after an
+				 * error its streams close without waiting for data */
 	struct cl_list streams;
 	size_t n_streams;
 	unsigned data_conns;  /* data connections bound to this session */

@@ -522,7 +522,22 @@ void session_snapshot_done(struct relay *relay, struct session *s)
 void session_connection_closed(struct relay *relay, struct session *s, bool error)
 {
 	struct cl_list_node *n, *tmp;
+	size_t open = 0;
 
+	/*
+	 * A consumer closes every stream (CLOSE_STREAM) before it closes its
+	 * connection: a connection that ends while streams are open, even at a
+	 * message boundary, is a peer that vanished (killed, crashed).
+	 */
+	cl_list_for_each (n, &s->streams) {
+		const struct stream *st = cl_container_of(n, struct stream, node);
+
+		open += !st->closed && !st->close_requested;
+	}
+	if (open > 0 && !error && !s->aborted)
+		log_notice("session %llu: control connection closed with %zu stream(s) open, "
+			   "session interrupted",
+			   (unsigned long long)s->id, open);
 	s->connection_closed = true;
 	if (error)
 		s->aborted = true;
@@ -547,6 +562,9 @@ void session_connection_closed(struct relay *relay, struct session *s, bool erro
 		else
 			stream_request_close(relay, st, last);
 	}
+	/* After the loop: data already announced may still arrive and be kept. */
+	if (open > 0)
+		s->aborted = true;
 	if (s->current_chunk) {
 		chunk_unref(relay, s->current_chunk);
 		s->current_chunk = NULL;
@@ -591,7 +609,8 @@ void relay_collect(struct relay *relay)
 		if (!s->connection_closed || s->n_streams > 0 || s->data_conns > 0 ||
 		    s->viewer_refs > 0 || s->sync_in_flight)
 			continue;
-		log_info("session %llu ended: '%s'", (unsigned long long)s->id, s->output_path);
+		log_info("session %llu ended%s: '%s'", (unsigned long long)s->id,
+			 s->aborted ? " (interrupted)" : "", s->output_path);
 		cl_list_remove(&s->node);
 		relay->n_sessions--;
 		session_free(relay, s, !s->aborted);

@@ -7,6 +7,7 @@ and its session markers."""
 import os
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -137,3 +138,54 @@ def test_oversized_message_log(make_relay):
     assert "Argument list too long" not in log, log
 
 
+# --------------------------------------------------------------------------
+# session marker when the peer vanishes
+
+
+def marker_state(relay: h.Relay, path: str) -> str:
+    try:
+        return (relay.output / path / h.CTFLIVE_MARKER).read_text().strip()
+    except OSError:
+        return "missing"
+
+
+@pytest.mark.parametrize("how, want", [
+    ("clean", "complete"),
+    ("control-first", "interrupted"),
+    ("data-first", "interrupted"),
+    ("mid-packet", "interrupted"),
+])
+def test_marker_when_peer_vanishes(make_relay, how, want):
+    """A consumer that is killed (kill -9 of lttng-consumerd) closes its
+    connections at a message boundary, without CLOSE_STREAM: that session
+    did not end normally."""
+    relay = make_relay("ctflive-relayd")
+    g = rc.GoodSession(relay.ports.control, relay.ports.data, name=f"v-{how}").setup()
+    try:
+        g.send_data()
+        if how == "clean":
+            g.finish()
+        elif how == "control-first":
+            g.c.close()
+            time.sleep(0.2)
+            g.d.close()
+        elif how == "data-first":
+            g.d.close()
+            time.sleep(0.2)
+            g.c.close()
+        else:
+            pk = rc.make_packet(0, 10, g.packets)
+            g.d.sock.sendall(rc.data_header(g.data_h, g.packets, len(pk.data), pk.padding)
+                             + pk.data[:100])
+            time.sleep(0.2)
+            g.d.close()
+            g.c.close()
+    finally:
+        g.close()
+    try:
+        h.wait_for(lambda: marker_state(relay, g.path) not in ("active", "missing"), 10,
+                   what="the session marker")
+    except TimeoutError:
+        pass
+    assert marker_state(relay, g.path) == want, relay.log()[-2000:]
+    assert relay.alive()
