@@ -390,6 +390,11 @@ struct ctflive_ctf_stream {
  * (mux.c, the follower, the live view).
  */
 int cl_ctf_stream_order(const struct ctflive_ctf_stream *a, const struct ctflive_ctf_stream *b);
+/* The same, then for distinct streams that compare equal, the messages as
+ * babeltrace2 compares them (type, then event class id, name, log level,
+ * EMF URI). <0: `a` goes first. */
+int cl_ctf_msg_order(const struct ctflive_ctf_stream *sa, const struct ctflive_ctf_msg *a,
+		     const struct ctflive_ctf_stream *sb, const struct ctflive_ctf_msg *b);
 
 /* One packet of a stream file, as cl_ctf_scan_packets() finds it. */
 struct cl_packet_info {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -463,6 +464,53 @@ static int plan_runs(struct fstream *st, struct ftrace *owner, struct ctflive_ct
 	return r;
 }
 
+/*
+ * Streams can be merged only if their times compare: babeltrace2's muxer
+ * (muxer.c, validate_clock_class()) takes the first stream's clock as the
+ * model (none; absolute, i.e. origin at the Unix epoch, which LTTng's
+ * "monotonic" clock is; not absolute with a UUID; not absolute without) and
+ * refuses any stream that differs. So does ctflive, before printing.
+ */
+static int check_clocks(struct ctflive_ctf_fs *fs, struct ctflive_ctf_diag *reterr)
+{
+	enum { ANY, NONE, ABSOLUTE, SAME_UUID, NO_UUID } want = ANY;
+	static const char *const what[] = { "", "no clock", "an absolute clock",
+					    "a non-absolute clock with UUID",
+					    "a non-absolute clock without UUID" };
+	const char *uuid = NULL;
+
+	for (size_t i = 0; i < fs->nstreams; i++) {
+		const struct fstream *st = &fs->streams[i];
+		const struct cl_stream_class *sc =
+			cl_trace_stream_class(st->tr->t, st->files[0].sc_id);
+		const struct cl_clock *c = sc ? sc->clock : NULL;
+		bool abs = c &&
+			   (c->absolute || (st->tr->t->is_lttng && !strcmp(c->name, "monotonic")));
+		int has = !c ? NONE : abs ? ABSOLUTE : c->uuid_str ? SAME_UUID : NO_UUID;
+
+		if (want == ANY) {
+			want = has;
+			uuid = c ? c->uuid_str : NULL;
+			continue;
+		}
+		if (has == (int)want && (want != SAME_UUID || !strcasecmp(uuid, c->uuid_str)))
+			continue;
+		snprintf(fs->errpath, sizeof(fs->errpath), "%s", st->files[0].path);
+		if (reterr) {
+			memset(reterr, 0, sizeof(*reterr));
+			reterr->offset = UINT64_MAX;
+			snprintf(
+				reterr->msg, sizeof(reterr->msg),
+				"cannot merge streams by time: this stream has %s%s, the first has %s",
+				what[has],
+				has == SAME_UUID && want == SAME_UUID ? " (another one)" : "",
+				what[want]);
+		}
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int cmp_file_begin(const void *a, const void *b)
 {
 	const struct dfile *x = a, *y = b;
@@ -729,6 +777,8 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 			}
 		}
 	}
+	if (r >= 0)
+		r = check_clocks(fs, reterr);
 	/* decoders */
 	for (size_t i = 0; r >= 0 && i < fs->nstreams; i++) {
 		struct fstream *st = &fs->streams[i];

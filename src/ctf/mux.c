@@ -69,15 +69,19 @@ int cl_ctf_stream_order(const struct ctflive_ctf_stream *a, const struct ctflive
 {
 	int r;
 
+	/* babeltrace2 2.0.4, common_muxing_compare_messages(): a trace with a
+	 * UUID, then a trace with a name, comes before one without */
 	if (a->t != b->t) {
 		if (a->t->has_uuid != b->t->has_uuid)
-			return a->t->has_uuid ? 1 : -1;
+			return a->t->has_uuid ? -1 : 1;
 		if (a->t->has_uuid) {
 			r = memcmp(a->t->uuid, b->t->uuid, 16);
 			if (r)
 				return r;
 		}
-		r = strcmp(a->trace_name ? a->trace_name : "", b->trace_name ? b->trace_name : "");
+		if (!a->trace_name != !b->trace_name)
+			return a->trace_name ? -1 : 1;
+		r = a->trace_name ? strcmp(a->trace_name, b->trace_name) : 0;
 		if (r)
 			return r;
 	}
@@ -86,6 +90,56 @@ int cl_ctf_stream_order(const struct ctflive_ctf_stream *a, const struct ctflive
 	if (a->stream_id != b->stream_id)
 		return a->stream_id < b->stream_id ? -1 : 1;
 	return 0;
+}
+
+static int type_weight(enum ctflive_ctf_msg_type t)
+{
+	/* babeltrace2: stream beginning < packet beginning < event < discarded
+	 * events < message iterator inactivity < packet end < discarded packets
+	 * < stream end */
+	switch (t) {
+	case CTFLIVE_CTF_MSG_PACKET_BEGIN:
+		return 1;
+	case CTFLIVE_CTF_MSG_EVENT:
+		return 2;
+	case CTFLIVE_CTF_MSG_DISCARDED_EVENTS:
+		return 3;
+	case CTFLIVE_CTF_MSG_PACKET_END:
+		return 5;
+	case CTFLIVE_CTF_MSG_DISCARDED_PACKETS:
+		return 6;
+	}
+	return 7;
+}
+
+int cl_ctf_msg_order(const struct ctflive_ctf_stream *sa, const struct ctflive_ctf_msg *a,
+		     const struct ctflive_ctf_stream *sb, const struct ctflive_ctf_msg *b)
+{
+	const struct cl_event_class *x, *y;
+	int r = cl_ctf_stream_order(sa, sb);
+
+	if (r)
+		return r;
+	/* distinct streams that compare equal (traces without UUID or name):
+	 * babeltrace2 goes on with the messages themselves */
+	if (a->type != b->type)
+		return type_weight(a->type) - type_weight(b->type);
+	if (a->type != CTFLIVE_CTF_MSG_EVENT)
+		return 0;
+	x = a->event->ec;
+	y = b->event->ec;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	r = strcmp(x->name, y->name);
+	if (r)
+		return r;
+	if ((x->loglevel >= 0) != (y->loglevel >= 0))
+		return x->loglevel >= 0 ? -1 : 1;
+	if (x->loglevel != y->loglevel)
+		return x->loglevel - y->loglevel;
+	if (!x->emf_uri != !y->emf_uri)
+		return x->emf_uri ? -1 : 1;
+	return x->emf_uri ? strcmp(x->emf_uri, y->emf_uri) : 0;
 }
 
 static int fill(struct ctflive_ctf_mux *m, struct mux_in *in, struct ctflive_ctf_diag *reterr)
@@ -189,13 +243,15 @@ static int mux_next_slow(struct ctflive_ctf_mux *m, const struct ctflive_ctf_msg
 		untimed += !in->head.has_time;
 		ts = in->head.has_time ? in->head.ns : m->last_ns;
 		if (!best || ts < best_ts ||
-		    (ts == best_ts && cl_ctf_stream_order(in->s, best->s) < 0)) {
+		    (ts == best_ts &&
+		     cl_ctf_msg_order(in->s, &in->head, best->s, &best->head) < 0)) {
 			second = best;
 			second_ts = best_ts;
 			best = in;
 			best_ts = ts;
 		} else if (!second || ts < second_ts ||
-			   (ts == second_ts && cl_ctf_stream_order(in->s, second->s) < 0)) {
+			   (ts == second_ts &&
+			    cl_ctf_msg_order(in->s, &in->head, second->s, &second->head) < 0)) {
 			second = in;
 			second_ts = ts;
 		}

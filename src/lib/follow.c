@@ -385,7 +385,8 @@ int ctflive_follow_next(struct ctflive_follow *f, const struct ctflive_ctf_strea
 				continue;
 			k = head_key(s, f->last_ns);
 			if (!best || k < best_key ||
-			    (k == best_key && cl_ctf_stream_order(s->dec, best->dec) < 0)) {
+			    (k == best_key &&
+			     cl_ctf_msg_order(s->dec, &s->head, best->dec, &best->head) < 0)) {
 				best = s;
 				best_key = k;
 			}

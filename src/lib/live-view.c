@@ -533,7 +533,8 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 			/* equal times: babeltrace2's order of streams */
 			k = head_key(s, v->last_ns);
 			if (!best || k < best_key ||
-			    (k == best_key && cl_ctf_stream_order(s->dec, best->dec) < 0)) {
+			    (k == best_key &&
+			     cl_ctf_msg_order(s->dec, &s->head, best->dec, &best->head) < 0)) {
 				best = s;
 				best_key = k;
 			}

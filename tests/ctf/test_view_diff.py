@@ -373,3 +373,22 @@ def _unreadable_parts(tmp_path, as_nobody):
     (tmp_path / "private").mkdir(mode=0o700)
     p = as_nobody(tmp_path)
     assert p.returncode == 1 and b"private" in p.stderr
+
+
+PAIRS = [("smalltrace", "meta-variant-one-underscore"),
+         ("no-packet-context", "meta-variant-one-underscore"),
+         ("smalltrace", "no-packet-context"),
+         ("2packets", "succeed1"),            # a clock and none: babeltrace2 refuses
+         ("2packets", "wk-heartbeat-u"),
+         ("debug-info", "session-rotation")]
+
+
+@pytest.mark.parametrize("pair", PAIRS + [p[::-1] for p in PAIRS], ids="+".join)
+def test_two_traces_vs_babeltrace2(pair):
+    """Two traces given together: the merge order of babeltrace2's muxer,
+    including ties between traces without UUID or name (decided by the
+    messages), and its refusal to merge clocks that cannot be compared."""
+    paths = [FIXTURES / "ctf-traces" / "succeed" / n for n in pair]
+    bt = _bt(*paths)
+    p = _view(*paths)
+    assert (p.returncode, p.stdout) == (bt.returncode, bt.stdout), p.stderr
