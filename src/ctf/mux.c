@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Time-ordered merge of stream messages (babeltrace2 muxer rules, §3.8). */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@ struct ctflive_ctf_mux {
 	struct mux_in *in; /* owned array */
 	size_t n, cap;
 	int64_t last_ns;
+	int64_t last_event_ns; /* time of the last event returned */
 	/* input whose head was returned last (has_head false): the next call
 	 * decodes its next message into its head slot, then compares it with
 	 * `bound`, the best of the other heads when it was chosen */
@@ -34,6 +37,7 @@ int ctflive_ctf_mux_new(struct ctflive_ctf_mux **ret)
 	if (!m)
 		return -ENOMEM;
 	m->last_ns = INT64_MIN;
+	m->last_event_ns = INT64_MIN;
 	m->pending = -1;
 	*ret = m;
 	return 0;
@@ -170,8 +174,10 @@ static __attribute__((noinline)) int mux_next_slow(struct ctflive_ctf_mux *m,
  * The next call decodes that input's next message into the same slot, then
  * compares it with `bound`, the best of the other heads.
  */
-int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, const struct ctflive_ctf_msg **ret,
-			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr)
+static inline __attribute__((always_inline)) int mux_next(struct ctflive_ctf_mux *m,
+							  const struct ctflive_ctf_msg **ret,
+							  struct ctflive_ctf_stream **ret_stream,
+							  struct ctflive_ctf_diag *reterr)
 {
 	struct mux_in *p, *b;
 	int64_t t;
@@ -215,6 +221,34 @@ int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, const struct ctflive_ctf_msg
 	b->has_head = false;
 	*ret = &b->head;
 	*ret_stream = b->s;
+	return 0;
+}
+
+/*
+ * An event earlier than one already returned means corrupt times (a stream
+ * whose clock jumped ahead, then back at the next packet's
+ * timestamp_begin): babeltrace2's muxer stops with an error there too,
+ * rather than print time going backwards.
+ */
+int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, const struct ctflive_ctf_msg **ret,
+			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr)
+{
+	int r = mux_next(m, ret, ret_stream, reterr);
+
+	if (r != 0 || (*ret)->type != CTFLIVE_CTF_MSG_EVENT || !(*ret)->has_time)
+		return r;
+	if (__builtin_expect((*ret)->ns < m->last_event_ns, 0)) {
+		if (reterr) {
+			memset(reterr, 0, sizeof(*reterr));
+			reterr->offset = UINT64_MAX;
+			snprintf(reterr->msg, sizeof(reterr->msg),
+				 "event time %" PRId64 " ns is earlier than the previous event's "
+				 "(%" PRId64 " ns): corrupt timestamps",
+				 (*ret)->ns, m->last_event_ns);
+		}
+		return -EBADMSG;
+	}
+	m->last_event_ns = (*ret)->ns;
 	return 0;
 }
 

@@ -392,3 +392,21 @@ def test_two_traces_vs_babeltrace2(pair):
     bt = _bt(*paths)
     p = _view(*paths)
     assert (p.returncode, p.stdout) == (bt.returncode, bt.stdout), p.stderr
+
+
+def test_time_going_backwards(tmp_path):
+    """One flipped bit of a compact timestamp makes a stream's clock jump
+    ahead, so the next packet's events are older than events already
+    printed: stop with an error there, as babeltrace2's muxer does."""
+    import shutil
+    dst = tmp_path / "t"
+    shutil.copytree(FIXTURES / "ctf-traces" / "succeed" / "trace-with-index", dst)
+    f = dst / "ust_channel_3"
+    data = bytearray(f.read_bytes())
+    data[15257] = 127
+    f.write_bytes(bytes(data))
+    p = _view(dst)
+    assert p.returncode == 1 and b"earlier than the previous event" in p.stderr
+    assert b"(+18446744" not in p.stdout
+    bt = _bt(dst)
+    assert (bt.returncode, bt.stdout) == (1, p.stdout)
