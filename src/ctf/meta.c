@@ -867,7 +867,19 @@ static int do_stream(struct sema *s, const struct ast_top *top)
 		}
 	}
 	s->syms = saved;
-	(void)have_id;
+	/* babeltrace2 (visitor-generate-ir.c): an explicit id needs an integer
+	 * stream_id in the packet header to select the stream class */
+	if (have_id) {
+		const struct cl_node *h = s->t->pkt_hdr, *sid = NULL;
+
+		for (uint32_t i = 0; h && h->kind == CL_K_STRUCT && i < h->nkids; i++)
+			if (h->kids[i]->orig_name && !strcmp(h->kids[i]->orig_name, "stream_id"))
+				sid = h->kids[i];
+		if (!sid || (sid->kind != CL_K_INT && sid->kind != CL_K_ENUM))
+			return SERR(s, top->line, top->col,
+				    "stream class has an 'id' attribute, but the trace's packet "
+				    "header has no integer 'stream_id' field");
+	}
 	if (cl_trace_stream_class(s->t, sc->id))
 		return SERR(s, top->line, top->col, "duplicate stream class id %" PRIu64, sc->id);
 	fill_roots(&c, sc);

@@ -410,3 +410,17 @@ def test_time_going_backwards(tmp_path):
     assert b"(+18446744" not in p.stdout
     bt = _bt(dst)
     assert (bt.returncode, bt.stdout) == (1, p.stdout)
+
+
+def test_stream_id_without_header_field(tmp_path):
+    """`stream { id = N; }` needs a stream_id in the packet header."""
+    import shutil
+    dst = tmp_path / "t"
+    shutil.copytree(FIXTURES / "ctf-traces" / "succeed" / "wk-heartbeat-u", dst)
+    md = (dst / "metadata").read_text()
+    assert "uint32_t stream_id;" in md
+    (dst / "metadata").write_text(md.replace("uint32_t stream_id;", "uint32_t xtream_id;", 1))
+    p = _view(dst)
+    assert p.returncode == 1 and p.stdout == b""
+    assert b"no integer 'stream_id' field" in p.stderr
+    assert _bt(dst).returncode == 1
