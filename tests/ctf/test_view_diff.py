@@ -417,9 +417,9 @@ def test_stream_id_without_header_field(tmp_path):
     import shutil
     dst = tmp_path / "t"
     shutil.copytree(FIXTURES / "ctf-traces" / "succeed" / "wk-heartbeat-u", dst)
-    md = (dst / "metadata").read_text()
-    assert "uint32_t stream_id;" in md
-    (dst / "metadata").write_text(md.replace("uint32_t stream_id;", "uint32_t xtream_id;", 1))
+    md = (dst / "metadata").read_bytes()  # packetized: same length edit
+    assert b"uint32_t stream_id;" in md
+    (dst / "metadata").write_bytes(md.replace(b"uint32_t stream_id;", b"uint32_t xtream_id;", 1))
     p = _view(dst)
     assert p.returncode == 1 and p.stdout == b""
     assert b"no integer 'stream_id' field" in p.stderr
