@@ -4,16 +4,20 @@
  * by time.
  *
  * Trace discovery and stream grouping follow babeltrace2 2.0.4's src.ctf.fs
- * (ctf-decoding.md §1): every directory below an input that holds a
- * `metadata` file is a trace; traces with the same UUID are merged (session
- * rotation chunks); every other regular, non-empty, non-dot file of a trace
- * directory is a data stream file; files are grouped into streams by
- * (stream class, stream_instance_id) and ordered by their first packet's
- * timestamp_begin; stream names are absolute file paths; trace names are
- * `<env hostname>/<path relative to the input>`.
+ * (ctf-decoding.md §1): a directory below an input that holds a readable
+ * `metadata` file is a trace, and is not searched further; symbolic links
+ * are followed, except back into a directory being searched; traces with
+ * the same UUID are merged (session rotation chunks, copies); every other
+ * regular, non-empty, non-dot file of a trace directory is a data stream
+ * file; files are grouped into streams by (stream class,
+ * stream_instance_id), their packets read by timestamp_begin with
+ * duplicates dropped; stream names are absolute file paths; trace names
+ * are `<env hostname>/<path relative to the input>`. Every packet is framed
+ * when the traces are opened, so a bad packet header is an error before the
+ * first message; streams whose clocks cannot be compared are refused.
  *
  * Data files are memory-mapped read-only and served to the decoder through
- * the pull interface of <ctflive/ctf.h>, one view per file.
+ * the pull interface of <ctflive/ctf.h>.
  */
 #ifndef CTFLIVE_CTF_FS_H
 #define CTFLIVE_CTF_FS_H
@@ -54,13 +58,20 @@ struct ctflive_ctf_stream *ctflive_ctf_fs_stream(const struct ctflive_ctf_fs *fs
 /* Packets that an index marks as lost in transit (offset all ones). */
 uint64_t ctflive_ctf_fs_lost_packets(const struct ctflive_ctf_fs *fs);
 
+/* What was skipped while searching the inputs (a subdirectory that cannot
+ * be read, ...), one message each, borrowed, for the caller to show. */
+size_t ctflive_ctf_fs_warning_count(const struct ctflive_ctf_fs *fs);
+const char *ctflive_ctf_fs_warning(const struct ctflive_ctf_fs *fs, size_t i);
+
 /* ---- muxer ------------------------------------------------------------ */
 
 /*
  * Merges messages of several streams by time like babeltrace2's
  * filter.utils.muxer: smallest ns first; a message without time takes the
  * time of the last message returned; ties are broken by trace UUID, trace
- * name, stream class id, stream id. Within a stream the order is kept.
+ * name, stream class id, stream id, then by the messages (type, event
+ * class). Within a stream the order is kept. An event older than one
+ * already returned (corrupt timestamps) is an error, -EBADMSG.
  */
 struct ctflive_ctf_mux;
 

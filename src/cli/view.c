@@ -117,6 +117,8 @@ int cl_cmd_view(int argc, char **argv)
 					errpath ? errpath : argv[optind]);
 		return 1;
 	}
+	for (size_t i = 0; i < ctflive_ctf_fs_warning_count(fs); i++)
+		log_warning("%s", ctflive_ctf_fs_warning(fs, i));
 	for (size_t i = 0; i < ctflive_ctf_fs_trace_count(fs); i++) {
 		const char *dir;
 		struct ctflive_ctf_trace *t = ctflive_ctf_fs_trace(fs, i, &dir);

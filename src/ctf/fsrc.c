@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +57,18 @@ struct ftrace {
 	struct ftrace *merged_into;
 };
 
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
 struct ctflive_ctf_fs {
 	struct ftrace *traces; /* owned */
 	size_t ntraces, tcap;
 	struct fstream *streams; /* owned */
 	size_t nstreams, scap;
 	uint64_t lost;
+	struct strv warnings;
 	char errpath[PATH_MAX + 64];
 };
 
@@ -174,11 +182,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
 static int strv_add(struct strv *s, const char *str)
 {
 	if (s->n == s->cap) {
@@ -204,44 +207,66 @@ static void strv_free(struct strv *s)
 	free(s->v);
 }
 
-/* Directories already searched, by device and inode: symbolic links may
- * lead to one twice, or in a loop. */
-struct visited {
+/* The directories being searched, from the input down, by device and
+ * inode: a symbolic link back to one of them would loop. */
+struct search {
 	struct {
 		dev_t dev;
 		ino_t ino;
 	} * v;
 	size_t n, cap;
 	char *unreadable; /* owned: the first metadata file that could not be read */
+	struct strv *warnings;
 };
 
-/* 1 if `sb` was visited already, else records it: 0, or -ENOMEM. */
-static int visit(struct visited *vs, const struct stat *sb)
+static int push_dir(struct search *se, const struct stat *sb)
 {
-	for (size_t i = 0; i < vs->n; i++)
-		if (vs->v[i].dev == sb->st_dev && vs->v[i].ino == sb->st_ino)
-			return 1;
-	if (vs->n == vs->cap) {
-		size_t nc = vs->cap ? vs->cap * 2 : 16;
-		void *n = realloc(vs->v, nc * sizeof(*vs->v));
+	if (se->n == se->cap) {
+		size_t nc = se->cap ? se->cap * 2 : 16;
+		void *n = realloc(se->v, nc * sizeof(*se->v));
 
 		if (!n)
 			return -ENOMEM;
-		vs->v = n;
-		vs->cap = nc;
+		se->v = n;
+		se->cap = nc;
 	}
-	vs->v[vs->n].dev = sb->st_dev;
-	vs->v[vs->n].ino = sb->st_ino;
-	vs->n++;
+	se->v[se->n].dev = sb->st_dev;
+	se->v[se->n].ino = sb->st_ino;
+	se->n++;
 	return 0;
 }
 
+static bool on_path(const struct search *se, const struct stat *sb)
+{
+	for (size_t i = 0; i < se->n; i++)
+		if (se->v[i].dev == sb->st_dev && se->v[i].ino == sb->st_ino)
+			return true;
+	return false;
+}
+
+static int warn(struct search *se, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int warn(struct search *se, const char *fmt, ...)
+{
+	char msg[PATH_MAX + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return strv_add(se->warnings, msg);
+}
+
 /*
- * Collects directories holding a `metadata` regular file, each once. A
- * directory that cannot be read is an error, as in babeltrace2; `errpath`
- * gets its path.
+ * Collects trace directories as babeltrace2 2.0.4's source discovery does:
+ * a directory holding a readable `metadata` file is a trace and is not
+ * searched further; other directories are searched, following symbolic
+ * links (so a trace reached twice is read twice, and merged with itself if
+ * it has a UUID) except back into a directory being searched. A
+ * subdirectory that cannot be read is skipped with a warning; the input
+ * itself must be readable (`errpath` names what failed).
  */
-static int find_traces(const char *dir, struct strv *out, int depth, struct visited *vs,
+static int find_traces(const char *dir, struct strv *out, int depth, struct search *se,
 		       char *errpath, size_t errpath_size)
 {
 	char path[PATH_MAX];
@@ -252,28 +277,28 @@ static int find_traces(const char *dir, struct strv *out, int depth, struct visi
 	int r = 0;
 
 	if (depth > 32)
-		return 0;
+		return warn(se, "'%s': more than 32 directory levels, ignoring", dir);
 	if (stat(dir, &sb) < 0) {
 		snprintf(errpath, errpath_size, "%s", dir);
 		return -errno;
 	}
-	r = visit(vs, &sb);
-	if (r != 0)
-		return r < 0 ? r : 0;
+	if (on_path(se, &sb))
+		return 0;
 	if (snprintf(path, sizeof(path), "%s/metadata", dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	/* a metadata file this user cannot read does not make a trace (as for
-	 * babeltrace2, whose discovery skips it): an error only with no other */
+	/* a metadata file this user cannot read does not make a trace: an
+	 * error only when nothing else is found */
 	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
 		if (access(path, R_OK) == 0)
-			r = strv_add(out, dir);
-		else if (!vs->unreadable)
-			vs->unreadable = strdup(path);
-		if (r < 0)
-			return r;
+			return strv_add(out, dir);
+		if (!se->unreadable)
+			se->unreadable = strdup(path);
 	}
 	d = opendir(dir);
 	if (!d) {
+		if (depth > 0)
+			return warn(se, "cannot open directory '%s': %s, ignoring", dir,
+				    strerror(errno));
 		snprintf(errpath, errpath_size, "%s", dir);
 		return -errno;
 	}
@@ -291,8 +316,15 @@ static int find_traces(const char *dir, struct strv *out, int depth, struct visi
 	closedir(d);
 	if (subs.n)
 		qsort(subs.v, subs.n, sizeof(*subs.v), cmp_str);
-	for (size_t i = 0; r >= 0 && i < subs.n; i++)
-		r = find_traces(subs.v[i], out, depth + 1, vs, errpath, errpath_size);
+	if (r >= 0 && subs.n) {
+		size_t level = se->n;
+
+		if (stat(dir, &sb) == 0)
+			r = push_dir(se, &sb);
+		for (size_t i = 0; r >= 0 && i < subs.n; i++)
+			r = find_traces(subs.v[i], out, depth + 1, se, errpath, errpath_size);
+		se->n = level;
+	}
 	strv_free(&subs);
 	return r;
 }
@@ -667,7 +699,7 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 			struct ctflive_ctf_diag *reterr, const char **reterr_path)
 {
 	struct ctflive_ctf_fs *fs = calloc(1, sizeof(*fs));
-	struct visited vs = { 0 };
+	struct search se = { 0 };
 	int r = 0;
 
 	if (reterr_path)
@@ -683,12 +715,13 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 		il = strlen(input);
 		while (il > 1 && input[il - 1] == '/')
 			input[--il] = '\0';
-		vs.n = 0; /* each input is searched whole, even if another had it */
-		free(vs.unreadable);
-		vs.unreadable = NULL;
-		r = find_traces(input, &dirs, 0, &vs, fs->errpath, sizeof(fs->errpath));
-		if (r >= 0 && dirs.n == 0 && vs.unreadable) {
-			snprintf(fs->errpath, sizeof(fs->errpath), "%s", vs.unreadable);
+		se.n = 0;
+		free(se.unreadable);
+		se.unreadable = NULL;
+		se.warnings = &fs->warnings;
+		r = find_traces(input, &dirs, 0, &se, fs->errpath, sizeof(fs->errpath));
+		if (r >= 0 && dirs.n == 0 && se.unreadable) {
+			snprintf(fs->errpath, sizeof(fs->errpath), "%s", se.unreadable);
 			r = -EACCES;
 		}
 		if (r >= 0 && dirs.n == 0) {
@@ -804,8 +837,8 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 		for (size_t k = 0; k < st->nfiles; k++)
 			fs->lost += index_lost(st->files[k].path, st->dec);
 	}
-	free(vs.v);
-	free(vs.unreadable);
+	free(se.v);
+	free(se.unreadable);
 	if (r < 0) {
 		if (reterr_path) {
 			static char path_copy[PATH_MAX + 64];
@@ -843,6 +876,7 @@ struct ctflive_ctf_fs *ctflive_ctf_fs_free(struct ctflive_ctf_fs *fs)
 		free(fs->traces[i].name);
 	}
 	free(fs->traces);
+	strv_free(&fs->warnings);
 	free(fs);
 	return NULL;
 }
@@ -875,4 +909,14 @@ struct ctflive_ctf_stream *ctflive_ctf_fs_stream(const struct ctflive_ctf_fs *fs
 uint64_t ctflive_ctf_fs_lost_packets(const struct ctflive_ctf_fs *fs)
 {
 	return fs->lost;
+}
+
+size_t ctflive_ctf_fs_warning_count(const struct ctflive_ctf_fs *fs)
+{
+	return fs->warnings.n;
+}
+
+const char *ctflive_ctf_fs_warning(const struct ctflive_ctf_fs *fs, size_t i)
+{
+	return i < fs->warnings.n ? fs->warnings.v[i] : NULL;
 }

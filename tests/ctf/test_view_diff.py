@@ -333,9 +333,9 @@ def test_live_options_on_a_directory():
 
 
 def test_unreadable_parts():
-    """As a user without access: a subdirectory that cannot be read is an
-    error; a trace whose metadata cannot be read is skipped, and an error
-    only when nothing else is found (both as babeltrace2 does)."""
+    """As a user without access: a subdirectory that cannot be read is
+    skipped with a warning; a trace whose metadata cannot be read is skipped,
+    and an error only when nothing else is found (as babeltrace2 does)."""
     import shutil
     if os.geteuid() != 0 or not shutil.which("runuser"):
         pytest.skip("needs root to run as another user")
@@ -358,7 +358,7 @@ def _unreadable_parts(tmp_path, as_nobody):
     import shutil
     os.chmod(tmp_path, 0o755)
     shutil.copytree(FIXTURES / "ctf-traces" / "succeed" / "2packets", tmp_path / "a")
-    shutil.copytree(FIXTURES / "ctf-traces" / "succeed" / "succeed1", tmp_path / "b")
+    shutil.copytree(FIXTURES / "ctf-traces" / "succeed" / "wk-heartbeat-u", tmp_path / "b")
     for d in (tmp_path / "a", tmp_path / "b"):
         os.chmod(d, 0o755)
         for f in d.iterdir():
@@ -372,7 +372,8 @@ def _unreadable_parts(tmp_path, as_nobody):
     os.chmod(tmp_path / "b" / "metadata", 0o644)
     (tmp_path / "private").mkdir(mode=0o700)
     p = as_nobody(tmp_path)
-    assert p.returncode == 1 and b"private" in p.stderr
+    assert p.returncode == 0 and p.stdout == _view(tmp_path / "a", tmp_path / "b").stdout
+    assert b"warning: cannot open directory" in p.stderr and b"private" in p.stderr
 
 
 PAIRS = [("smalltrace", "meta-variant-one-underscore"),
@@ -424,3 +425,22 @@ def test_stream_id_without_header_field(tmp_path):
     assert p.returncode == 1 and p.stdout == b""
     assert b"no integer 'stream_id' field" in p.stderr
     assert _bt(dst).returncode == 1
+
+
+def test_discovery_like_babeltrace2(tmp_path):
+    """A trace directory is not searched for more traces; a trace reached
+    through two symbolic links is read twice (no UUID: two traces)."""
+    import shutil
+    succeed = FIXTURES / "ctf-traces" / "succeed"
+    nest = tmp_path / "nest"
+    shutil.copytree(succeed / "2packets", nest)
+    shutil.copytree(succeed / "smalltrace", nest / "inner")
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "a").symlink_to(succeed / "smalltrace")
+    (links / "b").symlink_to(succeed / "smalltrace")
+    for d in (nest, links):
+        p = _view(d)
+        bt = _bt(d)
+        assert (p.returncode, p.stdout) == (bt.returncode, bt.stdout), d
+    assert _view(links).stdout.count(b"\n") == 2 * _view(succeed / "smalltrace").stdout.count(b"\n")
