@@ -61,9 +61,15 @@ static int parse_words(const char *list, const struct word *w, size_t n, struct 
 	struct cli_word_opts next = *o;
 	bool dflt = false, other = false;
 
-	for (;;) {
+	for (;; p++) {
 		size_t len = strcspn(p, ","), i;
 
+		/* empty items are skipped, as babeltrace2's scanner does */
+		if (len == 0) {
+			if (!*p)
+				break;
+			continue;
+		}
 		for (i = 0; i < n; i++)
 			if (strlen(w[i].name) == len && !strncmp(w[i].name, p, len))
 				break;
@@ -76,9 +82,9 @@ static int parse_words(const char *list, const struct word *w, size_t n, struct 
 			next.yes |= w[i].bits;
 			other = true;
 		}
-		if (!p[len])
+		p += len;
+		if (!*p)
 			break;
-		p += len + 1;
 	}
 	if (other && !dflt)
 		next.dflt = CLI_DEFAULT_HIDE;

@@ -152,7 +152,9 @@ BT_OPTS = [["--clock-seconds"], ["--clock-cycles"], ["--no-delta"], ["--clock-da
            ["-f", "trace", "-f", "loglevel"], ["-f", "all", "-f", "trace"],
            ["-n", "header", "-f", "all", "--no-delta"],
            # negative times: seconds the first time, then babeltrace2's odd clock time
-           ["--clock-offset=-2000000000"], ["--clock-offset=-2000000000", "--clock-date"]]
+           ["--clock-offset=-2000000000"], ["--clock-offset=-2000000000", "--clock-date"],
+           # empty list items are skipped
+           ["-n", ",payload,,scope,"], ["-f", ","]]
 BT_TRACES = ["relay-output/rrlive1-20261129-105018", "ctf-traces/succeed/wk-heartbeat-u",
              "ctf-traces/succeed/session-rotation", "ctf-traces/succeed/debug-info",
              "ctf-traces/packet_seq_num/2_streams_lost_in_2", "ctf-traces/succeed/env-warning"]
