@@ -93,10 +93,11 @@ static void usage(FILE *f)
 }
 
 /*
- * Parses tcp://HOST:PORT or tcp6://[HOST]:PORT (net:// is taken as tcp://);
- * PORT may be 0. Returns 0, or -EINVAL with *why saying what is wrong.
+ * Parses tcp://HOST[:PORT] or tcp6://[HOST][:PORT] (net:// is taken as
+ * tcp://); PORT may be 0, and without it `default_port` is used, as
+ * lttng-relayd does. Returns 0, or -EINVAL with *why saying what is wrong.
  */
-static int parse_url(const char *url, struct listen_url *u, const char **why)
+static int parse_url(const char *url, unsigned default_port, struct listen_url *u, const char **why)
 {
 	const char *p, *port;
 	bool bracketed = false;
@@ -124,23 +125,19 @@ static int parse_url(const char *url, struct listen_url *u, const char **why)
 			*why = "missing ']' after IPv6 address";
 			return -EINVAL;
 		}
-		if (rb[1] != ':') {
-			*why = rb[1] == '\0' ? "missing port" : "expecting ':' after ']'";
+		if (rb[1] != ':' && rb[1] != '\0') {
+			*why = "expecting ':' after ']'";
 			return -EINVAL;
 		}
 		hl = (size_t)(rb - p - 1);
 		p++;
-		port = rb + 2;
+		port = rb[1] ? rb + 2 : NULL;
 		bracketed = true;
 	} else {
 		const char *colon = strrchr(p, ':');
 
-		if (!colon) {
-			*why = "missing port";
-			return -EINVAL;
-		}
-		hl = (size_t)(colon - p);
-		port = colon + 1;
+		hl = colon ? (size_t)(colon - p) : strlen(p);
+		port = colon ? colon + 1 : NULL;
 	}
 	if (hl == 0) {
 		*why = "missing address";
@@ -157,6 +154,10 @@ static int parse_url(const char *url, struct listen_url *u, const char **why)
 	    inet_pton(AF_INET6, u->host, addr) != 1) {
 		*why = "bad IPv6 address";
 		return -EINVAL;
+	}
+	if (!port) {
+		(void)snprintf(u->port, sizeof(u->port), "%u", default_port);
+		return 0;
 	}
 	if (*port == '\0') {
 		*why = "missing port";
@@ -437,7 +438,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	for (int i = 0; i < 3; i++) {
 		const char *why;
 
-		if (parse_url(o->urls[i], &o->listen[i], &why) < 0)
+		static const unsigned default_ports[] = { 5342, 5343, 5344 };
+
+		if (parse_url(o->urls[i], default_ports[i], &o->listen[i], &why) < 0)
 			return usage_error("invalid %s URL '%s': %s", url_names[i], o->urls[i],
 					   why);
 	}
