@@ -115,6 +115,11 @@ int cl_cmd_view(int argc, char **argv)
 		else
 			log_error_errno(r, "cannot open trace '%s'",
 					errpath ? errpath : argv[optind]);
+		for (int i = optind; i < argc; i++)
+			if (strstr(argv[i], "://"))
+				log_notice("'%s' is read as a directory: live URLs are "
+					   "net://RELAY[:PORT]/host/HOST/SESSION",
+					   argv[i]);
 		return 1;
 	}
 	for (size_t i = 0; i < ctflive_ctf_fs_warning_count(fs); i++)
