@@ -117,6 +117,35 @@ static int dec_int(struct dctx *d, const struct cl_node *n)
 static int dec_node(struct dctx *d, const struct cl_node *n);
 
 /* Byte-aligned 8/16/32/64-bit integer: the common case, kept inline. */
+
+/* A byte-aligned integer of one of the CL_FAST_* layouts at `p`. */
+static inline __attribute__((always_inline)) uint64_t load_fast(const uint8_t *p, unsigned fast)
+{
+	uint64_t v;
+	uint32_t x;
+
+	switch (fast) {
+	case CL_FAST_U8:
+		return p[0];
+	case CL_FAST_LE16:
+		return (uint64_t)p[0] | (uint64_t)p[1] << 8;
+	case CL_FAST_LE32:
+		memcpy(&x, p, 4);
+		return le32toh(x);
+	case CL_FAST_LE64:
+		memcpy(&v, p, 8);
+		return le64toh(v);
+	case CL_FAST_BE16:
+		return (uint64_t)p[0] << 8 | p[1];
+	case CL_FAST_BE32:
+		memcpy(&x, p, 4);
+		return be32toh(x);
+	default:
+		memcpy(&v, p, 8);
+		return be64toh(v);
+	}
+}
+
 static inline __attribute__((always_inline)) int dec_fast_int(struct dctx *d,
 							      const struct cl_node *n)
 {
@@ -130,39 +159,7 @@ static inline __attribute__((always_inline)) int dec_fast_int(struct dctx *d,
 		return dec_int(d, n); /* reports the error */
 	d->pos = pos;
 	p = d->buf + pos / 8;
-	switch (n->fast) {
-	case CL_FAST_U8:
-		v = p[0];
-		break;
-	case CL_FAST_LE16:
-		v = (uint64_t)p[0] | (uint64_t)p[1] << 8;
-		break;
-	case CL_FAST_LE32: {
-		uint32_t x;
-
-		memcpy(&x, p, 4);
-		v = le32toh(x);
-		break;
-	}
-	case CL_FAST_LE64:
-		memcpy(&v, p, 8);
-		v = le64toh(v);
-		break;
-	case CL_FAST_BE16:
-		v = (uint64_t)p[0] << 8 | p[1];
-		break;
-	case CL_FAST_BE32: {
-		uint32_t x;
-
-		memcpy(&x, p, 4);
-		v = be32toh(x);
-		break;
-	}
-	default:
-		memcpy(&v, p, 8);
-		v = be64toh(v);
-		break;
-	}
+	v = load_fast(p, n->fast);
 	d->pos += n->size;
 	d->last_bo = n->bo;
 	if ((n->flags & CL_N_SIGNED) && n->size < 64) {
@@ -752,39 +749,7 @@ l_fast_int : {
 		NEXT();
 	}
 	p = buf + np / 8;
-	switch (op->fast) {
-	case CL_FAST_U8:
-		v = p[0];
-		break;
-	case CL_FAST_LE16:
-		v = (uint64_t)p[0] | (uint64_t)p[1] << 8;
-		break;
-	case CL_FAST_LE32: {
-		uint32_t x;
-
-		memcpy(&x, p, 4);
-		v = le32toh(x);
-		break;
-	}
-	case CL_FAST_LE64:
-		memcpy(&v, p, 8);
-		v = le64toh(v);
-		break;
-	case CL_FAST_BE16:
-		v = (uint64_t)p[0] << 8 | p[1];
-		break;
-	case CL_FAST_BE32: {
-		uint32_t x;
-
-		memcpy(&x, p, 4);
-		v = be32toh(x);
-		break;
-	}
-	default:
-		memcpy(&v, p, 8);
-		v = be64toh(v);
-		break;
-	}
+	v = load_fast(p, op->fast);
 	pos = np + op->size;
 	if ((op->flags & CL_OPF_SIGNED) && op->size < 64) {
 		uint64_t m = UINT64_C(1) << (op->size - 1);

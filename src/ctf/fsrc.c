@@ -505,7 +505,7 @@ static int plan_runs(struct fstream *st, struct ftrace *owner, struct ctflive_ct
  */
 static int check_clocks(struct ctflive_ctf_fs *fs, struct ctflive_ctf_diag *reterr)
 {
-	enum { ANY, NONE, ABSOLUTE, SAME_UUID, NO_UUID } want = ANY;
+	enum clock_kind { ANY, NONE, ABSOLUTE, SAME_UUID, NO_UUID } want = ANY;
 	static const char *const what[] = { "", "no clock", "an absolute clock",
 					    "a non-absolute clock with UUID",
 					    "a non-absolute clock without UUID" };
@@ -518,14 +518,17 @@ static int check_clocks(struct ctflive_ctf_fs *fs, struct ctflive_ctf_diag *rete
 		const struct cl_clock *c = sc ? sc->clock : NULL;
 		bool abs = c &&
 			   (c->absolute || (st->tr->t->is_lttng && !strcmp(c->name, "monotonic")));
-		int has = !c ? NONE : abs ? ABSOLUTE : c->uuid_str ? SAME_UUID : NO_UUID;
+		enum clock_kind has = !c            ? NONE
+				      : abs         ? ABSOLUTE
+				      : c->uuid_str ? SAME_UUID
+						    : NO_UUID;
 
 		if (want == ANY) {
 			want = has;
 			uuid = c ? c->uuid_str : NULL;
 			continue;
 		}
-		if (has == (int)want && (want != SAME_UUID || !strcasecmp(uuid, c->uuid_str)))
+		if (has == want && (want != SAME_UUID || !strcasecmp(uuid, c->uuid_str)))
 			continue;
 		snprintf(fs->errpath, sizeof(fs->errpath), "%s", st->files[0].path);
 		if (reterr) {
