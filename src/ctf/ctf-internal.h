@@ -396,6 +396,17 @@ int cl_ctf_stream_order(const struct ctflive_ctf_stream *a, const struct ctflive
 int cl_ctf_msg_order(const struct ctflive_ctf_stream *sa, const struct ctflive_ctf_msg *a,
 		     const struct ctflive_ctf_stream *sb, const struct ctflive_ctf_msg *b);
 
+/*
+ * The merge rule every merger (ctflive_ctf_mux, the live view, follow)
+ * applies to two candidate messages: *ret_key is the time `m` sorts at (its
+ * own, or `last_ns`, the time of the last message returned, when it has
+ * none); true if it goes before `best` of `bs` (sorting at `best_key`),
+ * or if there is no best yet (bs NULL).
+ */
+bool cl_ctf_goes_first(const struct ctflive_ctf_stream *s, const struct ctflive_ctf_msg *m,
+		       int64_t last_ns, int64_t *ret_key, const struct ctflive_ctf_stream *bs,
+		       const struct ctflive_ctf_msg *best, int64_t best_key);
+
 /* One packet of a stream file, as cl_ctf_scan_packets() finds it. */
 struct cl_packet_info {
 	size_t offset, size;  /* bytes, in the file */

@@ -146,6 +146,16 @@ int cl_ctf_msg_order(const struct ctflive_ctf_stream *sa, const struct ctflive_c
 	return x->emf_uri ? strcmp(x->emf_uri, y->emf_uri) : 0;
 }
 
+bool cl_ctf_goes_first(const struct ctflive_ctf_stream *s, const struct ctflive_ctf_msg *m,
+		       int64_t last_ns, int64_t *ret_key, const struct ctflive_ctf_stream *bs,
+		       const struct ctflive_ctf_msg *best, int64_t best_key)
+{
+	int64_t k = m->has_time ? m->ns : last_ns;
+
+	*ret_key = k;
+	return !bs || k < best_key || (k == best_key && cl_ctf_msg_order(s, m, bs, best) < 0);
+}
+
 static int fill(struct ctflive_ctf_mux *m, struct mux_in *in, struct ctflive_ctf_diag *reterr)
 {
 	int r;
@@ -275,17 +285,15 @@ static int mux_next_slow(struct ctflive_ctf_mux *m, const struct ctflive_ctf_msg
 		if (!in->has_head)
 			continue;
 		untimed += !in->head.has_time;
-		ts = in->head.has_time ? in->head.ns : m->last_ns;
-		if (!best || ts < best_ts ||
-		    (ts == best_ts &&
-		     cl_ctf_msg_order(in->s, &in->head, best->s, &best->head) < 0)) {
+		if (cl_ctf_goes_first(in->s, &in->head, m->last_ns, &ts, best ? best->s : NULL,
+				      best ? &best->head : NULL, best_ts)) {
 			second = best;
 			second_ts = best_ts;
 			best = in;
 			best_ts = ts;
-		} else if (!second || ts < second_ts ||
-			   (ts == second_ts &&
-			    cl_ctf_msg_order(in->s, &in->head, second->s, &second->head) < 0)) {
+		} else if (cl_ctf_goes_first(in->s, &in->head, m->last_ns, &ts,
+					     second ? second->s : NULL,
+					     second ? &second->head : NULL, second_ts)) {
 			second = in;
 			second_ts = ts;
 		}

@@ -271,11 +271,6 @@ static int fill_heads(struct ctflive_follow *f)
 	return hungry;
 }
 
-static int64_t head_key(const struct fstream *s, int64_t last)
-{
-	return s->head.has_time ? s->head.ns : last;
-}
-
 /*
  * A rotation or a clear is under way: streams are written out of sight, in
  * `.tmp_new_chunk`, and packets held up by it may be older than the grace
@@ -381,12 +376,9 @@ int ctflive_follow_next(struct ctflive_follow *f, const struct ctflive_ctf_strea
 			struct fstream *s = f->streams[i];
 			int64_t k;
 
-			if (!s->has_head)
-				continue;
-			k = head_key(s, f->last_ns);
-			if (!best || k < best_key ||
-			    (k == best_key &&
-			     cl_ctf_msg_order(s->dec, &s->head, best->dec, &best->head) < 0)) {
+			if (s->has_head && cl_ctf_goes_first(s->dec, &s->head, f->last_ns, &k,
+							     best ? best->dec : NULL,
+							     best ? &best->head : NULL, best_key)) {
 				best = s;
 				best_key = k;
 			}

@@ -471,13 +471,6 @@ static int fill_heads(struct ctflive_live_view *v)
 	return progress;
 }
 
-/* A message without time sorts at the time of the last one returned, as
- * in babeltrace2's muxers. */
-static int64_t head_key(const struct vstream *s, int64_t last)
-{
-	return s->head.has_time ? s->head.ns : last;
-}
-
 int ctflive_live_view_next(struct ctflive_live_view *v,
 			   const struct ctflive_ctf_stream **ret_stream,
 			   struct ctflive_ctf_msg *ret_msg)
@@ -528,13 +521,9 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 
 			int64_t k;
 
-			if (!s->has_head)
-				continue;
-			/* equal times: babeltrace2's order of streams */
-			k = head_key(s, v->last_ns);
-			if (!best || k < best_key ||
-			    (k == best_key &&
-			     cl_ctf_msg_order(s->dec, &s->head, best->dec, &best->head) < 0)) {
+			if (s->has_head && cl_ctf_goes_first(s->dec, &s->head, v->last_ns, &k,
+							     best ? best->dec : NULL,
+							     best ? &best->head : NULL, best_key)) {
 				best = s;
 				best_key = k;
 			}
