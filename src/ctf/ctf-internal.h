@@ -421,7 +421,8 @@ struct cl_packet_info {
 /*
  * Walks the packet headers and contexts of a whole stream file (`len`
  * bytes at `data`, borrowed) and calls `fn` for each packet in file order;
- * a negative return from `fn` stops the walk and is returned. Reads only
+ * a negative return from `fn` stops the walk and is returned, a positive
+ * one stops it with success. Reads only
  * headers and contexts, and checks what frames the packets as the decoder
  * does: -EBADMSG for a bad header or inconsistent sizes, -EMSGSIZE for a
  * packet longer than the rest of the file (reterr has the byte offset and a

@@ -578,6 +578,8 @@ int cl_ctf_scan_packets(struct ctflive_ctf_trace *t, const uint8_t *data, size_t
 		pi.end = HAS(&s, CL_M_TS_END) ? s.mv[CL_M_TS_END] : 0;
 		pi.seq = HAS(&s, CL_M_PACKET_SEQ_NUM) ? s.mv[CL_M_PACKET_SEQ_NUM] : UINT64_MAX;
 		r = fn(ctx, &pi);
+		if (r > 0)
+			break; /* fn has seen enough */
 		off += pi.size;
 	}
 	if (r < 0 && reterr)

@@ -404,6 +404,98 @@ static int first_packet(void *ctx, const struct cl_packet_info *p)
 	return 0;
 }
 
+struct scanned {
+	int (*fn)(void *ctx, const struct cl_packet_info *p);
+	void *ctx;
+};
+
+/* A packet found by decoding headers: babeltrace2 leaves its index
+ * entry's packet_seq_num unset. */
+static int scanned_packet(void *ctx, const struct cl_packet_info *p)
+{
+	const struct scanned *sc = ctx;
+	struct cl_packet_info pi = *p;
+
+	pi.seq = UINT64_MAX;
+	return sc->fn(sc->ctx, &pi);
+}
+
+static int stop_after_first(void *ctx, const struct cl_packet_info *p)
+{
+	*(struct cl_packet_info *)ctx = *p;
+	return 1;
+}
+
+/*
+ * Frames the packets of one data file as babeltrace2 2.0.4 indexes it
+ * (fs-src/data-stream-file.c, build_index_from_idx_file()): from its
+ * `index/<file>.idx` when that index is sound (version 1, entries of at
+ * least 56 bytes, whole entries, byte-sized packets at non-decreasing
+ * offsets, timestamp_end >= timestamp_begin, packet sizes adding up to the
+ * file size, a stream class with a clock), else by decoding every packet
+ * header and context. Calls `fn` for each packet; packet_seq_num comes only
+ * from a version 1.1 index (UINT64_MAX otherwise), as babeltrace2 compares
+ * packets with it. With an index, only the first packet header is decoded
+ * here: a later bad header is met while reading, after the events before it.
+ */
+static int frame_file(struct ctflive_ctf_trace *t, const char *path, const uint8_t *data,
+		      size_t len, int (*fn)(void *ctx, const struct cl_packet_info *p), void *ctx,
+		      struct ctflive_ctf_diag *reterr)
+{
+	struct cl_packet_info first = { 0 }, pi;
+	const struct cl_stream_class *sc;
+	char ipath[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const uint8_t *m = NULL;
+	size_t mlen = 0, elen, n;
+	uint64_t total = 0, prev_off = 0;
+	bool sound;
+	int r;
+
+	r = cl_ctf_scan_packets(t, data, len, stop_after_first, &first, reterr);
+	if (r < 0)
+		return r;
+	sc = cl_trace_stream_class(t, first.sc_id);
+	sound = sc && sc->clock && slash &&
+		snprintf(ipath, sizeof(ipath), "%.*s/index/%s.idx", (int)(slash - path), path,
+			 slash + 1) < (int)sizeof(ipath) &&
+		map_file(ipath, &m, &mlen) == 0 && m && mlen >= 16 &&
+		cl_load_be32(m) == 0xC1F1DCC1u && cl_load_be32(m + 4) == 1;
+	elen = sound ? cl_load_be32(m + 12) : 0;
+	sound = sound && elen >= 56 && (mlen - 16) % elen == 0;
+	n = sound ? (mlen - 16) / elen : 0;
+	for (size_t i = 0; sound && i < n; i++) {
+		const uint8_t *e = m + 16 + i * elen;
+		uint64_t off = cl_load_be64(e), size = cl_load_be64(e + 8);
+
+		sound = size % 8 == 0 && (i == 0 || off >= prev_off) &&
+			cl_load_be64(e + 32) >= cl_load_be64(e + 24);
+		prev_off = off;
+		total += size / 8;
+	}
+	sound = sound && total == len;
+	for (size_t i = 0; sound && r >= 0 && i < n; i++) {
+		const uint8_t *e = m + 16 + i * elen;
+
+		pi = first;
+		pi.offset = (size_t)cl_load_be64(e);
+		pi.size = (size_t)(cl_load_be64(e + 8) / 8);
+		/* relayd-protocol.md §6.4: offset, packet_size, content_size,
+		 * timestamp_begin, timestamp_end, ..., packet_seq_num at 64 */
+		pi.begin = cl_load_be64(e + 24);
+		pi.end = cl_load_be64(e + 32);
+		pi.begin_ns = cl_clock_ns(sc->clock, pi.begin);
+		pi.seq = cl_load_be32(m + 8) >= 1 && elen >= 72 ? cl_load_be64(e + 64) : UINT64_MAX;
+		r = fn(ctx, &pi);
+	}
+	if (m)
+		munmap((void *)(uintptr_t)m, mlen);
+	if (sound)
+		return r < 0 ? r : 0;
+	return cl_ctf_scan_packets(t, data, len, scanned_packet,
+				   &(struct scanned){ .fn = fn, .ctx = ctx }, reterr);
+}
+
 /* A packet of a stream made of several files. */
 struct mpacket {
 	size_t file, off, size;
@@ -475,8 +567,8 @@ static int plan_runs(struct fstream *st, struct ftrace *owner, struct ctflive_ct
 	}
 	for (size_t i = 0; r >= 0 && i < st->nfiles; i++) {
 		l.file = i;
-		r = cl_ctf_scan_packets(owner->t, st->files[i].map, st->files[i].len, merge_packet,
-					&l, reterr);
+		r = frame_file(owner->t, st->files[i].path, st->files[i].map, st->files[i].len,
+			       merge_packet, &l, reterr);
 	}
 	if (r >= 0 && l.n) {
 		st->runs = malloc(l.n * sizeof(*st->runs));
@@ -606,7 +698,7 @@ static int add_stream_files(struct ctflive_ctf_fs *fs, struct ftrace *tr, struct
 		/* every packet is framed before anything is printed, as babeltrace2
 		 * does when it indexes a trace: a truncated or corrupt packet
 		 * header anywhere is an error now */
-		r = cl_ctf_scan_packets(owner->t, view.data, view.len, first_packet, &f, reterr);
+		r = frame_file(owner->t, f.path, view.data, view.len, first_packet, &f, reterr);
 		if (r < 0) {
 			munmap((void *)(uintptr_t)f.map, f.len);
 			free(f.path);

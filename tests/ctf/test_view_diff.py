@@ -446,3 +446,29 @@ def test_discovery_like_babeltrace2(tmp_path):
         bt = _bt(d)
         assert (p.returncode, p.stdout) == (bt.returncode, bt.stdout), d
     assert _view(links).stdout.count(b"\n") == 2 * _view(succeed / "smalltrace").stdout.count(b"\n")
+
+
+@pytest.mark.parametrize("damage", ["bad magic in an indexed file", "copy without an index"])
+def test_indexed_framing_like_babeltrace2(tmp_path, damage):
+    """babeltrace2 frames a file by its sound .idx and decodes headers only
+    without one: a bad header after indexed packets comes after their events;
+    a copy of a file next to the original is a different packet (no
+    packet_seq_num without an index), so times go backwards. Same stdout and
+    status as babeltrace2."""
+    import shutil
+    src = FIXTURES / "relay-output" / "rrtf-20261129-105453"
+    if not src.is_dir():
+        pytest.skip("relay fixture missing")
+    dst = tmp_path / "t"
+    shutil.copytree(src, dst)
+    tdir = dst / "ust" / "uid" / "0" / "64-bit"
+    if damage.startswith("bad magic"):
+        with open(tdir / "chtf_0_2", "r+b") as f:
+            f.seek(4096)
+            f.write(b"\0")
+    else:
+        shutil.copy(tdir / "chtf_0_1", tdir / "chtf_0_1.copy")
+    p = _view(dst)
+    bt = _bt(dst)
+    assert (p.returncode, p.stdout) == (bt.returncode, bt.stdout)
+    assert p.returncode == 1
