@@ -496,6 +496,15 @@ static int frame_file(struct ctflive_ctf_trace *t, const char *path, const uint8
 				   &(struct scanned){ .fn = fn, .ctx = ctx }, reterr);
 }
 
+static uint64_t classes(const struct ctflive_ctf_trace *t)
+{
+	uint64_t n = 0;
+
+	for (const struct cl_stream_class *sc = t->streams; sc; sc = sc->next)
+		n += 1 + sc->nevents;
+	return n;
+}
+
 /* A packet of a stream made of several files. */
 struct mpacket {
 	size_t file, off, size;
@@ -795,7 +804,9 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 {
 	struct ctflive_ctf_fs *fs = calloc(1, sizeof(*fs));
 	struct search se = { 0 };
-	int r = 0;
+	int r = 0, first_err = 0;
+	struct ctflive_ctf_diag first_diag = { 0 };
+	char first_path[sizeof(fs->errpath)] = "";
 
 	if (reterr_path)
 		*reterr_path = NULL;
@@ -828,11 +839,33 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 			}
 			r = -ENOENT;
 		}
+		/* as babeltrace2: an input without a trace only fails the whole
+		 * when no input has one */
+		if (r < 0 && r != -ENOMEM && n > 1) {
+			if (!first_err) {
+				first_err = r;
+				if (reterr)
+					first_diag = *reterr;
+				snprintf(first_path, sizeof(first_path), "%s", fs->errpath);
+			}
+			r = warn(&se, "'%s': %s, ignoring", input,
+				 reterr && reterr->msg[0] ? reterr->msg : strerror(-r));
+			if (reterr)
+				memset(reterr, 0, sizeof(*reterr));
+		}
 		for (size_t k = 0; r >= 0 && k < dirs.n; k++)
 			r = add_trace(fs, dirs.v[k], input, reterr);
 		strv_free(&dirs);
 	}
-	/* merge traces with the same UUID into the one with the largest metadata */
+	if (r >= 0 && fs->ntraces == 0 && first_err) {
+		r = first_err;
+		if (reterr)
+			*reterr = first_diag;
+		snprintf(fs->errpath, sizeof(fs->errpath), "%s", first_path);
+	}
+	/* merge traces with the same UUID into one, whose metadata serves all
+	 * (babeltrace2's merge_ctf_fs_traces(): the most stream and event
+	 * classes, then the first by path) */
 	for (size_t i = 0; r >= 0 && i < fs->ntraces; i++) {
 		struct ftrace *a = &fs->traces[i];
 
@@ -843,7 +876,9 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 				b = b->merged_into;
 			if (a->t->has_uuid && b->t->has_uuid &&
 			    !memcmp(a->t->uuid, b->t->uuid, 16)) {
-				if (a->md_len > b->md_len) {
+				if (classes(a->t) > classes(b->t) ||
+				    (classes(a->t) == classes(b->t) &&
+				     strcmp(a->dir, b->dir) < 0)) {
 					/* a becomes the owner */
 					struct ftrace tmp;
 

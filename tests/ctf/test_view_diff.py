@@ -472,3 +472,18 @@ def test_indexed_framing_like_babeltrace2(tmp_path, damage):
     bt = _bt(dst)
     assert (p.returncode, p.stdout) == (bt.returncode, bt.stdout)
     assert p.returncode == 1
+
+
+def test_input_without_trace_among_others(tmp_path):
+    """An input with no trace (empty, missing) is skipped with a warning when
+    another input has one, as with babeltrace2; alone, it is an error."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    trace = FIXTURES / "ctf-traces" / "succeed" / "2packets"
+    txt, _, _ = _expect(trace)
+    for args in ((empty, trace), (trace, tmp_path / "missing")):
+        p = _view(*args)
+        assert (p.returncode, p.stdout) == (0, txt), p.stderr
+        assert b"warning:" in p.stderr and b"ignoring" in p.stderr
+    p = _view(empty)
+    assert p.returncode == 1 and b"no CTF trace found" in p.stderr
