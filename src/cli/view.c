@@ -113,8 +113,7 @@ int cl_cmd_view(int argc, char **argv)
 		if (diag.msg[0])
 			print_diag(errpath, &diag, false);
 		else
-			log_error_errno(r, "cannot open trace '%s'",
-					errpath ? errpath : argv[optind]);
+			log_error_errno(r, "cannot open '%s'", errpath ? errpath : argv[optind]);
 		for (int i = optind; i < argc; i++)
 			if (strstr(argv[i], "://"))
 				log_notice("'%s' is read as a directory: live URLs are "

@@ -293,6 +293,9 @@ static int find_traces(const char *dir, struct strv *out, int depth, struct sear
 			return strv_add(out, dir);
 		if (!se->unreadable)
 			se->unreadable = strdup(path);
+		r = warn(se, "cannot read '%s': %s, ignoring this trace", path, strerror(errno));
+		if (r < 0)
+			return r;
 	}
 	d = opendir(dir);
 	if (!d) {

@@ -368,6 +368,7 @@ def _unreadable_parts(tmp_path, as_nobody):
     os.chmod(tmp_path / "b" / "metadata", 0o600)
     p = as_nobody(tmp_path)
     assert p.returncode == 0, p.stderr
+    assert b"warning: cannot read" in p.stderr and b"ignoring this trace" in p.stderr
     assert p.stdout.count(b"\n") == 2
     p = as_nobody(tmp_path / "b")
     assert p.returncode == 1 and b"Permission denied" in p.stderr
