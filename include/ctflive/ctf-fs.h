@@ -58,6 +58,15 @@ struct ctflive_ctf_stream *ctflive_ctf_fs_stream(const struct ctflive_ctf_fs *fs
 /* Packets that an index marks as lost in transit (offset all ones). */
 uint64_t ctflive_ctf_fs_lost_packets(const struct ctflive_ctf_fs *fs);
 
+/*
+ * Where byte `offset` of stream `s` (the offset of a struct ctflive_ctf_diag
+ * from that stream, counted over all its files in reading order) lies: the
+ * data file (*ret_path, borrowed) and the byte offset in that file. False
+ * if `s` is not a stream of `fs` or the offset is past its data.
+ */
+bool ctflive_ctf_fs_locate(const struct ctflive_ctf_fs *fs, const struct ctflive_ctf_stream *s,
+			   uint64_t offset, const char **ret_path, uint64_t *ret_file_offset);
+
 /* What was skipped while searching the inputs (a subdirectory that cannot
  * be read, ...), one message each, borrowed, for the caller to show. */
 size_t ctflive_ctf_fs_warning_count(const struct ctflive_ctf_fs *fs);

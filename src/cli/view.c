@@ -151,7 +151,14 @@ int cl_cmd_view(int argc, char **argv)
 		if (r < 0) {
 			(void)cli_printer_flush(pr, 0);
 			(void)cli_printer_flush(pr, 1);
-			print_diag(s ? ctflive_ctf_stream_name(s) : NULL, &diag, false);
+			/* name the file the error is in (a stream may span several) */
+			const char *where = s ? ctflive_ctf_stream_name(s) : NULL;
+			uint64_t off;
+
+			if (s && diag.offset != UINT64_MAX &&
+			    ctflive_ctf_fs_locate(fs, s, diag.offset, &where, &off))
+				diag.offset = off;
+			print_diag(where, &diag, false);
 			goto out;
 		}
 		if (decode_only) {

@@ -1053,3 +1053,26 @@ const char *ctflive_ctf_fs_warning(const struct ctflive_ctf_fs *fs, size_t i)
 {
 	return i < fs->warnings.n ? fs->warnings.v[i] : NULL;
 }
+
+bool ctflive_ctf_fs_locate(const struct ctflive_ctf_fs *fs, const struct ctflive_ctf_stream *s,
+			   uint64_t offset, const char **ret_path, uint64_t *ret_file_offset)
+{
+	for (size_t i = 0; i < fs->nstreams; i++) {
+		const struct fstream *st = &fs->streams[i];
+
+		if (st->dec != s)
+			continue;
+		for (size_t k = 0; k < st->nruns; k++) {
+			const struct frun *run = &st->runs[k];
+
+			if (offset < run->len) {
+				*ret_path = st->files[run->file].path;
+				*ret_file_offset = run->off + offset;
+				return true;
+			}
+			offset -= run->len;
+		}
+		return false;
+	}
+	return false;
+}

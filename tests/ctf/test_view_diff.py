@@ -488,3 +488,20 @@ def test_input_without_trace_among_others(tmp_path):
         assert b"warning:" in p.stderr and b"ignoring" in p.stderr
     p = _view(empty)
     assert p.returncode == 1 and b"no CTF trace found" in p.stderr
+
+
+def test_error_names_the_file_of_a_multi_file_stream(tmp_path):
+    """A stream read from several files: an error names the file it is in
+    and the offset in that file."""
+    import shutil
+    src = FIXTURES / "relay-output" / "rrtf-20261129-105453"
+    if not src.is_dir():
+        pytest.skip("relay fixture missing")
+    dst = tmp_path / "t"
+    shutil.copytree(src, dst)
+    with open(dst / "ust" / "uid" / "0" / "64-bit" / "chtf_0_1", "r+b") as f:
+        f.seek(5500)
+        f.write(b"\x7f")
+    p = _view(dst)
+    assert p.returncode == 1
+    assert b"/chtf_0_1: offset 5501: " in p.stderr, p.stderr
