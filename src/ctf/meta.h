@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared between the semantic pass (meta.c) and the compilation of dynamic
- * scopes into decode trees and flat programs (compile.c).
+ * Shared between the semantic pass (meta.c: top-level blocks; meta-types.c:
+ * types and symbol scopes) and the compilation of dynamic scopes into decode
+ * trees and flat programs (compile.c).
  */
 #ifndef CL_CTF_META_H
 #define CL_CTF_META_H
@@ -30,6 +31,17 @@ struct sema {
 		if (r_ < 0)        \
 			return r_; \
 	} while (0)
+
+/* Attribute values (meta-types.c). Errors: -EBADMSG (with s->err). */
+int cl_meta_value_u64(struct sema *s, const struct ast_value *v, const char *what, uint64_t *ret);
+int cl_meta_value_bool(struct sema *s, const struct ast_value *v, const char *what, bool *ret);
+int cl_meta_value_bo(struct sema *s, const struct ast_value *v, bool allow_native, enum cl_bo *ret);
+/* Builds the type of AST node `a` into *ret, resolving type names in s->syms
+ * (meta-types.c). Errors: -EBADMSG (with s->err), -ENOMEM. */
+int cl_meta_build_type(struct sema *s, const struct ast_type *a, struct cl_type **ret);
+/* Type declarations valid in any scope; fields only when owner != NULL
+ * (meta-types.c). Errors: -EBADMSG (with s->err), -ENOMEM. */
+int cl_meta_body_entry(struct sema *s, const struct ast_entry *e, struct cl_type *owner);
 
 enum scope_id {
 	SC_PKT_HDR,
