@@ -4,14 +4,17 @@
  *
  * Layers (each in its own file):
  *   tsdl-lex.c    TSDL tokens with line:column
- *   tsdl-parse.c  recursive-descent parser producing the AST (tsdl-ast.h)
- *   meta.c        AST -> trace model (clocks, env, stream/event classes) and
- *                 compilation of every dynamic scope into a decode tree of
- *                 `struct cl_node` (byte order, alignment, sequence lengths
- *                 and variant tags resolved once, at metadata time)
- *   decode.c      packet/event decoding through the pull source
+ *   tsdl.c        recursive-descent parser producing the AST (tsdl.h)
+ *   meta.c        AST -> trace model: trace, env, clock, stream and event
+ *                 blocks (meta-types.c: types and symbol scopes)
+ *   compile.c     every dynamic scope into a decode tree of `struct cl_node`
+ *                 and a flat decode program (byte order, alignment, sequence
+ *                 lengths and variant tags resolved once, at metadata time)
+ *   trace.c       trace lifecycle, packetized metadata, the buffer source
+ *   decode.c      streams, packets and events through the pull source
+ *   fields.c      the fields of one scope (tree walk, program interpreter)
  *   text.c/json.c printers
- *   fsrc.c        trace directories: discovery, stream grouping, .idx files
+ *   fsrc.c        trace directories: discovery, framing, stream grouping
  *   mux.c         merging streams by time
  *
  * Memory: everything the metadata creates lives in the trace's arena and is
