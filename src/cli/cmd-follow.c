@@ -51,19 +51,6 @@ static void print_warnings(struct ctflive_follow *f)
 		log_warning("%s", w);
 }
 
-static int parse_ms(const char *s, int *ret)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > 3600000)
-		return -EINVAL;
-	*ret = (int)v;
-	return 0;
-}
-
 int cl_cmd_follow(int argc, char **argv)
 {
 	enum { O_GRACE = 256 };
@@ -89,7 +76,7 @@ int cl_cmd_follow(int argc, char **argv)
 			continue;
 		switch (c) {
 		case O_GRACE:
-			if (parse_ms(optarg, &fo.grace_ms) < 0) {
+			if (cl_cli_parse_ms(optarg, &fo.grace_ms) < 0) {
 				log_error("invalid --grace '%s'", optarg);
 				return 2;
 			}

@@ -50,17 +50,12 @@ int cl_cmd_ls(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
-		case 't': {
-			char *end;
-			long t = strtol(optarg, &end, 10);
-
-			if (*optarg == '\0' || *end != '\0' || t <= 0 || t > 3600000) {
+		case 't':
+			if (cl_cli_parse_ms(optarg, &timeout_ms) < 0) {
 				log_error("invalid timeout '%s'", optarg);
 				return 2;
 			}
-			timeout_ms = (int)t;
 			break;
-		}
 		default:
 			usage(stderr);
 			return 2;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* ctflive: subcommand dispatcher. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -12,6 +14,19 @@ static const struct cl_cli_cmd cmds[] = {
 	{ "ls", "list the sessions of a relay daemon's live port", cl_cmd_ls },
 	{ "follow", "print the events of a trace directory while it is written", cl_cmd_follow },
 };
+
+int cl_cli_parse_ms(const char *s, int *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > 3600000)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
 
 static void usage(FILE *f)
 {

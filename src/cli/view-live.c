@@ -83,17 +83,12 @@ int cl_cmd_view_live(int argc, char **argv)
 		case OPT_FROM_NOW:
 			seek = CTFLIVE_LIVE_SEEK_LAST;
 			break;
-		case OPT_TIMEOUT: {
-			char *end;
-			long t = strtol(optarg, &end, 10);
-
-			if (*optarg == '\0' || *end != '\0' || t <= 0 || t > 3600000) {
+		case OPT_TIMEOUT:
+			if (cl_cli_parse_ms(optarg, &timeout_ms) < 0) {
 				log_error("invalid timeout '%s'", optarg);
 				return 2;
 			}
-			timeout_ms = (int)t;
 			break;
-		}
 		default:
 			usage(stderr);
 			return 2;
