@@ -14,7 +14,8 @@
  *   decode.c      streams, packets and events through the pull source
  *   fields.c      the fields of one scope (tree walk, program interpreter)
  *   text.c/json.c printers
- *   fsrc.c        trace directories: discovery, framing, stream grouping
+ *   fsrc.c        trace directories: discovery, merging, stream grouping
+ *   fsrc-frame.c  framing data files (.idx or headers), multi-file order
  *   mux.c         merging streams by time
  *
  * Memory: everything the metadata creates lives in the trace's arena and is

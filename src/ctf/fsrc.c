@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Trace directories on the file system (babeltrace2 src.ctf.fs rules,
- * ctf-decoding.md §1) and the mmap-backed byte source.
+ * ctf-decoding.md §1): finding traces, merging those with one UUID, grouping
+ * files into streams, and the mmap-backed byte source. Framing the files is
+ * in fsrc-frame.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,59 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bytes.h"
 #include "ctf-internal.h"
 #include "ctflive/ctf-fs.h"
-
-struct dfile {
-	char *path; /* owned, absolute */
-	const uint8_t *map;
-	size_t len;
-	uint64_t sc_id, inst;
-	bool has_begin;
-	int64_t begin_ns;
-};
-
-/* Bytes of one file read in one go: packets in reading order that are
- * contiguous in the same file. */
-struct frun {
-	size_t file;
-	size_t off, len;
-};
-
-struct fstream {
-	struct dfile *files; /* owned array (maps owned) */
-	size_t nfiles;
-	struct frun *runs; /* owned: the reading order */
-	size_t nruns, cur;
-	size_t pos; /* in the current run */
-	struct ctflive_ctf_stream *dec;
-	struct ftrace *tr;
-	uint64_t stream_id;
-};
-
-struct ftrace {
-	char *dir;  /* owned */
-	char *name; /* owned trace name */
-	struct ctflive_ctf_trace *t;
-	size_t md_len;
-	struct ftrace *merged_into;
-};
-
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-struct ctflive_ctf_fs {
-	struct ftrace *traces; /* owned */
-	size_t ntraces, tcap;
-	struct fstream *streams; /* owned */
-	size_t nstreams, scap;
-	uint64_t lost;
-	struct strv warnings;
-	char errpath[PATH_MAX + 64];
-};
+#include "fsrc.h"
 
 /* ---- source ----------------------------------------------------------- */
 
@@ -144,7 +96,7 @@ static int read_file(const char *path, char **ret, size_t *ret_len)
 	return 0;
 }
 
-static int map_file(const char *path, const uint8_t **ret, size_t *ret_len)
+int cl_fsrc_map_file(const char *path, const uint8_t **ret, size_t *ret_len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat sb;
@@ -394,111 +346,6 @@ static int add_trace(struct ctflive_ctf_fs *fs, const char *dir, const char *inp
 	return 0;
 }
 
-static int first_packet(void *ctx, const struct cl_packet_info *p)
-{
-	struct dfile *f = ctx;
-
-	if (p->offset == 0) {
-		f->sc_id = p->sc_id;
-		f->inst = p->instance_id;
-		f->has_begin = p->has_begin;
-		f->begin_ns = p->begin_ns;
-	}
-	return 0;
-}
-
-struct scanned {
-	int (*fn)(void *ctx, const struct cl_packet_info *p);
-	void *ctx;
-};
-
-/* A packet found by decoding headers: babeltrace2 leaves its index
- * entry's packet_seq_num unset. */
-static int scanned_packet(void *ctx, const struct cl_packet_info *p)
-{
-	const struct scanned *sc = ctx;
-	struct cl_packet_info pi = *p;
-
-	pi.seq = UINT64_MAX;
-	return sc->fn(sc->ctx, &pi);
-}
-
-static int stop_after_first(void *ctx, const struct cl_packet_info *p)
-{
-	*(struct cl_packet_info *)ctx = *p;
-	return 1;
-}
-
-/*
- * Frames the packets of one data file as babeltrace2 2.0.4 indexes it
- * (fs-src/data-stream-file.c, build_index_from_idx_file()): from its
- * `index/<file>.idx` when that index is sound (version 1, entries of at
- * least 56 bytes, whole entries, byte-sized packets at non-decreasing
- * offsets, timestamp_end >= timestamp_begin, packet sizes adding up to the
- * file size, a stream class with a clock), else by decoding every packet
- * header and context. Calls `fn` for each packet; packet_seq_num comes only
- * from a version 1.1 index (UINT64_MAX otherwise), as babeltrace2 compares
- * packets with it. With an index, only the first packet header is decoded
- * here: a later bad header is met while reading, after the events before it.
- */
-static int frame_file(struct ctflive_ctf_trace *t, const char *path, const uint8_t *data,
-		      size_t len, int (*fn)(void *ctx, const struct cl_packet_info *p), void *ctx,
-		      struct ctflive_ctf_diag *reterr)
-{
-	struct cl_packet_info first = { 0 }, pi;
-	const struct cl_stream_class *sc;
-	char ipath[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	const uint8_t *m = NULL;
-	size_t mlen = 0, elen, n;
-	uint64_t total = 0, prev_off = 0;
-	bool sound;
-	int r;
-
-	r = cl_ctf_scan_packets(t, data, len, stop_after_first, &first, reterr);
-	if (r < 0)
-		return r;
-	sc = cl_trace_stream_class(t, first.sc_id);
-	sound = sc && sc->clock && slash &&
-		snprintf(ipath, sizeof(ipath), "%.*s/index/%s.idx", (int)(slash - path), path,
-			 slash + 1) < (int)sizeof(ipath) &&
-		map_file(ipath, &m, &mlen) == 0 && m && mlen >= 16 &&
-		cl_load_be32(m) == 0xC1F1DCC1u && cl_load_be32(m + 4) == 1;
-	elen = sound ? cl_load_be32(m + 12) : 0;
-	sound = sound && elen >= 56 && (mlen - 16) % elen == 0;
-	n = sound ? (mlen - 16) / elen : 0;
-	for (size_t i = 0; sound && i < n; i++) {
-		const uint8_t *e = m + 16 + i * elen;
-		uint64_t off = cl_load_be64(e), size = cl_load_be64(e + 8);
-
-		sound = size % 8 == 0 && (i == 0 || off >= prev_off) &&
-			cl_load_be64(e + 32) >= cl_load_be64(e + 24);
-		prev_off = off;
-		total += size / 8;
-	}
-	sound = sound && total == len;
-	for (size_t i = 0; sound && r >= 0 && i < n; i++) {
-		const uint8_t *e = m + 16 + i * elen;
-
-		pi = first;
-		pi.offset = (size_t)cl_load_be64(e);
-		pi.size = (size_t)(cl_load_be64(e + 8) / 8);
-		/* relayd-protocol.md §6.4: offset, packet_size, content_size,
-		 * timestamp_begin, timestamp_end, ..., packet_seq_num at 64 */
-		pi.begin = cl_load_be64(e + 24);
-		pi.end = cl_load_be64(e + 32);
-		pi.begin_ns = cl_clock_ns(sc->clock, pi.begin);
-		pi.seq = cl_load_be32(m + 8) >= 1 && elen >= 72 ? cl_load_be64(e + 64) : UINT64_MAX;
-		r = fn(ctx, &pi);
-	}
-	if (m)
-		munmap((void *)(uintptr_t)m, mlen);
-	if (sound)
-		return r < 0 ? r : 0;
-	return cl_ctf_scan_packets(t, data, len, scanned_packet,
-				   &(struct scanned){ .fn = fn, .ctx = ctx }, reterr);
-}
-
 static uint64_t classes(const struct ctflive_ctf_trace *t)
 {
 	uint64_t n = 0;
@@ -506,98 +353,6 @@ static uint64_t classes(const struct ctflive_ctf_trace *t)
 	for (const struct cl_stream_class *sc = t->streams; sc; sc = sc->next)
 		n += 1 + sc->nevents;
 	return n;
-}
-
-/* A packet of a stream made of several files. */
-struct mpacket {
-	size_t file, off, size;
-	uint64_t begin, end, seq;
-};
-
-struct mlist {
-	struct mpacket *v;
-	size_t n, cap;
-	size_t file; /* file being scanned */
-};
-
-/*
- * Adds a packet where babeltrace2 2.0.4 puts it when it merges the indexes
- * of a stream's files (ds_index_insert_ds_index_entry_sorted()): before the
- * first packet that does not begin earlier, unless that packet is the same
- * one (same size, timestamp_begin, timestamp_end and packet_seq_num: a copy
- * of the trace, or of a file), which is dropped.
- */
-static int merge_packet(void *ctx, const struct cl_packet_info *p)
-{
-	struct mlist *l = ctx;
-	size_t lo = 0, hi = l->n;
-	struct mpacket m = { l->file, p->offset, p->size, p->begin, p->end, p->seq };
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (l->v[mid].begin < m.begin)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < l->n && l->v[lo].size == m.size && l->v[lo].begin == m.begin &&
-	    l->v[lo].end == m.end && l->v[lo].seq == m.seq)
-		return 0;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		struct mpacket *n = realloc(l->v, nc * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		l->v = n;
-		l->cap = nc;
-	}
-	memmove(&l->v[lo + 1], &l->v[lo], (l->n - lo) * sizeof(*l->v));
-	l->v[lo] = m;
-	l->n++;
-	return 0;
-}
-
-/*
- * The reading order of a stream: its file when it has one, else the
- * packets of all its files merged by timestamp_begin with copies dropped,
- * as runs of packets that follow each other in one file.
- */
-static int plan_runs(struct fstream *st, struct ftrace *owner, struct ctflive_ctf_diag *reterr)
-{
-	struct mlist l = { 0 };
-	int r = 0;
-
-	if (st->nfiles == 1) {
-		st->runs = malloc(sizeof(*st->runs));
-		if (!st->runs)
-			return -ENOMEM;
-		st->runs[0] = (struct frun){ 0, 0, st->files[0].len };
-		st->nruns = 1;
-		return 0;
-	}
-	for (size_t i = 0; r >= 0 && i < st->nfiles; i++) {
-		l.file = i;
-		r = frame_file(owner->t, st->files[i].path, st->files[i].map, st->files[i].len,
-			       merge_packet, &l, reterr);
-	}
-	if (r >= 0 && l.n) {
-		st->runs = malloc(l.n * sizeof(*st->runs));
-		if (!st->runs)
-			r = -ENOMEM;
-	}
-	for (size_t i = 0; r >= 0 && i < l.n; i++) {
-		struct frun *last = st->nruns ? &st->runs[st->nruns - 1] : NULL;
-
-		if (last && last->file == l.v[i].file && last->off + last->len == l.v[i].off)
-			last->len += l.v[i].size;
-		else
-			st->runs[st->nruns++] =
-				(struct frun){ l.v[i].file, l.v[i].off, l.v[i].size };
-	}
-	free(l.v);
-	return r;
 }
 
 /*
@@ -700,7 +455,7 @@ static int add_stream_files(struct ctflive_ctf_fs *fs, struct ftrace *tr, struct
 			r = -ENOMEM;
 			break;
 		}
-		r = map_file(names.v[i], &f.map, &f.len);
+		r = cl_fsrc_map_file(names.v[i], &f.map, &f.len);
 		if (r < 0) {
 			free(f.path);
 			break;
@@ -710,7 +465,8 @@ static int add_stream_files(struct ctflive_ctf_fs *fs, struct ftrace *tr, struct
 		/* every packet is framed before anything is printed, as babeltrace2
 		 * does when it indexes a trace: a truncated or corrupt packet
 		 * header anywhere is an error now */
-		r = frame_file(owner->t, f.path, view.data, view.len, first_packet, &f, reterr);
+		r = cl_fsrc_frame_file(owner->t, f.path, view.data, view.len, cl_fsrc_first_packet,
+				       &f, reterr);
 		if (r < 0) {
 			munmap((void *)(uintptr_t)f.map, f.len);
 			free(f.path);
@@ -763,43 +519,6 @@ static int add_stream_files(struct ctflive_ctf_fs *fs, struct ftrace *tr, struct
 	}
 	strv_free(&names);
 	return r;
-}
-
-/*
- * Reads the CTF index of a data file (index/<file>.idx, big-endian, v1.0 or
- * v1.1: relayd-protocol.md §6.4) and reports the packets it marks as lost in
- * transit (offset all ones) to the stream decoder. Indexes are optional and
- * only advisory here: the decoder walks the packet headers itself, so a
- * missing or damaged index changes nothing else.
- */
-static uint64_t index_lost(const char *data_path, struct ctflive_ctf_stream *dec)
-{
-	char ipath[PATH_MAX];
-	const char *slash = strrchr(data_path, '/');
-	const uint8_t *m;
-	size_t len, elen;
-	uint64_t lost = 0;
-
-	if (!slash || snprintf(ipath, sizeof(ipath), "%.*s/index/%s.idx", (int)(slash - data_path),
-			       data_path, slash + 1) >= (int)sizeof(ipath))
-		return 0;
-	if (map_file(ipath, &m, &len) < 0 || !m)
-		return 0;
-	if (len >= 16 && cl_load_be32(m) == 0xC1F1DCC1u && cl_load_be32(m + 4) == 1) {
-		elen = cl_load_be32(m + 12);
-		if (elen >= 56 && elen <= 4096) {
-			for (size_t off = 16; elen <= len - off; off += elen) {
-				if (cl_load_be64(m + off) != UINT64_MAX)
-					continue;
-				lost++;
-				if (elen >= 72)
-					(void)ctflive_ctf_stream_mark_lost(
-						dec, cl_load_be64(m + off + 64));
-			}
-		}
-	}
-	munmap((void *)(uintptr_t)m, len);
-	return lost;
 }
 
 int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_fs **ret,
@@ -918,7 +637,7 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 				qsort(st->files, st->nfiles, sizeof(*st->files), cmp_file_begin);
 		}
 		for (size_t i = 0; r >= 0 && i < fs->nstreams; i++)
-			r = plan_runs(&fs->streams[i], fs->streams[i].tr, reterr);
+			r = cl_fsrc_plan_runs(&fs->streams[i], fs->streams[i].tr, reterr);
 		for (size_t i = 1; i < fs->nstreams; i++) {
 			for (size_t k = i; k > 0; k--) {
 				struct fstream *x = &fs->streams[k - 1], *y = &fs->streams[k];
@@ -968,7 +687,7 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 		ctflive_ctf_stream_set_labels(st->dec, st->tr->name, st->files[0].path,
 					      st->stream_id);
 		for (size_t k = 0; k < st->nfiles; k++)
-			fs->lost += index_lost(st->files[k].path, st->dec);
+			fs->lost += cl_fsrc_index_lost(st->files[k].path, st->dec);
 	}
 	free(se.v);
 	free(se.unreadable);
