@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Names and constants of the trace-directory contract (doc/file-formats.md)
- * other than the index format (ctf-index.h): one definition each, for the
- * relay that writes trace directories and for the readers (follow, the
- * offline decoder).
+ * other than the index format (ctf-index.h) and the lock protocol
+ * (file-locks.h): one definition each, for the relay that writes trace
+ * directories and for the readers (follow, the offline decoder).
  */
 #ifndef CL_PROTO_TRACEDIR_H
 #define CL_PROTO_TRACEDIR_H

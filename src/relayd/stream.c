@@ -22,10 +22,11 @@
 
 #include "bytes.h"
 #include "ctf-index.h"
+#include "file-locks.h"
 #include "fsutil.h"
 #include "io.h"
-#include "locks.h"
 #include "log.h"
+#include "marker.h"
 #include "relay.h"
 
 #define LOST_PACKET_OFFSET CL_INDEX_LOST_OFFSET
@@ -124,7 +125,7 @@ static int open_data_file(struct stream *st)
 	int r;
 
 	tracefile_name(st, st->tracefile_index, name, sizeof(name));
-	r = cl_create_locked(st->dir_fd, name, NULL, 0, &fd);
+	r = cl_lock_create_file(st->dir_fd, name, NULL, 0, &fd);
 	if (r < 0)
 		return r;
 	st->data_fd = fd;
@@ -151,7 +152,7 @@ static int open_index_file(struct stream *st)
 	tracefile_name(st, st->tracefile_index, tf, sizeof(tf));
 	(void)snprintf(name, sizeof(name), "%s.idx", tf);
 	/* Replacing (not truncating) an old file keeps it whole for readers that hold it. */
-	r = cl_create_locked(dfd, name, hdr, sizeof(hdr), &fd);
+	r = cl_lock_create_file(dfd, name, hdr, sizeof(hdr), &fd);
 	close(dfd);
 	if (r < 0)
 		return r;
@@ -394,7 +395,7 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	if (s->minor < 11 && !s->has_marker)
 		legacy_session_dir(relay, s, path);
 	tracefile_name(st, 0, name, sizeof(name));
-	r = cl_create_locked(st->dir_fd, name, NULL, 0, &st->data_fd);
+	r = cl_lock_create_file(st->dir_fd, name, NULL, 0, &st->data_fd);
 	if (r < 0)
 		goto fail;
 	st->gen = 1;
@@ -929,30 +930,30 @@ void stream_update_locks(struct stream *st, int pass)
 
 			if (pass == 0 &&
 			    (retired && (!last || st->metadata_published == st->complete_size))) {
-				(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, 0);
+				(void)cl_lock_release(sg->data_fd, sg->data_unlocked);
 				sg->released = true;
 			} else if (pass == 0 && safe > sg->data_unlocked) {
-				(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, safe);
+				(void)cl_lock_publish(sg->data_fd, sg->data_unlocked, safe);
 				sg->data_unlocked = safe;
 			}
 			continue;
 		}
 		if (pass == 0 && sg->synced_size > sg->data_unlocked) {
-			(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, sg->synced_size);
+			(void)cl_lock_publish(sg->data_fd, sg->data_unlocked, sg->synced_size);
 			sg->data_unlocked = sg->synced_size;
 		}
 		if (pass == 1) {
 			uint64_t safe = cl_index_entry_pos(sg->synced_entries, esz);
 
 			if (sg->index_fd >= 0 && safe > sg->index_unlocked) {
-				(void)cl_unlock_range(sg->index_fd, sg->index_unlocked, safe);
+				(void)cl_lock_publish(sg->index_fd, sg->index_unlocked, safe);
 				sg->index_unlocked = safe;
 			}
 			/* Done with a file once it is retired and all of it is published. */
 			if (retired && sg->synced_size == sg->size &&
 			    sg->synced_entries == sg->n_entries) {
-				(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, 0);
-				(void)cl_unlock_range(sg->index_fd, sg->index_unlocked, 0);
+				(void)cl_lock_release(sg->data_fd, sg->data_unlocked);
+				(void)cl_lock_release(sg->index_fd, sg->index_unlocked);
 				sg->released = true;
 			}
 		}

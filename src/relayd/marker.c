@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Locks, session markers and crash recovery: see locks.h and the contract in
+ * Session markers and crash recovery: see marker.h and the contract in
  * doc/file-formats.md. Everything here runs on the loop thread.
  */
-#include "locks.h"
+#include "marker.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 
 #include "bytes.h"
 #include "ctf-index.h"
+#include "file-locks.h"
 #include "fsutil.h"
 #include "io.h"
 #include "log.h"
@@ -30,49 +31,6 @@ struct marker {
 	int fd;                   /* owned: holds the lock */
 	unsigned refs;
 };
-
-static int ofd_lock(int fd, short type, uint64_t start, uint64_t len)
-{
-	struct flock fl = {
-		.l_type = type,
-		.l_whence = SEEK_SET,
-		.l_start = (off_t)start,
-		.l_len = (off_t)len,
-	};
-
-	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
-}
-
-int cl_create_locked(int dirfd, const char *name, const void *header, size_t hdr_len, int *ret_fd)
-{
-	char tmp[300];
-	int fd, r;
-
-	if (snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, CL_FILE_MODE);
-	if (fd < 0)
-		return -errno;
-	r = hdr_len ? cl_write_full(fd, header, hdr_len) : 0;
-	if (r == 0)
-		r = ofd_lock(fd, F_WRLCK, hdr_len, 0);
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlinkat(dirfd, tmp, 0);
-		close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-int cl_unlock_range(int fd, uint64_t from, uint64_t to)
-{
-	if (fd < 0 || (to != 0 && to <= from))
-		return 0;
-	return ofd_lock(fd, F_UNLCK, from, to ? to - from : 0);
-}
 
 /* ---- markers ---- */
 
@@ -119,7 +77,7 @@ int marker_acquire(struct relay *relay, struct session *s)
 	/* A marker left by a relay that died: recover that session first. */
 	fd = openat(s->dir_fd, CL_SESSION_MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
-		if (ofd_lock(fd, F_WRLCK, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
+		if (cl_lock_try_write(fd, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
 		    !strcmp(state, "active")) {
 			log_notice("session directory '%s' was not closed cleanly, recovering it",
 				   s->output_path);
@@ -127,9 +85,9 @@ int marker_acquire(struct relay *relay, struct session *s)
 		}
 		close(fd);
 	}
-	r = cl_create_locked(s->dir_fd, CL_SESSION_MARKER_NAME, "active\n", 7, &fd);
+	r = cl_lock_create_file(s->dir_fd, CL_SESSION_MARKER_NAME, "active\n", 7, &fd);
 	if (r == 0)
-		r = ofd_lock(fd, F_WRLCK, 0, 0);
+		r = cl_lock_try_write(fd, 0, 0);
 	if (r < 0)
 		return r;
 	m = calloc(1, sizeof(*m));
@@ -361,7 +319,7 @@ static void scan(int top, const char *path, int depth)
 		char state[32];
 
 		/* Locked means another relay is writing it right now: leave it alone. */
-		if (ofd_lock(fd, F_WRLCK, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
+		if (cl_lock_try_write(fd, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
 		    !strcmp(state, "active")) {
 			log_notice("recovering session directory '%s', left active by a relay that "
 				   "stopped",
