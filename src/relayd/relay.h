@@ -152,11 +152,12 @@ struct stream {
 	struct segment *segs; /* owned array, oldest first */
 	size_t n_segs, cap_segs;
 	uint64_t published_entries;  /* index entries viewers may read */
+	uint64_t metadata_synced;    /* bytes of the current metadata file safe (lock target) */
 	uint64_t metadata_published; /* bytes of the current metadata file viewers may read */
 	uint64_t metadata_epoch;     /* bumped when the metadata file is replaced */
-	bool sync_in_flight;
-	unsigned viewer_refs;  /* viewer streams pointing here */
-	uint64_t lost_packets; /* index entries written with an all-ones offset */
+	bool sync_in_flight;         /* a publication batch (publish.c) covers this stream */
+	unsigned viewer_refs;        /* viewer streams pointing here */
+	uint64_t lost_packets;       /* index entries written with an all-ones offset */
 };
 
 struct session {
@@ -195,10 +196,10 @@ struct relay {
 	struct cl_list markers; /* session markers held (locks.c) */
 	size_t n_sessions, n_conns;
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
-	struct sync_worker *sync; /* owned */
+	struct publisher *publisher; /* owned (publish.c): the sync worker, or NULL */
 	bool allow_clear;
 	uint32_t max_minor; /* highest protocol minor announced (<= 13) */
-	bool sync_publish;  /* publish to viewers only after fdatasync (DESIGN point 2) */
+	bool sync_publish;  /* publish to viewers only after fdatasync (publish.h) */
 	struct live *live;  /* owned: the live viewer server */
 };
 
@@ -270,28 +271,5 @@ uint32_t stream_index_entry_size(const struct stream *st);
 struct segment *stream_segment_of(struct stream *st, uint64_t entry);
 /* Marks segments in a deleted chunk as gone. */
 void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial);
-/* Makes everything written so far visible (sync policy none, or after a sync). */
-void stream_publish_all(struct stream *st);
-/*
- * Moves the file locks of `st` to its published safe points: pass 0 data and
- * metadata files, pass 1 index files (callers run pass 0 for every stream of
- * a session before pass 1, so index entries never unlock before their data).
- */
-void stream_update_locks(struct stream *st, int pass);
-
-/* ---- durability (sync.c): fdatasync off the loop thread ---- */
-int sync_init(struct relay *relay);
-void sync_fini(struct relay *relay);
-/*
- * Queues a sync job for session `s` if it has unpublished data and none is in
- * flight (group commit: writes that arrive meanwhile go in the next job, which
- * starts as soon as this one completes). Called when an index entry or a
- * metadata message is complete, so publication does not wait for a tick.
- */
-void sync_session(struct relay *relay, struct session *s);
-/* sync_session() for every session: a periodic safety net. */
-void sync_tick(struct relay *relay);
-/* True while a sync job may still touch this stream's files. */
-bool sync_busy(const struct stream *st);
 
 #endif

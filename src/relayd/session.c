@@ -23,6 +23,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "marker.h"
+#include "publish.h"
 #include "relay.h"
 
 #define TMP_OLD_CHUNK ".tmp_old_chunk"
@@ -603,7 +604,7 @@ void relay_collect(struct relay *relay)
 		cl_list_for_each_safe (m, mtmp, &s->streams) {
 			struct stream *st = cl_container_of(m, struct stream, node);
 
-			if (st->closed && !st->busy && !st->viewer_refs && !sync_busy(st))
+			if (st->closed && !st->busy && !st->viewer_refs && !publish_busy(st))
 				stream_free(st);
 		}
 		if (!s->connection_closed || s->n_streams > 0 || s->data_conns > 0 ||

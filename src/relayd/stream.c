@@ -27,6 +27,7 @@
 #include "io.h"
 #include "log.h"
 #include "marker.h"
+#include "publish.h"
 #include "relay.h"
 
 #define LOST_PACKET_OFFSET CL_INDEX_LOST_OFFSET
@@ -59,11 +60,6 @@ static void tracefile_name(const struct stream *st, uint64_t n, char *buf, size_
 		(void)snprintf(buf, cap, "%s_%llu", st->channel_name, (unsigned long long)n);
 	else
 		(void)snprintf(buf, cap, "%s", st->channel_name);
-}
-
-static bool sync_publishes(const struct stream *st)
-{
-	return st->session->relay->sync_publish;
 }
 
 static struct segment *seg_by_gen(struct stream *st, uint64_t gen)
@@ -266,10 +262,7 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 		sg->n_entries++;
 	}
 	st->index_entries++;
-	if (!sync_publishes(st))
-		stream_publish_all(st);
-	else
-		sync_session(st->session->relay, st->session);
+	publish_entry_written(st);
 	st->prev_index_seq = ix->net_seq_num;
 	st->has_index = true;
 	st->last_index_packet_seq = ix->packet_seq_num;
@@ -445,12 +438,10 @@ int stream_write_metadata_padding(struct stream *st, uint64_t padding)
 	r = cl_write_zeros(st->data_fd, padding);
 	if (r == 0)
 		st->metadata_received += padding;
-	if (r == 0)
+	if (r == 0) {
 		st->complete_size = st->metadata_received;
-	if (r == 0 && !sync_publishes(st))
-		stream_publish_all(st);
-	else if (r == 0)
-		sync_session(st->session->relay, st->session);
+		publish_entry_written(st);
+	}
 	return r;
 }
 
@@ -461,6 +452,7 @@ int stream_reset_metadata(struct stream *st)
 	if (ftruncate(st->data_fd, 0) < 0 || lseek(st->data_fd, 0, SEEK_SET) < 0)
 		return -errno;
 	st->metadata_received = 0;
+	st->metadata_synced = 0;
 	st->metadata_published = 0;
 	st->metadata_epoch++;
 	return 0;
@@ -496,6 +488,7 @@ static int do_rotate(struct relay *relay, struct stream *st)
 		if (r == 0 && st->is_metadata) {
 			/* The new file gets the whole metadata again. */
 			st->metadata_received = 0;
+			st->metadata_synced = 0;
 			st->metadata_published = 0;
 			st->metadata_epoch++;
 		}
@@ -704,8 +697,7 @@ int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_n
 	st->prev_data_seq = net_seq_num;
 	if (cur_seg(st))
 		cur_seg(st)->size = st->file_size;
-	if (!sync_publishes(st))
-		stream_publish_all(st);
+	publish_data_written(st);
 
 	if (stream_is_indexed(st)) {
 		r = write_lost_before(st, net_seq_num, false);
@@ -886,20 +878,6 @@ struct segment *stream_segment_of(struct stream *st, uint64_t entry)
 	return NULL;
 }
 
-void stream_publish_all(struct stream *st)
-{
-	for (size_t i = 0; i < st->n_segs; i++) {
-		st->segs[i].synced_size = st->segs[i].size;
-		st->segs[i].synced_entries = st->segs[i].n_entries;
-	}
-	st->published_entries = st->index_entries;
-	/* Metadata is published by whole SEND_METADATA messages only. */
-	if (st->is_metadata)
-		st->metadata_published = st->complete_size;
-	stream_update_locks(st, 0);
-	stream_update_locks(st, 1);
-}
-
 void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial)
 {
 	struct cl_list_node *n;
@@ -910,52 +888,5 @@ void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial)
 		for (size_t i = 0; i < st->n_segs; i++)
 			if (st->segs[i].chunk_serial == chunk_serial)
 				segment_gone(&st->segs[i]);
-	}
-}
-
-void stream_update_locks(struct stream *st, int pass)
-{
-	uint32_t esz = stream_index_entry_size(st);
-
-	for (size_t i = 0; i < st->n_segs; i++) {
-		struct segment *sg = &st->segs[i];
-		bool last = i + 1 == st->n_segs;
-		bool retired = !last || st->closed || sg->gen != st->gen;
-
-		if (sg->gone || sg->released)
-			continue;
-		if (st->is_metadata) {
-			/* Older metadata files are superseded by the full copy in the new one. */
-			uint64_t safe = last ? st->metadata_published : UINT64_MAX;
-
-			if (pass == 0 &&
-			    (retired && (!last || st->metadata_published == st->complete_size))) {
-				(void)cl_lock_release(sg->data_fd, sg->data_unlocked);
-				sg->released = true;
-			} else if (pass == 0 && safe > sg->data_unlocked) {
-				(void)cl_lock_publish(sg->data_fd, sg->data_unlocked, safe);
-				sg->data_unlocked = safe;
-			}
-			continue;
-		}
-		if (pass == 0 && sg->synced_size > sg->data_unlocked) {
-			(void)cl_lock_publish(sg->data_fd, sg->data_unlocked, sg->synced_size);
-			sg->data_unlocked = sg->synced_size;
-		}
-		if (pass == 1) {
-			uint64_t safe = cl_index_entry_pos(sg->synced_entries, esz);
-
-			if (sg->index_fd >= 0 && safe > sg->index_unlocked) {
-				(void)cl_lock_publish(sg->index_fd, sg->index_unlocked, safe);
-				sg->index_unlocked = safe;
-			}
-			/* Done with a file once it is retired and all of it is published. */
-			if (retired && sg->synced_size == sg->size &&
-			    sg->synced_entries == sg->n_entries) {
-				(void)cl_lock_release(sg->data_fd, sg->data_unlocked);
-				(void)cl_lock_release(sg->index_fd, sg->index_unlocked);
-				sg->released = true;
-			}
-		}
 	}
 }
