@@ -49,7 +49,7 @@ int publish_commit(const struct publish_ops *ops, void *ctx, int synced)
 /* Moves the locks of `files` of `st` to its safe points; releases retired files. */
 static void move_stream_locks(struct stream *st, enum publish_files files)
 {
-	uint32_t esz = stream_index_entry_size(st);
+	uint32_t esz = st->index_entry_size;
 
 	for (size_t i = 0; i < st->n_segs; i++) {
 		struct segment *sg = &st->segs[i];

@@ -44,11 +44,6 @@ static uint32_t index_minor(const struct stream *st)
 	return st->session->minor >= 8 ? CL_INDEX_MINOR_1_1 : CL_INDEX_MINOR_1_0;
 }
 
-uint32_t stream_index_entry_size(const struct stream *st)
-{
-	return cl_index_entry_size(index_minor(st));
-}
-
 static bool stream_is_indexed(const struct stream *st)
 {
 	return !st->is_metadata && !st->session->snapshot && st->session->minor >= 4;
@@ -101,16 +96,6 @@ static int add_segment(struct stream *st)
 	sg->tracefile = st->tracefile_index;
 	st->n_segs++;
 	return 0;
-}
-
-static void segment_gone(struct segment *sg)
-{
-	if (sg->data_fd >= 0)
-		close(sg->data_fd);
-	if (sg->index_fd >= 0)
-		close(sg->index_fd);
-	sg->data_fd = sg->index_fd = -1;
-	sg->gone = true;
 }
 
 static int open_data_file(struct stream *st)
@@ -247,7 +232,7 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 		return 0;
 	}
 
-	r = cl_index_entry_encode(&wb, &e, stream_index_entry_size(st));
+	r = cl_index_entry_encode(&wb, &e, st->index_entry_size);
 	if (r == 0)
 		r = cl_write_full(fd, buf, wb.pos);
 	if (r < 0)
@@ -364,6 +349,7 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	if (!st)
 		return -ENOMEM;
 	st->session = s;
+	st->index_entry_size = cl_index_entry_size(index_minor(st));
 	st->dir_fd = st->data_fd = st->index_fd = st->prev_index_fd = -1;
 	st->prev_data_seq = st->prev_index_seq = UINT64_MAX;
 	st->tracefile_size = m->tracefile_size;
@@ -876,17 +862,4 @@ struct segment *stream_segment_of(struct stream *st, uint64_t entry)
 			return sg;
 	}
 	return NULL;
-}
-
-void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial)
-{
-	struct cl_list_node *n;
-
-	cl_list_for_each (n, &relay->streams) {
-		struct stream *st = cl_container_of(n, struct stream, global_node);
-
-		for (size_t i = 0; i < st->n_segs; i++)
-			if (st->segs[i].chunk_serial == chunk_serial)
-				segment_gone(&st->segs[i]);
-	}
 }
