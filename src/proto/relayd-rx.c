@@ -124,12 +124,15 @@ static int feed_payload(struct cl_relayd_rx *rx, const uint8_t *data, size_t len
 int cl_relayd_rx_feed(struct cl_relayd_rx *rx, const uint8_t *data, size_t len,
 		      struct cl_relayd_rx_event *ret)
 {
+	static const uint8_t none[1];
 	struct cl_relayd_rx_event ev = { .type = CL_RELAYD_RX_NONE };
 	size_t used = 0;
 	int r = 0;
 
 	/* Results are byte counts of one feed: keep them representable. */
 	len = CL_MIN(len, (size_t)INT32_MAX);
+	if (len == 0)
+		data = none; /* callers may pass NULL with no bytes */
 	while (ev.type == CL_RELAYD_RX_NONE) {
 		switch (rx->state) {
 		case CL_RELAYD_RX_S_HEADER:
