@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "grow.h"
 #include "log.h"
 #include "relay.h"
 
@@ -93,17 +94,16 @@ struct chunk *chunk_ref(struct chunk *c)
 int chunk_note_top_entry(struct chunk *c, const char *rel_path)
 {
 	size_t n = strcspn(rel_path, "/");
-	char **v;
+	int r;
 
 	for (size_t i = 0; i < c->n_top_entries; i++)
 		if (strlen(c->top_entries[i]) == n && !strncmp(c->top_entries[i], rel_path, n))
 			return 0;
-	v = realloc(c->top_entries, (c->n_top_entries + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	c->top_entries = v;
-	v[c->n_top_entries] = strndup(rel_path, n);
-	if (!v[c->n_top_entries])
+	r = cl_grow(&c->top_entries, &c->cap_top_entries, c->n_top_entries + 1);
+	if (r < 0)
+		return r;
+	c->top_entries[c->n_top_entries] = strndup(rel_path, n);
+	if (!c->top_entries[c->n_top_entries])
 		return -ENOMEM;
 	c->n_top_entries++;
 	return 0;

@@ -64,7 +64,7 @@ struct chunk {
 	int session_dir_fd;    /* owned dup of the session directory (O_PATH) */
 	int dir_fd;            /* owned O_PATH fd of `dir` */
 	char **top_entries;    /* owned: first components created in a root chunk */
-	size_t n_top_entries;
+	size_t n_top_entries, cap_top_entries;
 	unsigned refs; /* sessions' current/pending + streams */
 	bool closed;
 	bool has_close_command;

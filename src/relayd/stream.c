@@ -24,6 +24,7 @@
 #include "ctf-index.h"
 #include "file-locks.h"
 #include "fsutil.h"
+#include "grow.h"
 #include "io.h"
 #include "log.h"
 #include "marker.h"
@@ -74,16 +75,10 @@ static struct segment *cur_seg(struct stream *st)
 static int add_segment(struct stream *st)
 {
 	struct segment *sg;
+	int r = cl_grow(&st->segs, &st->cap_segs, st->n_segs + 1);
 
-	if (st->n_segs == st->cap_segs) {
-		size_t cap = st->cap_segs ? st->cap_segs * 2 : 4;
-		struct segment *n = realloc(st->segs, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		st->segs = n;
-		st->cap_segs = cap;
-	}
+	if (r < 0)
+		return r;
 	sg = &st->segs[st->n_segs];
 	memset(sg, 0, sizeof(*sg));
 	sg->index_fd = -1;
@@ -166,19 +161,14 @@ static struct pending_index *pending_find(struct stream *st, uint64_t seq)
 static int pending_get(struct stream *st, uint64_t seq, struct pending_index **ret)
 {
 	struct pending_index *p = pending_find(st, seq);
+	int r;
 
 	if (!p) {
 		if (st->n_pending >= RELAY_MAX_PENDING_INDEXES)
 			return -E2BIG;
-		if (st->n_pending == st->cap_pending) {
-			size_t cap = st->cap_pending ? st->cap_pending * 2 : 8;
-			struct pending_index *n = realloc(st->pending, cap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			st->pending = n;
-			st->cap_pending = cap;
-		}
+		r = cl_grow(&st->pending, &st->cap_pending, st->n_pending + 1);
+		if (r < 0)
+			return r;
 		p = &st->pending[st->n_pending++];
 		memset(p, 0, sizeof(*p));
 		p->net_seq_num = seq;
