@@ -5,7 +5,7 @@
  *   follow.c         lifecycle, merging of the streams, waiting and warnings
  *   follow-scan.c    discovery of traces and tracefiles, metadata
  *   follow-stream.c  streams and index entries, one round of reading
- *   follow-locks.c   reader side of the lock protocol
+ *   follow-locks.c   the public lock helpers (src/proto/file-locks.c)
  *
  * Objects: a *trace* per directory holding a `metadata` file; a *file* per
  * tracefile with its index file; a *stream* per decoder. Files are attached
