@@ -31,8 +31,6 @@
 #include "publish.h"
 #include "relay.h"
 
-#define LOST_PACKET_OFFSET CL_INDEX_LOST_OFFSET
-
 /* Signed, wrap-safe "a is at or after b" on 64-bit sequence numbers. */
 static bool seq_ge(uint64_t a, uint64_t b)
 {
@@ -184,7 +182,7 @@ static void pending_drop(struct stream *st, struct pending_index *p)
 	st->pending[i] = st->pending[--st->n_pending];
 }
 
-/* Writes one .idx entry. `offset` is LOST_PACKET_OFFSET for a lost packet. */
+/* Writes one .idx entry. `offset` is CL_INDEX_LOST_OFFSET for a lost packet. */
 static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix, uint64_t offset,
 			     uint64_t gen)
 {
@@ -204,7 +202,7 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 	struct segment *sg;
 	int fd, r;
 
-	if (gen == st->gen || offset == LOST_PACKET_OFFSET) {
+	if (gen == st->gen || offset == CL_INDEX_LOST_OFFSET) {
 		if (st->index_fd < 0) {
 			if (st->dir_fd < 0)
 				return -EBADF;
@@ -260,7 +258,7 @@ static int write_lost_before(struct stream *st, uint64_t seq, bool all)
 				  (unsigned long long)st->handle,
 				  (unsigned long long)p->net_seq_num);
 			st->lost_packets++;
-			r = write_index_entry(st, &p->ctrl, LOST_PACKET_OFFSET, st->gen);
+			r = write_index_entry(st, &p->ctrl, CL_INDEX_LOST_OFFSET, st->gen);
 			pending_drop(st, p);
 			if (r < 0)
 				return r;
@@ -732,7 +730,7 @@ int stream_add_index(struct relay *relay, struct stream *st, const struct cl_rel
 	if (!p && st->prev_data_seq != UINT64_MAX && seq_ge(st->prev_data_seq, ix->net_seq_num)) {
 		/* Its data was skipped: the packet was lost in transit. */
 		st->lost_packets++;
-		r = write_index_entry(st, ix, LOST_PACKET_OFFSET, st->gen);
+		r = write_index_entry(st, ix, CL_INDEX_LOST_OFFSET, st->gen);
 	} else {
 		r = pending_get(st, ix->net_seq_num, &p);
 		if (r < 0)
