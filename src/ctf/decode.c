@@ -118,6 +118,26 @@ uint64_t ctflive_ctf_stream_instance_id(const struct ctflive_ctf_stream *s)
 	return s->instance_id;
 }
 
+int ctflive_ctf_trace_clock_ns(const struct ctflive_ctf_trace *t, uint64_t stream_class_id,
+			       uint64_t cycles, int64_t *ret_ns)
+{
+	const struct cl_stream_class *sc = cl_trace_stream_class(t, stream_class_id);
+
+	if (!sc || !sc->clock)
+		return -ENOENT;
+	*ret_ns = cl_clock_ns(sc->clock, cycles);
+	return 0;
+}
+
+int ctflive_ctf_stream_clock_ns(const struct ctflive_ctf_stream *s, uint64_t cycles,
+				int64_t *ret_ns)
+{
+	if (!s->sc || !s->sc->clock)
+		return -ENOENT;
+	*ret_ns = cl_clock_ns(s->sc->clock, cycles);
+	return 0;
+}
+
 const char *ctflive_ctf_event_name(const struct ctflive_ctf_event *e)
 {
 	return e->ec->name;

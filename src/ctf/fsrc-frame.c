@@ -222,25 +222,34 @@ int cl_fsrc_plan_runs(struct fstream *st, struct ftrace *owner, struct ctflive_c
 /*
  * Reads the CTF index of a data file (index/<file>.idx, big-endian, v1.0 or
  * v1.1: relayd-protocol.md §6.4) and reports the packets it marks as lost in
- * transit (offset all ones) to the stream decoder. Indexes are optional and
+ * transit (offset all ones) to the stream decoder; *ret_trailing is how many
+ * of them follow the file's last packet, *ret_trailing_end the
+ * timestamp_end of the last one (UINT64_MAX if none). Indexes are optional and
  * only advisory here: the decoder walks the packet headers itself, so a
  * missing or damaged index changes nothing else.
  */
-uint64_t cl_fsrc_index_lost(const char *data_path, struct ctflive_ctf_stream *dec)
+uint64_t cl_fsrc_index_lost(const char *data_path, struct ctflive_ctf_stream *dec,
+			    uint64_t *ret_trailing, uint64_t *ret_trailing_end)
 {
 	const uint8_t *m;
 	size_t len, elen;
 	uint64_t lost = 0;
 
+	*ret_trailing = 0;
+	*ret_trailing_end = UINT64_MAX;
 	if (!map_index(data_path, &m, &len))
 		return 0;
 	if (len >= 16 && cl_load_be32(m) == 0xC1F1DCC1u && cl_load_be32(m + 4) == 1) {
 		elen = cl_load_be32(m + 12);
 		if (elen >= 56 && elen <= 4096) {
 			for (size_t off = 16; elen <= len - off; off += elen) {
-				if (cl_load_be64(m + off) != UINT64_MAX)
+				if (cl_load_be64(m + off) != UINT64_MAX) {
+					*ret_trailing = 0; /* a packet follows them */
 					continue;
+				}
 				lost++;
+				++*ret_trailing;
+				*ret_trailing_end = cl_load_be64(m + off + 32);
 				if (elen >= 72)
 					(void)ctflive_ctf_stream_mark_lost(
 						dec, cl_load_be64(m + off + 64));

@@ -686,8 +686,17 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 			break;
 		ctflive_ctf_stream_set_labels(st->dec, st->tr->name, st->files[0].path,
 					      st->stream_id);
-		for (size_t k = 0; k < st->nfiles; k++)
-			fs->lost += cl_fsrc_index_lost(st->files[k].path, st->dec);
+		for (size_t k = 0; k < st->nfiles; k++) {
+			uint64_t tr, tr_end;
+
+			fs->lost += cl_fsrc_index_lost(st->files[k].path, st->dec, &tr, &tr_end);
+			/* lost after the stream's last packet: those of the file
+			 * read last */
+			if (st->nruns && k == st->runs[st->nruns - 1].file) {
+				st->lost_after = tr;
+				st->lost_after_end = tr_end;
+			}
+		}
 	}
 	free(se.v);
 	free(se.unreadable);
@@ -761,6 +770,22 @@ struct ctflive_ctf_stream *ctflive_ctf_fs_stream(const struct ctflive_ctf_fs *fs
 uint64_t ctflive_ctf_fs_lost_packets(const struct ctflive_ctf_fs *fs)
 {
 	return fs->lost;
+}
+
+int ctflive_ctf_fs_merge_add(const struct ctflive_ctf_fs *fs, struct ctflive_merge *m)
+{
+	for (size_t i = 0; i < fs->nstreams; i++) {
+		const struct fstream *st = &fs->streams[i];
+		struct ctflive_merge_input in = { .stream = st->dec };
+		int r = ctflive_merge_add(m, &in);
+
+		if (r == 0 && st->lost_after)
+			r = ctflive_merge_lost_after(m, st->dec, st->lost_after,
+						     st->lost_after_end);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 size_t ctflive_ctf_fs_warning_count(const struct ctflive_ctf_fs *fs)
