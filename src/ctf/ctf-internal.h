@@ -361,6 +361,7 @@ struct ctflive_ctf_stream {
 	uint64_t clock;
 	uint64_t *regs; /* owned, nregs + 1 */
 	uint32_t nregs;
+	size_t regs_cap;
 	uint64_t mv[CL_M_COUNT];
 	uint32_t mset;
 	struct cl_vals vals[CL_V_COUNT];

@@ -23,6 +23,7 @@
 #include "ctf-internal.h"
 #include "ctflive/ctf-fs.h"
 #include "fsrc.h"
+#include "grow.h"
 
 /* ---- source ----------------------------------------------------------- */
 
@@ -136,15 +137,8 @@ static int cmp_str(const void *a, const void *b)
 
 static int strv_add(struct strv *s, const char *str)
 {
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 16;
-		char **nv = realloc(s->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		s->v = nv;
-		s->cap = nc;
-	}
+	if (cl_grow(&s->v, &s->cap, s->n + 1) < 0)
+		return -ENOMEM;
 	s->v[s->n] = strdup(str);
 	if (!s->v[s->n])
 		return -ENOMEM;
@@ -173,15 +167,8 @@ struct search {
 
 static int push_dir(struct search *se, const struct stat *sb)
 {
-	if (se->n == se->cap) {
-		size_t nc = se->cap ? se->cap * 2 : 16;
-		void *n = realloc(se->v, nc * sizeof(*se->v));
-
-		if (!n)
-			return -ENOMEM;
-		se->v = n;
-		se->cap = nc;
-	}
+	if (cl_grow(&se->v, &se->cap, se->n + 1) < 0)
+		return -ENOMEM;
 	se->v[se->n].dev = sb->st_dev;
 	se->v[se->n].ino = sb->st_ino;
 	se->n++;
@@ -294,15 +281,8 @@ static int add_trace(struct ctflive_ctf_fs *fs, const char *dir, const char *inp
 	const char *host = NULL, *rel;
 	int r;
 
-	if (fs->ntraces == fs->tcap) {
-		size_t nc = fs->tcap ? fs->tcap * 2 : 4;
-		struct ftrace *n = realloc(fs->traces, nc * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		fs->traces = n;
-		fs->tcap = nc;
-	}
+	if (cl_grow(&fs->traces, &fs->tcap, fs->ntraces + 1) < 0)
+		return -ENOMEM;
 	tr = &fs->traces[fs->ntraces];
 	memset(tr, 0, sizeof(*tr));
 	snprintf(mpath, sizeof(mpath), "%s/metadata", dir);
@@ -484,26 +464,17 @@ static int add_stream_files(struct ctflive_ctf_fs *fs, struct ftrace *tr, struct
 		}
 		if (k < fs->nstreams) {
 			struct fstream *st = &fs->streams[k];
-			struct dfile *nf = realloc(st->files, (st->nfiles + 1) * sizeof(*nf));
 
-			if (!nf) {
+			if (cl_grow(&st->files, &st->fcap, st->nfiles + 1) < 0) {
 				r = -ENOMEM;
 				break;
 			}
-			st->files = nf;
 			st->files[st->nfiles++] = f;
 			continue;
 		}
-		if (fs->nstreams == fs->scap) {
-			size_t nc = fs->scap ? fs->scap * 2 : 16;
-			struct fstream *ns = realloc(fs->streams, nc * sizeof(*ns));
-
-			if (!ns) {
-				r = -ENOMEM;
-				break;
-			}
-			fs->streams = ns;
-			fs->scap = nc;
+		if (cl_grow(&fs->streams, &fs->scap, fs->nstreams + 1) < 0) {
+			r = -ENOMEM;
+			break;
 		}
 		struct fstream *st = &fs->streams[fs->nstreams];
 		memset(st, 0, sizeof(*st));
@@ -514,6 +485,7 @@ static int add_stream_files(struct ctflive_ctf_fs *fs, struct ftrace *tr, struct
 		}
 		st->files[0] = f;
 		st->nfiles = 1;
+		st->fcap = 1;
 		st->tr = owner;
 		fs->nstreams++;
 	}

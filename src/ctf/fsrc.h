@@ -33,7 +33,7 @@ struct frun {
 
 struct fstream {
 	struct dfile *files; /* owned array (maps owned) */
-	size_t nfiles;
+	size_t nfiles, fcap;
 	struct frun *runs; /* owned: the reading order */
 	size_t nruns, cur;
 	size_t pos; /* in the current run */

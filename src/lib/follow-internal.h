@@ -84,6 +84,7 @@ struct fstream {
 	struct ctflive_ctf_stream *dec; /* owned; borrows tr->trace and src */
 	char *label;                    /* owned: absolute path of the first file */
 	bool ended;                     /* bufsrc_end() was called */
+	bool capped;                    /* the last poll stopped at MAX_AHEAD packets ahead */
 	uint64_t pushed, begins;        /* packets pushed / PACKET_BEGIN decoded */
 	bool has_end;                   /* a packet was pushed: last_end is valid */
 	uint64_t last_end;              /* timestamp_end of the last pushed packet (cycles) */

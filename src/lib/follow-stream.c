@@ -225,6 +225,7 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 {
 	uint8_t raw[IDX_ENTRY_MAX];
 
+	s->capped = false;
 	while (s->cur < s->nfiles && s->pushed - s->begins < MAX_AHEAD) {
 		struct ffile *fi = s->files[s->cur];
 		struct entry e;
@@ -310,6 +311,8 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 		s->last_end = e.ts_end;
 		fi->next += fi->esize;
 	}
+	/* stopped by the read-ahead limit: more may be published already */
+	s->capped = s->cur < s->nfiles;
 	return 0;
 }
 

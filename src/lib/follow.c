@@ -137,7 +137,11 @@ int ctflive_follow_new(const char *dir, const struct ctflive_follow_options *opt
 		f->opts.grace_ms = CTFLIVE_FOLLOW_DEFAULT_GRACE_MS;
 	if (f->opts.rescan_ms <= 0)
 		f->opts.rescan_ms = 1000;
-	f->dir = strdup(dir);
+	/* absolute, so that stream names are the absolute file paths that
+	 * `ctflive view` and babeltrace2 print */
+	f->dir = realpath(dir, NULL);
+	if (!f->dir)
+		f->dir = strdup(dir);
 	mpath = f->dir ? cl_follow_path_join(dir, MARKER_NAME) : NULL;
 	if (!mpath) {
 		ctflive_follow_free(f);
@@ -331,7 +335,9 @@ static int stream_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret,
 		return r;
 	}
 	f->hungry = true;
-	if (!f->final_read && blocked_bound(f, s, NULL, ret_idle_ns))
+	/* a stream whose last poll stopped at the read-ahead limit has more
+	 * published packets: read them before assuming anything */
+	if (!f->final_read && !s->capped && blocked_bound(f, s, NULL, ret_idle_ns))
 		return CTFLIVE_MERGE_IDLE;
 	return CTFLIVE_MERGE_BLOCKED;
 }
@@ -406,7 +412,8 @@ int ctflive_follow_next(struct ctflive_follow *f, const struct ctflive_ctf_strea
 		if (r == CTFLIVE_CTF_END && f->final_read)
 			return CTFLIVE_CTF_END;
 		if (r == -EAGAIN || r == CTFLIVE_CTF_END) {
-			if (polled)
+			/* poll again as long as polls bring packets */
+			if (polled && !f->pushed)
 				return -EAGAIN;
 			polled = true;
 			f->hungry = false;
