@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Writes the seed corpora of fuzz/corpus/{tsdl,packet} (own inputs only).
+"""Writes the seed corpora of fuzz/corpus/{tsdl,packet,index} (own inputs only).
 
 Run from the repository root: python3 fuzz/gen-corpus.py
 """
@@ -98,6 +98,33 @@ def ust_packet(events, seq=0, disc=0):
     return pkt + b"\0" * (psize // 8 - len(pkt))
 
 
+def ctf_index(minor, entries, esize=None):
+    """A CTF index file (doc/file-formats.md §2): header, then entries."""
+    size = esize or (72 if minor >= 1 else 56)
+    out = struct.pack(">IIII", 0xC1F1DCC1, 1, minor, size)
+    for e in entries:
+        raw = struct.pack(f">{len(e)}Q", *e)
+        out += raw[:size] + bytes(max(0, size - len(raw)))
+    return out
+
+
+def index_seeds():
+    lost = 2**64 - 1
+    e = [(0, 4096 * 8, 4000 * 8, 100, 200, 0, 0, 3, 0),
+         (lost, 4096 * 8, 4096 * 8, 200, 300, 0, 0, 3, 1),
+         (4096, 8192 * 8, 8000 * 8, 300, 400, 2, 0, 3, 2)]
+    write("index", "seed-v1.1", ctf_index(1, e))
+    write("index", "seed-v1.0", ctf_index(0, [x[:7] for x in e[:2]]))
+    write("index", "seed-v1.1-torn", ctf_index(1, e)[:16 + 72 + 30])
+    write("index", "seed-wide-entries", ctf_index(1, e, esize=96))
+    write("index", "seed-entry-size-64", ctf_index(1, e, esize=64))
+    write("index", "seed-bad-magic", b"\xc1\xf1\xdc\xc2" + ctf_index(1, e[:1])[4:])
+    write("index", "seed-major-2", ctf_index(1, e[:1])[:4] + struct.pack(">I", 2) +
+          ctf_index(1, e[:1])[8:])
+    write("index", "seed-header-only", ctf_index(1, []))
+    write("index", "seed-short", ctf_index(1, [])[:10])
+
+
 def main():
     for i, t in enumerate([UST, TYPES] + ODD):
         write("tsdl", f"seed-{i}.tsdl", b"\x80" + t.encode())
@@ -122,6 +149,7 @@ def main():
     size = (9 + len(body)) * 8
     pkt = struct.pack(">IIB", size, size, 0) + body
     write("packet", "seed-bits", b"\x01" + pkt + pkt)
+    index_seeds()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "bytes.h"
+#include "ctf-index.h"
 #include "fsrc.h"
 
 /* Maps the index of data file `path`, `index/<name>.idx` beside it (LTTng's
@@ -80,8 +81,11 @@ int cl_fsrc_frame_file(struct ctflive_ctf_trace *t, const char *path, const uint
 {
 	struct cl_packet_info first = { 0 }, pi;
 	const struct cl_stream_class *sc;
+	struct cl_index_header h = { 0 };
+	struct cl_index_entry e;
+	struct cl_rbuf rb = { 0 };
 	const uint8_t *m = NULL;
-	size_t mlen = 0, elen, n;
+	size_t mlen = 0, n;
 	uint64_t total = 0, prev_off = 0;
 	bool sound;
 	int r;
@@ -90,33 +94,39 @@ int cl_fsrc_frame_file(struct ctflive_ctf_trace *t, const char *path, const uint
 	if (r < 0)
 		return r;
 	sc = cl_trace_stream_class(t, first.sc_id);
-	sound = sc && sc->clock && map_index(path, &m, &mlen) && mlen >= 16 &&
-		cl_load_be32(m) == 0xC1F1DCC1u && cl_load_be32(m + 4) == 1;
-	elen = sound ? cl_load_be32(m + 12) : 0;
-	sound = sound && elen >= 56 && (mlen - 16) % elen == 0;
-	n = sound ? (mlen - 16) / elen : 0;
+	sound = sc && sc->clock && map_index(path, &m, &mlen);
+	if (sound) {
+		rb = cl_rbuf_make(m, mlen);
+		sound = cl_index_header_decode(&rb, &h) == 0 && h.magic == CL_INDEX_MAGIC &&
+			h.major == CL_INDEX_MAJOR && h.entry_size >= CL_INDEX_ENTRY_SIZE_MIN &&
+			cl_rbuf_left(&rb) % h.entry_size == 0;
+	}
+	n = sound ? cl_rbuf_left(&rb) / h.entry_size : 0;
 	for (size_t i = 0; sound && i < n; i++) {
-		const uint8_t *e = m + 16 + i * elen;
-		uint64_t off = cl_load_be64(e), size = cl_load_be64(e + 8);
+		struct cl_rbuf eb =
+			cl_rbuf_make(m + cl_index_entry_pos(i, h.entry_size), h.entry_size);
 
-		sound = size % 8 == 0 && (i == 0 || off >= prev_off) &&
-			cl_load_be64(e + 32) >= cl_load_be64(e + 24);
-		prev_off = off;
-		total += size / 8;
+		sound = cl_index_entry_decode(&eb, h.entry_size, &e) == 0 &&
+			e.packet_size % 8 == 0 && (i == 0 || e.offset >= prev_off) &&
+			e.timestamp_end >= e.timestamp_begin;
+		prev_off = e.offset;
+		total += e.packet_size / 8;
 	}
 	sound = sound && total == len;
 	for (size_t i = 0; sound && r >= 0 && i < n; i++) {
-		const uint8_t *e = m + 16 + i * elen;
+		struct cl_rbuf eb =
+			cl_rbuf_make(m + cl_index_entry_pos(i, h.entry_size), h.entry_size);
 
+		if (cl_index_entry_decode(&eb, h.entry_size, &e) < 0)
+			break; /* cannot happen: checked above */
 		pi = first;
-		pi.offset = (size_t)cl_load_be64(e);
-		pi.size = (size_t)(cl_load_be64(e + 8) / 8);
-		/* relayd-protocol.md §6.4: offset, packet_size, content_size,
-		 * timestamp_begin, timestamp_end, ..., packet_seq_num at 64 */
-		pi.begin = cl_load_be64(e + 24);
-		pi.end = cl_load_be64(e + 32);
+		pi.offset = (size_t)e.offset;
+		pi.size = (size_t)(e.packet_size / 8);
+		pi.begin = e.timestamp_begin;
+		pi.end = e.timestamp_end;
 		pi.begin_ns = cl_clock_ns(sc->clock, pi.begin);
-		pi.seq = cl_load_be32(m + 8) >= 1 && elen >= 72 ? cl_load_be64(e + 64) : UINT64_MAX;
+		/* packet_seq_num only from a version 1.1 index */
+		pi.seq = h.minor >= CL_INDEX_MINOR_1_1 ? e.packet_seq_num : UINT64_MAX;
 		r = fn(ctx, &pi);
 	}
 	if (m)
@@ -231,29 +241,29 @@ int cl_fsrc_plan_runs(struct fstream *st, struct ftrace *owner, struct ctflive_c
 uint64_t cl_fsrc_index_lost(const char *data_path, struct ctflive_ctf_stream *dec,
 			    uint64_t *ret_trailing, uint64_t *ret_trailing_end)
 {
+	struct cl_index_header h;
+	struct cl_index_entry e;
+	struct cl_rbuf rb;
 	const uint8_t *m;
-	size_t len, elen;
 	uint64_t lost = 0;
+	size_t len;
 
 	*ret_trailing = 0;
 	*ret_trailing_end = UINT64_MAX;
 	if (!map_index(data_path, &m, &len))
 		return 0;
-	if (len >= 16 && cl_load_be32(m) == 0xC1F1DCC1u && cl_load_be32(m + 4) == 1) {
-		elen = cl_load_be32(m + 12);
-		if (elen >= 56 && elen <= 4096) {
-			for (size_t off = 16; elen <= len - off; off += elen) {
-				if (cl_load_be64(m + off) != UINT64_MAX) {
-					*ret_trailing = 0; /* a packet follows them */
-					continue;
-				}
-				lost++;
-				++*ret_trailing;
-				*ret_trailing_end = cl_load_be64(m + off + 32);
-				if (elen >= 72)
-					(void)ctflive_ctf_stream_mark_lost(
-						dec, cl_load_be64(m + off + 64));
+	rb = cl_rbuf_make(m, len);
+	if (cl_index_header_decode(&rb, &h) == 0 && cl_index_header_check(&h) == 0) {
+		while (cl_index_entry_decode(&rb, h.entry_size, &e) == 0) {
+			if (!cl_index_entry_is_lost(&e)) {
+				*ret_trailing = 0; /* a packet follows them */
+				continue;
 			}
+			lost++;
+			++*ret_trailing;
+			*ret_trailing_end = e.timestamp_end;
+			if (h.entry_size >= CL_INDEX_ENTRY_SIZE_1_1)
+				(void)ctflive_ctf_stream_mark_lost(dec, e.packet_seq_num);
 		}
 	}
 	munmap((void *)(uintptr_t)m, len);

@@ -10,10 +10,8 @@
 
 #include "ctf-internal.h"
 #include "grow.h"
+#include "tracedir.h"
 #include "tsdl.h"
-
-#define MD_MAGIC    0x75D11D57u
-#define MD_HDR_SIZE 37u
 
 int ctflive_ctf_trace_new(struct ctflive_ctf_trace **ret)
 {
@@ -89,27 +87,30 @@ static int unpacketize(struct ctflive_ctf_trace *t, bool final, struct ctflive_c
 	size_t off = 0;
 	int r = 0;
 
-	while (t->pk_len - off >= MD_HDR_SIZE) {
+	while (t->pk_len - off >= CL_METADATA_HEADER_SIZE) {
 		const uint8_t *h = t->pk_buf + off;
 		uint32_t magic = ld32(h, t->pk_be);
-		uint32_t content = ld32(h + 24, t->pk_be), psize = ld32(h + 28, t->pk_be);
+		uint32_t content = ld32(h + CL_METADATA_OFF_CONTENT_SIZE, t->pk_be),
+			 psize = ld32(h + CL_METADATA_OFF_PACKET_SIZE, t->pk_be);
 		size_t cbytes = content / 8, pbytes = psize / 8;
 
-		if (magic != MD_MAGIC) {
+		if (magic != CL_METADATA_MAGIC) {
 			cl_diag_set(reterr, 0, 0, "bad metadata packet magic 0x%08x at offset %zu",
 				    magic, off);
 			r = -EBADMSG;
 			break;
 		}
-		if (h[35] != 1 || h[36] != 8) {
+		if (h[CL_METADATA_OFF_MAJOR] != 1 || h[CL_METADATA_OFF_MINOR] != 8) {
 			cl_diag_set(
 				reterr, 0, 0,
 				"invalid metadata packet version %u.%u at offset %zu (expecting 1.8)",
-				h[35], h[36], off);
+				h[CL_METADATA_OFF_MAJOR], h[CL_METADATA_OFF_MINOR], off);
 			r = -ENOTSUP;
 			break;
 		}
-		if (ld32(h + 20, t->pk_be) != 0 || h[32] || h[33] || h[34]) {
+		if (ld32(h + CL_METADATA_OFF_CHECKSUM, t->pk_be) != 0 ||
+		    h[CL_METADATA_OFF_COMPRESSION] || h[CL_METADATA_OFF_COMPRESSION + 1] ||
+		    h[CL_METADATA_OFF_COMPRESSION + 2]) {
 			cl_diag_set(
 				reterr, 0, 0,
 				"unsupported metadata packet checksum/compression/encryption at offset %zu",
@@ -117,7 +118,8 @@ static int unpacketize(struct ctflive_ctf_trace *t, bool final, struct ctflive_c
 			r = -ENOTSUP;
 			break;
 		}
-		if (content % 8 || psize % 8 || cbytes < MD_HDR_SIZE || cbytes > pbytes) {
+		if (content % 8 || psize % 8 || cbytes < CL_METADATA_HEADER_SIZE ||
+		    cbytes > pbytes) {
 			cl_diag_set(reterr, 0, 0, "invalid metadata packet sizes at offset %zu",
 				    off);
 			r = -EBADMSG;
@@ -143,7 +145,8 @@ static int unpacketize(struct ctflive_ctf_trace *t, bool final, struct ctflive_c
 			}
 			pbytes = t->pk_len - off;
 		}
-		r = append_text(t, (const char *)h + MD_HDR_SIZE, cbytes - MD_HDR_SIZE, reterr);
+		r = append_text(t, (const char *)h + CL_METADATA_HEADER_SIZE,
+				cbytes - CL_METADATA_HEADER_SIZE, reterr);
 		if (r < 0)
 			break;
 		off += pbytes;
@@ -222,9 +225,9 @@ int ctflive_ctf_trace_add_metadata(struct ctflive_ctf_trace *t, const void *data
 		}
 		if (t->pk_len < 4)
 			return 0;
-		if (ld32(t->pk_buf, false) == MD_MAGIC) {
+		if (ld32(t->pk_buf, false) == CL_METADATA_MAGIC) {
 			t->packetized = 1;
-		} else if (ld32(t->pk_buf, true) == MD_MAGIC) {
+		} else if (ld32(t->pk_buf, true) == CL_METADATA_MAGIC) {
 			t->packetized = 1;
 			t->pk_be = true;
 		} else {

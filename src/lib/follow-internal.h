@@ -27,17 +27,16 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "ctf-index.h"
 #include "ctflive/ctf.h"
 #include "ctflive/follow.h"
 #include "grow.h"
+#include "tracedir.h"
 
-#define MARKER_NAME   ".ctflive-session"
-#define IDX_MAGIC     0xC1F1DCC1u
-#define IDX_HDR       16u
-#define IDX_ENTRY_MAX 4096u /* entry sizes above this are refused */
-#define MAX_AHEAD     8u    /* packets pushed ahead of the decoder, per stream */
-#define MAX_DEPTH     16    /* directory levels searched for traces */
-#define MD_CHUNK      (1u << 20)
+#define MARKER_NAME CL_SESSION_MARKER_NAME
+#define MAX_AHEAD   8u /* packets pushed ahead of the decoder, per stream */
+#define MAX_DEPTH   16 /* directory levels searched for traces */
+#define MD_CHUNK    (1u << 20)
 
 struct ftrace {
 	char *dir;                       /* owned, absolute */

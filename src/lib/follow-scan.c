@@ -136,7 +136,7 @@ static int add_file(struct ctflive_follow *f, struct ftrace *t, const char *name
 	fi->tr = t;
 	fi->path = path;
 	fi->name = strdup(name);
-	fi->next = IDX_HDR;
+	fi->next = CL_INDEX_HEADER_SIZE;
 	/* The index file may come after the tracefile: read_entry() opens it. */
 	fi->idx_fd = -1;
 	fi->data_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -285,15 +285,13 @@ int cl_follow_rescan(struct ctflive_follow *f, bool force)
 
 /* ---- metadata --------------------------------------------------------- */
 
-#define MD_MAGIC 0x75D11D57u
-#define MD_HDR   37u
-
 /* Byte order of a packetized metadata header: 1 big-endian, 0 little, -1 none. */
 static int md_order(const uint8_t *h)
 {
-	if (cl_follow_get_be32(h) == MD_MAGIC)
+	if (cl_follow_get_be32(h) == CL_METADATA_MAGIC)
 		return 1;
-	if (((uint32_t)h[3] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[1] << 8 | h[0]) == MD_MAGIC)
+	if (((uint32_t)h[3] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[1] << 8 | h[0]) ==
+	    CL_METADATA_MAGIC)
 		return 0;
 	return -1;
 }
@@ -336,29 +334,33 @@ static int md_walk(const uint8_t *buf, uint64_t len, bool all, uint64_t *ret_use
 		*ret_used = *ret_text = len;
 		return 0;
 	}
-	while (len - off >= MD_HDR) {
+	while (len - off >= CL_METADATA_HEADER_SIZE) {
 		const uint8_t *h = buf + off;
-		uint64_t cb = md_get32(h + 24, be) / 8, pb = md_get32(h + 28, be) / 8;
+		uint64_t cb = md_get32(h + CL_METADATA_OFF_CONTENT_SIZE, be) / 8,
+			 pb = md_get32(h + CL_METADATA_OFF_PACKET_SIZE, be) / 8;
 		uint64_t tl, k;
 
-		if (md_order(h) != be || cb < MD_HDR || cb > pb)
+		if (md_order(h) != be || cb < CL_METADATA_HEADER_SIZE || cb > pb)
 			return -EBADMSG;
 		if (pb > len - off) {
 			if (!all || cb > len - off)
 				break;
 			pb = len - off;
 		}
-		tl = cb - MD_HDR;
+		tl = cb - CL_METADATA_HEADER_SIZE;
 		text += tl;
 		if (out) {
 			k = *skip < tl ? *skip : tl;
 			*skip -= k;
 			if (tl > k) {
-				memcpy(out + o, h, MD_HDR);
-				md_put32(out + o + 24, be, (uint32_t)((MD_HDR + tl - k) * 8));
-				md_put32(out + o + 28, be, (uint32_t)((MD_HDR + tl - k) * 8));
-				memcpy(out + o + MD_HDR, h + MD_HDR + k, (size_t)(tl - k));
-				o += MD_HDR + tl - k;
+				memcpy(out + o, h, CL_METADATA_HEADER_SIZE);
+				md_put32(out + o + CL_METADATA_OFF_CONTENT_SIZE, be,
+					 (uint32_t)((CL_METADATA_HEADER_SIZE + tl - k) * 8));
+				md_put32(out + o + CL_METADATA_OFF_PACKET_SIZE, be,
+					 (uint32_t)((CL_METADATA_HEADER_SIZE + tl - k) * 8));
+				memcpy(out + o + CL_METADATA_HEADER_SIZE,
+				       h + CL_METADATA_HEADER_SIZE + k, (size_t)(tl - k));
+				o += CL_METADATA_HEADER_SIZE + tl - k;
 			}
 		}
 		off += pb;

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctf-index.h"
 #include "ctflive/ctf.h"
 #include "ctflive/follow.h"
 #include "ctflive/live.h"
@@ -29,64 +30,46 @@
 
 /* ---- streams and index entries ---------------------------------------- */
 
-struct entry {
-	uint64_t offset, packet_bits, content_bits, ts_begin, ts_end, sc_id, inst, seq;
-};
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void parse_entry(const uint8_t *p, uint32_t esize, struct entry *e)
-{
-	e->offset = get_be64(p);
-	e->packet_bits = get_be64(p + 8);
-	e->content_bits = get_be64(p + 16);
-	e->ts_begin = get_be64(p + 24);
-	e->ts_end = get_be64(p + 32);
-	e->sc_id = get_be64(p + 48);
-	e->inst = esize >= 64 ? get_be64(p + 56) : UINT64_MAX;
-	e->seq = esize >= 72 ? get_be64(p + 64) : UINT64_MAX;
-}
-
 /* Reads the index header of `fi`. 0 if not published yet, 1 when read. */
 static int read_header(struct ctflive_follow *f, struct ffile *fi)
 {
-	uint8_t h[IDX_HDR];
-	uint32_t major, esize;
-	int r = ctflive_follow_pread_locked(fi->idx_fd, h, sizeof(h), 0);
+	uint8_t raw[CL_INDEX_HEADER_SIZE];
+	struct cl_rbuf rb = cl_rbuf_make(raw, sizeof(raw));
+	struct cl_index_header h;
+	int r = ctflive_follow_pread_locked(fi->idx_fd, raw, sizeof(raw), 0);
 
 	if (r == -EAGAIN || r == -EMSGSIZE)
 		return 0;
 	if (r < 0)
 		return cl_follow_fail(f, r, "cannot read the index of '%s': %s", fi->path,
 				      strerror(-r));
-	major = cl_follow_get_be32(h + 4);
-	esize = cl_follow_get_be32(h + 12);
-	if (cl_follow_get_be32(h) != IDX_MAGIC)
+	r = cl_index_header_decode(&rb, &h);
+	if (r == 0)
+		r = cl_index_header_check(&h);
+	if (r == -EBADMSG)
 		return cl_follow_fail(f, -EBADMSG, "bad index magic in the index of '%s'",
 				      fi->path);
-	if (major != 1)
+	if (r == -ENOTSUP)
 		return cl_follow_fail(f, -ENOTSUP, "unsupported index version %" PRIu32 " of '%s'",
-				      major, fi->path);
-	if (esize < 56 || esize > IDX_ENTRY_MAX)
+				      h.major, fi->path);
+	if (r == -ERANGE)
 		return cl_follow_fail(f, -EBADMSG, "bad index entry size %" PRIu32 " of '%s'",
-				      esize, fi->path);
-	fi->esize = esize;
+				      h.entry_size, fi->path);
+	if (r < 0)
+		return cl_follow_fail(f, r, "cannot read the index of '%s': %s", fi->path,
+				      strerror(-r));
+	fi->esize = h.entry_size;
 	return 1;
 }
 
 /*
- * Reads index entry at fi->next into `raw`. Returns 1 when read, 0 if it is
- * not published (or not whole), negative errno.
+ * Reads and decodes the index entry at fi->next. Returns 1 when read, 0 if it
+ * is not published (or not whole), negative errno.
  */
-static int read_entry(struct ctflive_follow *f, struct ffile *fi, uint8_t *raw)
+static int read_entry(struct ctflive_follow *f, struct ffile *fi, struct cl_index_entry *ret)
 {
+	uint8_t raw[CL_INDEX_ENTRY_SIZE_MAX];
+	struct cl_rbuf rb;
 	int r;
 
 	if (fi->idx_fd < 0) {
@@ -132,6 +115,9 @@ static int read_entry(struct ctflive_follow *f, struct ffile *fi, uint8_t *raw)
 	r = ctflive_follow_pread_locked(fi->idx_fd, raw, fi->esize, fi->next);
 	if (r == -EAGAIN || r == -EMSGSIZE)
 		return 0;
+	rb = cl_rbuf_make(raw, fi->esize);
+	if (r == 0)
+		r = cl_index_entry_decode(&rb, fi->esize, ret);
 	if (r < 0)
 		return cl_follow_fail(f, r, "cannot read the index of '%s': %s", fi->path,
 				      strerror(-r));
@@ -148,17 +134,18 @@ static int cmp_files(const void *a, const void *b)
 }
 
 /* Attaches `fi`, whose first entry is `e`, to its stream (created if new). */
-static int attach_file(struct ctflive_follow *f, struct ffile *fi, const struct entry *e)
+static int attach_file(struct ctflive_follow *f, struct ffile *fi, const struct cl_index_entry *e)
 {
 	struct ctflive_ctf_source src;
 	struct fstream *s = NULL;
 	int r;
 
-	fi->first_ts = e->ts_begin;
-	for (size_t i = 0; e->inst != UINT64_MAX && i < f->nstreams; i++) {
+	fi->first_ts = e->timestamp_begin;
+	for (size_t i = 0; e->stream_instance_id != UINT64_MAX && i < f->nstreams; i++) {
 		struct fstream *o = f->streams[i];
 
-		if (o->tr == fi->tr && o->sc_id == e->sc_id && o->inst == e->inst && !o->ended) {
+		if (o->tr == fi->tr && o->sc_id == e->stream_id &&
+		    o->inst == e->stream_instance_id && !o->ended) {
 			s = o;
 			break;
 		}
@@ -170,8 +157,8 @@ static int attach_file(struct ctflive_follow *f, struct ffile *fi, const struct 
 		if (!s)
 			return cl_follow_fail(f, -ENOMEM, "out of memory");
 		s->tr = fi->tr;
-		s->sc_id = e->sc_id;
-		s->inst = e->inst;
+		s->sc_id = e->stream_id;
+		s->inst = e->stream_instance_id;
 		s->label = strdup(fi->path);
 		r = s->label ? ctflive_ctf_bufsrc_new(&s->src) : -ENOMEM;
 		if (r >= 0) {
@@ -184,8 +171,9 @@ static int attach_file(struct ctflive_follow *f, struct ffile *fi, const struct 
 					      strerror(-r));
 		}
 		ctflive_ctf_stream_set_labels(s->dec, cl_follow_trace_name(fi->tr), s->label,
-					      e->inst != UINT64_MAX ? e->inst
-								    : fi->tr->next_auto_id++);
+					      e->stream_instance_id != UINT64_MAX
+						      ? e->stream_instance_id
+						      : fi->tr->next_auto_id++);
 		r = cl_follow_merge_add(f, s);
 		if (r < 0) {
 			cl_follow_stream_free(s);
@@ -200,7 +188,7 @@ static int attach_file(struct ctflive_follow *f, struct ffile *fi, const struct 
 	/* Keep the files not read yet in time order (the current one too if
 	 * nothing was read from it). */
 	{
-		size_t from = s->files[s->cur]->next == IDX_HDR ? s->cur : s->cur + 1;
+		size_t from = s->files[s->cur]->next == CL_INDEX_HEADER_SIZE ? s->cur : s->cur + 1;
 
 		if (s->nfiles > from + 1)
 			qsort(s->files + from, s->nfiles - from, sizeof(*s->files), cmp_files);
@@ -223,12 +211,10 @@ static int grow_buf(struct ctflive_follow *f, size_t n)
  */
 static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 {
-	uint8_t raw[IDX_ENTRY_MAX];
-
 	s->capped = false;
 	while (s->cur < s->nfiles && s->pushed - s->begins < MAX_AHEAD) {
 		struct ffile *fi = s->files[s->cur];
-		struct entry e;
+		struct cl_index_entry e;
 		uint64_t dsize = 0, len;
 		int r;
 
@@ -240,7 +226,7 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 			s->cur++;
 			continue;
 		}
-		r = read_entry(f, fi, raw);
+		r = read_entry(f, fi, &e);
 		if (r < 0)
 			return r;
 		if (r == 0) {
@@ -258,28 +244,28 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 			s->cur++;
 			continue;
 		}
-		parse_entry(raw, fi->esize, &e);
-		if (e.offset == UINT64_MAX) {
+		if (cl_index_entry_is_lost(&e)) {
 			/* The decoder reports the packet_seq_num gap it leaves before
 			 * the next packet; lost packets at the end are ours to report. */
-			if (e.seq != UINT64_MAX) {
-				r = ctflive_ctf_stream_mark_lost(s->dec, e.seq);
+			if (e.packet_seq_num != UINT64_MAX) {
+				r = ctflive_ctf_stream_mark_lost(s->dec, e.packet_seq_num);
 				if (r < 0 && r != -E2BIG)
 					return cl_follow_fail(f, r, "out of memory");
 			}
 			s->nlost++;
-			s->lost_end = e.ts_end;
+			s->lost_end = e.timestamp_end;
 			f->lost++;
 			fi->next += fi->esize;
 			continue;
 		}
-		len = e.packet_bits / 8;
-		if (e.packet_bits % 8 || len == 0 || len > CTFLIVE_LIVE_MAX_PACKET ||
-		    e.content_bits > e.packet_bits)
-			return cl_follow_fail(
-				f, -EBADMSG,
-				"bad index entry %" PRIu64 " of '%s' (packet of %" PRIu64 " bits)",
-				(fi->next - IDX_HDR) / fi->esize, fi->path, e.packet_bits);
+		len = e.packet_size / 8;
+		if (e.packet_size % 8 || len == 0 || len > CTFLIVE_LIVE_MAX_PACKET ||
+		    e.content_size > e.packet_size)
+			return cl_follow_fail(f, -EBADMSG,
+					      "bad index entry %" PRIu64
+					      " of '%s' (packet of %" PRIu64 " bits)",
+					      (fi->next - CL_INDEX_HEADER_SIZE) / fi->esize,
+					      fi->path, e.packet_size);
 		r = cl_follow_file_size(fi->data_fd, &dsize);
 		if (r < 0)
 			return cl_follow_fail(f, r, "cannot read '%s': %s", fi->path, strerror(-r));
@@ -308,7 +294,7 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 		s->pushed++;
 		s->nlost = 0;
 		s->has_end = true;
-		s->last_end = e.ts_end;
+		s->last_end = e.timestamp_end;
 		fi->next += fi->esize;
 	}
 	/* stopped by the read-ahead limit: more may be published already */
@@ -319,11 +305,9 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 /* Reads the first entry of files not attached to a stream yet. */
 static int poll_new_files(struct ctflive_follow *f)
 {
-	uint8_t raw[IDX_ENTRY_MAX];
-
 	for (size_t i = 0; i < f->nfiles; i++) {
 		struct ffile *fi = f->files[i];
-		struct entry e;
+		struct cl_index_entry e;
 		int r;
 
 		if (fi->st || fi->exhausted)
@@ -343,7 +327,7 @@ static int poll_new_files(struct ctflive_follow *f)
 					fi->path, size);
 			continue;
 		}
-		r = read_entry(f, fi, raw);
+		r = read_entry(f, fi, &e);
 		if (r < 0)
 			return r;
 		if (r == 0) {
@@ -351,7 +335,6 @@ static int poll_new_files(struct ctflive_follow *f)
 				fi->exhausted = true;
 			continue;
 		}
-		parse_entry(raw, fi->esize, &e);
 		r = attach_file(f, fi, &e);
 		if (r < 0)
 			return r;

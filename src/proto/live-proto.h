@@ -91,7 +91,8 @@
 #define CL_LIVE_LIST_REPLY_SIZE      4  /* u32 sessions_count, then records */
 #define CL_LIVE_SESSION_SIZE         339
 #define CL_LIVE_ATTACH_REQUEST_SIZE  20
-#define CL_LIVE_STREAMS_REPLY_SIZE   8 /* attach and new-streams replies, then records */
+#define CL_LIVE_STREAMS_REPLY_SIZE   8  /* attach and new-streams replies, then records */
+#define CL_LIVE_SESSION_2_15_SIZE    32 /* fixed part; the two names follow */
 #define CL_LIVE_STREAM_SIZE          4371
 #define CL_LIVE_GET_NEXT_INDEX_SIZE  8
 #define CL_LIVE_INDEX_SIZE           64
@@ -107,6 +108,7 @@ static_assert(CL_LIVE_CONNECT_SIZE == 8 + 4 + 4 + 4, "lttng_viewer_connect");
 static_assert(CL_LIVE_LIST_REPLY_SIZE == 4, "lttng_viewer_list_sessions");
 static_assert(CL_LIVE_SESSION_SIZE == 8 + 4 + 4 + 4 + CL_LIVE_HOST_NAME_MAX + CL_LIVE_NAME_MAX,
 	      "lttng_viewer_session");
+static_assert(CL_LIVE_SESSION_2_15_SIZE == 8 + 4 + 4 + 4 + 4 + 4 + 4, "lttng_viewer_session_2_15");
 static_assert(CL_LIVE_ATTACH_REQUEST_SIZE == 8 + 8 + 4, "lttng_viewer_attach_session_request");
 static_assert(CL_LIVE_STREAMS_REPLY_SIZE == 4 + 4, "lttng_viewer_attach_session_response");
 static_assert(CL_LIVE_STREAM_SIZE == 8 + 8 + 4 + CL_LIVE_PATH_MAX + CL_LIVE_NAME_MAX,
@@ -216,7 +218,22 @@ struct cl_live_connect {
 	uint32_t type; /* request: enum cl_live_conn_type; reply: 0 from lttng-relayd */
 };
 
-/* One LIST_SESSIONS record, 339 bytes. */
+/*
+ * Trace formats as the live protocol numbers them (lttng-tools 2.15
+ * `enum lttng_live_trace_format`); the relayd protocol numbers the same
+ * formats 1 and 2 (enum cl_relayd_trace_format).
+ */
+enum cl_live_trace_format {
+	CL_LIVE_TRACE_FORMAT_CTF_1_8 = 0,
+	CL_LIVE_TRACE_FORMAT_CTF_2 = 1,
+};
+
+/*
+ * One LIST_SESSIONS record: the 339-byte 2.4 layout (fixed-size, NUL-padded
+ * names; no trace format, the session is CTF 1.8), or the 2.15 layout for
+ * connections that negotiated minor >= 15 (32-byte fixed part with the two
+ * name lengths and the trace format, then the names without NUL).
+ */
 struct cl_live_session {
 	uint64_t id;         /* relay session id */
 	uint32_t live_timer; /* µs; 0 = not a live session */
@@ -224,6 +241,7 @@ struct cl_live_session {
 	uint32_t streams;    /* relay streams of the session */
 	char hostname[CL_LIVE_HOST_NAME_MAX];
 	char session_name[CL_LIVE_NAME_MAX];
+	uint32_t trace_format; /* enum cl_live_trace_format; 2.4 layout: CTF 1.8 */
 };
 
 /* ATTACH_SESSION request, 20 bytes. */
@@ -357,6 +375,23 @@ int cl_live_list_reply_encode(struct cl_wbuf *wb, uint32_t count);
  */
 int cl_live_session_decode(struct cl_rbuf *rb, struct cl_live_session *ret);
 int cl_live_session_encode(struct cl_wbuf *wb, const struct cl_live_session *m);
+
+/*
+ * One 2.15 session record (lttng-tools 2.15 `lttng_viewer_session_2_15`):
+ * u64 id, u32 live_timer, clients, streams, hostname_len, session_name_len,
+ * trace_format, then hostname_len and session_name_len bytes of names, not
+ * NUL-terminated. Decode: -EMSGSIZE (rb unchanged) if rb does not hold the
+ * whole record; -EPROTO (rb unchanged) if a name is longer than its 2.4
+ * field can hold with a NUL (63 and 254 bytes, lttng-relayd's own limits)
+ * or contains a NUL byte. Any trace_format value is returned as is (the
+ * caller decides what an unknown format means). Encode: -EMSGSIZE if wb
+ * lacks room; names are written without their NUL.
+ */
+int cl_live_session_decode_2_15(struct cl_rbuf *rb, struct cl_live_session *ret);
+int cl_live_session_encode_2_15(struct cl_wbuf *wb, const struct cl_live_session *m);
+
+/* Size of m's 2.15 record, in bytes. */
+size_t cl_live_session_size_2_15(const struct cl_live_session *m);
 
 /* ---- ATTACH_SESSION (3), §2.4 ---------------------------------------------- */
 

@@ -363,6 +363,7 @@ int cl_live_session_decode(struct cl_rbuf *rb, struct cl_live_session *ret)
 	s.live_timer = rd32(&m);
 	s.clients = rd32(&m);
 	s.streams = rd32(&m);
+	s.trace_format = CL_LIVE_TRACE_FORMAT_CTF_1_8;
 	if (rdstr(&m, s.hostname, sizeof(s.hostname)) < 0 ||
 	    rdstr(&m, s.session_name, sizeof(s.session_name)) < 0)
 		return reject(rb, pos, -EPROTO);
@@ -382,6 +383,76 @@ int cl_live_session_encode(struct cl_wbuf *wb, const struct cl_live_session *m)
 	wr32(wb, m->streams);
 	wrstr(wb, m->hostname, sizeof(m->hostname));
 	wrstr(wb, m->session_name, sizeof(m->session_name));
+	return 0;
+}
+
+/* A 2.15 name of len bytes (no NUL) into dst (n bytes, zero-filled after it). */
+static int rdname(struct cl_rbuf *m, uint32_t len, char *dst, size_t n)
+{
+	const uint8_t *p;
+
+	if (len >= n)
+		return -EPROTO;
+	if (cl_rbuf_get_bytes(m, len, &p) < 0)
+		return -EMSGSIZE;
+	if (memchr(p, '\0', len))
+		return -EPROTO;
+	memcpy(dst, p, len);
+	memset(dst + len, 0, n - len);
+	return 0;
+}
+
+int cl_live_session_decode_2_15(struct cl_rbuf *rb, struct cl_live_session *ret)
+{
+	struct cl_live_session s;
+	struct cl_rbuf m = *rb;
+	uint32_t host_len, name_len;
+	int r;
+
+	if (cl_rbuf_left(&m) < CL_LIVE_SESSION_2_15_SIZE)
+		return -EMSGSIZE;
+	s.id = rd64(&m);
+	s.live_timer = rd32(&m);
+	s.clients = rd32(&m);
+	s.streams = rd32(&m);
+	host_len = rd32(&m);
+	name_len = rd32(&m);
+	s.trace_format = rd32(&m);
+	r = rdname(&m, host_len, s.hostname, sizeof(s.hostname));
+	if (r == 0)
+		r = rdname(&m, name_len, s.session_name, sizeof(s.session_name));
+	if (r < 0)
+		return r;
+	*rb = m;
+	*ret = s;
+	return 0;
+}
+
+size_t cl_live_session_size_2_15(const struct cl_live_session *m)
+{
+	return CL_LIVE_SESSION_2_15_SIZE + strnlen(m->hostname, sizeof(m->hostname) - 1) +
+	       strnlen(m->session_name, sizeof(m->session_name) - 1);
+}
+
+int cl_live_session_encode_2_15(struct cl_wbuf *wb, const struct cl_live_session *m)
+{
+	size_t hl = strnlen(m->hostname, sizeof(m->hostname) - 1);
+	size_t nl = strnlen(m->session_name, sizeof(m->session_name) - 1);
+	int r = room(wb, cl_live_session_size_2_15(m));
+
+	if (r < 0)
+		return r;
+	wr64(wb, m->id);
+	wr32(wb, m->live_timer);
+	wr32(wb, m->clients);
+	wr32(wb, m->streams);
+	wr32(wb, (uint32_t)hl);
+	wr32(wb, (uint32_t)nl);
+	wr32(wb, m->trace_format);
+	r = cl_wbuf_put_bytes(wb, m->hostname, hl);
+	if (r == 0)
+		r = cl_wbuf_put_bytes(wb, m->session_name, nl);
+	assert(r == 0);
 	return 0;
 }
 

@@ -42,6 +42,7 @@
 #define CL_RELAYD_UUID_LEN                  16
 #define CL_RELAYD_CREATE_SESSION_2_4_SIZE   327
 #define CL_RELAYD_CREATE_SESSION_2_11_SIZE  59
+#define CL_RELAYD_CREATE_SESSION_2_15_SIZE  63 /* 2.11 fixed part + u32 trace_format */
 #define CL_RELAYD_ADD_STREAM_2_1_SIZE       4360
 #define CL_RELAYD_ADD_STREAM_2_2_SIZE       4376
 #define CL_RELAYD_ADD_STREAM_2_11_SIZE      32
@@ -138,9 +139,30 @@ int cl_relayd_decode_u64(const uint8_t *data, size_t len, uint64_t *ret);
 int cl_relayd_decode_u64_pair(const uint8_t *data, size_t len, uint64_t *ret_a, uint64_t *ret_b);
 
 /*
- * §5.3 CREATE_SESSION. `minor` is the connection's negotiated minor: >= 11
- * selects the 2.11 layout, 4..10 the 2.4 layout, below 4 the empty 2.1
- * layout (all fields zero, strings empty).
+ * Trace formats as the relayd protocol numbers them (lttng-tools'
+ * `enum lttng_trace_format`, carried by CREATE_SESSION from minor 15). The
+ * live protocol numbers the same formats differently: see
+ * CL_LIVE_TRACE_FORMAT_* and cl_relayd_trace_format_to_live().
+ */
+enum cl_relayd_trace_format {
+	CL_RELAYD_TRACE_FORMAT_CTF_1_8 = 1,
+	CL_RELAYD_TRACE_FORMAT_CTF_2 = 2,
+};
+
+/* The live protocol's number (0 = CTF 1.8, 1 = CTF 2) of relayd format f. */
+static inline uint32_t cl_relayd_trace_format_to_live(uint32_t f)
+{
+	return f == CL_RELAYD_TRACE_FORMAT_CTF_2 ? 1 : 0;
+}
+
+/*
+ * §5.3 CREATE_SESSION. `minor` is the connection's negotiated minor: >= 15
+ * selects the 2.15 layout (the 2.11 fixed part, then `u32 trace_format`,
+ * then the names), 11..14 the 2.11 layout, 4..10 the 2.4 layout, below 4
+ * the empty 2.1 layout (all fields zero, strings empty). Sessions of
+ * layouts without a trace format are CTF 1.8. A 2.15 trace format other
+ * than CTF 1.8 or CTF 2 is refused with -EPROTO, as lttng-relayd 2.15's
+ * cmd-2-15 does.
  */
 struct cl_relayd_create_session {
 	const char *session_name; /* borrowed, NUL-terminated */
@@ -154,6 +176,7 @@ struct cl_relayd_create_session {
 	uint64_t creation_time; /* seconds since the epoch */
 	bool has_current_chunk_id;
 	uint64_t current_chunk_id;
+	uint32_t trace_format; /* enum cl_relayd_trace_format */
 };
 int cl_relayd_decode_create_session(const uint8_t *data, size_t len, uint32_t minor,
 				    struct cl_relayd_create_session *ret);

@@ -131,7 +131,10 @@ int cl_relayd_decode_u64_pair(const uint8_t *data, size_t len, uint64_t *ret_a, 
 	return 0;
 }
 
-static int decode_create_session_2_11(struct cl_rbuf *rb, struct cl_relayd_create_session *s)
+/* The 2.11 layout, and the 2.15 one (with_format): the same fixed part
+ * followed by `u32 trace_format`, then the names. */
+static int decode_create_session_2_11(struct cl_rbuf *rb, struct cl_relayd_create_session *s,
+				      bool with_format)
 {
 	uint32_t name_len, host_len, base_len;
 	uint8_t snapshot, has_ctime, chunk_set;
@@ -146,6 +149,13 @@ static int decode_create_session_2_11(struct cl_rbuf *rb, struct cl_relayd_creat
 	    cl_rbuf_get_be64(rb, &s->creation_time) || cl_rbuf_get_u8(rb, &chunk_set) ||
 	    cl_rbuf_get_be64(rb, &s->current_chunk_id))
 		return -EMSGSIZE;
+	if (with_format) {
+		if (cl_rbuf_get_be32(rb, &s->trace_format))
+			return -EMSGSIZE;
+		if (s->trace_format != CL_RELAYD_TRACE_FORMAT_CTF_1_8 &&
+		    s->trace_format != CL_RELAYD_TRACE_FORMAT_CTF_2)
+			return -EPROTO;
+	}
 
 	/* Bounds of lttng-relayd's cmd-2-11.c, except that an empty host name is
 	 * refused (the real relay then reads byte -1). */
@@ -173,12 +183,15 @@ int cl_relayd_decode_create_session(const uint8_t *data, size_t len, uint32_t mi
 				    struct cl_relayd_create_session *ret)
 {
 	struct cl_rbuf rb = cl_rbuf_make(data, len);
-	struct cl_relayd_create_session s = { .session_name = "", .hostname = "", .base_path = "" };
+	struct cl_relayd_create_session s = { .session_name = "",
+					      .hostname = "",
+					      .base_path = "",
+					      .trace_format = CL_RELAYD_TRACE_FORMAT_CTF_1_8 };
 	uint32_t snapshot;
 	int r;
 
 	if (minor >= 11) {
-		r = decode_create_session_2_11(&rb, &s);
+		r = decode_create_session_2_11(&rb, &s, minor >= 15);
 		if (r < 0)
 			return r;
 	} else if (minor >= 4) {

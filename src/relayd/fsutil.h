@@ -16,8 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CL_DIR_MODE  0770 /* before umask, as lttng-relayd */
-#define CL_FILE_MODE 0660
+#define CL_DIR_MODE 0770 /* before umask, as lttng-relayd (files: file-locks.h) */
 
 /*
  * True if `name` is acceptable as a single path component: non-empty, at most

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "ctf-index.h"
 #include "io.h"
 #include "live-proto.h"
 #include "live.h"
@@ -39,8 +40,7 @@
 #define MAX_VIEWERS        1024
 #define MAX_PACKET_REPLY   (64u << 20) /* bytes of one GET_PACKET reply */
 #define MAX_METADATA_REPLY (1u << 20)  /* bytes of one GET_METADATA reply */
-#define INDEX_HDR_SIZE     16
-#define OUT_KEEP           (1u << 20) /* reply buffer kept between replies */
+#define OUT_KEEP           (1u << 20)  /* reply buffer kept between replies */
 
 struct vstream {
 	struct cl_list_node node; /* in viewer->streams */
@@ -479,23 +479,26 @@ static int put_index(struct viewer *v, const struct cl_live_index *ix)
 static int read_entry(struct stream *st, struct segment *sg, uint64_t entry,
 		      struct cl_live_index *ret)
 {
-	size_t esz = st->session->minor >= 8 ? 72 : 56;
-	uint8_t e[72];
+	uint32_t esz = stream_index_entry_size(st);
+	uint8_t buf[CL_INDEX_ENTRY_SIZE_1_1];
+	struct cl_rbuf rb = cl_rbuf_make(buf, esz);
+	struct cl_index_entry e;
 	int r;
 
 	if (sg->index_fd < 0)
 		return -ENOENT;
-	r = cl_pread_full(sg->index_fd, e, esz,
-			  INDEX_HDR_SIZE + (entry - sg->first_entry) * (uint64_t)esz);
+	r = cl_pread_full(sg->index_fd, buf, esz, cl_index_entry_pos(entry - sg->first_entry, esz));
+	if (r == 0)
+		r = cl_index_entry_decode(&rb, esz, &e);
 	if (r < 0)
 		return r;
-	ret->offset = cl_load_be64(e);
-	ret->packet_size = cl_load_be64(e + 8);
-	ret->content_size = cl_load_be64(e + 16);
-	ret->timestamp_begin = cl_load_be64(e + 24);
-	ret->timestamp_end = cl_load_be64(e + 32);
-	ret->events_discarded = cl_load_be64(e + 40);
-	ret->stream_id = cl_load_be64(e + 48);
+	ret->offset = e.offset;
+	ret->packet_size = e.packet_size;
+	ret->content_size = e.content_size;
+	ret->timestamp_begin = e.timestamp_begin;
+	ret->timestamp_end = e.timestamp_end;
+	ret->events_discarded = e.events_discarded;
+	ret->stream_id = e.stream_id;
 	return 0;
 }
 
@@ -543,7 +546,7 @@ static int cmd_get_next_index(struct viewer *v, struct cl_rbuf *rb)
 			return put_index(v, &ix);
 		}
 		vs->next_entry++;
-		if (ix.offset == UINT64_MAX)
+		if (ix.offset == CL_INDEX_LOST_OFFSET)
 			continue; /* lost in transit: the viewer sees the packet_seq_num gap */
 		vs->cur_gen = sg->gen;
 		vs->has_index = true;

@@ -25,8 +25,8 @@
 #include "fsutil.h"
 #include "io.h"
 #include "live.h"
-#include "locks.h"
 #include "log.h"
+#include "marker.h"
 #include "relay.h"
 
 #define DEFAULT_CONTROL_URL "tcp://0.0.0.0:5342"

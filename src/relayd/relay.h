@@ -264,6 +264,8 @@ int stream_set_rotation(struct relay *relay, struct stream *st, struct chunk *ne
 int stream_reset_metadata(struct stream *st);
 /* Finds a stream by handle, closed ones included (for viewers and sync). */
 struct stream *stream_find_any(struct relay *relay, uint64_t handle);
+/* Bytes of one entry of the stream's index files (ctf-index.h; by protocol minor). */
+uint32_t stream_index_entry_size(const struct stream *st);
 /* Segment holding index entry `entry`, or NULL. */
 struct segment *stream_segment_of(struct stream *st, uint64_t entry);
 /* Marks segments in a deleted chunk as gone. */

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "fsutil.h"
-#include "locks.h"
 #include "log.h"
+#include "marker.h"
 #include "relay.h"
 
 #define TMP_OLD_CHUNK ".tmp_old_chunk"

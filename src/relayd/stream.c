@@ -21,23 +21,31 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "ctf-index.h"
+#include "file-locks.h"
 #include "fsutil.h"
 #include "io.h"
-#include "locks.h"
 #include "log.h"
+#include "marker.h"
 #include "relay.h"
 
-#define CTF_INDEX_MAGIC    0xC1F1DCC1u
-#define CTF_INDEX_MAJOR    1
-#define CTF_INDEX_HDR_SIZE 16
-#define CTF_INDEX_V10_SIZE 56
-#define CTF_INDEX_V11_SIZE 72
-#define LOST_PACKET_OFFSET UINT64_MAX
+#define LOST_PACKET_OFFSET CL_INDEX_LOST_OFFSET
 
 /* Signed, wrap-safe "a is at or after b" on 64-bit sequence numbers. */
 static bool seq_ge(uint64_t a, uint64_t b)
 {
 	return (int64_t)(a - b) >= 0;
+}
+
+/* Index version 1.1 from protocol 2.8 on, 1.0 before. */
+static uint32_t index_minor(const struct stream *st)
+{
+	return st->session->minor >= 8 ? CL_INDEX_MINOR_1_1 : CL_INDEX_MINOR_1_0;
+}
+
+uint32_t stream_index_entry_size(const struct stream *st)
+{
+	return cl_index_entry_size(index_minor(st));
 }
 
 static bool stream_is_indexed(const struct stream *st)
@@ -92,7 +100,7 @@ static int add_segment(struct stream *st)
 	if (sg->data_fd < 0)
 		return -errno;
 	sg->gen = st->gen;
-	sg->index_unlocked = 16;
+	sg->index_unlocked = CL_INDEX_HEADER_SIZE;
 	sg->chunk_serial = st->chunk ? st->chunk->serial : 0;
 	sg->tracefile = st->tracefile_index;
 	st->n_segs++;
@@ -117,7 +125,7 @@ static int open_data_file(struct stream *st)
 	int r;
 
 	tracefile_name(st, st->tracefile_index, name, sizeof(name));
-	r = cl_create_locked(st->dir_fd, name, NULL, 0, &fd);
+	r = cl_lock_create_file(st->dir_fd, name, NULL, 0, &fd);
 	if (r < 0)
 		return r;
 	st->data_fd = fd;
@@ -130,21 +138,21 @@ static int open_data_file(struct stream *st)
 static int open_index_file(struct stream *st)
 {
 	char name[320], tf[300];
-	uint8_t hdr[CTF_INDEX_HDR_SIZE];
-	bool v11 = st->session->minor >= 8;
+	uint8_t hdr[CL_INDEX_HEADER_SIZE];
+	struct cl_wbuf wb = cl_wbuf_make(hdr, sizeof(hdr));
 	int dfd, fd, r;
+
+	r = cl_index_header_encode(&wb, index_minor(st));
+	if (r < 0)
+		return r;
 
 	r = cl_mkdir_beneath(st->dir_fd, "index", &dfd);
 	if (r < 0)
 		return r;
 	tracefile_name(st, st->tracefile_index, tf, sizeof(tf));
 	(void)snprintf(name, sizeof(name), "%s.idx", tf);
-	cl_store_be32(hdr, CTF_INDEX_MAGIC);
-	cl_store_be32(hdr + 4, CTF_INDEX_MAJOR);
-	cl_store_be32(hdr + 8, v11 ? 1 : 0);
-	cl_store_be32(hdr + 12, v11 ? CTF_INDEX_V11_SIZE : CTF_INDEX_V10_SIZE);
 	/* Replacing (not truncating) an old file keeps it whole for readers that hold it. */
-	r = cl_create_locked(dfd, name, hdr, sizeof(hdr), &fd);
+	r = cl_lock_create_file(dfd, name, hdr, sizeof(hdr), &fd);
 	close(dfd);
 	if (r < 0)
 		return r;
@@ -209,8 +217,19 @@ static void pending_drop(struct stream *st, struct pending_index *p)
 static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix, uint64_t offset,
 			     uint64_t gen)
 {
-	uint8_t e[CTF_INDEX_V11_SIZE];
-	bool v11 = st->session->minor >= 8;
+	struct cl_index_entry e = {
+		.offset = offset,
+		.packet_size = ix->packet_size,
+		.content_size = ix->content_size,
+		.timestamp_begin = ix->timestamp_begin,
+		.timestamp_end = ix->timestamp_end,
+		.events_discarded = ix->events_discarded,
+		.stream_id = ix->stream_id,
+		.stream_instance_id = ix->stream_instance_id,
+		.packet_seq_num = ix->packet_seq_num,
+	};
+	uint8_t buf[CL_INDEX_ENTRY_SIZE_1_1];
+	struct cl_wbuf wb = cl_wbuf_make(buf, sizeof(buf));
 	struct segment *sg;
 	int fd, r;
 
@@ -232,16 +251,9 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 		return 0;
 	}
 
-	cl_store_be64(e, offset);
-	cl_store_be64(e + 8, ix->packet_size);
-	cl_store_be64(e + 16, ix->content_size);
-	cl_store_be64(e + 24, ix->timestamp_begin);
-	cl_store_be64(e + 32, ix->timestamp_end);
-	cl_store_be64(e + 40, ix->events_discarded);
-	cl_store_be64(e + 48, ix->stream_id);
-	cl_store_be64(e + 56, ix->stream_instance_id);
-	cl_store_be64(e + 64, ix->packet_seq_num);
-	r = cl_write_full(fd, e, v11 ? CTF_INDEX_V11_SIZE : CTF_INDEX_V10_SIZE);
+	r = cl_index_entry_encode(&wb, &e, stream_index_entry_size(st));
+	if (r == 0)
+		r = cl_write_full(fd, buf, wb.pos);
 	if (r < 0)
 		return r;
 
@@ -383,7 +395,7 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	if (s->minor < 11 && !s->has_marker)
 		legacy_session_dir(relay, s, path);
 	tracefile_name(st, 0, name, sizeof(name));
-	r = cl_create_locked(st->dir_fd, name, NULL, 0, &st->data_fd);
+	r = cl_lock_create_file(st->dir_fd, name, NULL, 0, &st->data_fd);
 	if (r < 0)
 		goto fail;
 	st->gen = 1;
@@ -903,7 +915,7 @@ void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial)
 
 void stream_update_locks(struct stream *st, int pass)
 {
-	uint64_t esz = st->session->minor >= 8 ? CTF_INDEX_V11_SIZE : CTF_INDEX_V10_SIZE;
+	uint32_t esz = stream_index_entry_size(st);
 
 	for (size_t i = 0; i < st->n_segs; i++) {
 		struct segment *sg = &st->segs[i];
@@ -918,30 +930,30 @@ void stream_update_locks(struct stream *st, int pass)
 
 			if (pass == 0 &&
 			    (retired && (!last || st->metadata_published == st->complete_size))) {
-				(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, 0);
+				(void)cl_lock_release(sg->data_fd, sg->data_unlocked);
 				sg->released = true;
 			} else if (pass == 0 && safe > sg->data_unlocked) {
-				(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, safe);
+				(void)cl_lock_publish(sg->data_fd, sg->data_unlocked, safe);
 				sg->data_unlocked = safe;
 			}
 			continue;
 		}
 		if (pass == 0 && sg->synced_size > sg->data_unlocked) {
-			(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, sg->synced_size);
+			(void)cl_lock_publish(sg->data_fd, sg->data_unlocked, sg->synced_size);
 			sg->data_unlocked = sg->synced_size;
 		}
 		if (pass == 1) {
-			uint64_t safe = 16 + sg->synced_entries * esz;
+			uint64_t safe = cl_index_entry_pos(sg->synced_entries, esz);
 
 			if (sg->index_fd >= 0 && safe > sg->index_unlocked) {
-				(void)cl_unlock_range(sg->index_fd, sg->index_unlocked, safe);
+				(void)cl_lock_publish(sg->index_fd, sg->index_unlocked, safe);
 				sg->index_unlocked = safe;
 			}
 			/* Done with a file once it is retired and all of it is published. */
 			if (retired && sg->synced_size == sg->size &&
 			    sg->synced_entries == sg->n_entries) {
-				(void)cl_unlock_range(sg->data_fd, sg->data_unlocked, 0);
-				(void)cl_unlock_range(sg->index_fd, sg->index_unlocked, 0);
+				(void)cl_lock_release(sg->data_fd, sg->data_unlocked);
+				(void)cl_lock_release(sg->index_fd, sg->index_unlocked);
 				sg->released = true;
 			}
 		}

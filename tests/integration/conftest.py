@@ -77,15 +77,43 @@ def lttng(ws):
         lt.stop()
 
 
+@pytest.fixture(scope="session")
+def sid(user) -> h.SidTools:
+    """LTTng 2.16 and babeltrace2 2.1.2 from a Debian sid root (sidroot.py):
+    built once and cached, entered in a private mount namespace."""
+    import sidroot
+    reason = sidroot.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    root = sidroot.ensure_root()
+    sidroot.enter(root)
+    sidroot.add_user(root, user.name, user.uid, user.gid)
+    return h.SidTools(root)
+
+
+@pytest.fixture
+def lttng_sid(ws, sid):
+    """A started lttng-sessiond 2.16 (from the sid root) with its own LTTNG_HOME."""
+    lt = h.Lttng(ws, tools=sid)
+    try:
+        lt.start()
+        yield lt
+    finally:
+        lt.stop()
+
+
 @pytest.fixture
 def make_relay(ws, request):
-    """Factory: make_relay(kind, name) -> started relay, stopped at teardown.
+    """Factory: make_relay(kind, name, tools=...) -> started relay, stopped at
+    teardown. `tools` chooses which lttng-relayd runs (the host's, or
+    today's from the sid fixture); ctflive-relayd always runs on the host.
     A relay that died during the test is reported with its log."""
     relays: list[h.Relay] = []
 
-    def make(kind: str, name: str | None = None, extra=()) -> h.Relay:
+    def make(kind: str, name: str | None = None, extra=(), tools=None) -> h.Relay:
         skip_unless_relay(kind)
-        relay = h.RELAY_KINDS[kind](ws, name or f"relay{len(relays)}-{kind}")
+        kw = {"tools": tools} if tools is not None and kind == "lttng-relayd" else {}
+        relay = h.RELAY_KINDS[kind](ws, name or f"relay{len(relays)}-{kind}", **kw)
         relays.append(relay)
         relay.start(extra=extra)
         return relay

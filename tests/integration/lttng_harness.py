@@ -295,6 +295,70 @@ def test_user() -> User:
 
 
 # --------------------------------------------------------------------------
+# Where LTTng and babeltrace2 come from
+
+
+class Tools:
+    """The host's LTTng (Debian 12: 2.13) and babeltrace2 (2.0.4)."""
+
+    name = "host"
+
+    def wrap(self, user: User, argv: Sequence[str], env: dict[str, str]) -> list[str]:
+        """Command line running argv as user with exactly env added."""
+        return user.wrap(argv, env)
+
+    def popen(self, user: User, argv: Sequence[str]) -> tuple[list[str], dict]:
+        """(argv, Popen keyword arguments) running argv as user; the pid of
+        the Popen is the program itself."""
+        return list(argv), user.popen_kwargs()
+
+    def sample_app(self, ws: "Workspace") -> Path:
+        """The sample traced program, reachable by the test user."""
+        app = sample_app_path()
+        if app.exists() and not ws.user.can_access(app):
+            copy = ws.root / "ctflive-sample-app"
+            if not copy.exists():
+                shutil.copy2(app, copy)
+                os.chmod(copy, 0o755)
+            return copy
+        return app
+
+    def prefix(self) -> list[str]:
+        """What runs a command (as root) with these tools, e.g. babeltrace2."""
+        return []
+
+
+class SidTools(Tools):
+    """LTTng 2.16 and babeltrace2 2.1.2 from a Debian sid root (sidroot.py)."""
+
+    name = "sid"
+
+    def __init__(self, root: Path):
+        import sidroot
+        self.sid = sidroot
+        self.root = root
+        self.app: Path | None = None
+
+    def wrap(self, user: User, argv: Sequence[str], env: dict[str, str]) -> list[str]:
+        return self.sid.wrap(self.root, user.uid, user.gid, argv, env)
+
+    def popen(self, user: User, argv: Sequence[str]) -> tuple[list[str], dict]:
+        return self.sid.wrap(self.root, user.uid, user.gid, argv), {}
+
+    def sample_app(self, ws: "Workspace") -> Path:
+        if self.app is None or not self.app.exists():
+            src = source_dir() / "examples" / "sample-app"
+            self.app = self.sid.build_sample_app(self.root, src, ws.root)
+        return self.app
+
+    def prefix(self) -> list[str]:
+        return ["chroot", str(self.root)]
+
+
+HOST_TOOLS = Tools()
+
+
+# --------------------------------------------------------------------------
 # Ports
 
 
@@ -363,9 +427,10 @@ class Relay:
 
     kind = "?"
 
-    def __init__(self, ws: Workspace, name: str):
+    def __init__(self, ws: Workspace, name: str, tools: Tools = HOST_TOOLS):
         self.ws = ws
         self.user = ws.user
+        self.tools = tools
         self.name = name
         self.dir = ws.mkdir(name, owned=True)
         self.output = self.dir / "out"
@@ -392,11 +457,11 @@ class Relay:
             # relay's local time zone; UTC keeps them predictable.
             "TZ": "UTC",
         }
+        argv, kwargs = self.tools.popen(self.user, argv)
         log = open(self.log_path, "ab")
         try:
             return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, cwd=self.dir,
-                                    **self.user.popen_kwargs())
+                                    stderr=subprocess.STDOUT, cwd=self.dir, **kwargs)
         finally:
             log.close()
 
@@ -602,9 +667,10 @@ class LttngError(RuntimeError):
 class Lttng:
     """A per-user lttng-sessiond with its own LTTNG_HOME, plus CLI helpers."""
 
-    def __init__(self, ws: Workspace, name: str = "h"):
+    def __init__(self, ws: Workspace, name: str = "h", tools: Tools = HOST_TOOLS):
         self.ws = ws
         self.user = ws.user
+        self.tools = tools
         self.home = ws.mkdir(name, owned=True, mode=0o700)
         # Pitfall: the daemons put unix sockets under $LTTNG_HOME/.lttng (the
         # longest is .lttng/ustconsumerd64/command), and a socket path longer
@@ -614,7 +680,9 @@ class Lttng:
             raise RuntimeError(f"LTTNG_HOME {self.home} too long for unix socket paths")
         self.pid: int | None = None
         self.starttime: int | None = None
-        self.app_path = self._reachable_app()
+        # Options added to every `lttng create` (e.g. --trace-format=ctf-1.8).
+        self.create_extra: list[str] = []
+        self.app_path = tools.sample_app(ws)
         self.apps: list[subprocess.Popen] = []
 
     def env(self) -> dict[str, str]:
@@ -626,16 +694,6 @@ class Lttng:
             "TZ": "UTC",
             "LTTNG_NETWORK_SOCKET_TIMEOUT": str(SOCKET_TIMEOUT_MS),
         }
-
-    def _reachable_app(self) -> Path:
-        app = sample_app_path()
-        if app.exists() and not self.user.can_access(app):
-            copy = self.ws.root / "ctflive-sample-app"
-            if not copy.exists():
-                shutil.copy2(app, copy)
-                os.chmod(copy, 0o755)
-            return copy
-        return app
 
     # daemon lifecycle --------------------------------------------------
 
@@ -660,7 +718,7 @@ class Lttng:
         args = ["lttng-sessiond", "--background"]
         if os.environ.get("CTFLIVE_IT_LTTNG_VERBOSE"):
             args += ["-vvv", "--verbose-consumer"]
-        argv = self.user.wrap(args, self.env())
+        argv = self.tools.wrap(self.user, args, self.env())
         with open(self.log_path, "ab") as log:
             r = subprocess.run(argv, timeout=timeout, stdin=subprocess.DEVNULL,
                                stdout=log, stderr=subprocess.STDOUT)
@@ -689,7 +747,7 @@ class Lttng:
 
     def cmd(self, *args: str, check: bool = True, timeout: float = DEFAULT_TIMEOUT
             ) -> subprocess.CompletedProcess:
-        argv = self.user.wrap(["lttng", *args], self.env())
+        argv = self.tools.wrap(self.user, ["lttng", *args], self.env())
         r = subprocess.run(argv, timeout=timeout, stdin=subprocess.DEVNULL,
                            capture_output=True, text=True)
         if check and r.returncode != 0:
@@ -699,13 +757,14 @@ class Lttng:
 
     def create_live(self, name: str, relay: Relay, timer_us: int = 100000,
                     url: str | None = None) -> None:
-        self.cmd("create", name, "--live", str(timer_us), *self._urls(relay, url))
+        self.cmd("create", name, "--live", str(timer_us), *self.create_extra,
+                 *self._urls(relay, url))
 
     def create_network(self, name: str, relay: Relay, url: str | None = None) -> None:
-        self.cmd("create", name, *self._urls(relay, url))
+        self.cmd("create", name, *self.create_extra, *self._urls(relay, url))
 
     def create_snapshot(self, name: str, relay: Relay, url: str | None = None) -> None:
-        self.cmd("create", name, "--snapshot", *self._urls(relay, url))
+        self.cmd("create", name, "--snapshot", *self.create_extra, *self._urls(relay, url))
 
     @staticmethod
     def _urls(relay: Relay | None, url: str | None) -> list[str]:
@@ -765,10 +824,10 @@ class Lttng:
     def spawn_app(self, count: int, interval_us: int = 1000, name: str | None = None
                   ) -> subprocess.Popen:
         """Start the sample program as the test user (returns at once)."""
-        p = subprocess.Popen(self.app_argv(count, interval_us, name), env=self.env(),
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, cwd=self.ws.root,
-                             **self.user.popen_kwargs())
+        argv, kwargs = self.tools.popen(self.user, self.app_argv(count, interval_us, name))
+        p = subprocess.Popen(argv, env=self.env(), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             cwd=self.ws.root, **kwargs)
         self.apps.append(p)
         return p
 
@@ -801,9 +860,10 @@ class Bt2Result:
 
 
 def babeltrace(path: Path | str, timeout: float = DEFAULT_TIMEOUT,
-               extra: Sequence[str] = ()) -> Bt2Result:
+               extra: Sequence[str] = (), tools: Tools = HOST_TOOLS) -> Bt2Result:
     env = dict(os.environ, TZ="UTC", LANG="C")
-    r = subprocess.run(["babeltrace2", *extra, str(path)], env=env, timeout=timeout,
+    r = subprocess.run([*tools.prefix(), "babeltrace2", *extra, str(path)], env=env,
+                       timeout=timeout,
                        stdin=subprocess.DEVNULL, capture_output=True, text=True)
     return Bt2Result(r.returncode, r.stdout.splitlines(), r.stderr)
 
@@ -1029,6 +1089,7 @@ class SessionPair:
         return next(r.kind for n, r in self.relays.items() if n.endswith("cand"))
 
     def compare(self, **kw) -> list[str]:
+        kw.setdefault("tools", self.lttng.tools)
         return compare_trace_dirs(self.session_dir("ref"), self.session_dir("cand"),
                                   cand_kind=self.cand_kind, **kw)
 
@@ -1039,10 +1100,11 @@ class SessionPair:
 
 def compare_trace_dirs(ref: Path, cand: Path, ordered: bool = True,
                        bt2_path: str = "", check_indexes: bool = True,
-                       cand_kind: str = "") -> list[str]:
+                       cand_kind: str = "", tools: Tools = HOST_TOOLS) -> list[str]:
     """Differences between two relay outputs of the same session: file names,
-    babeltrace2 text (timestamps aside), index headers, index/data agreement;
-    with cand_kind "ctflive-relayd", also its session marker contract."""
+    babeltrace2 text (timestamps aside; read with the babeltrace2 of `tools`),
+    index headers, index/data agreement; with cand_kind "ctflive-relayd", also
+    its session marker contract."""
     problems = []
     lref, lcand = layout(ref), layout(cand)
     if lref != lcand:
@@ -1050,8 +1112,8 @@ def compare_trace_dirs(ref: Path, cand: Path, ordered: bool = True,
         only_cand = sorted(set(lcand) - set(lref))
         problems.append(f"layout differs: only in lttng-relayd output {only_ref}, "
                         f"only in candidate output {only_cand}")
-    bref = babeltrace(ref / bt2_path if bt2_path else ref)
-    bcand = babeltrace(cand / bt2_path if bt2_path else cand)
+    bref = babeltrace(ref / bt2_path if bt2_path else ref, tools=tools)
+    bcand = babeltrace(cand / bt2_path if bt2_path else cand, tools=tools)
     if bref.rc != 0:
         problems.append(f"babeltrace2 failed on lttng-relayd output ({bref.rc}): {bref.err}")
     if bcand.rc != 0:

@@ -186,6 +186,92 @@ static void test_list_capture(void **state)
 	assert_int_equal(count, CL_LIVE_MAX_SESSIONS);
 }
 
+/* 2.15 session records (lttng_viewer_session_2_15): lengths, no NUL. */
+static void test_session_2_15(void **state)
+{
+	uint8_t b[128], out[128];
+	struct cl_live_session s, s2;
+	struct cl_rbuf rb;
+	struct cl_wbuf wb = cl_wbuf_make(out, sizeof(out));
+
+	(void)state;
+	/* {7, 1e6 µs, 2 clients, 4 streams, "vm", "s2", CTF 2} as lttng-relayd
+	 * 2.16 lays it out. */
+	memset(b, 0, sizeof(b));
+	unhex("0000000000000007 000f4240 00000002 00000004 00000002 00000002 00000001", b,
+	      sizeof(b));
+	memcpy(b + 32, "vms2", 4);
+	rb = cl_rbuf_make(b, 36);
+	assert_int_equal(cl_live_session_decode_2_15(&rb, &s), 0);
+	assert_int_equal(rb.pos, 36);
+	assert_int_equal(s.id, 7);
+	assert_int_equal(s.live_timer, 1000000);
+	assert_int_equal(s.clients, 2);
+	assert_int_equal(s.streams, 4);
+	assert_string_equal(s.hostname, "vm");
+	assert_string_equal(s.session_name, "s2");
+	assert_int_equal(s.trace_format, CL_LIVE_TRACE_FORMAT_CTF_2);
+	assert_int_equal(cl_live_session_size_2_15(&s), 36);
+	assert_int_equal(cl_live_session_encode_2_15(&wb, &s), 0);
+	assert_int_equal(wb.pos, 36);
+	assert_memory_equal(out, b, 36);
+	/* Two records back to back. */
+	memcpy(b + 36, b, 36);
+	rb = cl_rbuf_make(b, 72);
+	assert_int_equal(cl_live_session_decode_2_15(&rb, &s2), 0);
+	assert_int_equal(cl_live_session_decode_2_15(&rb, &s2), 0);
+	assert_int_equal(rb.pos, 72);
+
+	/* Every truncation: -EMSGSIZE, cursor unchanged. */
+	for (size_t cut = 0; cut < 36; cut++) {
+		rb = cl_rbuf_make(b, cut);
+		assert_int_equal(cl_live_session_decode_2_15(&rb, &s2), -EMSGSIZE);
+		assert_int_equal(rb.pos, 0);
+	}
+	/* Names too long for lttng-relayd (host 64, session 255) or holding a
+	 * NUL are malformed; huge lengths never read past the buffer. */
+	cl_store_be32(b + 20, CL_LIVE_HOST_NAME_MAX);
+	rb = cl_rbuf_make(b, sizeof(b));
+	assert_int_equal(cl_live_session_decode_2_15(&rb, &s2), -EPROTO);
+	assert_int_equal(rb.pos, 0);
+	cl_store_be32(b + 20, 2);
+	cl_store_be32(b + 24, UINT32_MAX);
+	rb = cl_rbuf_make(b, sizeof(b));
+	assert_int_equal(cl_live_session_decode_2_15(&rb, &s2), -EPROTO);
+	cl_store_be32(b + 24, 100);
+	rb = cl_rbuf_make(b, sizeof(b));
+	assert_int_equal(cl_live_session_decode_2_15(&rb, &s2), -EMSGSIZE);
+	cl_store_be32(b + 24, 2);
+	b[33] = 0;
+	rb = cl_rbuf_make(b, 36);
+	assert_int_equal(cl_live_session_decode_2_15(&rb, &s2), -EPROTO);
+
+	/* Longest names round-trip; the 2.4 decoder says CTF 1.8. */
+	memset(&s, 0, sizeof(s));
+	memset(s.hostname, 'h', sizeof(s.hostname) - 1);
+	memset(s.session_name, 'n', sizeof(s.session_name) - 1);
+	s.trace_format = CL_LIVE_TRACE_FORMAT_CTF_1_8;
+	{
+		uint8_t big[512];
+		struct cl_wbuf w = cl_wbuf_make(big, sizeof(big));
+
+		assert_int_equal(cl_live_session_encode_2_15(&w, &s), 0);
+		assert_int_equal(w.pos, 32 + 63 + 254);
+		rb = cl_rbuf_make(big, w.pos);
+		assert_int_equal(cl_live_session_decode_2_15(&rb, &s2), 0);
+		assert_memory_equal(&s.hostname, &s2.hostname, sizeof(s.hostname));
+		assert_string_equal(s.session_name, s2.session_name);
+		w = cl_wbuf_make(big, 40);
+		assert_int_equal(cl_live_session_encode_2_15(&w, &s), -EMSGSIZE);
+		w = cl_wbuf_make(big, sizeof(big));
+		s.trace_format = CL_LIVE_TRACE_FORMAT_CTF_2;
+		assert_int_equal(cl_live_session_encode(&w, &s), 0);
+		rb = cl_rbuf_make(big, w.pos);
+		assert_int_equal(cl_live_session_decode(&rb, &s2), 0);
+		assert_int_equal(s2.trace_format, CL_LIVE_TRACE_FORMAT_CTF_1_8);
+	}
+}
+
 static void test_attach_capture(void **state)
 {
 	uint8_t b[64], out[64];
@@ -967,13 +1053,14 @@ static void test_replay_probes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),         cmocka_unit_test(test_connect_capture),
-		cmocka_unit_test(test_list_capture),  cmocka_unit_test(test_attach_capture),
-		cmocka_unit_test(test_new_streams),   cmocka_unit_test(test_stream_record),
-		cmocka_unit_test(test_index_capture), cmocka_unit_test(test_packet),
-		cmocka_unit_test(test_metadata),      cmocka_unit_test(test_status_replies),
-		cmocka_unit_test(test_truncation),    cmocka_unit_test(test_replay_v1),
-		cmocka_unit_test(test_replay_v2),     cmocka_unit_test(test_replay_probes),
+		cmocka_unit_test(test_sizes),          cmocka_unit_test(test_connect_capture),
+		cmocka_unit_test(test_list_capture),   cmocka_unit_test(test_session_2_15),
+		cmocka_unit_test(test_attach_capture), cmocka_unit_test(test_new_streams),
+		cmocka_unit_test(test_stream_record),  cmocka_unit_test(test_index_capture),
+		cmocka_unit_test(test_packet),         cmocka_unit_test(test_metadata),
+		cmocka_unit_test(test_status_replies), cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_replay_v1),      cmocka_unit_test(test_replay_v2),
+		cmocka_unit_test(test_replay_probes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,6 +75,57 @@ static void create_session_2_11(void **state)
 		assert_int_not_equal(cl_relayd_decode_create_session(b, cut, 13, &s), 0);
 }
 
+/* The 2.15 layout: the 2.11 fixed part, u32 trace_format, then the names. */
+static size_t make_create_session_2_15(uint8_t *b, uint32_t format)
+{
+	uint8_t tmp[128];
+	size_t n = make_create_session(tmp, 8, "rrlive1\0vm\0", 12);
+	size_t fixed = CL_RELAYD_CREATE_SESSION_2_11_SIZE;
+
+	memcpy(b, tmp, fixed);
+	be32(b + fixed, format);
+	memcpy(b + fixed + 4, tmp + fixed, n - fixed);
+	return n + 4;
+}
+
+static void create_session_2_15(void **state)
+{
+	uint8_t b[128];
+	struct cl_relayd_create_session s;
+	size_t n = make_create_session_2_15(b, CL_RELAYD_TRACE_FORMAT_CTF_2);
+
+	(void)state;
+	assert_int_equal(n, CL_RELAYD_CREATE_SESSION_2_15_SIZE + 12);
+	assert_int_equal(cl_relayd_decode_create_session(b, n, 15, &s), 0);
+	assert_string_equal(s.session_name, "rrlive1");
+	assert_string_equal(s.hostname, "vm");
+	assert_int_equal(s.live_timer, 1000000);
+	assert_int_equal(s.trace_format, CL_RELAYD_TRACE_FORMAT_CTF_2);
+	for (size_t cut = 0; cut < n; cut++)
+		assert_int_not_equal(cl_relayd_decode_create_session(b, cut, 15, &s), 0);
+
+	n = make_create_session_2_15(b, CL_RELAYD_TRACE_FORMAT_CTF_1_8);
+	assert_int_equal(cl_relayd_decode_create_session(b, n, 16, &s), 0);
+	assert_int_equal(s.trace_format, CL_RELAYD_TRACE_FORMAT_CTF_1_8);
+	/* 0 (LTTNG_TRACE_FORMAT_DEFAULT) and unknown formats are refused. */
+	for (uint32_t f = 0; f < 5; f++) {
+		if (f == CL_RELAYD_TRACE_FORMAT_CTF_1_8 || f == CL_RELAYD_TRACE_FORMAT_CTF_2)
+			continue;
+		n = make_create_session_2_15(b, f);
+		assert_int_equal(cl_relayd_decode_create_session(b, n, 15, &s), -EPROTO);
+	}
+	/* Read with the 2.11 layout (minor 14), the format word is taken for
+	 * the start of the names, which no longer parse. */
+	n = make_create_session_2_15(b, CL_RELAYD_TRACE_FORMAT_CTF_2);
+	assert_int_not_equal(cl_relayd_decode_create_session(b, n, 14, &s), 0);
+	/* Layouts without a format are CTF 1.8. */
+	n = make_create_session(b, 8, "rrlive1\0vm\0", 12);
+	assert_int_equal(cl_relayd_decode_create_session(b, n, 14, &s), 0);
+	assert_int_equal(s.trace_format, CL_RELAYD_TRACE_FORMAT_CTF_1_8);
+	assert_int_equal(cl_relayd_decode_create_session(b, 0, 2, &s), 0);
+	assert_int_equal(s.trace_format, CL_RELAYD_TRACE_FORMAT_CTF_1_8);
+}
+
 static void create_session_bad_strings(void **state)
 {
 	uint8_t b[128];
@@ -227,6 +278,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(create_session_2_11),
+		cmocka_unit_test(create_session_2_15),
 		cmocka_unit_test(create_session_bad_strings),
 		cmocka_unit_test(add_stream_layouts),
 		cmocka_unit_test(send_index_sizes),

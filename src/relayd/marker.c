@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Locks, session markers and crash recovery: see locks.h and the contract in
+ * Session markers and crash recovery: see marker.h and the contract in
  * doc/file-formats.md. Everything here runs on the loop thread.
  */
-#include "locks.h"
+#include "marker.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,16 +15,15 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "ctf-index.h"
+#include "file-locks.h"
 #include "fsutil.h"
 #include "io.h"
 #include "log.h"
 #include "relay.h"
+#include "tracedir.h"
 
-#define MARKER_NAME       ".ctflive-session"
-#define CTF_INDEX_MAGIC   0xC1F1DCC1u
-#define METADATA_MAGIC    0x75D11D57u
-#define METADATA_HDR_SIZE 37
-#define MAX_SCAN_DEPTH    12
+#define MAX_SCAN_DEPTH 12
 
 struct marker {
 	struct cl_list_node node; /* in the relay's marker list */
@@ -32,49 +31,6 @@ struct marker {
 	int fd;                   /* owned: holds the lock */
 	unsigned refs;
 };
-
-static int ofd_lock(int fd, short type, uint64_t start, uint64_t len)
-{
-	struct flock fl = {
-		.l_type = type,
-		.l_whence = SEEK_SET,
-		.l_start = (off_t)start,
-		.l_len = (off_t)len,
-	};
-
-	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
-}
-
-int cl_create_locked(int dirfd, const char *name, const void *header, size_t hdr_len, int *ret_fd)
-{
-	char tmp[300];
-	int fd, r;
-
-	if (snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, CL_FILE_MODE);
-	if (fd < 0)
-		return -errno;
-	r = hdr_len ? cl_write_full(fd, header, hdr_len) : 0;
-	if (r == 0)
-		r = ofd_lock(fd, F_WRLCK, hdr_len, 0);
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlinkat(dirfd, tmp, 0);
-		close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-int cl_unlock_range(int fd, uint64_t from, uint64_t to)
-{
-	if (fd < 0 || (to != 0 && to <= from))
-		return 0;
-	return ofd_lock(fd, F_UNLCK, from, to ? to - from : 0);
-}
 
 /* ---- markers ---- */
 
@@ -119,9 +75,9 @@ int marker_acquire(struct relay *relay, struct session *s)
 		}
 	}
 	/* A marker left by a relay that died: recover that session first. */
-	fd = openat(s->dir_fd, MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(s->dir_fd, CL_SESSION_MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
-		if (ofd_lock(fd, F_WRLCK, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
+		if (cl_lock_try_write(fd, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
 		    !strcmp(state, "active")) {
 			log_notice("session directory '%s' was not closed cleanly, recovering it",
 				   s->output_path);
@@ -129,9 +85,9 @@ int marker_acquire(struct relay *relay, struct session *s)
 		}
 		close(fd);
 	}
-	r = cl_create_locked(s->dir_fd, MARKER_NAME, "active\n", 7, &fd);
+	r = cl_lock_create_file(s->dir_fd, CL_SESSION_MARKER_NAME, "active\n", 7, &fd);
 	if (r == 0)
-		r = ofd_lock(fd, F_WRLCK, 0, 0);
+		r = cl_lock_try_write(fd, 0, 0);
 	if (r < 0)
 		return r;
 	m = calloc(1, sizeof(*m));
@@ -181,9 +137,12 @@ void marker_release(struct relay *relay, struct session *s, int complete)
 static void recover_stream(int dirfd, int idxdir, const char *idx_name)
 {
 	char data_name[300];
-	uint8_t hdr[16], e[72];
-	uint64_t kept = 0, data_end = 0, esz, n, idx_size, data_size;
+	uint8_t hdr[CL_INDEX_HEADER_SIZE], e[CL_INDEX_ENTRY_SIZE_1_1];
+	uint64_t kept = 0, data_end = 0, n, idx_size, data_size, idx_end;
+	struct cl_rbuf rb = cl_rbuf_make(hdr, sizeof(hdr));
+	struct cl_index_header h;
 	struct stat sti, std;
+	uint32_t esz;
 	int ifd, dfd = -1;
 
 	if (snprintf(data_name, sizeof(data_name), "%.*s", (int)(strlen(idx_name) - 4), idx_name) >=
@@ -197,38 +156,43 @@ static void recover_stream(int dirfd, int idxdir, const char *idx_name)
 		goto out;
 	idx_size = (uint64_t)sti.st_size;
 	data_size = (uint64_t)std.st_size;
-	if (cl_pread_full(ifd, hdr, sizeof(hdr), 0) < 0 || cl_load_be32(hdr) != CTF_INDEX_MAGIC) {
+	if (cl_pread_full(ifd, hdr, sizeof(hdr), 0) < 0 || cl_index_header_decode(&rb, &h) < 0 ||
+	    h.magic != CL_INDEX_MAGIC) {
 		/* No usable header: no entry of this file was ever published. */
 		(void)ftruncate(ifd, 0);
 		(void)ftruncate(dfd, 0);
 		log_notice("recovery: '%s' had no valid index header, emptied", data_name);
 		goto out;
 	}
-	esz = cl_load_be32(hdr + 12);
-	if (esz != 56 && esz != 72)
+	/* Only the sizes this relay writes. */
+	esz = h.entry_size;
+	if (esz != CL_INDEX_ENTRY_SIZE_1_0 && esz != CL_INDEX_ENTRY_SIZE_1_1)
 		goto out;
-	n = (idx_size - 16) / esz;
+	n = (idx_size - CL_INDEX_HEADER_SIZE) / esz;
 	for (; kept < n; kept++) {
-		uint64_t off, bytes;
+		struct cl_index_entry ie;
+		uint64_t bytes;
 
-		if (cl_pread_full(ifd, e, (size_t)esz, 16 + kept * esz) < 0)
+		rb = cl_rbuf_make(e, esz);
+		if (cl_pread_full(ifd, e, esz, cl_index_entry_pos(kept, esz)) < 0 ||
+		    cl_index_entry_decode(&rb, esz, &ie) < 0)
 			break;
-		off = cl_load_be64(e);
-		bytes = cl_load_be64(e + 8) / 8;
-		if (off == UINT64_MAX)
+		bytes = ie.packet_size / 8;
+		if (cl_index_entry_is_lost(&ie))
 			continue; /* lost in transit: no bytes */
-		if (off < data_end || off > data_size || bytes > data_size - off)
+		if (ie.offset < data_end || ie.offset > data_size || bytes > data_size - ie.offset)
 			break;
-		data_end = off + bytes;
+		data_end = ie.offset + bytes;
 	}
-	if (16 + kept * esz != idx_size || data_end != data_size)
+	idx_end = cl_index_entry_pos(kept, esz);
+	if (idx_end != idx_size || data_end != data_size)
 		log_notice(
 			"recovery: '%s': kept %llu index entries, %llu bytes (dropped %llu bytes "
 			"of index, %llu of data)",
 			data_name, (unsigned long long)kept, (unsigned long long)data_end,
-			(unsigned long long)(idx_size - 16 - kept * esz),
+			(unsigned long long)(idx_size - idx_end),
 			(unsigned long long)(data_size - data_end));
-	if (ftruncate(ifd, (off_t)(16 + kept * esz)) < 0 || ftruncate(dfd, (off_t)data_end) < 0)
+	if (ftruncate(ifd, (off_t)idx_end) < 0 || ftruncate(dfd, (off_t)data_end) < 0)
 		log_warning("recovery: cannot truncate '%s': %s", data_name, strerror(errno));
 	(void)cl_fdatasync(dfd);
 	(void)cl_fdatasync(ifd);
@@ -241,7 +205,7 @@ out:
 /* Cuts packetized metadata after its last complete packet. */
 static void recover_metadata(int dirfd)
 {
-	uint8_t h[METADATA_HDR_SIZE];
+	uint8_t h[CL_METADATA_HEADER_SIZE];
 	uint64_t pos = 0, size;
 	struct stat stm;
 	int fd = openat(dirfd, "metadata", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -251,17 +215,18 @@ static void recover_metadata(int dirfd)
 	if (fstat(fd, &stm) < 0)
 		goto out;
 	size = (uint64_t)stm.st_size;
-	while (size - pos >= METADATA_HDR_SIZE && cl_pread_full(fd, h, sizeof(h), pos) == 0) {
-		bool le = cl_load_le32(h) == METADATA_MAGIC;
+	while (size - pos >= CL_METADATA_HEADER_SIZE && cl_pread_full(fd, h, sizeof(h), pos) == 0) {
+		bool le = cl_load_le32(h) == CL_METADATA_MAGIC;
 		uint64_t bits;
 
-		if (!le && cl_load_be32(h) != METADATA_MAGIC) {
+		if (!le && cl_load_be32(h) != CL_METADATA_MAGIC) {
 			if (pos == 0)
 				goto out; /* plain-text metadata: nothing to cut */
 			break;
 		}
-		bits = le ? cl_load_le32(h + 28) : cl_load_be32(h + 28);
-		if (bits < METADATA_HDR_SIZE * 8 || bits / 8 > size - pos)
+		bits = le ? cl_load_le32(h + CL_METADATA_OFF_PACKET_SIZE)
+			  : cl_load_be32(h + CL_METADATA_OFF_PACKET_SIZE);
+		if (bits < CL_METADATA_HEADER_SIZE * 8 || bits / 8 > size - pos)
 			break;
 		pos += bits / 8;
 	}
@@ -349,12 +314,12 @@ static void scan(int top, const char *path, int depth)
 	d = open_dir(top);
 	if (!d)
 		return;
-	fd = openat(dirfd(d), MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dirfd(d), CL_SESSION_MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		char state[32];
 
 		/* Locked means another relay is writing it right now: leave it alone. */
-		if (ofd_lock(fd, F_WRLCK, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
+		if (cl_lock_try_write(fd, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
 		    !strcmp(state, "active")) {
 			log_notice("recovering session directory '%s', left active by a relay that "
 				   "stopped",
