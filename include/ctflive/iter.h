@@ -129,8 +129,9 @@ int ctflive_iter_next(struct ctflive_iter *it, const struct ctflive_ctf_msg **re
  */
 int ctflive_iter_wait(struct ctflive_iter *it, int timeout_ms);
 
-/* The error of the last failed call (borrowed; msg "" when none). */
-const struct ctflive_diag *ctflive_iter_error(const struct ctflive_iter *it);
+/* The error of the last failed call (borrowed, valid until the iterator is
+ * freed; msg "" when none). */
+const struct ctflive_diag *ctflive_iter_error(struct ctflive_iter *it);
 
 /*
  * Next queued warning, each returned once (borrowed, valid until the next

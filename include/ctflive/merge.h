@@ -138,6 +138,14 @@ int ctflive_merge_lost_after(struct ctflive_merge *m, const struct ctflive_ctf_s
 int ctflive_merge_next(struct ctflive_merge *m, const struct ctflive_ctf_msg **ret,
 		       struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr);
 
+/*
+ * The error that stopped the merge: returns it (0 when none) and sets
+ * *ret_stream (the input's stream, possibly NULL) and *ret_diag (either may
+ * be NULL), as ctflive_merge_next() returned them.
+ */
+int ctflive_merge_error(const struct ctflive_merge *m, struct ctflive_ctf_stream **ret_stream,
+			struct ctflive_ctf_diag *ret_diag);
+
 /* Inputs held (ended inputs are dropped by the next ctflive_merge_next()). */
 size_t ctflive_merge_input_count(const struct ctflive_merge *m);
 

@@ -36,13 +36,14 @@ struct ctflive_merge {
 	size_t n, cap;
 	int64_t last_ns;       /* sort time of the last message returned */
 	int64_t last_event_ns; /* time of the last event returned */
-	uint64_t calls;
-	ptrdiff_t pending; /* < 0: full scan */
-	ptrdiff_t bound;   /* < 0: no other head */
+	uint64_t calls;        /* full scans: an input asked in this one is not asked again */
+	ptrdiff_t pending;     /* < 0: full scan */
+	ptrdiff_t bound;       /* < 0: no other head */
 	int64_t bound_ts;
 	bool fast; /* bound is usable: the other heads all have a time */
 	int err;   /* sticky */
 	struct ctflive_ctf_diag errdiag;
+	struct ctflive_ctf_stream *errstream; /* the input that failed, if known */
 };
 
 int ctflive_merge_new(struct ctflive_merge **ret)
@@ -224,6 +225,7 @@ static int fail(struct ctflive_merge *m, int r, const struct ctflive_ctf_diag *d
 		struct ctflive_ctf_diag *reterr)
 {
 	m->err = r;
+	m->pending = -1; /* every later call goes to merge_slow(), which returns it */
 	if (d)
 		m->errdiag = *d;
 	if (reterr)
@@ -263,7 +265,7 @@ static int ask(struct ctflive_merge *m, size_t i, int64_t need_ns, struct ctfliv
 	}
 	if (r < 0)
 		return fail(m, r, &d, reterr);
-	in->state = r;
+	in->state = (enum ctflive_merge_state)r;
 	switch (r) {
 	case CTFLIVE_MERGE_READY:
 		in->has_head = true;
@@ -315,6 +317,14 @@ static __attribute__((noinline)) int merge_slow(struct ctflive_merge *m,
 	bool waiting = false;
 	int r;
 
+	if (__builtin_expect(m->err != 0, 0)) {
+		/* sticky (fail() made every call come here) */
+		if (reterr)
+			*reterr = m->errdiag;
+		*ret_stream = m->errstream;
+		return m->err;
+	}
+	m->calls++; /* one full scan per ctflive_merge_next() at most */
 	m->pending = -1;
 	compact(m);
 	for (size_t i = 0; i < m->n; i++) {
@@ -441,7 +451,7 @@ static inline __attribute__((always_inline)) int merge_next(struct ctflive_merge
 				lost_msg(p);
 		} else if (r == -EAGAIN) {
 			p->state = CTFLIVE_MERGE_BLOCKED;
-			p->asked = m->calls;
+			p->asked = m->calls + 1; /* asked in the scan that follows */
 		} else {
 			*ret_stream = p->in.stream;
 			return fail(m, r, reterr, NULL);
@@ -483,32 +493,51 @@ static inline __attribute__((always_inline)) int merge_next(struct ctflive_merge
  * lttng-live source stop with an error there too, rather than print time
  * going backwards.
  */
+static __attribute__((noinline)) int older_event(struct ctflive_merge *m,
+						 const struct ctflive_ctf_msg *msg,
+						 struct ctflive_ctf_stream *s,
+						 struct ctflive_ctf_diag *reterr)
+{
+	struct ctflive_ctf_diag d;
+
+	memset(&d, 0, sizeof(d));
+	d.offset = UINT64_MAX;
+	snprintf(d.msg, sizeof(d.msg),
+		 "event time %" PRId64 " ns is earlier than the previous event's "
+		 "(%" PRId64 " ns): corrupt timestamps",
+		 msg->ns, m->last_event_ns);
+	m->pending = -1;
+	m->errstream = s;
+	return fail(m, -EBADMSG, &d, reterr);
+}
+
 int ctflive_merge_next(struct ctflive_merge *m, const struct ctflive_ctf_msg **ret,
 		       struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr)
 {
 	int r;
 
-	if (__builtin_expect(m->err != 0, 0)) {
-		if (reterr)
-			*reterr = m->errdiag;
-		return m->err;
-	}
-	m->calls++;
 	r = merge_next(m, ret, ret_stream, reterr);
-	if (r != 0 || (*ret)->type != CTFLIVE_CTF_MSG_EVENT || !(*ret)->has_time)
+	if (__builtin_expect(r != 0, 0)) {
+		if (r < 0 && r != -EAGAIN)
+			m->errstream = *ret_stream;
 		return r;
-	if (__builtin_expect((*ret)->ns < m->last_event_ns, 0)) {
-		struct ctflive_ctf_diag d;
-
-		memset(&d, 0, sizeof(d));
-		d.offset = UINT64_MAX;
-		snprintf(d.msg, sizeof(d.msg),
-			 "event time %" PRId64 " ns is earlier than the previous event's "
-			 "(%" PRId64 " ns): corrupt timestamps",
-			 (*ret)->ns, m->last_event_ns);
-		m->pending = -1;
-		return fail(m, -EBADMSG, &d, reterr);
 	}
+	if ((*ret)->type != CTFLIVE_CTF_MSG_EVENT || !(*ret)->has_time)
+		return 0;
+	if (__builtin_expect((*ret)->ns < m->last_event_ns, 0))
+		return older_event(m, *ret, *ret_stream, reterr);
 	m->last_event_ns = (*ret)->ns;
 	return 0;
+}
+
+int ctflive_merge_error(const struct ctflive_merge *m, struct ctflive_ctf_stream **ret_stream,
+			struct ctflive_ctf_diag *ret_diag)
+{
+	if (!m->err)
+		return 0;
+	if (ret_stream)
+		*ret_stream = m->errstream;
+	if (ret_diag)
+		*ret_diag = m->errdiag;
+	return m->err;
 }

@@ -28,6 +28,9 @@
 enum kind { K_DIRS = 1, K_LIVE, K_FOLLOW };
 
 struct ctflive_iter {
+	/* trace directories, no warning waiting: ctflive_iter_next() is the
+	 * merger's */
+	bool fast;
 	enum kind kind;
 	struct ctflive_ctf_fs *fs;      /* K_DIRS, owned */
 	struct ctflive_merge *merge;    /* K_DIRS, owned (borrows fs streams) */
@@ -41,6 +44,7 @@ struct ctflive_iter {
 	const struct ctflive_ctf_stream *stream;
 	int err;
 	struct ctflive_diag errd;
+	struct ctflive_ctf_diag mdiag; /* K_DIRS: the merger's error details */
 };
 
 char *ctflive_diag_format(const struct ctflive_diag *d, char *buf, size_t len)
@@ -78,6 +82,7 @@ static struct ctflive_diag *add_warning(struct ctflive_iter *it)
 {
 	if (it->whead == it->nwarn)
 		it->whead = it->nwarn = 0; /* all handed out: reuse the queue */
+	it->fast = false;
 	if (cl_grow(&it->warnings, &it->wcap, it->nwarn + 1) < 0)
 		return NULL;
 	return &it->warnings[it->nwarn++];
@@ -91,6 +96,7 @@ static int new_iter(enum kind kind, struct ctflive_iter **ret)
 		return -ENOMEM;
 	it->kind = kind;
 	it->errd.offset = UINT64_MAX;
+	it->mdiag.offset = UINT64_MAX;
 	*ret = it;
 	return 0;
 }
@@ -172,6 +178,7 @@ int ctflive_iter_open_dirs(const char *const *paths, size_t n, struct ctflive_it
 		ctflive_iter_free(it);
 		return r;
 	}
+	it->fast = it->whead == it->nwarn;
 	*ret = it;
 	return 0;
 }
@@ -326,27 +333,35 @@ static __attribute__((noinline)) int next_other(struct ctflive_iter *it,
 	return 0;
 }
 
+static __attribute__((noinline)) int next_slow(struct ctflive_iter *it,
+					       const struct ctflive_ctf_msg **ret_msg,
+					       const struct ctflive_ctf_stream **ret_stream)
+{
+	struct ctflive_ctf_stream *s = NULL;
+	int r;
+
+	if (it->whead < it->nwarn)
+		return CTFLIVE_ITER_WARNING;
+	if (it->kind != K_DIRS)
+		return next_other(it, ret_msg, ret_stream);
+	it->fast = true;
+	r = ctflive_merge_next(it->merge, ret_msg, &s, &it->mdiag);
+	*ret_stream = s;
+	return r;
+}
+
+/*
+ * Trace directories: the merger's own call (the hot path); an error is
+ * described by ctflive_iter_error() from the merger's state.
+ */
 int ctflive_iter_next(struct ctflive_iter *it, const struct ctflive_ctf_msg **ret_msg,
 		      const struct ctflive_ctf_stream **ret_stream)
 {
-	struct ctflive_ctf_stream *s = NULL;
-	struct ctflive_ctf_diag d;
-	int r;
-
-	if (__builtin_expect(it->whead < it->nwarn, 0))
-		return CTFLIVE_ITER_WARNING;
-	if (__builtin_expect(it->kind != K_DIRS, 0))
-		return next_other(it, ret_msg, ret_stream);
-	r = ctflive_merge_next(it->merge, ret_msg, &s, &d);
-	if (__builtin_expect(r == 0, 1)) {
-		*ret_stream = s;
-		return 0;
-	}
-	if (r == CTFLIVE_CTF_END)
-		return r;
-	if (it->err)
-		return it->err;
-	return dirs_fail(it, r, s, &d);
+	if (__builtin_expect(it->fast, 1))
+		return ctflive_merge_next(it->merge, ret_msg,
+					  (struct ctflive_ctf_stream **)(uintptr_t)ret_stream,
+					  &it->mdiag);
+	return next_slow(it, ret_msg, ret_stream);
 }
 
 int ctflive_iter_wait(struct ctflive_iter *it, int timeout_ms)
@@ -368,8 +383,14 @@ int ctflive_iter_wait(struct ctflive_iter *it, int timeout_ms)
 	}
 }
 
-const struct ctflive_diag *ctflive_iter_error(const struct ctflive_iter *it)
+const struct ctflive_diag *ctflive_iter_error(struct ctflive_iter *it)
 {
+	struct ctflive_ctf_stream *s = NULL;
+	struct ctflive_ctf_diag d;
+	int r;
+
+	if (it->kind == K_DIRS && !it->err && (r = ctflive_merge_error(it->merge, &s, &d)) != 0)
+		dirs_fail(it, r, s, &d);
 	return &it->errd;
 }
 
