@@ -13,6 +13,7 @@
 #include "bytes.h"
 #include "ctf-index.h"
 #include "fsrc.h"
+#include "grow.h"
 
 /* Maps the index of data file `path`, `index/<name>.idx` beside it (LTTng's
  * layout): true with a non-empty mapping for the caller to munmap(). */
@@ -173,15 +174,8 @@ static int merge_packet(void *ctx, const struct cl_packet_info *p)
 	if (lo < l->n && l->v[lo].size == m.size && l->v[lo].begin == m.begin &&
 	    l->v[lo].end == m.end && l->v[lo].seq == m.seq)
 		return 0;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		struct mpacket *n = realloc(l->v, nc * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		l->v = n;
-		l->cap = nc;
-	}
+	if (cl_grow(&l->v, &l->cap, l->n + 1) < 0)
+		return -ENOMEM;
 	memmove(&l->v[lo + 1], &l->v[lo], (l->n - lo) * sizeof(*l->v));
 	l->v[lo] = m;
 	l->n++;
