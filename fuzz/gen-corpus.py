@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Writes the seed corpora of fuzz/corpus/{tsdl,packet,index} (own inputs only).
+"""Writes the seed corpora of fuzz/corpus/{tsdl,packet,index,relayd-rx} (own inputs only).
 
 Run from the repository root: python3 fuzz/gen-corpus.py
 """
@@ -150,6 +150,37 @@ def main():
     pkt = struct.pack(">IIB", size, size, 0) + body
     write("packet", "seed-bits", b"\x01" + pkt + pkt)
     index_seeds()
+
+    relayd_rx()
+
+
+def ctrl(cmd, payload, size=None):
+    """A control message (relayd-protocol.md §2.1): header, then payload."""
+    return struct.pack(">QQII", 0, len(payload) if size is None else size, cmd, 0) + payload
+
+
+def data_msg(stream, seq, body, padding=0):
+    """A data socket message (§2.3): header, then the packet bytes."""
+    return struct.pack(">QQQII", 0, stream, seq, len(body), padding) + body
+
+
+def relayd_rx():
+    """Byte streams of the control and data sockets for fuzz-relayd-rx.c; the
+    first byte is the socket (bit 0: data) and the feed size (bits 1-7)."""
+    index = struct.pack(">10Q", 1, 0, 4096 * 8, 4000 * 8, 10, 20, 0, 0, 0, 0)
+    session = ctrl(5, struct.pack(">II", 2, 13)) + ctrl(16, b"") + ctrl(13, index)
+    meta = struct.pack(">QI", 42, 8) + b"/* CTF 1.8 */ trace { };"
+    session += ctrl(6, meta) + ctrl(6, struct.pack(">QI", 43, 0))
+    for step in (0, 1, 7, 64):
+        write("relayd-rx", f"seed-control-{step}", bytes([step << 1]) + session)
+    write("relayd-rx", "seed-control-oversized", b"\x00" + ctrl(2, b"x" * 16, size=2**61))
+    write("relayd-rx", "seed-control-short-metadata", b"\x00" + ctrl(6, b"\0" * 11))
+    write("relayd-rx", "seed-control-truncated", b"\x00" + session[:-5])
+    packets = (data_msg(1, 0, bytes(range(256)) * 4, 3) + data_msg(1, 1, b"") +
+               data_msg(2, 0, b"\xc1\x1f\xfc\xc1" + bytes(60)))
+    for step in (0, 1, 13):
+        write("relayd-rx", f"seed-data-{step}", bytes([step << 1 | 1]) + packets)
+    write("relayd-rx", "seed-data-truncated", b"\x01" + packets[:40])
 
 
 if __name__ == "__main__":

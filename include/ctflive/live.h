@@ -42,10 +42,13 @@
  *     replies, counts, metadata and packet sizes are bounded).
  *   - Not thread-safe; sockets are blocking with a timeout.
  *
- * Protocol version: the client announces 2.4, exactly as babeltrace2 does.
- * lttng-relayd 2.13 does not depend on the viewer's minor version, 2.4 selects
- * the fixed 339-byte session records that every relay from 2.4 to 2.15 sends
- * to such viewers, and it is the version relays are tested against most.
+ * Protocol version: the client announces 2.15, as babeltrace2 2.1 does, and
+ * uses min(its minor, the relay's), as both sides do. Relays below 15
+ * (lttng-relayd 2.4 to 2.14, a ctflive-relayd announcing 13) then send the
+ * fixed 339-byte session records of 2.4 and carry CTF 1.8 only; relays of
+ * 2.15 and later send variable-length records with each session's trace
+ * format and also list CTF 2 sessions (lttng-tools 2.15
+ * `lttng_viewer_session_2_15`). Nothing else in the protocol differs.
  */
 #ifndef CTFLIVE_LIVE_H
 #define CTFLIVE_LIVE_H
@@ -120,6 +123,13 @@ const char *ctflive_live_client_error(const struct ctflive_live_client *c);
 void ctflive_live_client_version(const struct ctflive_live_client *c, uint32_t *ret_major,
 				 uint32_t *ret_minor);
 
+/* Trace format of a session (numbered here, not as on either wire). */
+enum ctflive_trace_format {
+	CTFLIVE_TRACE_FORMAT_UNKNOWN = 0, /* a value this library does not know */
+	CTFLIVE_TRACE_FORMAT_CTF_1_8 = 1,
+	CTFLIVE_TRACE_FORMAT_CTF_2 = 2,
+};
+
 /* One relay session, as listed. */
 struct ctflive_live_session_info {
 	uint64_t id;         /* relay session id */
@@ -128,6 +138,8 @@ struct ctflive_live_session_info {
 	uint32_t streams;    /* relay streams */
 	char hostname[64];   /* traced host */
 	char session_name[255];
+	/* CTF_1_8 from relays below protocol 2.15, which list no other */
+	enum ctflive_trace_format trace_format;
 };
 
 /*

@@ -2,7 +2,9 @@
 /*
  * ctflive ls net://RELAYHOST[:PORT]: lists the sessions a relay serves, one
  * line per host/session pair, in the format of babeltrace2's
- * `babeltrace2 -i lttng-live net://RELAYHOST` listing. Relay sessions with
+ * `babeltrace2 -i lttng-live net://RELAYHOST` listing, as 2.1 prints it:
+ * with the trace format at the end (`, CTF 1.8)`, also for relays below
+ * live protocol 2.15, whose sessions are all CTF 1.8). Relay sessions with
  * the same host and name (one per tracing domain/ABI) are merged: streams
  * summed, clients the maximum.
  */
@@ -17,13 +19,27 @@
 #include "ctflive/live.h"
 #include "log.h"
 
+/* The trace format as babeltrace2 2.1's listing spells it. */
+static const char *format_name(enum ctflive_trace_format f)
+{
+	switch (f) {
+	case CTFLIVE_TRACE_FORMAT_CTF_1_8:
+		return "CTF 1.8";
+	case CTFLIVE_TRACE_FORMAT_CTF_2:
+		return "CTF 2";
+	default:
+		return "unknown trace format";
+	}
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: ctflive ls [--timeout MS] net://RELAYHOST[:PORT]\n"
 	      "\n"
 	      "List the tracing sessions served by a relay daemon's live port\n"
 	      "(default port 5344), one per line:\n"
-	      "  URL/host/HOSTNAME/SESSION (timer = US, N stream(s), N client(s) connected)\n"
+	      "  URL/host/HOSTNAME/SESSION (timer = US, N stream(s), N client(s) connected, FORMAT)\n"
+	      "as babeltrace2 2.1 lists them (FORMAT: CTF 1.8 or CTF 2).\n"
 	      "\n"
 	      "  --timeout MS   give up when the relay does not answer within MS ms (30000)\n",
 	      f);
@@ -116,9 +132,9 @@ int cl_cmd_ls(int argc, char **argv)
 				clients = v[j].clients;
 		}
 		printf("%.*s/host/%s/%s (timer = %" PRIu32 ", %" PRIu64 " stream(s), %" PRIu32
-		       " client(s) connected)\n",
+		       " client(s) connected, %s)\n",
 		       (int)base_len, argv[optind], v[i].hostname, v[i].session_name,
-		       v[i].live_timer, streams, clients);
+		       v[i].live_timer, streams, clients, format_name(v[i].trace_format));
 	}
 	free(merged);
 	free(v);

@@ -356,10 +356,44 @@ struct ctflive_live_client *ctflive_live_client_free(struct ctflive_live_client 
 
 /* ---- LIST_SESSIONS ---- */
 
+/*
+ * Receives one 2.15 session record: the 32-byte fixed part, then the two
+ * names, whose lengths are bounded (by the decoder's limits) before they
+ * are read. `buf` holds CL_LIVE_SESSION_2_15_SIZE + both name maxima.
+ */
+static int recv_session_2_15(struct ctflive_live_client *c, uint8_t *buf,
+			     struct cl_live_session *ret)
+{
+	struct cl_rbuf rb;
+	uint32_t host_len, name_len;
+	int r;
+
+	r = cl_live_client_recv_fixed(c, CL_LIVE_CMD_LIST_SESSIONS, buf, CL_LIVE_SESSION_2_15_SIZE,
+				      &rb);
+	if (r < 0)
+		return r;
+	host_len = cl_load_be32(buf + 20);
+	name_len = cl_load_be32(buf + 24);
+	if (host_len >= CL_LIVE_HOST_NAME_MAX || name_len >= CL_LIVE_NAME_MAX)
+		return cl_live_client_malformed(c, CL_LIVE_CMD_LIST_SESSIONS, -EPROTO);
+	if (host_len + name_len) {
+		r = cl_live_client_recv_all(c, buf + CL_LIVE_SESSION_2_15_SIZE, host_len + name_len,
+					    CL_LIVE_CMD_LIST_SESSIONS);
+		if (r < 0)
+			return r;
+	}
+	rb = cl_rbuf_make(buf, CL_LIVE_SESSION_2_15_SIZE + host_len + name_len);
+	r = cl_live_session_decode_2_15(&rb, ret);
+	return r < 0 ? cl_live_client_malformed(c, CL_LIVE_CMD_LIST_SESSIONS, r) : 0;
+}
+
 int cl_live_client_list_sessions(struct ctflive_live_client *c, struct cl_live_session **ret,
 				 size_t *ret_n)
 {
-	uint8_t rep[CL_LIVE_SESSION_SIZE];
+	uint8_t rep[CL_LIVE_SESSION_SIZE > CL_LIVE_SESSION_2_15_SIZE + CL_LIVE_HOST_NAME_MAX +
+						   CL_LIVE_NAME_MAX
+			    ? CL_LIVE_SESSION_SIZE
+			    : CL_LIVE_SESSION_2_15_SIZE + CL_LIVE_HOST_NAME_MAX + CL_LIVE_NAME_MAX];
 	struct cl_live_session *v = NULL;
 	struct cl_rbuf rb;
 	uint32_t count;
@@ -378,6 +412,12 @@ int cl_live_client_list_sessions(struct ctflive_live_client *c, struct cl_live_s
 			return cl_live_client_set_broken(c, -ENOMEM, "out of memory");
 	}
 	for (uint32_t i = 0; i < count; i++) {
+		if (c->minor >= CL_LIVE_MINOR_2_15) {
+			r = recv_session_2_15(c, rep, &v[i]);
+			if (r < 0)
+				goto fail;
+			continue;
+		}
 		r = cl_live_client_recv_fixed(c, CL_LIVE_CMD_LIST_SESSIONS, rep,
 					      CL_LIVE_SESSION_SIZE, &rb);
 		if (r < 0)
@@ -423,6 +463,11 @@ int ctflive_live_client_list(struct ctflive_live_client *c,
 		out[i].live_timer = v[i].live_timer;
 		out[i].clients = v[i].clients;
 		out[i].streams = v[i].streams;
+		out[i].trace_format = v[i].trace_format == CL_LIVE_TRACE_FORMAT_CTF_1_8
+					      ? CTFLIVE_TRACE_FORMAT_CTF_1_8
+				      : v[i].trace_format == CL_LIVE_TRACE_FORMAT_CTF_2
+					      ? CTFLIVE_TRACE_FORMAT_CTF_2
+					      : CTFLIVE_TRACE_FORMAT_UNKNOWN;
 		memcpy(out[i].hostname, v[i].hostname, sizeof(out[i].hostname));
 		memcpy(out[i].session_name, v[i].session_name, sizeof(out[i].session_name));
 	}

@@ -59,11 +59,16 @@
 /* Protocol major version: the relay closes the connection on any other. */
 #define CL_LIVE_VERSION_MAJOR        2
 /*
- * Minor version a client announces. 4 is what babeltrace2 2.0.4 sends; any
- * value below 15 selects the fixed 339-byte LIST_SESSIONS record (minor >= 15
- * switches a 2.15 relay to a variable-length record, live-protocol.md §1.4).
+ * Minor version a client announces: 15, as babeltrace2 2.1 does. Both sides
+ * use min(client, relay): against a relay below 15 (lttng-relayd up to
+ * 2.14, ctflive-relayd announcing 13) that selects the fixed 339-byte
+ * LIST_SESSIONS record of 2.4 (what babeltrace2 2.0.4, announcing 4, gets);
+ * from 15 on the relay sends variable-length records with the trace format
+ * and lists CTF 2 sessions (live-protocol.md §1.4).
  */
-#define CL_LIVE_CLIENT_VERSION_MINOR 4
+#define CL_LIVE_CLIENT_VERSION_MINOR 15
+/* First minor with 2.15 session records and CTF 2 sessions. */
+#define CL_LIVE_MINOR_2_15           15
 /* Minor version a 2.13-compatible server reports in its CONNECT reply. */
 #define CL_LIVE_SERVER_VERSION_MINOR 13
 

@@ -18,108 +18,32 @@
  *   point 4) are skipped; the viewer sees the packet_seq_num gap.
  * - Requests are read without blocking, per connection; each reply is
  *   built whole and written with one send.
+ *
+ * This file holds the viewer commands; connections are live-conn.c's (see
+ * live-internal.h).
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "bytes.h"
 #include "ctf-index.h"
 #include "io.h"
+#include "live-internal.h"
 #include "live-proto.h"
 #include "live.h"
 #include "log.h"
 #include "relay.h"
 
-#define MAX_VIEWERS        1024
 #define MAX_PACKET_REPLY   (64u << 20) /* bytes of one GET_PACKET reply */
 #define MAX_METADATA_REPLY (1u << 20)  /* bytes of one GET_METADATA reply */
-#define OUT_KEEP           (1u << 20)  /* reply buffer kept between replies */
-
-struct vstream {
-	struct cl_list_node node; /* in viewer->streams */
-	struct stream *st;        /* ref (st->viewer_refs); NULL once done */
-	uint64_t handle;          /* st->handle, kept once done */
-	/*
-	 * Finished (data: HUP given; metadata: ERR given). Kept, without its
-	 * stream ref, while the relay stream exists, so that the stream is
-	 * never offered again to this viewer (another viewer may still hold
-	 * it), and answered like an unknown id.
-	 */
-	bool done;
-	struct session *session; /* borrowed: attached, outlives us */
-	uint64_t next_entry;     /* index entry to hand out next */
-	uint64_t cur_gen;        /* segment of the last index handed out */
-	bool has_index;
-	bool sent;              /* stream record sent to the viewer */
-	uint64_t metadata_sent; /* bytes */
-	bool no_new_given;      /* metadata: NO_NEW answered since the last bytes */
-};
-
-struct vattach {
-	struct cl_list_node node; /* in viewer->attached */
-	struct session *session;  /* ref (session->viewer_refs) */
-};
-
-struct viewer {
-	struct cl_list_node node; /* in live->viewers */
-	struct cl_watch watch;
-	struct live *live; /* borrowed */
-	bool closed;
-	bool connected;   /* CONNECT done */
-	bool has_session; /* CREATE_SESSION done */
-	uint64_t id;
-	char peer[64];
-	struct cl_list attached; /* struct vattach */
-	struct cl_list streams;  /* struct vstream */
-	uint8_t rx[CL_LIVE_CMD_HDR_SIZE + 32];
-	size_t rx_have, rx_need;
-	uint32_t cmd;
-	uint8_t *out; /* owned */
-	size_t out_len, out_off, out_cap;
-};
-
-struct live {
-	struct relay *relay;
-	struct cl_list viewers;
-	size_t n_viewers;
-	uint64_t next_viewer_id;
-};
-
-static void viewer_close(struct viewer *v, const char *why);
-
-int live_init(struct relay *relay)
-{
-	struct live *l = calloc(1, sizeof(*l));
-
-	if (!l)
-		return -ENOMEM;
-	l->relay = relay;
-	cl_list_init(&l->viewers);
-	relay->live = l;
-	return 0;
-}
 
 /* ---- replies ---- */
 
 static uint8_t *out_reserve(struct viewer *v, size_t n)
 {
-	if (n > v->out_cap - v->out_len) {
-		size_t cap = CL_MAX(v->out_len + n, (size_t)4096);
-		uint8_t *p = realloc(v->out, cap);
-
-		if (!p)
-			return NULL;
-		v->out = p;
-		v->out_cap = cap;
-	}
-	return v->out + v->out_len;
+	return sock_reserve(&v->sock, n);
 }
 
 /* Appends an encoded message; encode() writes into a cursor over `n` bytes. */
@@ -136,35 +60,8 @@ static uint8_t *out_reserve(struct viewer *v, size_t n)
 			viewer_close((v), "cannot encode a reply"); \
 			return -EPROTO;                             \
 		}                                                   \
-		(v)->out_len += (n);                                \
+		sock_commit(&(v)->sock, (n));                       \
 	} while (0)
-
-static void update_events(struct viewer *v)
-{
-	uint32_t ev = v->out_off < v->out_len ? EPOLLOUT : EPOLLIN;
-
-	if (cl_loop_mod(v->live->relay->loop, &v->watch, ev) < 0)
-		viewer_close(v, "cannot update poll events");
-}
-
-static void flush_out(struct viewer *v)
-{
-	int r = cl_send_pending(v->watch.fd, v->out, v->out_len, &v->out_off);
-
-	if (r < 0 && r != -EAGAIN) {
-		viewer_close(v, "send failed");
-		return;
-	}
-	if (v->out_off == v->out_len) {
-		v->out_off = v->out_len = 0;
-		if (v->out_cap > OUT_KEEP) {
-			free(v->out);
-			v->out = NULL;
-			v->out_cap = 0;
-		}
-	}
-	update_events(v);
-}
 
 /* ---- viewer streams ---- */
 
@@ -314,7 +211,7 @@ static int put_stream_records(struct viewer *v, struct session *s, uint32_t stat
 {
 	struct cl_live_streams_reply hdr = { .status = status };
 	struct cl_list_node *n;
-	size_t hdr_at = v->out_len;
+	size_t hdr_at = v->sock.out.len;
 
 	OUT_ENCODE(v, CL_LIVE_STREAMS_REPLY_SIZE,
 		   attach_reply ? cl_live_attach_reply_encode(&wb_, &hdr)
@@ -338,7 +235,7 @@ static int put_stream_records(struct viewer *v, struct session *s, uint32_t stat
 		hdr.streams_count++;
 	}
 	/* The count is that of the records written, by construction. */
-	cl_store_be32(v->out + hdr_at + 4, hdr.streams_count);
+	cl_store_be32(v->sock.out.data + hdr_at + 4, hdr.streams_count);
 	return 0;
 }
 
@@ -432,7 +329,7 @@ static int cmd_attach(struct viewer *v, struct cl_rbuf *rb)
 	cl_list_append(&v->attached, &a->node);
 	if (create_vstreams(v, s, req.seek == CL_LIVE_SEEK_LAST) < 0)
 		return -ENOMEM;
-	log_debug("%s: attached session %llu", v->peer, (unsigned long long)s->id);
+	log_debug("%s: attached session %llu", v->sock.peer, (unsigned long long)s->id);
 	return put_stream_records(v, s, CL_LIVE_ATTACH_OK, true);
 }
 
@@ -613,7 +510,7 @@ static int cmd_get_packet(struct viewer *v, struct cl_rbuf *rb)
 		if (cl_live_packet_reply_encode(&wb, &rep) < 0)
 			return -EPROTO;
 	}
-	v->out_len += CL_LIVE_PACKET_REPLY_SIZE + (size_t)req.len;
+	sock_commit(&v->sock, CL_LIVE_PACKET_REPLY_SIZE + (size_t)req.len);
 	return 0;
 }
 
@@ -665,7 +562,7 @@ static int cmd_get_metadata(struct viewer *v, struct cl_rbuf *rb)
 		if (cl_live_metadata_reply_encode(&wb, &rep) < 0)
 			return -EPROTO;
 	}
-	v->out_len += CL_LIVE_METADATA_REPLY_SIZE + (size_t)rep.len;
+	sock_commit(&v->sock, CL_LIVE_METADATA_REPLY_SIZE + (size_t)rep.len);
 	vs->metadata_sent += rep.len;
 	vs->no_new_given = false;
 	return 0;
@@ -709,12 +606,12 @@ static int cmd_detach(struct viewer *v, struct cl_rbuf *rb)
 	return 0;
 }
 
-static int dispatch(struct viewer *v)
+int live_dispatch(struct viewer *v)
 {
 	struct cl_rbuf rb =
 		cl_rbuf_make(v->rx + CL_LIVE_CMD_HDR_SIZE, v->rx_need - CL_LIVE_CMD_HDR_SIZE);
 
-	log_debug("%s: %s", v->peer, cl_live_cmd_name(v->cmd));
+	log_debug("%s: %s", v->sock.peer, cl_live_cmd_name(v->cmd));
 	if (!v->connected && v->cmd != CL_LIVE_CMD_CONNECT) {
 		viewer_close(v, "command before CONNECT");
 		return -EPROTO;
@@ -743,171 +640,22 @@ static int dispatch(struct viewer *v)
 	}
 }
 
-/* Reads one request (header, then the command's fixed payload); 1 when complete. */
-static int receive(struct viewer *v)
+void live_viewer_release(struct viewer *v)
 {
-	ssize_t n;
-
-	if (v->rx_need == 0)
-		v->rx_need = CL_LIVE_CMD_HDR_SIZE;
-	n = recv(v->watch.fd, v->rx + v->rx_have, v->rx_need - v->rx_have, 0);
-	if (n == 0)
-		return -ECONNRESET;
-	if (n < 0)
-		return errno == EINTR ? -EAGAIN : -errno;
-	v->rx_have += (size_t)n;
-	if (v->rx_have < v->rx_need)
-		return 0;
-	if (v->rx_need == CL_LIVE_CMD_HDR_SIZE) {
-		/* The relay ignores data_size and reads a fixed payload per command (§1.2). */
-		int size;
-
-		v->cmd = cl_load_be32(v->rx + 8);
-		size = cl_live_request_payload_size(v->cmd);
-		if (size < 0) {
-			uint8_t *p;
-
-			if (!v->connected)
-				return -EPROTO;
-			/* Unknown command: LTTNG_ERR_UNK, then close (§1.4). */
-			p = out_reserve(v, 4);
-			if (p) {
-				cl_store_be32(p, CL_LIVE_ERR_UNK);
-				v->out_len += 4;
-			}
-			return -EPROTO;
-		}
-		v->rx_need += (size_t)size;
-		if (v->rx_have < v->rx_need)
-			return 0;
-	}
-	return 1;
-}
-
-static void viewer_on_event(struct cl_watch *w, uint32_t events)
-{
-	struct viewer *v = cl_container_of(w, struct viewer, watch);
-
-	if (v->closed)
-		return;
-	if (events & EPOLLOUT) {
-		flush_out(v);
-		return;
-	}
-	for (int i = 0; i < 64 && !v->closed && v->out_len == 0; i++) {
-		int r = receive(v);
-
-		if (r == -EAGAIN)
-			break;
-		if (r < 0) {
-			if (v->out_len > 0) /* the unknown-command reply */
-				(void)send(v->watch.fd, v->out, v->out_len,
-					   MSG_NOSIGNAL | MSG_DONTWAIT);
-			viewer_close(v, r == -ECONNRESET ? "viewer closed" : "protocol error");
-			return;
-		}
-		if (r == 0)
-			continue;
-		v->rx_have = v->rx_need = 0;
-		if (dispatch(v) < 0) {
-			viewer_close(v, "protocol error");
-			return;
-		}
-	}
-	if (!v->closed && v->out_len > 0)
-		flush_out(v);
-}
-
-static void viewer_close(struct viewer *v, const char *why)
-{
-	if (v->closed)
-		return;
-	v->closed = true;
-	log_debug("%s: closed: %s", v->peer, why);
-	cl_loop_del(v->live->relay->loop, &v->watch);
-	close(v->watch.fd);
 	while (!cl_list_empty(&v->attached))
 		detach(v, cl_container_of(v->attached.head.next, struct vattach, node));
 	while (!cl_list_empty(&v->streams))
 		vstream_release(cl_container_of(v->streams.head.next, struct vstream, node));
 }
 
-int live_accept(struct relay *relay, int listen_fd)
-{
-	struct live *l = relay->live;
-	struct viewer *v;
-	int fd, one = 1;
-
-	fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-	if (l->n_viewers >= MAX_VIEWERS) {
-		log_warning("too many live viewers, refusing one");
-		close(fd);
-		return 0;
-	}
-	v = calloc(1, sizeof(*v));
-	if (!v) {
-		close(fd);
-		return 0;
-	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	v->live = l;
-	v->watch.fd = fd;
-	v->watch.cb = viewer_on_event;
-	cl_list_init(&v->attached);
-	cl_list_init(&v->streams);
-	(void)snprintf(v->peer, sizeof(v->peer), "viewer fd %d", fd);
-	if (cl_loop_add(relay->loop, &v->watch, EPOLLIN) < 0) {
-		close(fd);
-		free(v);
-		return 0;
-	}
-	cl_list_append(&l->viewers, &v->node);
-	l->n_viewers++;
-	return 0;
-}
-
 void live_streams_published(struct relay *relay, struct session *s)
 {
 	struct cl_list_node *n;
 
-	cl_list_for_each (n, &relay->live->viewers) {
-		struct viewer *v = cl_container_of(n, struct viewer, node);
+	cl_list_for_each (n, &relay->live->viewers.socks) {
+		struct viewer *v = cl_container_of(n, struct viewer, sock.node);
 
-		if (!v->closed && find_attach(v, s->id) && create_vstreams(v, s, false) < 0)
+		if (!v->sock.closed && find_attach(v, s->id) && create_vstreams(v, s, false) < 0)
 			viewer_close(v, "out of memory");
 	}
-}
-
-void live_collect(struct relay *relay)
-{
-	struct live *l = relay->live;
-	struct cl_list_node *n, *tmp;
-
-	cl_list_for_each_safe (n, tmp, &l->viewers) {
-		struct viewer *v = cl_container_of(n, struct viewer, node);
-
-		if (!v->closed)
-			continue;
-		cl_list_remove(&v->node);
-		l->n_viewers--;
-		free(v->out);
-		free(v);
-	}
-}
-
-void live_fini(struct relay *relay)
-{
-	struct live *l = relay->live;
-	struct cl_list_node *n;
-
-	if (!l)
-		return;
-	cl_list_for_each (n, &l->viewers) {
-		viewer_close(cl_container_of(n, struct viewer, node), "relay shutting down");
-	}
-	live_collect(relay);
-	free(l);
-	relay->live = NULL;
 }

@@ -527,7 +527,7 @@ int main(int argc, char **argv)
 	cl_list_init(&relay.sessions);
 	cl_list_init(&relay.streams);
 	cl_list_init(&relay.chunks);
-	cl_list_init(&relay.conns);
+	sock_set_init(&relay.conns, RELAY_MAX_CONNECTIONS, "connections");
 	cl_list_init(&relay.markers);
 	relay.allow_clear = !o.disallow_clear;
 	relay.max_minor = o.max_minor;

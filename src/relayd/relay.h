@@ -33,6 +33,7 @@
 #include "list.h"
 #include "loop.h"
 #include "relayd-proto.h"
+#include "sock.h"
 
 /* Limits on what peers control (each rejected with an error, never trusted). */
 #define RELAY_MAX_CONNECTIONS      1024
@@ -191,9 +192,10 @@ struct session {
 struct relay {
 	struct cl_loop *loop;
 	int output_fd; /* O_PATH fd of the output root */
-	struct cl_list sessions, streams, chunks, conns;
+	struct cl_list sessions, streams, chunks;
+	struct sock_set conns;  /* control and data connections (conn.c) */
 	struct cl_list markers; /* session markers held (locks.c) */
-	size_t n_sessions, n_conns;
+	size_t n_sessions;
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
 	struct sync_worker *sync; /* owned */
 	bool allow_clear;

@@ -11,6 +11,7 @@ against lttng-relayd 2.16 from the same root, which checks the test itself.
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
@@ -81,3 +82,61 @@ def test_ctf18_output_like_lttng_relayd_216(lttng_sid, sid, make_relay):
     pair.finish()
     problems = pair.compare()
     assert not problems, "\n".join(problems)
+
+
+def test_ls_and_view_against_lttng_relayd_216(lttng_sid, sid, make_relay):
+    """`ctflive ls` speaks live protocol 2.15 to lttng-relayd 2.16: it lists
+    a CTF 2 and a CTF 1.8 session with their formats, exactly as babeltrace2
+    2.1.2 does, and `ctflive view net://...` prints every event of the
+    CTF 1.8 one."""
+    relay = make_relay("lttng-relayd", "r", tools=sid)
+    ls.setup_session(lttng_sid, relay, "f2")  # LTTng 2.16's default: CTF 2
+    lttng_sid.create_extra = ["--trace-format=ctf-1.8"]
+    ls.setup_session(lttng_sid, relay, "f18")
+    url = ls.live_url(relay)
+    r = subprocess.run([ls.ctflive_cli(), "ls", url], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    lines = sorted(r.stdout.splitlines())
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"{url}/host/{ls.HOST}/f18 (") and \
+        lines[0].endswith(", CTF 1.8)"), lines
+    assert lines[1].startswith(f"{url}/host/{ls.HOST}/f2 (") and \
+        lines[1].endswith(", CTF 2)"), lines
+    bt = subprocess.run([*sid.prefix(), "babeltrace2", "-i", "lttng-live", url],
+                        capture_output=True, text=True, timeout=30, env=ls.env())
+    assert bt.returncode == 0, bt.stderr
+    assert lines == sorted(bt.stdout.splitlines())
+
+    view = subprocess.Popen([ls.ctflive_cli(), "view", ls.live_url(relay, "f18")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ls.env())
+    try:
+        ls.wait_clients(relay, "f18")
+        n = 100
+        lttng_sid.run_app(n, 1000, "v18")
+        time.sleep(3 * TIMER_US / 1e6)
+        for s in ("f18", "f2"):
+            lttng_sid.stop_session(s)
+            lttng_sid.destroy(s)
+        out, err = view.communicate(timeout=60)
+    finally:
+        h.stop_popen(view)
+    assert view.returncode == 0, err
+    assert h.tick_indices(out.splitlines(), "v18") == list(range(n)), err
+
+
+def test_ls_like_babeltrace212_ctflive_relayd(lttng_sid, sid, make_relay):
+    """Against ctflive-relayd (live protocol 2.13: 2.4 session records),
+    `ctflive ls` prints babeltrace2 2.1.2's listing byte for byte."""
+    relay = make_relay("ctflive-relayd", "r")
+    lttng_sid.create_extra = ["--trace-format=ctf-1.8"]
+    ls.setup_session(lttng_sid, relay, "la")
+    lttng_sid.run_app(5, 1000, "la")
+    url = ls.live_url(relay)
+    r = subprocess.run([ls.ctflive_cli(), "ls", url], capture_output=True, text=True,
+                       timeout=30)
+    bt = subprocess.run([*sid.prefix(), "babeltrace2", "-i", "lttng-live", url],
+                        capture_output=True, text=True, timeout=30, env=ls.env())
+    assert r.returncode == 0 and bt.returncode == 0, (r.stderr, bt.stderr)
+    assert r.stdout.splitlines() and r.stdout == bt.stdout

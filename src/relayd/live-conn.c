@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Viewer connections of the live server (live-protocol.md §1): accept,
+ * request framing, close and collection. A request is a 16-byte header and
+ * a payload whose size depends only on the command (the relay ignores the
+ * header's data_size, as lttng-relayd does, §1.2); requests are read
+ * without blocking and handed whole to live_dispatch() (live-server.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "live-internal.h"
+#include "live.h"
+#include "log.h"
+#include "macro.h"
+
+#define MAX_VIEWERS 1024
+#define OUT_KEEP    (1u << 20) /* reply buffer kept between replies, bytes */
+
+/*
+ * The largest reply: a GET_PACKET reply, or the stream records of a session
+ * with as many streams as the relay allows (sent at attach), or the session
+ * list. Replies are built whole, one at a time.
+ */
+#define OUT_MAX_PACKET (CL_LIVE_PACKET_REPLY_SIZE + (64u << 20))
+#define OUT_MAX_STREAMS \
+	(CL_LIVE_STREAMS_REPLY_SIZE + (size_t)RELAY_MAX_STREAMS_PER_SESS * CL_LIVE_STREAM_SIZE)
+#define OUT_MAX_SESSIONS \
+	(CL_LIVE_LIST_REPLY_SIZE + (size_t)RELAY_MAX_SESSIONS * CL_LIVE_SESSION_SIZE)
+#define OUT_MAX CL_MAX(OUT_MAX_PACKET, CL_MAX(OUT_MAX_STREAMS, OUT_MAX_SESSIONS))
+
+int live_init(struct relay *relay)
+{
+	struct live *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	l->relay = relay;
+	sock_set_init(&l->viewers, MAX_VIEWERS, "live viewers");
+	relay->live = l;
+	return 0;
+}
+
+/* Reads one request (header, then the command's fixed payload); 1 when complete. */
+static int receive(struct viewer *v)
+{
+	ssize_t n;
+
+	if (v->rx_need == 0)
+		v->rx_need = CL_LIVE_CMD_HDR_SIZE;
+	n = sock_recv(&v->sock, v->rx + v->rx_have, v->rx_need - v->rx_have);
+	if (n == 0)
+		return -ECONNRESET;
+	if (n < 0)
+		return (int)n;
+	v->rx_have += (size_t)n;
+	if (v->rx_have < v->rx_need)
+		return 0;
+	if (v->rx_need == CL_LIVE_CMD_HDR_SIZE) {
+		/* The relay ignores data_size and reads a fixed payload per command (§1.2). */
+		int size;
+
+		v->cmd = cl_load_be32(v->rx + 8);
+		size = cl_live_request_payload_size(v->cmd);
+		if (size < 0) {
+			uint8_t unk[4];
+
+			if (!v->connected)
+				return -EPROTO;
+			/* Unknown command: LTTNG_ERR_UNK, then close (§1.4). */
+			cl_store_be32(unk, CL_LIVE_ERR_UNK);
+			(void)sock_queue(&v->sock, unk, sizeof(unk));
+			return -EPROTO;
+		}
+		v->rx_need += (size_t)size;
+		if (v->rx_have < v->rx_need)
+			return 0;
+	}
+	return 1;
+}
+
+static void viewer_readable(struct sock *s)
+{
+	struct viewer *v = cl_container_of(s, struct viewer, sock);
+
+	for (int i = 0; i < 64 && !s->closed && !sock_sending(s); i++) {
+		int r = receive(v);
+
+		if (r == -EAGAIN)
+			break;
+		if (r < 0) {
+			sock_send_now(s); /* the unknown-command reply, if any */
+			viewer_close(v, r == -ECONNRESET ? "viewer closed" : "protocol error");
+			return;
+		}
+		if (r == 0)
+			continue;
+		v->rx_have = v->rx_need = 0;
+		if (live_dispatch(v) < 0) {
+			viewer_close(v, "protocol error");
+			return;
+		}
+	}
+}
+
+static void viewer_closed(struct sock *s, bool error, const char *why)
+{
+	(void)error;
+	log_debug("%s: closed: %s", s->peer, why);
+	live_viewer_release(cl_container_of(s, struct viewer, sock));
+}
+
+static void viewer_free(struct sock *s)
+{
+	sock_release(s);
+	free(cl_container_of(s, struct viewer, sock));
+}
+
+static const struct sock_ops viewer_ops = {
+	.readable = viewer_readable,
+	.closed = viewer_closed,
+	.free = viewer_free,
+};
+
+int live_accept(struct relay *relay, int listen_fd)
+{
+	struct live *l = relay->live;
+	struct sockaddr_storage ss;
+	struct viewer *v;
+	int fd, r;
+
+	r = sock_accept(&l->viewers, listen_fd, &fd, &ss);
+	if (r <= 0)
+		return r;
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		close(fd);
+		return 0;
+	}
+	v->live = l;
+	cl_list_init(&v->attached);
+	cl_list_init(&v->streams);
+	(void)snprintf(v->sock.peer, sizeof(v->sock.peer), "viewer fd %d", fd);
+	if (sock_start(&v->sock, &l->viewers, relay->loop, fd, &viewer_ops, OUT_MAX, OUT_KEEP) <
+	    0) {
+		free(v);
+		return 0;
+	}
+	return 0;
+}
+
+void live_collect(struct relay *relay)
+{
+	sock_set_collect(&relay->live->viewers);
+}
+
+void live_fini(struct relay *relay)
+{
+	struct live *l = relay->live;
+
+	if (!l)
+		return;
+	sock_set_close_all(&l->viewers, "relay shutting down");
+	free(l);
+	relay->live = NULL;
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Socket plumbing shared by the relay's servers (control/data connections,
+ * conn.c; live viewers, live-conn.c): accepting, reading, the send queue and
+ * deferred close. What a connection says is its owner's business; this
+ * module only moves bytes.
+ *
+ * A struct sock is embedded in its owner and lives in one struct sock_set.
+ * All of it runs on the loop thread.
+ *
+ * Reading: when the socket is readable and no reply is waiting to be sent,
+ * ops->readable() runs; it reads with sock_recv() as much as it wants
+ * (typically until -EAGAIN or a reply is queued). Replies are appended to
+ * the send queue (sock_reserve()/sock_commit(), sock_queue()); sock_flush()
+ * sends what it can and polls for EPOLLOUT until the rest is gone. While a
+ * reply is pending, nothing more is read from that peer: a peer that does
+ * not read its replies stalls only itself.
+ *
+ * Closing: sock_close() stops polling and closes the descriptor at once,
+ * then runs ops->closed() (the owner's part: logging, detaching from
+ * sessions). The object itself stays allocated until sock_set_collect(),
+ * which the loop calls before sleeping, so it is never freed inside one of
+ * its own callbacks.
+ */
+#ifndef CL_RELAYD_SOCK_H
+#define CL_RELAYD_SOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "grow.h"
+#include "list.h"
+#include "loop.h"
+
+struct sock;
+
+struct sock_ops {
+	/* The socket is readable and no reply is pending: read and handle requests. */
+	void (*readable)(struct sock *s);
+	/* After sock_close() closed the descriptor: the owner's part (`why`: static text). */
+	void (*closed)(struct sock *s, bool error, const char *why);
+	/* Frees the owner (from sock_set_collect()); it must call sock_release(). */
+	void (*free)(struct sock *s);
+};
+
+struct sock {
+	struct cl_list_node node; /* in set->socks */
+	struct cl_watch watch;
+	struct cl_loop *loop; /* borrowed */
+	const struct sock_ops *ops;
+	struct sock_set *set; /* borrowed */
+	bool closed;
+	bool close_after_send; /* close (as an error) once the send queue is empty */
+	const char *close_why; /* static text for that close */
+	char peer[64];         /* for log lines: "control 10.0.0.1:41000" */
+	struct cl_buf out;     /* send queue, owned; out.max bounds one reply */
+	size_t out_off;        /* bytes of `out` already sent */
+	size_t out_keep;       /* capacity kept once the queue is empty, bytes */
+};
+
+/* The connections of one server, with their limit. */
+struct sock_set {
+	struct cl_list socks;
+	size_t n, max;
+	const char *what; /* "connections", "live viewers": for the refusal warning */
+};
+
+void sock_set_init(struct sock_set *set, size_t max, const char *what);
+
+/*
+ * Accepts one connection on `listen_fd` (non-blocking, close-on-exec,
+ * TCP_NODELAY). Returns 1 with *ret_fd and *ret_addr set; 0 when there was
+ * nothing to accept, or the set is full (the connection is then closed with
+ * a warning); or accept4()'s negative errno (e.g. -EMFILE).
+ */
+int sock_accept(struct sock_set *set, int listen_fd, int *ret_fd,
+		struct sockaddr_storage *ret_addr);
+
+/* Writes "<kind> <address>:<port>" for log lines into buf (`size` bytes). */
+void sock_format_peer(const struct sockaddr_storage *addr, const char *kind, char *buf,
+		      size_t size);
+
+/*
+ * Starts serving accepted descriptor `fd` (taken over: on error it is closed).
+ * `out_max` bounds the send queue (bytes, the largest reply), `out_keep` is
+ * the capacity kept between replies. s->peer should be set by the caller.
+ * Returns 0, or -errno from the loop; the caller then frees its object.
+ */
+int sock_start(struct sock *s, struct sock_set *set, struct cl_loop *loop, int fd,
+	       const struct sock_ops *ops, size_t out_max, size_t out_keep);
+
+/*
+ * recv(2) of at most n bytes into buf. Returns the bytes read (> 0), 0 at
+ * end of stream, -EAGAIN when nothing is available (EINTR included), or
+ * another negative errno.
+ */
+ssize_t sock_recv(struct sock *s, void *buf, size_t n);
+
+/*
+ * One loop-wide scratch buffer of SOCK_SCRATCH_SIZE bytes for reads whose
+ * bytes are consumed before the callback returns (packet bodies). Loop
+ * thread only.
+ */
+#define SOCK_SCRATCH_SIZE 65536
+uint8_t *sock_scratch(void);
+
+/* True while queued bytes wait to be sent. */
+static inline bool sock_sending(const struct sock *s)
+{
+	return s->out_off < s->out.len;
+}
+
+/*
+ * Returns room for n bytes at the end of the send queue, or NULL (-E2BIG
+ * past out_max, or no memory). The bytes count once sock_commit() says so.
+ */
+uint8_t *sock_reserve(struct sock *s, size_t n);
+void sock_commit(struct sock *s, size_t n);
+/* Appends n bytes to the send queue. 0, -E2BIG (over out_max) or -ENOMEM. */
+int sock_queue(struct sock *s, const void *buf, size_t n);
+
+/* Sends what it can of the queue; closes the socket on a send error. */
+void sock_flush(struct sock *s);
+/* Best effort: one non-blocking send of the queue, whatever remains is dropped. */
+void sock_send_now(struct sock *s);
+
+/*
+ * Closes the socket once (later calls do nothing): stops polling, closes the
+ * descriptor, then runs ops->closed(). Safe inside any callback.
+ */
+void sock_close(struct sock *s, bool error, const char *why);
+
+/* Frees the send queue (from the owner's ops->free). */
+void sock_release(struct sock *s);
+
+/* Frees every closed socket of the set (ops->free). */
+void sock_set_collect(struct sock_set *set);
+/* Closes every socket of the set (as errors, `why`) and frees them. */
+void sock_set_close_all(struct sock_set *set, const char *why);
+
+#endif
