@@ -69,8 +69,8 @@
 #define CL_LIVE_CLIENT_VERSION_MINOR 15
 /* First minor with 2.15 session records and CTF 2 sessions. */
 #define CL_LIVE_MINOR_2_15           15
-/* Minor version a 2.13-compatible server reports in its CONNECT reply. */
-#define CL_LIVE_SERVER_VERSION_MINOR 13
+/* Highest minor a server reports in its CONNECT reply (2.15 records). */
+#define CL_LIVE_SERVER_VERSION_MINOR 15
 
 /* Fixed string field sizes, in bytes, NUL included. */
 #define CL_LIVE_PATH_MAX      4096

@@ -28,7 +28,7 @@
 
 /* §0 constants */
 #define CL_RELAYD_VERSION_MAJOR             2
-#define CL_RELAYD_VERSION_MINOR             13
+#define CL_RELAYD_VERSION_MINOR             15
 #define CL_RELAYD_CTRL_HDR_SIZE             24
 #define CL_RELAYD_DATA_HDR_SIZE             32
 #define CL_RELAYD_CTRL_MAX_PAYLOAD          (128u * 1024u * 1024u) /* bytes, as lttng-relayd */

@@ -51,6 +51,7 @@ struct viewer {
 	struct live *live; /* borrowed */
 	bool connected;    /* CONNECT done */
 	bool has_session;  /* CREATE_SESSION done */
+	uint32_t minor;    /* negotiated: min(viewer's, ours); >= 15: CTF 2 sessions */
 	uint64_t id;
 	struct cl_list attached; /* struct vattach */
 	struct cl_list streams;  /* struct vstream */

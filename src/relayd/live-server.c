@@ -290,9 +290,23 @@ static int cmd_connect(struct viewer *v, struct cl_rbuf *rb)
 		v->id = ++v->live->next_viewer_id;
 	rep.viewer_session_id = req.type == CL_LIVE_CONN_COMMAND ? v->id : 0;
 	rep.major = CL_LIVE_VERSION_MAJOR;
-	rep.minor = CL_LIVE_SERVER_VERSION_MINOR;
+	/* The live minor follows the relayd one, as in lttng-relayd. */
+	rep.minor = CL_MIN(v->live->relay->max_minor, (uint32_t)CL_LIVE_SERVER_VERSION_MINOR);
+	v->minor = CL_MIN(req.minor, rep.minor);
 	OUT_ENCODE(v, CL_LIVE_CONNECT_SIZE, cl_live_connect_encode(&wb_, &rep));
 	return 0;
+}
+
+/*
+ * Whether viewer v may see session s: viewers below live protocol 2.15 know
+ * nothing of trace formats and would decode CTF 2 as CTF 1.8, so CTF 2
+ * sessions are not listed to them and refused at attach (ATTACH_UNK), as
+ * lttng-relayd 2.15 does.
+ */
+static bool viewer_sees(const struct viewer *v, const struct session *s)
+{
+	return !s->connection_closed &&
+	       (v->minor >= CL_LIVE_MINOR_2_15 || s->trace_format != CL_RELAYD_TRACE_FORMAT_CTF_2);
 }
 
 static int cmd_list_sessions(struct viewer *v)
@@ -302,14 +316,14 @@ static int cmd_list_sessions(struct viewer *v)
 	uint32_t count = 0;
 
 	cl_list_for_each (n, &relay->sessions) {
-		count += !cl_container_of(n, struct session, node)->connection_closed;
+		count += viewer_sees(v, cl_container_of(n, struct session, node));
 	}
 	OUT_ENCODE(v, CL_LIVE_LIST_REPLY_SIZE, cl_live_list_reply_encode(&wb_, count));
 	cl_list_for_each (n, &relay->sessions) {
 		struct session *s = cl_container_of(n, struct session, node);
 		struct cl_live_session rec = { 0 };
 
-		if (s->connection_closed)
+		if (!viewer_sees(v, s))
 			continue;
 		rec.id = s->id;
 		rec.live_timer = s->live_timer;
@@ -318,7 +332,12 @@ static int cmd_list_sessions(struct viewer *v)
 		/* Truncated to the wire fields rather than failing (§7.1). */
 		(void)snprintf(rec.hostname, sizeof(rec.hostname), "%s", s->hostname);
 		(void)snprintf(rec.session_name, sizeof(rec.session_name), "%s", s->session_name);
-		OUT_ENCODE(v, CL_LIVE_SESSION_SIZE, cl_live_session_encode(&wb_, &rec));
+		rec.trace_format = cl_relayd_trace_format_to_live(s->trace_format);
+		if (v->minor >= CL_LIVE_MINOR_2_15)
+			OUT_ENCODE(v, cl_live_session_size_2_15(&rec),
+				   cl_live_session_encode_2_15(&wb_, &rec));
+		else
+			OUT_ENCODE(v, CL_LIVE_SESSION_SIZE, cl_live_session_encode(&wb_, &rec));
 	}
 	return 0;
 }
@@ -343,7 +362,7 @@ static int cmd_attach(struct viewer *v, struct cl_rbuf *rb)
 	s = session_find(v->live->relay, req.session_id);
 	if (!v->has_session)
 		status = CL_LIVE_ATTACH_NO_SESSION;
-	else if (!s || s->connection_closed)
+	else if (!s || !viewer_sees(v, s))
 		status = CL_LIVE_ATTACH_UNK;
 	else if (s->live_timer == 0)
 		status = CL_LIVE_ATTACH_NOT_LIVE;

@@ -211,6 +211,7 @@ struct session {
 	uint32_t live_timer;                       /* µs */
 	bool snapshot;
 	uint32_t minor;
+	uint32_t trace_format; /* enum cl_relayd_trace_format (CTF 1.8 below minor 15) */
 	uint8_t sessiond_uuid[16];
 	uint64_t sessiond_session_id;
 	uint64_t creation_time;
@@ -241,7 +242,7 @@ struct relay {
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
 	struct publisher *publisher; /* owned (publish.c): the sync worker, or NULL */
 	bool allow_clear;
-	uint32_t max_minor; /* highest protocol minor announced (<= 13) */
+	uint32_t max_minor; /* highest relayd and live protocol minor announced (<= 15) */
 	bool sync_publish;  /* publish to viewers only after fdatasync (publish.h) */
 	struct live *live;  /* owned: the live viewer server */
 };

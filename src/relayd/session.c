@@ -86,6 +86,7 @@ int session_create(struct relay *relay, const struct cl_relayd_create_session *m
 	s->relay = relay;
 	s->minor = minor;
 	s->live_timer = m->live_timer;
+	s->trace_format = m->trace_format;
 	s->snapshot = m->snapshot;
 	memcpy(s->sessiond_uuid, m->sessiond_uuid, sizeof(s->sessiond_uuid));
 	s->sessiond_session_id = m->sessiond_session_id;

@@ -219,6 +219,21 @@ class LiveConn:
             out.append(Session(sid, timer, clients, streams, _str(host), _str(name)))
         return out
 
+    def list_sessions_2_15(self) -> list[tuple[Session, int]]:
+        """LIST_SESSIONS on a connection that negotiated minor >= 15: the 2.15
+        records (lengths, no NUL), each with its live trace format (0 = CTF
+        1.8, 1 = CTF 2)."""
+        self.send(LIST_SESSIONS)
+        (count,) = struct.unpack(">I", self.recv(4))
+        out = []
+        for _ in range(count):
+            sid, timer, clients, streams, hl, nl, fmt = struct.unpack(">QIIIIII",
+                                                                      self.recv(32))
+            host, name = self.recv(hl), self.recv(nl)
+            out.append((Session(sid, timer, clients, streams, host.decode(), name.decode()),
+                        fmt))
+        return out
+
     def _streams(self) -> tuple[int, list[Stream]]:
         status, count = STREAMS_REP.unpack(self.recv(STREAMS_REP.size))
         streams = []

@@ -42,8 +42,11 @@ def setup_session(lttng: h.Lttng, relay: h.Relay, name: str, buffers: str = "uid
 def session_clients(relay: h.Relay, name: str) -> int:
     """`clients` of the (first) listed session called name, -1 if not listed."""
     with lc.LiveConn(relay.ports.live) as c:
-        c.connect()
-        for s in c.list_sessions():
+        # Announce 2.15: a relay of 2.15 or later lists CTF 2 sessions too.
+        _vid, _major, minor, _type = c.connect(minor=15)
+        listed = ([s for s, _fmt in c.list_sessions_2_15()] if minor >= 15
+                  else c.list_sessions())
+        for s in listed:
             if s.name == name:
                 return s.clients
     return -1

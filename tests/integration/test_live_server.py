@@ -363,7 +363,7 @@ def _hostile_sequence(relay: h.Relay, port: int, quick: bool = False) -> None:
         c.send_raw(bytes([b]))
         time.sleep(0 if quick else 0.002)
     vid, major, minor, typ = lc.CONNECT_S.unpack(c.recv(20))
-    assert (major, minor, typ) == (2, 13, 0) and vid > 0
+    assert (major, minor, typ) == (2, 15, 0) and vid > 0
     for b in lc.request(lc.LIST_SESSIONS):
         c.send_raw(bytes([b]))
     (count,) = struct.unpack(">I", c.recv(4))

@@ -11,11 +11,13 @@ against lttng-relayd 2.16 from the same root, which checks the test itself.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 
 import pytest
 
+import live_client as lc
 import live_support as ls
 import lttng_harness as h
 
@@ -142,3 +144,168 @@ def test_ls_like_babeltrace212_ctflive_relayd(lttng_sid, sid, make_relay):
                         capture_output=True, text=True, timeout=30, env=ls.env())
     assert r.returncode == 0 and bt.returncode == 0, (r.stderr, bt.stderr)
     assert r.stdout.splitlines() and r.stdout == bt.stdout
+
+
+# --------------------------------------------------------------------------
+# CTF 2 (LTTng 2.16's default) through ctflive-relayd: relayd and live
+# protocol 2.15.
+
+
+def end(lttng: h.Lttng, *names: str) -> None:
+    for n in names:
+        lttng.stop_session(n)
+        lttng.destroy(n)
+
+
+@pytest.mark.parametrize("relay_kind", BOTH)
+def test_ctf2_live_per_uid_babeltrace212(lttng_sid, sid, make_relay, relay_kind):
+    """LTTng 2.16 default settings (CTF 2), live, per-UID -> relay ->
+    babeltrace2 2.1.2 live: every event, exit 0 at destroy, the same lines as
+    an offline read; the metadata on disk is a JSON text sequence."""
+    relay = make_relay(relay_kind, "r", tools=sid)
+    ls.setup_session(lttng_sid, relay, "c2u")
+    bt = bt_live(sid, relay, "c2u")
+    try:
+        ls.wait_clients(relay, "c2u")
+        n = 200
+        lttng_sid.run_app(n, 1000, "u2")
+        time.sleep(3 * TIMER_US / 1e6)
+        end(lttng_sid, "c2u")
+        rc, lines, err = bt.finish()
+    finally:
+        bt.stop()
+    assert rc == 0, err
+    assert h.tick_indices(lines, "u2") == list(range(n))
+    off = h.babeltrace(relay.session_dir("c2u"), tools=sid)
+    assert off.rc == 0, off.err
+    assert lines == off.lines
+    md = sorted(relay.session_dir("c2u").rglob("metadata"))
+    assert md and md[0].read_bytes()[:1] == b"\x1e", md[0].read_bytes()[:40]
+
+
+def test_ctf2_live_per_pid_short_lived(lttng_sid, sid, make_relay):
+    """Per-PID CTF 2 session, three programs, one living less than a live
+    timer period, viewer attached before any of them: babeltrace2 2.1.2
+    prints every event of every program."""
+    relay = make_relay("ctflive-relayd", "r")
+    ls.setup_session(lttng_sid, relay, "c2p", buffers="pid")
+    bt = bt_live(sid, relay, "c2p")
+    try:
+        ls.wait_clients(relay, "c2p")
+        counts = {"pa": 200, "pb": 10, "pc": 100}
+        a = lttng_sid.spawn_app(counts["pa"], 2000, "pa")
+        time.sleep(0.2)
+        lttng_sid.wait_app(lttng_sid.spawn_app(counts["pb"], 100, "pb"))
+        c = lttng_sid.spawn_app(counts["pc"], 2000, "pc")
+        lttng_sid.wait_app(a)
+        lttng_sid.wait_app(c)
+        time.sleep(3 * TIMER_US / 1e6)
+        end(lttng_sid, "c2p")
+        rc, lines, err = bt.finish()
+    finally:
+        bt.stop()
+    assert rc == 0, err
+    for name, n in counts.items():
+        assert h.tick_indices(lines, name) == list(range(n)), name
+
+
+def test_ctf2_output_like_lttng_relayd_216(lttng_sid, sid, make_relay):
+    """The same CTF 2 live session sent to lttng-relayd 2.16 and to
+    ctflive-relayd: same file names, index headers, babeltrace2 2.1.2 text."""
+    ref = make_relay("lttng-relayd", "ref", tools=sid)
+    cand = make_relay("ctflive-relayd", "cand")
+    pair = h.SessionPair(lttng_sid, ref, cand)
+    pair.setup("live", buffers="uid", subbuf_size=65536, num_subbuf=8)
+    lttng_sid.run_app(300, 500, "eq")
+    time.sleep(3 * TIMER_US / 1e6)
+    pair.finish()
+    problems = pair.compare()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("relay_kind", BOTH)
+def test_old_viewers_do_not_see_ctf2(lttng_sid, sid, make_relay, relay_kind):
+    """Viewers below live protocol 2.15 (babeltrace2 2.0.4 announces 2.4)
+    are not shown CTF 2 sessions and cannot attach to them; CTF 1.8
+    sessions work as before. ctflive-relayd behaves as lttng-relayd 2.16."""
+    relay = make_relay(relay_kind, "r", tools=sid)
+    ls.setup_session(lttng_sid, relay, "new2")
+    lttng_sid.create_extra = ["--trace-format=ctf-1.8"]
+    ls.setup_session(lttng_sid, relay, "old18")
+    url = ls.live_url(relay)
+    # babeltrace2 2.0.4 (host): lists the CTF 1.8 session only.
+    bt = subprocess.run(["babeltrace2", "-i", "lttng-live", url], capture_output=True,
+                        text=True, timeout=30, env=ls.env())
+    assert bt.returncode == 0, bt.stderr
+    assert [x.split(" (")[0] for x in bt.stdout.splitlines()] == \
+        [f"{url}/host/{ls.HOST}/old18"], bt.stdout
+    with lc.LiveConn(relay.ports.live) as new, lc.LiveConn(relay.ports.live) as old:
+        # Both relays answer their own minor (15); each side uses the minimum.
+        assert new.connect(minor=15)[2] == 15
+        listed = {s.name: (s, fmt) for s, fmt in new.list_sessions_2_15()}
+        assert listed["new2"][1] == 1 and listed["old18"][1] == 0, listed
+        assert old.connect(minor=4)[2] == 15
+        assert [s.name for s in old.list_sessions()] == ["old18"]
+        assert old.create_session() == lc.CREATE_SESSION_OK
+        status, _ = old.attach(listed["new2"][0].id, lc.SEEK_BEGINNING)
+        assert status == lc.ATTACH_UNK
+        status, _ = old.attach(listed["old18"][0].id, lc.SEEK_BEGINNING)
+        assert status == lc.ATTACH_OK
+    end(lttng_sid, "new2", "old18")
+
+
+def test_two_babeltrace212_viewers_ctf2(lttng_sid, sid, make_relay):
+    """Two babeltrace2 2.1.2 viewers on one CTF 2 session each print every
+    event (lttng-relayd accepts one viewer per session)."""
+    relay = make_relay("ctflive-relayd", "r")
+    ls.setup_session(lttng_sid, relay, "two")
+    views = [bt_live(sid, relay, "two") for _ in range(2)]
+    try:
+        ls.wait_clients(relay, "two", 2)
+        n = 150
+        lttng_sid.run_app(n, 1000, "tw")
+        time.sleep(3 * TIMER_US / 1e6)
+        end(lttng_sid, "two")
+        results = [v.finish() for v in views]
+    finally:
+        for v in views:
+            v.stop()
+    for rc, lines, err in results:
+        assert rc == 0, err
+        assert h.tick_indices(lines, "tw") == list(range(n))
+    assert results[0][1] == results[1][1]
+
+
+@pytest.mark.parametrize("fmt", ["ctf-2", "ctf-1.8"])
+def test_kill9_recovery_216(lttng_sid, sid, make_relay, fmt):
+    """kill -9 of ctflive-relayd during a live LTTng 2.16 session (CTF 2 or
+    CTF 1.8, text metadata), then a restart: the recovered trace reads with
+    babeltrace2 2.1.2 and holds every event a live viewer had printed (only
+    published packets reach a viewer)."""
+    relay = make_relay("ctflive-relayd", "r")
+    lttng_sid.create_extra = [f"--trace-format={fmt}"]
+    ls.setup_session(lttng_sid, relay, "k9")
+    bt = bt_live(sid, relay, "k9")
+    app = None
+    try:
+        ls.wait_clients(relay, "k9")
+        app = lttng_sid.spawn_app(100000, 1000, "k9")
+        h.wait_for(lambda: len(h.tick_indices([x.line for x in bt.lines], "k9")) > 100, 30,
+                   what="events printed live")
+        seen = h.tick_indices([x.line for x in bt.lines], "k9")
+        relay.kill()
+    finally:
+        bt.stop()
+        if app is not None:
+            h.stop_popen(app)
+    sdir = relay.session_dir("k9")
+    with contextlib.suppress(Exception):
+        lttng_sid.destroy("k9", check=False)
+    (relay.dir / "ports").unlink(missing_ok=True)
+    relay.start()
+    h.wait_for(lambda: (sdir / ".ctflive-session").read_text().strip() == "recovered", 10,
+               what="recovered marker")
+    off = h.babeltrace(sdir, tools=sid)
+    assert off.rc == 0, off.err
+    got = set(h.tick_indices(off.lines, "k9"))
+    assert set(seen) <= got, sorted(set(seen) - got)[:10]

@@ -56,7 +56,7 @@ def assert_one_error(r: subprocess.CompletedProcess, status: int, message: str) 
     (["extra"], "unexpected argument 'extra'"),
     (["--sync", "bogus"], "invalid --sync 'bogus'"),
     (["--protocol-minor", "3"], "invalid --protocol-minor '3'"),
-    (["--protocol-minor", "14"], "invalid --protocol-minor '14'"),
+    (["--protocol-minor", "16"], "invalid --protocol-minor '16'"),
     (["--protocol-minor", ""], "invalid --protocol-minor ''"),
     (["-C", "tcp://127.0.0.1:99999"], "control port URL 'tcp://127.0.0.1:99999': invalid port"),
     (["-C", "tcp://127.0.0.1:-1"], "'tcp://127.0.0.1:-1': invalid port"),

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Non-live session kinds recorded by lttng-relayd and the candidate relay at
-once (issue 2, scenarios c and d): plain network session, rotate + clear,
-snapshots, tracefile size/count ring, forced lower protocol minor."""
+once: plain network session, rotate + clear, snapshots, tracefile size/count
+ring, forced lower protocol minor. The first four run with the host's LTTng
+2.13 and with today's LTTng 2.16 (CTF 2, its default; lttng-relayd and
+babeltrace2 2.1.2 from the Debian sid root, see sidroot.py)."""
 
 import re
 import time
@@ -17,29 +19,39 @@ def assert_no_problems(problems):
     assert not problems, "\n".join(problems)
 
 
+@pytest.fixture(params=["lttng-2.13", "lttng-2.16"])
+def lt(request):
+    """The session daemon of a test: the host's LTTng 2.13, or LTTng 2.16
+    (its default trace format, CTF 2) from the sid root. lt.tools says which
+    lttng-relayd and babeltrace2 go with it."""
+    return request.getfixturevalue("lttng" if request.param == "lttng-2.13" else "lttng_sid")
+
+
 @pytest.mark.parametrize("candidate", CANDIDATES)
-def test_network_session(lttng, make_relay, candidate):
+def test_network_session(lt, make_relay, candidate):
+    lttng = lt
     """c. Plain (non-live) network session, per-UID buffers."""
-    ref = make_relay("lttng-relayd", "ref")
-    cand = make_relay(candidate, "cand")
+    ref = make_relay("lttng-relayd", "ref", tools=lttng.tools)
+    cand = make_relay(candidate, "cand", tools=lttng.tools)
     pair = h.SessionPair(lttng, ref, cand)
     pair.setup("network", buffers="uid", subbuf_size=16384, num_subbuf=8)
     lttng.run_app(500, interval_us=200, name="net")
     pair.finish()
     dref, dcand = pair.session_dir("ref"), pair.session_dir("cand")
-    bt = h.babeltrace(dcand)
+    bt = h.babeltrace(dcand, tools=lttng.tools)
     assert bt.rc == 0, bt.err
     assert h.tick_indices(bt.lines, "net") == list(range(500))
     assert_no_problems(pair.compare())
 
 
 @pytest.mark.parametrize("candidate", CANDIDATES)
-def test_rotate_twice_and_clear(lttng, make_relay, candidate):
+def test_rotate_twice_and_clear(lt, make_relay, candidate):
+    lttng = lt
     """c. Non-live session: run 1, rotate, run 2, rotate, run 3, clear, run 4.
     The two archives keep runs 1 and 2, clear drops run 3, the last chunk
     (archived at destroy) holds run 4."""
-    ref = make_relay("lttng-relayd", "ref")
-    cand = make_relay(candidate, "cand")
+    ref = make_relay("lttng-relayd", "ref", tools=lttng.tools)
+    cand = make_relay(candidate, "cand", tools=lttng.tools)
     pair = h.SessionPair(lttng, ref, cand)
     pair.setup("network", buffers="uid", subbuf_size=16384, num_subbuf=8)
     lttng.run_app(100, interval_us=200, name="r1")
@@ -53,7 +65,7 @@ def test_rotate_twice_and_clear(lttng, make_relay, candidate):
 
     dref, dcand = pair.session_dir("ref"), pair.session_dir("cand")
     for d in (dref, dcand):
-        bt = h.babeltrace(d)
+        bt = h.babeltrace(d, tools=lttng.tools)
         assert bt.rc == 0, f"{d}: {bt.err}"
         for name, want in (("r1", 100), ("r2", 100), ("r3", 0), ("r4", 100)):
             assert h.tick_indices(bt.lines, name) == list(range(want)), (d, name)
@@ -62,15 +74,16 @@ def test_rotate_twice_and_clear(lttng, make_relay, candidate):
     assert_no_problems(pair.compare())
     # Each archive is a trace on its own.
     for a in sorted((dcand / "archives").iterdir()):
-        assert h.babeltrace(a).rc == 0, a
+        assert h.babeltrace(a, tools=lttng.tools).rc == 0, a
 
 
 @pytest.mark.parametrize("candidate", CANDIDATES)
-def test_snapshot_records(lttng, make_relay, candidate):
+def test_snapshot_records(lt, make_relay, candidate):
+    lttng = lt
     """c. Snapshot session, `lttng snapshot record` twice: each snapshot is
     a complete trace; the second holds both runs (buffers are not emptied)."""
-    ref = make_relay("lttng-relayd", "ref")
-    cand = make_relay(candidate, "cand")
+    ref = make_relay("lttng-relayd", "ref", tools=lttng.tools)
+    cand = make_relay(candidate, "cand", tools=lttng.tools)
     pair = h.SessionPair(lttng, ref, cand)
     pair.setup("snapshot", buffers="uid", subbuf_size=16384, num_subbuf=8)
     lttng.run_app(100, interval_us=200, name="n1")
@@ -86,25 +99,27 @@ def test_snapshot_records(lttng, make_relay, candidate):
         assert len(snaps[label]) == 2, snaps[label]
     for s_ref, s_cand in zip(snaps["ref"], snaps["cand"]):
         assert h.normalise_relpath(s_ref.name) == h.normalise_relpath(s_cand.name)
-        bt = h.babeltrace(s_cand)
+        bt = h.babeltrace(s_cand, tools=lttng.tools)
         assert bt.rc == 0, bt.err
         assert h.tick_indices(bt.lines, "n1") == list(range(100))
-        assert_no_problems(h.compare_trace_dirs(s_ref, s_cand, check_indexes=False))
+        assert_no_problems(h.compare_trace_dirs(s_ref, s_cand, check_indexes=False,
+                                                   tools=lttng.tools))
     if pair.cand_kind == "ctflive-relayd":
         assert_no_problems(h.check_ctflive_markers([dcand]))
-    bt2 = h.babeltrace(snaps["cand"][1])
+    bt2 = h.babeltrace(snaps["cand"][1], tools=lttng.tools)
     assert h.tick_indices(bt2.lines, "n2") == list(range(100))
     # Snapshots carry no index.
     assert not [p for p in dcand.rglob("*.idx")]
 
 
 @pytest.mark.parametrize("candidate", CANDIDATES)
-def test_tracefile_size_count_wrap(lttng, make_relay, candidate):
+def test_tracefile_size_count_wrap(lt, make_relay, candidate):
+    lttng = lt
     """c. Channel with --tracefile-size/--tracefile-count small enough to
     wrap: the oldest tracefiles are overwritten, what remains is readable and
     the same as lttng-relayd's."""
-    ref = make_relay("lttng-relayd", "ref")
-    cand = make_relay(candidate, "cand")
+    ref = make_relay("lttng-relayd", "ref", tools=lttng.tools)
+    cand = make_relay(candidate, "cand", tools=lttng.tools)
     pair = h.SessionPair(lttng, ref, cand)
     # 4 KiB packets, two per tracefile, three tracefiles per stream.
     pair.setup("network", channel="chtf", buffers="uid", subbuf_size=4096, num_subbuf=8,
@@ -114,7 +129,7 @@ def test_tracefile_size_count_wrap(lttng, make_relay, candidate):
 
     dref, dcand = pair.session_dir("ref"), pair.session_dir("cand")
     for d in (dref, dcand):
-        bt = h.babeltrace(d)
+        bt = h.babeltrace(d, tools=lttng.tools)
         assert bt.rc == 0, f"{d}: {bt.err}"
         got = h.tick_indices(bt.lines, "tf")
         # Wrapped: old packets are gone (per CPU, so the very first events may
