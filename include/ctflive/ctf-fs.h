@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reading CTF trace directories from the file system, and merging streams
- * by time.
+ * Reading CTF trace directories from the file system. Their streams are
+ * merged by time with <ctflive/merge.h> (ctflive_ctf_fs_merge_add()), or read
+ * through the iterator of <ctflive/iter.h>.
  *
  * Trace discovery and stream grouping follow babeltrace2 2.0.4's src.ctf.fs
  * (ctf-decoding.md §1): a directory below an input that holds a readable
@@ -26,6 +27,7 @@
 #include <stdint.h>
 
 #include "ctflive/ctf.h"
+#include "ctflive/merge.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,6 +61,15 @@ struct ctflive_ctf_stream *ctflive_ctf_fs_stream(const struct ctflive_ctf_fs *fs
 uint64_t ctflive_ctf_fs_lost_packets(const struct ctflive_ctf_fs *fs);
 
 /*
+ * Adds every stream of `fs` to merger `m` (in babeltrace's order, as inputs
+ * read with ctflive_ctf_stream_next(): never blocked), with the packets an
+ * index marks as lost after a stream's last packet
+ * (ctflive_merge_lost_after()). The streams stay owned by fs: free `m`
+ * first. Errors: those of ctflive_merge_add().
+ */
+int ctflive_ctf_fs_merge_add(const struct ctflive_ctf_fs *fs, struct ctflive_merge *m);
+
+/*
  * Where byte `offset` of stream `s` (the offset of a struct ctflive_ctf_diag
  * from that stream, counted over all its files in reading order) lies: the
  * data file (*ret_path, borrowed) and the byte offset in that file. False
@@ -71,33 +82,6 @@ bool ctflive_ctf_fs_locate(const struct ctflive_ctf_fs *fs, const struct ctflive
  * be read, ...), one message each, borrowed, for the caller to show. */
 size_t ctflive_ctf_fs_warning_count(const struct ctflive_ctf_fs *fs);
 const char *ctflive_ctf_fs_warning(const struct ctflive_ctf_fs *fs, size_t i);
-
-/* ---- muxer ------------------------------------------------------------ */
-
-/*
- * Merges messages of several streams by time like babeltrace2's
- * filter.utils.muxer: smallest ns first; a message without time takes the
- * time of the last message returned; ties are broken by trace UUID, trace
- * name, stream class id, stream id, then by the messages (type, event
- * class). Within a stream the order is kept. An event older than one
- * already returned (corrupt timestamps) is an error, -EBADMSG.
- */
-struct ctflive_ctf_mux;
-
-int ctflive_ctf_mux_new(struct ctflive_ctf_mux **ret);
-struct ctflive_ctf_mux *ctflive_ctf_mux_free(struct ctflive_ctf_mux *m);
-/* Adds a stream (borrowed). Errors: -ENOMEM. */
-int ctflive_ctf_mux_add(struct ctflive_ctf_mux *m, struct ctflive_ctf_stream *s);
-/*
- * Next message of all streams. Returns 0 with *ret and *ret_stream set (both
- * borrowed, valid until the next call: *ret points into the merger, which
- * decodes the stream's next message into the same place), CTFLIVE_CTF_END
- * when every stream ended,
- * -EAGAIN when a stream needs more bytes (retry later), or the error of the
- * stream that failed (*ret_stream names it, *reterr has the details).
- */
-int ctflive_ctf_mux_next(struct ctflive_ctf_mux *m, const struct ctflive_ctf_msg **ret,
-			 struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr);
 
 #ifdef __cplusplus
 }

@@ -230,6 +230,22 @@ uint64_t ctflive_ctf_stream_class_id(const struct ctflive_ctf_stream *s);
 uint64_t ctflive_ctf_stream_instance_id(const struct ctflive_ctf_stream *s);
 
 /*
+ * Converts `cycles` of the default clock of stream class `stream_class_id`
+ * of trace `t` to ns from the clock's origin (CTF 1.8 §8: offset_s, offset
+ * and freq of the clock), as message times are computed. Used for times
+ * that come from outside the data (live inactivity beacons, index entries).
+ * Errors: -ENOENT when the metadata has no such stream class (yet) or the
+ * stream class has no clock.
+ */
+int ctflive_ctf_trace_clock_ns(const struct ctflive_ctf_trace *t, uint64_t stream_class_id,
+			       uint64_t cycles, int64_t *ret_ns);
+
+/* The same for the stream class of `s` (known after its first message).
+ * Errors: -ENOENT (no stream class yet, or no clock). */
+int ctflive_ctf_stream_clock_ns(const struct ctflive_ctf_stream *s, uint64_t cycles,
+				int64_t *ret_ns);
+
+/*
  * Reads only the header and context of the first packet of `data` (a whole
  * stream file) to learn its stream class id, stream_instance_id (UINT64_MAX
  * if absent) and timestamp_begin in ns (*ret_has_begin false if absent).

@@ -20,9 +20,13 @@
  *   struct ctflive_follow: discovers the traces and streams below a
  *   directory (inotify, plus a periodic rescan), reads published metadata
  *   and packets stream by stream, decodes them with the CTF decoder
- *   (ctflive/ctf.h) and merges their messages by time with the rules of
- *   ctflive_ctf_mux (babeltrace2's muxer): smallest time first, ties broken
- *   by trace UUID, trace name, stream class id, stream id.
+ *   (ctflive/ctf.h) and merges their messages by time with the merger of
+ *   ctflive/merge.h (babeltrace2's muxer rules: smallest time first, ties
+ *   broken by trace UUID, trace name, stream class id, stream id). Stream
+ *   names are the absolute paths of their first tracefile, as for
+ *   `ctflive view`. An event older than one already returned (corrupt
+ *   timestamps, or a packet published later than `grace` allows) is an
+ *   error, -EBADMSG, as for every source (ctflive/iter.h).
  *
  * Merging while live. The files carry no inactivity beacons, so a stream
  * without a decoded message would block the merge until it publishes. A
@@ -51,7 +55,8 @@
  * (ctflive_follow_lost_packets()); the decoder reports the packet_seq_num
  * gap they leave as a CTFLIVE_CTF_MSG_DISCARDED_PACKETS message, which is
  * then marked `lost_in_transit`; lost packets after the last packet of a
- * stream produce such a message at the end of the stream.
+ * stream produce such a message at the end of the stream
+ * (ctflive_merge_lost_after()).
  *
  * Conventions: functions return 0 (or a documented positive value) or a
  * negative errno; `ret*` outputs are written only on success; offsets and

@@ -17,9 +17,12 @@
  *   struct ctflive_live_view    a client plus the CTF decoder (ctflive/ctf.h):
  *       decodes every data stream and merges their messages by time, using
  *       inactivity beacons to move past idle streams, like babeltrace2's
- *       src.ctf.lttng-live. Returns one message at a time, or -EAGAIN when
- *       nothing can be emitted yet (the caller waits a little, typically
- *       100 ms, and calls again).
+ *       src.ctf.lttng-live, through the merger of ctflive/merge.h (each
+ *       stream an input: ready, idle up to its beacon, blocked, ended).
+ *       Returns one message at a time, or -EAGAIN when nothing can be
+ *       emitted yet (the caller waits a little, typically 100 ms, and calls
+ *       again). An event older than one already returned is an error,
+ *       -EBADMSG, as in babeltrace2's lttng-live source.
  *
  * Conventions
  *   - Functions return 0 (or a documented positive value) or a negative

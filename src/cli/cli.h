@@ -25,4 +25,16 @@ bool cl_cli_is_live_url(const char *s);
  * -EINVAL for anything else (the caller reports it). main.c. */
 int cl_cli_parse_ms(const char *s, int *ret);
 
+struct ctflive_iter;
+struct ctflive_diag;
+struct cli_print_opts;
+/*
+ * print-loop.c: prints every message of `it` as `po` says (or only counts
+ * events with `decode_only`), the source's warnings and its error, until it
+ * ends. Returns the exit status: 0 at the end, 1 on an error.
+ */
+int cl_cli_print_loop(struct ctflive_iter *it, const struct cli_print_opts *po, bool decode_only);
+/* Logs a diagnostic of the library as an error or a warning. */
+void cl_cli_print_diag(const struct ctflive_diag *d, bool warning);
+
 #endif

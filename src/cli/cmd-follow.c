@@ -19,13 +19,9 @@
 #include "cli.h"
 #include "ctflive/ctf.h"
 #include "ctflive/follow.h"
-#include "io.h"
+#include "ctflive/iter.h"
 #include "log.h"
-#include "macro.h"
 #include "print-opts.h"
-
-#define FLUSH_AT (1u << 20)
-#define WAIT_MS  50 /* between polls while nothing can be printed */
 
 static void help(FILE *f)
 {
@@ -43,14 +39,6 @@ static void help(FILE *f)
 	      f);
 }
 
-static void print_warnings(struct ctflive_follow *f)
-{
-	const char *w;
-
-	while ((w = ctflive_follow_next_warning(f)))
-		log_warning("%s", w);
-}
-
 int cl_cmd_follow(int argc, char **argv)
 {
 	enum { O_GRACE = 256 };
@@ -62,9 +50,9 @@ int cl_cmd_follow(int argc, char **argv)
 	};
 	struct ctflive_follow_options fo = { 0 };
 	struct cli_print_opts po;
-	struct ctflive_follow *f = NULL;
-	struct ctflive_ctf_printer *pr = NULL;
-	int c, r, ret = 1;
+	struct ctflive_iter *it = NULL;
+	struct ctflive_diag diag;
+	int c, r, ret;
 
 	cli_print_opts_init(&po);
 	optind = 1;
@@ -99,76 +87,12 @@ int cl_cmd_follow(int argc, char **argv)
 			  argv[optind]);
 		return 2;
 	}
-	r = ctflive_follow_new(argv[optind], &fo, &f);
-	if (r < 0)
-		return log_error_errno(r, "cannot follow '%s'", argv[optind]), 1;
-	if (!ctflive_follow_has_marker(f))
-		log_warning("no session marker in '%s': not written by ctflive-relayd, reading "
-			    "what is complete",
-			    argv[optind]);
-	r = cli_printer_new(&po, &pr);
+	r = ctflive_iter_open_follow(argv[optind], &fo, &it, &diag);
 	if (r < 0) {
-		log_error_errno(r, "cannot set up the viewer");
-		goto out;
+		cl_cli_print_diag(&diag, false);
+		return 1;
 	}
-	for (;;) {
-		const struct ctflive_ctf_stream *s;
-		struct ctflive_ctf_msg m;
-
-		r = ctflive_follow_next(f, &s, &m);
-		print_warnings(f);
-		if (r == CTFLIVE_CTF_END)
-			break;
-		if (r == -EAGAIN) {
-			r = cli_printer_flush(pr, 0);
-			if (r < 0)
-				goto out_write;
-			r = ctflive_follow_wait(f, WAIT_MS);
-			if (r < 0) {
-				log_error_errno(r, "cannot wait for '%s'", argv[optind]);
-				goto out;
-			}
-			continue;
-		}
-		if (r < 0) {
-			(void)cli_printer_flush(pr, 0);
-			(void)cli_printer_flush(pr, 1);
-			log_error("%s", ctflive_follow_error(f));
-			goto out;
-		}
-		r = ctflive_ctf_printer_msg(pr, s, &m);
-		if (r >= 0 && !(po.flags & CTFLIVE_CTF_JSON) &&
-		    (m.type == CTFLIVE_CTF_MSG_DISCARDED_EVENTS ||
-		     m.type == CTFLIVE_CTF_MSG_DISCARDED_PACKETS)) {
-			/* Warnings go out in order with the events before them. */
-			r = cli_printer_flush(pr, 0);
-			if (r < 0)
-				goto out_write;
-			r = ctflive_ctf_printer_warning(pr, s, &m);
-			if (r >= 0)
-				(void)cli_printer_flush(pr, 1);
-		}
-		if (r < 0) {
-			log_error_errno(r, "out of memory");
-			goto out;
-		}
-		if (ctflive_ctf_printer_output(pr, 0).len >= FLUSH_AT) {
-			r = cli_printer_flush(pr, 0);
-			if (r < 0)
-				goto out_write;
-		}
-	}
-	r = cli_printer_flush(pr, 0);
-	(void)cli_printer_flush(pr, 1);
-	if (r < 0)
-		goto out_write;
-	ret = 0;
-	goto out;
-out_write:
-	if (r != -EPIPE)
-		log_error_errno(r, "cannot write output");
-out:
-	ctflive_ctf_printer_free(pr);
-	ctflive_follow_free(f);
+	ret = cl_cli_print_loop(it, &po, false);
+	ctflive_iter_free(it);
 	return ret;
 }

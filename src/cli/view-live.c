@@ -2,7 +2,8 @@
 /*
  * ctflive view net://RELAYHOST[:PORT]/host/HOSTNAME/SESSION: prints the
  * events of a live session as they arrive, merged by time across streams,
- * in the text format of the offline view (babeltrace2's) or as JSON Lines.
+ * in the text format of the offline view (babeltrace2's) or as JSON Lines,
+ * through the iterator of libctflive and the print loop (print-loop.c).
  * Exits 0 when the session ends (lttng destroy), 1 on error (relay gone,
  * protocol error, corrupt trace), 2 on usage error.
  */
@@ -15,14 +16,10 @@
 
 #include "cli.h"
 #include "ctflive/ctf.h"
+#include "ctflive/iter.h"
 #include "ctflive/live.h"
 #include "log.h"
 #include "print-opts.h"
-
-/* babeltrace2's default --retry-duration. */
-#define RETRY_DELAY_NS  100000000L
-/* Write the printer's buffer out once it holds this much. */
-#define FLUSH_THRESHOLD (64 * 1024)
 
 static void usage(FILE *f)
 {
@@ -60,13 +57,11 @@ int cl_cmd_view_live(int argc, char **argv)
 	};
 	struct cli_print_opts po;
 	enum ctflive_live_seek seek = CTFLIVE_LIVE_SEEK_BEGINNING;
-	struct ctflive_ctf_printer *printer = NULL;
-	struct ctflive_live_client *c = NULL;
-	struct ctflive_live_view *v = NULL;
+	struct ctflive_iter *it = NULL;
 	struct ctflive_live_url url;
+	struct ctflive_diag diag;
 	const char *why = NULL, *input;
-	char err[512] = "";
-	int opt, r, rc = 1, timeout_ms = 0;
+	int opt, r, rc, timeout_ms = 0;
 
 	cli_print_opts_init(&po);
 	optind = 1;
@@ -112,73 +107,12 @@ int cl_cmd_view_live(int argc, char **argv)
 		return 2;
 	}
 
-	r = cli_printer_new(&po, &printer);
+	r = ctflive_iter_open_live(&url, seek, timeout_ms, &it, &diag);
 	if (r < 0) {
-		log_error("cannot create the printer: %s", strerror(-r));
+		cl_cli_print_diag(&diag, false);
 		return 1;
 	}
-	r = ctflive_live_client_connect(url.relay_host, url.port, url.family, timeout_ms, &c, err,
-					sizeof(err));
-	if (r < 0) {
-		log_error("%s", err[0] ? err : strerror(-r));
-		goto out;
-	}
-	r = ctflive_live_client_attach(c, url.target_host, url.session_name, seek);
-	if (r < 0) {
-		log_error("cannot attach to '%s': %s", input, ctflive_live_client_error(c));
-		ctflive_live_client_free(c);
-		goto out;
-	}
-	r = ctflive_live_view_new(c, &v);
-	if (r < 0) {
-		log_error("cannot create the live view: %s", strerror(-r));
-		goto out;
-	}
-
-	for (;;) {
-		const struct ctflive_ctf_stream *s;
-		struct ctflive_ctf_msg m;
-
-		r = ctflive_live_view_next(v, &s, &m);
-		if (r == 0) {
-			if (ctflive_ctf_printer_msg(printer, s, &m) < 0 ||
-			    ctflive_ctf_printer_warning(printer, s, &m) < 0) {
-				log_error("out of memory");
-				goto out;
-			}
-			if (ctflive_ctf_printer_output(printer, 1).len) {
-				/* Keep stdout and stderr in order for a terminal. */
-				if (cli_printer_flush(printer, 0) < 0 ||
-				    cli_printer_flush(printer, 1) < 0)
-					goto write_error;
-			}
-			if (ctflive_ctf_printer_output(printer, 0).len >= FLUSH_THRESHOLD &&
-			    cli_printer_flush(printer, 0) < 0)
-				goto write_error;
-			continue;
-		}
-		if (cli_printer_flush(printer, 0) < 0 || cli_printer_flush(printer, 1) < 0)
-			goto write_error;
-		if (r == -EAGAIN) {
-			struct timespec ts = { .tv_sec = 0, .tv_nsec = RETRY_DELAY_NS };
-
-			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-				;
-			continue;
-		}
-		if (r == CTFLIVE_CTF_END) {
-			rc = 0;
-			break;
-		}
-		log_error("live session '%s': %s", input, ctflive_live_view_error(v));
-		goto out;
-	}
-out:
-	ctflive_live_view_free(v);
-	ctflive_ctf_printer_free(printer);
+	rc = cl_cli_print_loop(it, &po, false);
+	ctflive_iter_free(it);
 	return rc;
-write_error:
-	log_error("cannot write events: %s", strerror(errno));
-	rc = 1;
-	goto out;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "macro.h"
 #include "meta.h"
 
@@ -408,23 +409,16 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 
 struct pbuf {
 	struct cl_op *ops; /* owned (malloc) while building */
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap;
 };
 
 static int emit(struct pbuf *p, uint8_t code, uint32_t arg, const struct cl_node *n)
 {
-	if (p->n == p->cap) {
-		uint32_t nc = p->cap ? p->cap * 2 : 16;
-		struct cl_op *no;
-
-		if (nc > (1u << 24))
-			return -E2BIG;
-		no = realloc(p->ops, nc * sizeof(*no));
-		if (!no)
-			return -ENOMEM;
-		p->ops = no;
-		p->cap = nc;
-	}
+	if (p->n >= (1u << 24))
+		return -E2BIG;
+	if (cl_grow(&p->ops, &p->cap, (size_t)p->n + 1) < 0)
+		return -ENOMEM;
 	memset(&p->ops[p->n], 0, sizeof(p->ops[p->n]));
 	p->ops[p->n].code = code;
 	p->ops[p->n].arg = arg;

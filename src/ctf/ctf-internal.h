@@ -16,7 +16,7 @@
  *   text.c/json.c printers
  *   fsrc.c        trace directories: discovery, merging, stream grouping
  *   fsrc-frame.c  framing data files (.idx or headers), multi-file order
- *   mux.c         merging streams by time
+ *   merge.c       merging inputs by time (include/ctflive/merge.h)
  *
  * Memory: everything the metadata creates lives in the trace's arena and is
  * freed with the trace. Decoded values live in per-stream growable arrays
@@ -361,6 +361,7 @@ struct ctflive_ctf_stream {
 	uint64_t clock;
 	uint64_t *regs; /* owned, nregs + 1 */
 	uint32_t nregs;
+	size_t regs_cap;
 	uint64_t mv[CL_M_COUNT];
 	uint32_t mset;
 	struct cl_vals vals[CL_V_COUNT];
@@ -390,8 +391,8 @@ struct ctflive_ctf_stream {
 /*
  * babeltrace2's order between two streams whose next messages have equal
  * times (ctf-decoding.md §3.8): traces by UUID presence, UUID, then name;
- * then stream class id and stream id. <0, 0 or >0. Used by every merger
- * (mux.c, the follower, the live view).
+ * then stream class id and stream id. <0, 0 or >0. Used by the merger
+ * (merge.c), the one place that orders messages.
  */
 int cl_ctf_stream_order(const struct ctflive_ctf_stream *a, const struct ctflive_ctf_stream *b);
 /* The same, then for distinct streams that compare equal, the messages as
@@ -401,8 +402,8 @@ int cl_ctf_msg_order(const struct ctflive_ctf_stream *sa, const struct ctflive_c
 		     const struct ctflive_ctf_stream *sb, const struct ctflive_ctf_msg *b);
 
 /*
- * The merge rule every merger (ctflive_ctf_mux, the live view, follow)
- * applies to two candidate messages: *ret_key is the time `m` sorts at (its
+ * The merge rule of merge.c (every source: trace directories, live, follow)
+ * applied to two candidate messages: *ret_key is the time `m` sorts at (its
  * own, or `last_ns`, the time of the last message returned, when it has
  * none); true if it goes before `best` of `bs` (sorting at `best_key`),
  * or if there is no best yet (bs NULL).

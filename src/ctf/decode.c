@@ -19,6 +19,7 @@
 #include "bits.h"
 #include "ctf-internal.h"
 #include "fields.h"
+#include "grow.h"
 
 #define CTF_MAGIC 0xC1FC1FC1u
 
@@ -71,18 +72,10 @@ void ctflive_ctf_stream_set_trace_path(struct ctflive_ctf_stream *s, const char 
 
 int ctflive_ctf_stream_mark_lost(struct ctflive_ctf_stream *s, uint64_t packet_seq_num)
 {
-	if (s->nlost == s->lost_cap) {
-		size_t nc = s->lost_cap ? s->lost_cap * 2 : 16;
-		uint64_t *n;
-
-		if (nc > 65536)
-			return -E2BIG;
-		n = realloc(s->lost, nc * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		s->lost = n;
-		s->lost_cap = nc;
-	}
+	if (s->nlost >= 65536)
+		return -E2BIG;
+	if (cl_grow(&s->lost, &s->lost_cap, s->nlost + 1) < 0)
+		return -ENOMEM;
 	s->lost[s->nlost++] = packet_seq_num;
 	return 0;
 }
@@ -118,6 +111,26 @@ uint64_t ctflive_ctf_stream_instance_id(const struct ctflive_ctf_stream *s)
 	return s->instance_id;
 }
 
+int ctflive_ctf_trace_clock_ns(const struct ctflive_ctf_trace *t, uint64_t stream_class_id,
+			       uint64_t cycles, int64_t *ret_ns)
+{
+	const struct cl_stream_class *sc = cl_trace_stream_class(t, stream_class_id);
+
+	if (!sc || !sc->clock)
+		return -ENOENT;
+	*ret_ns = cl_clock_ns(sc->clock, cycles);
+	return 0;
+}
+
+int ctflive_ctf_stream_clock_ns(const struct ctflive_ctf_stream *s, uint64_t cycles,
+				int64_t *ret_ns)
+{
+	if (!s->sc || !s->sc->clock)
+		return -ENOENT;
+	*ret_ns = cl_clock_ns(s->sc->clock, cycles);
+	return 0;
+}
+
 const char *ctflive_ctf_event_name(const struct ctflive_ctf_event *e)
 {
 	return e->ec->name;
@@ -141,13 +154,11 @@ const struct ctflive_ctf_trace *ctflive_ctf_stream_trace(const struct ctflive_ct
 static int ensure_regs(struct ctflive_ctf_stream *s)
 {
 	if (s->t->nregs > s->nregs || !s->regs) {
-		uint64_t *n = realloc(s->regs, sizeof(*n) * ((size_t)s->t->nregs + 1));
+		size_t old = s->regs ? (size_t)s->nregs + 1 : 0, need = (size_t)s->t->nregs + 1;
 
-		if (!n)
+		if (cl_grow(&s->regs, &s->regs_cap, need) < 0)
 			return -ENOMEM;
-		memset(n + (s->regs ? s->nregs + 1 : 0), 0,
-		       sizeof(*n) * ((size_t)s->t->nregs + 1 - (s->regs ? s->nregs + 1 : 0)));
-		s->regs = n;
+		memset(s->regs + old, 0, sizeof(*s->regs) * (need - old));
 		s->nregs = s->t->nregs;
 	}
 	return 0;

@@ -17,6 +17,7 @@
 
 #include "bits.h"
 #include "fields.h"
+#include "grow.h"
 
 /* Error with position: returned as -EBADMSG (or given code). */
 int cl_dec_err(struct ctflive_ctf_stream *s, int code, uint64_t bitpos, const char *fmt, ...)
@@ -34,16 +35,10 @@ int cl_dec_err(struct ctflive_ctf_stream *s, int code, uint64_t bitpos, const ch
 
 static int vals_grow(struct ctflive_ctf_stream *s, struct cl_vals *v)
 {
-	size_t nc = v->cap ? v->cap * 2 : 64;
-	struct cl_val *n;
-
-	if (nc > CL_MAX_VALUES)
+	if (v->n >= CL_MAX_VALUES)
 		return cl_dec_err(s, -E2BIG, 0, "more than %u values in one scope", CL_MAX_VALUES);
-	n = realloc(v->v, nc * sizeof(*n));
-	if (!n)
+	if (cl_grow(&v->v, &v->cap, v->n + 1) < 0)
 		return -ENOMEM;
-	v->v = n;
-	v->cap = nc;
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "bytes.h"
 #include "ctf-index.h"
 #include "fsrc.h"
+#include "grow.h"
 
 /* Maps the index of data file `path`, `index/<name>.idx` beside it (LTTng's
  * layout): true with a non-empty mapping for the caller to munmap(). */
@@ -173,15 +174,8 @@ static int merge_packet(void *ctx, const struct cl_packet_info *p)
 	if (lo < l->n && l->v[lo].size == m.size && l->v[lo].begin == m.begin &&
 	    l->v[lo].end == m.end && l->v[lo].seq == m.seq)
 		return 0;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		struct mpacket *n = realloc(l->v, nc * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		l->v = n;
-		l->cap = nc;
-	}
+	if (cl_grow(&l->v, &l->cap, l->n + 1) < 0)
+		return -ENOMEM;
 	memmove(&l->v[lo + 1], &l->v[lo], (l->n - lo) * sizeof(*l->v));
 	l->v[lo] = m;
 	l->n++;
@@ -232,11 +226,14 @@ int cl_fsrc_plan_runs(struct fstream *st, struct ftrace *owner, struct ctflive_c
 /*
  * Reads the CTF index of a data file (index/<file>.idx, big-endian, v1.0 or
  * v1.1: relayd-protocol.md §6.4) and reports the packets it marks as lost in
- * transit (offset all ones) to the stream decoder. Indexes are optional and
+ * transit (offset all ones) to the stream decoder; *ret_trailing is how many
+ * of them follow the file's last packet, *ret_trailing_end the
+ * timestamp_end of the last one (UINT64_MAX if none). Indexes are optional and
  * only advisory here: the decoder walks the packet headers itself, so a
  * missing or damaged index changes nothing else.
  */
-uint64_t cl_fsrc_index_lost(const char *data_path, struct ctflive_ctf_stream *dec)
+uint64_t cl_fsrc_index_lost(const char *data_path, struct ctflive_ctf_stream *dec,
+			    uint64_t *ret_trailing, uint64_t *ret_trailing_end)
 {
 	struct cl_index_header h;
 	struct cl_index_entry e;
@@ -245,14 +242,20 @@ uint64_t cl_fsrc_index_lost(const char *data_path, struct ctflive_ctf_stream *de
 	uint64_t lost = 0;
 	size_t len;
 
+	*ret_trailing = 0;
+	*ret_trailing_end = UINT64_MAX;
 	if (!map_index(data_path, &m, &len))
 		return 0;
 	rb = cl_rbuf_make(m, len);
 	if (cl_index_header_decode(&rb, &h) == 0 && cl_index_header_check(&h) == 0) {
 		while (cl_index_entry_decode(&rb, h.entry_size, &e) == 0) {
-			if (!cl_index_entry_is_lost(&e))
+			if (!cl_index_entry_is_lost(&e)) {
+				*ret_trailing = 0; /* a packet follows them */
 				continue;
+			}
 			lost++;
+			++*ret_trailing;
+			*ret_trailing_end = e.timestamp_end;
 			if (h.entry_size >= CL_INDEX_ENTRY_SIZE_1_1)
 				(void)ctflive_ctf_stream_mark_lost(dec, e.packet_seq_num);
 		}

@@ -23,6 +23,7 @@
 #include "ctf-internal.h"
 #include "ctflive/ctf-fs.h"
 #include "fsrc.h"
+#include "grow.h"
 
 /* ---- source ----------------------------------------------------------- */
 
@@ -136,15 +137,8 @@ static int cmp_str(const void *a, const void *b)
 
 static int strv_add(struct strv *s, const char *str)
 {
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 16;
-		char **nv = realloc(s->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		s->v = nv;
-		s->cap = nc;
-	}
+	if (cl_grow(&s->v, &s->cap, s->n + 1) < 0)
+		return -ENOMEM;
 	s->v[s->n] = strdup(str);
 	if (!s->v[s->n])
 		return -ENOMEM;
@@ -173,15 +167,8 @@ struct search {
 
 static int push_dir(struct search *se, const struct stat *sb)
 {
-	if (se->n == se->cap) {
-		size_t nc = se->cap ? se->cap * 2 : 16;
-		void *n = realloc(se->v, nc * sizeof(*se->v));
-
-		if (!n)
-			return -ENOMEM;
-		se->v = n;
-		se->cap = nc;
-	}
+	if (cl_grow(&se->v, &se->cap, se->n + 1) < 0)
+		return -ENOMEM;
 	se->v[se->n].dev = sb->st_dev;
 	se->v[se->n].ino = sb->st_ino;
 	se->n++;
@@ -294,15 +281,8 @@ static int add_trace(struct ctflive_ctf_fs *fs, const char *dir, const char *inp
 	const char *host = NULL, *rel;
 	int r;
 
-	if (fs->ntraces == fs->tcap) {
-		size_t nc = fs->tcap ? fs->tcap * 2 : 4;
-		struct ftrace *n = realloc(fs->traces, nc * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		fs->traces = n;
-		fs->tcap = nc;
-	}
+	if (cl_grow(&fs->traces, &fs->tcap, fs->ntraces + 1) < 0)
+		return -ENOMEM;
 	tr = &fs->traces[fs->ntraces];
 	memset(tr, 0, sizeof(*tr));
 	snprintf(mpath, sizeof(mpath), "%s/metadata", dir);
@@ -484,26 +464,17 @@ static int add_stream_files(struct ctflive_ctf_fs *fs, struct ftrace *tr, struct
 		}
 		if (k < fs->nstreams) {
 			struct fstream *st = &fs->streams[k];
-			struct dfile *nf = realloc(st->files, (st->nfiles + 1) * sizeof(*nf));
 
-			if (!nf) {
+			if (cl_grow(&st->files, &st->fcap, st->nfiles + 1) < 0) {
 				r = -ENOMEM;
 				break;
 			}
-			st->files = nf;
 			st->files[st->nfiles++] = f;
 			continue;
 		}
-		if (fs->nstreams == fs->scap) {
-			size_t nc = fs->scap ? fs->scap * 2 : 16;
-			struct fstream *ns = realloc(fs->streams, nc * sizeof(*ns));
-
-			if (!ns) {
-				r = -ENOMEM;
-				break;
-			}
-			fs->streams = ns;
-			fs->scap = nc;
+		if (cl_grow(&fs->streams, &fs->scap, fs->nstreams + 1) < 0) {
+			r = -ENOMEM;
+			break;
 		}
 		struct fstream *st = &fs->streams[fs->nstreams];
 		memset(st, 0, sizeof(*st));
@@ -514,6 +485,7 @@ static int add_stream_files(struct ctflive_ctf_fs *fs, struct ftrace *tr, struct
 		}
 		st->files[0] = f;
 		st->nfiles = 1;
+		st->fcap = 1;
 		st->tr = owner;
 		fs->nstreams++;
 	}
@@ -686,8 +658,17 @@ int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_
 			break;
 		ctflive_ctf_stream_set_labels(st->dec, st->tr->name, st->files[0].path,
 					      st->stream_id);
-		for (size_t k = 0; k < st->nfiles; k++)
-			fs->lost += cl_fsrc_index_lost(st->files[k].path, st->dec);
+		for (size_t k = 0; k < st->nfiles; k++) {
+			uint64_t tr, tr_end;
+
+			fs->lost += cl_fsrc_index_lost(st->files[k].path, st->dec, &tr, &tr_end);
+			/* lost after the stream's last packet: those of the file
+			 * read last */
+			if (st->nruns && k == st->runs[st->nruns - 1].file) {
+				st->lost_after = tr;
+				st->lost_after_end = tr_end;
+			}
+		}
 	}
 	free(se.v);
 	free(se.unreadable);
@@ -761,6 +742,22 @@ struct ctflive_ctf_stream *ctflive_ctf_fs_stream(const struct ctflive_ctf_fs *fs
 uint64_t ctflive_ctf_fs_lost_packets(const struct ctflive_ctf_fs *fs)
 {
 	return fs->lost;
+}
+
+int ctflive_ctf_fs_merge_add(const struct ctflive_ctf_fs *fs, struct ctflive_merge *m)
+{
+	for (size_t i = 0; i < fs->nstreams; i++) {
+		const struct fstream *st = &fs->streams[i];
+		struct ctflive_merge_input in = { .stream = st->dec };
+		int r = ctflive_merge_add(m, &in);
+
+		if (r == 0 && st->lost_after)
+			r = ctflive_merge_lost_after(m, st->dec, st->lost_after,
+						     st->lost_after_end);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 size_t ctflive_ctf_fs_warning_count(const struct ctflive_ctf_fs *fs)

@@ -33,13 +33,15 @@ struct frun {
 
 struct fstream {
 	struct dfile *files; /* owned array (maps owned) */
-	size_t nfiles;
+	size_t nfiles, fcap;
 	struct frun *runs; /* owned: the reading order */
 	size_t nruns, cur;
 	size_t pos; /* in the current run */
 	struct ctflive_ctf_stream *dec;
 	struct ftrace *tr;
 	uint64_t stream_id;
+	/* index entries lost after the stream's last packet (merge.h) */
+	uint64_t lost_after, lost_after_end;
 };
 
 struct ftrace {
@@ -82,7 +84,9 @@ int cl_fsrc_first_packet(void *ctx, const struct cl_packet_info *p);
 int cl_fsrc_plan_runs(struct fstream *st, struct ftrace *owner, struct ctflive_ctf_diag *reterr);
 
 /* Packets the index of `data_path` marks as lost in transit, reported to
- * `dec`; their count. */
-uint64_t cl_fsrc_index_lost(const char *data_path, struct ctflive_ctf_stream *dec);
+ * `dec`; their count, and how many follow the file's last packet (and the
+ * timestamp_end of the last of them, UINT64_MAX if none). */
+uint64_t cl_fsrc_index_lost(const char *data_path, struct ctflive_ctf_stream *dec,
+			    uint64_t *ret_trailing, uint64_t *ret_trailing_end);
 
 #endif

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "macro.h"
 #include "meta.h"
 
@@ -44,18 +45,10 @@ int cl_diag_add(struct cl_diag_list *l, int line, int col, const char *fmt, ...)
 	va_list ap;
 	struct ctflive_ctf_diag *d;
 
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 8;
-		struct ctflive_ctf_diag *ni;
-
-		if (nc > 4096)
-			return 0; /* enough warnings */
-		ni = realloc(l->items, nc * sizeof(*ni));
-		if (!ni)
-			return -ENOMEM;
-		l->items = ni;
-		l->cap = nc;
-	}
+	if (l->n >= 4096)
+		return 0; /* enough warnings */
+	if (cl_grow(&l->items, &l->cap, l->n + 1) < 0)
+		return -ENOMEM;
 	d = &l->items[l->n++];
 	d->line = line;
 	d->col = col;
@@ -456,17 +449,14 @@ static int add_event(struct sema *s, struct cl_stream_class *sc, struct cl_event
 			    ev->id, sc->id);
 	if (ev->id < CL_MAX_EVENT_IDS) {
 		if (ev->id >= sc->nby_id) {
-			uint64_t nc = sc->nby_id ? sc->nby_id : 16;
-			struct cl_event_class **n;
+			/* dense: every slot up to the capacity is valid (NULL) */
+			size_t cap = (size_t)sc->nby_id;
 
-			while (nc <= ev->id)
-				nc *= 2;
-			n = realloc(sc->by_id, (size_t)nc * sizeof(*n));
-			if (!n)
+			if (cl_grow(&sc->by_id, &cap, (size_t)ev->id + 1) < 0)
 				return -ENOMEM;
-			memset(n + sc->nby_id, 0, (size_t)(nc - sc->nby_id) * sizeof(*n));
-			sc->by_id = n;
-			sc->nby_id = nc;
+			memset(sc->by_id + sc->nby_id, 0,
+			       (cap - (size_t)sc->nby_id) * sizeof(*sc->by_id));
+			sc->nby_id = cap;
 		}
 		sc->by_id[ev->id] = ev;
 	} else {

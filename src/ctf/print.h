@@ -37,7 +37,8 @@ struct ctflive_ctf_printer {
 /* Copies b->d[start..] into a malloc'd cache buffer. */
 int cl_cache_tail(const struct cl_obuf *b, size_t start, char **text, size_t *len, size_t *cap);
 
-int cl_obuf_grow(struct cl_obuf *b, size_t need);
+/* Out of line: the reserve above is on the hot path of every printed field. */
+__attribute__((noinline, cold)) int cl_obuf_grow(struct cl_obuf *b, size_t need);
 
 static inline int cl_ob_reserve(struct cl_obuf *b, size_t n)
 {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "grow.h"
 #include "print.h"
 
 static const char *const loglevel_names[] = {
@@ -22,22 +23,19 @@ static const char *const loglevel_names[] = {
 
 int cl_obuf_grow(struct cl_obuf *b, size_t need)
 {
-	size_t nc = b->cap ? b->cap : 65536;
-	char *n;
+	/* at least 64 KiB, then at least twice the size: few copies */
+	size_t want = b->cap < 65536 ? 65536 : b->cap * 2;
 
 	if (need > SIZE_MAX / 4 - b->len) {
 		b->oom = true;
 		return -ENOMEM;
 	}
-	while (nc - b->len < need)
-		nc *= 2;
-	n = realloc(b->d, nc);
-	if (!n) {
+	if (want < b->len + need)
+		want = b->len + need;
+	if (cl_grow(&b->d, &b->cap, want) < 0) {
 		b->oom = true;
 		return -ENOMEM;
 	}
-	b->d = n;
-	b->cap = nc;
 	return 0;
 }
 
@@ -62,14 +60,8 @@ int cl_cache_tail(const struct cl_obuf *b, size_t start, char **text, size_t *le
 
 	if (b->oom)
 		return -ENOMEM;
-	if (n > *cap) {
-		char *t = realloc(*text, n);
-
-		if (!t)
-			return -ENOMEM;
-		*text = t;
-		*cap = n;
-	}
+	if (cl_grow(text, cap, n) < 0)
+		return -ENOMEM;
 	memcpy(*text, b->d + start, n);
 	*len = n;
 	return 0;
@@ -623,14 +615,8 @@ static int text_event(struct ctflive_ctf_printer *p, const struct ctflive_ctf_st
 
 			put_scope(p, &first, "stream.packet.context", sc->pkt_ctx,
 				  &s->vals[CL_V_PCTX], f & CTFLIVE_CTF_NAMES_CONTEXT);
-			if (b->len - start > ms->pc_cap) {
-				char *n = realloc(ms->pc_text, b->len - start);
-
-				if (!n)
-					return -ENOMEM;
-				ms->pc_text = n;
-				ms->pc_cap = b->len - start;
-			}
+			if (cl_grow(&ms->pc_text, &ms->pc_cap, b->len - start) < 0)
+				return -ENOMEM;
 			if (!b->oom) {
 				memcpy(ms->pc_text, b->d + start, b->len - start);
 				ms->pc_len = b->len - start;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ctf-internal.h"
+#include "grow.h"
 #include "tracedir.h"
 #include "tsdl.h"
 
@@ -48,22 +49,11 @@ struct ctflive_ctf_trace *ctflive_ctf_trace_free(struct ctflive_ctf_trace *t)
 
 static int grow(char **buf, size_t *cap, size_t need, size_t limit)
 {
-	size_t nc;
-	char *nb;
-
 	if (need <= *cap)
 		return 0;
 	if (need > limit)
 		return -E2BIG;
-	nc = *cap ? *cap : 4096;
-	while (nc < need)
-		nc *= 2;
-	nb = realloc(*buf, nc);
-	if (!nb)
-		return -ENOMEM;
-	*buf = nb;
-	*cap = nc;
-	return 0;
+	return cl_grow(buf, cap, need < 4096 ? 4096 : need);
 }
 
 static int append_text(struct ctflive_ctf_trace *t, const char *s, size_t n,

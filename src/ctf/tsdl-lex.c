@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "macro.h"
 #include "tsdl-lex.h"
 
@@ -213,16 +214,9 @@ static int lx_quoted(struct tsdl_parser *p, struct tok *t, char q)
 		} else {
 			i++;
 		}
-		if (n + 2 > cap) {
-			char *nb;
-
-			cap *= 2;
-			nb = realloc(out, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				goto out;
-			}
-			out = nb;
+		if (cl_grow(&out, &cap, n + 2) < 0) {
+			r = -ENOMEM;
+			goto out;
 		}
 		out[n++] = c;
 	}

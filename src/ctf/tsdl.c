@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "macro.h"
 #include "tsdl-lex.h"
 
@@ -71,15 +72,8 @@ static bool is_typename(const struct tsdl_parser *p, const char *s, size_t n)
 
 static int add_typename(struct tsdl_parser *p, const char *name)
 {
-	if (p->nnames == p->cap) {
-		size_t nc = p->cap ? p->cap * 2 : 32;
-		struct tname *n = realloc(p->names, nc * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		p->names = n;
-		p->cap = nc;
-	}
+	if (cl_grow(&p->names, &p->cap, p->nnames + 1) < 0)
+		return -ENOMEM;
 	p->names[p->nnames].name = name;
 	p->names[p->nnames].depth = p->depth;
 	p->nnames++;

@@ -2,10 +2,11 @@
 /*
  * Internals of the follower of a trace directory on disk
  * (include/ctflive/follow.h, doc/file-formats.md), shared by its pieces:
- *   follow.c         lifecycle, merging of the streams, waiting and warnings
+ *   follow.c         lifecycle, the streams as inputs of the merger
+ *                    (ctflive/merge.h), waiting and warnings
  *   follow-scan.c    discovery of traces and tracefiles, metadata
  *   follow-stream.c  streams and index entries, one round of reading
- *   follow-locks.c   reader side of the lock protocol
+ *   follow-locks.c   the public lock helpers (src/proto/file-locks.c)
  *
  * Objects: a *trace* per directory holding a `metadata` file; a *file* per
  * tracefile with its index file; a *stream* per decoder. Files are attached
@@ -29,6 +30,7 @@
 #include "ctf-index.h"
 #include "ctflive/ctf.h"
 #include "ctflive/follow.h"
+#include "grow.h"
 #include "tracedir.h"
 
 #define MARKER_NAME CL_SESSION_MARKER_NAME
@@ -72,21 +74,21 @@ struct ffile {
 };
 
 struct fstream {
-	struct ftrace *tr;    /* borrowed */
-	uint64_t sc_id, inst; /* key; inst UINT64_MAX for index 1.0 */
-	struct ffile **files; /* borrowed from the follower, reading order */
-	size_t nfiles, cur;
+	struct ctflive_follow *f; /* owner */
+	struct ftrace *tr;        /* borrowed */
+	uint64_t sc_id, inst;     /* key; inst UINT64_MAX for index 1.0 */
+	struct ffile **files;     /* borrowed from the follower, reading order */
+	size_t nfiles, fcap, cur;
 	struct ctflive_ctf_bufsrc *src; /* owned */
 	struct ctflive_ctf_stream *dec; /* owned; borrows tr->trace and src */
 	char *label;                    /* owned: absolute path of the first file */
-	struct ctflive_ctf_msg head;
-	bool has_head, done, ended;
-	uint64_t pushed, begins; /* packets pushed / PACKET_BEGIN decoded */
-	bool has_end;            /* a packet was pushed: last_end is valid */
-	uint64_t last_end;       /* timestamp_end of the last pushed packet (cycles) */
-	uint64_t nlost;          /* lost entries after the last pushed packet */
-	uint64_t lost_end;       /* timestamp_end of the last lost entry (cycles) */
-	bool lost_emitted;       /* the end-of-stream lost message was returned */
+	bool ended;                     /* bufsrc_end() was called */
+	bool capped;                    /* the last poll stopped at MAX_AHEAD packets ahead */
+	uint64_t pushed, begins;        /* packets pushed / PACKET_BEGIN decoded */
+	bool has_end;                   /* a packet was pushed: last_end is valid */
+	uint64_t last_end;              /* timestamp_end of the last pushed packet (cycles) */
+	uint64_t nlost;                 /* lost entries after the last pushed packet */
+	uint64_t lost_end;              /* timestamp_end of the last lost entry (cycles) */
 };
 
 struct ctflive_follow {
@@ -103,17 +105,18 @@ struct ctflive_follow {
 	size_t ntraces;
 	struct ffile **files; /* owned */
 	size_t nfiles;
+	size_t tcap;
+	size_t fcap;
 	struct fstream **streams; /* owned */
-	size_t nstreams;
-	struct fstream *emitted; /* its head was returned by the last call */
-	int64_t last_ns;         /* time of the last message returned */
-	int64_t last_poll;       /* CLOCK_MONOTONIC ns of the last poll that found nothing */
-	bool pushed;             /* the last poll pushed packets */
+	size_t nstreams, scap;
+	struct ctflive_merge *merge; /* owned; borrows the streams' decoders */
+	bool hungry;                 /* a stream read its buffer down: poll */
+	int64_t last_poll;           /* CLOCK_MONOTONIC ns of the last poll that found nothing */
+	bool pushed;                 /* the last poll pushed packets */
 	uint64_t lost;
 	char **warnings; /* owned: pending warnings of the follower */
-	size_t nwarnings, warned;
-	uint8_t *buf; /* owned scratch buffer for packets */
-	size_t buflen;
+	size_t nwarnings, warned, wcap;
+	struct cl_buf buf; /* scratch buffer for packets */
 	char warning[PATH_MAX + 300];
 	int err;
 	char errmsg[PATH_MAX + 300];
@@ -140,5 +143,8 @@ const char *cl_follow_trace_name(struct ftrace *t);
 
 /* follow-stream.c */
 int cl_follow_poll_all(struct ctflive_follow *f);
+
+/* follow.c: makes stream `s` an input of the merger. */
+int cl_follow_merge_add(struct ctflive_follow *f, struct fstream *s);
 
 #endif

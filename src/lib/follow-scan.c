@@ -84,13 +84,11 @@ static bool has_metadata(const struct ctflive_follow *f, const struct stat *sb)
 
 static int add_trace(struct ctflive_follow *f, const char *dir, const char *rel)
 {
-	struct ftrace *t, **n;
+	struct ftrace *t;
 	int r;
 
-	n = realloc(f->traces, (f->ntraces + 1) * sizeof(*n));
-	if (!n)
+	if (cl_grow(&f->traces, &f->tcap, f->ntraces + 1) < 0)
 		return cl_follow_fail(f, -ENOMEM, "out of memory");
-	f->traces = n;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return cl_follow_fail(f, -ENOMEM, "out of memory");
@@ -118,7 +116,7 @@ static int add_trace(struct ctflive_follow *f, const char *dir, const char *rel)
 static int add_file(struct ctflive_follow *f, struct ftrace *t, const char *name,
 		    const struct stat *sb)
 {
-	struct ffile *fi, **n;
+	struct ffile *fi;
 	struct stat osb;
 	char *path;
 
@@ -130,10 +128,7 @@ static int add_file(struct ctflive_follow *f, struct ftrace *t, const char *name
 		return 0;
 	}
 	fi = calloc(1, sizeof(*fi));
-	n = realloc(f->files, (f->nfiles + 1) * sizeof(*n));
-	if (n)
-		f->files = n;
-	if (!fi || !n) {
+	if (!fi || cl_grow(&f->files, &f->fcap, f->nfiles + 1) < 0) {
 		free(fi);
 		free(path);
 		return cl_follow_fail(f, -ENOMEM, "out of memory");

@@ -137,8 +137,7 @@ static int cmp_files(const void *a, const void *b)
 static int attach_file(struct ctflive_follow *f, struct ffile *fi, const struct cl_index_entry *e)
 {
 	struct ctflive_ctf_source src;
-	struct fstream *s = NULL, **ns;
-	struct ffile **nf;
+	struct fstream *s = NULL;
 	int r;
 
 	fi->first_ts = e->timestamp_begin;
@@ -152,10 +151,8 @@ static int attach_file(struct ctflive_follow *f, struct ffile *fi, const struct 
 		}
 	}
 	if (!s) {
-		ns = realloc(f->streams, (f->nstreams + 1) * sizeof(*ns));
-		if (!ns)
+		if (cl_grow(&f->streams, &f->scap, f->nstreams + 1) < 0)
 			return cl_follow_fail(f, -ENOMEM, "out of memory");
-		f->streams = ns;
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return cl_follow_fail(f, -ENOMEM, "out of memory");
@@ -177,12 +174,15 @@ static int attach_file(struct ctflive_follow *f, struct ffile *fi, const struct 
 					      e->stream_instance_id != UINT64_MAX
 						      ? e->stream_instance_id
 						      : fi->tr->next_auto_id++);
+		r = cl_follow_merge_add(f, s);
+		if (r < 0) {
+			cl_follow_stream_free(s);
+			return cl_follow_fail(f, r, "out of memory");
+		}
 		f->streams[f->nstreams++] = s;
 	}
-	nf = realloc(s->files, (s->nfiles + 1) * sizeof(*nf));
-	if (!nf)
+	if (cl_grow(&s->files, &s->fcap, s->nfiles + 1) < 0)
 		return cl_follow_fail(f, -ENOMEM, "out of memory");
-	s->files = nf;
 	s->files[s->nfiles++] = fi;
 	fi->st = s;
 	/* Keep the files not read yet in time order (the current one too if
@@ -191,22 +191,16 @@ static int attach_file(struct ctflive_follow *f, struct ffile *fi, const struct 
 		size_t from = s->files[s->cur]->next == CL_INDEX_HEADER_SIZE ? s->cur : s->cur + 1;
 
 		if (s->nfiles > from + 1)
-			qsort(s->files + from, s->nfiles - from, sizeof(*nf), cmp_files);
+			qsort(s->files + from, s->nfiles - from, sizeof(*s->files), cmp_files);
 	}
 	return 0;
 }
 
 static int grow_buf(struct ctflive_follow *f, size_t n)
 {
-	uint8_t *b;
-
-	if (n <= f->buflen)
-		return 0;
-	b = realloc(f->buf, n);
-	if (!b)
+	cl_buf_clear(&f->buf);
+	if (cl_buf_reserve(&f->buf, n) < 0)
 		return cl_follow_fail(f, -ENOMEM, "out of memory");
-	f->buf = b;
-	f->buflen = n;
 	return 0;
 }
 
@@ -217,6 +211,7 @@ static int grow_buf(struct ctflive_follow *f, size_t n)
  */
 static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 {
+	s->capped = false;
 	while (s->cur < s->nfiles && s->pushed - s->begins < MAX_AHEAD) {
 		struct ffile *fi = s->files[s->cur];
 		struct cl_index_entry e;
@@ -288,12 +283,12 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 		r = grow_buf(f, (size_t)len);
 		if (r < 0)
 			return r;
-		r = ctflive_follow_pread_locked(fi->data_fd, f->buf, (size_t)len, e.offset);
+		r = ctflive_follow_pread_locked(fi->data_fd, f->buf.data, (size_t)len, e.offset);
 		if (r == -EAGAIN || r == -EMSGSIZE)
 			return 0;
 		if (r < 0)
 			return cl_follow_fail(f, r, "cannot read '%s': %s", fi->path, strerror(-r));
-		r = ctflive_ctf_bufsrc_push(s->src, f->buf, (size_t)len);
+		r = ctflive_ctf_bufsrc_push(s->src, f->buf.data, (size_t)len);
 		if (r < 0)
 			return cl_follow_fail(f, r, "out of memory");
 		s->pushed++;
@@ -302,6 +297,8 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 		s->last_end = e.timestamp_end;
 		fi->next += fi->esize;
 	}
+	/* stopped by the read-ahead limit: more may be published already */
+	s->capped = s->cur < s->nfiles;
 	return 0;
 }
 

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Following a trace directory on disk (include/ctflive/follow.h,
- * doc/file-formats.md): the public API. Lifecycle of the follower, merging
- * of its streams, waiting and warnings; the objects are described in
- * follow-internal.h.
+ * doc/file-formats.md): the public API. Lifecycle of the follower, its
+ * streams as inputs of the merger (ctflive/merge.h), waiting and warnings;
+ * the objects are described in follow-internal.h.
  *
- * Merging follows live-view.c: every stream has a head (its next message)
- * or is blocked; the oldest head is returned when every blocked stream has
- * a bound at least as late (see "Merging while live" in follow.h).
+ * Asked for its next message, a stream answers READY (decoded), IDLE up to
+ * its grace bound, BLOCKED (its relay is committing bytes, a rotation is
+ * under way) or ENDED; one more input without a stream holds the merge back
+ * for files whose first packet is not published yet (see "Merging while
+ * live" in follow.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,9 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctf-internal.h"
 #include "ctflive/ctf.h"
 #include "ctflive/follow.h"
+#include "ctflive/live.h"
+#include "ctflive/merge.h"
 #include "follow-internal.h"
 
 __attribute__((format(printf, 3, 4))) int cl_follow_fail(struct ctflive_follow *f, int r,
@@ -44,16 +47,14 @@ __attribute__((format(printf, 3, 4))) int cl_follow_fail(struct ctflive_follow *
 __attribute__((format(printf, 2, 3))) void cl_follow_add_warning(struct ctflive_follow *f,
 								 const char *fmt, ...)
 {
-	char buf[PATH_MAX + 300], *w, **n;
+	char buf[PATH_MAX + 300], *w;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	n = realloc(f->warnings, (f->nwarnings + 1) * sizeof(*n));
-	if (!n)
+	if (cl_grow(&f->warnings, &f->wcap, f->nwarnings + 1) < 0)
 		return;
-	f->warnings = n;
 	w = strdup(buf);
 	if (w)
 		f->warnings[f->nwarnings++] = w;
@@ -109,6 +110,9 @@ uint64_t ctflive_follow_lost_packets(const struct ctflive_follow *f)
 	return f->lost;
 }
 
+static int files_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret, int64_t *ret_idle_ns,
+		      struct ctflive_ctf_diag *reterr);
+
 int ctflive_follow_new(const char *dir, const struct ctflive_follow_options *opts,
 		       struct ctflive_follow **ret)
 {
@@ -133,7 +137,11 @@ int ctflive_follow_new(const char *dir, const struct ctflive_follow_options *opt
 		f->opts.grace_ms = CTFLIVE_FOLLOW_DEFAULT_GRACE_MS;
 	if (f->opts.rescan_ms <= 0)
 		f->opts.rescan_ms = 1000;
-	f->dir = strdup(dir);
+	/* absolute, so that stream names are the absolute file paths that
+	 * `ctflive view` and babeltrace2 print */
+	f->dir = realpath(dir, NULL);
+	if (!f->dir)
+		f->dir = strdup(dir);
 	mpath = f->dir ? cl_follow_path_join(dir, MARKER_NAME) : NULL;
 	if (!mpath) {
 		ctflive_follow_free(f);
@@ -146,8 +154,19 @@ int ctflive_follow_new(const char *dir, const struct ctflive_follow_options *opt
 	if (!f->opts.no_inotify && f->has_marker)
 		f->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	f->dirty = true;
-	f->last_ns = INT64_MIN;
 	f->pushed = true;
+	f->buf.max = CTFLIVE_LIVE_MAX_PACKET;
+	{
+		struct ctflive_merge_input in = { .pull = files_pull, .ctx = f };
+		int r = ctflive_merge_new(&f->merge);
+
+		if (r == 0)
+			r = ctflive_merge_add(f->merge, &in);
+		if (r < 0) {
+			ctflive_follow_free(f);
+			return r;
+		}
+	}
 	*ret = f;
 	return 0;
 }
@@ -167,6 +186,7 @@ struct ctflive_follow *ctflive_follow_free(struct ctflive_follow *f)
 {
 	if (!f)
 		return NULL;
+	ctflive_merge_free(f->merge);
 	for (size_t i = 0; i < f->nstreams; i++)
 		cl_follow_stream_free(f->streams[i]);
 	for (size_t i = 0; i < f->nfiles; i++) {
@@ -201,75 +221,13 @@ struct ctflive_follow *ctflive_follow_free(struct ctflive_follow *f)
 	free(f->streams);
 	free(f->files);
 	free(f->traces);
-	free(f->buf);
+	cl_buf_free(&f->buf);
 	free(f->dir);
 	free(f);
 	return NULL;
 }
 
 /* ---- merging ---------------------------------------------------------- */
-
-/* The message for lost entries after the last packet of an ended stream. */
-static bool trailing_lost(struct fstream *s, struct ctflive_ctf_msg *m)
-{
-	const struct ctflive_ctf_stream *d = s->dec;
-
-	if (!s->nlost || s->lost_emitted)
-		return false;
-	s->lost_emitted = true;
-	memset(m, 0, sizeof(*m));
-	m->type = CTFLIVE_CTF_MSG_DISCARDED_PACKETS;
-	m->count = s->nlost;
-	m->count_known = true;
-	m->lost_in_transit = true;
-	if (d->sc && d->sc->clock && s->has_end) {
-		m->has_time = m->has_range = true;
-		m->begin_cycles = m->cycles = s->last_end;
-		m->end_cycles = s->lost_end;
-		m->begin_ns = m->ns = cl_clock_ns(d->sc->clock, s->last_end);
-		m->end_ns = cl_clock_ns(d->sc->clock, s->lost_end);
-	}
-	s->nlost = 0;
-	return true;
-}
-
-/* Decodes a head for every stream without one. Returns 1 if some stream
- * needs bytes, 0 otherwise, or an error. */
-static int fill_heads(struct ctflive_follow *f)
-{
-	int hungry = 0;
-
-	for (size_t i = 0; i < f->nstreams; i++) {
-		struct fstream *s = f->streams[i];
-		struct ctflive_ctf_diag diag;
-		int r;
-
-		if (s->has_head || s->done)
-			continue;
-		memset(&diag, 0, sizeof(diag));
-		r = ctflive_ctf_stream_next(s->dec, &s->head, &diag);
-		if (r == 0) {
-			s->has_head = true;
-			if (s->head.type == CTFLIVE_CTF_MSG_PACKET_BEGIN)
-				s->begins++;
-			if (s->pushed - s->begins < MAX_AHEAD / 2)
-				hungry = 1;
-			continue;
-		}
-		if (r == CTFLIVE_CTF_END) {
-			if (trailing_lost(s, &s->head))
-				s->has_head = true;
-			else
-				s->done = true;
-			continue;
-		}
-		if (r != -EAGAIN)
-			return cl_follow_fail(f, r, "cannot decode '%s' at offset %" PRIu64 ": %s",
-					      s->label, diag.offset, diag.msg);
-		hungry = 1;
-	}
-	return hungry;
-}
 
 /*
  * A rotation or a clear is under way: streams are written out of sight, in
@@ -321,10 +279,10 @@ static bool blocked_bound(struct ctflive_follow *f, struct fstream *s, struct ff
 	    (ctflive_follow_safe_end(fi->data_fd, 0, &end) < 0 ||
 	     cl_follow_file_size(fi->data_fd, &size) < 0 || (end != UINT64_MAX && end < size)))
 		return false;
-	if (s && s->has_end && s->dec->sc && s->dec->sc->clock) {
-		int64_t e = cl_clock_ns(s->dec->sc->clock, s->last_end);
+	if (s && s->has_end) {
+		int64_t e;
 
-		if (e > wall)
+		if (ctflive_ctf_stream_clock_ns(s->dec, s->last_end, &e) == 0 && e > wall)
 			wall = e;
 	}
 	*ret = wall;
@@ -343,6 +301,85 @@ static bool may_poll(struct ctflive_follow *f)
 	return f->pushed || cl_follow_clock_ns(CLOCK_MONOTONIC) - f->last_poll >= POLL_GAP_NS;
 }
 
+/* The merger asks stream `s` (ctx) for its next message. */
+static int stream_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret,
+		       int64_t *ret_idle_ns, struct ctflive_ctf_diag *reterr)
+{
+	struct fstream *s = ctx;
+	struct ctflive_follow *f = s->f;
+	struct ctflive_ctf_diag diag;
+	int r;
+
+	(void)need_ns;
+	memset(&diag, 0, sizeof(diag));
+	r = ctflive_ctf_stream_next(s->dec, ret, &diag);
+	if (r == 0) {
+		if (ret->type == CTFLIVE_CTF_MSG_PACKET_BEGIN)
+			s->begins++;
+		if (s->pushed - s->begins < MAX_AHEAD / 2)
+			f->hungry = true;
+		return CTFLIVE_MERGE_READY;
+	}
+	if (r == CTFLIVE_CTF_END) {
+		/* lost entries after the last packet: the merger reports them */
+		if (s->nlost)
+			(void)ctflive_merge_lost_after(f->merge, s->dec, s->nlost, s->lost_end);
+		return CTFLIVE_MERGE_ENDED;
+	}
+	if (r != -EAGAIN) {
+		r = cl_follow_fail(f, r, "cannot decode '%s' at offset %" PRIu64 ": %s", s->label,
+				   diag.offset, diag.msg);
+		memset(reterr, 0, sizeof(*reterr));
+		reterr->offset = UINT64_MAX;
+		snprintf(reterr->msg, sizeof(reterr->msg), "%.200s", f->errmsg);
+		return r;
+	}
+	f->hungry = true;
+	/* a stream whose last poll stopped at the read-ahead limit has more
+	 * published packets: read them before assuming anything */
+	if (!f->final_read && !s->capped && blocked_bound(f, s, NULL, ret_idle_ns))
+		return CTFLIVE_MERGE_IDLE;
+	return CTFLIVE_MERGE_BLOCKED;
+}
+
+/*
+ * The input without a stream: files not attached to a stream yet (their
+ * first index entry is not published) hold the merge back to their bound.
+ */
+static int files_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret, int64_t *ret_idle_ns,
+		      struct ctflive_ctf_diag *reterr)
+{
+	struct ctflive_follow *f = ctx;
+	int64_t min = INT64_MAX;
+
+	(void)need_ns;
+	(void)ret;
+	(void)reterr;
+	if (f->final_read)
+		return CTFLIVE_MERGE_ENDED;
+	for (size_t i = 0; i < f->nfiles; i++) {
+		struct ffile *fi = f->files[i];
+		int64_t bound;
+
+		if (fi->st || fi->exhausted)
+			continue;
+		if (!blocked_bound(f, NULL, fi, &bound))
+			return CTFLIVE_MERGE_BLOCKED;
+		if (bound < min)
+			min = bound;
+	}
+	*ret_idle_ns = min;
+	return CTFLIVE_MERGE_IDLE;
+}
+
+int cl_follow_merge_add(struct ctflive_follow *f, struct fstream *s)
+{
+	struct ctflive_merge_input in = { .stream = s->dec, .pull = stream_pull, .ctx = s };
+
+	s->f = f;
+	return ctflive_merge_add(f->merge, &in);
+}
+
 int ctflive_follow_next(struct ctflive_follow *f, const struct ctflive_ctf_stream **ret_stream,
 			struct ctflive_ctf_msg *ret_msg)
 {
@@ -353,80 +390,46 @@ int ctflive_follow_next(struct ctflive_follow *f, const struct ctflive_ctf_strea
 		return -EINVAL;
 	if (f->err)
 		return f->err;
-	if (f->emitted) {
-		f->emitted->has_head = false;
-		f->emitted = NULL;
-	}
-	for (;;) {
-		struct fstream *best = NULL;
-		bool can_emit = true;
-		int64_t best_key = 0;
-
-		r = fill_heads(f);
+	if (f->hungry && may_poll(f)) {
+		/* a stream read its buffer down: read ahead */
+		f->hungry = false;
+		polled = true;
+		r = cl_follow_poll_all(f);
 		if (r < 0)
 			return r;
-		if (r > 0 && !polled && may_poll(f)) {
-			polled = true;
-			r = cl_follow_poll_all(f);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		for (size_t i = 0; i < f->nstreams; i++) {
-			struct fstream *s = f->streams[i];
-			int64_t k;
+	}
+	for (;;) {
+		const struct ctflive_ctf_msg *m;
+		struct ctflive_ctf_stream *s = NULL;
+		struct ctflive_ctf_diag diag;
 
-			if (s->has_head && cl_ctf_goes_first(s->dec, &s->head, f->last_ns, &k,
-							     best ? best->dec : NULL,
-							     best ? &best->head : NULL, best_key)) {
-				best = s;
-				best_key = k;
-			}
-		}
-		if (!f->final_read) {
-			for (size_t i = 0; can_emit && i < f->nstreams; i++) {
-				struct fstream *s = f->streams[i];
-				int64_t bound;
-
-				if (s->has_head || s->done)
-					continue;
-				if (!best || !blocked_bound(f, s, NULL, &bound) || bound < best_key)
-					can_emit = false;
-			}
-			for (size_t i = 0; can_emit && i < f->nfiles; i++) {
-				struct ffile *fi = f->files[i];
-				int64_t bound;
-
-				if (fi->st || fi->exhausted)
-					continue;
-				if (!best || !blocked_bound(f, NULL, fi, &bound) ||
-				    bound < best_key)
-					can_emit = false;
-			}
-		}
-		if (best && can_emit) {
-			f->emitted = best;
-			f->last_ns = best_key;
-			*ret_stream = best->dec;
-			*ret_msg = best->head;
+		r = ctflive_merge_next(f->merge, &m, &s, &diag);
+		if (r == 0) {
+			*ret_stream = s;
+			*ret_msg = *m;
 			return 0;
 		}
-		if (f->final_read && !best) {
-			bool all_done = true;
-
-			for (size_t i = 0; i < f->nstreams; i++)
-				all_done = all_done && f->streams[i]->done;
-			if (all_done)
-				return CTFLIVE_CTF_END;
-		}
-		if (!polled) {
+		if (r == CTFLIVE_CTF_END && f->final_read)
+			return CTFLIVE_CTF_END;
+		if (r == -EAGAIN || r == CTFLIVE_CTF_END) {
+			/* poll again as long as polls bring packets */
+			if (polled && !f->pushed)
+				return -EAGAIN;
 			polled = true;
+			f->hungry = false;
 			r = cl_follow_poll_all(f);
 			if (r < 0)
 				return r;
 			continue;
 		}
-		return -EAGAIN;
+		if (f->err)
+			return f->err;
+		/* the merger's own error: an event older than one returned */
+		return cl_follow_fail(f, r, "%s%s%s%s", s ? ctflive_ctf_stream_name(s) : "",
+				      s ? ": " : "", diag.msg,
+				      f->has_marker ? " (or a packet published later than "
+						      "--grace allows)"
+						    : "");
 	}
 }
 

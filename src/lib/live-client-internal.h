@@ -63,7 +63,7 @@ struct ctflive_live_client {
 	bool end_queued;
 
 	struct session *sessions; /* owned */
-	size_t nsessions;
+	size_t nsessions, sessions_cap;
 	struct trace *traces; /* owned */
 	size_t ntraces, traces_cap;
 	struct stream *streams; /* owned */

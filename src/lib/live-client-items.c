@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "live-client-internal.h"
 
 /* babeltrace2 reads packets in requests of at most this many bytes. */
@@ -116,15 +117,8 @@ static struct trace *get_trace(struct ctflive_live_client *c, uint64_t id, uint6
 
 	if (t)
 		return t;
-	if (c->ntraces == c->traces_cap) {
-		size_t ncap = c->traces_cap ? c->traces_cap * 2 : 8;
-		struct trace *n = realloc(c->traces, ncap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		c->traces = n;
-		c->traces_cap = ncap;
-	}
+	if (cl_grow(&c->traces, &c->traces_cap, c->ntraces + 1) < 0)
+		return NULL;
 	t = &c->traces[c->ntraces++];
 	memset(t, 0, sizeof(*t));
 	t->id = id;
@@ -180,16 +174,9 @@ static int recv_streams(struct ctflive_live_client *c, uint32_t cmd, uint64_t se
 						      CL_LIVE_MAX_STREAMS);
 			break;
 		}
-		if (c->nstreams == c->streams_cap) {
-			size_t ncap = c->streams_cap ? c->streams_cap * 2 : 16;
-			struct stream *n = realloc(c->streams, ncap * sizeof(*n));
-
-			if (!n) {
-				r = cl_live_client_set_broken(c, -ENOMEM, "out of memory");
-				break;
-			}
-			c->streams = n;
-			c->streams_cap = ncap;
+		if (cl_grow(&c->streams, &c->streams_cap, c->nstreams + 1) < 0) {
+			r = cl_live_client_set_broken(c, -ENOMEM, "out of memory");
+			break;
 		}
 		c->streams[c->nstreams++] = (struct stream){
 			.id = rec->id,
@@ -319,7 +306,6 @@ static int attach_one(struct ctflive_live_client *c, uint64_t id, enum ctflive_l
 	struct cl_wbuf wb = cl_wbuf_make(req, sizeof(req));
 	struct cl_live_attach_request a = { .session_id = id, .offset = 0, .seek = (uint32_t)seek };
 	struct cl_live_streams_reply m;
-	struct session *s;
 	struct cl_rbuf rb;
 	int r;
 
@@ -347,10 +333,8 @@ static int attach_one(struct ctflive_live_client *c, uint64_t id, enum ctflive_l
 			c, -EPROTO, "the relay refused to attach the session (%s)",
 			cl_live_status_name(CL_LIVE_CMD_ATTACH_SESSION, m.status));
 	}
-	s = realloc(c->sessions, (c->nsessions + 1) * sizeof(*s));
-	if (!s)
+	if (cl_grow(&c->sessions, &c->sessions_cap, c->nsessions + 1) < 0)
 		return cl_live_client_set_broken(c, -ENOMEM, "out of memory");
-	c->sessions = s;
 	c->sessions[c->nsessions++] = (struct session){ .id = id };
 	return recv_streams(c, CL_LIVE_CMD_ATTACH_SESSION, id, m.streams_count);
 }

@@ -4,18 +4,20 @@
  * stream merged by time (live-protocol.md §4.3-§4.5).
  *
  * Each data stream has a decoder reading an in-memory byte source into which
- * whole packets are pushed as the relay hands them out. A stream is in one
- * of these states:
- *   - it has a *head*: its next decoded message, waiting to be merged;
- *   - it has a *bound*: no data, but an inactivity beacon says it will
- *     produce nothing older than bound_ns;
- *   - it is *blocked*: no data and no usable beacon (RETRY, or its bound was
- *     passed and the relay has nothing newer yet).
- * The oldest head is returned when no stream is blocked and every bound is
- * at least as late as that head. A bound older than the oldest head is
- * consumed: the stream is asked for its next index again. The relay is
- * asked at most once per stream per call: when nothing can be returned, the
- * call returns -EAGAIN and the caller waits (babeltrace2 waits 100 ms).
+ * whole packets are pushed as the relay hands them out, and is an input of
+ * the merger (ctflive/merge.h), which owns the order. Asked for its next
+ * message, a stream answers:
+ *   - READY: a decoded message;
+ *   - IDLE: no data, but an inactivity beacon says it will produce nothing
+ *     older than bound_ns;
+ *   - BLOCKED: no data and no usable beacon (RETRY, or its bound was passed
+ *     and the relay has nothing newer yet);
+ *   - ENDED: the relay ended it and every packet was decoded.
+ * Out of bytes, a stream asks the relay for its next index. A bound older
+ * than the best message is consumed: the merger asks again (need_ns) and
+ * the stream asks the relay for its next index. The relay is asked at most
+ * once per stream per call: when nothing can be returned, the call returns
+ * -EAGAIN and the caller waits (babeltrace2 waits 100 ms).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,9 +27,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "ctf-internal.h"
 #include "ctflive/ctf.h"
 #include "ctflive/live.h"
+#include "ctflive/merge.h"
+#include "grow.h"
 
 /* Poll GET_NEW_STREAMS at least this often while waiting (bug #1406). */
 #define REFRESH_PERIOD_NS 1000000000LL
@@ -41,32 +44,29 @@ struct vtrace {
 };
 
 struct vstream {
+	struct ctflive_live_view *v; /* owner */
 	uint64_t id;
 	struct vtrace *trace;           /* ref */
 	struct ctflive_ctf_bufsrc *src; /* owned */
 	struct ctflive_ctf_stream *dec; /* owned; borrows trace and src */
 	char name[32];                  /* "stream-<id>", for labels */
-	struct ctflive_ctf_msg head;
-	bool has_head;
 	bool has_bound;
 	int64_t bound_ns;
 	bool queried; /* an index was requested during this call */
 	bool id_set;  /* stream ID taken from the first packet header */
-	bool done;    /* decoder reached the end */
 };
 
 struct ctflive_live_view {
 	struct ctflive_live_client *c; /* owned */
+	struct ctflive_merge *merge;   /* owned: its inputs own the streams */
 	struct vtrace **traces;        /* owned */
-	size_t ntraces;
-	struct vstream **streams; /* owned */
-	size_t nstreams;
+	size_t ntraces, tcap;
+	struct vstream **streams; /* owned (freed when the merger drops them) */
+	size_t nstreams, scap;
 	uint64_t *dead_traces; /* ids of traces whose streams all ended */
-	size_t ndead;
-	bool ended;              /* the client reported END */
-	struct vstream *emitted; /* its head was returned by the last call */
-	int64_t last_ns;         /* time of the last message returned */
-	int64_t last_refresh;    /* CLOCK_MONOTONIC ns */
+	size_t ndead, dcap;
+	bool ended;           /* the client reported END */
+	int64_t last_refresh; /* CLOCK_MONOTONIC ns */
 	int err;
 	char errmsg[512];
 };
@@ -120,8 +120,11 @@ int ctflive_live_view_new(struct ctflive_live_client *c, struct ctflive_live_vie
 		return -ENOMEM;
 	}
 	v->c = c;
-	v->last_ns = INT64_MIN;
 	v->last_refresh = now_ns();
+	if (ctflive_merge_new(&v->merge) < 0) {
+		ctflive_live_view_free(v);
+		return -ENOMEM;
+	}
 	*ret = v;
 	return 0;
 }
@@ -149,6 +152,7 @@ struct ctflive_live_view *ctflive_live_view_free(struct ctflive_live_view *v)
 {
 	if (!v)
 		return NULL;
+	ctflive_merge_free(v->merge); /* releases (frees) every stream */
 	for (size_t i = 0; i < v->nstreams; i++)
 		vstream_free(v->streams[i]);
 	for (size_t i = 0; i < v->ntraces; i++)
@@ -187,17 +191,15 @@ static struct vstream *find_stream(struct ctflive_live_view *v, uint64_t id)
 
 static int get_trace(struct ctflive_live_view *v, uint64_t id, struct vtrace **ret)
 {
-	struct vtrace *t = find_trace(v, id), **n;
+	struct vtrace *t = find_trace(v, id);
 	int r;
 
 	if (t) {
 		*ret = t;
 		return 0;
 	}
-	n = realloc(v->traces, (v->ntraces + 1) * sizeof(*n));
-	if (!n)
+	if (cl_grow(&v->traces, &v->tcap, v->ntraces + 1) < 0)
 		return fail(v, -ENOMEM, "out of memory");
-	v->traces = n;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return fail(v, -ENOMEM, "out of memory");
@@ -215,8 +217,6 @@ static int get_trace(struct ctflive_live_view *v, uint64_t id, struct vtrace **r
 /* Releases a stream's reference on its trace; frees the trace at 0. */
 static void trace_unref(struct ctflive_live_view *v, struct vtrace *t)
 {
-	uint64_t *n;
-
 	if (--t->refs > 0)
 		return;
 	for (size_t i = 0; i < v->ntraces; i++) {
@@ -226,18 +226,37 @@ static void trace_unref(struct ctflive_live_view *v, struct vtrace *t)
 		}
 	}
 	/* Metadata still in flight for it is to be ignored. */
-	n = realloc(v->dead_traces, (v->ndead + 1) * sizeof(*n));
-	if (n) {
-		v->dead_traces = n;
+	if (cl_grow(&v->dead_traces, &v->dcap, v->ndead + 1) == 0)
 		v->dead_traces[v->ndead++] = t->id;
-	}
 	vtrace_free(t);
+}
+
+static int live_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret, int64_t *ret_idle_ns,
+		     struct ctflive_ctf_diag *reterr);
+
+/* The merger dropped the stream: it ended and its last message was returned. */
+static void live_release(void *ctx)
+{
+	struct vstream *s = ctx;
+	struct ctflive_live_view *v = s->v;
+
+	for (size_t i = 0; i < v->nstreams; i++) {
+		if (v->streams[i] == s) {
+			memmove(&v->streams[i], &v->streams[i + 1],
+				(v->nstreams - i - 1) * sizeof(s));
+			v->nstreams--;
+			break;
+		}
+	}
+	trace_unref(v, s->trace);
+	vstream_free(s);
 }
 
 static int add_stream(struct ctflive_live_view *v, const struct ctflive_live_item *it)
 {
 	struct ctflive_ctf_source src;
-	struct vstream *s, **n;
+	struct ctflive_merge_input in;
+	struct vstream *s;
 	struct vtrace *t;
 	int r;
 
@@ -256,13 +275,12 @@ static int add_stream(struct ctflive_live_view *v, const struct ctflive_live_ite
 		if (!t->name)
 			return fail(v, -ENOMEM, "out of memory");
 	}
-	n = realloc(v->streams, (v->nstreams + 1) * sizeof(*n));
-	if (!n)
+	if (cl_grow(&v->streams, &v->scap, v->nstreams + 1) < 0)
 		return fail(v, -ENOMEM, "out of memory");
-	v->streams = n;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return fail(v, -ENOMEM, "out of memory");
+	s->v = v;
 	s->id = it->stream_id;
 	s->trace = t;
 	snprintf(s->name, sizeof(s->name), "stream-%" PRIu64, s->id);
@@ -282,6 +300,14 @@ static int add_stream(struct ctflive_live_view *v, const struct ctflive_live_ite
 	 * stream ID once known (set_stream_id()) */
 	ctflive_ctf_stream_set_labels(s->dec, NULL, s->name, s->id);
 	ctflive_ctf_stream_set_trace_path(s->dec, t->name);
+	in = (struct ctflive_merge_input){
+		.stream = s->dec, .pull = live_pull, .release = live_release, .ctx = s
+	};
+	r = ctflive_merge_add(v->merge, &in);
+	if (r < 0) {
+		vstream_free(s);
+		return fail(v, r, "out of memory");
+	}
 	t->refs++;
 	v->streams[v->nstreams++] = s;
 	return 0;
@@ -293,12 +319,7 @@ static int add_stream(struct ctflive_live_view *v, const struct ctflive_live_ite
  */
 static bool beacon_ns(const struct vstream *s, uint64_t class_id, uint64_t cycles, int64_t *ret)
 {
-	const struct cl_stream_class *sc = cl_trace_stream_class(s->trace->trace, class_id);
-
-	if (!sc || !sc->clock)
-		return false;
-	*ret = cl_clock_ns(sc->clock, cycles);
-	return true;
+	return ctflive_ctf_trace_clock_ns(s->trace->trace, class_id, cycles, ret) == 0;
 }
 
 /*
@@ -310,10 +331,13 @@ static void set_stream_id(struct vstream *s)
 {
 	uint64_t iid = ctflive_ctf_stream_instance_id(s->dec);
 	struct vtrace *t = s->trace;
-	const char *host = t->trace->hostname;
+	const char *host = NULL;
+	bool is_int = false;
 
 	if (iid != UINT64_MAX)
 		ctflive_ctf_stream_set_labels(s->dec, NULL, s->name, iid);
+	if (ctflive_ctf_trace_env(t->trace, "hostname", &host, NULL, &is_int) != 1 || is_int)
+		host = NULL;
 	if (!t->json_name && host && asprintf(&t->json_name, "%s/%s", host, t->name) < 0)
 		t->json_name = NULL; /* out of memory: keep the path alone */
 	if (t->json_name)
@@ -362,7 +386,7 @@ static int drain_items(struct ctflive_live_view *v)
 			break;
 		case CTFLIVE_LIVE_ITEM_INACTIVE:
 			s = find_stream(v, it.stream_id);
-			if (s && !s->has_head)
+			if (s)
 				s->has_bound = beacon_ns(s, it.index.stream_class_id,
 							 it.index.timestamp_end, &s->bound_ns);
 			break;
@@ -407,68 +431,56 @@ static int refresh(struct ctflive_live_view *v)
 	return drain_items(v);
 }
 
-static void remove_done_streams(struct ctflive_live_view *v)
-{
-	for (size_t i = 0; i < v->nstreams;) {
-		struct vstream *s = v->streams[i];
-
-		if (!s->done) {
-			i++;
-			continue;
-		}
-		/* Keep the array order stable: it breaks ties between equal times. */
-		memmove(&v->streams[i], &v->streams[i + 1], (v->nstreams - i - 1) * sizeof(s));
-		v->nstreams--;
-		trace_unref(v, s->trace);
-		vstream_free(s);
-	}
-}
-
 /*
- * Decodes a head for every stream that has none, requesting indexes for
- * streams whose bytes ran out. Returns 1 if something changed (call again),
- * 0 if nothing more can be done now, or an error.
+ * The merger asks stream `s` for its next message (ctflive/merge.h): decode
+ * what was pushed; out of bytes, use the beacon if it is not older than
+ * `need_ns`, else ask the relay for the next index (once per call).
  */
-static int fill_heads(struct ctflive_live_view *v)
+static int live_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret, int64_t *ret_idle_ns,
+		     struct ctflive_ctf_diag *reterr)
 {
-	int progress = 0;
+	struct vstream *s = ctx;
+	struct ctflive_live_view *v = s->v;
 
-	for (size_t i = 0; i < v->nstreams; i++) {
-		struct vstream *s = v->streams[i];
+	for (;;) {
 		struct ctflive_ctf_diag diag;
 		int r;
 
-		if (s->has_head || s->done)
-			continue;
 		memset(&diag, 0, sizeof(diag));
-		r = ctflive_ctf_stream_next(s->dec, &s->head, &diag);
+		r = ctflive_ctf_stream_next(s->dec, ret, &diag);
 		if (r == 0) {
-			s->has_head = true;
 			s->has_bound = false;
 			if (!s->id_set)
 				set_stream_id(s);
-			continue;
+			return CTFLIVE_MERGE_READY;
 		}
-		if (r == CTFLIVE_CTF_END) {
-			s->done = true;
-			progress = 1;
-			continue;
+		if (r == CTFLIVE_CTF_END)
+			return CTFLIVE_MERGE_ENDED;
+		if (r != -EAGAIN) {
+			r = fail(v, r,
+				 "cannot decode stream %" PRIu64 " of trace '%s' at offset %" PRIu64
+				 ": %s",
+				 s->id, s->trace->name, diag.offset, diag.msg);
+			goto err;
 		}
-		if (r != -EAGAIN)
-			return fail(v, r,
-				    "cannot decode stream %" PRIu64
-				    " of trace '%s' at offset %" PRIu64 ": %s",
-				    s->id, s->trace->name, diag.offset, diag.msg);
-		if (s->has_bound || s->queried)
-			continue;
+		if (s->has_bound && s->bound_ns >= need_ns) {
+			*ret_idle_ns = s->bound_ns;
+			return CTFLIVE_MERGE_IDLE;
+		}
+		s->has_bound = false; /* passed: ask for newer news */
+		if (s->queried)
+			return CTFLIVE_MERGE_BLOCKED;
 		r = request_index(v, s);
 		if (r < 0)
-			return r;
-		progress = 1;
+			goto err;
+		continue;
+	err:
+		memset(reterr, 0, sizeof(*reterr));
+		reterr->offset = UINT64_MAX;
+		/* the view keeps the whole message (ctflive_live_view_error()) */
+		snprintf(reterr->msg, sizeof(reterr->msg), "%.200s", v->errmsg);
+		return r;
 	}
-	if (progress)
-		remove_done_streams(v);
-	return progress;
 }
 
 int ctflive_live_view_next(struct ctflive_live_view *v,
@@ -482,10 +494,6 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 		return -EINVAL;
 	if (v->err)
 		return v->err;
-	if (v->emitted) {
-		v->emitted->has_head = false;
-		v->emitted = NULL;
-	}
 	for (size_t i = 0; i < v->nstreams; i++)
 		v->streams[i]->queried = false;
 
@@ -493,17 +501,18 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 	if (r < 0)
 		return r;
 	for (;;) {
-		struct vstream *best = NULL;
-		bool can_emit = true, progress = false;
-		int64_t best_key = 0;
+		const struct ctflive_ctf_msg *m;
+		struct ctflive_ctf_stream *s;
+		struct ctflive_ctf_diag diag;
 
-		r = fill_heads(v);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
-
-		if (v->nstreams == 0) {
+		r = ctflive_merge_next(v->merge, &m, &s, &diag);
+		if (r == 0) {
+			*ret_stream = s;
+			*ret_msg = *m;
+			return 0;
+		}
+		if (r == CTFLIVE_CTF_END) {
+			/* no stream left */
 			if (v->ended)
 				return CTFLIVE_CTF_END;
 			if (!refreshed) {
@@ -515,54 +524,19 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 			}
 			return -EAGAIN;
 		}
-
-		for (size_t i = 0; i < v->nstreams; i++) {
-			struct vstream *s = v->streams[i];
-
-			int64_t k;
-
-			if (s->has_head && cl_ctf_goes_first(s->dec, &s->head, v->last_ns, &k,
-							     best ? best->dec : NULL,
-							     best ? &best->head : NULL, best_key)) {
-				best = s;
-				best_key = k;
-			}
-		}
-		for (size_t i = 0; i < v->nstreams; i++) {
-			struct vstream *s = v->streams[i];
-
-			if (s->has_head)
+		if (r == -EAGAIN) {
+			if (!refreshed && now_ns() - v->last_refresh >= REFRESH_PERIOD_NS) {
+				refreshed = true;
+				r = refresh(v);
+				if (r < 0)
+					return r;
 				continue;
-			if (s->has_bound && best && s->bound_ns >= best_key)
-				continue;
-			can_emit = false;
-			if (s->has_bound) {
-				/* Passed its beacon: ask for newer news. */
-				s->has_bound = false;
-				if (!s->queried) {
-					r = request_index(v, s);
-					if (r < 0)
-						return r;
-					progress = true;
-				}
 			}
+			return -EAGAIN;
 		}
-		if (can_emit && best) {
-			v->emitted = best;
-			v->last_ns = best_key;
-			*ret_stream = best->dec;
-			*ret_msg = best->head;
-			return 0;
-		}
-		if (progress)
-			continue;
-		if (!refreshed && now_ns() - v->last_refresh >= REFRESH_PERIOD_NS) {
-			refreshed = true;
-			r = refresh(v);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		return -EAGAIN;
+		if (v->err)
+			return v->err;
+		return fail(v, r, "%s%s%s", s ? ctflive_ctf_stream_name(s) : "", s ? ": " : "",
+			    diag.msg);
 	}
 }

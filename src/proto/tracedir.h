@@ -8,8 +8,15 @@
 #ifndef CL_PROTO_TRACEDIR_H
 #define CL_PROTO_TRACEDIR_H
 
-/* The session marker in a session directory (doc/file-formats.md §4). */
+/*
+ * The session marker in a session directory (doc/file-formats.md §4) and
+ * its states: the marker holds one of them followed by a newline.
+ */
 #define CL_SESSION_MARKER_NAME ".ctflive-session"
+#define CL_MARKER_ACTIVE       "active"
+#define CL_MARKER_COMPLETE     "complete"
+#define CL_MARKER_INTERRUPTED  "interrupted"
+#define CL_MARKER_RECOVERED    "recovered"
 
 /*
  * Packetized CTF 1.8 metadata: each packet starts with a 37-byte header

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +181,16 @@ int cl_format_time(uint64_t epoch_seconds, const char *fmt, char *out, size_t ca
 		return -ENAMETOOLONG;
 #pragma GCC diagnostic pop
 	return 0;
+}
+
+char *cl_asprintf(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
 }

@@ -61,4 +61,7 @@ int cl_move_entries(int dirfd, const char *from, const char *to, char *const *na
 /* Formats a time in the relay's local time zone with strftime `fmt`. */
 int cl_format_time(uint64_t epoch_seconds, const char *fmt, char *out, size_t cap);
 
+/* asprintf() that returns the string, or NULL when out of memory. */
+char *cl_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -376,7 +376,7 @@ static int put_index(struct viewer *v, const struct cl_live_index *ix)
 static int read_entry(struct stream *st, struct segment *sg, uint64_t entry,
 		      struct cl_live_index *ret)
 {
-	uint32_t esz = stream_index_entry_size(st);
+	uint32_t esz = st->index_entry_size;
 	uint8_t buf[CL_INDEX_ENTRY_SIZE_1_1];
 	struct cl_rbuf rb = cl_rbuf_make(buf, esz);
 	struct cl_index_entry e;

@@ -27,6 +27,7 @@
 #include "live.h"
 #include "log.h"
 #include "marker.h"
+#include "publish.h"
 #include "relay.h"
 
 #define DEFAULT_CONTROL_URL "tcp://0.0.0.0:5342"
@@ -291,7 +292,7 @@ static void before_sleep(void *userdata)
 
 static void tick(void *userdata)
 {
-	sync_tick(userdata);
+	publish_tick(userdata);
 	for (int i = 0; listeners && i < 3; i++) {
 		struct listener *l = &listeners[i];
 
@@ -583,7 +584,7 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot start the live server");
 		goto out;
 	}
-	r = sync_init(&relay);
+	r = publish_init(&relay);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the sync worker");
 		goto out;
@@ -622,7 +623,7 @@ out:
 	listeners = NULL;
 	conn_close_all(&relay);
 	live_fini(&relay);
-	sync_fini(&relay);
+	publish_fini(&relay);
 	relay_shutdown(&relay);
 	if (port_file_written)
 		remove_port_file(port_file, &port_file_st);

@@ -78,14 +78,15 @@ int marker_acquire(struct relay *relay, struct session *s)
 	fd = openat(s->dir_fd, CL_SESSION_MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		if (cl_lock_try_write(fd, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
-		    !strcmp(state, "active")) {
+		    !strcmp(state, CL_MARKER_ACTIVE)) {
 			log_notice("session directory '%s' was not closed cleanly, recovering it",
 				   s->output_path);
 			recover_tree(s->dir_fd, 0);
 		}
 		close(fd);
 	}
-	r = cl_lock_create_file(s->dir_fd, CL_SESSION_MARKER_NAME, "active\n", 7, &fd);
+	r = cl_lock_create_file(s->dir_fd, CL_SESSION_MARKER_NAME, CL_MARKER_ACTIVE "\n",
+				sizeof(CL_MARKER_ACTIVE "\n") - 1, &fd);
 	if (r == 0)
 		r = cl_lock_try_write(fd, 0, 0);
 	if (r < 0)
@@ -122,7 +123,8 @@ void marker_release(struct relay *relay, struct session *s, int complete)
 		/* A session that ended abnormally while the relay lives (its peer
 		 * vanished, the disk filled, the relay is stopping) had its
 		 * incomplete tails cut at close: "interrupted", nothing to recover. */
-		(void)write_state(m->fd, m->refs & (1u << 31) ? "interrupted\n" : "complete\n");
+		(void)write_state(m->fd, m->refs & (1u << 31) ? CL_MARKER_INTERRUPTED "\n"
+							      : CL_MARKER_COMPLETE "\n");
 		close(m->fd);
 		cl_list_remove(&m->node);
 		free(m->path);
@@ -320,12 +322,12 @@ static void scan(int top, const char *path, int depth)
 
 		/* Locked means another relay is writing it right now: leave it alone. */
 		if (cl_lock_try_write(fd, 0, 0) == 0 && read_state(fd, state, sizeof(state)) == 0 &&
-		    !strcmp(state, "active")) {
+		    !strcmp(state, CL_MARKER_ACTIVE)) {
 			log_notice("recovering session directory '%s', left active by a relay that "
 				   "stopped",
 				   path[0] ? path : ".");
 			recover_tree(dirfd(d), 0);
-			(void)write_state(fd, "recovered\n");
+			(void)write_state(fd, CL_MARKER_RECOVERED "\n");
 		}
 		close(fd);
 		closedir(d);

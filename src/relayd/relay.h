@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "list.h"
 #include "loop.h"
@@ -63,7 +64,7 @@ struct chunk {
 	int session_dir_fd;    /* owned dup of the session directory (O_PATH) */
 	int dir_fd;            /* owned O_PATH fd of `dir` */
 	char **top_entries;    /* owned: first components created in a root chunk */
-	size_t n_top_entries;
+	size_t n_top_entries, cap_top_entries;
 	unsigned refs; /* sessions' current/pending + streams */
 	bool closed;
 	bool has_close_command;
@@ -102,6 +103,17 @@ struct segment {
 	bool released;           /* whole-file locks dropped */
 };
 
+/* The segment's files were unlinked or deleted: close them, skip it from now on. */
+static inline void segment_gone(struct segment *sg)
+{
+	if (sg->data_fd >= 0)
+		close(sg->data_fd);
+	if (sg->index_fd >= 0)
+		close(sg->index_fd);
+	sg->data_fd = sg->index_fd = -1;
+	sg->gone = true;
+}
+
 struct stream {
 	struct cl_list_node node;        /* in session->streams */
 	struct cl_list_node global_node; /* in relay->streams (handle lookup) */
@@ -110,18 +122,19 @@ struct stream {
 	char *channel_name; /* owned */
 	char *pathname;     /* owned, normalised */
 	bool is_metadata;
-	bool published;         /* STREAMS_SENT received */
-	bool closed;            /* no more data accepted; freed at collect */
-	struct chunk *chunk;    /* ref or NULL (rotated to no chunk) */
-	int dir_fd;             /* owned, O_PATH directory of the stream in its chunk */
-	int data_fd;            /* owned, -1 when closed */
-	int index_fd;           /* owned, -1 until the first packet of a tracefile */
-	int prev_index_fd;      /* owned, index file of the previous generation, or -1 */
-	uint64_t gen;           /* data file generation: bumped at each file switch */
-	uint64_t packet_start;  /* offset of the packet being received, bytes */
-	uint64_t complete_size; /* bytes of the current file up to its last whole packet
-				 * (metadata: its last whole SEND_METADATA) */
-	unsigned busy;          /* a data connection is inside a packet of this stream */
+	uint32_t index_entry_size; /* bytes (ctf-index.h), by the session's protocol minor */
+	bool published;            /* STREAMS_SENT received */
+	bool closed;               /* no more data accepted; freed at collect */
+	struct chunk *chunk;       /* ref or NULL (rotated to no chunk) */
+	int dir_fd;                /* owned, O_PATH directory of the stream in its chunk */
+	int data_fd;               /* owned, -1 when closed */
+	int index_fd;              /* owned, -1 until the first packet of a tracefile */
+	int prev_index_fd;         /* owned, index file of the previous generation, or -1 */
+	uint64_t gen;              /* data file generation: bumped at each file switch */
+	uint64_t packet_start;     /* offset of the packet being received, bytes */
+	uint64_t complete_size;    /* bytes of the current file up to its last whole packet
+				    * (metadata: its last whole SEND_METADATA) */
+	unsigned busy;             /* a data connection is inside a packet of this stream */
 	uint64_t tracefile_size, tracefile_count; /* bytes, 0 = unlimited */
 	uint64_t tracefile_index;                 /* current tracefile number */
 	uint64_t tracefiles_used;                 /* how many slots were ever used (ring wrap) */
@@ -153,11 +166,12 @@ struct stream {
 	struct segment *segs; /* owned array, oldest first */
 	size_t n_segs, cap_segs;
 	uint64_t published_entries;  /* index entries viewers may read */
+	uint64_t metadata_synced;    /* bytes of the current metadata file safe (lock target) */
 	uint64_t metadata_published; /* bytes of the current metadata file viewers may read */
 	uint64_t metadata_epoch;     /* bumped when the metadata file is replaced */
-	bool sync_in_flight;
-	unsigned viewer_refs;  /* viewer streams pointing here */
-	uint64_t lost_packets; /* index entries written with an all-ones offset */
+	bool sync_in_flight;         /* a publication batch (publish.c) covers this stream */
+	unsigned viewer_refs;        /* viewer streams pointing here */
+	uint64_t lost_packets;       /* index entries written with an all-ones offset */
 };
 
 struct session {
@@ -197,10 +211,10 @@ struct relay {
 	struct cl_list markers; /* session markers held (locks.c) */
 	size_t n_sessions;
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
-	struct sync_worker *sync; /* owned */
+	struct publisher *publisher; /* owned (publish.c): the sync worker, or NULL */
 	bool allow_clear;
 	uint32_t max_minor; /* highest protocol minor announced (<= 13) */
-	bool sync_publish;  /* publish to viewers only after fdatasync (DESIGN point 2) */
+	bool sync_publish;  /* publish to viewers only after fdatasync (publish.h) */
 	struct live *live;  /* owned: the live viewer server */
 };
 
@@ -214,7 +228,7 @@ void conn_collect(struct relay *relay);
 /* Closes every connection (shutdown). */
 void conn_close_all(struct relay *relay);
 
-/* ---- sessions and chunks (session.c) ---- */
+/* ---- sessions (session.c) ---- */
 int session_create(struct relay *relay, const struct cl_relayd_create_session *msg, uint32_t minor,
 		   struct session **ret);
 /* Control connection closed: close or schedule closing of every stream. */
@@ -231,6 +245,12 @@ void relay_collect(struct relay *relay);
 /* Closes every stream and frees every session and chunk (shutdown). */
 void relay_shutdown(struct relay *relay);
 
+/* ---- trace chunks (chunk.c) ---- */
+/* The open or closed chunk `id` of `s`'s session daemon session, or NULL. */
+struct chunk *chunk_find(struct relay *relay, const struct session *s, uint64_t id);
+/* A new chunk in directory `dir` (relative to the session directory), O_PATH
+ * fd `dir_fd` (taken on success), registered with the relay, no reference. */
+struct chunk *chunk_new(struct relay *relay, const struct session *s, const char *dir, int dir_fd);
 int chunk_create(struct relay *relay, struct session *s, const struct cl_relayd_create_chunk *c,
 		 uint32_t *ret_status);
 int chunk_close(struct relay *relay, struct session *s, const struct cl_relayd_close_chunk *c,
@@ -266,34 +286,7 @@ int stream_set_rotation(struct relay *relay, struct stream *st, struct chunk *ne
 int stream_reset_metadata(struct stream *st);
 /* Finds a stream by handle, closed ones included (for viewers and sync). */
 struct stream *stream_find_any(struct relay *relay, uint64_t handle);
-/* Bytes of one entry of the stream's index files (ctf-index.h; by protocol minor). */
-uint32_t stream_index_entry_size(const struct stream *st);
 /* Segment holding index entry `entry`, or NULL. */
 struct segment *stream_segment_of(struct stream *st, uint64_t entry);
-/* Marks segments in a deleted chunk as gone. */
-void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial);
-/* Makes everything written so far visible (sync policy none, or after a sync). */
-void stream_publish_all(struct stream *st);
-/*
- * Moves the file locks of `st` to its published safe points: pass 0 data and
- * metadata files, pass 1 index files (callers run pass 0 for every stream of
- * a session before pass 1, so index entries never unlock before their data).
- */
-void stream_update_locks(struct stream *st, int pass);
-
-/* ---- durability (sync.c): fdatasync off the loop thread ---- */
-int sync_init(struct relay *relay);
-void sync_fini(struct relay *relay);
-/*
- * Queues a sync job for session `s` if it has unpublished data and none is in
- * flight (group commit: writes that arrive meanwhile go in the next job, which
- * starts as soon as this one completes). Called when an index entry or a
- * metadata message is complete, so publication does not wait for a tick.
- */
-void sync_session(struct relay *relay, struct session *s);
-/* sync_session() for every session: a periodic safety net. */
-void sync_tick(struct relay *relay);
-/* True while a sync job may still touch this stream's files. */
-bool sync_busy(const struct stream *st);
 
 #endif

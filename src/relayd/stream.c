@@ -24,12 +24,12 @@
 #include "ctf-index.h"
 #include "file-locks.h"
 #include "fsutil.h"
+#include "grow.h"
 #include "io.h"
 #include "log.h"
 #include "marker.h"
+#include "publish.h"
 #include "relay.h"
-
-#define LOST_PACKET_OFFSET CL_INDEX_LOST_OFFSET
 
 /* Signed, wrap-safe "a is at or after b" on 64-bit sequence numbers. */
 static bool seq_ge(uint64_t a, uint64_t b)
@@ -43,11 +43,6 @@ static uint32_t index_minor(const struct stream *st)
 	return st->session->minor >= 8 ? CL_INDEX_MINOR_1_1 : CL_INDEX_MINOR_1_0;
 }
 
-uint32_t stream_index_entry_size(const struct stream *st)
-{
-	return cl_index_entry_size(index_minor(st));
-}
-
 static bool stream_is_indexed(const struct stream *st)
 {
 	return !st->is_metadata && !st->session->snapshot && st->session->minor >= 4;
@@ -59,11 +54,6 @@ static void tracefile_name(const struct stream *st, uint64_t n, char *buf, size_
 		(void)snprintf(buf, cap, "%s_%llu", st->channel_name, (unsigned long long)n);
 	else
 		(void)snprintf(buf, cap, "%s", st->channel_name);
-}
-
-static bool sync_publishes(const struct stream *st)
-{
-	return st->session->relay->sync_publish;
 }
 
 static struct segment *seg_by_gen(struct stream *st, uint64_t gen)
@@ -83,16 +73,10 @@ static struct segment *cur_seg(struct stream *st)
 static int add_segment(struct stream *st)
 {
 	struct segment *sg;
+	int r = cl_grow(&st->segs, &st->cap_segs, st->n_segs + 1);
 
-	if (st->n_segs == st->cap_segs) {
-		size_t cap = st->cap_segs ? st->cap_segs * 2 : 4;
-		struct segment *n = realloc(st->segs, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		st->segs = n;
-		st->cap_segs = cap;
-	}
+	if (r < 0)
+		return r;
 	sg = &st->segs[st->n_segs];
 	memset(sg, 0, sizeof(*sg));
 	sg->index_fd = -1;
@@ -105,16 +89,6 @@ static int add_segment(struct stream *st)
 	sg->tracefile = st->tracefile_index;
 	st->n_segs++;
 	return 0;
-}
-
-static void segment_gone(struct segment *sg)
-{
-	if (sg->data_fd >= 0)
-		close(sg->data_fd);
-	if (sg->index_fd >= 0)
-		close(sg->index_fd);
-	sg->data_fd = sg->index_fd = -1;
-	sg->gone = true;
 }
 
 static int open_data_file(struct stream *st)
@@ -185,19 +159,14 @@ static struct pending_index *pending_find(struct stream *st, uint64_t seq)
 static int pending_get(struct stream *st, uint64_t seq, struct pending_index **ret)
 {
 	struct pending_index *p = pending_find(st, seq);
+	int r;
 
 	if (!p) {
 		if (st->n_pending >= RELAY_MAX_PENDING_INDEXES)
 			return -E2BIG;
-		if (st->n_pending == st->cap_pending) {
-			size_t cap = st->cap_pending ? st->cap_pending * 2 : 8;
-			struct pending_index *n = realloc(st->pending, cap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			st->pending = n;
-			st->cap_pending = cap;
-		}
+		r = cl_grow(&st->pending, &st->cap_pending, st->n_pending + 1);
+		if (r < 0)
+			return r;
 		p = &st->pending[st->n_pending++];
 		memset(p, 0, sizeof(*p));
 		p->net_seq_num = seq;
@@ -213,7 +182,7 @@ static void pending_drop(struct stream *st, struct pending_index *p)
 	st->pending[i] = st->pending[--st->n_pending];
 }
 
-/* Writes one .idx entry. `offset` is LOST_PACKET_OFFSET for a lost packet. */
+/* Writes one .idx entry. `offset` is CL_INDEX_LOST_OFFSET for a lost packet. */
 static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix, uint64_t offset,
 			     uint64_t gen)
 {
@@ -233,7 +202,7 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 	struct segment *sg;
 	int fd, r;
 
-	if (gen == st->gen || offset == LOST_PACKET_OFFSET) {
+	if (gen == st->gen || offset == CL_INDEX_LOST_OFFSET) {
 		if (st->index_fd < 0) {
 			if (st->dir_fd < 0)
 				return -EBADF;
@@ -251,7 +220,7 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 		return 0;
 	}
 
-	r = cl_index_entry_encode(&wb, &e, stream_index_entry_size(st));
+	r = cl_index_entry_encode(&wb, &e, st->index_entry_size);
 	if (r == 0)
 		r = cl_write_full(fd, buf, wb.pos);
 	if (r < 0)
@@ -266,10 +235,7 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 		sg->n_entries++;
 	}
 	st->index_entries++;
-	if (!sync_publishes(st))
-		stream_publish_all(st);
-	else
-		sync_session(st->session->relay, st->session);
+	publish_entry_written(st);
 	st->prev_index_seq = ix->net_seq_num;
 	st->has_index = true;
 	st->last_index_packet_seq = ix->packet_seq_num;
@@ -292,7 +258,7 @@ static int write_lost_before(struct stream *st, uint64_t seq, bool all)
 				  (unsigned long long)st->handle,
 				  (unsigned long long)p->net_seq_num);
 			st->lost_packets++;
-			r = write_index_entry(st, &p->ctrl, LOST_PACKET_OFFSET, st->gen);
+			r = write_index_entry(st, &p->ctrl, CL_INDEX_LOST_OFFSET, st->gen);
 			pending_drop(st, p);
 			if (r < 0)
 				return r;
@@ -371,6 +337,7 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	if (!st)
 		return -ENOMEM;
 	st->session = s;
+	st->index_entry_size = cl_index_entry_size(index_minor(st));
 	st->dir_fd = st->data_fd = st->index_fd = st->prev_index_fd = -1;
 	st->prev_data_seq = st->prev_index_seq = UINT64_MAX;
 	st->tracefile_size = m->tracefile_size;
@@ -445,12 +412,10 @@ int stream_write_metadata_padding(struct stream *st, uint64_t padding)
 	r = cl_write_zeros(st->data_fd, padding);
 	if (r == 0)
 		st->metadata_received += padding;
-	if (r == 0)
+	if (r == 0) {
 		st->complete_size = st->metadata_received;
-	if (r == 0 && !sync_publishes(st))
-		stream_publish_all(st);
-	else if (r == 0)
-		sync_session(st->session->relay, st->session);
+		publish_entry_written(st);
+	}
 	return r;
 }
 
@@ -461,6 +426,7 @@ int stream_reset_metadata(struct stream *st)
 	if (ftruncate(st->data_fd, 0) < 0 || lseek(st->data_fd, 0, SEEK_SET) < 0)
 		return -errno;
 	st->metadata_received = 0;
+	st->metadata_synced = 0;
 	st->metadata_published = 0;
 	st->metadata_epoch++;
 	return 0;
@@ -496,6 +462,7 @@ static int do_rotate(struct relay *relay, struct stream *st)
 		if (r == 0 && st->is_metadata) {
 			/* The new file gets the whole metadata again. */
 			st->metadata_received = 0;
+			st->metadata_synced = 0;
 			st->metadata_published = 0;
 			st->metadata_epoch++;
 		}
@@ -704,8 +671,7 @@ int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_n
 	st->prev_data_seq = net_seq_num;
 	if (cur_seg(st))
 		cur_seg(st)->size = st->file_size;
-	if (!sync_publishes(st))
-		stream_publish_all(st);
+	publish_data_written(st);
 
 	if (stream_is_indexed(st)) {
 		r = write_lost_before(st, net_seq_num, false);
@@ -764,7 +730,7 @@ int stream_add_index(struct relay *relay, struct stream *st, const struct cl_rel
 	if (!p && st->prev_data_seq != UINT64_MAX && seq_ge(st->prev_data_seq, ix->net_seq_num)) {
 		/* Its data was skipped: the packet was lost in transit. */
 		st->lost_packets++;
-		r = write_index_entry(st, ix, LOST_PACKET_OFFSET, st->gen);
+		r = write_index_entry(st, ix, CL_INDEX_LOST_OFFSET, st->gen);
 	} else {
 		r = pending_get(st, ix->net_seq_num, &p);
 		if (r < 0)
@@ -884,78 +850,4 @@ struct segment *stream_segment_of(struct stream *st, uint64_t entry)
 			return sg;
 	}
 	return NULL;
-}
-
-void stream_publish_all(struct stream *st)
-{
-	for (size_t i = 0; i < st->n_segs; i++) {
-		st->segs[i].synced_size = st->segs[i].size;
-		st->segs[i].synced_entries = st->segs[i].n_entries;
-	}
-	st->published_entries = st->index_entries;
-	/* Metadata is published by whole SEND_METADATA messages only. */
-	if (st->is_metadata)
-		st->metadata_published = st->complete_size;
-	stream_update_locks(st, 0);
-	stream_update_locks(st, 1);
-}
-
-void relay_chunk_deleted(struct relay *relay, uint64_t chunk_serial)
-{
-	struct cl_list_node *n;
-
-	cl_list_for_each (n, &relay->streams) {
-		struct stream *st = cl_container_of(n, struct stream, global_node);
-
-		for (size_t i = 0; i < st->n_segs; i++)
-			if (st->segs[i].chunk_serial == chunk_serial)
-				segment_gone(&st->segs[i]);
-	}
-}
-
-void stream_update_locks(struct stream *st, int pass)
-{
-	uint32_t esz = stream_index_entry_size(st);
-
-	for (size_t i = 0; i < st->n_segs; i++) {
-		struct segment *sg = &st->segs[i];
-		bool last = i + 1 == st->n_segs;
-		bool retired = !last || st->closed || sg->gen != st->gen;
-
-		if (sg->gone || sg->released)
-			continue;
-		if (st->is_metadata) {
-			/* Older metadata files are superseded by the full copy in the new one. */
-			uint64_t safe = last ? st->metadata_published : UINT64_MAX;
-
-			if (pass == 0 &&
-			    (retired && (!last || st->metadata_published == st->complete_size))) {
-				(void)cl_lock_release(sg->data_fd, sg->data_unlocked);
-				sg->released = true;
-			} else if (pass == 0 && safe > sg->data_unlocked) {
-				(void)cl_lock_publish(sg->data_fd, sg->data_unlocked, safe);
-				sg->data_unlocked = safe;
-			}
-			continue;
-		}
-		if (pass == 0 && sg->synced_size > sg->data_unlocked) {
-			(void)cl_lock_publish(sg->data_fd, sg->data_unlocked, sg->synced_size);
-			sg->data_unlocked = sg->synced_size;
-		}
-		if (pass == 1) {
-			uint64_t safe = cl_index_entry_pos(sg->synced_entries, esz);
-
-			if (sg->index_fd >= 0 && safe > sg->index_unlocked) {
-				(void)cl_lock_publish(sg->index_fd, sg->index_unlocked, safe);
-				sg->index_unlocked = safe;
-			}
-			/* Done with a file once it is retired and all of it is published. */
-			if (retired && sg->synced_size == sg->size &&
-			    sg->synced_entries == sg->n_entries) {
-				(void)cl_lock_release(sg->data_fd, sg->data_unlocked);
-				(void)cl_lock_release(sg->index_fd, sg->index_unlocked);
-				sg->released = true;
-			}
-		}
-	}
 }

@@ -390,6 +390,8 @@ def test_follow_reports_lost_packets(make_relay, ws):
     assert v.returncode == 0 and "Tracer discarded 1 packet" in v.stderr, v.stderr
     warn = [x for x in err.splitlines() if x.startswith("WARNING: Tracer discarded")]
     assert len(warn) == 2, err
+    # view reads the same index: the packets lost after the last one too
+    assert [x for x in v.stderr.splitlines() if x.startswith("WARNING: Tracer")] == warn
     assert "discarded 1 packet " in warn[0] and "discarded 2 packets " in warn[1], warn
     js = subprocess.run([str(ctflive_path()), "follow", "--json", str(sdir)],
                         capture_output=True, text=True, env=env(), timeout=60)

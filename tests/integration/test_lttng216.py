@@ -80,7 +80,9 @@ def test_ctf18_output_like_lttng_relayd_216(lttng_sid, sid, make_relay):
     lttng_sid.wait_app(a)
     time.sleep(3 * TIMER_US / 1e6)
     pair.finish()
-    problems = pair.compare()
+    # Two programs: each session timestamps its own copy of an event, so
+    # events of the two programs close in time may interleave differently.
+    problems = pair.compare(ordered=False)
     assert not problems, "\n".join(problems)
 
 
