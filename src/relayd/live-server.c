@@ -99,17 +99,52 @@ static struct vstream *find_live_vstream(struct viewer *v, uint64_t handle)
 	return vs && !vs->done ? vs : NULL;
 }
 
+/* The segment of the last index handed out to vs, or NULL. */
+static struct segment *vstream_cur_segment(const struct vstream *vs)
+{
+	if (!vs->st || !vs->has_index)
+		return NULL;
+	for (size_t i = 0; i < vs->st->n_segs; i++)
+		if (vs->st->segs[i].gen == vs->cur_gen)
+			return &vs->st->segs[i];
+	return NULL;
+}
+
+/* vs hands out an index entry of segment sg: sg's file stays readable for
+ * the packet even if it is unlinked or deleted before the viewer asks. */
+static void vstream_set_cur(struct vstream *vs, struct segment *sg)
+{
+	struct segment *old = vstream_cur_segment(vs);
+
+	if (old == sg)
+		return;
+	segment_pin(sg);
+	if (old)
+		segment_unpin(old);
+	vs->cur_gen = sg->gen;
+	vs->has_index = true;
+}
+
 static void vstream_release(struct vstream *vs)
 {
 	cl_list_remove(&vs->node);
-	if (vs->st)
+	if (vs->st) {
+		struct segment *cur = vstream_cur_segment(vs);
+
+		if (cur)
+			segment_unpin(cur);
 		vs->st->viewer_refs--;
+	}
 	free(vs);
 }
 
 /* Ends a viewer stream for good (HUP or final metadata ERR given). */
 static void vstream_finish(struct vstream *vs)
 {
+	struct segment *cur = vstream_cur_segment(vs);
+
+	if (cur)
+		segment_unpin(cur);
 	vs->st->viewer_refs--;
 	vs->st = NULL;
 	vs->done = true;
@@ -445,8 +480,7 @@ static int cmd_get_next_index(struct viewer *v, struct cl_rbuf *rb)
 		vs->next_entry++;
 		if (ix.offset == CL_INDEX_LOST_OFFSET)
 			continue; /* lost in transit: the viewer sees the packet_seq_num gap */
-		vs->cur_gen = sg->gen;
-		vs->has_index = true;
+		vstream_set_cur(vs, sg);
 		ix.status = CL_LIVE_INDEX_OK;
 		ix.flags = index_flags(v, vs);
 		return put_index(v, &ix);
@@ -486,12 +520,11 @@ static int cmd_get_packet(struct viewer *v, struct cl_rbuf *rb)
 	if (cl_live_get_packet_decode(rb, &req) < 0)
 		return -EPROTO;
 	vs = find_live_vstream(v, req.stream_id);
-	if (vs && vs->has_index)
-		for (size_t i = 0; i < vs->st->n_segs; i++)
-			if (vs->st->segs[i].gen == vs->cur_gen)
-				sg = &vs->st->segs[i];
-	/* Only published bytes of the file of the last index handed out. */
-	if (!sg || sg->gone || req.len > MAX_PACKET_REPLY || req.offset > sg->synced_size ||
+	if (vs)
+		sg = vstream_cur_segment(vs);
+	/* Only published bytes of the file of the last index handed out (kept
+	 * open for this viewer even if a clear or the ring removed the file). */
+	if (!sg || sg->data_fd < 0 || req.len > MAX_PACKET_REPLY || req.offset > sg->synced_size ||
 	    req.len > sg->synced_size - req.offset)
 		return put_packet_error(v);
 

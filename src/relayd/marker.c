@@ -20,6 +20,7 @@
 #include "fsutil.h"
 #include "io.h"
 #include "log.h"
+#include "metadata-text.h"
 #include "relay.h"
 #include "tracedir.h"
 
@@ -204,7 +205,42 @@ out:
 	close(ifd);
 }
 
-/* Cuts packetized metadata after its last complete packet. */
+/*
+ * Cuts text metadata (LTTng >= 2.14: TSDL or a CTF 2 JSON text sequence)
+ * after its last complete declaration or fragment (metadata-text.h), so that
+ * it parses again: a relay killed while receiving metadata may have written
+ * part of one.
+ */
+static void recover_text_metadata(int fd, uint64_t size)
+{
+	uint8_t *text;
+	size_t keep;
+
+	if (size == 0 || size > RELAY_MAX_METADATA_SIZE)
+		return;
+	text = malloc((size_t)size);
+	if (!text) {
+		log_warning("recovery: no memory to check the metadata (%llu bytes)",
+			    (unsigned long long)size);
+		return;
+	}
+	if (cl_pread_full(fd, text, (size_t)size, 0) == 0) {
+		keep = cl_metadata_text_complete_len(text, (size_t)size);
+		if (keep != size) {
+			log_notice("recovery: text metadata cut after %zu bytes (%llu dropped: "
+				   "an incomplete declaration)",
+				   keep, (unsigned long long)(size - keep));
+			if (ftruncate(fd, (off_t)keep) < 0)
+				log_warning("recovery: cannot truncate metadata: %s",
+					    strerror(errno));
+			(void)cl_fdatasync(fd);
+		}
+	}
+	free(text);
+}
+
+/* Cuts packetized metadata after its last complete packet, text metadata
+ * after its last complete declaration. */
 static void recover_metadata(int dirfd)
 {
 	uint8_t h[CL_METADATA_HEADER_SIZE];
@@ -222,8 +258,10 @@ static void recover_metadata(int dirfd)
 		uint64_t bits;
 
 		if (!le && cl_load_be32(h) != CL_METADATA_MAGIC) {
-			if (pos == 0)
-				goto out; /* plain-text metadata: nothing to cut */
+			if (pos == 0) {
+				recover_text_metadata(fd, size);
+				goto out;
+			}
 			break;
 		}
 		bits = le ? cl_load_le32(h + CL_METADATA_OFF_PACKET_SIZE)

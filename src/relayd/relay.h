@@ -101,17 +101,45 @@ struct segment {
 	uint64_t data_unlocked;  /* bytes of the data file no longer write-locked */
 	uint64_t index_unlocked; /* bytes of the index file no longer write-locked */
 	bool released;           /* whole-file locks dropped */
+	/*
+	 * Live viewer streams whose last index handed out is in this file: the
+	 * viewer may still ask for that packet, so a file unlinked (tracefile
+	 * ring) or deleted (clear) meanwhile keeps its data descriptor until
+	 * the last of them moves on.
+	 */
+	uint32_t viewer_pins;
 };
 
-/* The segment's files were unlinked or deleted: close them, skip it from now on. */
+/*
+ * The segment's files were unlinked or deleted: skip it from now on. The
+ * index descriptor is closed; the data descriptor too, unless a viewer was
+ * handed an index entry of this file and may still read its packet.
+ */
 static inline void segment_gone(struct segment *sg)
 {
-	if (sg->data_fd >= 0)
+	if (sg->data_fd >= 0 && sg->viewer_pins == 0) {
 		close(sg->data_fd);
+		sg->data_fd = -1;
+	}
 	if (sg->index_fd >= 0)
 		close(sg->index_fd);
-	sg->data_fd = sg->index_fd = -1;
+	sg->index_fd = -1;
 	sg->gone = true;
+}
+
+/* A viewer stream moves its last index handed out into (pin) or out of
+ * (unpin) this segment; the last unpin of a gone segment closes its file. */
+static inline void segment_pin(struct segment *sg)
+{
+	sg->viewer_pins++;
+}
+
+static inline void segment_unpin(struct segment *sg)
+{
+	if (sg->viewer_pins > 0 && --sg->viewer_pins == 0 && sg->gone && sg->data_fd >= 0) {
+		close(sg->data_fd);
+		sg->data_fd = -1;
+	}
 }
 
 struct stream {

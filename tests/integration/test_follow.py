@@ -524,3 +524,39 @@ def test_follow_relay_kill9_recovery(make_relay, ws):
                             f"{len(fo.stdout.splitlines())} lines vs {len(bt.lines)}: "
                             f"{fo.stderr[-300:]}")
     assert not problems, "\n".join(problems)
+
+
+def test_kill9_cuts_incomplete_text_metadata(make_relay):
+    """Text metadata (LTTng >= 2.14 sends TSDL or CTF 2 JSON as plain text):
+    a relay killed after receiving part of a declaration leaves it on disk;
+    the restarted relay cuts the file after the last complete declaration,
+    keeps every published packet, and the trace reads again."""
+    relay = make_relay("ctflive-relayd", "r")
+    c, d, data_h, meta_h = synthetic_session(relay, "tmd")
+    sdir = relay.session_dir("tmd")
+    tdir = sdir / "ust" / "uid" / "1000" / "64-bit"
+    try:
+        for i in range(4):
+            p = rc.make_packet(i * 5, 5, i)
+            d.send_packet(data_h, i, p.data, p.padding)
+            assert c.send_index(data_h, i, p.index) == rc.LTTNG_OK
+        full = rc.make_metadata("synhost")
+        partial = b'\nevent {\n\tname = "ctflive_test:later";\n\tid = 1;\n\tstr'
+        c.send_metadata(meta_h, partial, 0)
+        h.wait_for(lambda: (tdir / "metadata").stat().st_size == len(full) + len(partial), 10,
+                   what="partial metadata written")
+        time.sleep(0.3)  # the packets are published
+    finally:
+        os.kill(relay.proc.pid, 9)
+        relay.proc.wait(10)
+        c.close()
+        d.close()
+    (relay.dir / "ports").unlink(missing_ok=True)
+    relay.start()
+    h.wait_for(lambda: (sdir / MARKER).read_text().strip() == "recovered", 10,
+               what="recovered marker")
+    md = (tdir / "metadata").read_bytes()
+    assert md == rc.make_metadata("synhost") + b"\n", md[-80:]
+    bt = h.babeltrace(sdir)
+    assert bt.rc == 0, bt.err
+    assert ticks(bt.lines) == list(range(20))

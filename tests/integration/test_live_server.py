@@ -585,3 +585,72 @@ def test_live_finished_streams_not_reoffered(lttng, make_relay):
     finally:
         a.close()
         b.close()
+
+
+# --------------------------------------------------------------------------
+# 7. a file removed between an index and its packet
+
+
+def test_packet_of_removed_file_still_served(make_relay):
+    """A viewer handed the index of a packet keeps access to that packet even
+    when the file is removed before it asks for it (here the tracefile ring
+    replaces the file; `lttng clear` deletes it the same way): GET_PACKET
+    answers the packet's bytes, not an error, and the next index skips to
+    what is still on disk."""
+    import relayd_client as rc
+
+    relay = make_relay("ctflive-relayd", "r")
+    c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
+    try:
+        assert c.version()[0] == 2
+        rep = c.create_session(rc.enc_create_session_2_11("ring", "ringhost",
+                                                          live_timer=TIMER_US))
+        assert rep.ret_code == rc.LTTNG_OK
+        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+        # Two tracefiles of one packet each: the third packet replaces the first file.
+        data_h, ret = c.add_stream("chan_0", "ust/uid/1000/64-bit", tracefile_size=4096,
+                                   tracefile_count=2)
+        assert ret == rc.LTTNG_OK
+        meta_h, ret = c.add_stream("metadata", "ust/uid/1000/64-bit")
+        assert ret == rc.LTTNG_OK
+        assert c.streams_sent() == rc.LTTNG_OK
+        c.send_metadata(meta_h, rc.make_metadata("ringhost"), 0)
+        packets = [rc.make_packet(i * 10, 10, i) for i in range(3)]
+
+        def send(i):
+            d.send_packet(data_h, i, packets[i].data, packets[i].padding)
+            assert c.send_index(data_h, i, packets[i].index) == rc.LTTNG_OK
+
+        send(0)
+        with lc.LiveConn(relay.ports.live) as v:
+            v.connect()
+            v.create_session()
+            s = lc.find_session(v, "ring")
+            status, streams = v.attach(s.id, lc.SEEK_BEGINNING)
+            data = next(x for x in streams if not x.metadata)
+
+            def next_index():
+                for _ in range(200):
+                    ix = v.get_next_index(data.id)
+                    if ix.status != lc.INDEX_RETRY:
+                        return ix
+                    time.sleep(0.02)
+                raise AssertionError("no index")
+
+            ix = next_index()
+            assert ix.status == lc.INDEX_OK and ix.offset == 0
+            send(1)
+            send(2)  # replaces the file of packet 0
+            time.sleep(0.3)  # published (fdatasync)
+            st, _flags, got = v.get_packet(data.id, ix.offset, ix.packet_size // 8)
+            assert st == lc.PACKET_OK, st
+            assert got == packets[0].data + bytes(packets[0].padding)
+            ix = next_index()
+            assert ix.status == lc.INDEX_OK
+            st, _flags, got = v.get_packet(data.id, ix.offset, ix.packet_size // 8)
+            assert st == lc.PACKET_OK, st
+            assert got[:len(packets[1].data)] in (packets[1].data, packets[2].data)
+    finally:
+        c.close()
+        d.close()
+    assert relay.alive()
