@@ -6,6 +6,7 @@ and its session markers."""
 
 import os
 import socket
+import struct
 import subprocess
 import time
 
@@ -137,6 +138,79 @@ def test_oversized_message_log(make_relay):
     log = relay.log()
     assert "connection closed: message over the size limit" in log, log
     assert "Argument list too long" not in log, log
+
+
+# --------------------------------------------------------------------------
+# control commands refused by the command table
+
+U64 = struct.Struct(">Q")
+U64_PAIR = struct.Struct(">QQ")
+ERR = rc.LTTNG_ERR_UNK
+PROTO = rc.LTTNG_ERR_INVALID_PROTOCOL
+
+
+def _reply_then_closed(c: rc.ControlConn, size: int) -> tuple[bytes | None, bool]:
+    """The reply (None if the connection closed first) and whether the relay
+    then closed the connection."""
+    try:
+        rep = rc.recv_exact(c.sock, size)
+    except (rc.ConnectionClosed, socket.timeout):
+        return None, True
+    return rep, rc.is_closed(c.sock, 1.0)
+
+
+# (setup, command, payload, reply size, expected reply or None (no reply), closed)
+# setup: "none" = no VERSION; "version" = VERSION 2.13, no session;
+# "2.4" = VERSION 2.4 and a session.
+REFUSALS = [
+    ("none", rc.GET_CONFIGURATION, U64.pack(0), 4, struct.pack(">I", ERR), True),
+    ("none", 4242, b"", 4, struct.pack(">I", ERR), True),
+    ("version", rc.ADD_STREAM, rc.enc_add_stream_2_11("c", "ust"), 4,
+     struct.pack(">I", ERR), True),
+    ("version", rc.STREAMS_SENT, b"", 4, struct.pack(">I", ERR), True),
+    ("version", rc.SEND_INDEX, b"\0" * 80, 4, struct.pack(">I", ERR), True),
+    ("version", rc.CLOSE_STREAM, U64_PAIR.pack(1, 0), 4, struct.pack(">I", ERR), True),
+    ("version", rc.CLOSE_STREAM, b"", 4, struct.pack(">I", ERR), True),
+    ("version", rc.DATA_PENDING, U64_PAIR.pack(1, 0), 4, struct.pack(">I", 2**32 - 1), True),
+    ("version", rc.RESET_METADATA, U64_PAIR.pack(1, 0), 4, struct.pack(">I", ERR), True),
+    ("version", rc.ROTATE_STREAMS, b"", 4, struct.pack(">I", PROTO), True),
+    ("version", rc.CREATE_TRACE_CHUNK, rc.enc_create_trace_chunk(1, 1), 4,
+     struct.pack(">I", PROTO), True),
+    ("version", rc.CLOSE_TRACE_CHUNK, rc.enc_close_trace_chunk(1, 1), 8,
+     struct.pack(">II", PROTO, 0), True),
+    ("version", rc.TRACE_CHUNK_EXISTS, U64.pack(0), 4, struct.pack(">I", PROTO), True),
+    ("version", rc.QUIESCENT_CONTROL, U64.pack(1), 4, struct.pack(">I", rc.LTTNG_OK), False),
+    ("version", rc.BEGIN_DATA_PENDING, U64.pack(1), 4, struct.pack(">I", ERR), True),
+    ("version", rc.END_DATA_PENDING, b"", 4, None, True),  # malformed: closed, no reply
+    ("version", rc.SEND_METADATA, U64.pack(1) + b"\0" * 4 + b"x", 4, None, True),
+    ("2.4", rc.CREATE_TRACE_CHUNK, rc.enc_create_trace_chunk(1, 1), 4,
+     struct.pack(">I", PROTO), True),
+    ("2.4", rc.CLOSE_TRACE_CHUNK, rc.enc_close_trace_chunk(1, 1), 8,
+     struct.pack(">II", PROTO, 0), True),
+]
+
+
+@pytest.mark.parametrize("setup, cmd, payload, size, want, closed", REFUSALS,
+                         ids=[f"{r[0]}-{rc.CMD_NAMES.get(r[1], r[1])}-{len(r[2])}"
+                              for r in REFUSALS])
+def test_command_refusals(make_relay, setup, cmd, payload, size, want, closed):
+    """What the command table answers to a command sent too early, without a
+    session, or below protocol 2.11: the status LTTng peers expect, then the
+    connection closes."""
+    relay = make_relay("ctflive-relayd")
+    with rc.ControlConn(relay.ports.control) as c:
+        if setup == "2.4":
+            c.version(2, 4)
+            c.minor = 4
+            c.send(rc.CREATE_SESSION, rc.enc_create_session_2_4(b"s24", b"h"))
+            _sid, ret = struct.unpack(">QI", rc.recv_exact(c.sock, 12))
+            assert ret == rc.LTTNG_OK
+        elif setup == "version":
+            c.version()
+        c.send(cmd, payload)
+        rep, was_closed = _reply_then_closed(c, size)
+    assert (rep, was_closed) == (want, closed), relay.log()[-2000:]
+    assert relay.alive()
 
 
 # --------------------------------------------------------------------------
