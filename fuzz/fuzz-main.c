@@ -11,37 +11,32 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "grow.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int run_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0, n;
+	struct cl_buf b = { 0 };
+	size_t n;
 
 	if (!f) {
 		perror(path);
 		return -1;
 	}
 	do {
-		if (len == cap) {
-			uint8_t *nb;
-
-			cap = cap ? cap * 2 : 4096;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return -1;
-			}
-			buf = nb;
+		if (cl_buf_reserve(&b, 4096) < 0) {
+			cl_buf_free(&b);
+			fclose(f);
+			return -1;
 		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
+		n = fread(b.data + b.len, 1, b.cap - b.len, f);
+		b.len += n;
 	} while (n > 0);
 	fclose(f);
-	LLVMFuzzerTestOneInput(buf ? buf : (const uint8_t *)"", len);
-	free(buf);
+	LLVMFuzzerTestOneInput(b.data ? b.data : (const uint8_t *)"", b.len);
+	cl_buf_free(&b);
 	return 0;
 }
 
