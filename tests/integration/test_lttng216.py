@@ -88,12 +88,13 @@ def test_ctf18_output_like_lttng_relayd_216(lttng_sid, sid, make_relay):
     assert not problems, "\n".join(problems)
 
 
-def test_ls_and_view_against_lttng_relayd_216(lttng_sid, sid, make_relay):
-    """`ctflive ls` speaks live protocol 2.15 to lttng-relayd 2.16: it lists
-    a CTF 2 and a CTF 1.8 session with their formats, exactly as babeltrace2
-    2.1.2 does, and `ctflive view net://...` prints every event of the
-    CTF 1.8 one."""
-    relay = make_relay("lttng-relayd", "r", tools=sid)
+@pytest.mark.parametrize("relay_kind", BOTH)
+def test_ls_and_view_216(lttng_sid, sid, make_relay, relay_kind):
+    """`ctflive ls` speaks live protocol 2.15 to lttng-relayd 2.16 and to
+    ctflive-relayd: it lists a CTF 2 and a CTF 1.8 session with their
+    formats, exactly as babeltrace2 2.1.2 does, and `ctflive view net://...`
+    prints every event of the CTF 1.8 one."""
+    relay = make_relay(relay_kind, "r", tools=sid)
     ls.setup_session(lttng_sid, relay, "f2")  # LTTng 2.16's default: CTF 2
     lttng_sid.create_extra = ["--trace-format=ctf-1.8"]
     ls.setup_session(lttng_sid, relay, "f18")
