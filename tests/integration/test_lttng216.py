@@ -1,13 +1,11 @@
 # SPDX-License-Identifier: MIT
 """Today's LTTng (2.16) and babeltrace2 (2.1.2), from a Debian sid root
-(sidroot.py), on both sides of ctflive-relayd, which runs on the host.
-
-What works with a relay that speaks the 2.13 protocols: LTTng 2.16 sessions
-created with --trace-format=ctf-1.8 (a relay announcing minor 13 cannot
-carry CTF 2; the consumer then sends its metadata as plain TSDL text, not in
-metadata packets), read live by babeltrace2 2.1.2. Each test also runs
-against lttng-relayd 2.16 from the same root, which checks the test itself.
-"""
+(sidroot.py), on both sides of ctflive-relayd, which runs on the host:
+relayd and live protocol 2.15, CTF 2 sessions (LTTng 2.16's default) and
+CTF 1.8 ones (--trace-format=ctf-1.8), metadata sent as text, viewers of
+both protocol generations (babeltrace2 2.0.4 from the host announces 2.4).
+Where lttng-relayd 2.16 can take the candidate's place, the same test runs
+against it too: that checks the test itself."""
 
 from __future__ import annotations
 
@@ -29,42 +27,18 @@ def bt_live(sid: h.SidTools, relay: h.Relay, session: str) -> ls.BtLive:
     return ls.BtLive(ls.live_url(relay, session), prefix=sid.prefix()).start()
 
 
+def end(lttng: h.Lttng, *names: str) -> None:
+    for n in names:
+        lttng.stop_session(n)
+        lttng.destroy(n)
+
+
 def test_versions(sid):
     """The root holds the peers these tests are about."""
     import sidroot
     v = dict(line.split("\t") for line in sidroot.versions(sid.root).splitlines())
     assert v["lttng-tools"].startswith("2.16"), v
     assert v["babeltrace2"].startswith("2.1."), v
-
-
-@pytest.mark.parametrize("relay_kind", BOTH)
-def test_ctf18_live_babeltrace212(lttng_sid, sid, make_relay, relay_kind):
-    """LTTng 2.16, CTF 1.8, live per-UID -> relay -> babeltrace2 2.1.2 live:
-    every event printed, the viewer exits 0 at `lttng destroy`, and the live
-    lines equal an offline read of the relay's output."""
-    relay = make_relay(relay_kind, "r", tools=sid)
-    lttng_sid.create_extra = ["--trace-format=ctf-1.8"]
-    ls.setup_session(lttng_sid, relay, "s18")
-    bt = bt_live(sid, relay, "s18")
-    try:
-        ls.wait_clients(relay, "s18")
-        n = 200
-        lttng_sid.run_app(n, 1000, "t18")
-        time.sleep(3 * TIMER_US / 1e6)
-        lttng_sid.stop_session("s18")
-        lttng_sid.destroy("s18")
-        rc, lines, err = bt.finish()
-    finally:
-        bt.stop()
-    assert rc == 0, err
-    assert h.tick_indices(lines, "t18") == list(range(n))
-    off = h.babeltrace(relay.session_dir("s18"), tools=sid)
-    assert off.rc == 0, off.err
-    assert lines == off.lines
-    md = sorted(relay.session_dir("s18").rglob("metadata"))
-    assert md, "no metadata file"
-    # LTTng >= 2.14 sends CTF 1.8 metadata as plain text.
-    assert md[0].read_bytes().startswith(b"/* CTF 1.8"), md[0].read_bytes()[:40]
 
 
 def test_ctf18_output_like_lttng_relayd_216(lttng_sid, sid, make_relay):
@@ -152,36 +126,37 @@ def test_ls_like_babeltrace212_ctflive_relayd(lttng_sid, sid, make_relay):
 # protocol 2.15.
 
 
-def end(lttng: h.Lttng, *names: str) -> None:
-    for n in names:
-        lttng.stop_session(n)
-        lttng.destroy(n)
+# What the metadata file starts with: LTTng >= 2.14 sends text, not packets.
+METADATA_START = {"ctf-2": b"\x1e", "ctf-1.8": b"/* CTF 1.8"}
 
 
+@pytest.mark.parametrize("fmt", ["ctf-2", "ctf-1.8"])
 @pytest.mark.parametrize("relay_kind", BOTH)
-def test_ctf2_live_per_uid_babeltrace212(lttng_sid, sid, make_relay, relay_kind):
-    """LTTng 2.16 default settings (CTF 2), live, per-UID -> relay ->
-    babeltrace2 2.1.2 live: every event, exit 0 at destroy, the same lines as
-    an offline read; the metadata on disk is a JSON text sequence."""
+def test_live_per_uid_babeltrace212(lttng_sid, sid, make_relay, relay_kind, fmt):
+    """LTTng 2.16, live, per-UID, CTF 2 (its default) or CTF 1.8 -> relay ->
+    babeltrace2 2.1.2 live: every event, exit 0 at `lttng destroy`, the same
+    lines as an offline read; the metadata on disk is text (a JSON text
+    sequence for CTF 2, TSDL for CTF 1.8)."""
     relay = make_relay(relay_kind, "r", tools=sid)
-    ls.setup_session(lttng_sid, relay, "c2u")
-    bt = bt_live(sid, relay, "c2u")
+    lttng_sid.create_extra = [f"--trace-format={fmt}"]
+    ls.setup_session(lttng_sid, relay, "lu")
+    bt = bt_live(sid, relay, "lu")
     try:
-        ls.wait_clients(relay, "c2u")
+        ls.wait_clients(relay, "lu")
         n = 200
-        lttng_sid.run_app(n, 1000, "u2")
+        lttng_sid.run_app(n, 1000, "lu")
         time.sleep(3 * TIMER_US / 1e6)
-        end(lttng_sid, "c2u")
+        end(lttng_sid, "lu")
         rc, lines, err = bt.finish()
     finally:
         bt.stop()
     assert rc == 0, err
-    assert h.tick_indices(lines, "u2") == list(range(n))
-    off = h.babeltrace(relay.session_dir("c2u"), tools=sid)
+    assert h.tick_indices(lines, "lu") == list(range(n))
+    off = h.babeltrace(relay.session_dir("lu"), tools=sid)
     assert off.rc == 0, off.err
     assert lines == off.lines
-    md = sorted(relay.session_dir("c2u").rglob("metadata"))
-    assert md and md[0].read_bytes()[:1] == b"\x1e", md[0].read_bytes()[:40]
+    md = sorted(relay.session_dir("lu").rglob("metadata"))
+    assert md and md[0].read_bytes().startswith(METADATA_START[fmt]), md
 
 
 def test_ctf2_live_per_pid_short_lived(lttng_sid, sid, make_relay):
