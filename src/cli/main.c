@@ -33,7 +33,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ctflive COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < CL_ARRAY_SIZE(cmds); i++)
 		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\nRun 'ctflive COMMAND --help' for the options of a command.\n");
+	fprintf(f, "\nRun 'ctflive COMMAND --help' for the options of a command,\n"
+		   "'ctflive --version' for the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -45,6 +46,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("ctflive %s\n", CTFLIVE_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < CL_ARRAY_SIZE(cmds); i++) {

@@ -90,6 +90,7 @@ static void usage(FILE *f)
 		"  -d, --daemonize           run as a daemon (after the ports are bound)\n"
 		"  -b, --background          like -d, but keep the working directory\n"
 		"  -v, --verbose             more messages (repeat for more)\n"
+		"  -V, --version             show the version and exit\n"
 		"  -h, --help                show this help and exit\n",
 		DEFAULT_CONTROL_URL, DEFAULT_DATA_URL, DEFAULT_LIVE_URL);
 }
@@ -304,7 +305,7 @@ static void tick(void *userdata)
 	}
 }
 
-#define SHORTOPTS ":o:C:D:L:dbvh"
+#define SHORTOPTS ":o:C:D:L:dbvhV"
 
 /*
  * The option getopt_long() just complained about (returned `c`, '?' or ':'),
@@ -360,6 +361,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "background", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const url_names[3] = { "control port", "data port", "live port" };
@@ -419,6 +421,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ctflive-relayd %s (relayd and live protocol 2.%u)\n",
+			       CTFLIVE_VERSION, (unsigned)CL_RELAYD_VERSION_MINOR);
 			return 0;
 		case ':':
 			(void)bad_option(argv, c, name, sizeof(name));
