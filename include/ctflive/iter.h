@@ -92,9 +92,13 @@ int ctflive_iter_open_live(const struct ctflive_live_url *url, enum ctflive_live
 			   int timeout_ms, struct ctflive_iter **ret, struct ctflive_diag *reterr);
 
 /*
- * Follows directory `dir` (ctflive_follow_new(); `opts` may be NULL). A
- * directory without a session marker is read once, as it is, and a warning
- * says so. Errors: those of ctflive_follow_new(), with *reterr.
+ * Follows directory `dir` (ctflive_follow_new(); `opts` may be NULL) while
+ * ctflive-relayd writes it, that is while its session marker is
+ * write-locked. A directory that is not being written (no marker: not
+ * written by ctflive-relayd; or a marker no longer locked: the session is
+ * over) is read once, exactly as ctflive_iter_open_dirs() reads it, with a
+ * warning first unless its marker says `complete`. Errors: those of
+ * ctflive_follow_new() or ctflive_iter_open_dirs(), with *reterr.
  */
 int ctflive_iter_open_follow(const char *dir, const struct ctflive_follow_options *opts,
 			     struct ctflive_iter **ret, struct ctflive_diag *reterr);

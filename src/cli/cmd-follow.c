@@ -31,7 +31,8 @@ static void help(FILE *f)
 	      "by ctflive-relayd) while they are being written, merged by time, in\n"
 	      "babeltrace2's default text format (or JSON Lines). Reads only what the relay\n"
 	      "has published (file locks, doc/file-formats.md); exits once the session\n"
-	      "ended. A directory without a session marker is read once, as it is.\n"
+	      "ended. A directory the relay is not writing (no session marker, or a\n"
+	      "session that is over) is read once, as 'ctflive view DIR' reads it.\n"
 	      "\n" CLI_PRINT_HELP
 	      "  --grace MS             how late a packet may be published after its\n"
 	      "                         events, for merging idle streams (default 1000)\n"

@@ -7,12 +7,14 @@
  * and turns each source's errors into a struct ctflive_diag.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctflive/ctf-fs.h"
 #include "ctflive/ctf.h"
@@ -21,6 +23,7 @@
 #include "ctflive/live.h"
 #include "ctflive/merge.h"
 #include "grow.h"
+#include "tracedir.h"
 
 #define LIVE_WAIT_MS   100 /* babeltrace2's default --retry-duration */
 #define FOLLOW_WAIT_MS 50
@@ -248,12 +251,65 @@ int ctflive_iter_open_live(const struct ctflive_live_url *url, enum ctflive_live
 
 /* ---- follow ------------------------------------------------------------- */
 
+/*
+ * Whether `dir` is a session that ctflive-relayd is writing now: its session
+ * marker exists and is write-locked (doc/file-formats.md §4). When it is
+ * not, *ret_state is the marker's state ("" without a marker).
+ */
+static bool being_written(const char *dir, char *ret_state, size_t state_len, bool *ret_marker)
+{
+	char path[4096];
+	ssize_t n;
+	int fd;
+	bool locked;
+
+	ret_state[0] = '\0';
+	*ret_marker = false;
+	if (snprintf(path, sizeof(path), "%s/%s", dir, CL_SESSION_MARKER_NAME) >= (int)sizeof(path))
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	*ret_marker = true;
+	locked = ctflive_follow_is_locked(fd);
+	n = pread(fd, ret_state, state_len - 1, 0);
+	close(fd);
+	ret_state[n > 0 ? n : 0] = '\0';
+	ret_state[strcspn(ret_state, "\n")] = '\0';
+	return locked;
+}
+
 int ctflive_iter_open_follow(const char *dir, const struct ctflive_follow_options *opts,
 			     struct ctflive_iter **ret, struct ctflive_diag *reterr)
 {
 	struct ctflive_iter *it;
+	char state[32];
+	bool marker;
 	int r;
 
+	if (!being_written(dir, state, sizeof(state), &marker)) {
+		/* Nothing will be added: read it exactly as a finished trace
+		 * (ctflive view), whatever indexes it has. */
+		struct ctflive_diag *w = NULL;
+
+		r = ctflive_iter_open_dirs(&dir, 1, &it, reterr);
+		if (r < 0)
+			return r;
+		if (!marker || strcmp(state, "complete") != 0)
+			w = add_warning(it);
+		if (w && !marker)
+			set_diag(w, NULL,
+				 "no session marker in '%s': not written by ctflive-relayd, "
+				 "read as a finished trace",
+				 dir);
+		else if (w)
+			set_diag(w, NULL,
+				 "%s: the session did not end normally (session marker: '%s'%s); "
+				 "everything published before that is printed",
+				 dir, state, !strcmp(state, "active") ? ", the relay stopped" : "");
+		*ret = it;
+		return 0;
+	}
 	r = new_iter(K_FOLLOW, &it);
 	if (r < 0) {
 		set_diag(reterr, NULL, "out of memory");
@@ -264,15 +320,6 @@ int ctflive_iter_open_follow(const char *dir, const struct ctflive_follow_option
 		set_diag(reterr, dir, "cannot follow: %s", strerror(-r));
 		ctflive_iter_free(it);
 		return r;
-	}
-	if (!ctflive_follow_has_marker(it->follow)) {
-		struct ctflive_diag *w = add_warning(it);
-
-		if (w)
-			set_diag(w, NULL,
-				 "no session marker in '%s': not written by ctflive-relayd, "
-				 "reading what is complete",
-				 dir);
 	}
 	*ret = it;
 	return 0;

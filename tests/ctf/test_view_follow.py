@@ -4,8 +4,9 @@ give the same events, warnings and errors: the same stdout (byte for byte,
 text and JSON), the same stderr lines (babeltrace2's discarded-items
 warnings, metadata warnings, the error), the same exit status. Both read
 through libctflive's iterator and the one merger (include/ctflive/iter.h,
-merge.h); `follow` reads only what an index describes, so the directories
-here have `.idx` files. The only extra line of `follow` is its notice that
+merge.h). A directory that ctflive-relayd is not writing (no session marker,
+or a marker no longer locked) is read by `follow` exactly as `view` reads it,
+whatever indexes it has; the only extra line of `follow` is its notice that
 the directory has no session marker.
 
 Cases: fixture traces with indexes (one with discarded events, tracefile
@@ -71,6 +72,19 @@ def test_same_output(trace):
         pytest.skip(f"{trace} missing")
     v = same(trace)
     assert v.returncode == 0 and v.stdout
+
+
+# Every other fixture trace, without indexes too, and those that must fail.
+OTHERS = sorted(p for sub in ("succeed", "fail")
+                for p in (FIXTURES / "ctf-traces" / sub).glob("*")
+                if p.is_dir() and p not in INDEXED)
+
+
+@pytest.mark.parametrize("trace", OTHERS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_same_output_all_fixtures(trace):
+    v = same(trace)
+    if trace.parent.name == "fail":
+        assert v.returncode != 0
 
 
 def test_same_json_and_discarded_events():
