@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 	--viewer) value_of "$@"; viewer=$2; shift 2 ;;
 	--no-install) install=0; shift ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,10p' "$0"; exit 0 ;;
 	*) usage_error "unknown option '$1' (try --help)" ;;
 	esac
 done

@@ -19,6 +19,18 @@
 #include "ctflive/live.h"
 #include "log.h"
 
+/* A name from the relay, with control characters escaped (\xNN) so that a
+ * hostile relay cannot drive the terminal or forge lines. */
+static void print_name(const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			printf("\\x%02x", *p);
+		else
+			putchar(*p);
+	}
+}
+
 /* The trace format as babeltrace2 2.1's listing spells it. */
 static const char *format_name(enum ctflive_trace_format f)
 {
@@ -131,9 +143,12 @@ int cl_cmd_ls(int argc, char **argv)
 			if (v[j].clients > clients)
 				clients = v[j].clients;
 		}
-		printf("%.*s/host/%s/%s (timer = %" PRIu32 ", %" PRIu64 " stream(s), %" PRIu32
+		printf("%.*s/host/", (int)base_len, argv[optind]);
+		print_name(v[i].hostname);
+		putchar('/');
+		print_name(v[i].session_name);
+		printf(" (timer = %" PRIu32 ", %" PRIu64 " stream(s), %" PRIu32
 		       " client(s) connected, %s)\n",
-		       (int)base_len, argv[optind], v[i].hostname, v[i].session_name,
 		       v[i].live_timer, streams, clients, format_name(v[i].trace_format));
 	}
 	free(merged);

@@ -140,6 +140,8 @@ int ctflive_iter_open_dirs(const char *const *paths, size_t n, struct ctflive_it
 				reterr->line = d.line;
 				reterr->col = d.col;
 				reterr->offset = d.line > 0 ? UINT64_MAX : d.offset;
+			} else if ((!errpath || !errpath[0]) && n && !paths[0][0]) {
+				set_diag(reterr, NULL, "cannot open '': %s", strerror(-r));
 			} else {
 				set_diag(reterr,
 					 errpath ? errpath

@@ -652,3 +652,25 @@ def test_not_a_relay():
         srv.close()
     assert r.returncode == 1
     assert "does not speak the LTTng live protocol" in r.stderr, r.stderr
+
+
+def test_ls_escapes_control_characters():
+    """Names from a relay are printed with control characters escaped: a
+    hostile relay cannot drive the terminal or forge a line of the listing."""
+    def behaviour(cmd, payload):
+        if cmd == 2:
+            rec = struct.pack(">QIII", 1, 100000, 0, 1)
+            rec += b"ho\x1b[31mst".ljust(64, b"\0") + b"na\nme\x7f".ljust(255, b"\0")
+            return struct.pack(">I", 1) + rec
+        return None
+
+    relay = FakeRelay(behaviour)
+    try:
+        url = f"net://{h.LOCALHOST}:{relay.port}"
+        r = subprocess.run([str(ctflive_path()), "ls", "--timeout", "5000", url],
+                           capture_output=True, text=True, timeout=60, env=env())
+    finally:
+        relay.close()
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (f"{url}/host/ho\\x1b[31mst/na\\x0ame\\x7f (timer = 100000, "
+                        "1 stream(s), 0 client(s) connected, CTF 1.8)\n"), r.stdout
