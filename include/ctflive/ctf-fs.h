@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctflive/export.h"
+
 #include "ctflive/ctf.h"
 #include "ctflive/merge.h"
 
@@ -44,21 +46,23 @@ struct ctflive_ctf_fs;
  * -EMSGSIZE (metadata or data errors), -ENOMEM, other negative errno from
  * the file system.
  */
-int ctflive_ctf_fs_open(const char *const *inputs, size_t n, struct ctflive_ctf_fs **ret,
-			struct ctflive_ctf_diag *reterr, const char **reterr_path);
-struct ctflive_ctf_fs *ctflive_ctf_fs_free(struct ctflive_ctf_fs *fs);
+CTFLIVE_API int ctflive_ctf_fs_open(const char *const *inputs, size_t n,
+				    struct ctflive_ctf_fs **ret, struct ctflive_ctf_diag *reterr,
+				    const char **reterr_path);
+CTFLIVE_API struct ctflive_ctf_fs *ctflive_ctf_fs_free(struct ctflive_ctf_fs *fs);
 
 /* Traces (after UUID merging) and their metadata directory, borrowed. */
-size_t ctflive_ctf_fs_trace_count(const struct ctflive_ctf_fs *fs);
-struct ctflive_ctf_trace *ctflive_ctf_fs_trace(const struct ctflive_ctf_fs *fs, size_t i,
-					       const char **ret_dir);
+CTFLIVE_API size_t ctflive_ctf_fs_trace_count(const struct ctflive_ctf_fs *fs);
+CTFLIVE_API struct ctflive_ctf_trace *ctflive_ctf_fs_trace(const struct ctflive_ctf_fs *fs,
+							   size_t i, const char **ret_dir);
 
 /* Streams in babeltrace's order (borrowed, owned by fs). */
-size_t ctflive_ctf_fs_stream_count(const struct ctflive_ctf_fs *fs);
-struct ctflive_ctf_stream *ctflive_ctf_fs_stream(const struct ctflive_ctf_fs *fs, size_t i);
+CTFLIVE_API size_t ctflive_ctf_fs_stream_count(const struct ctflive_ctf_fs *fs);
+CTFLIVE_API struct ctflive_ctf_stream *ctflive_ctf_fs_stream(const struct ctflive_ctf_fs *fs,
+							     size_t i);
 
 /* Packets that an index marks as lost in transit (offset all ones). */
-uint64_t ctflive_ctf_fs_lost_packets(const struct ctflive_ctf_fs *fs);
+CTFLIVE_API uint64_t ctflive_ctf_fs_lost_packets(const struct ctflive_ctf_fs *fs);
 
 /*
  * Adds every stream of `fs` to merger `m` (in babeltrace's order, as inputs
@@ -67,7 +71,7 @@ uint64_t ctflive_ctf_fs_lost_packets(const struct ctflive_ctf_fs *fs);
  * (ctflive_merge_lost_after()). The streams stay owned by fs: free `m`
  * first. Errors: those of ctflive_merge_add().
  */
-int ctflive_ctf_fs_merge_add(const struct ctflive_ctf_fs *fs, struct ctflive_merge *m);
+CTFLIVE_API int ctflive_ctf_fs_merge_add(const struct ctflive_ctf_fs *fs, struct ctflive_merge *m);
 
 /*
  * Where byte `offset` of stream `s` (the offset of a struct ctflive_ctf_diag
@@ -75,13 +79,14 @@ int ctflive_ctf_fs_merge_add(const struct ctflive_ctf_fs *fs, struct ctflive_mer
  * data file (*ret_path, borrowed) and the byte offset in that file. False
  * if `s` is not a stream of `fs` or the offset is past its data.
  */
-bool ctflive_ctf_fs_locate(const struct ctflive_ctf_fs *fs, const struct ctflive_ctf_stream *s,
-			   uint64_t offset, const char **ret_path, uint64_t *ret_file_offset);
+CTFLIVE_API bool ctflive_ctf_fs_locate(const struct ctflive_ctf_fs *fs,
+				       const struct ctflive_ctf_stream *s, uint64_t offset,
+				       const char **ret_path, uint64_t *ret_file_offset);
 
 /* What was skipped while searching the inputs (a subdirectory that cannot
  * be read, ...), one message each, borrowed, for the caller to show. */
-size_t ctflive_ctf_fs_warning_count(const struct ctflive_ctf_fs *fs);
-const char *ctflive_ctf_fs_warning(const struct ctflive_ctf_fs *fs, size_t i);
+CTFLIVE_API size_t ctflive_ctf_fs_warning_count(const struct ctflive_ctf_fs *fs);
+CTFLIVE_API const char *ctflive_ctf_fs_warning(const struct ctflive_ctf_fs *fs, size_t i);
 
 #ifdef __cplusplus
 }

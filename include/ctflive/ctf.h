@@ -40,6 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctflive/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -66,10 +68,10 @@ struct ctflive_ctf_diag {
 struct ctflive_ctf_trace;
 
 /* Creates an empty trace class. Errors: -ENOMEM. */
-int ctflive_ctf_trace_new(struct ctflive_ctf_trace **ret);
+CTFLIVE_API int ctflive_ctf_trace_new(struct ctflive_ctf_trace **ret);
 
 /* Frees the trace and everything it owns; NULL-safe; returns NULL. */
-struct ctflive_ctf_trace *ctflive_ctf_trace_free(struct ctflive_ctf_trace *t);
+CTFLIVE_API struct ctflive_ctf_trace *ctflive_ctf_trace_free(struct ctflive_ctf_trace *t);
 
 /*
  * Appends `len` bytes of the metadata stream (copied). The first bytes decide
@@ -85,8 +87,8 @@ struct ctflive_ctf_trace *ctflive_ctf_trace_free(struct ctflive_ctf_trace *t);
  * version other than 1.8), -E2BIG (metadata text over 64 MiB or nesting
  * deeper than 64), -ENOMEM.
  */
-int ctflive_ctf_trace_add_metadata(struct ctflive_ctf_trace *t, const void *data, size_t len,
-				   struct ctflive_ctf_diag *reterr);
+CTFLIVE_API int ctflive_ctf_trace_add_metadata(struct ctflive_ctf_trace *t, const void *data,
+					       size_t len, struct ctflive_ctf_diag *reterr);
 
 /*
  * Declares the metadata complete (end of the metadata file, or live session
@@ -94,20 +96,21 @@ int ctflive_ctf_trace_add_metadata(struct ctflive_ctf_trace *t, const void *data
  * Also checks that a `trace {}` block was seen. Calling it is optional for a
  * live viewer that keeps decoding.
  */
-int ctflive_ctf_trace_end_metadata(struct ctflive_ctf_trace *t, struct ctflive_ctf_diag *reterr);
+CTFLIVE_API int ctflive_ctf_trace_end_metadata(struct ctflive_ctf_trace *t,
+					       struct ctflive_ctf_diag *reterr);
 
 /* Metadata warnings (unknown attributes, ignored values...), in order. */
-size_t ctflive_ctf_trace_warning_count(const struct ctflive_ctf_trace *t);
-const struct ctflive_ctf_diag *ctflive_ctf_trace_warning(const struct ctflive_ctf_trace *t,
-							 size_t i);
+CTFLIVE_API size_t ctflive_ctf_trace_warning_count(const struct ctflive_ctf_trace *t);
+CTFLIVE_API const struct ctflive_ctf_diag *
+ctflive_ctf_trace_warning(const struct ctflive_ctf_trace *t, size_t i);
 
 /* Trace UUID as 36-char text, or NULL when the trace has none. Borrowed. */
-const char *ctflive_ctf_trace_uuid(const struct ctflive_ctf_trace *t);
+CTFLIVE_API const char *ctflive_ctf_trace_uuid(const struct ctflive_ctf_trace *t);
 
 /* Environment entry `key` (trace `env {}` block): returns 1 and sets *ret_str
  * (borrowed) or *ret_int, 0 when absent. Either output may be NULL. */
-int ctflive_ctf_trace_env(const struct ctflive_ctf_trace *t, const char *key, const char **ret_str,
-			  int64_t *ret_int, bool *ret_is_int);
+CTFLIVE_API int ctflive_ctf_trace_env(const struct ctflive_ctf_trace *t, const char *key,
+				      const char **ret_str, int64_t *ret_int, bool *ret_is_int);
 
 /* ---------------------------------------------------------------------- */
 /* Byte sources: the pull interface                                        */
@@ -148,14 +151,14 @@ struct ctflive_ctf_source {
  * pushes packets into (copied), e.g. one pushed packet per live index entry.
  */
 struct ctflive_ctf_bufsrc;
-int ctflive_ctf_bufsrc_new(struct ctflive_ctf_bufsrc **ret);
-struct ctflive_ctf_bufsrc *ctflive_ctf_bufsrc_free(struct ctflive_ctf_bufsrc *b);
+CTFLIVE_API int ctflive_ctf_bufsrc_new(struct ctflive_ctf_bufsrc **ret);
+CTFLIVE_API struct ctflive_ctf_bufsrc *ctflive_ctf_bufsrc_free(struct ctflive_ctf_bufsrc *b);
 /* Appends bytes (copied). Errors: -ENOMEM, -EINVAL after bufsrc_end(). */
-int ctflive_ctf_bufsrc_push(struct ctflive_ctf_bufsrc *b, const void *data, size_t len);
+CTFLIVE_API int ctflive_ctf_bufsrc_push(struct ctflive_ctf_bufsrc *b, const void *data, size_t len);
 /* No more bytes will be pushed: request() then returns CTFLIVE_CTF_END. */
-void ctflive_ctf_bufsrc_end(struct ctflive_ctf_bufsrc *b);
+CTFLIVE_API void ctflive_ctf_bufsrc_end(struct ctflive_ctf_bufsrc *b);
 /* The source interface of `b` (borrowed: b must outlive its users). */
-struct ctflive_ctf_source ctflive_ctf_bufsrc_source(struct ctflive_ctf_bufsrc *b);
+CTFLIVE_API struct ctflive_ctf_source ctflive_ctf_bufsrc_source(struct ctflive_ctf_bufsrc *b);
 
 /* ---------------------------------------------------------------------- */
 /* Stream decoding                                                         */
@@ -204,9 +207,10 @@ struct ctflive_ctf_msg {
  * Creates a decoder for one data stream of trace `t`, reading through `src`
  * (copied; src->ctx borrowed). Errors: -EINVAL, -ENOMEM.
  */
-int ctflive_ctf_stream_new(struct ctflive_ctf_trace *t, const struct ctflive_ctf_source *src,
-			   struct ctflive_ctf_stream **ret);
-struct ctflive_ctf_stream *ctflive_ctf_stream_free(struct ctflive_ctf_stream *s);
+CTFLIVE_API int ctflive_ctf_stream_new(struct ctflive_ctf_trace *t,
+				       const struct ctflive_ctf_source *src,
+				       struct ctflive_ctf_stream **ret);
+CTFLIVE_API struct ctflive_ctf_stream *ctflive_ctf_stream_free(struct ctflive_ctf_stream *s);
 
 /*
  * Decodes the next message. Returns 0 (*ret filled), CTFLIVE_CTF_END at the
@@ -218,16 +222,16 @@ struct ctflive_ctf_stream *ctflive_ctf_stream_free(struct ctflive_ctf_stream *s)
  * error. Messages decoded before an error stay valid and were returned
  * normally. reterr->offset is the byte offset in the stream.
  */
-int ctflive_ctf_stream_next(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *ret,
-			    struct ctflive_ctf_diag *reterr);
+CTFLIVE_API int ctflive_ctf_stream_next(struct ctflive_ctf_stream *s, struct ctflive_ctf_msg *ret,
+					struct ctflive_ctf_diag *reterr);
 
 /*
  * Identity of the stream: the stream class id (CTF `stream_id`) and the
  * `stream_instance_id` of the last packet header (UINT64_MAX when absent).
  * Valid after the first message.
  */
-uint64_t ctflive_ctf_stream_class_id(const struct ctflive_ctf_stream *s);
-uint64_t ctflive_ctf_stream_instance_id(const struct ctflive_ctf_stream *s);
+CTFLIVE_API uint64_t ctflive_ctf_stream_class_id(const struct ctflive_ctf_stream *s);
+CTFLIVE_API uint64_t ctflive_ctf_stream_instance_id(const struct ctflive_ctf_stream *s);
 
 /*
  * Converts `cycles` of the default clock of stream class `stream_class_id`
@@ -237,13 +241,14 @@ uint64_t ctflive_ctf_stream_instance_id(const struct ctflive_ctf_stream *s);
  * Errors: -ENOENT when the metadata has no such stream class (yet) or the
  * stream class has no clock.
  */
-int ctflive_ctf_trace_clock_ns(const struct ctflive_ctf_trace *t, uint64_t stream_class_id,
-			       uint64_t cycles, int64_t *ret_ns);
+CTFLIVE_API int ctflive_ctf_trace_clock_ns(const struct ctflive_ctf_trace *t,
+					   uint64_t stream_class_id, uint64_t cycles,
+					   int64_t *ret_ns);
 
 /* The same for the stream class of `s` (known after its first message).
  * Errors: -ENOENT (no stream class yet, or no clock). */
-int ctflive_ctf_stream_clock_ns(const struct ctflive_ctf_stream *s, uint64_t cycles,
-				int64_t *ret_ns);
+CTFLIVE_API int ctflive_ctf_stream_clock_ns(const struct ctflive_ctf_stream *s, uint64_t cycles,
+					    int64_t *ret_ns);
 
 /*
  * Reads only the header and context of the first packet of `data` (a whole
@@ -251,9 +256,11 @@ int ctflive_ctf_stream_clock_ns(const struct ctflive_ctf_stream *s, uint64_t cyc
  * if absent) and timestamp_begin in ns (*ret_has_begin false if absent).
  * Errors as for ctflive_ctf_stream_next().
  */
-int ctflive_ctf_peek_first_packet(struct ctflive_ctf_trace *t, struct ctflive_bytes data,
-				  uint64_t *ret_stream_class_id, uint64_t *ret_instance_id,
-				  bool *ret_has_begin, int64_t *ret_begin_ns);
+CTFLIVE_API int ctflive_ctf_peek_first_packet(struct ctflive_ctf_trace *t,
+					      struct ctflive_bytes data,
+					      uint64_t *ret_stream_class_id,
+					      uint64_t *ret_instance_id, bool *ret_has_begin,
+					      int64_t *ret_begin_ns);
 
 /*
  * Labels owned by the caller and attached to a stream for printers and
@@ -262,8 +269,8 @@ int ctflive_ctf_peek_first_packet(struct ctflive_ctf_trace *t, struct ctflive_by
  * the text output then prints no `trace` field and calls it "(unknown)" in
  * warnings. `stream_id` is the stream's ID in those warnings and in JSON.
  */
-void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *trace_name,
-				   const char *stream_name, uint64_t stream_id);
+CTFLIVE_API void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *trace_name,
+					       const char *stream_name, uint64_t stream_id);
 
 /*
  * What JSON output calls the trace of `s` when it has no name (see
@@ -271,7 +278,7 @@ void ctflive_ctf_stream_set_labels(struct ctflive_ctf_stream *s, const char *tra
  * trace has on disk, e.g. "myhost/ust/uid/1000/64-bit". Borrowed, must
  * outlive the stream.
  */
-void ctflive_ctf_stream_set_trace_path(struct ctflive_ctf_stream *s, const char *path);
+CTFLIVE_API void ctflive_ctf_stream_set_trace_path(struct ctflive_ctf_stream *s, const char *path);
 
 /*
  * Records that the packet with `packet_seq_num` of this stream was lost in
@@ -281,16 +288,18 @@ void ctflive_ctf_stream_set_trace_path(struct ctflive_ctf_stream *s, const char 
  * text output are unchanged: babeltrace2 reports such gaps as discarded
  * packets). At most 65536 pending marks. Errors: -E2BIG, -ENOMEM.
  */
-int ctflive_ctf_stream_mark_lost(struct ctflive_ctf_stream *s, uint64_t packet_seq_num);
+CTFLIVE_API int ctflive_ctf_stream_mark_lost(struct ctflive_ctf_stream *s, uint64_t packet_seq_num);
 
 /* Stream label given to ctflive_ctf_stream_set_labels(), or NULL. */
-const char *ctflive_ctf_stream_name(const struct ctflive_ctf_stream *s);
+CTFLIVE_API const char *ctflive_ctf_stream_name(const struct ctflive_ctf_stream *s);
 
 /* Event accessors (the event is borrowed from its stream). */
-const char *ctflive_ctf_event_name(const struct ctflive_ctf_event *e);
-uint64_t ctflive_ctf_event_class_id(const struct ctflive_ctf_event *e);
-const struct ctflive_ctf_stream *ctflive_ctf_event_stream(const struct ctflive_ctf_event *e);
-const struct ctflive_ctf_trace *ctflive_ctf_stream_trace(const struct ctflive_ctf_stream *s);
+CTFLIVE_API const char *ctflive_ctf_event_name(const struct ctflive_ctf_event *e);
+CTFLIVE_API uint64_t ctflive_ctf_event_class_id(const struct ctflive_ctf_event *e);
+CTFLIVE_API const struct ctflive_ctf_stream *
+ctflive_ctf_event_stream(const struct ctflive_ctf_event *e);
+CTFLIVE_API const struct ctflive_ctf_trace *
+ctflive_ctf_stream_trace(const struct ctflive_ctf_stream *s);
 
 /* ---------------------------------------------------------------------- */
 /* Printers                                                                */
@@ -326,8 +335,8 @@ enum ctflive_ctf_print_flags {
 struct ctflive_ctf_printer;
 
 /* Creates a printer with `flags`. Errors: -ENOMEM. */
-int ctflive_ctf_printer_new(unsigned flags, struct ctflive_ctf_printer **ret);
-struct ctflive_ctf_printer *ctflive_ctf_printer_free(struct ctflive_ctf_printer *p);
+CTFLIVE_API int ctflive_ctf_printer_new(unsigned flags, struct ctflive_ctf_printer **ret);
+CTFLIVE_API struct ctflive_ctf_printer *ctflive_ctf_printer_free(struct ctflive_ctf_printer *p);
 
 /*
  * Appends one line for message `m` of stream `s` to the printer's buffer:
@@ -336,8 +345,9 @@ struct ctflive_ctf_printer *ctflive_ctf_printer_free(struct ctflive_ctf_printer 
  * JSON record in JSON mode; packet messages are ignored. Returns 1 when
  * something was appended, 0 otherwise, -ENOMEM.
  */
-int ctflive_ctf_printer_msg(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream *s,
-			    const struct ctflive_ctf_msg *m);
+CTFLIVE_API int ctflive_ctf_printer_msg(struct ctflive_ctf_printer *p,
+					const struct ctflive_ctf_stream *s,
+					const struct ctflive_ctf_msg *m);
 
 /*
  * Formats babeltrace2's stderr warning for a discarded events/packets
@@ -345,18 +355,20 @@ int ctflive_ctf_printer_msg(struct ctflive_ctf_printer *p, const struct ctflive_
  * printer's separate warning buffer. Returns 1 if formatted, 0 if `m` is not
  * a discard message, -ENOMEM.
  */
-int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p, const struct ctflive_ctf_stream *s,
-				const struct ctflive_ctf_msg *m);
+CTFLIVE_API int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p,
+					    const struct ctflive_ctf_stream *s,
+					    const struct ctflive_ctf_msg *m);
 
 /*
  * Shifts every printed time by `ns` nanoseconds, like babeltrace2's
  * --clock-offset/--clock-offset-ns (deltas and cycle values unchanged).
  */
-void ctflive_ctf_printer_set_clock_offset(struct ctflive_ctf_printer *p, int64_t ns);
+CTFLIVE_API void ctflive_ctf_printer_set_clock_offset(struct ctflive_ctf_printer *p, int64_t ns);
 
 /* Buffered output (borrowed) and reset. `which` 0 = main output, 1 = warnings. */
-struct ctflive_bytes ctflive_ctf_printer_output(const struct ctflive_ctf_printer *p, int which);
-void ctflive_ctf_printer_clear(struct ctflive_ctf_printer *p, int which);
+CTFLIVE_API struct ctflive_bytes ctflive_ctf_printer_output(const struct ctflive_ctf_printer *p,
+							    int which);
+CTFLIVE_API void ctflive_ctf_printer_clear(struct ctflive_ctf_printer *p, int which);
 
 #ifdef __cplusplus
 }

@@ -70,6 +70,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctflive/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -85,13 +87,13 @@ extern "C" {
  * conflicts, to UINT64_MAX (everything is published: the file's size is the
  * limit). Errors: -EINVAL (from > INT64_MAX), -errno of fcntl(2).
  */
-int ctflive_follow_safe_end(int fd, uint64_t from, uint64_t *ret_end);
+CTFLIVE_API int ctflive_follow_safe_end(int fd, uint64_t from, uint64_t *ret_end);
 
 /*
  * True if some process holds a write lock on any byte of `fd` (F_OFD_GETLK
  * over the whole file). Used on the session marker. False on errors.
  */
-bool ctflive_follow_is_locked(int fd);
+CTFLIVE_API bool ctflive_follow_is_locked(int fd);
 
 /*
  * Reads exactly `len` bytes at `off` into `buf` under an OFD read lock on
@@ -100,7 +102,7 @@ bool ctflive_follow_is_locked(int fd);
  * -EMSGSIZE the file ends before off + len; -EINVAL a zero length or an
  * overflowing range; -errno of fcntl(2)/pread(2).
  */
-int ctflive_follow_pread_locked(int fd, void *buf, size_t len, uint64_t off);
+CTFLIVE_API int ctflive_follow_pread_locked(int fd, void *buf, size_t len, uint64_t off);
 
 /* ---------------------------------------------------------------------- */
 /* Follower                                                                */
@@ -125,18 +127,18 @@ struct ctflive_follow_options {
  * Nothing is read yet. Errors: -ENOENT/-ENOTDIR/-EACCES... for `dir`,
  * -ENOMEM.
  */
-int ctflive_follow_new(const char *dir, const struct ctflive_follow_options *opts,
-		       struct ctflive_follow **ret);
+CTFLIVE_API int ctflive_follow_new(const char *dir, const struct ctflive_follow_options *opts,
+				   struct ctflive_follow **ret);
 
 /* Closes every file and frees everything. NULL-safe; returns NULL. */
-struct ctflive_follow *ctflive_follow_free(struct ctflive_follow *f);
+CTFLIVE_API struct ctflive_follow *ctflive_follow_free(struct ctflive_follow *f);
 
 /*
  * Whether `dir` has a session marker (decided by ctflive_follow_new()). A
  * directory without one is read once, as it is: only index entries that
  * are whole and whose packets lie inside their tracefile.
  */
-bool ctflive_follow_has_marker(const struct ctflive_follow *f);
+CTFLIVE_API bool ctflive_follow_has_marker(const struct ctflive_follow *f);
 
 /*
  * Returns the next message in time order: 0 with *ret_stream (borrowed,
@@ -148,27 +150,28 @@ bool ctflive_follow_has_marker(const struct ctflive_follow *f);
  * packet, -ENOTSUP unsupported index version, -E2BIG a limit, -ENOMEM,
  * I/O errors). After an error other than -EAGAIN every call returns it.
  */
-int ctflive_follow_next(struct ctflive_follow *f, const struct ctflive_ctf_stream **ret_stream,
-			struct ctflive_ctf_msg *ret_msg);
+CTFLIVE_API int ctflive_follow_next(struct ctflive_follow *f,
+				    const struct ctflive_ctf_stream **ret_stream,
+				    struct ctflive_ctf_msg *ret_msg);
 
 /*
  * Sleeps until the directory changes (inotify) or `timeout_ms` passes,
  * whichever is first. Returns 0 or a negative errno.
  */
-int ctflive_follow_wait(struct ctflive_follow *f, int timeout_ms);
+CTFLIVE_API int ctflive_follow_wait(struct ctflive_follow *f, int timeout_ms);
 
 /* Description of the last error, "" if none. Borrowed from f. */
-const char *ctflive_follow_error(const struct ctflive_follow *f);
+CTFLIVE_API const char *ctflive_follow_error(const struct ctflive_follow *f);
 
 /* Index entries with an all-ones offset seen so far (packets lost in transit). */
-uint64_t ctflive_follow_lost_packets(const struct ctflive_follow *f);
+CTFLIVE_API uint64_t ctflive_follow_lost_packets(const struct ctflive_follow *f);
 
 /* Warnings: files replaced before they could be read (their packets are
  * lost), a session that did not end normally (marker not "complete"),
  * then metadata warnings of every trace, as "<metadata path>:<line>:<col>: <msg>",
  * each returned once: returns a borrowed string (valid until the next call)
  * or NULL when there is none left. */
-const char *ctflive_follow_next_warning(struct ctflive_follow *f);
+CTFLIVE_API const char *ctflive_follow_next_warning(struct ctflive_follow *f);
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctflive/export.h"
+
 #include "ctflive/ctf.h"
 #include "ctflive/follow.h"
 #include "ctflive/live.h"
@@ -62,7 +64,7 @@ struct ctflive_diag {
  * or "MSG" (the parts that are known) into `buf` (`len` bytes,
  * NUL-terminated, truncated if needed). Returns `buf`.
  */
-char *ctflive_diag_format(const struct ctflive_diag *d, char *buf, size_t len);
+CTFLIVE_API char *ctflive_diag_format(const struct ctflive_diag *d, char *buf, size_t len);
 
 /* Returned by ctflive_iter_next() when a warning waits (see above). */
 #define CTFLIVE_ITER_WARNING 2
@@ -78,8 +80,8 @@ struct ctflive_iter;
  * failure *reterr (may be NULL) says what and where. Errors: those of
  * ctflive_ctf_fs_open(), -ENOMEM.
  */
-int ctflive_iter_open_dirs(const char *const *paths, size_t n, struct ctflive_iter **ret,
-			   struct ctflive_diag *reterr);
+CTFLIVE_API int ctflive_iter_open_dirs(const char *const *paths, size_t n,
+				       struct ctflive_iter **ret, struct ctflive_diag *reterr);
 
 /*
  * Connects to the relay of `url` (which must name a session), attaches
@@ -88,8 +90,9 @@ int ctflive_iter_open_dirs(const char *const *paths, size_t n, struct ctflive_it
  * of ctflive_live_client_connect() and ctflive_live_client_attach()
  * (-EINVAL when `url` names no session), with *reterr.
  */
-int ctflive_iter_open_live(const struct ctflive_live_url *url, enum ctflive_live_seek seek,
-			   int timeout_ms, struct ctflive_iter **ret, struct ctflive_diag *reterr);
+CTFLIVE_API int ctflive_iter_open_live(const struct ctflive_live_url *url,
+				       enum ctflive_live_seek seek, int timeout_ms,
+				       struct ctflive_iter **ret, struct ctflive_diag *reterr);
 
 /*
  * Follows directory `dir` (ctflive_follow_new(); `opts` may be NULL) while
@@ -100,11 +103,11 @@ int ctflive_iter_open_live(const struct ctflive_live_url *url, enum ctflive_live
  * warning first unless its marker says `complete`. Errors: those of
  * ctflive_follow_new() or ctflive_iter_open_dirs(), with *reterr.
  */
-int ctflive_iter_open_follow(const char *dir, const struct ctflive_follow_options *opts,
-			     struct ctflive_iter **ret, struct ctflive_diag *reterr);
+CTFLIVE_API int ctflive_iter_open_follow(const char *dir, const struct ctflive_follow_options *opts,
+					 struct ctflive_iter **ret, struct ctflive_diag *reterr);
 
 /* Closes the source and frees everything. NULL-safe; returns NULL. */
-struct ctflive_iter *ctflive_iter_free(struct ctflive_iter *it);
+CTFLIVE_API struct ctflive_iter *ctflive_iter_free(struct ctflive_iter *it);
 
 /*
  * Next message in time order over every stream of the source. Returns:
@@ -122,8 +125,8 @@ struct ctflive_iter *ctflive_iter_free(struct ctflive_iter *it);
  *                         data, connection and protocol errors for live,
  *                         ...). Every later call returns it.
  */
-int ctflive_iter_next(struct ctflive_iter *it, const struct ctflive_ctf_msg **ret_msg,
-		      const struct ctflive_ctf_stream **ret_stream);
+CTFLIVE_API int ctflive_iter_next(struct ctflive_iter *it, const struct ctflive_ctf_msg **ret_msg,
+				  const struct ctflive_ctf_stream **ret_stream);
 
 /*
  * Waits until the source may have more (follow: a change in the directory)
@@ -131,26 +134,26 @@ int ctflive_iter_next(struct ctflive_iter *it, const struct ctflive_ctf_msg **re
  * usual period (live: 100 ms, babeltrace2's retry delay; follow: 50 ms;
  * directories: no wait). Returns 0 or a negative errno.
  */
-int ctflive_iter_wait(struct ctflive_iter *it, int timeout_ms);
+CTFLIVE_API int ctflive_iter_wait(struct ctflive_iter *it, int timeout_ms);
 
 /* The error of the last failed call (borrowed, valid until the iterator is
  * freed; msg "" when none). */
-const struct ctflive_diag *ctflive_iter_error(struct ctflive_iter *it);
+CTFLIVE_API const struct ctflive_diag *ctflive_iter_error(struct ctflive_iter *it);
 
 /*
  * Next queued warning, each returned once (borrowed, valid until the next
  * call on `it`), or NULL when none waits.
  */
-const struct ctflive_diag *ctflive_iter_next_warning(struct ctflive_iter *it);
+CTFLIVE_API const struct ctflive_diag *ctflive_iter_next_warning(struct ctflive_iter *it);
 
 /*
  * The source's own objects, borrowed, or NULL for another kind of source:
  * the trace directories (e.g. ctflive_ctf_fs_lost_packets()), the live view
  * and the follower.
  */
-struct ctflive_ctf_fs *ctflive_iter_fs(struct ctflive_iter *it);
-struct ctflive_live_view *ctflive_iter_live_view(struct ctflive_iter *it);
-struct ctflive_follow *ctflive_iter_follow(struct ctflive_iter *it);
+CTFLIVE_API struct ctflive_ctf_fs *ctflive_iter_fs(struct ctflive_iter *it);
+CTFLIVE_API struct ctflive_live_view *ctflive_iter_live_view(struct ctflive_iter *it);
+CTFLIVE_API struct ctflive_follow *ctflive_iter_follow(struct ctflive_iter *it);
 
 #ifdef __cplusplus
 }

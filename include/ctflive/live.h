@@ -57,6 +57,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctflive/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -89,7 +91,8 @@ struct ctflive_live_url {
  * Parses `url`. Errors: -EINVAL, and *reterr_msg (may be NULL) points at a
  * static description ("missing port", ...).
  */
-int ctflive_live_url_parse(const char *url, struct ctflive_live_url *ret, const char **reterr_msg);
+CTFLIVE_API int ctflive_live_url_parse(const char *url, struct ctflive_live_url *ret,
+				       const char **reterr_msg);
 
 /* ---------------------------------------------------------------------- */
 /* Client                                                                  */
@@ -105,23 +108,23 @@ struct ctflive_live_client;
  * reterr_msg is not NULL, a description is written into it (reterr_len
  * bytes, NUL-terminated).
  */
-int ctflive_live_client_connect(const char *host, uint16_t port, int family, int timeout_ms,
-				struct ctflive_live_client **ret_client, char *reterr_msg,
-				size_t reterr_len);
+CTFLIVE_API int ctflive_live_client_connect(const char *host, uint16_t port, int family,
+					    int timeout_ms, struct ctflive_live_client **ret_client,
+					    char *reterr_msg, size_t reterr_len);
 
 /*
  * Detaches from attached sessions (best effort, skipped when the connection
  * is broken), closes the connection and frees everything. NULL-safe;
  * returns NULL.
  */
-struct ctflive_live_client *ctflive_live_client_free(struct ctflive_live_client *c);
+CTFLIVE_API struct ctflive_live_client *ctflive_live_client_free(struct ctflive_live_client *c);
 
 /* Description of the last error, "" if none. Borrowed from c. */
-const char *ctflive_live_client_error(const struct ctflive_live_client *c);
+CTFLIVE_API const char *ctflive_live_client_error(const struct ctflive_live_client *c);
 
 /* Relay and negotiated protocol versions, after connect. */
-void ctflive_live_client_version(const struct ctflive_live_client *c, uint32_t *ret_major,
-				 uint32_t *ret_minor);
+CTFLIVE_API void ctflive_live_client_version(const struct ctflive_live_client *c,
+					     uint32_t *ret_major, uint32_t *ret_minor);
 
 /* Trace format of a session (numbered here, not as on either wire). */
 enum ctflive_trace_format {
@@ -146,8 +149,9 @@ struct ctflive_live_session_info {
  * LIST_SESSIONS. *ret_sessions is a malloc'd array of *ret_count entries
  * (NULL when 0) that the caller frees with free().
  */
-int ctflive_live_client_list(struct ctflive_live_client *c,
-			     struct ctflive_live_session_info **ret_sessions, size_t *ret_count);
+CTFLIVE_API int ctflive_live_client_list(struct ctflive_live_client *c,
+					 struct ctflive_live_session_info **ret_sessions,
+					 size_t *ret_count);
 
 enum ctflive_live_seek {
 	CTFLIVE_LIVE_SEEK_BEGINNING = 1, /* everything the relay still has */
@@ -164,8 +168,8 @@ enum ctflive_live_seek {
  * Data streams discovered later (GET_NEW_STREAMS) start at their beginning
  * whatever `seek` is (relay behaviour).
  */
-int ctflive_live_client_attach(struct ctflive_live_client *c, const char *hostname,
-			       const char *session_name, enum ctflive_live_seek seek);
+CTFLIVE_API int ctflive_live_client_attach(struct ctflive_live_client *c, const char *hostname,
+					   const char *session_name, enum ctflive_live_seek seek);
 
 /* ---- Items ----------------------------------------------------------- */
 
@@ -220,7 +224,8 @@ struct ctflive_live_item {
  * Pops the next queued item. Returns 0, or -EAGAIN when the queue is empty
  * (call ctflive_live_client_request_index() or _refresh() to fill it).
  */
-int ctflive_live_client_next_item(struct ctflive_live_client *c, struct ctflive_live_item *ret);
+CTFLIVE_API int ctflive_live_client_next_item(struct ctflive_live_client *c,
+					      struct ctflive_live_item *ret);
 
 /*
  * Asks the relay for the next index of data stream `stream_id` and queues
@@ -229,7 +234,8 @@ int ctflive_live_client_next_item(struct ctflive_live_client *c, struct ctflive_
  * most 256 KiB), INACTIVE, RETRY, or STREAM_END. -EINVAL if the stream is
  * unknown or already ended.
  */
-int ctflive_live_client_request_index(struct ctflive_live_client *c, uint64_t stream_id);
+CTFLIVE_API int ctflive_live_client_request_index(struct ctflive_live_client *c,
+						  uint64_t stream_id);
 
 /*
  * Asks every attached, not yet ended session for new streams
@@ -240,7 +246,7 @@ int ctflive_live_client_request_index(struct ctflive_live_client *c, uint64_t st
  * data, so a viewer whose streams are all idle would never see a new
  * application otherwise (lttng bug #1406).
  */
-int ctflive_live_client_refresh(struct ctflive_live_client *c);
+CTFLIVE_API int ctflive_live_client_refresh(struct ctflive_live_client *c);
 
 /* ---------------------------------------------------------------------- */
 /* View: decoding and merging (needs the CTF decoder, ctflive/ctf.h)       */
@@ -254,8 +260,9 @@ struct ctflive_ctf_msg;
  * Creates a view reading from `c` (taken: freed with the view, even on
  * error), which must be attached.
  */
-int ctflive_live_view_new(struct ctflive_live_client *c, struct ctflive_live_view **ret);
-struct ctflive_live_view *ctflive_live_view_free(struct ctflive_live_view *v);
+CTFLIVE_API int ctflive_live_view_new(struct ctflive_live_client *c,
+				      struct ctflive_live_view **ret);
+CTFLIVE_API struct ctflive_live_view *ctflive_live_view_free(struct ctflive_live_view *v);
 
 /*
  * Returns the next message in time order (across every stream of every
@@ -265,15 +272,15 @@ struct ctflive_live_view *ctflive_live_view_free(struct ctflive_live_view *v);
  * again), 1 (CTFLIVE_CTF_END) when the session ended and every message was
  * returned, or a negative errno (ctflive_live_view_error() explains).
  */
-int ctflive_live_view_next(struct ctflive_live_view *v,
-			   const struct ctflive_ctf_stream **ret_stream,
-			   struct ctflive_ctf_msg *ret_msg);
+CTFLIVE_API int ctflive_live_view_next(struct ctflive_live_view *v,
+				       const struct ctflive_ctf_stream **ret_stream,
+				       struct ctflive_ctf_msg *ret_msg);
 
 /* Description of the last error, "" if none. Borrowed from v. */
-const char *ctflive_live_view_error(const struct ctflive_live_view *v);
+CTFLIVE_API const char *ctflive_live_view_error(const struct ctflive_live_view *v);
 
 /* The client of the view (borrowed). */
-struct ctflive_live_client *ctflive_live_view_client(struct ctflive_live_view *v);
+CTFLIVE_API struct ctflive_live_client *ctflive_live_view_client(struct ctflive_live_view *v);
 
 #ifdef __cplusplus
 }

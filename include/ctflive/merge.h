@@ -59,6 +59,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctflive/export.h"
+
 #include "ctflive/ctf.h"
 
 #ifdef __cplusplus
@@ -99,18 +101,18 @@ struct ctflive_merge_input {
 struct ctflive_merge;
 
 /* Creates an empty merger. Errors: -ENOMEM. */
-int ctflive_merge_new(struct ctflive_merge **ret);
+CTFLIVE_API int ctflive_merge_new(struct ctflive_merge **ret);
 
 /* Frees the merger, calling `release` of every input it still holds.
  * NULL-safe; returns NULL. */
-struct ctflive_merge *ctflive_merge_free(struct ctflive_merge *m);
+CTFLIVE_API struct ctflive_merge *ctflive_merge_free(struct ctflive_merge *m);
 
 /*
  * Adds an input (`in` is copied). Allowed at any time, also from a `pull`
  * function and after ctflive_merge_next() returned CTFLIVE_CTF_END.
  * Errors: -EINVAL (NULL `in`, or neither stream nor pull), -ENOMEM, -E2BIG.
  */
-int ctflive_merge_add(struct ctflive_merge *m, const struct ctflive_merge_input *in);
+CTFLIVE_API int ctflive_merge_add(struct ctflive_merge *m, const struct ctflive_merge_input *in);
 
 /*
  * Records that `count` packets of input stream `s` were lost in transit
@@ -122,8 +124,9 @@ int ctflive_merge_add(struct ctflive_merge *m, const struct ctflive_merge_input 
  * to `end_cycles` when the stream has a clock, no time otherwise).
  * Errors: -ENOENT (`s` is not an input).
  */
-int ctflive_merge_lost_after(struct ctflive_merge *m, const struct ctflive_ctf_stream *s,
-			     uint64_t count, uint64_t end_cycles);
+CTFLIVE_API int ctflive_merge_lost_after(struct ctflive_merge *m,
+					 const struct ctflive_ctf_stream *s, uint64_t count,
+					 uint64_t end_cycles);
 
 /*
  * Returns the next message: 0 with *ret (borrowed: valid until the next
@@ -135,19 +138,21 @@ int ctflive_merge_lost_after(struct ctflive_merge *m, const struct ctflive_ctf_s
  * names its stream, possibly NULL). After an error every call returns it
  * (with the same reterr).
  */
-int ctflive_merge_next(struct ctflive_merge *m, const struct ctflive_ctf_msg **ret,
-		       struct ctflive_ctf_stream **ret_stream, struct ctflive_ctf_diag *reterr);
+CTFLIVE_API int ctflive_merge_next(struct ctflive_merge *m, const struct ctflive_ctf_msg **ret,
+				   struct ctflive_ctf_stream **ret_stream,
+				   struct ctflive_ctf_diag *reterr);
 
 /*
  * The error that stopped the merge: returns it (0 when none) and sets
  * *ret_stream (the input's stream, possibly NULL) and *ret_diag (either may
  * be NULL), as ctflive_merge_next() returned them.
  */
-int ctflive_merge_error(const struct ctflive_merge *m, struct ctflive_ctf_stream **ret_stream,
-			struct ctflive_ctf_diag *ret_diag);
+CTFLIVE_API int ctflive_merge_error(const struct ctflive_merge *m,
+				    struct ctflive_ctf_stream **ret_stream,
+				    struct ctflive_ctf_diag *ret_diag);
 
 /* Inputs held (ended inputs are dropped by the next ctflive_merge_next()). */
-size_t ctflive_merge_input_count(const struct ctflive_merge *m);
+CTFLIVE_API size_t ctflive_merge_input_count(const struct ctflive_merge *m);
 
 #ifdef __cplusplus
 }
