@@ -64,6 +64,9 @@ def test_layout(stage):
     src = sorted(p.name for p in (SOURCE / "include" / "ctflive").glob("*.h"))
     dst = sorted(p.name for p in (prefix / "include" / "ctflive").glob("*.h"))
     assert src == dst
+    for page in ("man8/ctflive-relayd.8", "man1/ctflive.1", "man1/ctflive-view.1",
+                 "man1/ctflive-follow.1", "man1/ctflive-ls.1"):
+        assert (prefix / "share" / "man" / page).is_file(), page
     soname = run(["readelf", "-d", str(real)])
     assert "Library soname: [libctflive.so.0]" in soname
 
