@@ -67,6 +67,7 @@ def test_layout(stage):
     for page in ("man8/ctflive-relayd.8", "man1/ctflive.1", "man1/ctflive-view.1",
                  "man1/ctflive-follow.1", "man1/ctflive-ls.1"):
         assert (prefix / "share" / "man" / page).is_file(), page
+    assert (prefix / "share" / "bash-completion" / "completions" / "ctflive").is_file()
     soname = run(["readelf", "-d", str(real)])
     assert "Library soname: [libctflive.so.0]" in soname
 
