@@ -84,6 +84,7 @@ enum cl_meaning {
 
 struct cl_clock {
 	const char *name;
+	const char *id;       /* CTF 2 clock class id, NULL for TSDL */
 	const char *uuid_str; /* may be NULL */
 	const char *description;
 	uint64_t freq;
@@ -118,10 +119,14 @@ struct cl_type {
 	struct cl_tfield *fields;
 	uint32_t nfields;
 	const char *tag; /* variant tag path, NULL until given */
+	/* CTF 2 variant: option ranges as mappings labelled with option names
+	 * (selector may be any integer), NULL for TSDL */
+	struct cl_type *sel;
 	/* array, seq */
 	struct cl_type *elem;
 	uint64_t length;
 	const char *length_path;
+	uint8_t role; /* CTF 2: CL_M_* meaning from the field's roles (0: by name) */
 	int line, col;
 };
 
@@ -298,9 +303,22 @@ struct ctflive_ctf_trace {
 	int64_t vpid;
 	/* root-scope declarations of the semantic pass */
 	struct sym *root_syms;
+	/* CTF 2 (JSON text sequence metadata, ctf2-meta.c) */
+	bool ctf2;
+	bool ctf2_preamble;
+	struct cl_ctf2_alias *ctf2_aliases;
 	/* pending AST of non-trace blocks waiting for the trace block */
 	struct ast_top *pending, **pending_tail;
 };
+
+/* ctf2-meta.c: parses the complete fragments of t->text past t->committed
+ * (CTF 2 metadata, RFC 7464 JSON text sequence) into the model. With
+ * `final`, an incomplete last fragment is an error. Errors: -EBADMSG,
+ * -ENOTSUP (feature not supported yet; the fragment is named), -E2BIG,
+ * -ENOMEM, all with reterr. */
+int cl_ctf2_parse_more(struct ctflive_ctf_trace *t, bool final, struct ctflive_ctf_diag *reterr);
+/* Releases what the CTF 2 front end keeps outside the arena. */
+void cl_ctf2_release(struct ctflive_ctf_trace *t);
 
 /* meta.c */
 int cl_meta_process(struct ctflive_ctf_trace *t, struct ast_top *list, bool final,
