@@ -306,6 +306,7 @@ struct ctflive_ctf_trace {
 	/* CTF 2 (JSON text sequence metadata, ctf2-meta.c) */
 	bool ctf2;
 	bool ctf2_preamble;
+	const char *ctf2_uid; /* trace class "uid", NULL if none */
 	struct cl_ctf2_alias *ctf2_aliases;
 	/* pending AST of non-trace blocks waiting for the trace block */
 	struct ast_top *pending, **pending_tail;

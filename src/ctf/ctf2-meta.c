@@ -688,6 +688,7 @@ static int do_trace_class(struct c2 *c, json_object *frag)
 			cl_meta_env_add(t, e);
 		}
 	}
+	TRY(get_str(c, frag, "uid", false, &t->ctf2_uid));
 	TRY(build_scope(c, frag, "packet-header-field-class", SC_PKT_HDR, &hdr));
 	t->have_trace = true;
 	t->have_bo = true;

@@ -709,7 +709,16 @@ int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p, const struct ctfl
 	CL_OB_LIT(w, " in trace \"");
 	cl_ob_puts(w, s->trace_name ? s->trace_name : "(unknown)");
 	CL_OB_LIT(w, "\" ");
-	if (s->t->has_uuid) {
+	if (s->t->ctf2) {
+		/* CTF 2: the trace class's UID (babeltrace2 2.1) */
+		if (s->t->ctf2_uid) {
+			CL_OB_LIT(w, "(UID: ");
+			cl_ob_puts(w, s->t->ctf2_uid);
+			CL_OB_LIT(w, ")");
+		} else {
+			CL_OB_LIT(w, "(no UID)");
+		}
+	} else if (s->t->has_uuid) {
 		CL_OB_LIT(w, "(UUID: ");
 		cl_ob_puts(w, s->t->uuid_str);
 		CL_OB_LIT(w, ")");
