@@ -91,7 +91,8 @@ static int get_u64(struct c2 *c, json_object *o, const char *key, bool required,
 	if (json_object_get_int64(v) < 0 && !json_object_get_uint64(v))
 		return C2ERR(c, -EBADMSG, "'%s' is negative", key);
 	*ret = json_object_get_uint64(v);
-	if (errno)
+	/* json-c saturates integers it cannot hold: refuse the saturated value */
+	if (errno || *ret == UINT64_MAX)
 		return C2ERR(c, -EBADMSG, "'%s' is out of range", key);
 	return 0;
 }
@@ -106,7 +107,7 @@ static int get_i64(struct c2 *c, json_object *o, const char *key, int64_t *ret)
 		return C2ERR(c, -EBADMSG, "'%s' is not an integer", key);
 	errno = 0;
 	*ret = json_object_get_int64(v);
-	if (errno)
+	if (errno || *ret == INT64_MAX || *ret == INT64_MIN)
 		return C2ERR(c, -EBADMSG, "'%s' is out of range", key);
 	return 0;
 }
