@@ -55,7 +55,10 @@ __attribute__((format(printf, 3, 4))) static int C2ERR(struct c2 *c, int code, c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	cl_diag_set(c->s.err, c->fragno, 0, "CTF 2 %s fragment %d: %s", c->frag, c->fragno, msg);
+	if (strcmp(c->frag, "?"))
+		cl_diag_set(c->s.err, 0, 0, "CTF 2 %s fragment (#%d): %s", c->frag, c->fragno, msg);
+	else
+		cl_diag_set(c->s.err, 0, 0, "CTF 2 fragment #%d: %s", c->fragno, msg);
 	return code;
 }
 
