@@ -796,12 +796,37 @@ static int do_stream_class(struct c2 *c, json_object *frag)
 	return cl_meta_stream_finish(&c->s, sc, pc, eh, ec, c->fragno, 0);
 }
 
+/* The LTTng log level attribute (namespace "lttng.org,2009"), as the CTF 1.8
+ * `loglevel` number; left at -1 when absent or unknown. */
+static int lttng_log_level(struct c2 *c, json_object *frag, int *ret)
+{
+	static const char *const levels[] = {
+		"emergency",    "alert",      "critical",       "error",         "warning",
+		"notice",       "info",       "debug:system",   "debug:program", "debug:process",
+		"debug:module", "debug:unit", "debug:function", "debug:line",    "debug",
+	};
+	json_object *a = member(frag, "attributes"), *l, *v;
+
+	(void)c;
+	if (!a || !json_object_is_type(a, json_type_object))
+		return 0;
+	l = member(a, "lttng.org,2009");
+	if (!l || !json_object_is_type(l, json_type_object))
+		return 0;
+	v = member(l, "log-level");
+	if (!v || !json_object_is_type(v, json_type_string))
+		return 0;
+	for (size_t i = 0; i < CL_ARRAY_SIZE(levels); i++)
+		if (!strcmp(json_object_get_string(v), levels[i]))
+			*ret = (int)i;
+	return 0;
+}
+
 static int do_event_class(struct c2 *c, json_object *frag)
 {
 	struct ctflive_ctf_trace *t = c->s.t;
 	struct cl_event_class *ev = cl_arena_alloc(&t->arena, sizeof(*ev));
 	struct cl_type *ctx, *fields;
-	bool have_sid = member(frag, "data-stream-class-id") != NULL;
 
 	if (!ev)
 		return -ENOMEM;
@@ -811,12 +836,13 @@ static int do_event_class(struct c2 *c, json_object *frag)
 	TRY(get_str(c, frag, "name", false, &ev->name));
 	if (!ev->name)
 		ev->name = "";
-	TRY(get_str(c, frag, "uri", false, &ev->emf_uri));
+	TRY(lttng_log_level(c, frag, &ev->loglevel));
 	TRY(build_scope(c, frag, "specific-context-field-class", SC_EV_CTX, &ctx));
 	TRY(build_scope(c, frag, "payload-field-class", SC_PAYLOAD, &fields));
 	if (!t->streams)
 		return C2ERR(c, -EBADMSG, "event record class before any data stream class");
-	return cl_meta_event_finish(&c->s, ev, true, have_sid, ctx, fields, c->fragno, 0);
+	/* CTF 2: both ids default to 0 */
+	return cl_meta_event_finish(&c->s, ev, true, true, ctx, fields, c->fragno, 0);
 }
 
 static int do_alias(struct c2 *c, json_object *frag)

@@ -108,3 +108,52 @@ def test_json_lines_valid(trace):
     assert p.returncode == rc
     for line in p.stdout.decode().splitlines():
         json.loads(line)
+
+
+def _sid_babeltrace2():
+    """argv prefix running babeltrace2 2.1.2 of the Debian sid root of the
+    integration tests (tests/integration/sidroot.py) on fixtures, or None."""
+    import shutil
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "integration"))
+    try:
+        import sidroot
+    finally:
+        sys.path.pop(0)
+    root = sidroot.root_path()
+    if (root is None or os.geteuid() != 0 or not (root / sidroot.READY).exists()
+            or not shutil.which("unshare")):
+        return None
+    return root
+
+
+OPTS = [["-f", "all"], ["--clock-seconds"], ["--no-delta", "-n", "all"], ["-n", "none"],
+        ["--clock-cycles"], ["-f", "all", "-n", "all"], ["--clock-date"]]
+
+
+@pytest.mark.parametrize("opts", OPTS, ids=lambda o: " ".join(o))
+def test_options_vs_babeltrace212(opts):
+    """The same options given to babeltrace2 2.1.2 (sid root, when present) and to
+    ctflive, on every CTF 2 trace that matches its oracle."""
+    import shlex
+    root = _sid_babeltrace2()
+    if root is None:
+        pytest.skip("no ready Debian sid root with babeltrace2 2.1.2 (or not root)")
+    traces = [t for t in TRACES if t not in KNOWN_UNSUPPORTED]
+    inner = " && ".join(
+        f"echo '#{t}'; babeltrace2 {' '.join(map(shlex.quote, opts))} {shlex.quote(t)}"
+        f" 2>/dev/null; echo \"#rc $?\"" for t in traces)
+    script = (f"mkdir -p {root}/tmp/ctf2fx && mount --bind {shlex.quote(str(CTF2))} "
+              f"{root}/tmp/ctf2fx && TZ=UTC chroot {root} sh -c "
+              f"{shlex.quote('cd /tmp/ctf2fx && ' + inner)}")
+    bt = subprocess.run(["unshare", "-m", "sh", "-c", script], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, timeout=600)
+    assert bt.returncode == 0, bt.stderr.decode(errors="replace")
+    ours = b""
+    for t in traces:
+        env = dict(os.environ, TZ="UTC")
+        env.pop("BABELTRACE_TERM_COLOR", None)
+        p = subprocess.run([str(CTFLIVE.resolve()), "view", *opts, t], cwd=CTF2, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=120)
+        ours += f"#{t}\n".encode() + p.stdout + f"#rc {p.returncode}\n".encode()
+    assert ours == bt.stdout
