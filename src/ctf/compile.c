@@ -205,6 +205,8 @@ static int compile_scalar(struct cctx *c, const struct cl_type *t, struct cl_nod
 	n->bo = (uint8_t)(t->bo == CL_BO_NATIVE ? c->s->t->bo : t->bo);
 	if (t->is_signed)
 		n->flags |= CL_N_SIGNED;
+	if (t->bitmap)
+		n->flags |= CL_N_BITMAP;
 	if (t->kind == CL_K_FLOAT || t->kind == CL_K_STRING) {
 		if (scope_printed(c->scope))
 			n->flags |= CL_N_PRINT;

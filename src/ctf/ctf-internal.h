@@ -127,6 +127,7 @@ struct cl_type {
 	uint64_t length;
 	const char *length_path;
 	uint8_t role; /* CTF 2: CL_M_* meaning from the field's roles (0: by name) */
+	bool bitmap;  /* CTF 2 bit map: int whose maps are bit index ranges, by label */
 	int line, col;
 };
 
@@ -142,6 +143,7 @@ enum cl_node_flags {
 	CL_N_PRINT = 1 << 2,      /* reaches the printers */
 	CL_N_CLOCK = 1 << 3,      /* updates the stream clock */
 	CL_N_EMPTY_ORIG = 1 << 4, /* struct declared empty (kept when printing) */
+	CL_N_BITMAP = 1 << 5,     /* CTF 2 bit map (type->maps: bit ranges) */
 };
 
 struct cl_node {
@@ -307,6 +309,7 @@ struct ctflive_ctf_trace {
 	bool ctf2;
 	bool ctf2_preamble;
 	const char *ctf2_uid; /* trace class "uid", NULL if none */
+	int ctf2_nfrags;      /* fragments applied */
 	struct cl_ctf2_alias *ctf2_aliases;
 	/* pending AST of non-trace blocks waiting for the trace block */
 	struct ast_top *pending, **pending_tail;

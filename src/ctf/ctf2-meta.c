@@ -306,6 +306,51 @@ static int build_int(struct c2 *c, json_object *fc, bool is_signed, struct cl_ty
 	return 0;
 }
 
+static int cmp_map_label(const void *a, const void *b)
+{
+	return strcmp(((const struct cl_enum_map *)a)->label,
+		      ((const struct cl_enum_map *)b)->label);
+}
+
+/* Fixed-length bit map: an unsigned integer printed in hexadecimal with the
+ * names of its flags (bit index ranges), sorted by name. */
+static int build_bitmap(struct c2 *c, json_object *fc, struct cl_type **ret)
+{
+	struct cl_type *t = new_type(c, CL_K_INT);
+	json_object *flags = member(fc, "flags");
+	uint64_t len = 0;
+	size_t cap = 0;
+
+	if (!t)
+		return -ENOMEM;
+	TRY(get_u64(c, fc, "length", true, &len));
+	if (len == 0 || len > 64)
+		return C2ERR(c, -ENOTSUP, "bit map length %" PRIu64 " not supported", len);
+	t->size = (uint32_t)len;
+	t->base = 16;
+	t->bitmap = true;
+	TRY(get_bo(c, fc, &t->bo));
+	TRY(get_align(c, fc, "alignment", &t->align));
+	if (!flags || !json_object_is_type(flags, json_type_object) ||
+	    !json_object_object_length(flags))
+		return C2ERR(c, -EBADMSG, "bit map without flags");
+	json_object_object_foreach(flags, k, v)
+	{
+		const char *label = cl_arena_strdup(&c->s.t->arena, k);
+
+		if (!label)
+			return -ENOMEM;
+		TRY(add_range_maps(c, t, label, v, false, &cap));
+	}
+	for (uint32_t m = 0; m < t->nmaps; m++)
+		if (t->maps[m].lo > t->maps[m].hi || t->maps[m].hi >= len)
+			return C2ERR(c, -EBADMSG, "bit map flag '%s' outside the bit map",
+				     t->maps[m].label);
+	qsort(t->maps, t->nmaps, sizeof(*t->maps), cmp_map_label);
+	*ret = t;
+	return 0;
+}
+
 static int build_float(struct c2 *c, json_object *fc, struct cl_type **ret)
 {
 	struct cl_type *t = new_type(c, CL_K_FLOAT);
@@ -554,6 +599,8 @@ static int build_fc(struct c2 *c, json_object *fc, struct cl_type **ret)
 		r = build_int(c, fc, false, ret);
 	else if (!strcmp(type, "fixed-length-signed-integer"))
 		r = build_int(c, fc, true, ret);
+	else if (!strcmp(type, "fixed-length-bit-map"))
+		r = build_bitmap(c, fc, ret);
 	else if (!strcmp(type, "fixed-length-floating-point-number"))
 		r = build_float(c, fc, ret);
 	else if (!strcmp(type, "null-terminated-string")) {
@@ -582,8 +629,7 @@ static int build_fc(struct c2 *c, json_object *fc, struct cl_type **ret)
 		r = build_array(c, fc, true, ret);
 	else if (!strcmp(type, "variant"))
 		r = build_variant(c, fc, ret);
-	else if (!strcmp(type, "fixed-length-bit-array") || !strcmp(type, "fixed-length-bit-map") ||
-		 !strcmp(type, "fixed-length-boolean") ||
+	else if (!strcmp(type, "fixed-length-bit-array") || !strcmp(type, "fixed-length-boolean") ||
 		 !strcmp(type, "variable-length-unsigned-integer") ||
 		 !strcmp(type, "variable-length-signed-integer") ||
 		 !strcmp(type, "dynamic-length-blob") || !strcmp(type, "optional"))
@@ -943,10 +989,7 @@ int cl_ctf2_parse_more(struct ctflive_ctf_trace *t, bool final, struct ctflive_c
 		json_object *o = NULL;
 		size_t n;
 
-		c.fragno = 0;
-		for (const char *q = t->text; q <= start && q < end; q++)
-			if (*q == 0x1e)
-				c.fragno++;
+		c.fragno = t->ctf2_nfrags + 1;
 		if (*start != 0x1e) {
 			c.frag = "?";
 			return C2ERR(&c, -EBADMSG, "expecting 0x1E at offset %zu", t->committed);
@@ -972,6 +1015,7 @@ int cl_ctf2_parse_more(struct ctflive_ctf_trace *t, bool final, struct ctflive_c
 		if (r < 0)
 			return r;
 		t->committed += n + 1;
+		t->ctf2_nfrags++;
 	}
 	if (final && !t->have_trace) {
 		c.frag = "?";

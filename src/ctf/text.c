@@ -297,6 +297,37 @@ size_t cl_skip_values(const struct cl_node *n, const struct cl_val *v, size_t i)
 static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struct cl_val *v,
 			 size_t i, bool names);
 
+/* CTF 2 bit map: ` { "A", "B" }` after the value, the flags with a set bit
+ * in one of their ranges, by name (babeltrace2 2.1); nothing when none. The
+ * maps are sorted by label, so a label's ranges are adjacent. */
+static void put_bitmap_flags(struct cl_obuf *b, const struct cl_type *t, uint64_t v)
+{
+	bool any = false;
+
+	for (uint32_t m = 0; m < t->nmaps; m++) {
+		const struct cl_enum_map *mp = &t->maps[m];
+		bool set = false;
+
+		if (m > 0 && !strcmp(mp->label, t->maps[m - 1].label))
+			continue;
+		for (uint32_t k = m; k < t->nmaps && !strcmp(t->maps[k].label, mp->label); k++)
+			for (uint64_t bit = t->maps[k].lo; bit <= t->maps[k].hi && bit < 64 && !set;
+			     bit++)
+				set = (v >> bit) & 1;
+		if (!set)
+			continue;
+		if (any)
+			CL_OB_LIT(b, ", \"");
+		else
+			CL_OB_LIT(b, " { \"");
+		cl_ob_puts(b, mp->label);
+		cl_ob_putc(b, '"');
+		any = true;
+	}
+	if (any)
+		CL_OB_LIT(b, " }");
+}
+
 static size_t print_struct(struct cl_obuf *b, const struct cl_node *n, const struct cl_val *v,
 			   size_t i, bool names)
 {
@@ -331,6 +362,8 @@ static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struc
 	switch (n->kind) {
 	case CL_K_INT:
 		put_int(b, n, v[i].u);
+		if (__builtin_expect(n->flags & CL_N_BITMAP, 0))
+			put_bitmap_flags(b, n->type, v[i].u);
 		return i + 1;
 	case CL_K_ENUM:
 		CL_OB_LIT(b, "( ");

@@ -252,6 +252,11 @@ static void test_hostile(void **state)
 			      "{\"type\":\"structure\",\"member-classes\":[{\"name\":\"a\","
 			      "\"field-class\":{\"type\":\"optional\"}}]}}\n",
 		   -ENOTSUP, "optional field classes not supported");
+	expect_err(PRE DSC RS "{\"type\":\"event-record-class\",\"payload-field-class\":"
+			      "{\"type\":\"structure\",\"member-classes\":[{\"name\":\"a\","
+			      "\"field-class\":{\"type\":\"fixed-length-bit-map\",\"length\":8,"
+			      "\"byte-order\":\"little-endian\",\"flags\":{\"A\":[[3,9]]}}}]}}\n",
+		   -EBADMSG, "outside the bit map");
 	/* an alias naming itself, or one not yet defined */
 	expect_err(PRE RS "{\"type\":\"field-class-alias\",\"name\":\"x\",\"field-class\":\"x\"}\n",
 		   -EBADMSG, "unknown field class alias 'x'");

@@ -23,7 +23,6 @@ CTF2 = FIXTURES / "ctf2-traces"
 
 # trace -> text the error message must contain
 KNOWN_UNSUPPORTED = {
-    "succeed/fl-bm": "fixed-length-bit-map field classes not supported yet",
 }
 
 
@@ -90,14 +89,14 @@ def test_matches_babeltrace2(trace):
         assert "error:" in ours and len(ours.strip().splitlines()) <= 5
 
 
-@pytest.mark.parametrize("trace", sorted(KNOWN_UNSUPPORTED))
-def test_known_unsupported_still_fail_clearly(trace):
-    txt, _, rc = _expect(trace)
-    p = _run(trace)
-    err = p.stderr.decode(errors="replace")
-    assert p.returncode == 1, f"exit status {p.returncode}: {err}"
-    assert "error:" in err and KNOWN_UNSUPPORTED[trace] in err, err
-    assert not (p.stdout == txt and p.returncode == rc), "matches now: remove it from the list"
+def test_known_unsupported_still_fail_clearly():
+    for trace, why in sorted(KNOWN_UNSUPPORTED.items()):
+        txt, _, rc = _expect(trace)
+        p = _run(trace)
+        err = p.stderr.decode(errors="replace")
+        assert p.returncode == 1, f"{trace}: exit status {p.returncode}: {err}"
+        assert "error:" in err and why in err, f"{trace}: {err}"
+        assert not (p.stdout == txt and p.returncode == rc), f"{trace} matches: unlist it"
 
 
 @pytest.mark.parametrize("trace", [t for t in TRACES if t not in KNOWN_UNSUPPORTED])
