@@ -103,6 +103,9 @@ static int compile_ref(struct cctx *c, struct cl_node *n, const char *path, bool
 	if (!target)
 		return SERR(c->s, t->line, t->col, "cannot resolve %s '%s'",
 			    want_enum ? "variant tag" : "sequence length", path);
+	if (target->type && target->type->bitmap)
+		return SERR(c->s, t->line, t->col, "%s '%s' is a bit map",
+			    want_enum ? "variant selector" : "length", path);
 	if (want_enum && t->sel && target->kind == CL_K_INT)
 		; /* CTF 2: options selected by ranges of any integer */
 	else if (want_enum ? target->kind != CL_K_ENUM

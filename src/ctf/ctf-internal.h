@@ -127,7 +127,7 @@ struct cl_type {
 	uint64_t length;
 	const char *length_path;
 	uint8_t role; /* CTF 2: CL_M_* meaning from the field's roles (0: by name) */
-	bool bitmap;  /* CTF 2 bit map: int whose maps are bit index ranges, by label */
+	bool bitmap;  /* CTF 2 bit map: enum whose maps are bit index ranges, by label */
 	int line, col;
 };
 

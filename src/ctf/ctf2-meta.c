@@ -316,7 +316,8 @@ static int cmp_map_label(const void *a, const void *b)
  * names of its flags (bit index ranges), sorted by name. */
 static int build_bitmap(struct c2 *c, json_object *fc, struct cl_type **ret)
 {
-	struct cl_type *t = new_type(c, CL_K_INT);
+	/* an enumeration node (the printers' rare path) flagged as a bit map */
+	struct cl_type *t = new_type(c, CL_K_ENUM);
 	json_object *flags = member(fc, "flags");
 	uint64_t len = 0;
 	size_t cap = 0;

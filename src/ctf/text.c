@@ -362,10 +362,13 @@ static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struc
 	switch (n->kind) {
 	case CL_K_INT:
 		put_int(b, n, v[i].u);
-		if (__builtin_expect(n->flags & CL_N_BITMAP, 0))
-			put_bitmap_flags(b, n->type, v[i].u);
 		return i + 1;
 	case CL_K_ENUM:
+		if (n->flags & CL_N_BITMAP) {
+			put_int(b, n, v[i].u);
+			put_bitmap_flags(b, n->type, v[i].u);
+			return i + 1;
+		}
 		CL_OB_LIT(b, "( ");
 		cl_text_enum_labels(b, n->type, v[i].u, false);
 		CL_OB_LIT(b, " : container = ");

@@ -257,6 +257,13 @@ static void test_hostile(void **state)
 			      "\"field-class\":{\"type\":\"fixed-length-bit-map\",\"length\":8,"
 			      "\"byte-order\":\"little-endian\",\"flags\":{\"A\":[[3,9]]}}}]}}\n",
 		   -EBADMSG, "outside the bit map");
+	expect_err(PRE DSC RS "{\"type\":\"event-record-class\",\"payload-field-class\":"
+			      "{\"type\":\"structure\",\"member-classes\":[{\"name\":\"a\","
+			      "\"field-class\":{\"type\":\"fixed-length-bit-map\",\"length\":8,"
+			      "\"byte-order\":\"little-endian\",\"flags\":{\"A\":[[3,5]]}}},"
+			      "{\"name\":\"s\",\"field-class\":{\"type\":\"dynamic-length-string\","
+			      "\"length-field-location\":{\"path\":[\"a\"]}}}]}}\n",
+		   -EBADMSG, "is a bit map");
 	/* an alias naming itself, or one not yet defined */
 	expect_err(PRE RS "{\"type\":\"field-class-alias\",\"name\":\"x\",\"field-class\":\"x\"}\n",
 		   -EBADMSG, "unknown field class alias 'x'");
