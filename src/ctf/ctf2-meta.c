@@ -991,6 +991,11 @@ int cl_ctf2_parse_more(struct ctflive_ctf_trace *t, bool final, struct ctflive_c
 		size_t n;
 
 		c.fragno = t->ctf2_nfrags + 1;
+		if (*start == ' ' || *start == '\t' || *start == '\n' || *start == '\r') {
+			/* the end of a fragment applied when it ended a line */
+			t->committed++;
+			continue;
+		}
 		if (*start != 0x1e) {
 			c.frag = "?";
 			return C2ERR(&c, -EBADMSG, "expecting 0x1E at offset %zu", t->committed);

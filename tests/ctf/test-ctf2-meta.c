@@ -302,11 +302,40 @@ static void test_hostile(void **state)
 	free(deep);
 }
 
+/* Whitespace after a fragment that was applied when it ended a line. */
+static void test_trailing_whitespace(void **state)
+{
+	static const char text[] = RS "{\"type\":\"preamble\",\"version\":2}\n\n  \t" RS
+				      "{\"type\":\"data-stream-class\"}\n \r\n" RS
+				      "{\"type\":\"event-record-class\",\"payload-field-class\":"
+				      "{\"type\":\"structure\"}}\n\n";
+	size_t n = strlen(text);
+	struct ctflive_ctf_diag d;
+
+	(void)state;
+	assert_int_equal(parse(text, n, &d), 0);
+	for (size_t step = 1; step < 8; step++) {
+		struct ctflive_ctf_trace *t;
+		int r = 0;
+
+		assert_int_equal(ctflive_ctf_trace_new(&t), 0);
+		for (size_t off = 0; off < n && r == 0; off += step)
+			r = ctflive_ctf_trace_add_metadata(t, text + off,
+							   n - off < step ? n - off : step, &d);
+		if (r == 0)
+			r = ctflive_ctf_trace_end_metadata(t, &d);
+		if (r != 0)
+			fail_msg("step %zu: %d %s", step, r, d.msg);
+		ctflive_ctf_trace_free(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_whole_equals_pieces),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_trailing_whitespace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
