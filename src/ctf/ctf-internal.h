@@ -310,6 +310,7 @@ struct ctflive_ctf_trace {
 	bool ctf2_preamble;
 	const char *ctf2_uid; /* trace class "uid", NULL if none */
 	int ctf2_nfrags;      /* fragments applied */
+	uint32_t ctf2_nfc;    /* field classes built (limited) */
 	struct cl_ctf2_alias *ctf2_aliases;
 	/* pending AST of non-trace blocks waiting for the trace block */
 	struct ast_top *pending, **pending_tail;

@@ -31,7 +31,10 @@
 #include "macro.h"
 #include "meta.h"
 
-#define CTF2_MAX_JSON_DEPTH 64
+#define CTF2_MAX_JSON_DEPTH    64
+/* Field classes a trace may build: aliases expand where they are used, so a
+ * few bytes naming aliases of aliases could otherwise make billions. */
+#define CTF2_MAX_FIELD_CLASSES (1u << 21)
 
 struct cl_ctf2_alias {
 	const char *name;
@@ -576,6 +579,8 @@ static int build_fc(struct c2 *c, json_object *fc, struct cl_type **ret)
 		return C2ERR(c, -EBADMSG, "missing field class");
 	if (c->depth >= CL_TSDL_MAX_DEPTH)
 		return C2ERR(c, -E2BIG, "field classes nested too deep");
+	if (++c->s.t->ctf2_nfc > CTF2_MAX_FIELD_CLASSES)
+		return C2ERR(c, -E2BIG, "more than %u field classes", CTF2_MAX_FIELD_CLASSES);
 	if (json_object_is_type(fc, json_type_string)) {
 		/* field class alias name */
 		const char *name = json_object_get_string(fc);

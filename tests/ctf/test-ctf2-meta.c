@@ -280,6 +280,22 @@ static void test_hostile(void **state)
 			      "{\"type\":\"null-terminated-string\"}}]}}]}}\n",
 		   -EBADMSG, NULL);
 	expect_err(PRE, -EBADMSG, "no trace class");
+	/* aliases of aliases: each use expands, 2^40 field classes */
+	deep = malloc(200000);
+	assert_non_null(deep);
+	n = (size_t)sprintf(deep,
+			    PRE RS "{\"type\":\"field-class-alias\",\"name\":\"a0\","
+				   "\"field-class\":{\"type\":\"null-terminated-string\"}}\n");
+	for (int i = 1; i <= 40; i++)
+		n += (size_t)sprintf(deep + n,
+				     RS
+				     "{\"type\":\"field-class-alias\",\"name\":\"a%d\","
+				     "\"field-class\":{\"type\":\"structure\",\"member-classes\":["
+				     "{\"name\":\"x\",\"field-class\":\"a%d\"},"
+				     "{\"name\":\"y\",\"field-class\":\"a%d\"}]}}\n",
+				     i, i - 1, i - 1);
+	expect_err(deep, -E2BIG, "field classes");
+	free(deep);
 	/* deep nesting: JSON arrays, then structures */
 	deep = malloc(200000);
 	assert_non_null(deep);
