@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Writes the seed corpora of fuzz/corpus/{tsdl,packet,index,relayd-rx} (own inputs only).
+"""Writes the seed corpora of fuzz/corpus/{tsdl,packet,index,relayd-rx,ctf2} (own inputs only).
 
 Run from the repository root: python3 fuzz/gen-corpus.py
 """
@@ -125,7 +125,78 @@ def index_seeds():
     write("index", "seed-short", ctf_index(1, [])[:10])
 
 
+def ctf2_seeds():
+    """CTF 2 metadata streams (RFC 7464: 0x1E before each JSON fragment)."""
+    import json
+
+    def seq(*frags):
+        return b"".join(b"\x1e" + json.dumps(f, indent=1).encode() + b"\n" for f in frags)
+
+    def u(n, **kw):
+        return dict(type="fixed-length-unsigned-integer", length=n, alignment=8,
+                    **{"byte-order": "little-endian"}, **kw)
+
+    def struct_(*members):
+        return {"type": "structure",
+                "member-classes": [{"name": n, "field-class": fc} for n, fc in members]}
+
+    pre = {"type": "preamble", "version": 2}
+    tc = {"type": "trace-class", "uid": "u", "environment": {"hostname": "h", "vpid": 3},
+          "packet-header-field-class": struct_(("magic", u(32, roles=["packet-magic-number"])),
+                                               ("stream_id", u(8, roles=["data-stream-class-id"])))}
+    clk = {"type": "clock-class", "id": "c", "frequency": 1000000000, "origin": "unix-epoch",
+           "offset-from-origin": {"seconds": 10, "cycles": 3}}
+    hdr = struct_(("id", dict(u(5, roles=["event-record-class-id"]), alignment=1,
+                              mappings={"compact": [[0, 30]], "extended": [[31, 31]]})),
+                  ("v", {"type": "variant",
+                         "selector-field-location": {"origin": "event-record-header",
+                                                     "path": ["id"]},
+                         "options": [{"name": "compact", "selector-field-ranges": [[0, 30]],
+                                      "field-class": struct_(("timestamp", dict(
+                                          u(27, roles=["default-clock-timestamp"]),
+                                          alignment=1)))},
+                                     {"name": "extended", "selector-field-ranges": [[31, 31]],
+                                      "field-class": struct_(
+                                          ("id", u(32, roles=["event-record-class-id"])),
+                                          ("timestamp", u(64, roles=["default-clock-timestamp"])))}]}))
+    dsc = {"type": "data-stream-class", "id": 0, "default-clock-class-id": "c",
+           "packet-context-field-class": struct_(
+               ("timestamp_begin", u(64, roles=["default-clock-timestamp"])),
+               ("timestamp_end", u(64, roles=["packet-end-default-clock-timestamp"])),
+               ("content_size", u(64, roles=["packet-content-length"])),
+               ("packet_size", u(64, roles=["packet-total-length"])),
+               ("events_discarded", u(64, roles=["discarded-event-record-counter-snapshot"])),
+               ("packet_seq_num", u(64, roles=["packet-sequence-number"]))),
+           "event-record-header-field-class": hdr}
+    alias = {"type": "field-class-alias", "name": "u8", "field-class": u(8)}
+    erc = {"type": "event-record-class", "id": 0, "name": "a:b",
+           "payload-field-class": struct_(
+               ("n", "u8"),
+               ("a", {"type": "dynamic-length-array", "element-field-class": "u8",
+                      "length-field-location": {"path": ["n"]}}),
+               ("s", {"type": "null-terminated-string"}),
+               ("t", {"type": "static-length-string", "length": 4}),
+               ("f", {"type": "fixed-length-floating-point-number", "length": 64,
+                      "byte-order": "big-endian"}),
+               ("e", dict(u(8), mappings={"X": [[0, 1]], "Y": [[2, 2], [9, 9]]})))}
+    full = seq(pre, tc, clk, dsc, alias, erc)
+    write("ctf2", "seed-full", b"\x40" + full)
+    write("ctf2", "seed-full-cut-early", b"\x03" + full)
+    write("ctf2", "seed-minimal", b"\x80" + seq(pre, {"type": "data-stream-class"},
+                                                {"type": "event-record-class"}))
+    write("ctf2", "seed-unknown-fragment", b"\x10" + seq(pre, {"type": "nope"}))
+    write("ctf2", "seed-alias-self", b"\x10" + seq(pre, {"type": "field-class-alias",
+                                                        "name": "x", "field-class": "x"}))
+    write("ctf2", "seed-huge-number", b"\x20" + seq(pre) +
+          b'\x1e{"type":"data-stream-class","id":123456789012345678901234567890}\n')
+    write("ctf2", "seed-wrong-types", b"\x20" + seq(pre, {"type": "data-stream-class",
+                                                        "id": "0", "packet-context-field-class": 3}))
+    write("ctf2", "seed-deep", b"\x20" + seq(pre) + b"\x1e" + b"[" * 5000 + b"\n")
+    write("ctf2", "seed-not-json", b"\x20\x1e{\"type\":\"preamble\",\n\x1e}")
+
+
 def main():
+    ctf2_seeds()
     for i, t in enumerate([UST, TYPES] + ODD):
         write("tsdl", f"seed-{i}.tsdl", b"\x80" + t.encode())
     write("tsdl", "seed-packetized-le", b"\x10" + packetize(UST))

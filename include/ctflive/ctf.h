@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctflive CTF 1.8 decoder: metadata (TSDL), packets, events, printers.
+ * ctflive CTF decoder: metadata (CTF 1.8 TSDL, CTF 2 JSON), packets, events,
+ * printers.
  *
  * Follows the Common Trace Format 1.8 as written by LTTng 2.13 and read by
  * babeltrace2 2.0.4 (whose behaviour, quirks included, is the reference for
- * every choice below).
+ * every choice below), and CTF 2 (CTF2-SPEC-2.0) as read by babeltrace2
+ * 2.1.2 for the subset described in doc/ctf-decoder.md.
  *
  * Objects and lifecycle
  *   struct ctflive_ctf_trace    one trace class: parsed metadata. Created
@@ -76,16 +78,23 @@ CTFLIVE_API struct ctflive_ctf_trace *ctflive_ctf_trace_free(struct ctflive_ctf_
 /*
  * Appends `len` bytes of the metadata stream (copied). The first bytes decide
  * the container: packetized metadata (magic 0x75D11D57 in either byte order,
- * 37-byte packet headers, CTF 1.8 spec §7.1) or plain TSDL text. Pieces may
- * be cut anywhere (mid-packet, mid-token): complete top-level declarations
- * are parsed and applied immediately, an incomplete trailing declaration
- * waits for the next append. New `event {}` and `stream {}` blocks may
- * arrive after data has been decoded; existing streams see them at once.
+ * 37-byte packet headers, CTF 1.8 spec §7.1), CTF 2 metadata (first byte
+ * 0x1E: an RFC 7464 JSON text sequence of fragments, CTF2-SPEC-2.0 §5,
+ * parsed with json-c) or plain TSDL text. Both metadata languages build the
+ * same trace class: everything below works the same for either. Pieces may
+ * be cut anywhere (mid-packet, mid-token, mid-fragment): complete top-level
+ * declarations or fragments are parsed and applied immediately, an
+ * incomplete trailing one waits for the next append (a CTF 2 fragment is
+ * complete when the next 0x1E arrives, or when it ends with a newline and
+ * parses as a whole JSON value). New event and stream classes may arrive
+ * after data has been decoded; existing streams see them at once.
  *
  * Errors: -EBADMSG (syntax or semantic error; reterr has line:col and the
- * message; the trace keeps what was applied before), -ENOTSUP (metadata
- * version other than 1.8), -E2BIG (metadata text over 64 MiB or nesting
- * deeper than 64), -ENOMEM.
+ * message, or for CTF 2 the fragment's type and number; the trace keeps
+ * what was applied before), -ENOTSUP (metadata version other than 1.8 or 2,
+ * or a CTF 2 feature not supported yet, named in reterr: see
+ * doc/ctf-decoder.md), -E2BIG (metadata text over 64 MiB or nesting deeper
+ * than 64), -ENOMEM.
  */
 CTFLIVE_API int ctflive_ctf_trace_add_metadata(struct ctflive_ctf_trace *t, const void *data,
 					       size_t len, struct ctflive_ctf_diag *reterr);
@@ -93,7 +102,8 @@ CTFLIVE_API int ctflive_ctf_trace_add_metadata(struct ctflive_ctf_trace *t, cons
 /*
  * Declares the metadata complete (end of the metadata file, or live session
  * ended). An incomplete trailing declaration becomes an error (-EBADMSG).
- * Also checks that a `trace {}` block was seen. Calling it is optional for a
+ * Also checks that a `trace {}` block was seen (CTF 2: a trace class or a
+ * data stream class, and a data stream class). Calling it is optional for a
  * live viewer that keeps decoding.
  */
 CTFLIVE_API int ctflive_ctf_trace_end_metadata(struct ctflive_ctf_trace *t,

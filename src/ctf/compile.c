@@ -103,8 +103,13 @@ static int compile_ref(struct cctx *c, struct cl_node *n, const char *path, bool
 	if (!target)
 		return SERR(c->s, t->line, t->col, "cannot resolve %s '%s'",
 			    want_enum ? "variant tag" : "sequence length", path);
-	if (want_enum ? target->kind != CL_K_ENUM
-		      : (target->kind != CL_K_INT && target->kind != CL_K_ENUM))
+	if (target->type && target->type->bitmap)
+		return SERR(c->s, t->line, t->col, "%s '%s' is a bit map",
+			    want_enum ? "variant selector" : "length", path);
+	if (want_enum && t->sel && target->kind == CL_K_INT)
+		; /* CTF 2: options selected by ranges of any integer */
+	else if (want_enum ? target->kind != CL_K_ENUM
+			   : (target->kind != CL_K_INT && target->kind != CL_K_ENUM))
 		return SERR(c->s, t->line, t->col, "%s '%s' is not %s",
 			    want_enum ? "variant tag" : "sequence length", path,
 			    want_enum ? "an enumeration" : "an integer");
@@ -203,12 +208,17 @@ static int compile_scalar(struct cctx *c, const struct cl_type *t, struct cl_nod
 	n->bo = (uint8_t)(t->bo == CL_BO_NATIVE ? c->s->t->bo : t->bo);
 	if (t->is_signed)
 		n->flags |= CL_N_SIGNED;
+	if (t->bitmap)
+		n->flags |= CL_N_BITMAP;
 	if (t->kind == CL_K_FLOAT || t->kind == CL_K_STRING) {
 		if (scope_printed(c->scope))
 			n->flags |= CL_N_PRINT;
 		return 0;
 	}
-	set_meaning(c, n);
+	if (c->s->t->ctf2)
+		n->meaning = t->role; /* CTF 2: roles only, never names */
+	else
+		set_meaning(c, n);
 	if (!clk && (n->meaning == CL_M_TIMESTAMP || n->meaning == CL_M_TS_BEGIN ||
 		     n->meaning == CL_M_TS_END))
 		clk = default_clock(c);
@@ -316,6 +326,45 @@ static int finish_node(struct cctx *c, struct cl_node *n)
 	return 0;
 }
 
+/*
+ * CTF 2 variant: true if the selector is an enumeration whose every mapping
+ * lies within the ranges of the option named like it, so selecting through
+ * the selector's mappings (and the fused LTTng header) gives the same option.
+ */
+static bool sel_matches_tag(const struct cl_type *tag, const struct cl_type *sel)
+{
+	if (tag->kind != CL_K_ENUM)
+		return false;
+	for (uint32_t m = 0; m < tag->nmaps; m++) {
+		const struct cl_enum_map *mp = &tag->maps[m];
+		bool ok = false;
+
+		for (uint32_t k = 0; k < sel->nmaps && !ok; k++) {
+			const struct cl_enum_map *o = &sel->maps[k];
+
+			if (strcmp(o->label, mp->label))
+				continue;
+			ok = tag->is_signed ? (int64_t)o->lo <= (int64_t)mp->lo &&
+						      (int64_t)mp->hi <= (int64_t)o->hi
+					    : o->lo <= mp->lo && mp->hi <= o->hi;
+		}
+		if (!ok)
+			return false;
+	}
+	/* and no option range outside the selector's mappings */
+	for (uint32_t k = 0; k < sel->nmaps; k++) {
+		const struct cl_enum_map *o = &sel->maps[k];
+		bool ok = false;
+
+		for (uint32_t m = 0; m < tag->nmaps && !ok; m++)
+			ok = !strcmp(o->label, tag->maps[m].label) && tag->maps[m].lo == o->lo &&
+			     tag->maps[m].hi == o->hi;
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 static int compile(struct cctx *c, const struct cl_type *t, const char *name, struct cl_node **ret)
 {
 	struct cl_node *n = cl_arena_alloc(&c->s->t->arena, sizeof(*n));
@@ -328,7 +377,7 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 	n->type = t;
 	n->orig_name = name;
 	if (name) {
-		n->name = name[0] == '_' ? name + 1 : name;
+		n->name = name[0] == '_' && !c->s->t->ctf2 ? name + 1 : name;
 	}
 	switch (t->kind) {
 	case CL_K_INT:
@@ -370,6 +419,19 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 		}
 		if (t->kind == CL_K_STRUCT)
 			c->depth--;
+		if (t->kind == CL_K_VARIANT && t->sel && !sel_matches_tag(n->tag->type, t->sel)) {
+			/* CTF 2: select by the option ranges, not the selector's mappings */
+			struct cl_node *sn = cl_arena_alloc(&c->s->t->arena, sizeof(*sn));
+			struct cl_type *st = cl_arena_alloc(&c->s->t->arena, sizeof(*st));
+
+			if (!sn || !st)
+				return -ENOMEM;
+			*st = *t->sel;
+			st->is_signed = (n->tag->flags & CL_N_SIGNED) != 0;
+			sn->kind = CL_K_ENUM;
+			sn->type = st;
+			n->tag = sn;
+		}
 		if (t->kind == CL_K_VARIANT) {
 			const struct cl_type *et = n->tag->type;
 

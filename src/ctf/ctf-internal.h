@@ -84,6 +84,7 @@ enum cl_meaning {
 
 struct cl_clock {
 	const char *name;
+	const char *id;       /* CTF 2 clock class id, NULL for TSDL */
 	const char *uuid_str; /* may be NULL */
 	const char *description;
 	uint64_t freq;
@@ -118,10 +119,15 @@ struct cl_type {
 	struct cl_tfield *fields;
 	uint32_t nfields;
 	const char *tag; /* variant tag path, NULL until given */
+	/* CTF 2 variant: option ranges as mappings labelled with option names
+	 * (selector may be any integer), NULL for TSDL */
+	struct cl_type *sel;
 	/* array, seq */
 	struct cl_type *elem;
 	uint64_t length;
 	const char *length_path;
+	uint8_t role; /* CTF 2: CL_M_* meaning from the field's roles (0: by name) */
+	bool bitmap;  /* CTF 2 bit map: enum whose maps are bit index ranges, by label */
 	int line, col;
 };
 
@@ -137,6 +143,7 @@ enum cl_node_flags {
 	CL_N_PRINT = 1 << 2,      /* reaches the printers */
 	CL_N_CLOCK = 1 << 3,      /* updates the stream clock */
 	CL_N_EMPTY_ORIG = 1 << 4, /* struct declared empty (kept when printing) */
+	CL_N_BITMAP = 1 << 5,     /* CTF 2 bit map (type->maps: bit ranges) */
 };
 
 struct cl_node {
@@ -298,9 +305,25 @@ struct ctflive_ctf_trace {
 	int64_t vpid;
 	/* root-scope declarations of the semantic pass */
 	struct sym *root_syms;
+	/* CTF 2 (JSON text sequence metadata, ctf2-meta.c) */
+	bool ctf2;
+	bool ctf2_preamble;
+	const char *ctf2_uid; /* trace class "uid", NULL if none */
+	int ctf2_nfrags;      /* fragments applied */
+	uint32_t ctf2_nfc;    /* field classes built (limited) */
+	struct cl_ctf2_alias *ctf2_aliases;
 	/* pending AST of non-trace blocks waiting for the trace block */
 	struct ast_top *pending, **pending_tail;
 };
+
+/* ctf2-meta.c: parses the complete fragments of t->text past t->committed
+ * (CTF 2 metadata, RFC 7464 JSON text sequence) into the model. With
+ * `final`, an incomplete last fragment is an error. Errors: -EBADMSG,
+ * -ENOTSUP (feature not supported yet; the fragment is named), -E2BIG,
+ * -ENOMEM, all with reterr. */
+int cl_ctf2_parse_more(struct ctflive_ctf_trace *t, bool final, struct ctflive_ctf_diag *reterr);
+/* Releases what the CTF 2 front end keeps outside the arena. */
+void cl_ctf2_release(struct ctflive_ctf_trace *t);
 
 /* meta.c */
 int cl_meta_process(struct ctflive_ctf_trace *t, struct ast_top *list, bool final,

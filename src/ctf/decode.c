@@ -415,6 +415,8 @@ static inline __attribute__((always_inline)) int decode_event(struct ctflive_ctf
 		return r;
 	s->ev.ec = ec;
 done:
+	if (__builtin_expect(d.pos == start, 0))
+		return cl_dec_err(s, -EBADMSG, start, "invalid empty event record");
 	s->pos = d.pos;
 	s->ev.cycles = s->clock;
 	ret->type = CTFLIVE_CTF_MSG_EVENT;

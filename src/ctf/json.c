@@ -151,6 +151,11 @@ static size_t json_node(struct cl_obuf *b, const struct cl_node *n, const struct
 		json_int(b, n, v[i].u);
 		return i + 1;
 	case CL_K_ENUM:
+		if (n->flags & CL_N_BITMAP) {
+			/* CTF 2 bit map: its value only, for now */
+			json_int(b, n, v[i].u);
+			return i + 1;
+		}
 		CL_OB_LIT(b, "{\"value\":");
 		json_int(b, n, v[i].u);
 		CL_OB_LIT(b, ",\"labels\":[");

@@ -80,7 +80,7 @@ int64_t cl_clock_ns(const struct cl_clock *c, uint64_t cycles)
 	return (int64_t)((uint64_t)c->base_ns + cycles_to_ns(c->freq, cycles));
 }
 
-static int clock_calibrate(struct cl_clock *c)
+int cl_clock_calibrate(struct cl_clock *c)
 {
 	int64_t base;
 
@@ -197,6 +197,31 @@ static int do_trace(struct sema *s, const struct ast_top *top)
 	return 0;
 }
 
+void cl_meta_env_add(struct ctflive_ctf_trace *t, struct cl_env *v)
+{
+	/* later entries replace earlier ones */
+	struct cl_env **pp = &t->env;
+	while (*pp && strcmp((*pp)->key, v->key) != 0)
+		pp = &(*pp)->next;
+	if (*pp) {
+		v->next = (*pp)->next;
+		*pp = v;
+	} else {
+		*pp = v;
+	}
+	if (!strcmp(v->key, "hostname") && !v->is_int)
+		t->hostname = v->sval;
+	else if (!strcmp(v->key, "procname") && !v->is_int)
+		t->procname = v->sval;
+	else if (!strcmp(v->key, "domain") && !v->is_int)
+		t->domain = v->sval;
+	else if (!strcmp(v->key, "vpid") && v->is_int) {
+		t->has_vpid = true;
+		t->vpid = v->ival;
+	} else if (!strcmp(v->key, "tracer_name") && !v->is_int && !strncmp(v->sval, "lttng", 5))
+		t->is_lttng = true;
+}
+
 static int do_env(struct sema *s, const struct ast_top *top)
 {
 	for (const struct ast_entry *e = top->entries; e; e = e->next) {
@@ -220,28 +245,7 @@ static int do_env(struct sema *s, const struct ast_top *top)
 				 "unexpected value for env entry '%s', ignoring", e->key));
 			continue;
 		}
-		/* later entries replace earlier ones */
-		struct cl_env **pp = &s->t->env;
-		while (*pp && strcmp((*pp)->key, v->key) != 0)
-			pp = &(*pp)->next;
-		if (*pp) {
-			v->next = (*pp)->next;
-			*pp = v;
-		} else {
-			*pp = v;
-		}
-		if (!strcmp(v->key, "hostname") && !v->is_int)
-			s->t->hostname = v->sval;
-		else if (!strcmp(v->key, "procname") && !v->is_int)
-			s->t->procname = v->sval;
-		else if (!strcmp(v->key, "domain") && !v->is_int)
-			s->t->domain = v->sval;
-		else if (!strcmp(v->key, "vpid") && v->is_int) {
-			s->t->has_vpid = true;
-			s->t->vpid = v->ival;
-		} else if (!strcmp(v->key, "tracer_name") && !v->is_int &&
-			   !strncmp(v->sval, "lttng", 5))
-			s->t->is_lttng = true;
+		cl_meta_env_add(s->t, v);
 	}
 	return 0;
 }
@@ -299,7 +303,7 @@ static int do_clock(struct sema *s, const struct ast_top *top)
 		if (!strcmp(o->name, c->name))
 			return SERR(s, top->line, top->col, "duplicate clock '%s'", c->name);
 	}
-	if (clock_calibrate(c) < 0)
+	if (cl_clock_calibrate(c) < 0)
 		return SERR(s, top->line, top->col, "clock offset out of range");
 	c->next = s->t->clocks;
 	s->t->clocks = c;
@@ -352,7 +356,6 @@ static int do_stream(struct sema *s, const struct ast_top *top)
 	struct cl_type *pc = NULL, *eh = NULL, *ec = NULL;
 	struct sym *saved = s->syms;
 	bool have_id = false;
-	struct cctx c = { .s = s };
 
 	if (!sc)
 		return -ENOMEM;
@@ -389,8 +392,16 @@ static int do_stream(struct sema *s, const struct ast_top *top)
 				    "stream class has an 'id' attribute, but the trace's packet "
 				    "header has no integer 'stream_id' field");
 	}
+	return cl_meta_stream_finish(s, sc, pc, eh, ec, top->line, top->col);
+}
+
+int cl_meta_stream_finish(struct sema *s, struct cl_stream_class *sc, const struct cl_type *pc,
+			  const struct cl_type *eh, const struct cl_type *ec, int line, int col)
+{
+	struct cctx c = { .s = s };
+
 	if (cl_trace_stream_class(s->t, sc->id))
-		return SERR(s, top->line, top->col, "duplicate stream class id %" PRIu64, sc->id);
+		return SERR(s, line, col, "duplicate stream class id %" PRIu64, sc->id);
 	fill_roots(&c, sc);
 	TRY(cl_compile_scope(&c, SC_PKT_CTX, pc, &sc->pkt_ctx));
 	sc->pkt_ctx_printed = sc->pkt_ctx && (sc->pkt_ctx->flags & CL_N_PRINT);
@@ -473,8 +484,6 @@ static int do_event(struct sema *s, const struct ast_top *top)
 	struct cl_type *ctx = NULL, *fields = NULL;
 	struct sym *saved = s->syms;
 	bool have_id = false, have_sid = false;
-	struct cl_stream_class *sc;
-	struct cctx c = { .s = s };
 
 	if (!ev)
 		return -ENOMEM;
@@ -515,6 +524,15 @@ static int do_event(struct sema *s, const struct ast_top *top)
 	s->syms = saved;
 	if (!ev->name)
 		return SERR(s, top->line, top->col, "event block without a name");
+	return cl_meta_event_finish(s, ev, have_id, have_sid, ctx, fields, top->line, top->col);
+}
+
+int cl_meta_event_finish(struct sema *s, struct cl_event_class *ev, bool have_id, bool have_sid,
+			 const struct cl_type *ctx, const struct cl_type *fields, int line, int col)
+{
+	struct cl_stream_class *sc;
+	struct cctx c = { .s = s };
+
 	ev->name_len = strlen(ev->name);
 	if (!have_sid) {
 		if (!s->t->streams) {
@@ -526,7 +544,7 @@ static int do_event(struct sema *s, const struct ast_top *top)
 			s->t->streams = n;
 		} else if (s->t->streams->next) {
 			return SERR(
-				s, top->line, top->col,
+				s, line, col,
 				"event '%s' has no stream_id and there are several stream classes",
 				ev->name);
 		}
@@ -534,11 +552,11 @@ static int do_event(struct sema *s, const struct ast_top *top)
 	}
 	sc = cl_trace_stream_class(s->t, ev->stream_id);
 	if (!sc)
-		return SERR(s, top->line, top->col, "event '%s': unknown stream class %" PRIu64,
-			    ev->name, ev->stream_id);
+		return SERR(s, line, col, "event '%s': unknown stream class %" PRIu64, ev->name,
+			    ev->stream_id);
 	if (!have_id) {
 		if (sc->nevents)
-			return SERR(s, top->line, top->col, "event '%s' has no id", ev->name);
+			return SERR(s, line, col, "event '%s' has no id", ev->name);
 		ev->id = 0;
 	}
 	fill_roots(&c, sc);
@@ -550,7 +568,7 @@ static int do_event(struct sema *s, const struct ast_top *top)
 	/* references from this event may have made stream-level fields printed */
 	sc->pkt_ctx_printed = sc->pkt_ctx && (sc->pkt_ctx->flags & CL_N_PRINT);
 	sc->ev_ctx_printed = sc->ev_ctx && (sc->ev_ctx->flags & CL_N_PRINT);
-	return add_event(s, sc, ev, top->line, top->col);
+	return add_event(s, sc, ev, line, col);
 }
 
 /* Applies a batch of top-level declarations in babeltrace's order. */

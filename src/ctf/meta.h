@@ -75,4 +75,17 @@ int cl_compile_scope(struct cctx *c, enum scope_id sc, const struct cl_type *t,
  * matches exactly; otherwise leaves it alone. Errors: -ENOMEM. */
 int cl_fuse_lttng_header(struct cctx *c, struct cl_node *h);
 
+/* The end of a stream class and of an event class, shared by the TSDL and
+ * CTF 2 front ends (meta.c): compiles the scopes, checks ids, links the
+ * class into the trace. Errors: -EBADMSG (with s->err), -E2BIG, -ENOMEM. */
+int cl_meta_stream_finish(struct sema *s, struct cl_stream_class *sc, const struct cl_type *pc,
+			  const struct cl_type *eh, const struct cl_type *ec, int line, int col);
+int cl_meta_event_finish(struct sema *s, struct cl_event_class *ev, bool have_id, bool have_sid,
+			 const struct cl_type *ctx, const struct cl_type *fields, int line,
+			 int col);
+/* Adds (or replaces) an environment entry, noting the LTTng ones (meta.c). */
+void cl_meta_env_add(struct ctflive_ctf_trace *t, struct cl_env *v);
+/* Normalizes a clock's offset and computes base_ns; -ERANGE if out of range. */
+int cl_clock_calibrate(struct cl_clock *c);
+
 #endif

@@ -297,6 +297,37 @@ size_t cl_skip_values(const struct cl_node *n, const struct cl_val *v, size_t i)
 static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struct cl_val *v,
 			 size_t i, bool names);
 
+/* CTF 2 bit map: ` { "A", "B" }` after the value, the flags with a set bit
+ * in one of their ranges, by name (babeltrace2 2.1); nothing when none. The
+ * maps are sorted by label, so a label's ranges are adjacent. */
+static void put_bitmap_flags(struct cl_obuf *b, const struct cl_type *t, uint64_t v)
+{
+	bool any = false;
+
+	for (uint32_t m = 0; m < t->nmaps; m++) {
+		const struct cl_enum_map *mp = &t->maps[m];
+		bool set = false;
+
+		if (m > 0 && !strcmp(mp->label, t->maps[m - 1].label))
+			continue;
+		for (uint32_t k = m; k < t->nmaps && !strcmp(t->maps[k].label, mp->label); k++)
+			for (uint64_t bit = t->maps[k].lo; bit <= t->maps[k].hi && bit < 64 && !set;
+			     bit++)
+				set = (v >> bit) & 1;
+		if (!set)
+			continue;
+		if (any)
+			CL_OB_LIT(b, ", \"");
+		else
+			CL_OB_LIT(b, " { \"");
+		cl_ob_puts(b, mp->label);
+		cl_ob_putc(b, '"');
+		any = true;
+	}
+	if (any)
+		CL_OB_LIT(b, " }");
+}
+
 static size_t print_struct(struct cl_obuf *b, const struct cl_node *n, const struct cl_val *v,
 			   size_t i, bool names)
 {
@@ -333,6 +364,11 @@ static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struc
 		put_int(b, n, v[i].u);
 		return i + 1;
 	case CL_K_ENUM:
+		if (n->flags & CL_N_BITMAP) {
+			put_int(b, n, v[i].u);
+			put_bitmap_flags(b, n->type, v[i].u);
+			return i + 1;
+		}
 		CL_OB_LIT(b, "( ");
 		cl_text_enum_labels(b, n->type, v[i].u, false);
 		CL_OB_LIT(b, " : container = ");
@@ -709,7 +745,16 @@ int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p, const struct ctfl
 	CL_OB_LIT(w, " in trace \"");
 	cl_ob_puts(w, s->trace_name ? s->trace_name : "(unknown)");
 	CL_OB_LIT(w, "\" ");
-	if (s->t->has_uuid) {
+	if (s->t->ctf2) {
+		/* CTF 2: the trace class's UID (babeltrace2 2.1) */
+		if (s->t->ctf2_uid) {
+			CL_OB_LIT(w, "(UID: ");
+			cl_ob_puts(w, s->t->ctf2_uid);
+			CL_OB_LIT(w, ")");
+		} else {
+			CL_OB_LIT(w, "(no UID)");
+		}
+	} else if (s->t->has_uuid) {
 		CL_OB_LIT(w, "(UUID: ");
 		cl_ob_puts(w, s->t->uuid_str);
 		CL_OB_LIT(w, ")");

@@ -39,6 +39,7 @@ struct ctflive_ctf_trace *ctflive_ctf_trace_free(struct ctflive_ctf_trace *t)
 	for (struct cl_stream_class *sc = t->streams; sc; sc = sc->next)
 		free(sc->by_id);
 	tsdl_parser_free(t->parser);
+	cl_ctf2_release(t);
 	free(t->text);
 	free(t->pk_buf);
 	free(t->warnings.items);
@@ -166,6 +167,10 @@ static int parse_more(struct ctflive_ctf_trace *t, bool final, struct ctflive_ct
 	struct ast_top *list = NULL;
 	int r;
 
+	if (t->committed == 0 && t->text_len >= 1 && t->text[0] == 0x1e)
+		t->ctf2 = true;
+	if (t->ctf2)
+		return cl_ctf2_parse_more(t, final, reterr);
 	if (t->committed == 0 && t->text_len >= 2 && !memcmp(t->text, "/*", 2)) {
 		/* signature check: leading comment "CTF <major>.<minor>" */
 		const char *sig = "/* CTF ";
