@@ -147,4 +147,11 @@ int cl_follow_poll_all(struct ctflive_follow *f);
 /* follow.c: makes stream `s` an input of the merger. */
 int cl_follow_merge_add(struct ctflive_follow *f, struct fstream *s);
 
+/* The state written in session marker `fd` ("complete", ...; "" if none)
+ * into buf (n bytes), without its newline. */
+void cl_follow_read_marker_state(int fd, char *buf, size_t n);
+/* The warning for session directory `dir` whose marker ended in `state`
+ * (anything but "complete": the session did not end normally), into buf. */
+void cl_follow_state_warning(char *buf, size_t n, const char *dir, const char *state);
+
 #endif

@@ -358,10 +358,7 @@ int cl_follow_poll_all(struct ctflive_follow *f)
 	for (size_t i = 0; i < f->nstreams; i++)
 		before += f->streams[i]->pushed;
 	if (!f->final && !ctflive_follow_is_locked(f->marker_fd)) {
-		ssize_t n = pread(f->marker_fd, f->marker_state, sizeof(f->marker_state) - 1, 0);
-
-		f->marker_state[n > 0 ? n : 0] = '\0';
-		f->marker_state[strcspn(f->marker_state, "\n")] = '\0';
+		cl_follow_read_marker_state(f->marker_fd, f->marker_state, sizeof(f->marker_state));
 		f->final = true;
 	}
 	r = cl_follow_rescan(f, f->final && !was_final);

@@ -455,6 +455,22 @@ int ctflive_follow_wait(struct ctflive_follow *f, int timeout_ms)
 	return 0;
 }
 
+void cl_follow_read_marker_state(int fd, char *buf, size_t n)
+{
+	ssize_t r = pread(fd, buf, n - 1, 0);
+
+	buf[r > 0 ? r : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+void cl_follow_state_warning(char *buf, size_t n, const char *dir, const char *state)
+{
+	snprintf(buf, n,
+		 "%s: the session did not end normally (session marker: '%s'%s); "
+		 "everything published before that is printed",
+		 dir, state, !strcmp(state, "active") ? ", the relay stopped" : "");
+}
+
 const char *ctflive_follow_next_warning(struct ctflive_follow *f)
 {
 	if (f->warned < f->nwarnings) {
@@ -467,11 +483,7 @@ const char *ctflive_follow_next_warning(struct ctflive_follow *f)
 	    strcmp(f->marker_state, "complete") != 0) {
 		/* doc/file-formats.md §4: anything but "complete" is an unfinished session. */
 		f->state_warned = true;
-		snprintf(f->warning, sizeof(f->warning),
-			 "%s: the session did not end normally (session marker: '%s'%s); "
-			 "everything published before that is printed",
-			 f->dir, f->marker_state,
-			 !strcmp(f->marker_state, "active") ? ", the relay stopped" : "");
+		cl_follow_state_warning(f->warning, sizeof(f->warning), f->dir, f->marker_state);
 		return f->warning;
 	}
 	for (size_t i = 0; i < f->ntraces; i++) {

@@ -22,6 +22,7 @@
 #include "ctflive/iter.h"
 #include "ctflive/live.h"
 #include "ctflive/merge.h"
+#include "follow-internal.h"
 #include "grow.h"
 #include "tracedir.h"
 
@@ -261,7 +262,6 @@ int ctflive_iter_open_live(const struct ctflive_live_url *url, enum ctflive_live
 static bool being_written(const char *dir, char *ret_state, size_t state_len, bool *ret_marker)
 {
 	char path[4096];
-	ssize_t n;
 	int fd;
 	bool locked;
 
@@ -274,10 +274,8 @@ static bool being_written(const char *dir, char *ret_state, size_t state_len, bo
 		return false;
 	*ret_marker = true;
 	locked = ctflive_follow_is_locked(fd);
-	n = pread(fd, ret_state, state_len - 1, 0);
+	cl_follow_read_marker_state(fd, ret_state, state_len);
 	close(fd);
-	ret_state[n > 0 ? n : 0] = '\0';
-	ret_state[strcspn(ret_state, "\n")] = '\0';
 	return locked;
 }
 
@@ -304,11 +302,12 @@ int ctflive_iter_open_follow(const char *dir, const struct ctflive_follow_option
 				 "no session marker in '%s': not written by ctflive-relayd, "
 				 "read as a finished trace",
 				 dir);
-		else if (w)
-			set_diag(w, NULL,
-				 "%s: the session did not end normally (session marker: '%s'%s); "
-				 "everything published before that is printed",
-				 dir, state, !strcmp(state, "active") ? ", the relay stopped" : "");
+		else if (w) {
+			char msg[sizeof(w->msg)];
+
+			cl_follow_state_warning(msg, sizeof(msg), dir, state);
+			set_diag(w, NULL, "%s", msg);
+		}
 		*ret = it;
 		return 0;
 	}
