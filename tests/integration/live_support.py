@@ -39,6 +39,13 @@ def setup_session(lttng: h.Lttng, relay: h.Relay, name: str, buffers: str = "uid
         lttng.start_session(name)
 
 
+def end_sessions(lttng: h.Lttng, *names: str) -> None:
+    """`lttng stop` then `lttng destroy` of each session."""
+    for n in names:
+        lttng.stop_session(n)
+        lttng.destroy(n)
+
+
 def session_clients(relay: h.Relay, name: str) -> int:
     """`clients` of the (first) listed session called name, -1 if not listed."""
     with lc.LiveConn(relay.ports.live) as c:

@@ -42,9 +42,7 @@ def offline(relay: h.Relay, session: str) -> h.Bt2Result:
     return bt
 
 
-def end_session(lttng: h.Lttng, name: str) -> None:
-    lttng.stop_session(name)
-    lttng.destroy(name)
+end_session = ls.end_sessions
 
 
 # --------------------------------------------------------------------------

@@ -27,12 +27,6 @@ def bt_live(sid: h.SidTools, relay: h.Relay, session: str) -> ls.BtLive:
     return ls.BtLive(ls.live_url(relay, session), prefix=sid.prefix()).start()
 
 
-def end(lttng: h.Lttng, *names: str) -> None:
-    for n in names:
-        lttng.stop_session(n)
-        lttng.destroy(n)
-
-
 def test_versions(sid):
     """The root holds the peers these tests are about."""
     import sidroot
@@ -146,7 +140,7 @@ def test_live_per_uid_babeltrace212(lttng_sid, sid, make_relay, relay_kind, fmt)
         n = 200
         lttng_sid.run_app(n, 1000, "lu")
         time.sleep(3 * TIMER_US / 1e6)
-        end(lttng_sid, "lu")
+        ls.end_sessions(lttng_sid, "lu")
         rc, lines, err = bt.finish()
     finally:
         bt.stop()
@@ -176,7 +170,7 @@ def test_ctf2_live_per_pid_short_lived(lttng_sid, sid, make_relay):
         lttng_sid.wait_app(a)
         lttng_sid.wait_app(c)
         time.sleep(3 * TIMER_US / 1e6)
-        end(lttng_sid, "c2p")
+        ls.end_sessions(lttng_sid, "c2p")
         rc, lines, err = bt.finish()
     finally:
         bt.stop()
@@ -227,7 +221,7 @@ def test_old_viewers_do_not_see_ctf2(lttng_sid, sid, make_relay, relay_kind):
         assert status == lc.ATTACH_UNK
         status, _ = old.attach(listed["old18"][0].id, lc.SEEK_BEGINNING)
         assert status == lc.ATTACH_OK
-    end(lttng_sid, "new2", "old18")
+    ls.end_sessions(lttng_sid, "new2", "old18")
 
 
 def test_two_babeltrace212_viewers_ctf2(lttng_sid, sid, make_relay):
@@ -241,7 +235,7 @@ def test_two_babeltrace212_viewers_ctf2(lttng_sid, sid, make_relay):
         n = 150
         lttng_sid.run_app(n, 1000, "tw")
         time.sleep(3 * TIMER_US / 1e6)
-        end(lttng_sid, "two")
+        ls.end_sessions(lttng_sid, "two")
         results = [v.finish() for v in views]
     finally:
         for v in views:
