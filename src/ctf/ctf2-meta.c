@@ -16,8 +16,8 @@
  * Everything else is refused with -ENOTSUP naming the fragment.
  *
  * Fragments are applied as soon as they are complete (followed by the next
- * 0x1E, or ending with a newline and parsing as a whole JSON value), so
- * metadata may arrive cut anywhere.
+ * 0x1E, or with balanced braces and brackets outside strings:
+ * cl_metadata_text_complete_len()), so metadata may arrive cut anywhere.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +30,7 @@
 
 #include "macro.h"
 #include "meta.h"
+#include "metadata-text.h"
 
 #define CTF2_MAX_JSON_DEPTH    64
 /* Field classes a trace may build: aliases expand where they are used, so a
@@ -950,7 +951,7 @@ static int do_fragment(struct c2 *c, json_object *frag)
 	return C2ERR(c, -EBADMSG, "unknown fragment type");
 }
 
-static int parse_fragment(struct c2 *c, const char *p, size_t n, bool must, json_object **ret)
+static int parse_fragment(struct c2 *c, const char *p, size_t n, json_object **ret)
 {
 	struct json_tokener *tok = json_tokener_new_ex(CTF2_MAX_JSON_DEPTH);
 	json_object *o;
@@ -972,7 +973,7 @@ static int parse_fragment(struct c2 *c, const char *p, size_t n, bool must, json
 			}
 		}
 	}
-	if (!o && (must || e != json_tokener_continue)) {
+	if (!o) {
 		json_tokener_free(tok);
 		c->frag = "?";
 		return C2ERR(c, -EBADMSG, "invalid JSON: %s",
@@ -1007,20 +1008,16 @@ int cl_ctf2_parse_more(struct ctflive_ctf_trace *t, bool final, struct ctflive_c
 		}
 		next = memchr(start + 1, 0x1e, (size_t)(end - start - 1));
 		n = (size_t)((next ? next : end) - start - 1);
-		if (!next && !final) {
-			/* last fragment: complete when it ends a line and parses */
-			if (n == 0 || start[n] != '\n')
-				return 0;
-			r = parse_fragment(&c, start + 1, n, false, &o);
-			if (r < 0 || !o)
-				return r;
-		} else {
-			if (n > (size_t)INT32_MAX)
-				return C2ERR(&c, -E2BIG, "fragment too large");
-			r = parse_fragment(&c, start + 1, n, true, &o);
-			if (r < 0)
-				return r;
-		}
+		/* The last fragment is parsed once its braces balance (the
+		 * scanner crash recovery uses): before, it may still grow. */
+		if (!next && !final &&
+		    cl_metadata_text_complete_len((const uint8_t *)start, n + 1) < n + 1)
+			return 0;
+		if (n > (size_t)INT32_MAX)
+			return C2ERR(&c, -E2BIG, "fragment too large");
+		r = parse_fragment(&c, start + 1, n, &o);
+		if (r < 0)
+			return r;
 		r = do_fragment(&c, o);
 		json_object_put(o);
 		if (r < 0)
