@@ -85,8 +85,8 @@ CTFLIVE_API struct ctflive_ctf_trace *ctflive_ctf_trace_free(struct ctflive_ctf_
  * be cut anywhere (mid-packet, mid-token, mid-fragment): complete top-level
  * declarations or fragments are parsed and applied immediately, an
  * incomplete trailing one waits for the next append (a CTF 2 fragment is
- * complete when the next 0x1E arrives, or when it ends with a newline and
- * parses as a whole JSON value). New event and stream classes may arrive
+ * complete when the next 0x1E arrives, or when its braces and brackets
+ * balance outside strings). New event and stream classes may arrive
  * after data has been decoded; existing streams see them at once.
  *
  * Errors: -EBADMSG (syntax or semantic error; reterr has line:col and the
