@@ -561,6 +561,8 @@ int ctrl_dispatch(struct conn *c, const struct cl_relayd_hdr *hdr, const uint8_t
 	}
 	if (!cmd_allowed(c, e))
 		return refuse_cmd(c, e);
+	if (c->session && c->session->sync_error && hdr->cmd != CL_RELAYD_VERSION)
+		return reply_error_close(c, CL_LTTNG_ERR_FATAL, "session stopped (sync failure)");
 	return e->handle(c, p, n);
 }
 
@@ -568,6 +570,8 @@ int ctrl_dispatch(struct conn *c, const struct cl_relayd_hdr *hdr, const uint8_t
 
 int ctrl_metadata_start(struct conn *c, const struct cl_relayd_hdr *hdr)
 {
+	if (c->session && c->session->sync_error)
+		return conn_refuse(c, c->session->sync_error, "session stopped (sync failure)");
 	return cmd_allowed(c, find_cmd(hdr->cmd)) ? 0 : -EPROTO;
 }
 

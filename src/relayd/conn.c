@@ -210,8 +210,25 @@ int conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind)
 	return 0;
 }
 
+/* Closes the data connections of sessions whose sync failed (their control
+ * connections get an error reply to their next command, then close). */
+static void close_stopped(struct relay *relay)
+{
+	struct cl_list_node *n;
+
+	relay->sessions_stopped = false;
+	cl_list_for_each (n, &relay->conns.socks) {
+		struct conn *c = cl_container_of(n, struct conn, sock.node);
+
+		if (c->kind == CONN_DATA && !c->sock.closed && c->session && c->session->sync_error)
+			sock_close(&c->sock, true, "its session stopped (sync failure)");
+	}
+}
+
 void conn_collect(struct relay *relay)
 {
+	if (relay->sessions_stopped)
+		close_stopped(relay);
 	sock_set_collect(&relay->conns);
 }
 

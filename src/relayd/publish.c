@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctf-index.h"
@@ -340,6 +341,76 @@ static void batch_free(struct batch *b)
 
 static void request_sync(struct relay *relay, struct session *s);
 
+void publish_drop_undurable(struct stream *st)
+{
+	uint32_t esz = st->index_entry_size;
+
+	for (size_t i = 0; i < st->n_segs; i++) {
+		struct segment *sg = &st->segs[i];
+		bool last = i + 1 == st->n_segs;
+		uint64_t keep;
+
+		if (sg->gone || sg->released)
+			continue;
+		if (st->is_metadata) {
+			/* Older metadata files were replaced by a whole copy in the last one. */
+			if (last && sg->data_fd >= 0)
+				(void)ftruncate(sg->data_fd, (off_t)st->metadata_synced);
+			continue;
+		}
+		if (sg->data_fd >= 0 && sg->size > sg->synced_size)
+			(void)ftruncate(sg->data_fd, (off_t)sg->synced_size);
+		sg->size = sg->synced_size;
+		keep = cl_index_entry_pos(sg->synced_entries, esz);
+		if (sg->index_fd >= 0 && sg->n_entries > sg->synced_entries)
+			(void)ftruncate(sg->index_fd, (off_t)keep);
+		sg->n_entries = sg->synced_entries;
+		if (sg->n_entries == 0)
+			sg->has_entries = false;
+	}
+	if (st->is_metadata) {
+		st->complete_size = st->metadata_synced;
+		st->metadata_received = st->metadata_synced;
+	} else {
+		st->file_size = st->n_segs ? st->segs[st->n_segs - 1].size : 0;
+		st->complete_size = st->file_size;
+	}
+	/* What viewers were handed is all there is: they end after it. */
+	st->index_entries = st->published_entries;
+	st->n_pending = 0;
+}
+
+/*
+ * A sync of `s` failed: the session stops. One log line per session, and at
+ * most one per second for all of them (a dying disk fails every session).
+ */
+static void session_sync_failed(struct relay *relay, struct session *s, int err)
+{
+	static struct timespec last;
+	static unsigned quiet;
+	struct timespec now;
+	struct cl_list_node *n;
+
+	s->sync_error = err;
+	s->aborted = true;
+	relay->sessions_stopped = true;
+	cl_list_for_each (n, &s->streams) {
+		publish_drop_undurable(cl_container_of(n, struct stream, node));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (last.tv_sec != 0 && now.tv_sec == last.tv_sec) {
+		quiet++;
+		return;
+	}
+	last = now;
+	log_error_errno(err,
+			"session %llu ('%s'): cannot sync to disk: session stopped, its producer "
+			"refused, data after the last durable packet dropped%s",
+			(unsigned long long)s->id, s->output_path,
+			quiet ? " (more sessions stopped in the last second)" : "");
+	quiet = 0;
+}
+
 static void batch_done(struct cl_sync_job *job, int result)
 {
 	struct batch *b = cl_container_of(job, struct batch, job);
@@ -356,10 +427,8 @@ static void batch_done(struct cl_sync_job *job, int result)
 	s->sync_in_flight = false;
 	for (size_t k = 0; k < b->n_streams; k++)
 		b->streams[k].st->sync_in_flight = false;
-	if (r < 0)
-		log_error_errno(
-			r, "session %llu: cannot sync to disk; new data stays hidden from viewers",
-			(unsigned long long)s->id);
+	if (r < 0 && !s->sync_error)
+		session_sync_failed(relay, s, r);
 	batch_free(b);
 	/* Group commit: what arrived while this batch was synced goes now. */
 	request_sync(relay, s);
@@ -381,7 +450,7 @@ static void request_sync(struct relay *relay, struct session *s)
 	bool dirty = false;
 	int r;
 
-	if (!p || s->sync_in_flight)
+	if (!p || s->sync_in_flight || s->sync_error)
 		return;
 	cl_list_for_each (n, &s->streams) {
 		dirty |= stream_dirty(cl_container_of(n, struct stream, node));

@@ -86,6 +86,16 @@ void publish_entry_written(struct stream *st);
 /* Queues a sync for every session with unpublished data (a periodic safety net). */
 void publish_tick(struct relay *relay);
 
+/*
+ * The session of `st` is stopped (session->sync_error): cuts every file of
+ * `st` back to what was durable (data and metadata to their safe points,
+ * index files to their synced entries) and forgets the entries past them,
+ * so that nothing past the last durable point is ever visible, on disk or
+ * live. Called once a sync failed, and again when a stream of a stopped
+ * session closes (closing may have appended lost-packet entries).
+ */
+void publish_drop_undurable(struct stream *st);
+
 /* True while a sync may still touch the files of `st` (it must not be freed). */
 bool publish_busy(const struct stream *st);
 

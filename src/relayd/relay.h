@@ -229,7 +229,17 @@ struct session {
 	unsigned viewer_refs; /* viewer sessions attached */
 	bool sync_in_flight;  /* a sync job covers this session's streams */
 	bool has_marker;      /* holds a reference on its directory's marker */
-	struct relay *relay;  /* borrowed */
+	/*
+	 * First failed fdatasync (-errno), 0 while none: the session is
+	 * stopped for good (publish.c). Its files are cut back to what was
+	 * durable, it accepts no more data (the producer's next command gets
+	 * an error reply, then the connection closes; data connections close
+	 * at once), its viewers end after the last published entry, and its
+	 * marker says "interrupted". Retrying a failed fdatasync proves
+	 * nothing on Linux: the kernel may have dropped the dirty pages.
+	 */
+	int sync_error;
+	struct relay *relay; /* borrowed */
 };
 
 struct relay {
@@ -242,9 +252,10 @@ struct relay {
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
 	struct publisher *publisher; /* owned (publish.c): the sync worker, or NULL */
 	bool allow_clear;
-	uint32_t max_minor; /* highest relayd and live protocol minor announced (<= 15) */
-	bool sync_publish;  /* publish to viewers only after fdatasync (publish.h) */
-	struct live *live;  /* owned: the live viewer server */
+	uint32_t max_minor;    /* highest relayd and live protocol minor announced (<= 15) */
+	bool sync_publish;     /* publish to viewers only after fdatasync (publish.h) */
+	struct live *live;     /* owned: the live viewer server */
+	bool sessions_stopped; /* a session's sync failed since the last conn_collect() */
 };
 
 /* ---- connections (conn.c) ---- */

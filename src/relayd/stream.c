@@ -202,6 +202,8 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 	struct segment *sg;
 	int fd, r;
 
+	if (st->session->sync_error)
+		return st->session->sync_error;
 	if (gen == st->gen || offset == CL_INDEX_LOST_OFFSET) {
 		if (st->index_fd < 0) {
 			if (st->dir_fd < 0)
@@ -409,6 +411,8 @@ int stream_write_metadata_padding(struct stream *st, uint64_t padding)
 
 	if (st->data_fd < 0)
 		return -EBADF;
+	if (st->session->sync_error)
+		return st->session->sync_error;
 	r = cl_write_zeros(st->data_fd, padding);
 	if (r == 0)
 		st->metadata_received += padding;
@@ -627,6 +631,8 @@ int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq
 		return r;
 	if (st->data_fd < 0)
 		return -EPROTO; /* closed, or rotated to no chunk */
+	if (st->session->sync_error)
+		return st->session->sync_error;
 	if (st->prev_data_seq != UINT64_MAX && seq_ge(st->prev_data_seq, net_seq_num))
 		return -EPROTO; /* net_seq_num must increase */
 	if (st->tracefile_size > 0 && st->file_size > 0 &&
@@ -646,6 +652,8 @@ int stream_write(struct stream *st, const uint8_t *buf, size_t n)
 
 	if (st->data_fd < 0)
 		return -EBADF;
+	if (st->session->sync_error)
+		return st->session->sync_error;
 	r = cl_write_full(st->data_fd, buf, n);
 	if (r == 0 && st->is_metadata)
 		st->metadata_received += n; /* published by whole messages, at the padding */
@@ -663,6 +671,8 @@ int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_n
 	st->busy--;
 	if (st->data_fd < 0)
 		return -EBADF;
+	if (st->session->sync_error)
+		return st->session->sync_error;
 	r = cl_write_zeros(st->data_fd, padding_size);
 	if (r < 0)
 		return r;
@@ -805,6 +815,8 @@ void stream_close(struct relay *relay, struct stream *st)
 		(void)write_lost_before(st, 0, true);
 	st->n_pending = 0;
 	drop_incomplete_tail(st);
+	if (st->session->sync_error)
+		publish_drop_undurable(st);
 	retire_files(st);
 	if (st->prev_index_fd >= 0)
 		close(st->prev_index_fd);

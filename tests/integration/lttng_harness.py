@@ -439,6 +439,8 @@ class Relay:
         self.log_path = self.dir / "relayd.log"
         self.proc: subprocess.Popen | None = None
         self.ports: RelayPorts | None = None
+        # Extra environment of the daemon (e.g. LD_PRELOAD of a fault shim).
+        self.extra_env: dict[str, str] = {}
 
     @property
     def ctrl_url(self) -> str:
@@ -456,6 +458,7 @@ class Relay:
             # Output directory names carry the session creation time in the
             # relay's local time zone; UTC keeps them predictable.
             "TZ": "UTC",
+            **self.extra_env,
         }
         argv, kwargs = self.tools.popen(self.user, argv)
         log = open(self.log_path, "ab")

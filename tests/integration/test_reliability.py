@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: MIT
+"""Reliability of ctflive-relayd: it fails loudly and loses nothing.
+
+* A failed fdatasync stops that session for good: the producer gets an
+  error reply and its connections close, nothing past the last durable
+  point is published (live or on disk), viewers end after the last
+  published entry, the marker says "interrupted", one log line, and every
+  other session carries on (the fault comes from an LD_PRELOAD shim built
+  with the tests, fault-shim.c).
+* Two sessions never share a directory: the same host, session name and
+  creation time get two directories; a second relay on the same output
+  directory refuses to start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import time
+from pathlib import Path
+
+import pytest
+
+import live_client as lc
+import lttng_harness as h
+import relayd_client as rc
+
+pytestmark = pytest.mark.skipif(not h.have_ctflive_relayd(),
+                                reason="ctflive-relayd not built")
+
+
+def shim_path() -> Path:
+    return h.build_dir() / "tests" / "integration" / "ctflive-fault-shim.so"
+
+
+def marker_state(relay: h.Relay, path: str) -> str:
+    try:
+        return (relay.output / path / h.CTFLIVE_MARKER).read_text().strip()
+    except OSError:
+        return "missing"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def relay_pid(relay: h.Relay) -> int:
+    return relay.daemon_pid or relay.proc.pid
+
+
+class FaultRelay:
+    """A ctflive-relayd with the fault shim preloaded (CTFLIVE_FAULT=spec),
+    armed when `arm()` is called if `armed_later`."""
+
+    def __init__(self, ws: h.Workspace, spec: str, armed_later: bool = False,
+                 name: str = "fr"):
+        if not shim_path().exists():
+            pytest.skip(f"fault shim not built ({shim_path()})")
+        self.relay = h.CtfliveRelayd(ws, name)
+        shim = self.relay.dir / "fault-shim.so"
+        shutil.copy2(shim_path(), shim)
+        os.chmod(shim, 0o755)
+        self.log = self.relay.dir / "faults.log"
+        self.arm_file = self.relay.dir / "armed"
+        env = {"LD_PRELOAD": str(shim), "CTFLIVE_FAULT": spec,
+               "CTFLIVE_FAULT_LOG": str(self.log),
+               # An ASan build of the relay: the shim may come first.
+               "ASAN_OPTIONS": "verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", "")}
+        if armed_later:
+            env["CTFLIVE_FAULT_ARM"] = str(self.arm_file)
+        self.relay.extra_env = env
+
+    def start(self, extra=()) -> h.Relay:
+        self.relay.start(extra=extra)
+        return self.relay
+
+    def arm(self) -> None:
+        self.arm_file.write_text("")
+
+    def faults(self) -> list[str]:
+        try:
+            return self.log.read_text().splitlines()
+        except OSError:
+            return []
+
+    def stop(self) -> None:
+        self.relay.stop()
+
+
+def wait_indexes(v: lc.LiveConn, sid: int, n: int, timeout: float = 10.0) -> list[lc.Index]:
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < n:
+        ix = v.get_next_index(sid)
+        if ix.status == lc.INDEX_OK:
+            got.append(ix)
+            continue
+        assert ix.status in (lc.INDEX_RETRY, lc.INDEX_INACTIVE), ix
+        assert time.monotonic() < deadline, f"only {len(got)} of {n} indexes published"
+        time.sleep(0.02)
+    return got
+
+
+def control_refused(c: rc.ControlConn, hnd: int, seq: int) -> str:
+    """Sends one SEND_INDEX: "ok", "error N, closed", "error N, open" or "closed"."""
+    pk = rc.make_packet(seq * 50, 50, seq)
+    try:
+        c.send(rc.SEND_INDEX, rc.enc_send_index(hnd, seq, pk.index))
+        status = struct.unpack(">I", rc.recv_exact(c.sock, 4))[0]
+    except (rc.ConnectionClosed, OSError):
+        return "closed"
+    if status == rc.LTTNG_OK:
+        return "ok"
+    return f"error {status}, " + ("closed" if rc.is_closed(c.sock, 3.0) else "open")
+
+
+# --------------------------------------------------------------------------
+# 1. a failed fdatasync stops that session, and only that one
+
+
+def test_sync_failure_stops_the_session(ws):
+    fr = FaultRelay(ws, "fdatasync:from:1:EIO:/badhost/", armed_later=True)
+    relay = fr.start()
+    try:
+        good = rc.GoodSession(relay.ports.control, relay.ports.data, name="good",
+                              hostname="goodhost", live_timer=100000).setup()
+        bad = rc.GoodSession(relay.ports.control, relay.ports.data, name="bad",
+                             hostname="badhost", live_timer=100000, packets=2).setup()
+        bad.send_data()  # two packets, made durable and published
+        v = lc.LiveConn(relay.ports.live)
+        v.connect()
+        assert v.create_session() == lc.CREATE_SESSION_OK
+        sess = lc.find_session(v, "bad")
+        status, streams = v.attach(sess.id, lc.SEEK_BEGINNING)
+        assert status == lc.ATTACH_OK
+        data_sid = next(s.id for s in streams if not s.metadata)
+        first = wait_indexes(v, data_sid, 2)
+
+        # The disk fails: the next sync of the bad session gets EIO.
+        fr.arm()
+        pk = rc.make_packet(100, 50, 2)
+        bad.d.send_packet(bad.data_h, 2, pk.data, pk.padding)
+        assert bad.c.send_index(bad.data_h, 2, pk.index) == rc.LTTNG_OK
+        h.wait_for(lambda: fr.faults(), 10, what="the injected fdatasync failure")
+
+        # The producer is told: an error reply to its next command, then close;
+        # its data connection is closed by the relay.
+        outcome = "ok"
+        deadline = time.monotonic() + 5
+        seq = 3
+        while outcome == "ok" and time.monotonic() < deadline:
+            outcome = control_refused(bad.c, bad.data_h, seq)
+            seq += 1
+            time.sleep(0.05)
+        assert outcome.startswith("error") and outcome.endswith("closed"), outcome
+        assert rc.is_closed(bad.d.sock, 5.0), "data connection of the stopped session open"
+
+        # Viewers end cleanly after the last published entry (no third packet).
+        deadline = time.monotonic() + 10
+        while True:
+            ix = v.get_next_index(data_sid)
+            if ix.status == lc.INDEX_HUP:
+                break
+            assert ix.status != lc.INDEX_OK, "an entry past the last durable point was published"
+            assert ix.status in (lc.INDEX_RETRY, lc.INDEX_INACTIVE), ix
+            assert time.monotonic() < deadline, "viewer of the stopped session never ends"
+            time.sleep(0.05)
+        v.close()
+
+        # On disk: what was durable, nothing more; the marker tells the truth.
+        h.wait_for(lambda: marker_state(relay, bad.path) != "active", 10,
+                   what="the stopped session's marker")
+        assert marker_state(relay, bad.path) == "interrupted"
+        bt = h.babeltrace(relay.output / bad.path)
+        assert bt.rc == 0, bt.err[-2000:]
+        assert sum("index = " in line for line in bt.lines) == 100
+        chan = next((relay.output / bad.path).rglob("chan_0"))
+        assert chan.stat().st_size == sum(len(rc.make_packet(0, 50, 0).data) +
+                                          rc.make_packet(0, 50, 0).padding for _ in first)
+
+        # One log line, no busy loop.
+        time.sleep(0.5)
+        pid = relay_pid(relay)
+        cpu0 = cpu_seconds(pid)
+        time.sleep(1.0)
+        assert cpu_seconds(pid) - cpu0 < 0.2, "relay busy after the failure"
+        assert relay.log().count("cannot sync to disk") == 1, relay.log()[-3000:]
+
+        # Every other session carries on.
+        good.send_data()
+        good.finish()
+        assert relay.alive()
+        bt = h.babeltrace(relay.output / good.path)
+        assert bt.rc == 0, bt.err[-2000:]
+        assert sum("index = " in line for line in bt.lines) == good.events
+        h.wait_for(lambda: marker_state(relay, good.path) != "active", 10,
+                   what="the good session's marker")
+        assert marker_state(relay, good.path) == "complete"
+        bad.close()
+    finally:
+        fr.stop()
