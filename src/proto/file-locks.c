@@ -45,8 +45,14 @@ int cl_lock_create_file(int dirfd, const char *name, const void *header, size_t 
 	r = hdr_len ? cl_write_full(fd, header, hdr_len) : 0;
 	if (r == 0)
 		r = set_lock(fd, F_WRLCK, hdr_len, 0);
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+	if (r == 0 && renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) < 0) {
 		r = -errno;
+		/* File systems without RENAME_NOREPLACE: a hard link never replaces either. */
+		if (r == -EINVAL && linkat(dirfd, tmp, dirfd, name, 0) == 0)
+			r = 0;
+		if (r == 0)
+			(void)unlinkat(dirfd, tmp, 0);
+	}
 	if (r < 0) {
 		(void)unlinkat(dirfd, tmp, 0);
 		close(fd);

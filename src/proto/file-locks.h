@@ -68,14 +68,18 @@
 #define CL_LOCK_FILE_MODE 0660
 
 /*
- * Creates (or replaces) file `name` beneath directory `dirfd`: opened O_RDWR
- * under ".<name>.tmp" (created, truncated, not following links), `header`
- * (hdr_len bytes, may be 0) written, an OFD write lock taken from hdr_len to
- * the end, then renamed to `name` (replacing, not truncating, an older file
- * keeps that one whole for readers that hold it). On success *ret_fd is
- * owned by the caller; closing its last duplicate drops the lock. On failure
- * the temporary file is removed and *ret_fd is untouched. Errors: those of
- * openat/write/fcntl/renameat, -ENAMETOOLONG.
+ * Creates file `name` beneath directory `dirfd`, never replacing one that
+ * exists (two writers of one name must not overwrite each other's data): it
+ * is opened O_RDWR under ".<name>.tmp" (created, truncated, not following
+ * links), `header` (hdr_len bytes, may be 0) written, an OFD write lock taken
+ * from hdr_len to the end, then renamed to `name` with RENAME_NOREPLACE (or,
+ * where the file system lacks it, linked then unlinked). A caller that means
+ * to replace a file (a tracefile ring that wraps) unlinks the old one first:
+ * readers that hold it keep it whole. On success *ret_fd is owned by the
+ * caller; closing its last duplicate drops the lock. On failure the
+ * temporary file is removed and *ret_fd is untouched. Errors: -EEXIST when
+ * `name` exists, those of openat/write/fcntl/renameat2/linkat,
+ * -ENAMETOOLONG.
  */
 int cl_lock_create_file(int dirfd, const char *name, const void *header, size_t hdr_len,
 			int *ret_fd);

@@ -473,6 +473,10 @@ static int open_output(const char *output, int *ret_fd)
 	fd = open(output, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return log_error_errno(-errno, "cannot open output directory '%s'", output);
+	if (marker_lock_output(fd, output) < 0) {
+		close(fd);
+		return -EBUSY;
+	}
 	log_info("writing traces under '%s'", output);
 	*ret_fd = fd;
 	return 0;

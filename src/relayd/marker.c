@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,12 +26,23 @@
 #include "tracedir.h"
 
 #define MAX_SCAN_DEPTH 12
+#define MAX_RECENT     256 /* markers of ended sessions remembered (directory owners) */
+#define MAX_DIR_SUFFIX 9999
 
+/*
+ * The marker of a session directory of this relay. Sessions of one tracing
+ * session (one per consumer daemon, one per snapshot record: same sessiond
+ * UUID and session id) share it; no other session may use its directory.
+ * Once the last of them ended (refs 0, fd -1) it is kept a while, so that a
+ * later snapshot record of the same tracing session finds its directory.
+ */
 struct marker {
-	struct cl_list_node node; /* in the relay's marker list */
+	struct cl_list_node node; /* in the relay's marker list, oldest first */
 	char *path;               /* owned: session directory, relative to the output */
-	int fd;                   /* owned: holds the lock */
+	int fd;                   /* owned: holds the lock; -1 once released */
 	unsigned refs;
+	uint8_t owner_uuid[16]; /* sessiond UUID and session id of its sessions */
+	uint64_t owner_id;
 };
 
 /* ---- markers ---- */
@@ -60,20 +72,74 @@ static int read_state(int fd, char *buf, size_t cap)
 
 static void recover_tree(int top, int depth);
 
-int marker_acquire(struct relay *relay, struct session *s)
+static struct marker *find_marker(struct relay *relay, const char *path)
 {
 	struct cl_list_node *n;
-	struct marker *m;
+
+	cl_list_for_each (n, &relay->markers) {
+		struct marker *m = cl_container_of(n, struct marker, node);
+
+		if (!strcmp(m->path, path))
+			return m;
+	}
+	return NULL;
+}
+
+static bool same_owner(const struct marker *m, const struct session *s)
+{
+	return m->owner_id == s->sessiond_session_id &&
+	       !memcmp(m->owner_uuid, s->sessiond_uuid, sizeof(m->owner_uuid));
+}
+
+/* Creates the marker, or takes over one this relay wrote before (not locked). */
+static int open_marker(int dirfd, int *ret_fd)
+{
+	int fd, r;
+
+	r = cl_lock_create_file(dirfd, CL_SESSION_MARKER_NAME, CL_MARKER_ACTIVE "\n",
+				sizeof(CL_MARKER_ACTIVE "\n") - 1, &fd);
+	if (r == -EEXIST) {
+		fd = openat(dirfd, CL_SESSION_MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		r = cl_lock_try_write(fd, 0, 0);
+		if (r == 0)
+			r = write_state(fd, CL_MARKER_ACTIVE "\n");
+		if (r < 0) {
+			close(fd);
+			return r == -EAGAIN || r == -EACCES ? -EBUSY : r;
+		}
+		*ret_fd = fd;
+		return 0;
+	}
+	if (r == 0)
+		r = cl_lock_try_write(fd, 0, 0);
+	if (r == 0)
+		*ret_fd = fd;
+	return r;
+}
+
+int marker_acquire(struct relay *relay, struct session *s)
+{
+	struct marker *m = find_marker(relay, s->output_path);
 	char state[32];
 	int fd, r;
 
-	cl_list_for_each (n, &relay->markers) {
-		m = cl_container_of(n, struct marker, node);
-		if (!strcmp(m->path, s->output_path)) {
-			m->refs++;
-			s->has_marker = true;
-			return 0;
-		}
+	if (m && m->refs > 0) {
+		m->refs++;
+		s->has_marker = true;
+		return 0;
+	}
+	if (m) {
+		/* A later session of the same tracing session (a snapshot record). */
+		r = open_marker(s->dir_fd, &m->fd);
+		if (r < 0)
+			return r;
+		m->refs = 1;
+		cl_list_remove(&m->node);
+		cl_list_append(&relay->markers, &m->node);
+		s->has_marker = true;
+		return 0;
 	}
 	/* A marker left by a relay that died: recover that session first. */
 	fd = openat(s->dir_fd, CL_SESSION_MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -86,10 +152,7 @@ int marker_acquire(struct relay *relay, struct session *s)
 		}
 		close(fd);
 	}
-	r = cl_lock_create_file(s->dir_fd, CL_SESSION_MARKER_NAME, CL_MARKER_ACTIVE "\n",
-				sizeof(CL_MARKER_ACTIVE "\n") - 1, &fd);
-	if (r == 0)
-		r = cl_lock_try_write(fd, 0, 0);
+	r = open_marker(s->dir_fd, &fd);
 	if (r < 0)
 		return r;
 	m = calloc(1, sizeof(*m));
@@ -100,9 +163,141 @@ int marker_acquire(struct relay *relay, struct session *s)
 	}
 	m->fd = fd;
 	m->refs = 1;
+	memcpy(m->owner_uuid, s->sessiond_uuid, sizeof(m->owner_uuid));
+	m->owner_id = s->sessiond_session_id;
 	cl_list_append(&relay->markers, &m->node);
 	s->has_marker = true;
 	return 0;
+}
+
+/* Forgets the oldest released markers beyond MAX_RECENT. */
+static void prune_recent(struct relay *relay)
+{
+	struct cl_list_node *n, *tmp;
+	size_t released = 0;
+
+	cl_list_for_each (n, &relay->markers) {
+		released += cl_container_of(n, struct marker, node)->refs == 0;
+	}
+	cl_list_for_each_safe (n, tmp, &relay->markers) {
+		struct marker *m = cl_container_of(n, struct marker, node);
+
+		if (released <= MAX_RECENT)
+			break;
+		if (m->refs > 0)
+			continue;
+		cl_list_remove(&m->node);
+		free(m->path);
+		free(m);
+		released--;
+	}
+}
+
+void marker_free_all(struct relay *relay)
+{
+	while (!cl_list_empty(&relay->markers)) {
+		struct marker *m = cl_container_of(relay->markers.head.next, struct marker, node);
+
+		if (m->fd >= 0)
+			close(m->fd);
+		cl_list_remove(&m->node);
+		free(m->path);
+		free(m);
+	}
+}
+
+/* True when directory `name` beneath `pfd` has no entry. */
+static bool dir_is_empty(int pfd, const char *name)
+{
+	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *de;
+	bool empty = true;
+	DIR *d;
+
+	if (fd < 0)
+		return false;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return false;
+	}
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
+/* Candidate `k` for `path`: "<path>" then "<path>-<k>", the last component cut
+ * (on a UTF-8 character boundary) to fit in NAME_MAX bytes. */
+static char *candidate(const char *path, unsigned k)
+{
+	const char *last = strrchr(path, '/');
+	size_t dir_len = last ? (size_t)(last - path) + 1 : 0, len = strlen(path) - dir_len;
+	char suffix[16] = "";
+
+	if (k > 0)
+		(void)snprintf(suffix, sizeof(suffix), "-%u", k);
+	while (len > 0 && len + strlen(suffix) > 255) {
+		len--;
+		while (len > 0 && ((unsigned char)path[dir_len + len] & 0xC0) == 0x80)
+			len--;
+	}
+	return cl_asprintf("%.*s%.*s%s", (int)dir_len, path, (int)len, path + dir_len, suffix);
+}
+
+int marker_claim_dir(struct relay *relay, struct session *s, const char *path)
+{
+	for (unsigned k = 0; k <= MAX_DIR_SUFFIX; k++) {
+		char *cand = candidate(path, k), *slash;
+		const struct marker *m;
+		bool fresh = false;
+		int pfd, fd, r;
+
+		if (!cand)
+			return -ENOMEM;
+		m = find_marker(relay, cand);
+		if (m && !same_owner(m, s)) {
+			free(cand);
+			continue;
+		}
+		slash = strrchr(cand, '/');
+		if (slash)
+			*slash = '\0';
+		r = cl_mkdir_beneath(relay->output_fd, slash ? cand : "", &pfd);
+		if (slash)
+			*slash = '/';
+		if (r < 0) {
+			free(cand);
+			return r;
+		}
+		if (mkdirat(pfd, slash ? slash + 1 : cand, CL_DIR_MODE) == 0)
+			fresh = true;
+		else if (errno != EEXIST)
+			r = -errno;
+		/* In use: a directory of another of our sessions, or not empty (another
+		 * relay's, an earlier run's). Never hand it out again. */
+		if (r == 0 && !m && !fresh && !dir_is_empty(pfd, slash ? slash + 1 : cand))
+			r = 1;
+		if (r == 0)
+			r = cl_open_dir_beneath(pfd, slash ? slash + 1 : cand, &fd);
+		close(pfd);
+		if (r < 0) {
+			free(cand);
+			return r;
+		}
+		if (r > 0) {
+			free(cand);
+			continue;
+		}
+		if (strcmp(cand, path))
+			log_notice("session '%s' from '%s': directory '%s' is in use by another "
+				   "session, writing to '%s'",
+				   s->session_name, s->hostname, path, cand);
+		s->output_path = cand;
+		s->dir_fd = fd;
+		return 0;
+	}
+	return -EEXIST;
 }
 
 void marker_release(struct relay *relay, struct session *s, int complete)
@@ -127,11 +322,44 @@ void marker_release(struct relay *relay, struct session *s, int complete)
 		(void)write_state(m->fd, m->refs & (1u << 31) ? CL_MARKER_INTERRUPTED "\n"
 							      : CL_MARKER_COMPLETE "\n");
 		close(m->fd);
+		m->fd = -1;
+		m->refs = 0;
+		/* Kept as the directory's owner for a while (later snapshot records). */
 		cl_list_remove(&m->node);
-		free(m->path);
-		free(m);
+		cl_list_append(&relay->markers, &m->node);
+		prune_recent(relay);
 		return;
 	}
+}
+
+int marker_lock_output(int dirfd, const char *shown)
+{
+	static int lock_fd = -1; /* held for the life of the process */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot open output directory '%s'", shown);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		if (r == -EBUSY)
+			log_error("output directory '%s' is in use by another ctflive-relayd: "
+				  "refusing to start (two relays on one directory overwrite each "
+				  "other's sessions)",
+				  shown);
+		else
+			log_error_errno(r, "cannot lock output directory '%s'", shown);
+		return r;
+	}
+	if (faccessat(fd, ".", W_OK, AT_EACCESS) < 0) {
+		r = -errno;
+		close(fd);
+		return log_error_errno(r, "output directory '%s' is not writable", shown);
+	}
+	if (lock_fd >= 0)
+		close(lock_fd);
+	lock_fd = fd;
+	return 0;
 }
 
 /* ---- recovery ---- */

@@ -32,6 +32,26 @@ struct session *session_find(struct relay *relay, uint64_t id)
 	return NULL;
 }
 
+/*
+ * Room kept in a directory name for "-<datetime>" and a "-<n>" of
+ * marker_claim_dir(): longer session names are cut (on a UTF-8 character
+ * boundary) rather than refused, since the directory name may not exceed
+ * 255 bytes.
+ */
+#define NAME_ROOM (sizeof("-YYYYmmdd-HHMMSS") - 1 + sizeof("-9999") - 1)
+
+static int name_len_in_dir(const char *name)
+{
+	size_t len = strlen(name);
+
+	while (len > 0 && len > 255 - NAME_ROOM) {
+		len--;
+		while (len > 0 && ((unsigned char)name[len] & 0xC0) == 0x80)
+			len--;
+	}
+	return (int)len;
+}
+
 static int compute_output_path(const struct cl_relayd_create_session *m, char **ret)
 {
 	char base[CL_RELAYD_PATH_MAX], when[32];
@@ -48,7 +68,8 @@ static int compute_output_path(const struct cl_relayd_create_session *m, char **
 		r = cl_format_time(m->creation_time, "%Y%m%d-%H%M%S", when, sizeof(when));
 		if (r < 0)
 			return r;
-		*ret = cl_asprintf("%s/%s-%s", m->hostname, m->session_name, when);
+		*ret = cl_asprintf("%s/%.*s-%s", m->hostname, name_len_in_dir(m->session_name),
+				   m->session_name, when);
 	}
 	return *ret ? 0 : -ENOMEM;
 }
@@ -100,10 +121,13 @@ int session_create(struct relay *relay, const struct cl_relayd_create_session *m
 	}
 
 	if (minor >= 11) {
-		r = compute_output_path(m, &s->output_path);
+		char *path;
+
+		r = compute_output_path(m, &path);
 		if (r < 0)
 			goto fail;
-		r = cl_mkdir_beneath(relay->output_fd, s->output_path, &s->dir_fd);
+		r = marker_claim_dir(relay, s, path);
+		free(path);
 		if (r < 0)
 			goto fail;
 		r = marker_acquire(relay, s);
@@ -293,4 +317,5 @@ void relay_shutdown(struct relay *relay)
 		c->refs = 1;
 		chunk_unref(relay, c);
 	}
+	marker_free_all(relay);
 }

@@ -200,3 +200,111 @@ def test_sync_failure_stops_the_session(ws):
         bad.close()
     finally:
         fr.stop()
+
+
+# --------------------------------------------------------------------------
+# 2. a directory is never handed to two sessions
+
+
+def events_in(relay: h.Relay, path: str) -> int:
+    bt = h.babeltrace(relay.output / path)
+    assert bt.rc == 0, bt.err[-2000:]
+    return sum("index = " in line for line in bt.lines)
+
+
+def test_same_name_same_second_get_own_directories(make_relay):
+    """Hosts called localhost (or cloned VMs) starting LTTng's auto-named
+    sessions in the same second: two tracing sessions (two sessiond UUIDs),
+    one would-be directory. Each gets its own and keeps all its events."""
+    relay = make_relay("ctflive-relayd")
+    kw = dict(name="auto-20251129-105018", hostname="localhost", packets=3)
+    g1 = rc.GoodSession(relay.ports.control, relay.ports.data, **kw).setup()
+    g2 = rc.GoodSession(relay.ports.control, relay.ports.data, **kw).setup()
+    try:
+        assert g1.path != g2.path, f"both sessions were given '{g1.path}'"
+        assert g2.path == g1.path + "-1"
+        g1.send_data()
+        g2.send_data()
+        g1.finish()
+        g2.finish()
+    finally:
+        g1.close()
+        g2.close()
+    for g in (g1, g2):
+        h.wait_for(lambda: marker_state(relay, g.path) != "active", 10, what="marker")
+        assert marker_state(relay, g.path) == "complete"
+        assert events_in(relay, g.path) == g.events
+    assert f"directory '{g1.path}' is in use by another session, writing to '{g2.path}'" \
+        in relay.log()
+
+
+def test_one_tracing_session_shares_its_directory(make_relay):
+    """The relay sessions of one tracing session (one per consumer daemon,
+    one per snapshot record: same sessiond UUID and session id) share one
+    directory, as with lttng-relayd, even after the first one ended."""
+    relay = make_relay("ctflive-relayd")
+    uuid = bytes(range(16))
+    paths = []
+    for _ in range(3):
+        c = rc.ControlConn(relay.ports.control)
+        c.version()
+        rep = c.create_session(rc.enc_create_session_2_11("snap", "h", sessiond_uuid=uuid,
+                                                          session_id=7))
+        assert rep.ret_code == rc.LTTNG_OK
+        paths.append(rep.path.rstrip(b"\0").decode())
+        if len(paths) == 2:
+            c.close()  # the second one ends before the third starts
+            time.sleep(0.3)
+    assert len(set(paths)) == 1, paths
+
+
+def test_directory_of_an_earlier_run_is_not_reused(ws, make_relay):
+    """A restarted relay (or lttng-relayd before it) left a session directory
+    with files: a new session with the same name gets a new directory, and
+    the old files stay as they were."""
+    relay = make_relay("ctflive-relayd")
+    res = rc.good_session(relay.ports.control, relay.ports.data, name="again")
+    h.wait_for(lambda: marker_state(relay, res["path"]) == "complete", 10, what="marker")
+    before = {p: p.read_bytes() for p in (relay.output / res["path"]).rglob("*")
+              if p.is_file()}
+    relay.stop()
+    relay.start()
+    res2 = rc.good_session(relay.ports.control, relay.ports.data, name="again")
+    assert res2["path"] == res["path"] + "-1"
+    assert {p: p.read_bytes() for p in (relay.output / res["path"]).rglob("*")
+            if p.is_file()} == before
+    assert events_in(relay, res2["path"]) == res2["events"]
+
+
+def test_second_relay_on_the_same_output_refuses(ws, make_relay):
+    first = make_relay("ctflive-relayd", "first")
+    second = h.CtfliveRelayd(ws, "second")
+    second.output = first.output
+    with pytest.raises(RuntimeError):
+        second.start()
+    assert "is in use by another ctflive-relayd: refusing to start" in second.log()
+    assert first.alive()
+    assert rc.good_session(first.ports.control, first.ports.data)["events"] > 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs the separate test user (root runs)")
+def test_read_only_output_refuses(ws):
+    relay = h.CtfliveRelayd(ws, "ro")
+    relay.output.chmod(0o555)
+    with pytest.raises(RuntimeError):
+        relay.start()
+    assert "is not writable" in relay.log()
+
+
+def test_long_session_name_is_accepted(make_relay):
+    """Session names up to 254 bytes are valid for LTTng: the directory name
+    (name-YYYYmmdd-HHMMSS) would exceed 255 bytes, so the name is cut in it,
+    on a character boundary."""
+    relay = make_relay("ctflive-relayd")
+    name = "é" * 126 + "x"  # 253 bytes
+    res = rc.good_session(relay.ports.control, relay.ports.data, name=name)
+    last = res["path"].rsplit("/", 1)[1]
+    assert len(last.encode()) <= 255
+    last.encode().decode("utf-8")  # whole characters only
+    assert last.endswith("-20251129-105018")
+    assert events_in(relay, res["path"]) == res["events"]

@@ -125,11 +125,39 @@ static void test_try_write_conflicts(void **state)
 	close(dfd);
 }
 
+/* A second writer of one name gets -EEXIST: the first one's file stays whole. */
+static void test_create_never_replaces(void **state)
+{
+	char buf[8];
+	int dfd, wfd, wfd2 = -1, rfd;
+
+	(void)state;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(cl_lock_create_file(dfd, "chan_0", "FIRST", 5, &wfd), 0);
+	assert_int_equal(cl_lock_create_file(dfd, "chan_0", "SECOND", 6, &wfd2), -EEXIST);
+	assert_int_equal(wfd2, -1);
+	rfd = openat(dfd, "chan_0", O_RDONLY | O_CLOEXEC);
+	assert_true(rfd >= 0);
+	assert_int_equal(pread(rfd, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "FIRST", 5);
+	close(rfd);
+	/* No temporary file is left behind. */
+	assert_int_equal(faccessat(dfd, ".chan_0.tmp", F_OK, 0), -1);
+	/* Replacing takes an unlink first. */
+	assert_int_equal(unlinkat(dfd, "chan_0", 0), 0);
+	assert_int_equal(cl_lock_create_file(dfd, "chan_0", "SECOND", 6, &wfd2), 0);
+	close(wfd2);
+	close(wfd);
+	close(dfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_publish_release),
 		cmocka_unit_test(test_try_write_conflicts),
+		cmocka_unit_test(test_create_never_replaces),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
