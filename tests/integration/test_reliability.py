@@ -202,6 +202,58 @@ def test_sync_failure_stops_the_session(ws):
         fr.stop()
 
 
+@pytest.mark.lttng
+def test_sync_failure_with_lttng(ws, lttng):
+    """The same with LTTng 2.13's consumerd as the producer and babeltrace2
+    as the live viewer: the viewer ends (it used to hang with 0 events), what
+    it printed is exactly what the stopped session's directory holds, the
+    relay logs once and idles, the other session is whole."""
+    import live_support as ls
+    fr = FaultRelay(ws, "fdatasync:from:1:EIO:/failing-", armed_later=True)
+    relay = fr.start()
+    n = 3000
+    try:
+        ls.setup_session(lttng, relay, "failing")
+        ls.setup_session(lttng, relay, "healthy")
+        viewer = ls.BtLive(ls.live_url(relay, "failing")).start()
+        ls.wait_clients(relay, "failing")
+        app = lttng.spawn_app(n, interval_us=1000, name="r")
+        h.wait_for(lambda: len(viewer.lines) > 0, 20, what="first live events")
+        fr.arm()
+        h.wait_for(lambda: fr.faults(), 10, what="the injected fdatasync failure")
+        rc_, lines, err = viewer.finish(timeout=30)
+        live_events = h.tick_indices(lines, "r")
+        lttng.wait_app(app)
+        ls.end_sessions(lttng, "healthy")
+        lttng.stop_session("failing")
+        lttng.destroy("failing", check=False)
+
+        failing = relay.session_dir("failing")
+        h.wait_for(lambda: marker_state(relay, failing.relative_to(relay.output).as_posix())
+                   != "active", 10, what="marker")
+        assert (failing / h.CTFLIVE_MARKER).read_text().strip() == "interrupted"
+        bt = h.babeltrace(failing)
+        assert bt.rc == 0, bt.err[-2000:]
+        on_disk = h.tick_indices(bt.lines, "r")
+        assert 0 < len(live_events) < n
+        assert on_disk == live_events, (len(on_disk), len(live_events))
+
+        healthy = relay.session_dir("healthy")
+        bt = h.babeltrace(healthy)
+        assert bt.rc == 0, bt.err[-2000:]
+        assert h.tick_indices(bt.lines, "r") == list(range(n))
+        assert (healthy / h.CTFLIVE_MARKER).read_text().strip() == "complete"
+
+        pid = relay_pid(relay)
+        cpu0 = cpu_seconds(pid)
+        time.sleep(1.0)
+        assert cpu_seconds(pid) - cpu0 < 0.2, "relay busy after the failure"
+        assert relay.log().count("cannot sync to disk") == 1, relay.log()[-3000:]
+        assert relay.alive()
+    finally:
+        fr.stop()
+
+
 # --------------------------------------------------------------------------
 # 2. a directory is never handed to two sessions
 
