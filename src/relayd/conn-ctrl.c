@@ -158,6 +158,12 @@ static int cmd_create_session(struct conn *c, const uint8_t *p, size_t n)
 				"path components, not empty, not starting with '.'",
 				c->sock.peer, cl_log_escape(m.session_name, name, sizeof(name)),
 				cl_log_escape(m.hostname, host, sizeof(host)));
+		else if (r == -EMSGSIZE)
+			log_notice("%s: session '%s' refused: host name '%s...' is %zu bytes long, "
+				   "live viewers can only be given %d",
+				   c->sock.peer, cl_log_escape(m.session_name, name, sizeof(name)),
+				   cl_log_escape(m.hostname, host, sizeof(host)),
+				   strlen(m.hostname), RELAY_MAX_HOSTNAME);
 		else
 			log_notice("%s: session refused: %s", c->sock.peer, strerror(-r));
 		return 0;

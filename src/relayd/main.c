@@ -91,7 +91,10 @@ static void usage(FILE *f)
 		"  -b, --background          like -d, but keep the working directory\n"
 		"  -v, --verbose             more messages (repeat for more)\n"
 		"  -V, --version             show the version and exit\n"
-		"  -h, --help                show this help and exit\n",
+		"  -h, --help                show this help and exit\n"
+		"\n"
+		"SIGINT, SIGTERM and SIGHUP stop the relay: sessions still being written are\n"
+		"marked interrupted.\n",
 		DEFAULT_CONTROL_URL, DEFAULT_DATA_URL, DEFAULT_LIVE_URL);
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -569,9 +570,14 @@ static void recover_tree(int top, int depth)
 	closedir(d);
 }
 
+/* What the start-up scan went through. */
+struct scan_stats {
+	unsigned long dirs, recovered;
+};
+
 /* Finds markers beneath `top` (at `path`, relative to the output directory)
  * and recovers the sessions whose relay died. */
-static void scan(int top, const char *path, int depth)
+static void scan(int top, const char *path, int depth, struct scan_stats *st)
 {
 	struct dirent *de;
 	DIR *d;
@@ -582,6 +588,7 @@ static void scan(int top, const char *path, int depth)
 	d = open_dir(top);
 	if (!d)
 		return;
+	st->dirs++;
 	fd = openat(dirfd(d), CL_SESSION_MARKER_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		char state[32];
@@ -594,6 +601,7 @@ static void scan(int top, const char *path, int depth)
 				   path[0] ? path : ".");
 			recover_tree(dirfd(d), 0);
 			(void)write_state(fd, CL_MARKER_RECOVERED "\n");
+			st->recovered++;
 		}
 		close(fd);
 		closedir(d);
@@ -608,7 +616,7 @@ static void scan(int top, const char *path, int depth)
 			continue;
 		(void)snprintf(sub_path, sizeof(sub_path), "%s%s%s", path, path[0] ? "/" : "",
 			       de->d_name);
-		scan(sub, sub_path, depth + 1);
+		scan(sub, sub_path, depth + 1, st);
 		close(sub);
 	}
 	closedir(d);
@@ -616,5 +624,20 @@ static void scan(int top, const char *path, int depth)
 
 void recover_output(struct relay *relay)
 {
-	scan(relay->output_fd, "", 0);
+	struct scan_stats st = { 0 };
+	struct timespec t0, t1;
+	double secs;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	scan(relay->output_fd, "", 0, &st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* A large tree takes seconds, before the ports are bound: say so. */
+	if (secs >= 1.0 || st.dirs >= 1000 || st.recovered > 0)
+		log_notice("recovery scan of the output directory: %lu directories in %.1f s, "
+			   "%lu session(s) recovered",
+			   st.dirs, secs, st.recovered);
+	else
+		log_info("recovery scan of the output directory: %lu directories in %.3f s",
+			 st.dirs, secs);
 }

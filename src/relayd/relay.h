@@ -45,6 +45,7 @@
 #define RELAY_MAX_PENDING_INDEXES  4096                /* per stream, half-received index entries */
 #define RELAY_MAX_ROTATE_STREAMS   65536
 #define RELAY_MAX_METADATA_SIZE    (UINT64_C(1) << 30) /* bytes per metadata file */
+#define RELAY_MAX_HOSTNAME         63                  /* bytes: the live session list's field */
 
 struct relay;
 struct session;
@@ -269,6 +270,9 @@ void conn_collect(struct relay *relay);
 void conn_close_all(struct relay *relay);
 
 /* ---- sessions (session.c) ---- */
+/* CREATE_SESSION. 0, -EINVAL (a name is not a path component), -EMSGSIZE
+ * (host name over RELAY_MAX_HOSTNAME), -E2BIG (too many sessions), -ENOMEM,
+ * or the errors of marker_claim_dir() and marker_acquire(). */
 int session_create(struct relay *relay, const struct cl_relayd_create_session *msg, uint32_t minor,
 		   struct session **ret);
 /* Control connection closed: close or schedule closing of every stream. */

@@ -98,6 +98,10 @@ int session_create(struct relay *relay, const struct cl_relayd_create_session *m
 	if (minor >= 4 &&
 	    (!cl_is_safe_component(m->session_name) || !cl_is_safe_component(m->hostname)))
 		return -EINVAL;
+	/* The live session list gives viewers 63 bytes of it: a longer name
+	 * could never be matched by a viewer (live-protocol.md). */
+	if (strlen(m->hostname) > RELAY_MAX_HOSTNAME)
+		return -EMSGSIZE;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;

@@ -807,16 +807,67 @@ static void drop_incomplete_tail(struct stream *st)
 		st->segs[st->n_segs - 1].size = st->complete_size;
 }
 
+/*
+ * Whole packets whose index entry never came (the producer vanished between
+ * a packet and its SEND_INDEX) are cut too: they are at the end of the
+ * current file, and no reader can use a packet without its entry.
+ */
+static void drop_unindexed_tail(struct stream *st)
+{
+	struct segment *sg = cur_seg(st);
+	uint64_t cut = UINT64_MAX;
+
+	if (!stream_is_indexed(st) || st->data_fd < 0)
+		return;
+	for (size_t i = 0; i < st->n_pending; i++) {
+		const struct pending_index *p = &st->pending[i];
+
+		if (p->has_data && !p->has_ctrl && p->gen == st->gen && p->offset < cut)
+			cut = p->offset;
+	}
+	if (cut >= st->file_size)
+		return;
+	if (ftruncate(st->data_fd, (off_t)cut) < 0) {
+		log_warning("stream %llu: cannot drop packets without an index entry: %s",
+			    (unsigned long long)st->handle, strerror(errno));
+		return;
+	}
+	log_notice("session %llu: stream %llu ('%s/%s'): dropped %llu bytes of packets that "
+		   "never got an index entry",
+		   (unsigned long long)st->session->id, (unsigned long long)st->handle,
+		   st->pathname, st->channel_name, (unsigned long long)(st->file_size - cut));
+	st->file_size = st->complete_size = cut;
+	if (sg) {
+		sg->size = cut;
+		sg->synced_size = CL_MIN(sg->synced_size, cut);
+		sg->data_unlocked = CL_MIN(sg->data_unlocked, cut);
+	}
+}
+
+/* A metadata file still empty at close (its first write failed, or nothing
+ * came) is removed: an empty `metadata` makes readers fail on the whole tree. */
+static void drop_empty_metadata(struct stream *st)
+{
+	if (!st->is_metadata || st->data_fd < 0 || st->dir_fd < 0 || st->complete_size > 0 ||
+	    st->metadata_received > 0)
+		return;
+	if (unlinkat(st->dir_fd, st->channel_name, 0) == 0)
+		log_notice("session %llu: '%s/%s' removed: no metadata was ever written",
+			   (unsigned long long)st->session->id, st->pathname, st->channel_name);
+}
+
 void stream_close(struct relay *relay, struct stream *st)
 {
 	if (st->closed)
 		return;
 	if (stream_is_indexed(st) && st->dir_fd >= 0)
 		(void)write_lost_before(st, 0, true);
+	drop_unindexed_tail(st);
 	st->n_pending = 0;
 	drop_incomplete_tail(st);
 	if (st->session->sync_error)
 		publish_drop_undurable(st);
+	drop_empty_metadata(st);
 	retire_files(st);
 	if (st->prev_index_fd >= 0)
 		close(st->prev_index_fd);

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import struct
 import time
 from pathlib import Path
@@ -360,3 +361,89 @@ def test_long_session_name_is_accepted(make_relay):
     last.encode().decode("utf-8")  # whole characters only
     assert last.endswith("-20251129-105018")
     assert events_in(relay, res["path"]) == res["events"]
+
+
+# --------------------------------------------------------------------------
+# smaller defects
+
+
+def test_long_hostname_is_refused(make_relay):
+    """The live session list gives viewers 63 bytes of the host name: a longer
+    one could never be attached to, so CREATE_SESSION refuses it, saying why."""
+    relay = make_relay("ctflive-relayd")
+    c = rc.ControlConn(relay.ports.control)
+    c.version()
+    c.send(rc.CREATE_SESSION, rc.enc_create_session_2_11("s", "h" * 64))
+    try:
+        status = struct.unpack(">Q I", rc.recv_exact(c.sock, 12))[1]
+    except rc.ConnectionClosed:
+        status = None
+    assert status is not None and status != rc.LTTNG_OK
+    assert rc.is_closed(c.sock)
+    c.close()
+    assert "host name 'h" in relay.log() and "live viewers can only be given 63" in relay.log()
+    # 63 bytes is fine.
+    res = rc.good_session(relay.ports.control, relay.ports.data, hostname="h" * 63)
+    assert events_in(relay, res["path"]) == res["events"]
+
+
+def test_failed_first_metadata_write_leaves_no_empty_metadata(ws):
+    """The metadata file's first write fails (ENOSPC): the session is
+    interrupted and its empty `metadata` is removed, so that babeltrace2
+    still reads the output tree (it failed on the whole tree before)."""
+    fr = FaultRelay(ws, "write:nth:1:ENOSPC:/metadata")
+    relay = fr.start()
+    try:
+        g = rc.GoodSession(relay.ports.control, relay.ports.data, name="nometa",
+                           hostname="nometa").setup()
+        h.wait_for(lambda: fr.faults(), 10, what="the injected write failure")
+        assert rc.is_closed(g.c.sock, 5.0)
+        g.close()
+        res = rc.good_session(relay.ports.control, relay.ports.data, name="other")
+        h.wait_for(lambda: marker_state(relay, g.path) == "interrupted", 10, what="marker")
+        assert not [p for p in (relay.output / g.path).rglob("metadata")
+                    if p.stat().st_size == 0]
+        bt = h.babeltrace(relay.output)
+        assert bt.rc == 0, bt.err[-2000:]
+        assert sum("index = " in line for line in bt.lines) == res["events"]
+    finally:
+        fr.stop()
+
+
+def test_packets_without_index_are_cut_when_interrupted(make_relay):
+    """The producer vanished after a packet but before its SEND_INDEX: the
+    packet is cut from the data file (no reader could use it)."""
+    relay = make_relay("ctflive-relayd")
+    g = rc.GoodSession(relay.ports.control, relay.ports.data, name="cut", packets=3).setup()
+    pks = [rc.make_packet(seq * 50, 50, seq) for seq in range(3)]
+    for seq, pk in enumerate(pks):
+        g.d.send_packet(g.data_h, seq, pk.data, pk.padding)
+        if seq < 2:
+            assert g.c.send_index(g.data_h, seq, pk.index) == rc.LTTNG_OK
+    time.sleep(0.3)
+    g.close()
+    h.wait_for(lambda: marker_state(relay, g.path) == "interrupted", 10, what="marker")
+    chan = next((relay.output / g.path).rglob("chan_0"))
+    assert chan.stat().st_size == 2 * (len(pks[0].data) + pks[0].padding)
+    assert events_in(relay, g.path) == 100
+    assert "never got an index entry" in relay.log()
+
+
+def test_recovery_scan_of_a_large_tree_is_logged(ws):
+    """The start-up recovery scan runs before the ports are bound: on a large
+    output tree it takes seconds, and the log says what it did."""
+    relay = h.CtfliveRelayd(ws, "scan")
+    for i in range(1200):
+        (relay.output / "host" / f"s{i}").mkdir(parents=True)
+    try:
+        relay.start()
+        assert "recovery scan of the output directory: 1202 directories" in relay.log()
+    finally:
+        relay.stop()
+
+
+def test_help_says_what_signals_do():
+    exe = h.ctflive_relayd_path()
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True,
+                                       timeout=10).stdout
+    assert "SIGHUP" in out and "interrupted" in out
