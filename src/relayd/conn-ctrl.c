@@ -198,6 +198,8 @@ static int cmd_add_stream(struct conn *c, const uint8_t *p, size_t n)
 				  cl_log_escape(m.pathname, path, sizeof(path)));
 		reply(c, b,
 		      cl_relayd_encode_status_stream(b, sizeof(b), UINT64_MAX, CL_LTTNG_ERR_UNK));
+		/* Whatever comes next, this trace lacks a stream: not "complete". */
+		c->session->aborted = true;
 		return 0;
 	}
 	reply(c, b, cl_relayd_encode_status_stream(b, sizeof(b), st->handle, CL_LTTNG_OK));
@@ -391,10 +393,12 @@ static int cmd_create_trace_chunk(struct conn *c, const uint8_t *p, size_t n)
 	if (cl_relayd_decode_create_chunk(p, n, &m) < 0)
 		return reply_error_close(c, CL_LTTNG_ERR_INVALID, "malformed CREATE_TRACE_CHUNK");
 	r = chunk_create(c->relay, c->session, &m, &status);
-	if (r < 0)
+	if (r < 0) {
 		log_warning_errno(r, "session %llu: cannot create trace chunk %llu",
 				  (unsigned long long)c->session->id,
 				  (unsigned long long)m.chunk_id);
+		c->session->aborted = true; /* its data has nowhere to go */
+	}
 	reply_status(c, status);
 	return 0;
 }

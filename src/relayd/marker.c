@@ -48,13 +48,18 @@ struct marker {
 
 /* ---- markers ---- */
 
+/*
+ * Overwrites the state, then cuts what a longer previous state left: readers
+ * take the first line, so a failed write leaves the previous state whole
+ * (never an empty marker) and a failed cut leaves the new one readable.
+ */
 static int write_state(int fd, const char *state)
 {
-	int r = 0;
+	size_t len = strlen(state);
+	int r = cl_pwrite_full(fd, state, len, 0);
 
-	if (ftruncate(fd, 0) < 0)
-		return -errno;
-	r = cl_pwrite_full(fd, state, strlen(state), 0);
+	if (r == 0 && ftruncate(fd, (off_t)len) < 0)
+		r = -errno;
 	if (r == 0)
 		r = cl_fdatasync(fd);
 	return r;
