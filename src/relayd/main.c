@@ -534,6 +534,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return 1;
+	(void)sock_raise_fd_limit();
 
 	/* From here on, every exit goes through `out`, which frees what exists. */
 	for (int i = 0; i < 3; i++)

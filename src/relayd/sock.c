@@ -4,10 +4,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -207,4 +209,33 @@ void sock_set_close_all(struct sock_set *set, const char *why)
 		sock_close(cl_container_of(n, struct sock, node), true, why);
 	}
 	sock_set_collect(set);
+}
+
+/* Descriptors a stream holds at most: directory, data and index files, the
+ * previous index file, and the duplicates its segment keeps for viewers. */
+#define FDS_PER_STREAM 6
+#define FDS_RESERVED   64 /* listeners, loop, worker, log, a few connections */
+
+unsigned long sock_raise_fd_limit(void)
+{
+	struct rlimit rl;
+	unsigned long n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit raised = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl = raised;
+	}
+	n = rl.rlim_cur == RLIM_INFINITY ? ULONG_MAX : (unsigned long)rl.rlim_cur;
+	if (n < 4096)
+		log_notice("up to %lu open descriptors (the hard limit): room for about %lu "
+			   "streams; raise 'ulimit -Hn' for more",
+			   n, n > FDS_RESERVED ? (n - FDS_RESERVED) / FDS_PER_STREAM : 0);
+	else
+		log_info("up to %lu open descriptors: room for about %lu streams", n,
+			 (n - FDS_RESERVED) / FDS_PER_STREAM);
+	return n;
 }

@@ -136,6 +136,14 @@ void sock_close(struct sock *s, bool error, const char *why);
 /* Frees the send queue (from the owner's ops->free). */
 void sock_release(struct sock *s);
 
+/*
+ * Raises the soft limit on open descriptors to the hard one (a relay holds
+ * a few per stream: under the common soft limit of 1024 it ran out at a few
+ * hundred streams) and logs the capacity: a notice when it stays under
+ * 4096 descriptors, else at info level. Returns the limit in force.
+ */
+unsigned long sock_raise_fd_limit(void);
+
 /* Frees every closed socket of the set (ops->free). */
 void sock_set_collect(struct sock_set *set);
 /* Closes every socket of the set (as errors, `why`) and frees them. */

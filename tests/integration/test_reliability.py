@@ -447,3 +447,53 @@ def test_help_says_what_signals_do():
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True,
                                        timeout=10).stdout
     assert "SIGHUP" in out and "interrupted" in out
+
+
+# --------------------------------------------------------------------------
+# 5. streams are not capped by the soft descriptor limit
+
+
+def test_2000_streams_under_ulimit_1024(ws):
+    """Under the common soft limit of 1024 descriptors a session with 2000
+    streams completes (the relay raises its soft limit to the hard one)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2000 * 6 + 100:
+        pytest.skip(f"hard descriptor limit {hard} too low for this test")
+    relay = h.CtfliveRelayd(ws, "fds")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        relay.start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        n = 2000
+        c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
+        c.version()
+        rep = c.create_session(rc.enc_create_session_2_11("many", "fdhost"))
+        assert rep.ret_code == rc.LTTNG_OK
+        path = rep.path.rstrip(b"\0").decode()
+        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+        handles = []
+        for i in range(n):
+            hnd, ret = c.add_stream(f"chan_{i}", "ust/uid/1000/64-bit")
+            assert ret == rc.LTTNG_OK, f"ADD_STREAM {i} refused:\n{relay.log()[-1500:]}"
+            handles.append(hnd)
+        meta, ret = c.add_stream("metadata", "ust/uid/1000/64-bit")
+        assert ret == rc.LTTNG_OK
+        assert c.streams_sent() == rc.LTTNG_OK
+        c.send_metadata(meta, rc.make_metadata("fdhost"), 0)
+        for i, hnd in enumerate(handles):
+            pk = rc.make_packet(i * 2, 2, 0, cpu=i)
+            d.send_packet(hnd, 0, pk.data, pk.padding)
+            assert c.send_index(hnd, 0, pk.index) == rc.LTTNG_OK
+        for hnd in handles:
+            assert c.close_stream(hnd, 0) == rc.LTTNG_OK
+        assert c.close_stream(meta, rc.U64_MAX) == rc.LTTNG_OK
+        c.close()
+        d.close()
+        h.wait_for(lambda: marker_state(relay, path) != "active", 20, what="marker")
+        assert marker_state(relay, path) == "complete", relay.log()[-2000:]
+        assert events_in(relay, path) == 2 * n
+    finally:
+        relay.stop()
