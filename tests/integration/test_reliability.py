@@ -497,3 +497,78 @@ def test_2000_streams_under_ulimit_1024(ws):
         assert events_in(relay, path) == 2 * n
     finally:
         relay.stop()
+
+
+# --------------------------------------------------------------------------
+# 4. a viewer can only make the relay read the packet it was given
+
+
+def test_get_packet_is_bounded_by_its_index(make_relay):
+    relay = make_relay("ctflive-relayd")
+    g = rc.GoodSession(relay.ports.control, relay.ports.data, name="big", packets=20,
+                       live_timer=100000).setup()
+    try:
+        g.send_data()
+        v = lc.LiveConn(relay.ports.live)
+        v.connect()
+        assert v.create_session() == lc.CREATE_SESSION_OK
+        status, streams = v.attach(lc.find_session(v, "big").id, lc.SEEK_BEGINNING)
+        assert status == lc.ATTACH_OK
+        sid = next(s.id for s in streams if not s.metadata)
+        ix = wait_indexes(v, sid, 1)[0]
+        size = ix.packet_size // 8
+        # The packet, and pieces of it, are served...
+        assert v.get_packet(sid, ix.offset, size)[0] == lc.PACKET_OK
+        assert v.get_packet(sid, ix.offset + 100, size - 100)[0] == lc.PACKET_OK
+        # ...bytes past it are not, though they are published on disk.
+        for off, ln in ((ix.offset, size * 20), (ix.offset, size + 1),
+                        (ix.offset + size, size), (ix.offset + 1, size)):
+            assert v.get_packet(sid, off, ln)[0] == lc.PACKET_ERR, (off, ln)
+        v.close()
+        g.finish()
+    finally:
+        g.close()
+
+
+# --------------------------------------------------------------------------
+# 3. stalled connections do not lock producers out
+
+
+def test_stalled_connections_do_not_lock_out_producers(make_relay):
+    """1100 connections that send a few bytes and stop, on the control and
+    data ports: a real producer still gets in, and completes."""
+    import socket
+    relay = make_relay("ctflive-relayd")
+    stalled = []
+    try:
+        for i in range(1100):
+            port = relay.ports.control if i % 2 else relay.ports.data
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"\0\0\0")
+            stalled.append(s)
+        time.sleep(1.1)  # older than the eviction grace
+        res = rc.good_session(relay.ports.control, relay.ports.data, name="getsin")
+        assert events_in(relay, res["path"]) == res["events"]
+        assert relay.alive()
+    finally:
+        for s in stalled:
+            s.close()
+    assert relay.log().count("too many") < 20, "refusals not rate-limited"
+
+
+def test_only_the_unindexed_tail_is_cut(make_relay):
+    """A packet without an entry before one with an entry stays (the entry's
+    offset must stay inside the file); only the unindexed tail goes."""
+    relay = make_relay("ctflive-relayd")
+    g = rc.GoodSession(relay.ports.control, relay.ports.data, name="tail", packets=3).setup()
+    pks = [rc.make_packet(seq * 50, 50, seq) for seq in range(3)]
+    for seq, pk in enumerate(pks):
+        g.d.send_packet(g.data_h, seq, pk.data, pk.padding)
+    assert g.c.send_index(g.data_h, 1, pks[1].index) == rc.LTTNG_OK
+    time.sleep(0.3)
+    g.close()
+    h.wait_for(lambda: marker_state(relay, g.path) == "interrupted", 10, what="marker")
+    chan = next((relay.output / g.path).rglob("chan_0"))
+    assert chan.stat().st_size == 2 * (len(pks[0].data) + pks[0].padding)
+    bt = h.babeltrace(relay.output / g.path)
+    assert bt.rc == 0, bt.err[-2000:]
