@@ -35,6 +35,8 @@ struct vstream {
 	struct session *session; /* borrowed: attached, outlives us */
 	uint64_t next_entry;     /* index entry to hand out next */
 	uint64_t cur_gen;        /* segment of the last index handed out */
+	uint64_t pkt_offset;     /* bytes: the packet of the last index handed out, */
+	uint64_t pkt_len;        /* the only bytes GET_PACKET may ask for */
 	bool has_index;
 	bool sent;              /* stream record sent to the viewer */
 	uint64_t metadata_sent; /* bytes */

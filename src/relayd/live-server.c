@@ -500,6 +500,8 @@ static int cmd_get_next_index(struct viewer *v, struct cl_rbuf *rb)
 		if (ix.offset == CL_INDEX_LOST_OFFSET)
 			continue; /* lost in transit: the viewer sees the packet_seq_num gap */
 		vstream_set_cur(vs, sg);
+		vs->pkt_offset = ix.offset;
+		vs->pkt_len = ix.packet_size / 8;
 		ix.status = CL_LIVE_INDEX_OK;
 		ix.flags = index_flags(v, vs);
 		return put_index(v, &ix);
@@ -542,9 +544,13 @@ static int cmd_get_packet(struct viewer *v, struct cl_rbuf *rb)
 	if (vs)
 		sg = vstream_cur_segment(vs);
 	/* Only published bytes of the file of the last index handed out (kept
-	 * open for this viewer even if a clear or the ring removed the file). */
+	 * open for this viewer even if a clear or the ring removed the file),
+	 * within the packet that index describes: a viewer cannot make the
+	 * relay read and hold more than the packet it was given. */
 	if (!sg || sg->data_fd < 0 || req.len > MAX_PACKET_REPLY || req.offset > sg->synced_size ||
-	    req.len > sg->synced_size - req.offset)
+	    req.len > sg->synced_size - req.offset || req.offset < vs->pkt_offset ||
+	    req.offset - vs->pkt_offset > vs->pkt_len ||
+	    req.len > vs->pkt_len - (req.offset - vs->pkt_offset))
 		return put_packet_error(v);
 
 	rep.len = req.len;

@@ -163,6 +163,8 @@ struct stream {
 	uint64_t packet_start;     /* offset of the packet being received, bytes */
 	uint64_t complete_size;    /* bytes of the current file up to its last whole packet
 				    * (metadata: its last whole SEND_METADATA) */
+	uint64_t indexed_end;      /* bytes of the current file up to the end of its last
+				    * packet with an index entry */
 	unsigned busy;             /* a data connection is inside a packet of this stream */
 	uint64_t tracefile_size, tracefile_count; /* bytes, 0 = unlimited */
 	uint64_t tracefile_index;                 /* current tracefile number */

@@ -105,6 +105,7 @@ static int open_data_file(struct stream *st)
 	st->data_fd = fd;
 	st->file_size = 0;
 	st->complete_size = 0;
+	st->indexed_end = 0;
 	st->gen++;
 	return add_segment(st);
 }
@@ -228,6 +229,8 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 	if (r < 0)
 		return r;
 
+	if (gen == st->gen && offset != CL_INDEX_LOST_OFFSET)
+		st->indexed_end = CL_MAX(st->indexed_end, offset + ix->packet_size / 8);
 	sg = seg_by_gen(st, fd == st->index_fd ? st->gen : gen);
 	if (sg) {
 		if (!sg->has_entries) {
@@ -809,8 +812,8 @@ static void drop_incomplete_tail(struct stream *st)
 
 /*
  * Whole packets whose index entry never came (the producer vanished between
- * a packet and its SEND_INDEX) are cut too: they are at the end of the
- * current file, and no reader can use a packet without its entry.
+ * a packet and its SEND_INDEX) are cut too when they end the current file
+ * (after the last packet that has an entry): no reader can use them.
  */
 static void drop_unindexed_tail(struct stream *st)
 {
@@ -825,6 +828,8 @@ static void drop_unindexed_tail(struct stream *st)
 		if (p->has_data && !p->has_ctrl && p->gen == st->gen && p->offset < cut)
 			cut = p->offset;
 	}
+	/* Packets without an entry before one with an entry stay: only the tail goes. */
+	cut = CL_MAX(cut, st->indexed_end);
 	if (cut >= st->file_size)
 		return;
 	if (ftruncate(st->data_fd, (off_t)cut) < 0) {
