@@ -135,31 +135,36 @@ void cl_loop_stop(struct cl_loop *loop)
 	loop->stop = 1;
 }
 
-int cl_loop_run(struct cl_loop *loop)
+int cl_loop_run_once(struct cl_loop *loop, int timeout_ms)
 {
 	struct epoll_event events[MAX_EVENTS];
+	int n;
 
+	if (loop->before_sleep)
+		loop->before_sleep(loop->before_sleep_data);
+	n = epoll_wait(loop->epoll_fd, events, MAX_EVENTS, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	loop->in_batch = true;
+	loop->n_removed = 0;
+	for (int i = 0; i < n; i++) {
+		struct cl_watch *w = events[i].data.ptr;
+
+		if (was_removed(loop, w))
+			continue;
+		w->cb(w, events[i].events);
+	}
+	loop->in_batch = false;
+	return n;
+}
+
+int cl_loop_run(struct cl_loop *loop)
+{
 	while (!loop->stop) {
-		int n;
+		int r = cl_loop_run_once(loop, -1);
 
-		if (loop->before_sleep)
-			loop->before_sleep(loop->before_sleep_data);
-		n = epoll_wait(loop->epoll_fd, events, MAX_EVENTS, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		loop->in_batch = true;
-		loop->n_removed = 0;
-		for (int i = 0; i < n; i++) {
-			struct cl_watch *w = events[i].data.ptr;
-
-			if (was_removed(loop, w))
-				continue;
-			w->cb(w, events[i].events);
-		}
-		loop->in_batch = false;
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

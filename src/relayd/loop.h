@@ -47,6 +47,12 @@ void cl_loop_set_before_sleep(struct cl_loop *loop, cl_loop_hook hook, void *use
 
 /* Runs until cl_loop_stop(). Returns 0 or -errno on a fatal epoll error. */
 int cl_loop_run(struct cl_loop *loop);
+/*
+ * Runs the before-sleep hook, then one batch of events, waiting at most
+ * `timeout_ms` (0: not at all) for it. Returns how many events ran, or
+ * -errno. For harnesses that drive the loop themselves (fuzz-daemon).
+ */
+int cl_loop_run_once(struct cl_loop *loop, int timeout_ms);
 /* Asks cl_loop_run() to return after the current batch (async-signal-safe). */
 void cl_loop_stop(struct cl_loop *loop);
 
