@@ -177,11 +177,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (pos + 3 <= size) {
 		unsigned what = data[pos], port = what & 3;
 		size_t len = (size_t)data[pos + 1] | (size_t)data[pos + 2] << 8;
-		struct client *c = &clients[port * 2 + ((what >> 2) & 1)];
+		struct client *c = port < 3 ? &clients[port * 2 + ((what >> 2) & 1)] : NULL;
 
 		pos += 3;
 		len = len < size - pos ? len : size - pos;
-		if (port < 3) {
+		if (c) {
 			if (c->fd < 0) {
 				c->fd = client_connect((int)port);
 				pump(&relay, clients);

@@ -136,6 +136,7 @@ static int cmd_create_session(struct conn *c, const uint8_t *p, size_t n)
 {
 	struct cl_relayd_create_session m;
 	struct session *s;
+	bool decoded;
 	int r;
 
 	if (c->session) {
@@ -145,6 +146,7 @@ static int cmd_create_session(struct conn *c, const uint8_t *p, size_t n)
 		return 0;
 	}
 	r = cl_relayd_decode_create_session(p, n, c->minor, &m);
+	decoded = r == 0;
 	if (r == 0)
 		r = session_create(c->relay, &m, c->minor, &s);
 	if (r < 0) {
@@ -152,7 +154,10 @@ static int cmd_create_session(struct conn *c, const uint8_t *p, size_t n)
 		close_after_reply(c);
 		char name[64], host[64];
 
-		if (r == -EINVAL)
+		/* A payload that did not decode has no names to show. */
+		if (!decoded)
+			log_notice("%s: malformed CREATE_SESSION, closing", c->sock.peer);
+		else if (r == -EINVAL)
 			log_notice(
 				"%s: session '%s' from host '%s' refused: session, host and base path names must be "
 				"path components, not empty, not starting with '.'",

@@ -572,3 +572,20 @@ def test_only_the_unindexed_tail_is_cut(make_relay):
     assert chan.stat().st_size == 2 * (len(pks[0].data) + pks[0].padding)
     bt = h.babeltrace(relay.output / g.path)
     assert bt.rc == 0, bt.err[-2000:]
+
+
+def test_create_session_that_does_not_decode(make_relay):
+    """Found by fuzz-daemon: a CREATE_SESSION cut short (decoding fails with
+    -EMSGSIZE, the code of an over-long host name) was logged with names it
+    did not have."""
+    relay = make_relay("ctflive-relayd")
+    for payload in (rc.enc_create_session_2_11("abc", "host")[:40],
+                    rc.enc_create_session_2_11("abc", "host", lengths=(3, 5, 1))):
+        c = rc.ControlConn(relay.ports.control)
+        c.version()
+        c.send(rc.CREATE_SESSION, payload)
+        assert rc.is_closed(c.sock, 5.0)
+        c.close()
+    time.sleep(0.2)
+    assert relay.alive(), relay.log()[-2000:]
+    assert relay.log().count("malformed CREATE_SESSION") == 2
