@@ -37,7 +37,10 @@
 #include "relay.h"
 
 #define MAX_PACKET_REPLY   (64u << 20) /* bytes of one GET_PACKET reply */
-#define MAX_METADATA_REPLY (1u << 20)  /* bytes of one GET_METADATA reply */
+/* Bytes of send queues all viewers together may hold: past it, GET_PACKET
+ * answers RETRY (viewers that do not read their replies hold them). */
+#define MAX_VIEWERS_HELD   (256u << 20)
+#define MAX_METADATA_REPLY (1u << 20) /* bytes of one GET_METADATA reply */
 
 /* ---- replies ---- */
 
@@ -552,6 +555,12 @@ static int cmd_get_packet(struct viewer *v, struct cl_rbuf *rb)
 	    req.offset - vs->pkt_offset > vs->pkt_len ||
 	    req.len > vs->pkt_len - (req.offset - vs->pkt_offset))
 		return put_packet_error(v);
+	if (v->sock.set->out_held + req.len > MAX_VIEWERS_HELD) {
+		struct cl_live_packet_reply retry = { .status = CL_LIVE_PACKET_RETRY };
+
+		OUT_ENCODE(v, CL_LIVE_PACKET_REPLY_SIZE, cl_live_packet_reply_encode(&wb_, &retry));
+		return 0;
+	}
 
 	rep.len = req.len;
 	data = out_reserve(v, CL_LIVE_PACKET_REPLY_SIZE + (size_t)req.len);

@@ -21,6 +21,7 @@ void sock_set_init(struct sock_set *set, size_t max, const char *what)
 	cl_list_init(&set->socks);
 	set->n = 0;
 	set->max = max;
+	set->out_held = 0;
 	set->what = what;
 }
 
@@ -82,8 +83,10 @@ void sock_flush(struct sock *s)
 	if (s->out_off == s->out.len) {
 		s->out_off = 0;
 		cl_buf_clear(&s->out);
-		if (s->out.cap > s->out_keep)
+		if (s->out.cap > s->out_keep) {
+			s->set->out_held -= s->out.cap;
 			cl_buf_free(&s->out);
+		}
 		if (s->close_after_send) {
 			sock_close(s, true, s->close_why);
 			return;
@@ -155,8 +158,11 @@ uint8_t *sock_scratch(void)
 
 uint8_t *sock_reserve(struct sock *s, size_t n)
 {
+	size_t cap = s->out.cap;
+
 	if (cl_buf_reserve(&s->out, n) < 0)
 		return NULL;
+	s->set->out_held += s->out.cap - cap;
 	return s->out.data + s->out.len;
 }
 
@@ -167,7 +173,11 @@ void sock_commit(struct sock *s, size_t n)
 
 int sock_queue(struct sock *s, const void *buf, size_t n)
 {
-	return cl_buf_append(&s->out, buf, n);
+	size_t cap = s->out.cap;
+	int r = cl_buf_append(&s->out, buf, n);
+
+	s->set->out_held += s->out.cap - cap;
+	return r;
 }
 
 void sock_close(struct sock *s, bool error, const char *why)
@@ -183,6 +193,8 @@ void sock_close(struct sock *s, bool error, const char *why)
 
 void sock_release(struct sock *s)
 {
+	if (s->set)
+		s->set->out_held -= s->out.cap;
 	cl_buf_free(&s->out);
 }
 

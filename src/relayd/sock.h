@@ -65,6 +65,7 @@ struct sock {
 struct sock_set {
 	struct cl_list socks;
 	size_t n, max;
+	size_t out_held;  /* bytes allocated for the send queues of all its sockets */
 	const char *what; /* "connections", "live viewers": for the refusal warning */
 };
 

@@ -589,3 +589,40 @@ def test_create_session_that_does_not_decode(make_relay):
     time.sleep(0.2)
     assert relay.alive(), relay.log()[-2000:]
     assert relay.log().count("malformed CREATE_SESSION") == 2
+
+
+def test_viewers_that_do_not_read_are_capped(make_relay):
+    """Viewers that ask for a large packet and never read the reply: what
+    the relay holds for all of them together is capped (256 MiB), past it
+    GET_PACKET answers RETRY. 16 viewers x 24 MiB held 384 MiB before."""
+    relay = make_relay("ctflive-relayd")
+    size = 24 << 20
+    g = rc.GoodSession(relay.ports.control, relay.ports.data, name="huge", packets=1,
+                       live_timer=100000).setup()
+    conns = []
+    try:
+        pk = rc.make_packet(0, 50, 0, packet_bytes=size)
+        g.d.send_packet(g.data_h, 0, pk.data, pk.padding)
+        assert g.c.send_index(g.data_h, 0, pk.index) == rc.LTTNG_OK
+        statuses = []
+        for _ in range(16):
+            v = lc.LiveConn(relay.ports.live)
+            conns.append(v)
+            v.connect()
+            assert v.create_session() == lc.CREATE_SESSION_OK
+            status, streams = v.attach(lc.find_session(v, "huge").id, lc.SEEK_BEGINNING)
+            sid = next(s.id for s in streams if not s.metadata)
+            ix = wait_indexes(v, sid, 1)[0]
+            v.send(lc.GET_PACKET, lc.enc_get_packet(sid, ix.offset, size))
+            statuses.append(lc.PACKET_REP.unpack(v.recv(lc.PACKET_REP.size))[0])
+        rss = int(next(line.split()[1] for line in
+                       Path(f"/proc/{relay_pid(relay)}/status").read_text().splitlines()
+                       if line.startswith("VmRSS:")))
+        assert lc.PACKET_RETRY in statuses, statuses
+        assert statuses[0] == lc.PACKET_OK
+        assert rss < 320 * 1024, f"relay RSS {rss} KiB"
+    finally:
+        for v in conns:
+            v.close()
+        g.close()
+    assert relay.alive()
