@@ -309,6 +309,18 @@ int conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind)
 	if (r <= 0)
 		return r;
 	now = now_ms();
+	if (!sock_allowed(&relay->allow[kind == CONN_CONTROL ? 0 : 1], &ss)) {
+		char peer[64];
+
+		if (now - last_refusal >= 1000) {
+			sock_format_peer(&ss, kind == CONN_CONTROL ? "control" : "data", peer,
+					 sizeof(peer));
+			log_notice("%s: refused: not in --allow-from", peer);
+			last_refusal = now;
+		}
+		close(fd);
+		return 0;
+	}
 	if (!make_room(relay, &ss, now)) {
 		char peer[64];
 

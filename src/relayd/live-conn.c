@@ -136,6 +136,10 @@ int live_accept(struct relay *relay, int listen_fd)
 	r = sock_accept(&l->viewers, listen_fd, &fd, &ss);
 	if (r <= 0)
 		return r;
+	if (!sock_allowed(&relay->allow[2], &ss)) {
+		close(fd);
+		return 0;
+	}
 	v = calloc(1, sizeof(*v));
 	if (!v) {
 		close(fd);

@@ -65,6 +65,7 @@ struct options {
 	int verbose;
 	unsigned max_minor;
 	bool disallow_clear;
+	struct sock_allow allow[3]; /* --allow-from: control, data, live */
 };
 
 static void usage(FILE *f)
@@ -87,6 +88,10 @@ static void usage(FILE *f)
 		"      --protocol-minor N    announce relayd and live protocol 2.N (4..15, default\n"
 		"                            15; below 15: CTF 1.8 sessions only)\n"
 		"      --disallow-clear      refuse 'lttng clear' (GET_CONFIGURATION flag)\n"
+		"      --allow-from [PORT:]CIDR[,CIDR]...\n"
+		"                            accept connections only from these networks on\n"
+		"                            PORT (control, data or live; default: all three);\n"
+		"                            repeatable\n"
 		"  -d, --daemonize           run as a daemon (after the ports are bound)\n"
 		"  -b, --background          like -d, but keep the working directory\n"
 		"  -v, --verbose             more messages (repeat for more)\n"
@@ -350,7 +355,7 @@ static int long_matches(const struct option *opts, const char *prefix)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_PORT_FILE = 256, OPT_SYNC, OPT_MINOR, OPT_NO_CLEAR };
+	enum { OPT_PORT_FILE = 256, OPT_SYNC, OPT_MINOR, OPT_NO_CLEAR, OPT_ALLOW_FROM };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "control-port", required_argument, NULL, 'C' },
@@ -360,6 +365,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "sync", required_argument, NULL, OPT_SYNC },
 		{ "protocol-minor", required_argument, NULL, OPT_MINOR },
 		{ "disallow-clear", no_argument, NULL, OPT_NO_CLEAR },
+		{ "allow-from", required_argument, NULL, OPT_ALLOW_FROM },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "background", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -413,6 +419,23 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_NO_CLEAR:
 			o->disallow_clear = true;
 			break;
+		case OPT_ALLOW_FROM: {
+			static const char *const ports[3] = { "control:", "data:", "live:" };
+			const char *list = optarg, *why = NULL;
+			int only = -1;
+
+			for (int i = 0; i < 3; i++)
+				if (!strncmp(list, ports[i], strlen(ports[i]))) {
+					only = i;
+					list += strlen(ports[i]);
+				}
+			for (int i = 0; i < 3 && !why; i++)
+				if (only < 0 || only == i)
+					(void)sock_allow_parse(&o->allow[i], list, &why);
+			if (why)
+				return usage_error("invalid --allow-from '%s': %s", optarg, why);
+			break;
+		}
 		case 'd':
 			o->daemonize = true;
 			break;
@@ -549,6 +572,7 @@ int main(int argc, char **argv)
 	relay.max_minor = o.max_minor;
 	relay.next_stream_handle = 1;
 	relay.sync_publish = strcmp(o.sync_policy, "none") != 0;
+	memcpy(relay.allow, o.allow, sizeof(relay.allow));
 
 	r = open_output(o.output, &relay.output_fd);
 	if (r < 0)

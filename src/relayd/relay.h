@@ -255,10 +255,11 @@ struct relay {
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
 	struct publisher *publisher; /* owned (publish.c): the sync worker, or NULL */
 	bool allow_clear;
-	uint32_t max_minor;    /* highest relayd and live protocol minor announced (<= 15) */
-	bool sync_publish;     /* publish to viewers only after fdatasync (publish.h) */
-	struct live *live;     /* owned: the live viewer server */
-	bool sessions_stopped; /* a session's sync failed since the last conn_collect() */
+	uint32_t max_minor;         /* highest relayd and live protocol minor announced (<= 15) */
+	bool sync_publish;          /* publish to viewers only after fdatasync (publish.h) */
+	struct live *live;          /* owned: the live viewer server */
+	bool sessions_stopped;      /* a session's sync failed since the last conn_collect() */
+	struct sock_allow allow[3]; /* --allow-from of the control, data and live ports */
 };
 
 /* ---- connections (conn.c) ---- */

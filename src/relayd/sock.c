@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -250,4 +252,91 @@ unsigned long sock_raise_fd_limit(void)
 		log_info("up to %lu open descriptors: room for about %lu streams", n,
 			 (n - FDS_RESERVED) / FDS_PER_STREAM);
 	return n;
+}
+
+int sock_allow_parse(struct sock_allow *a, const char *list, const char **why)
+{
+	char buf[128];
+
+	while (*list) {
+		size_t len = strcspn(list, ",");
+		char *slash, *end;
+		unsigned max;
+		long bits;
+
+		if (len == 0 || len >= sizeof(buf)) {
+			*why = "an empty or over-long network";
+			return -EINVAL;
+		}
+		if (a->n >= SOCK_ALLOW_MAX) {
+			*why = "too many networks";
+			return -EINVAL;
+		}
+		memcpy(buf, list, len);
+		buf[len] = '\0';
+		list += len + (list[len] == ',');
+		slash = strchr(buf, '/');
+		if (slash)
+			*slash++ = '\0';
+		memset(a->nets[a->n].addr, 0, sizeof(a->nets[a->n].addr));
+		if (inet_pton(AF_INET, buf, a->nets[a->n].addr) == 1) {
+			a->nets[a->n].family = AF_INET;
+			max = 32;
+		} else if (inet_pton(AF_INET6, buf, a->nets[a->n].addr) == 1) {
+			a->nets[a->n].family = AF_INET6;
+			max = 128;
+		} else {
+			*why = "not an IPv4 or IPv6 address";
+			return -EINVAL;
+		}
+		bits = max;
+		if (slash) {
+			errno = 0;
+			bits = strtol(slash, &end, 10);
+			if (end == slash || *end || errno || bits < 0 || bits > (long)max) {
+				*why = "a prefix length out of range";
+				return -EINVAL;
+			}
+		}
+		a->nets[a->n].prefix = (unsigned)bits;
+		a->n++;
+	}
+	return 0;
+}
+
+/* True when the first `bits` bits of a and b are equal. */
+static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned whole = bits / 8, rest = bits % 8;
+	uint8_t mask = (uint8_t)(0xFF << (8 - rest));
+
+	if (memcmp(a, b, whole))
+		return false;
+	return rest == 0 || ((a[whole] ^ b[whole]) & mask) == 0;
+}
+
+bool sock_allowed(const struct sock_allow *a, const struct sockaddr_storage *ss)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF };
+	const uint8_t *addr;
+	int family = ss->ss_family;
+
+	if (a->n == 0)
+		return true;
+	if (family == AF_INET) {
+		addr = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+	} else if (family == AF_INET6) {
+		addr = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+		if (!memcmp(addr, mapped, sizeof(mapped))) {
+			addr += sizeof(mapped);
+			family = AF_INET;
+		}
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < a->n; i++)
+		if (a->nets[i].family == family &&
+		    prefix_equal(addr, a->nets[i].addr, a->nets[i].prefix))
+			return true;
+	return false;
 }

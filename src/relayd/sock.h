@@ -61,6 +61,28 @@ struct sock {
 	size_t out_keep;       /* capacity kept once the queue is empty, bytes */
 };
 
+/* Networks a port accepts connections from (--allow-from); none: any. */
+#define SOCK_ALLOW_MAX 64
+struct sock_allow {
+	size_t n;
+	struct {
+		int family;       /* AF_INET or AF_INET6 */
+		uint8_t addr[16]; /* network byte order, 4 or 16 bytes used */
+		unsigned prefix;  /* bits */
+	} nets[SOCK_ALLOW_MAX];
+};
+
+/*
+ * Appends the networks of `list` ("CIDR[,CIDR...]", each ADDR or ADDR/BITS,
+ * IPv4 or IPv6) to `a`. 0, or -EINVAL with *why saying what is wrong
+ * (a bad address or prefix, more than SOCK_ALLOW_MAX networks).
+ */
+int sock_allow_parse(struct sock_allow *a, const char *list, const char **why);
+
+/* True when `a` is empty or `addr` is in one of its networks (an IPv4-mapped
+ * IPv6 address counts as its IPv4 address). */
+bool sock_allowed(const struct sock_allow *a, const struct sockaddr_storage *addr);
+
 /* The connections of one server, with their limit. */
 struct sock_set {
 	struct cl_list socks;

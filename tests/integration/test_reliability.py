@@ -626,3 +626,27 @@ def test_viewers_that_do_not_read_are_capped(make_relay):
             v.close()
         g.close()
     assert relay.alive()
+
+
+def test_allow_from(make_relay):
+    """--allow-from per port: a control port open to 10.0.0.0/8 only closes
+    connections from 127.0.0.1 at once; ports given 127.0.0.0/8 (or nothing)
+    serve them; a bad network is a usage error."""
+    relay = make_relay("ctflive-relayd", "closed",
+                       extra=["--allow-from", "control:10.0.0.0/8,fd00::/8",
+                              "--allow-from", "data:127.0.0.0/8"])
+    c = rc.ControlConn(relay.ports.control)
+    assert rc.is_closed(c.sock, 3.0)
+    c.close()
+    d = rc.DataConn(relay.ports.data)
+    assert not rc.is_closed(d.sock, 0.5)
+    d.close()
+    with lc.LiveConn(relay.ports.live) as v:
+        v.connect()
+    assert "refused: not in --allow-from" in relay.log()
+    ok = make_relay("ctflive-relayd", "open", extra=["--allow-from", "127.0.0.1/32"])
+    res = rc.good_session(ok.ports.control, ok.ports.data)
+    assert events_in(ok, res["path"]) == res["events"]
+    r = subprocess.run([str(h.ctflive_relayd_path()), "--allow-from", "10.0.0.0/33"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "invalid --allow-from" in r.stderr

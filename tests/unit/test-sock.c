@@ -5,6 +5,7 @@
  * reply, deferred free, accept and its limit. The loop's callbacks are
  * called directly, as cl_loop_run() would.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -270,12 +271,67 @@ static void test_accept(void **state)
 	close(lfd);
 }
 
+static struct sockaddr_storage addr_of(const char *text)
+{
+	struct sockaddr_storage ss = { 0 };
+
+	if (strchr(text, ':')) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		in6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		in->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, text, &in->sin_addr), 1);
+	}
+	return ss;
+}
+
+/* --allow-from networks: prefixes, IPv6, IPv4-mapped peers, errors. */
+static void test_allow(void **state)
+{
+	struct sock_allow a = { 0 };
+	struct sockaddr_storage ss;
+	const char *why = NULL;
+
+	(void)state;
+	ss = addr_of("192.168.1.7");
+	assert_true(sock_allowed(&a, &ss)); /* no network: any peer */
+	assert_int_equal(sock_allow_parse(&a, "10.0.0.0/8,192.168.1.0/25,fd00::/8", &why), 0);
+	assert_true(sock_allowed(&a, &ss));
+	ss = addr_of("192.168.1.200");
+	assert_false(sock_allowed(&a, &ss));
+	ss = addr_of("10.255.0.1");
+	assert_true(sock_allowed(&a, &ss));
+	ss = addr_of("::ffff:10.1.2.3");
+	assert_true(sock_allowed(&a, &ss));
+	ss = addr_of("fdaa::1");
+	assert_true(sock_allowed(&a, &ss));
+	ss = addr_of("fe80::1");
+	assert_false(sock_allowed(&a, &ss));
+	ss = addr_of("127.0.0.1");
+	assert_false(sock_allowed(&a, &ss));
+	assert_int_equal(sock_allow_parse(&a, "127.0.0.1", &why), 0); /* a host: /32 */
+	assert_true(sock_allowed(&a, &ss));
+	ss = addr_of("127.0.0.2");
+	assert_false(sock_allowed(&a, &ss));
+	assert_int_equal(sock_allow_parse(&a, "0.0.0.0/0", &why), 0);
+	assert_true(sock_allowed(&a, &ss));
+	assert_int_equal(sock_allow_parse(&a, "10.0.0.0/33", &why), -EINVAL);
+	assert_non_null(why);
+	assert_int_equal(sock_allow_parse(&a, "10.0.0.x", &why), -EINVAL);
+	assert_int_equal(sock_allow_parse(&a, "10.0.0.0/8,,", &why), -EINVAL);
+	assert_int_equal(sock_allow_parse(&a, "::/129", &why), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_reply),    cmocka_unit_test(test_pending_reply),
 		cmocka_unit_test(test_close_after_send), cmocka_unit_test(test_peer_closes),
-		cmocka_unit_test(test_accept),
+		cmocka_unit_test(test_accept),           cmocka_unit_test(test_allow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
