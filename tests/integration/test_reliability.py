@@ -650,3 +650,67 @@ def test_allow_from(make_relay):
     r = subprocess.run([str(h.ctflive_relayd_path()), "--allow-from", "10.0.0.0/33"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode != 0 and "invalid --allow-from" in r.stderr
+
+
+@pytest.mark.lttng
+def test_two_sessionds_same_name_same_second(ws, lttng, make_relay):
+    """Two LTTng 2.13 session daemons (two hosts called alike, or cloned VMs)
+    create a session of the same name in the same second: each gets its own
+    directory and keeps every event (the second's files replaced the
+    first's before)."""
+    import threading
+    relay = make_relay("ctflive-relayd")
+    other = h.Lttng(ws, name="h2")
+    other.start()
+    n = 500
+    try:
+        for attempt in range(3):
+            name = f"same{attempt}"
+            barrier = threading.Barrier(2)
+            errors = []
+
+            def create(lt):
+                barrier.wait()
+                try:
+                    lt.create_live(name, relay, 100000)
+                except Exception as e:
+                    errors.append(e)
+
+            threads = [threading.Thread(target=create, args=(lt,)) for lt in (lttng, other)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert not errors, errors
+            for lt in (lttng, other):
+                lt.enable_channel(name, "ch", buffers="uid")
+                lt.enable_event(name, channel="ch")
+                lt.start_session(name)
+            h.wait_for(lambda: len(list(relay.output.glob(f"*/{name}-*"))) >= 2, 15,
+                       what="two session directories")
+            dirs = sorted(p for p in relay.output.glob(f"*/{name}-*") if p.is_dir())
+            if dirs[1].name == dirs[0].name + "-1" or attempt == 2:
+                break
+            # Created in two different seconds: no collision to test, try again.
+            for lt in (lttng, other):
+                lt.destroy(name, check=False)
+        assert len(dirs) == 2, f"{dirs}\n{relay.log()[-2000:]}"
+        assert dirs[1].name == dirs[0].name + "-1", dirs
+        for lt, app in ((lttng, "a"), (other, "b")):
+            lt.run_app(n, interval_us=200, name=app)
+        for lt in (lttng, other):
+            lt.stop_session(name)
+            lt.destroy(name)
+        got = {}
+        for d in dirs:
+            h.wait_for(lambda: (d / h.CTFLIVE_MARKER).read_text().strip() != "active", 10,
+                       what="marker")
+            assert (d / h.CTFLIVE_MARKER).read_text().strip() == "complete"
+            bt = h.babeltrace(d)
+            assert bt.rc == 0, bt.err[-2000:]
+            got[d.name] = (h.tick_indices(bt.lines, "a"), h.tick_indices(bt.lines, "b"))
+        assert sorted(got.values()) == sorted([(list(range(n)), []), ([], list(range(n)))]), \
+            {k: (len(a), len(b)) for k, (a, b) in got.items()}
+        assert "is in use by another session, writing to" in relay.log()
+    finally:
+        other.stop()
