@@ -12,11 +12,9 @@
  * assembled.
  */
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -43,29 +41,6 @@
 #define EVICT_AFTER_MS       1000
 #define HANDSHAKE_MS         30000
 #define STALL_MS             30000
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Same peer address (ports ignored). */
-static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			       &((const struct sockaddr_in6 *)b)->sin6_addr,
-			       sizeof(struct in6_addr));
-	return true;
-}
 
 struct stream *conn_own_stream(struct conn *c, uint64_t handle)
 {
@@ -148,7 +123,6 @@ static ssize_t receive(struct conn *c)
 	n = sock_recv(&c->sock, buf, (size_t)CL_MIN(want, (uint64_t)SOCK_SCRATCH_SIZE));
 	if (n <= 0)
 		return n;
-	c->last_rx_ms = now_ms();
 	r = feed(c, buf, (size_t)n);
 	return r < 0 ? r : n;
 }
@@ -225,55 +199,23 @@ static const struct sock_ops conn_ops = {
 	.free = conn_free,
 };
 
-/* Which unbound connection goes first: stalled mid-message, then control
- * connections without a session, then silent data connections; oldest first. */
-static bool evict_before(const struct conn *a, const struct conn *b)
+/* Unbound connections: stalled mid-message first, then control connections
+ * without a session, then silent data connections; bound: -1. */
+static int conn_rank(struct sock *s)
 {
-	int ra = !cl_relayd_rx_idle(&a->rx) ? 0 : a->kind == CONN_CONTROL ? 1 : 2;
-	int rb = !cl_relayd_rx_idle(&b->rx) ? 0 : b->kind == CONN_CONTROL ? 1 : 2;
+	const struct conn *c = cl_container_of(s, struct conn, sock);
 
-	return ra < rb || (ra == rb && a->since_ms < b->since_ms);
+	if (c->session)
+		return -1;
+	return !cl_relayd_rx_idle(&c->rx) ? 0 : c->kind == CONN_CONTROL ? 1 : 2;
 }
 
-/*
- * Makes room for a new unbound connection from `addr` within the budgets,
- * closing an unbound connection (of that address when its own budget is the
- * one full; see evict_before()) if it is old enough. False: refuse the new
- * one.
- */
-static bool make_room(struct relay *relay, const struct sockaddr_storage *addr, uint64_t now)
-{
-	for (;;) {
-		struct conn *oldest = NULL, *oldest_here = NULL;
-		size_t total = 0, here = 0;
-		struct cl_list_node *n;
-		struct conn *victim;
-
-		cl_list_for_each (n, &relay->conns.socks) {
-			struct conn *c = cl_container_of(n, struct conn, sock.node);
-
-			if (c->sock.closed || c->session)
-				continue;
-			total++;
-			if (now - c->since_ms >= EVICT_AFTER_MS &&
-			    (!oldest || evict_before(c, oldest)))
-				oldest = c;
-			if (same_host(&c->addr, addr)) {
-				here++;
-				if (now - c->since_ms >= EVICT_AFTER_MS &&
-				    (!oldest_here || evict_before(c, oldest_here)))
-					oldest_here = c;
-			}
-		}
-		if (here < MAX_UNBOUND_PER_ADDR && total < MAX_UNBOUND)
-			return true;
-		victim = here >= MAX_UNBOUND_PER_ADDR ? oldest_here : oldest;
-		if (!victim)
-			return false;
-		sock_close(&victim->sock, true,
-			   "no session yet; closed to make room for a new connection");
-	}
-}
+static const struct sock_budget budget = {
+	.max_unbound = MAX_UNBOUND,
+	.max_unbound_per_addr = MAX_UNBOUND_PER_ADDR,
+	.evict_after_ms = EVICT_AFTER_MS,
+	.rank = conn_rank,
+};
 
 /* Closes control connections that never created a session, and connections
  * stalled in the middle of a message. At most once a second. */
@@ -290,9 +232,9 @@ static void sweep(struct relay *relay, uint64_t now)
 
 		if (c->sock.closed)
 			continue;
-		if (c->kind == CONN_CONTROL && !c->session && now - c->since_ms > HANDSHAKE_MS)
+		if (c->kind == CONN_CONTROL && !c->session && now - c->sock.since_ms > HANDSHAKE_MS)
 			sock_close(&c->sock, true, "no session created in time");
-		else if (!cl_relayd_rx_idle(&c->rx) && now - c->last_rx_ms > STALL_MS)
+		else if (!cl_relayd_rx_idle(&c->rx) && now - c->sock.last_rx_ms > STALL_MS)
 			sock_close(&c->sock, true, "stalled in the middle of a message");
 	}
 }
@@ -308,7 +250,7 @@ int conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind)
 	r = sock_accept(&relay->conns, listen_fd, &fd, &ss);
 	if (r <= 0)
 		return r;
-	now = now_ms();
+	now = sock_now_ms();
 	if (!sock_allowed(&relay->allow[kind == CONN_CONTROL ? 0 : 1], &ss)) {
 		char peer[64];
 
@@ -321,7 +263,7 @@ int conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind)
 		close(fd);
 		return 0;
 	}
-	if (!make_room(relay, &ss, now)) {
+	if (!sock_make_room(&relay->conns, &budget, &ss, now)) {
 		char peer[64];
 
 		if (now - last_refusal >= 1000) {
@@ -340,8 +282,7 @@ int conn_accept(struct relay *relay, int listen_fd, enum conn_kind kind)
 		close(fd);
 		return 0;
 	}
-	c->addr = ss;
-	c->since_ms = c->last_rx_ms = now;
+	c->sock.addr = ss;
 	sock_format_peer(&ss, kind == CONN_CONTROL ? "control" : "data", c->sock.peer,
 			 sizeof(c->sock.peer));
 	c->relay = relay;
@@ -376,7 +317,7 @@ void conn_collect(struct relay *relay)
 {
 	if (relay->sessions_stopped)
 		close_stopped(relay);
-	sweep(relay, now_ms());
+	sweep(relay, sock_now_ms());
 	sock_set_collect(&relay->conns);
 }
 

@@ -36,11 +36,9 @@ struct conn {
 	bool version_done;
 	uint32_t minor;
 	struct cl_relayd_rx rx;
-	struct stream *stream;         /* busy ref while a body is being received */
-	uint64_t net_seq_num;          /* data: packet being received */
-	uint64_t padding;              /* bytes appended after the body */
-	struct sockaddr_storage addr;  /* the peer (its port ignored by the limits) */
-	uint64_t since_ms, last_rx_ms; /* CLOCK_MONOTONIC: accepted, last byte read */
+	struct stream *stream; /* busy ref while a body is being received */
+	uint64_t net_seq_num;  /* data: packet being received */
+	uint64_t padding;      /* bytes appended after the body */
 };
 
 /* A receive check failed: returns r, and `why` becomes the closing log line's reason. */

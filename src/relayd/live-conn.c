@@ -22,6 +22,30 @@
 #define OUT_KEEP    (1u << 20) /* reply buffer kept between replies, bytes */
 
 /*
+ * Viewers that connect and stall must not lock the others out: until its
+ * CREATE_SESSION a viewer counts against a budget of its own (sock.h,
+ * sock_make_room()); one stalled mid-request, or without CONNECT, for
+ * STALL_MS is closed.
+ */
+#define MAX_UNBOUND_VIEWERS          256
+#define MAX_UNBOUND_VIEWERS_PER_ADDR 64
+#define STALL_MS                     30000
+
+static int viewer_rank(struct sock *s)
+{
+	const struct viewer *v = cl_container_of(s, struct viewer, sock);
+
+	return v->has_session ? -1 : v->rx_have > 0 ? 0 : 1;
+}
+
+static const struct sock_budget viewer_budget = {
+	.max_unbound = MAX_UNBOUND_VIEWERS,
+	.max_unbound_per_addr = MAX_UNBOUND_VIEWERS_PER_ADDR,
+	.evict_after_ms = 1000,
+	.rank = viewer_rank,
+};
+
+/*
  * The largest reply: a GET_PACKET reply, or the stream records of a session
  * with as many streams as the relay allows (sent at attach), or the session
  * list. Replies are built whole, one at a time.
@@ -136,7 +160,8 @@ int live_accept(struct relay *relay, int listen_fd)
 	r = sock_accept(&l->viewers, listen_fd, &fd, &ss);
 	if (r <= 0)
 		return r;
-	if (!sock_allowed(&relay->allow[2], &ss)) {
+	if (!sock_allowed(&relay->allow[2], &ss) ||
+	    !sock_make_room(&l->viewers, &viewer_budget, &ss, sock_now_ms())) {
 		close(fd);
 		return 0;
 	}
@@ -149,6 +174,7 @@ int live_accept(struct relay *relay, int listen_fd)
 	cl_list_init(&v->attached);
 	cl_list_init(&v->streams);
 	(void)snprintf(v->sock.peer, sizeof(v->sock.peer), "viewer fd %d", fd);
+	v->sock.addr = ss;
 	if (sock_start(&v->sock, &l->viewers, relay->loop, fd, &viewer_ops, OUT_MAX, OUT_KEEP) <
 	    0) {
 		free(v);
@@ -159,6 +185,21 @@ int live_accept(struct relay *relay, int listen_fd)
 
 void live_collect(struct relay *relay)
 {
+	static uint64_t last;
+	uint64_t now = sock_now_ms();
+	struct cl_list_node *n;
+
+	if (now - last >= 1000) {
+		last = now;
+		cl_list_for_each (n, &relay->live->viewers.socks) {
+			struct viewer *v = cl_container_of(n, struct viewer, sock.node);
+
+			if (!v->sock.closed &&
+			    ((v->rx_have > 0 && now - v->sock.last_rx_ms > STALL_MS) ||
+			     (!v->connected && now - v->sock.since_ms > STALL_MS)))
+				viewer_close(v, "stalled");
+		}
+	}
 	sock_set_collect(&relay->live->viewers);
 }
 

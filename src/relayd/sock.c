@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -131,6 +132,7 @@ int sock_start(struct sock *s, struct sock_set *set, struct cl_loop *loop, int f
 	s->out_keep = out_keep;
 	s->watch.fd = fd;
 	s->watch.cb = on_event;
+	s->since_ms = s->last_rx_ms = sock_now_ms();
 	r = cl_loop_add(loop, &s->watch, EPOLLIN);
 	if (r < 0) {
 		close(fd);
@@ -148,6 +150,8 @@ ssize_t sock_recv(struct sock *s, void *buf, size_t n)
 
 	if (r < 0)
 		return errno == EINTR || errno == EAGAIN ? -EAGAIN : -errno;
+	if (r > 0)
+		s->last_rx_ms = sock_now_ms();
 	return r;
 }
 
@@ -339,4 +343,74 @@ bool sock_allowed(const struct sock_allow *a, const struct sockaddr_storage *ss)
 		    prefix_equal(addr, a->nets[i].addr, a->nets[i].prefix))
 			return true;
 	return false;
+}
+
+uint64_t sock_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Same peer address (ports ignored). */
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr,
+			       sizeof(struct in6_addr));
+	return true;
+}
+
+/* True when `a` should be closed before `b` (both unbound, ranks ra, rb). */
+static bool evict_before(const struct sock *a, int ra, const struct sock *b, int rb)
+{
+	return ra < rb || (ra == rb && a->since_ms < b->since_ms);
+}
+
+bool sock_make_room(struct sock_set *set, const struct sock_budget *b,
+		    const struct sockaddr_storage *addr, uint64_t now)
+{
+	for (;;) {
+		struct sock *first = NULL, *first_here = NULL;
+		int rank_first = 0, rank_here = 0;
+		size_t total = 0, here = 0;
+		struct cl_list_node *n;
+		struct sock *victim;
+
+		cl_list_for_each (n, &set->socks) {
+			struct sock *s = cl_container_of(n, struct sock, node);
+			int rank = s->closed ? -1 : b->rank(s);
+			bool old = now - s->since_ms >= b->evict_after_ms;
+
+			if (rank < 0)
+				continue;
+			total++;
+			if (old && (!first || evict_before(s, rank, first, rank_first))) {
+				first = s;
+				rank_first = rank;
+			}
+			if (same_host(&s->addr, addr)) {
+				here++;
+				if (old &&
+				    (!first_here || evict_before(s, rank, first_here, rank_here))) {
+					first_here = s;
+					rank_here = rank;
+				}
+			}
+		}
+		if (here < b->max_unbound_per_addr && total < b->max_unbound)
+			return true;
+		victim = here >= b->max_unbound_per_addr ? first_here : first;
+		if (!victim)
+			return false;
+		sock_close(victim, true,
+			   "no session yet; closed to make room for a new connection");
+	}
 }

@@ -53,12 +53,14 @@ struct sock {
 	const struct sock_ops *ops;
 	struct sock_set *set; /* borrowed */
 	bool closed;
-	bool close_after_send; /* close (as an error) once the send queue is empty */
-	const char *close_why; /* static text for that close */
-	char peer[64];         /* for log lines: "control 10.0.0.1:41000" */
-	struct cl_buf out;     /* send queue, owned; out.max bounds one reply */
-	size_t out_off;        /* bytes of `out` already sent */
-	size_t out_keep;       /* capacity kept once the queue is empty, bytes */
+	bool close_after_send;         /* close (as an error) once the send queue is empty */
+	const char *close_why;         /* static text for that close */
+	char peer[64];                 /* for log lines: "control 10.0.0.1:41000" */
+	struct cl_buf out;             /* send queue, owned; out.max bounds one reply */
+	size_t out_off;                /* bytes of `out` already sent */
+	size_t out_keep;               /* capacity kept once the queue is empty, bytes */
+	struct sockaddr_storage addr;  /* the peer (set by the owner before sock_start()) */
+	uint64_t since_ms, last_rx_ms; /* sock_now_ms(): started, last byte received */
 };
 
 /* Networks a port accepts connections from (--allow-from); none: any. */
@@ -82,6 +84,27 @@ int sock_allow_parse(struct sock_allow *a, const char *list, const char **why);
 /* True when `a` is empty or `addr` is in one of its networks (an IPv4-mapped
  * IPv6 address counts as its IPv4 address). */
 bool sock_allowed(const struct sock_allow *a, const struct sockaddr_storage *addr);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t sock_now_ms(void);
+
+/*
+ * Peers that hold connections without using them must not lock the others
+ * out: connections that have not yet shown they are real ("unbound": no
+ * session yet) count against a budget of their own, overall and per peer
+ * address. When a new connection from `addr` finds it full, the unbound
+ * connection that `rank` puts first (lowest rank, then oldest), and that is
+ * at least `evict_after_ms` old, is closed to make room (a real peer binds
+ * within milliseconds); else the new connection is to be refused (false).
+ * `rank` returns -1 for a bound connection (not counted), else 0, 1, ...
+ */
+struct sock_budget {
+	size_t max_unbound, max_unbound_per_addr;
+	uint64_t evict_after_ms;
+	int (*rank)(struct sock *s);
+};
+bool sock_make_room(struct sock_set *set, const struct sock_budget *b,
+		    const struct sockaddr_storage *addr, uint64_t now);
 
 /* The connections of one server, with their limit. */
 struct sock_set {

@@ -714,3 +714,34 @@ def test_two_sessionds_same_name_same_second(ws, lttng, make_relay):
         assert "is in use by another session, writing to" in relay.log()
     finally:
         other.stop()
+
+
+def test_stalled_viewers_do_not_lock_out_viewers(make_relay):
+    """1100 live connections that send a few bytes and stop: a real viewer
+    still gets in, attaches and reads."""
+    import socket
+    relay = make_relay("ctflive-relayd")
+    g = rc.GoodSession(relay.ports.control, relay.ports.data, name="watched",
+                       live_timer=100000).setup()
+    stalled = []
+    try:
+        g.send_data()
+        for _ in range(1100):
+            s = socket.create_connection(("127.0.0.1", relay.ports.live), timeout=5)
+            s.sendall(b"\0\0\0")
+            stalled.append(s)
+        time.sleep(1.1)
+        v = lc.LiveConn(relay.ports.live)
+        v.connect()
+        assert v.create_session() == lc.CREATE_SESSION_OK
+        status, streams = v.attach(lc.find_session(v, "watched").id, lc.SEEK_BEGINNING)
+        assert status == lc.ATTACH_OK
+        sid = next(s.id for s in streams if not s.metadata)
+        assert len(wait_indexes(v, sid, g.packets)) == g.packets
+        v.close()
+        g.finish()
+    finally:
+        for s in stalled:
+            s.close()
+        g.close()
+    assert relay.alive()
