@@ -6,14 +6,15 @@
  * the TSDL front end builds (struct cl_type -> cl_compile_scope), so
  * decoding, muxing and printing are shared.
  *
- * Supported: preamble (without extensions), trace class (packet header,
- * environment), clock class, data stream class, event record class, field
- * class alias; field classes fixed-length unsigned/signed integers (with
- * mappings), fixed-length floating point (32/64), null-terminated UTF-8
- * strings, static/dynamic-length UTF-8 strings, static-length BLOBs in
- * non-printed scopes, structures, static/dynamic-length arrays, variants
- * whose selector is an integer with mappings named like the options.
- * Everything else is refused with -ENOTSUP naming the fragment.
+ * Every fragment and field class of CTF2-SPEC-2.0: fixed-length bit arrays,
+ * bit maps, booleans, integers (with mappings) and floating point numbers
+ * (16, 32, 64 bits), LEB128 integers, null-terminated / static / dynamic
+ * strings in UTF-8/16/32, static / dynamic BLOBs, structures, arrays
+ * (minimum alignment), optionals, variants (named or unnamed options);
+ * field locations, absolute or relative with parent (null) items; roles.
+ * As babeltrace2 2.1.2: any non-empty `extensions` is refused, bit orders
+ * are read as the byte order's default, floating point numbers of more than
+ * 64 bits are refused (-ENOTSUP naming the fragment).
  *
  * Fragments are applied as soon as they are complete (followed by the next
  * 0x1E, or with balanced braces and brackets outside strings:
@@ -49,6 +50,11 @@ struct c2 {
 	int fragno;
 	int depth;
 	enum scope_id scope;
+	/* names of the structure members being built, from the scope's root:
+	 * relative field locations with parent (null) items are made absolute */
+	const char *path[CL_TSDL_MAX_DEPTH + 8];
+	int npath;
+	bool in_alias; /* building an alias on its own: no scope to locate in */
 };
 
 __attribute__((format(printf, 3, 4))) static int C2ERR(struct c2 *c, int code, const char *fmt, ...)
@@ -215,9 +221,11 @@ static int get_bo(struct c2 *c, json_object *fc, enum cl_bo *ret)
 	if (member(fc, "bit-order")) {
 		const char *bo = NULL;
 
+		/* babeltrace2 2.1.2 reads either order as the byte order's
+		 * default one (last-to-first for little-endian): so do we */
 		TRY(get_str(c, fc, "bit-order", false, &bo));
-		if (strcmp(bo, *ret == CL_BO_LE ? "last-to-first" : "first-to-last"))
-			return C2ERR(c, -ENOTSUP, "bit order '%s' not supported", bo);
+		if (strcmp(bo, "last-to-first") && strcmp(bo, "first-to-last"))
+			return C2ERR(c, -EBADMSG, "invalid bit order '%s'", bo);
 	}
 	return 0;
 }
@@ -265,26 +273,56 @@ static int add_range_maps(struct c2 *c, struct cl_type *t, const char *label, js
 		t->maps[t->nmaps].label = label;
 		t->maps[t->nmaps].lo = v[0];
 		t->maps[t->nmaps].hi = v[1];
+		t->maps[t->nmaps].opt = -1;
 		t->nmaps++;
 	}
 	return 0;
 }
 
-static int build_int(struct c2 *c, json_object *fc, bool is_signed, struct cl_type **ret)
+enum int_kind { IK_FIXED, IK_VARINT, IK_BOOL, IK_BITS };
+
+/* Fixed-length and LEB128 integers, booleans and bit arrays: integers to
+ * the decoder; booleans print true/false, bit arrays in hexadecimal. */
+static int build_int(struct c2 *c, json_object *fc, bool is_signed, enum int_kind ik,
+		     struct cl_type **ret)
 {
 	struct cl_type *t = new_type(c, CL_K_INT);
 	json_object *maps;
-	uint64_t len = 0, base = 10;
+	uint64_t len = 0, base = ik == IK_BITS ? 16 : 10;
 
 	if (!t)
 		return -ENOMEM;
 	t->is_signed = is_signed;
-	TRY(get_u64(c, fc, "length", true, &len));
-	if (len == 0 || len > 64)
-		return C2ERR(c, -EBADMSG, "invalid integer length %" PRIu64, len);
-	t->size = (uint32_t)len;
-	TRY(get_bo(c, fc, &t->bo));
-	TRY(get_align(c, fc, "alignment", &t->align));
+	if (ik == IK_VARINT) {
+		/* LEB128: byte-aligned, at most 64 significant bits */
+		t->varint = true;
+		t->size = 64;
+		t->align = 8;
+		t->bo = CL_BO_LE;
+	} else {
+		TRY(get_u64(c, fc, "length", true, &len));
+		if (len == 0 || len > 64)
+			return C2ERR(c, ik == IK_FIXED ? -EBADMSG : -ENOTSUP,
+				     "%s length %" PRIu64 " not supported (1 to 64 bits)",
+				     ik == IK_FIXED  ? "integer"
+				     : ik == IK_BOOL ? "boolean"
+						     : "bit array",
+				     len);
+		t->size = (uint32_t)len;
+		TRY(get_bo(c, fc, &t->bo));
+		TRY(get_align(c, fc, "alignment", &t->align));
+	}
+	t->boolean = ik == IK_BOOL;
+	if (ik == IK_BOOL || ik == IK_BITS) {
+		if (ik == IK_BITS)
+			t->base = 16;
+		TRY(role_meaning(c, fc, &t->role));
+		if (t->role)
+			return C2ERR(c, -EBADMSG, "roles on a %s",
+				     ik == IK_BOOL ? "boolean" : "bit array");
+		*ret = t;
+		return 0;
+	}
 	TRY(get_u64(c, fc, "preferred-display-base", false, &base));
 	if (base != 2 && base != 8 && base != 10 && base != 16)
 		return C2ERR(c, -EBADMSG, "invalid display base %" PRIu64, base);
@@ -305,6 +343,7 @@ static int build_int(struct c2 *c, json_object *fc, bool is_signed, struct cl_ty
 				return -ENOMEM;
 			TRY(add_range_maps(c, t, label, v, false, &cap));
 		}
+		TRY(cl_enum_label_order(&c->s.t->arena, t, true));
 	}
 	*ret = t;
 	return 0;
@@ -364,7 +403,9 @@ static int build_float(struct c2 *c, json_object *fc, struct cl_type **ret)
 	if (!t)
 		return -ENOMEM;
 	TRY(get_u64(c, fc, "length", true, &len));
-	if (len != 32 && len != 64)
+	/* CTF2-SPEC-2.0: 16, 32, 64, 128 or more (multiple of 32) bits;
+	 * babeltrace2 2.1.2 refuses more than 64 (and aborts on 16) */
+	if (len != 16 && len != 32 && len != 64)
 		return C2ERR(c, -ENOTSUP, "floating point length %" PRIu64 " not supported", len);
 	t->size = (uint32_t)len;
 	TRY(get_bo(c, fc, &t->bo));
@@ -373,14 +414,41 @@ static int build_float(struct c2 *c, json_object *fc, struct cl_type **ret)
 	return 0;
 }
 
-static int check_utf8(struct c2 *c, json_object *fc)
+/* A string's encoding as CL_ENC_*. */
+static int get_encoding(struct c2 *c, json_object *fc, uint8_t *ret)
 {
+	static const struct {
+		const char *name;
+		uint8_t enc;
+	} encs[] = {
+		{ "utf-8", CL_ENC_UTF8 }, { "utf-16be", 2 | CL_ENC_BE },
+		{ "utf-16le", 2 },        { "utf-32be", 4 | CL_ENC_BE },
+		{ "utf-32le", 4 },
+	};
 	const char *enc = NULL;
 
+	*ret = CL_ENC_UTF8;
 	TRY(get_str(c, fc, "encoding", false, &enc));
-	if (enc && strcmp(enc, "utf-8"))
-		return C2ERR(c, -ENOTSUP, "string encoding '%s' not supported", enc);
-	return 0;
+	if (!enc)
+		return 0;
+	for (size_t k = 0; k < CL_ARRAY_SIZE(encs); k++) {
+		if (!strcmp(enc, encs[k].name)) {
+			*ret = encs[k].enc;
+			return 0;
+		}
+	}
+	return C2ERR(c, -EBADMSG, "invalid string encoding '%s'", enc);
+}
+
+static const char *scope_prefix(enum scope_id sc)
+{
+	static const char *const prefixes[] = {
+		[SC_PKT_HDR] = "trace.packet.header.", [SC_PKT_CTX] = "stream.packet.context.",
+		[SC_EV_HDR] = "stream.event.header.",  [SC_EV_SCTX] = "stream.event.context.",
+		[SC_EV_CTX] = "event.context.",        [SC_PAYLOAD] = "event.fields.",
+	};
+
+	return sc < SC_COUNT ? prefixes[sc] : "";
 }
 
 /* A field location as a TSDL-style path for compile.c's resolver. */
@@ -418,16 +486,76 @@ static int location_path(struct c2 *c, json_object *loc, const char **ret)
 	if (!path || !json_object_is_type(path, json_type_array) ||
 	    !(n = json_object_array_length(path)))
 		return C2ERR(c, -EBADMSG, "invalid field location path");
+	if (n > CL_TSDL_MAX_DEPTH)
+		return C2ERR(c, -E2BIG, "field location path too long");
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(path, i);
+
+		if (json_object_is_type(e, json_type_null)) {
+			if (origin)
+				return C2ERR(c, -EBADMSG,
+					     "parent item (null) in an absolute field location");
+			continue;
+		}
+		if (!json_object_is_type(e, json_type_string))
+			return C2ERR(c, -EBADMSG, "field location path item is not a name");
+		if (strchr(json_object_get_string(e), '.') || !*json_object_get_string(e))
+			return C2ERR(c, -ENOTSUP,
+				     "field location through a name with '.' not supported");
+	}
+	if (!origin && json_object_is_type(json_object_array_get_idx(path, 0), json_type_null)) {
+		/* relative with parent items: from the structure holding the
+		 * requesting field, each null goes one structure up; made
+		 * absolute in the current scope */
+		const char *items[2 * CL_TSDL_MAX_DEPTH + 8];
+		int depth = c->npath - 1; /* names of the holding structure */
+		size_t k = 0;
+
+		if (c->in_alias) {
+			*ret = "?"; /* checked where the alias is used */
+			return 0;
+		}
+		if (depth < 0)
+			return C2ERR(c, -EBADMSG, "field location outside any structure");
+		for (int i = 0; i < depth; i++)
+			items[k++] = c->path[i];
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(path, i);
+
+			if (json_object_is_type(e, json_type_null)) {
+				if (k == 0)
+					return C2ERR(c, -EBADMSG,
+						     "field location goes above its scope");
+				k--;
+			} else {
+				items[k++] = json_object_get_string(e);
+			}
+		}
+		if (k == 0)
+			return C2ERR(c, -EBADMSG, "field location names a structure");
+		prefix = scope_prefix(c->scope);
+		total = strlen(prefix) + 1;
+		for (size_t i = 0; i < k; i++)
+			total += strlen(items[i]) + 1;
+		out = cl_arena_alloc(&c->s.t->arena, total);
+		if (!out)
+			return -ENOMEM;
+		strcpy(out, prefix);
+		for (size_t i = 0; i < k; i++) {
+			if (i)
+				strcat(out, ".");
+			strcat(out, items[i]);
+		}
+		*ret = out;
+		return 0;
+	}
 	total = strlen(prefix) + 1;
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(path, i);
 
-		if (!json_object_is_type(e, json_type_string))
+		if (json_object_is_type(e, json_type_null))
 			return C2ERR(c, -ENOTSUP,
-				     "field location path items other than names not supported");
-		if (strchr(json_object_get_string(e), '.') || !*json_object_get_string(e))
-			return C2ERR(c, -ENOTSUP,
-				     "field location through a name with '.' not supported");
+				     "parent item (null) after a name in a field location");
 		total += strlen(json_object_get_string(e)) + 1;
 	}
 	out = cl_arena_alloc(&c->s.t->arena, total);
@@ -445,6 +573,22 @@ static int location_path(struct c2 *c, json_object *loc, const char **ret)
 
 static int build_fc(struct c2 *c, json_object *fc, struct cl_type **ret);
 
+/* babeltrace2 2.1.2 supports no CTF 2 extension: a non-empty `extensions`
+ * object anywhere (preamble, fragment, field class) is an error there, an
+ * empty one is accepted. */
+static int check_extensions(struct c2 *c, json_object *o)
+{
+	json_object *e = member(o, "extensions");
+
+	if (e && !json_object_is_type(e, json_type_object))
+		return C2ERR(c, -EBADMSG, "'extensions' is not an object");
+	if (e && json_object_object_length(e))
+		return C2ERR(c, -ENOTSUP, "CTF 2 extensions not supported");
+	return 0;
+}
+
+/* Static/dynamic-length strings (text) and BLOBs (!text): arrays of bytes
+ * decoded as one value. */
 static int build_text_array(struct c2 *c, json_object *fc, bool dynamic, bool text,
 			    struct cl_type **ret)
 {
@@ -457,9 +601,16 @@ static int build_text_array(struct c2 *c, json_object *fc, bool dynamic, bool te
 	e->align = 8;
 	e->base = text ? 10 : 16;
 	e->bo = CL_BO_LE;
-	e->text = text;
+	e->text = true;
 	t->elem = e;
 	t->align = 8;
+	if (text) {
+		TRY(get_encoding(c, fc, &t->enc));
+	} else {
+		t->blob = true;
+		t->media_type = "application/octet-stream";
+		TRY(get_str(c, fc, "media-type", false, &t->media_type));
+	}
 	if (dynamic)
 		TRY(location_path(c, member(fc, "length-field-location"), &t->length_path));
 	else
@@ -475,6 +626,7 @@ static int build_struct(struct c2 *c, json_object *fc, struct cl_type **ret)
 	json_object *mc = member(fc, "member-classes");
 	size_t n = 0;
 	uint32_t al = 1;
+	int r;
 
 	if (!t)
 		return -ENOMEM;
@@ -500,7 +652,13 @@ static int build_struct(struct c2 *c, json_object *fc, struct cl_type **ret)
 			if (!strcmp(t->fields[k].name, f->name))
 				return C2ERR(c, -EBADMSG, "duplicate structure member '%s'",
 					     f->name);
-		TRY(build_fc(c, member(m, "field-class"), &f->type));
+		if (c->npath >= (int)CL_ARRAY_SIZE(c->path))
+			return C2ERR(c, -E2BIG, "structures nested too deep");
+		c->path[c->npath++] = f->name;
+		r = build_fc(c, member(m, "field-class"), &f->type);
+		c->npath--;
+		if (r < 0)
+			return r;
 		if (f->type->align > al)
 			al = f->type->align;
 		t->nfields = (uint32_t)i + 1;
@@ -519,14 +677,37 @@ static int build_array(struct c2 *c, json_object *fc, bool dynamic, struct cl_ty
 	if (!t)
 		return -ENOMEM;
 	TRY(get_align(c, fc, "minimum-alignment", &minal));
-	if (minal > 1)
-		return C2ERR(c, -ENOTSUP, "array minimum alignment not supported");
 	if (dynamic)
 		TRY(location_path(c, member(fc, "length-field-location"), &t->length_path));
 	else
 		TRY(get_u64(c, fc, "length", true, &t->length));
 	TRY(build_fc(c, member(fc, "element-field-class"), &t->elem));
-	t->align = t->elem->align;
+	t->align = t->elem->align > minal ? t->elem->align : minal;
+	*ret = t;
+	return 0;
+}
+
+/* Optional: present when its boolean selector is true, or when its integer
+ * selector is in `selector-field-ranges` (kept as the maps of t->sel). */
+static int build_optional(struct c2 *c, json_object *fc, struct cl_type **ret)
+{
+	struct cl_type *t = new_type(c, CL_K_OPT);
+	json_object *ranges = member(fc, "selector-field-ranges");
+
+	if (!t)
+		return -ENOMEM;
+	TRY(location_path(c, member(fc, "selector-field-location"), &t->tag));
+	if (ranges) {
+		size_t cap = 0;
+
+		t->sel = new_type(c, CL_K_ENUM);
+		if (!t->sel)
+			return -ENOMEM;
+		TRY(add_range_maps(c, t->sel, "", ranges, true, &cap));
+		if (!t->sel->nmaps)
+			return C2ERR(c, -EBADMSG, "optional without selector ranges");
+	}
+	TRY(build_fc(c, member(fc, "field-class"), &t->elem));
 	*ret = t;
 	return 0;
 }
@@ -555,15 +736,19 @@ static int build_variant(struct c2 *c, json_object *fc, struct cl_type **ret)
 		json_object *o = json_object_array_get_idx(opts, i);
 		struct cl_tfield *f = &t->fields[i];
 
+		uint32_t first;
+
 		if (!json_object_is_type(o, json_type_object))
 			return C2ERR(c, -EBADMSG, "variant option is not an object");
-		if (!member(o, "name"))
-			return C2ERR(c, -ENOTSUP, "unnamed variant options not supported");
-		TRY(get_str(c, o, "name", true, &f->name));
+		f->name = NULL; /* unnamed option */
+		TRY(get_str(c, o, "name", false, &f->name));
 		if (!member(o, "selector-field-ranges"))
 			return C2ERR(c, -EBADMSG, "variant option without selector ranges");
+		first = t->sel->nmaps;
 		TRY(add_range_maps(c, t->sel, f->name, member(o, "selector-field-ranges"), true,
 				   &cap));
+		for (uint32_t m = first; m < t->sel->nmaps; m++)
+			t->sel->maps[m].opt = (int32_t)i;
 		TRY(build_fc(c, member(o, "field-class"), &f->type));
 		t->nfields = (uint32_t)i + 1;
 	}
@@ -598,36 +783,39 @@ static int build_fc(struct c2 *c, json_object *fc, struct cl_type **ret)
 	}
 	if (!json_object_is_type(fc, json_type_object))
 		return C2ERR(c, -EBADMSG, "field class is not an object");
+	TRY(check_extensions(c, fc));
 	type = json_object_get_string(member(fc, "type"));
 	if (!member(fc, "type") || !json_object_is_type(member(fc, "type"), json_type_string))
 		return C2ERR(c, -EBADMSG, "field class without a type");
 	c->depth++;
 	if (!strcmp(type, "fixed-length-unsigned-integer"))
-		r = build_int(c, fc, false, ret);
+		r = build_int(c, fc, false, IK_FIXED, ret);
 	else if (!strcmp(type, "fixed-length-signed-integer"))
-		r = build_int(c, fc, true, ret);
+		r = build_int(c, fc, true, IK_FIXED, ret);
+	else if (!strcmp(type, "variable-length-unsigned-integer"))
+		r = build_int(c, fc, false, IK_VARINT, ret);
+	else if (!strcmp(type, "variable-length-signed-integer"))
+		r = build_int(c, fc, true, IK_VARINT, ret);
+	else if (!strcmp(type, "fixed-length-boolean"))
+		r = build_int(c, fc, false, IK_BOOL, ret);
+	else if (!strcmp(type, "fixed-length-bit-array"))
+		r = build_int(c, fc, false, IK_BITS, ret);
 	else if (!strcmp(type, "fixed-length-bit-map"))
 		r = build_bitmap(c, fc, ret);
 	else if (!strcmp(type, "fixed-length-floating-point-number"))
 		r = build_float(c, fc, ret);
 	else if (!strcmp(type, "null-terminated-string")) {
-		r = check_utf8(c, fc);
+		*ret = new_type(c, CL_K_STRING);
+		r = *ret ? 0 : -ENOMEM;
 		if (r >= 0) {
-			*ret = new_type(c, CL_K_STRING);
-			r = *ret ? 0 : -ENOMEM;
-			if (r >= 0)
-				(*ret)->align = 8;
+			(*ret)->align = 8;
+			r = get_encoding(c, fc, &(*ret)->enc);
 		}
 	} else if (!strcmp(type, "static-length-string") ||
 		   !strcmp(type, "dynamic-length-string")) {
-		r = check_utf8(c, fc);
-		if (r >= 0)
-			r = build_text_array(c, fc, type[0] == 'd', true, ret);
-	} else if (!strcmp(type, "static-length-blob")) {
-		if (c->scope != SC_PKT_HDR && c->scope != SC_EV_HDR)
-			r = C2ERR(c, -ENOTSUP, "printed BLOB fields not supported");
-		else
-			r = build_text_array(c, fc, false, false, ret);
+		r = build_text_array(c, fc, type[0] == 'd', true, ret);
+	} else if (!strcmp(type, "static-length-blob") || !strcmp(type, "dynamic-length-blob")) {
+		r = build_text_array(c, fc, type[0] == 'd', false, ret);
 	} else if (!strcmp(type, "structure"))
 		r = build_struct(c, fc, ret);
 	else if (!strcmp(type, "static-length-array"))
@@ -636,11 +824,8 @@ static int build_fc(struct c2 *c, json_object *fc, struct cl_type **ret)
 		r = build_array(c, fc, true, ret);
 	else if (!strcmp(type, "variant"))
 		r = build_variant(c, fc, ret);
-	else if (!strcmp(type, "fixed-length-bit-array") || !strcmp(type, "fixed-length-boolean") ||
-		 !strcmp(type, "variable-length-unsigned-integer") ||
-		 !strcmp(type, "variable-length-signed-integer") ||
-		 !strcmp(type, "dynamic-length-blob") || !strcmp(type, "optional"))
-		r = C2ERR(c, -ENOTSUP, "%s field classes not supported yet", type);
+	else if (!strcmp(type, "optional"))
+		r = build_optional(c, fc, ret);
 	else
 		r = C2ERR(c, -EBADMSG, "unknown field class type '%s'", type);
 	c->depth--;
@@ -658,18 +843,10 @@ static int build_scope(struct c2 *c, json_object *frag, const char *key, enum sc
 		return 0;
 	c->scope = sc;
 	c->depth = 0;
+	c->npath = 0;
 	TRY(build_fc(c, fc, ret));
 	if ((*ret)->kind != CL_K_STRUCT)
 		return C2ERR(c, -EBADMSG, "'%s' is not a structure", key);
-	return 0;
-}
-
-static int check_extensions(struct c2 *c, json_object *frag)
-{
-	json_object *e = member(frag, "extensions");
-
-	if (e && (!json_object_is_type(e, json_type_object) || json_object_object_length(e)))
-		return C2ERR(c, -ENOTSUP, "extensions not supported");
 	return 0;
 }
 
@@ -684,7 +861,6 @@ static int do_preamble(struct c2 *c, json_object *frag)
 	TRY(get_u64(c, frag, "version", true, &version));
 	if (version != 2)
 		return C2ERR(c, -ENOTSUP, "CTF version %" PRIu64 " not supported", version);
-	TRY(check_extensions(c, frag));
 	if (u) {
 		if (!json_object_is_type(u, json_type_array) || json_object_array_length(u) != 16)
 			return C2ERR(c, -EBADMSG, "invalid metadata stream UUID");
@@ -904,6 +1080,7 @@ static int do_alias(struct c2 *c, json_object *frag)
 	struct cl_ctf2_alias *a = cl_arena_alloc(&t->arena, sizeof(*a));
 	struct cl_type *ty;
 	json_object *fc = member(frag, "field-class");
+	int r;
 
 	if (!a)
 		return -ENOMEM;
@@ -914,7 +1091,12 @@ static int do_alias(struct c2 *c, json_object *frag)
 	/* checked now, so an alias only names earlier aliases: no cycles */
 	c->scope = SC_PAYLOAD;
 	c->depth = 0;
-	TRY(build_fc(c, fc, &ty));
+	c->npath = 0;
+	c->in_alias = true;
+	r = build_fc(c, fc, &ty);
+	c->in_alias = false;
+	if (r < 0)
+		return r;
 	a->fc = json_object_get(fc);
 	a->next = t->ctf2_aliases;
 	t->ctf2_aliases = a;
@@ -945,6 +1127,7 @@ static int do_fragment(struct c2 *c, json_object *frag)
 		if (!strcmp(c->frag, kinds[k].type)) {
 			if (k > 0 && !c->s.t->ctf2_preamble)
 				return C2ERR(c, -EBADMSG, "first fragment is not a preamble");
+			TRY(check_extensions(c, frag));
 			return kinds[k].fn(c, frag);
 		}
 	}

@@ -251,7 +251,73 @@ static void test_hostile(void **state)
 	expect_err(PRE DSC RS "{\"type\":\"event-record-class\",\"payload-field-class\":"
 			      "{\"type\":\"structure\",\"member-classes\":[{\"name\":\"a\","
 			      "\"field-class\":{\"type\":\"optional\"}}]}}\n",
-		   -ENOTSUP, "optional field classes not supported");
+		   -EBADMSG, "invalid field location");
+#define EV1(fc)                                                                \
+	PRE DSC RS "{\"type\":\"event-record-class\",\"payload-field-class\":" \
+		   "{\"type\":\"structure\",\"member-classes\":[" fc "]}}\n"
+	/* optionals: selector of the wrong kind, itself, a later field */
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"fixed-length-unsigned-"
+		       "integer\",\"length\":8,\"byte-order\":\"little-endian\"}},"
+		       "{\"name\":\"o\",\"field-class\":{\"type\":\"optional\","
+		       "\"selector-field-location\":{\"path\":[\"a\"]},\"field-class\":"
+		       "{\"type\":\"null-terminated-string\"}}}"),
+		   -EBADMSG, "is not a boolean");
+	expect_err(EV1("{\"name\":\"o\",\"field-class\":{\"type\":\"optional\","
+		       "\"selector-field-location\":{\"path\":[\"o\"]},\"field-class\":"
+		       "{\"type\":\"null-terminated-string\"}}}"),
+		   -EBADMSG, "cannot resolve");
+	expect_err(EV1("{\"name\":\"o\",\"field-class\":{\"type\":\"optional\","
+		       "\"selector-field-location\":{\"path\":[\"b\"]},\"field-class\":"
+		       "{\"type\":\"null-terminated-string\"}}},"
+		       "{\"name\":\"b\",\"field-class\":{\"type\":\"fixed-length-boolean\","
+		       "\"length\":8,\"byte-order\":\"little-endian\"}}"),
+		   -EBADMSG, "cannot resolve");
+	/* a length that is its own array, parent items above the scope, a
+	 * parent item in an absolute location */
+	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-array\","
+		       "\"length-field-location\":{\"path\":[\"d\"]},\"element-field-class\":"
+		       "{\"type\":\"null-terminated-string\"}}}"),
+		   -EBADMSG, "cannot resolve");
+	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-blob\","
+		       "\"length-field-location\":{\"path\":[null,null,\"x\"]}}}"),
+		   -EBADMSG, "above its scope");
+	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-blob\","
+		       "\"length-field-location\":{\"origin\":\"event-record-payload\","
+		       "\"path\":[null,\"x\"]}}}"),
+		   -EBADMSG, "absolute");
+	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-blob\","
+		       "\"length-field-location\":{\"path\":[7]}}}"),
+		   -EBADMSG, "not a name");
+	/* as babeltrace2 2.1.2: no extension is supported, empty ones are fine */
+	expect_err(RS "{\"type\":\"preamble\",\"version\":2,\"extensions\":{\"a\":{}}}\n", -ENOTSUP,
+		   "extensions");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"null-terminated-string\","
+		       "\"extensions\":{\"x.org\":{\"y\":1}}}}"),
+		   -ENOTSUP, "extensions");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"null-terminated-string\","
+		       "\"extensions\":[]}}"),
+		   -EBADMSG, "'extensions' is not an object");
+	/* wrong types and values in the new field classes */
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"null-terminated-string\","
+		       "\"encoding\":\"utf-7\"}}"),
+		   -EBADMSG, "encoding");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"fixed-length-boolean\","
+		       "\"length\":65,\"byte-order\":\"little-endian\"}}"),
+		   -ENOTSUP, "boolean length");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"fixed-length-bit-array\","
+		       "\"length\":8,\"byte-order\":\"little-endian\",\"bit-order\":\"up\"}}"),
+		   -EBADMSG, "bit order");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":"
+		       "\"fixed-length-floating-point-number\",\"length\":128,"
+		       "\"byte-order\":\"little-endian\"}}"),
+		   -ENOTSUP, "floating point length 128");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":"
+		       "\"variable-length-unsigned-integer\",\"mappings\":{\"A\":[[1]]}}}"),
+		   -EBADMSG, "invalid range");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"static-length-blob\","
+		       "\"length\":2,\"media-type\":7}}"),
+		   -EBADMSG, "'media-type' is not a string");
+#undef EV1
 	expect_err(PRE DSC RS "{\"type\":\"event-record-class\",\"payload-field-class\":"
 			      "{\"type\":\"structure\",\"member-classes\":[{\"name\":\"a\","
 			      "\"field-class\":{\"type\":\"fixed-length-bit-map\",\"length\":8,"
