@@ -934,21 +934,14 @@ int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p, const struct ctfl
 	CL_OB_LIT(w, " in trace \"");
 	cl_ob_puts(w, s->trace_name ? s->trace_name : "(unknown)");
 	CL_OB_LIT(w, "\" ");
-	if (s->t->ctf2) {
-		/* CTF 2: the trace class's UID (babeltrace2 2.1) */
-		if (s->t->ctf2_uid) {
-			CL_OB_LIT(w, "(UID: ");
-			cl_ob_puts(w, s->t->ctf2_uid);
-			CL_OB_LIT(w, ")");
-		} else {
-			CL_OB_LIT(w, "(no UID)");
-		}
-	} else if (s->t->has_uuid) {
-		CL_OB_LIT(w, "(UUID: ");
-		cl_ob_puts(w, s->t->uuid_str);
+	/* babeltrace2 2.1 (MIP 1) names the trace class UID: CTF 2's `uid`,
+	 * the UUID of a CTF 1.8 trace (2.0.4 printed "(UUID: ...)") */
+	if (s->t->ctf2 ? s->t->ctf2_uid != NULL : s->t->has_uuid) {
+		CL_OB_LIT(w, "(UID: ");
+		cl_ob_puts(w, s->t->ctf2 ? s->t->ctf2_uid : s->t->uuid_str);
 		CL_OB_LIT(w, ")");
 	} else {
-		CL_OB_LIT(w, "(no UUID)");
+		CL_OB_LIT(w, "(no UID)");
 	}
 	CL_OB_LIT(w, " within stream \"");
 	cl_ob_puts(w, s->stream_name ? s->stream_name : "");

@@ -4,8 +4,9 @@
 ctflive prints CTF 1.8 as babeltrace2 2.1.2 does. Every CTF 1.8 fixture trace
 (`fixtures/ctf-traces`, `fixtures/relay-output`) is printed by babeltrace2
 2.1.2 of the Debian sid root of the integration tests (tests/integration/
-sidroot.py) and by ctflive, with the same relative paths: stdout byte for byte
-and the exit status must agree (test_view_diff.py checks the same traces
+sidroot.py) and by ctflive, with the same relative paths: stdout byte for byte, the
+discarded-items warnings (`(UID: …)` where 2.0.4 printed `(UUID: …)`) and the
+exit status must agree (test_view_diff.py checks the same traces
 against the recorded 2.0.4 outputs, which these equal). Then the two ways
 2.1.2 prints CTF 1.8 differently from 2.0.4, on TSDL traces written here:
 enumeration values matching several labels (`{ "Z", "WARM", "RED" }` in
@@ -64,7 +65,8 @@ def _bt212_dir(root, directory: pathlib.Path, names, opts=()):
     mnt = f"/tmp/ctflive-ctf18-{os.getpid()}"
     inner = "; ".join(
         f"echo '#@{n}'; babeltrace2 {' '.join(map(shlex.quote, opts))} {shlex.quote(n)} "
-        f"2>/dev/null; echo \"#@rc $?\"" for n in names)
+        f"2>/tmp/bt212.err; rc=$?; grep '^WARNING: Tracer' /tmp/bt212.err | sed 's/^/#@w/'; "
+        f"echo \"#@rc $rc\"" for n in names)
     script = (f"mkdir -p {root}{mnt} && mount --bind {shlex.quote(str(directory))} {root}{mnt}"
               f" && TZ=UTC chroot {root} sh -c {shlex.quote(f'cd {mnt} && {inner}')}")
     try:
@@ -76,13 +78,16 @@ def _bt212_dir(root, directory: pathlib.Path, names, opts=()):
         except OSError:
             pass
     assert p.returncode == 0, p.stderr.decode(errors="replace")
-    out: dict[str, tuple[bytes, int]] = {}
-    name, buf = None, b""
+    out: dict[str, tuple[bytes, int, list[str]]] = {}
+    name, buf, warn = None, b"", []
     for line in p.stdout.splitlines(keepends=True):
         if line.startswith(b"#@rc "):
-            out[name] = (buf, int(line[5:]))
+            out[name] = (buf, int(line[5:]), warn)
+        elif line.startswith(b"#@w"):
+            # stream paths relative to the directory given
+            warn.append(line[3:].decode(errors="replace").rstrip("\n").replace(mnt + "/", ""))
         elif line.startswith(b"#@"):
-            name, buf = line[2:].strip().decode(), b""
+            name, buf, warn = line[2:].strip().decode(), b"", []
         else:
             buf += line
     return out
@@ -114,9 +119,12 @@ def fixture_outputs(root):
 
 @pytest.mark.parametrize("trace", TRACES)
 def test_fixture_vs_babeltrace212(fixture_outputs, trace):
-    exp, rc = fixture_outputs[trace]
+    exp, rc, warn = fixture_outputs[trace]
     p = _ctflive(FIXTURES, trace)
     assert p.returncode == rc, p.stderr.decode(errors="replace")
+    assert [line.replace(str(FIXTURES) + "/", "")
+            for line in p.stderr.decode(errors="replace").splitlines()
+            if line.startswith("WARNING: Tracer")] == warn
     if p.stdout != exp:
         got, want = p.stdout.decode(errors="replace").splitlines(), exp.decode(
             errors="replace").splitlines()
@@ -163,7 +171,7 @@ def test_tsdl_2_1_differences(root, tmp_path):
     names = _tsdl_traces(tmp_path)
     bt = _bt212_dir(root, tmp_path, names)
     for n in names:
-        exp, rc = bt[n]
+        exp, rc, _ = bt[n]
         assert rc == 0, n
         p = _ctflive(tmp_path, n)
         assert p.returncode == 0 and p.stdout == exp, (n, p.stdout, exp)
