@@ -357,16 +357,15 @@ def bt212(traces):
     root, why = _sid_root()
     if root is None:
         return None, why
-    return {(): _babeltrace212(root, traces),
-            ("-n", "all", "--no-delta"): _babeltrace212(root, traces, ("-n", "all", "--no-delta"))
-            }, None
+    return {opts: _babeltrace212(root, traces, opts) for opts in OPTS}, None
 
 
 ACCEPTED = sorted(list(build_traces()) + list(accepted_traces()))
+OPTS = [(), ("-n", "all", "--no-delta"), ("-f", "all")]
 REFUSED = sorted(refused_traces())
 
 
-@pytest.mark.parametrize("opts", [(), ("-n", "all", "--no-delta")], ids=["default", "names"])
+@pytest.mark.parametrize("opts", OPTS, ids=["default", "names", "fields"])
 @pytest.mark.parametrize("name", ACCEPTED + REFUSED)
 def test_vs_babeltrace212(traces, bt212, name, opts):
     res, why = bt212
