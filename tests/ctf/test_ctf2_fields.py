@@ -279,6 +279,10 @@ def refused_traces() -> dict[str, Trace]:
     T["ext_fc"] = one("ev", [("a", dict(U(8), extensions={"my.org": {"x": 1}}))], [{"a": 1}])
     T["float128"] = one("ev", [("a", {"type": "fixed-length-floating-point-number",
                                       "length": 128, "byte-order": "little-endian"})], [])
+    T["bitarray65"] = one("ev", [("a", BITS(65))], [])
+    T["bitmap65"] = one("ev", [("a", {"type": "fixed-length-bit-map", "length": 65,
+                                      "byte-order": "little-endian",
+                                      "flags": {"A": [[0, 0]]}})], [])
     return T
 
 
