@@ -591,8 +591,8 @@ static int gen(struct cctx *c, struct pbuf *p, struct cl_node *n)
 			return emit(p, plain[n->fast], n->align, n);
 		return emit(p, CL_OP_FAST_INT, n->align, n);
 	}
-	if ((n->kind == CL_K_SEQ) && (n->flags & CL_N_TEXT))
-		return emit(p, CL_OP_TEXT_SEQ, 0, n);
+	if ((n->kind == CL_K_SEQ) && (n->flags & CL_N_TEXT) && (n->enc & CL_ENC_UNIT) <= 1)
+		return emit(p, CL_OP_TEXT_SEQ, 0, n); /* (UTF-16/32 are checked: node) */
 	if (n->kind == CL_K_STRUCT) {
 		/* the first field aligns itself: only a stricter struct alignment
 		 * (or an empty struct) needs its own step */

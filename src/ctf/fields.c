@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,44 @@ static double half_to_double(uint16_t h)
 	else
 		v = ldexp(m + 1024, e - 25);
 	return (h & 0x8000) ? -v : v;
+}
+
+/*
+ * UTF-16/UTF-32 text (enc: CL_ENC_*) up to its first zero code unit: 0 if
+ * valid, else -1 (an unpaired surrogate, a value above U+10FFFF, or a
+ * partial code unit before any zero one). babeltrace2 2.1.2 converts the
+ * same bytes with iconv and fails on the same ones.
+ */
+static int utf_check(const uint8_t *p, size_t n, unsigned enc)
+{
+	unsigned unit = enc & CL_ENC_UNIT;
+	bool be = (enc & CL_ENC_BE) != 0;
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cp = 0;
+
+		if (n - i < unit)
+			return -1;
+		for (unsigned k = 0; k < unit; k++)
+			cp |= (uint32_t)p[i + (be ? k : unit - 1 - k)] << (8 * (unit - 1 - k));
+		i += unit;
+		if (cp == 0)
+			return 0;
+		if (unit == 2 && cp >= 0xd800 && cp <= 0xdbff) {
+			uint32_t lo;
+
+			if (n - i < 2)
+				return -1;
+			lo = be ? (uint32_t)p[i] << 8 | p[i + 1] : (uint32_t)p[i + 1] << 8 | p[i];
+			if (lo < 0xdc00 || lo > 0xdfff)
+				return -1;
+			i += 2;
+		} else if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int dec_node(struct dctx *d, const struct cl_node *n);
@@ -328,6 +367,9 @@ static int dec_node(struct dctx *d, const struct cl_node *n)
 		if (!z)
 			return cl_dec_err(s, -EBADMSG, d->pos, "unterminated string '%s'",
 					  n->orig_name ? n->orig_name : "");
+		if (unit > 1 && utf_check(p, (size_t)(z - p), n->enc) < 0)
+			return cl_dec_err(s, -EBADMSG, d->pos, "invalid UTF-%zu string '%s'",
+					  unit * 8, n->orig_name ? n->orig_name : "");
 		val = push(d, &r);
 		if (!val)
 			return r;
@@ -381,6 +423,12 @@ static int dec_node(struct dctx *d, const struct cl_node *n)
 			if (len > (d->lim - d->pos) / 8)
 				return cl_dec_err(s, -EBADMSG, d->pos,
 						  "text array '%s' past the end of the packet",
+						  n->orig_name ? n->orig_name : "");
+			if ((n->enc & CL_ENC_UNIT) > 1 &&
+			    utf_check(d->buf + d->pos / 8, (size_t)len, n->enc) < 0)
+				return cl_dec_err(s, -EBADMSG, d->pos,
+						  "invalid UTF-%zu string '%s'",
+						  (size_t)(n->enc & CL_ENC_UNIT) * 8,
 						  n->orig_name ? n->orig_name : "");
 			val = push(d, &r);
 			if (!val)

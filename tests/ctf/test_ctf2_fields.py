@@ -267,6 +267,13 @@ def build_traces() -> dict[str, Trace]:
         multi.record(e0, {"a": k, "b": -k * 1000})
         multi.record(e1, {"c": k & 1, "d": f"ü{k}"})
     T["multi"] = multi
+    # invalid code units after the first zero one are not looked at
+    T["utf_after_nul"] = one("ev", [
+        ("a", {"type": "static-length-string", "length": 6, "encoding": "utf-16le"}),
+        ("b", {"type": "static-length-string", "length": 5, "encoding": "utf-16le"}),
+        ("c", {"type": "static-length-string", "length": 8, "encoding": "utf-32be"})],
+        [{"a": b"a\x00\x00\x00\x00\xd8", "b": b"a\x00\x00\x00b",
+          "c": b"\x00\x00\x00z\x00\x00\x00\x00"}])
     return T
 
 
@@ -279,6 +286,15 @@ def refused_traces() -> dict[str, Trace]:
     T["ext_fc"] = one("ev", [("a", dict(U(8), extensions={"my.org": {"x": 1}}))], [{"a": 1}])
     T["float128"] = one("ev", [("a", {"type": "fixed-length-floating-point-number",
                                       "length": 128, "byte-order": "little-endian"})], [])
+    # UTF-16/32 that iconv refuses before the first zero code unit: an error
+    # at that event for babeltrace2 2.1.2, for ctflive too
+    for name, enc, raw in (("utf16_partial", "utf-16le", b"a\x00b"),
+                           ("utf16_lone_low", "utf-16be", b"\xdc\x00\x00a"),
+                           ("utf32_too_big", "utf-32le", b"\x00\x00\x11\x00"),
+                           ("utf32_surrogate", "utf-32le", b"\x00\xd8\x00\x00")):
+        fc = ({"type": "static-length-string", "length": 3, "encoding": enc} if
+              name == "utf16_partial" else STR(encoding=enc))
+        T[name] = one("ev", [("x", U(8)), ("c", fc)], [{"x": 1, "c": raw}])
     T["bitarray65"] = one("ev", [("a", BITS(65))], [])
     T["bitmap65"] = one("ev", [("a", {"type": "fixed-length-bit-map", "length": 65,
                                       "byte-order": "little-endian",
