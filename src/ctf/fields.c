@@ -147,12 +147,13 @@ static int dec_varint(struct dctx *d, const struct cl_node *n)
 static double half_to_double(uint16_t h)
 {
 	int e = (h >> 10) & 0x1f;
-	double m = h & 0x3ff, v;
+	unsigned mant = h & 0x3ffu;
+	double m = mant, v;
 
 	if (e == 0)
 		v = ldexp(m, -24);
 	else if (e == 31)
-		v = m ? NAN : INFINITY;
+		v = mant ? NAN : INFINITY;
 	else
 		v = ldexp(m + 1024, e - 25);
 	return (h & 0x8000) ? -v : v;
