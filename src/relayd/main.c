@@ -70,8 +70,8 @@ struct options {
 	const char *group; /* -g: group of the run directory (root only) */
 	const char *sync_policy;
 	bool dynamic_ports;
-	bool by_session; /* --group-output-by-session */
-	int by_set;      /* how many --group-output-by-* options */
+	bool by_session;  /* --group-output-by-session */
+	unsigned by_seen; /* 1: --group-output-by-host given, 2: by-session */
 	bool daemonize;
 	bool background;
 	int verbose;
@@ -304,12 +304,12 @@ struct run_file {
 	bool written;
 };
 
-static int run_file_write(struct run_file *f, const char *text)
+static int run_file_write(struct run_file *f, const char *what, const char *text)
 {
 	int r = write_file_atomic(f->path, text, &f->st);
 
 	if (r < 0)
-		return log_error_errno(r, "cannot write '%s'", f->path);
+		return log_error_errno(r, "cannot write %s '%s'", what, f->path);
 	f->written = true;
 	return 0;
 }
@@ -416,14 +416,14 @@ static int write_dynamic_port_files(const struct options *o, const struct listen
 	if (r < 0)
 		return r;
 	if (snprintf(sub, sizeof(sub), "%s/relayd", dir) >= (int)sizeof(sub))
-		return -ENAMETOOLONG;
+		return log_error_errno(-ENAMETOOLONG, "run directory '%s' too long", dir);
 	r = make_rundir(dir, gid);
 	if (r == 0)
 		r = make_rundir(sub, gid);
 	for (int i = 0; r == 0 && i < 3; i++) {
 		(void)snprintf(files[i].path, sizeof(files[i].path), "%s/%s", sub, names[i]);
 		(void)snprintf(text, sizeof(text), "%u\n", ls[i].port);
-		r = run_file_write(&files[i], text);
+		r = run_file_write(&files[i], "port file", text);
 	}
 	return r;
 }
@@ -552,7 +552,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'p':
 		case 's':
 			o->by_session = c == 's';
-			o->by_set++;
+			o->by_seen |= c == 's' ? 2 : 1;
 			break;
 		case 'C':
 			o->urls[0] = optarg;
@@ -615,7 +615,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s' (try '--help')", argv[optind]);
-	if (o->by_set > 1)
+	if (o->by_seen == 3)
 		return usage_error("--group-output-by-host and --group-output-by-session "
 				   "are exclusive");
 	if (o->group && !getgrnam(o->group))
@@ -791,14 +791,14 @@ int main(int argc, char **argv)
 	if (o.port_file) {
 		(void)snprintf(text, sizeof(text), "control %u\ndata %u\nlive %u\n", ls[0].port,
 			       ls[1].port, ls[2].port);
-		if (run_file_write(&port_file, text) < 0)
+		if (run_file_write(&port_file, "port file", text) < 0)
 			goto out;
 	}
 	if (o.dynamic_ports && write_dynamic_port_files(&o, ls, dyn_files) < 0)
 		goto out;
 	if (o.pid_file) {
 		(void)snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-		if (run_file_write(&pid_file, text) < 0)
+		if (run_file_write(&pid_file, "PID file", text) < 0)
 			goto out;
 	}
 	listeners = ls;

@@ -266,6 +266,11 @@ def test_option_errors(tmp_path, args, message):
     assert not any(tmp_path.iterdir())
 
 
+def test_grouping_option_repeated(tmp_path):
+    proc, _ = run_relay(tmp_path, ["-s", "--group-output-by-session", *LOCAL_PORTS])
+    stop(proc)
+
+
 def test_pid_file_relative_to_start_dir(tmp_path):
     """A relative --pid-file names a file of the directory it was started in,
     even once daemonized (which changes to /)."""
