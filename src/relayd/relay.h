@@ -257,6 +257,7 @@ struct relay {
 	bool allow_clear;
 	uint32_t max_minor;         /* highest relayd and live protocol minor announced (<= 15) */
 	bool sync_publish;          /* publish to viewers only after fdatasync (publish.h) */
+	bool group_by_session;      /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
 	struct live *live;          /* owned: the live viewer server */
 	bool sessions_stopped;      /* a session's sync failed since the last conn_collect() */
 	struct sock_allow allow[3]; /* --allow-from of the control, data and live ports */
