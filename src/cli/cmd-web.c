@@ -48,7 +48,8 @@ static void usage(FILE *f)
 	      "  --max-rows N       event rows per second sent to the page per session\n"
 	      "                     (default 200; the others are counted, not shown)\n"
 	      "  --timeout MS       give up when the relay does not answer within MS ms\n"
-	      "                     (30000)\n",
+	      "                     (30000)\n"
+	      "  -h, --help         show this help\n",
 	      f);
 }
 
