@@ -36,7 +36,8 @@
 #include "macro.h"
 #include "web.h"
 
-#define SSE_PING_MS 15000
+#define SSE_PING_MS 5000
+#define SSE_GAP_MS  100                /* at most ten messages a second: rows come in batches */
 #define SSE_ROWS    256                /* rows per `rows` message at most */
 #define SSE_BUF_MAX (4u * 1024 * 1024) /* pending bytes of one stream */
 #define MAX_CONNS   64
@@ -116,7 +117,7 @@ struct sse {
 	uint64_t cursor;     /* next row to send */
 	uint64_t shown;      /* event rows sent */
 	uint64_t stats_version, state_version, sessions_version;
-	uint64_t counts_sent[3];
+	uint64_t counts_shown, counts_events; /* as last sent */
 	int64_t last_send_ms;
 	struct cl_buf out;
 	size_t off;
@@ -181,15 +182,15 @@ static int fill_from_watch(struct sse *c)
 		pending = w->evrows - (row->evrows - row->event);
 	}
 	events = CL_MAX(w->events, c->shown + pending);
-	if (!r && (c->counts_sent[0] != c->shown || c->counts_sent[2] != events)) {
+	if (!r && (c->counts_shown != c->shown || c->counts_events != events)) {
 		int n = snprintf(buf, sizeof(buf),
 				 "{\"shown\":%" PRIu64 ",\"not_shown\":%" PRIu64
 				 ",\"events\":%" PRIu64 "}",
 				 c->shown, events - c->shown - pending, events);
 
 		r = put_event(c, "counts", buf, (size_t)n);
-		c->counts_sent[0] = c->shown;
-		c->counts_sent[2] = events;
+		c->counts_shown = c->shown;
+		c->counts_events = events;
 	}
 	if (!r && c->cursor == w->head && c->state_version != w->state_version) {
 		static const char *const names[] = { "connecting", "live", "ended", "failed" };
@@ -223,8 +224,14 @@ static int fill(struct sse *c)
 {
 	pthread_mutex_t *lock = c->w ? &c->w->lock : &c->ctx->lock;
 	pthread_cond_t *cond = c->w ? &c->w->cond : &c->ctx->cond;
+	int64_t since = web_now_ms() - c->last_send_ms;
 	int r = 0;
 
+	if (since >= 0 && since < SSE_GAP_MS) {
+		struct timespec gap = { .tv_nsec = (long)(SSE_GAP_MS - since) * 1000000 };
+
+		nanosleep(&gap, NULL);
+	}
 	pthread_mutex_lock(lock);
 	for (;;) {
 		struct timespec until;

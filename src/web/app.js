@@ -11,7 +11,7 @@
 
   const st = {
     es: null, sessionsEs: null, current: null, state: '', paused: false,
-    pending: [], shown: 0, serverNotShown: 0, pausedDropped: 0, events: 0,
+    pending: [], queue: [], flushTimer: null, shown: 0, serverNotShown: 0, pausedDropped: 0, events: 0,
     stick: true, rowData: new WeakMap(), selected: null,
     plots: { classes: null, streams: null }, plotKeys: { classes: '', streams: '' },
     plotData: { classes: null, streams: null },
@@ -71,6 +71,9 @@
     if (st.es) st.es.close();
     st.es = null;
     st.pending = [];
+    st.queue = [];
+    if (st.flushTimer) clearTimeout(st.flushTimer);
+    st.flushTimer = null;
     st.shown = st.serverNotShown = st.pausedDropped = st.events = 0;
     st.stick = true;
     st.selected = null;
@@ -116,6 +119,7 @@
   }
 
   function onState(m) {
+    flushQueue();
     setState(m.state);
     if (m.state === 'ended') {
       text($('view-message'), 'The session ended. The page keeps what it showed.');
@@ -220,6 +224,8 @@
     $('rows').dataset.visible = n;
   }
 
+  // Rows are put in the table at most ten times a second, in one batch:
+  // a busy session then costs the page one layout per batch, not per row.
   function onRows(rows) {
     if (st.paused) {
       st.pending.push(...rows);
@@ -230,7 +236,18 @@
       }
       return;
     }
-    appendRows(rows);
+    st.queue.push(...rows);
+    // rows beyond what the table keeps would leave it at once
+    if (st.queue.length > MAX_DOM_ROWS) st.queue.splice(0, st.queue.length - MAX_DOM_ROWS);
+    if (!st.flushTimer) st.flushTimer = setTimeout(flushQueue, 100);
+  }
+
+  function flushQueue() {
+    if (st.flushTimer) clearTimeout(st.flushTimer);
+    st.flushTimer = null;
+    const q = st.queue;
+    st.queue = [];
+    if (q.length) appendRows(q);
   }
 
   function appendRows(rows) {
@@ -253,7 +270,7 @@
     if (!st.paused && st.pending.length) {
       const p = st.pending;
       st.pending = [];
-      appendRows(p);
+      onRows(p);
     }
   }
 
