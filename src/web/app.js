@@ -321,7 +321,7 @@
         { label: 'lost/discarded', stroke: '#d00', fill: '#d00', paths: () => null,
           points: { show: true, size: 8, stroke: '#d00', fill: '#d00' } },
       ],
-      axes: [{}, { label: 'events/s' }],
+      axes: [{}, { label: 'events/s', size: 70 }],
     };
     const el = $(kind === 'classes' ? 'plot-classes' : 'plot-streams');
     el.replaceChildren();
@@ -372,7 +372,7 @@
   });
 
   window.ctfliveWeb = {
-    watch, plotPoints,
+    watch, plotPoints, plotData: () => st.plotData.classes,
     counts: () => ({ shown: st.shown - st.pausedDropped,
       notShown: st.serverNotShown + st.pausedDropped, events: st.events, state: st.state }),
   };
