@@ -162,7 +162,7 @@ def wait_state(drv, states, timeout: float) -> str:
                    f"session state in {states}", list(states))
 
 
-N = 5000
+N = 8000  # 8 s of events: the page opens while the program runs
 
 
 @pytest.mark.parametrize("relay_kind", ["ctflive-relayd", "lttng-relayd"])
