@@ -8,5 +8,5 @@ apt-get install -y --no-install-recommends \
 	build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev \
 	scdoc man-db \
 	libcmocka-dev libjson-c-dev python3 python3-pytest \
-	lttng-tools liblttng-ust-dev babeltrace2 tshark \
+	lttng-tools liblttng-ust-dev babeltrace2 tshark python3-barectf \
 	procps passwd util-linux ca-certificates mmdebstrap

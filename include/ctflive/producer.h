@@ -25,17 +25,20 @@
  *   VERSION, GET_CONFIGURATION (minor >= 12), CREATE_SESSION (2.11 layout,
  *   2.15 layout with the trace format when the relay speaks 15),
  *   CREATE_TRACE_CHUNK 0, ADD_STREAM per data stream and per trace metadata
- *   stream, STREAMS_SENT before the first packet that follows new streams
- *   (so a trace is announced with its data streams), then per packet: the packet on the data
- * socket, pending metadata on the control socket, SEND_INDEX. At the end: the data-pending round
- * (BEGIN_DATA_PENDING, DATA_PENDING per data stream, QUIESCENT_CONTROL per metadata stream,
- * END_DATA_PENDING) until nothing is pending, then CLOSE_STREAM of every stream.
+ *   stream, STREAMS_SENT at the next tick or before the first packet that
+ *   follows new streams, whichever comes first (so a trace is announced
+ *   with its data streams), then per packet: the packet on the data
+ *   socket, pending metadata on the control socket, SEND_INDEX. At the
+ *   end: the data-pending round (BEGIN_DATA_PENDING, DATA_PENDING per data
+ *   stream, QUIESCENT_CONTROL per metadata stream, END_DATA_PENDING) until
+ *   nothing is pending, then CLOSE_STREAM of every stream.
  *
  * Synchronization rules the producer implements
- *   - Metadata first: the SEND_INDEX of a packet (what makes it visible to
- *     viewers) is queued only after every metadata byte given before the
- *     packet, on the same control socket; metadata is parsed before it is
- *     sent, and metadata that does not parse is refused (never sent).
+ *   - Metadata first: no byte of a packet is written on the data socket
+ *     before every metadata byte given before it is written on the control
+ *     socket, where its SEND_INDEX (what makes it visible to viewers) also
+ *     follows the metadata; metadata is parsed before it is sent, and
+ *     metadata that does not parse is refused (never sent).
  *   - New streams are announced (STREAMS_SENT) before their first packet.
  *   - Beacons: ctflive_producer_tick(), the live timer's work.
  *   - Nothing is lost silently: packets accepted by
@@ -199,7 +202,8 @@ CTFLIVE_API int ctflive_producer_packet_info(struct ctflive_producer_trace *tr, 
 /*
  * Adds a data stream named `channel_name` (the file name on the relay,
  * e.g. "channel0_0"; 1..263 bytes, no '/', not "metadata") to trace `tr`.
- * It is announced to viewers (STREAMS_SENT) before its first packet.
+ * It is announced to viewers (STREAMS_SENT) at the next tick or before its
+ * first packet.
  * Errors: -EINVAL, -ENOTCONN, -EPROTO, -ETIMEDOUT, -ENOMEM.
  */
 CTFLIVE_API int ctflive_producer_add_stream(struct ctflive_producer_trace *tr,
@@ -249,7 +253,9 @@ enum ctflive_producer_tick_flags {
  * packet and none since the previous tick. Power saving (the design's
  * point 1): when no stream at all has sent anything since the last beacon
  * round, the whole round is skipped unless CTFLIVE_PRODUCER_BEACONS_ALWAYS.
- * Also asks the relay which in-flight packets it has (DATA_PENDING). Returns
+ * Also announces the streams added since the last tick (STREAMS_SENT), so
+ * viewers see them before their first packet, and asks the relay which
+ * in-flight packets it has (DATA_PENDING). Returns
  * the number of beacons sent, or -ENOTCONN / -EAGAIN (queue full: the round
  * is skipped and counted).
  */

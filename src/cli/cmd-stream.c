@@ -25,8 +25,9 @@
  *
  * When the relay goes away, the connection is retried with a backoff from
  * 100 ms doubling to 5 s, for --reconnect-timeout seconds; packets that
- * were in flight are reported lost (with their events) and the exit status
- * is 1.
+ * were in flight (not confirmed by the relay) are sent again to the new
+ * session; those that cannot be are reported lost (with their events) and
+ * the exit status is 1.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -61,9 +62,10 @@ struct run {
 	pid_t until_pid;
 	int idle_exit_s;
 	int reconnect_s;
-	struct lost *lost;
+	struct lost *lost; /* in flight when the relay went away, not sent again yet */
 	size_t nlost, lcap;
 	bool lost_oom;
+	uint64_t resent;
 	int64_t start_ns, first_ns;
 	const char *stdin_md;
 };
@@ -135,6 +137,87 @@ static void on_lost(void *ctx, struct ctflive_producer_stream *ps, uint64_t tag)
 	}
 }
 
+/* Sends the packet at byte `off` of st again (after a reconnection). */
+static int resend_one(struct run *rn, struct ss_stream *st, uint64_t off)
+{
+	struct ctflive_producer_packet pk;
+	uint8_t *buf = NULL;
+	size_t len = 64 * 1024;
+	int r;
+
+	if (st->fd < 0)
+		return -EBADF;
+	for (;;) {
+		uint8_t *nb = realloc(buf, len);
+		ssize_t got;
+
+		if (!nb) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nb;
+		got = pread(st->fd, buf, len, (off_t)off);
+		if (got <= 0) {
+			free(buf);
+			return got < 0 ? -errno : -EIO;
+		}
+		r = ctflive_producer_packet_info(st->tr->pt, buf, (size_t)got, &pk, NULL);
+		if (r == 0 && pk.size <= (size_t)got)
+			break;
+		if (r != -EMSGSIZE || (size_t)got < len || len >= (256u << 20)) {
+			free(buf);
+			return r < 0 ? r : -EIO;
+		}
+		len *= 2;
+	}
+	for (;;) {
+		r = ctflive_producer_send_packet(st->ps, buf, pk.size, off, NULL);
+		if (r != -EAGAIN)
+			break;
+		r = ctflive_producer_wait(rn->p, 100);
+		if (r < 0 && r != -EAGAIN)
+			break;
+	}
+	free(buf);
+	return r;
+}
+
+/*
+ * After a reconnection: the packets that were in flight when the relay went
+ * away are sent again, in order, to the new session (the previous session
+ * directory may hold some of them too: the relay had not confirmed them).
+ * What cannot be sent again stays in rn->lost.
+ */
+static int resend_lost(struct run *rn)
+{
+	struct lost *v = rn->lost;
+	size_t n = rn->nlost, i;
+	int r = 0;
+
+	rn->lost = NULL;
+	rn->nlost = rn->lcap = 0;
+	for (i = 0; i < n; i++) {
+		r = resend_one(rn, v[i].st, v[i].off);
+		if (r == -ENOTCONN || !ctflive_producer_is_connected(rn->p))
+			break;
+		if (r < 0)
+			log_error("'%s': cannot send the packet at offset %" PRIu64 " again: %s",
+				  v[i].st->path, v[i].off, strerror(-r));
+		else
+			rn->resent++;
+	}
+	for (; i < n; i++) {
+		if (cl_grow(&rn->lost, &rn->lcap, rn->nlost + 1) < 0) {
+			rn->lost_oom = true;
+			break;
+		}
+		rn->lost[rn->nlost++] = v[i];
+	}
+	free(v);
+	(void)r; /* a connection lost again is found by the caller */
+	return 0;
+}
+
 /* Reconnects with bounded backoff. 0, or the last error. */
 static int reconnect(struct run *rn)
 {
@@ -147,9 +230,10 @@ static int reconnect(struct run *rn)
 			return -EINTR;
 		r = ctflive_producer_connect(rn->p);
 		if (r == 0) {
-			log_info("reconnected to the relay: session '%s'",
-				 ctflive_producer_output_path(rn->p));
-			return 0;
+			log_warning("reconnected to the relay: new session '%s'; sending again "
+				    "the %zu packets it had not confirmed",
+				    ctflive_producer_output_path(rn->p), rn->nlost);
+			return resend_lost(rn);
 		}
 		if (mono_ns() + (int64_t)delay_ms * 1000000 > deadline) {
 			log_error("cannot reconnect to the relay: %s",
@@ -245,6 +329,16 @@ static int run_loop(struct run *rn)
 	uint64_t sizes = 0;
 	int r = 0;
 
+	if (rn->live && !rn->follow) {
+		/* as a live consumer: the streams are announced, the first
+		 * packets leave at the first live-timer tick */
+		r = tick(rn);
+		if (r == 0)
+			r = wait_until(rn, next_tick);
+		if (r < 0 && ctflive_producer_is_connected(rn->p))
+			return r;
+		rn->start_ns = mono_ns();
+	}
 	while (!done) {
 		struct ss_stream *st;
 
@@ -706,26 +800,27 @@ int cl_cmd_stream(int argc, char **argv)
 	for (size_t i = 0; i < rn.nlost; i++)
 		lost_events += ss_count_events(rn.lost[i].st, rn.lost[i].off);
 	ctflive_producer_get_stats(rn.p, &stats);
-	if (stats.packets_lost)
-		log_error("%" PRIu64 " packets (%" PRIu64
-			  " events) were sent and not confirmed by the relay: lost",
-			  stats.packets_lost, lost_events);
+	if (rn.nlost)
+		log_error("%zu packets (%" PRIu64
+			  " events) were sent, not confirmed by the relay, and could not be "
+			  "sent again: lost",
+			  rn.nlost, lost_events);
 	if (want_stats)
 		fprintf(stderr,
 			"stats: packets=%" PRIu64 " bytes=%" PRIu64 " confirmed=%" PRIu64
-			" lost_packets=%" PRIu64 " lost_events=%" PRIu64 " beacons=%" PRIu64
-			" beacon_rounds=%" PRIu64 " skipped_rounds=%" PRIu64
+			" lost_packets=%zu lost_events=%" PRIu64 " resent=%" PRIu64
+			" beacons=%" PRIu64 " beacon_rounds=%" PRIu64 " skipped_rounds=%" PRIu64
 			" metadata_bytes=%" PRIu64 " connects=%" PRIu64 " minor=%" PRIu32
 			" bad_input=%d\n",
-			stats.packets_sent, stats.packet_bytes, stats.packets_confirmed,
-			stats.packets_lost, lost_events, stats.beacons, stats.beacon_rounds,
+			stats.packets_sent, stats.packet_bytes, stats.packets_confirmed, rn.nlost,
+			lost_events, rn.resent, stats.beacons, stats.beacon_rounds,
 			stats.skipped_rounds, stats.metadata_bytes, stats.connects, stats.minor,
 			rn.src.errors);
 	if (r < 0 && r != -ENOTCONN && r != -EINTR)
 		log_error("streaming failed: %s", strerror(-r));
 	else if (r == -ENOTCONN)
 		log_error("the relay is gone: %s", ctflive_producer_error(rn.p));
-	ret = r < 0 || stats.packets_lost || rn.src.errors || rn.lost_oom ? 1 : 0;
+	ret = r < 0 || rn.nlost || rn.src.errors || rn.lost_oom ? 1 : 0;
 	ss_free(&rn.src);
 	free(rn.lost);
 	ctflive_producer_free(rn.p);

@@ -47,6 +47,10 @@ struct ctflive_producer_trace {
 	struct cl_buf md;              /* owned: every metadata byte, for reconnections */
 	uint64_t md_handle;
 	bool added;
+	/* TSDL text is sent in metadata packets, as LTTng 2.13 sends it
+	 * (babeltrace2 2.0's live reader fails on text appended unpacketized) */
+	int packetize;       /* -1 not known yet, 0 no, 1 yes */
+	uint8_t md_uuid[16]; /* uuid of those packets: the trace's, once */
 };
 
 enum pend_kind {
@@ -67,6 +71,7 @@ struct pend {
 struct sendq {
 	struct cl_buf buf;
 	size_t head;
+	uint64_t queued, written; /* bytes since the connection opened */
 };
 
 struct ctflive_producer {
@@ -83,6 +88,9 @@ struct ctflive_producer {
 	/* connection */
 	int cfd, dfd; /* -1 when disconnected */
 	struct sendq cq, dq;
+	/* metadata first: no data byte is written before the control queue is
+	 * written up to here (the end of the last metadata queued) */
+	uint64_t md_end;
 	struct pend *pend; /* owned ring */
 	size_t pcap, phead, pn;
 	uint8_t in[8192]; /* reply bytes read, not yet handled */
@@ -140,6 +148,11 @@ void cl_prod_confirm(struct ctflive_producer_stream *st, uint64_t seq);
 static inline size_t cl_prod_qlen(const struct sendq *q)
 {
 	return q->buf.len - q->head;
+}
+/* Whether data bytes may be written now (all metadata queued is written). */
+static inline bool cl_prod_data_gate(const struct ctflive_producer *p)
+{
+	return p->cq.written >= p->md_end;
 }
 
 #endif

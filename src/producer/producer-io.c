@@ -41,6 +41,8 @@ void cl_prod_close(struct ctflive_producer *p)
 	cl_buf_clear(&p->cq.buf);
 	cl_buf_clear(&p->dq.buf);
 	p->cq.head = p->dq.head = 0;
+	p->cq.queued = p->cq.written = p->dq.queued = p->dq.written = 0;
+	p->md_end = 0;
 	p->phead = p->pn = 0;
 	p->inlen = 0;
 	p->sync_done = false;
@@ -170,6 +172,7 @@ int cl_prod_queue(struct ctflive_producer *p, struct sendq *q, const void *data,
 	}
 	if (cl_buf_append(&q->buf, data, len) < 0)
 		return cl_prod_set_err(p, -ENOMEM, "out of memory for the send queue");
+	q->queued += len;
 	return 0;
 }
 
@@ -321,11 +324,17 @@ static int read_replies(struct ctflive_producer *p)
 	}
 }
 
-static int write_queue(struct ctflive_producer *p, int fd, struct sendq *q, const char *what)
+/* Writes q up to its absolute byte `limit` (UINT64_MAX: everything). */
+static int write_queue(struct ctflive_producer *p, int fd, struct sendq *q, const char *what,
+		       uint64_t limit)
 {
-	while (cl_prod_qlen(q)) {
-		ssize_t n = send(fd, q->buf.data + q->head, cl_prod_qlen(q),
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (cl_prod_qlen(q) && q->written < limit) {
+		size_t want = cl_prod_qlen(q);
+		ssize_t n;
+
+		if (limit - q->written < want)
+			want = (size_t)(limit - q->written);
+		n = send(fd, q->buf.data + q->head, want, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EAGAIN)
 			return 0;
@@ -334,9 +343,12 @@ static int write_queue(struct ctflive_producer *p, int fd, struct sendq *q, cons
 		if (n < 0)
 			return cl_prod_fail(p, -errno, "%s connection: %s", what, strerror(errno));
 		q->head += (size_t)n;
+		q->written += (uint64_t)n;
 	}
-	q->head = 0;
-	q->buf.len = 0;
+	if (!cl_prod_qlen(q)) {
+		q->head = 0;
+		q->buf.len = 0;
+	}
 	return 0;
 }
 
@@ -347,9 +359,14 @@ static int io_once(struct ctflive_producer *p)
 
 	if (p->cfd < 0)
 		return -ENOTCONN;
-	r = write_queue(p, p->dfd, &p->dq, "data");
-	if (r == 0)
-		r = write_queue(p, p->cfd, &p->cq, "control");
+	/* the metadata a packet needs reaches the relay before the packet's
+	 * first byte (the design's point 7); then, as lttng-consumerd sends
+	 * them, a packet's data before its index */
+	r = write_queue(p, p->cfd, &p->cq, "control", p->md_end);
+	if (r == 0 && cl_prod_data_gate(p))
+		r = write_queue(p, p->dfd, &p->dq, "data", UINT64_MAX);
+	if (r == 0 && !cl_prod_qlen(&p->dq))
+		r = write_queue(p, p->cfd, &p->cq, "control", UINT64_MAX);
 	if (r == 0)
 		r = read_replies(p);
 	return r;
@@ -381,11 +398,19 @@ static int pump_until(struct ctflive_producer *p, int timeout_ms, const bool *do
 		left = deadline - now_ms();
 		if (left <= 0)
 			return -EAGAIN;
-		pfd[0] = (struct pollfd){ .fd = p->cfd,
-					  .events = (short)((cl_prod_qlen(&p->cq) ? POLLOUT : 0) |
-							    (p->pn ? POLLIN : 0)) };
-		pfd[1] = (struct pollfd){ .fd = p->dfd,
-					  .events = (short)(cl_prod_qlen(&p->dq) ? POLLOUT : 0) };
+		pfd[0] = (struct pollfd){
+			.fd = p->cfd,
+			.events = (short)((cl_prod_qlen(&p->cq) && (!cl_prod_data_gate(p) ||
+								    !cl_prod_qlen(&p->dq))
+						   ? POLLOUT
+						   : 0) |
+					  (p->pn ? POLLIN : 0))
+		};
+		pfd[1] = (struct pollfd){
+			.fd = p->dfd,
+			.events =
+				(short)(cl_prod_qlen(&p->dq) && cl_prod_data_gate(p) ? POLLOUT : 0)
+		};
 		r = poll(pfd, 2, left > 1000 ? 1000 : (int)left);
 		if (r < 0 && errno != EINTR)
 			return cl_prod_fail(p, -errno, "poll: %s", strerror(errno));

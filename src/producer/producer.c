@@ -277,29 +277,89 @@ static int add_relay_stream(struct ctflive_producer *p, const char *channel, con
 		return cl_prod_fail(p, -EPROTO, "the relay refused stream '%s/%s' (status %u)",
 				    path, channel, code);
 	*ret_handle = handle;
-	p->need_streams_sent = true;
+	/* a metadata stream alone is not announced: babeltrace2 2.0 attached
+	 * to a trace without data streams never finds the ones added later */
+	if (strcmp(channel, "metadata") != 0)
+		p->need_streams_sent = true;
 	return 0;
 }
 
-static int queue_metadata(struct ctflive_producer_trace *tr, const void *data, size_t len)
+#define MD_PKT_HDR  37          /* CTF 1.8 §7.1 metadata packet header, bytes */
+#define MD_PKT_TEXT (64 * 1024) /* text bytes per metadata packet */
+
+static void le32(uint8_t *b, uint32_t v)
+{
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+	b[2] = (uint8_t)(v >> 16);
+	b[3] = (uint8_t)(v >> 24);
+}
+
+/* One SEND_METADATA (§2.5) of [pre, pre + npre) then [data, data + len). */
+static int queue_md_msg(struct ctflive_producer_trace *tr, const void *pre, size_t npre,
+			const void *data, size_t len)
 {
 	struct ctflive_producer *p = tr->p;
 	uint8_t sub[CL_RELAYD_METADATA_HDR_SIZE];
 	struct cl_wbuf wb = cl_wbuf_make(sub, sizeof(sub));
 	int r;
 
-	/* SEND_METADATA has no reply (§2.5) */
+	/* SEND_METADATA has no reply */
 	(void)cl_relayd_tx_metadata_hdr(&wb, tr->md_handle, 0);
 	r = cl_prod_ctrl(p, CL_RELAYD_SEND_METADATA, sub, sizeof(sub), -1, NULL, 0);
 	if (r < 0)
 		return r;
 	/* the header announced 12 bytes: fix its size to cover the metadata */
 	cl_store_be64(p->cq.buf.data + p->cq.buf.len - sizeof(sub) - CL_RELAYD_CTRL_HDR_SIZE + 8,
-		      sizeof(sub) + (uint64_t)len);
-	r = cl_prod_queue(p, &p->cq, data, len);
-	if (r < 0)
+		      sizeof(sub) + (uint64_t)npre + (uint64_t)len);
+	if (npre && (r = cl_prod_queue(p, &p->cq, pre, npre)) < 0)
 		return r;
-	p->stats.metadata_bytes += len;
+	if ((r = cl_prod_queue(p, &p->cq, data, len)) < 0)
+		return r;
+	p->md_end = p->cq.queued;
+	p->stats.metadata_bytes += npre + len;
+	return 0;
+}
+
+static int queue_metadata(struct ctflive_producer_trace *tr, const void *data, size_t len)
+{
+	const uint8_t *d = data;
+
+	if (!len)
+		return 0;
+	if (tr->packetize < 0) {
+		/* the first bytes decide, as for the decoder: packets (either
+		 * byte order), CTF 2 (RS), or TSDL text */
+		bool pk = len >= 4 &&
+			  ((d[0] == 0x57 && d[1] == 0x1d && d[2] == 0xd1 && d[3] == 0x75) ||
+			   (d[0] == 0x75 && d[1] == 0xd1 && d[2] == 0x1d && d[3] == 0x57));
+
+		tr->packetize = !pk && d[0] != 0x1e;
+		memset(tr->md_uuid, 0, sizeof(tr->md_uuid));
+		if (tr->ctf->has_uuid)
+			memcpy(tr->md_uuid, tr->ctf->uuid, sizeof(tr->md_uuid));
+	}
+	if (!tr->packetize)
+		return queue_md_msg(tr, NULL, 0, data, len);
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < MD_PKT_TEXT ? len - off : MD_PKT_TEXT;
+		uint32_t bits = (uint32_t)((MD_PKT_HDR + n) * 8);
+		uint8_t h[MD_PKT_HDR] = { 0 };
+		int r;
+
+		/* magic, uuid, checksum 0, content and packet size (no
+		 * padding), no compression/encryption/checksum, CTF 1.8 */
+		le32(h, 0x75D11D57);
+		memcpy(h + 4, tr->md_uuid, 16);
+		le32(h + 24, bits);
+		le32(h + 28, bits);
+		h[35] = 1;
+		h[36] = 8;
+		r = queue_md_msg(tr, h, sizeof(h), d + off, n);
+		if (r < 0)
+			return r;
+		off += n;
+	}
 	return 0;
 }
 
@@ -451,6 +511,7 @@ int ctflive_producer_add_trace(struct ctflive_producer *p, const char *pathname,
 	if (!tr)
 		return -ENOMEM;
 	tr->p = p;
+	tr->packetize = -1;
 	tr->md.max = CL_PRODUCER_MAX_METADATA;
 	tr->path = strdup(pathname);
 	r = tr->path ? ctflive_ctf_trace_new(&tr->ctf) : -ENOMEM;
@@ -738,11 +799,10 @@ static uint64_t clock_now_cycles(const struct ctflive_producer_stream *st, bool 
 	       (uint64_t)((double)ts.tv_nsec * (double)c->freq / 1e9);
 }
 
-static int beacon(struct ctflive_producer_stream *st, unsigned flags)
+static int beacon_at(struct ctflive_producer_stream *st, unsigned flags, uint64_t ts)
 {
 	uint8_t ix[CL_RELAYD_INDEX_SIZE_2_8];
 	struct cl_wbuf wb = cl_wbuf_make(ix, sizeof(ix));
-	uint64_t ts = st->last_end;
 
 	if (flags & CTFLIVE_PRODUCER_BEACONS_CLOCK_NOW) {
 		bool ok;
@@ -761,6 +821,43 @@ static int beacon(struct ctflive_producer_stream *st, unsigned flags)
 	return cl_prod_ctrl(st->p, CL_RELAYD_SEND_INDEX, ix, sizeof(ix), PEND_CHECK, NULL, 0);
 }
 
+static int beacon(struct ctflive_producer_stream *st, unsigned flags)
+{
+	return beacon_at(st, flags, st->last_end);
+}
+
+/*
+ * At the end of a live session nothing more will come on any stream: each
+ * stream is idle up to the last packet end of its trace (streams of a
+ * trace share their clock), as the empty packets a tracer flushes at
+ * `lttng stop` tell viewers. Without it a viewer may wait on a stream that
+ * ended early until the stream is closed (babeltrace2 2.0 with
+ * lttng-relayd 2.13 then stops short of the last events of the others).
+ */
+static int final_beacons(struct ctflive_producer *p)
+{
+	int r = 0;
+
+	if (!p->live_timer_us)
+		return 0;
+	for (size_t i = 0; r == 0 && i < p->nstreams; i++) {
+		struct ctflive_producer_stream *st = p->streams[i];
+		uint64_t end = 0;
+
+		if (st->closed || !st->added || !st->has_packet)
+			continue;
+		for (size_t j = 0; j < p->nstreams; j++) {
+			const struct ctflive_producer_stream *o = p->streams[j];
+
+			if (o->tr == st->tr && o->has_packet && o->last_end > end)
+				end = o->last_end;
+		}
+		if (end > st->last_end)
+			r = beacon_at(st, 0, end);
+	}
+	return r;
+}
+
 int ctflive_producer_tick(struct ctflive_producer *p, unsigned flags)
 {
 	int n = 0, r;
@@ -769,11 +866,13 @@ int ctflive_producer_tick(struct ctflive_producer *p, unsigned flags)
 		return -EINVAL;
 	if (p->cfd < 0)
 		return -ENOTCONN;
-	for (size_t i = 0; i < p->nstreams; i++) {
+	/* streams added since the last tick are announced now, as a consumer
+	 * announces the streams of a new application before its first flush */
+	r = streams_sent(p);
+	for (size_t i = 0; r == 0 && i < p->nstreams; i++)
 		r = dp_query(p->streams[i]);
-		if (r < 0)
-			return r;
-	}
+	if (r < 0)
+		return r;
 	if (!(flags & CTFLIVE_PRODUCER_BEACONS_ALWAYS) && !p->activity && p->had_round) {
 		/* power saving: nothing happened since the last round */
 		p->stats.skipped_rounds++;
@@ -823,7 +922,7 @@ void ctflive_producer_poll_fds(const struct ctflive_producer *p, int ret_fd[2], 
 	ret_fd[0] = p->cfd;
 	ret_fd[1] = p->dfd;
 	ret_events[0] = (short)((cl_prod_qlen(&p->cq) ? POLLOUT : 0) | (p->pn ? POLLIN : 0));
-	ret_events[1] = (short)(cl_prod_qlen(&p->dq) ? POLLOUT : 0);
+	ret_events[1] = (short)(cl_prod_qlen(&p->dq) && cl_prod_data_gate(p) ? POLLOUT : 0);
 }
 
 static int64_t mono_ms(void);
@@ -946,7 +1045,9 @@ int ctflive_producer_finish(struct ctflive_producer *p, int timeout_ms)
 	if (p->cfd < 0)
 		return -ENOTCONN;
 	deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
-	r = cl_prod_pump(p, timeout_ms < 0 ? 0 : timeout_ms);
+	r = final_beacons(p);
+	if (r == 0)
+		r = cl_prod_pump(p, timeout_ms < 0 ? 0 : timeout_ms);
 	while (r == 0) {
 		r = data_pending_round(p);
 		if (r <= 0)
