@@ -688,3 +688,26 @@ def test_stream_file_removed_while_followed(ws, make_relay):
     assert stats(err)["confirmed"] == 4
     (copy,) = session_dirs(relay, "rm")
     assert len(offline(copy)) == 20
+
+
+# --------------------------------------------------------------------------
+# 7. The example program
+
+
+def test_producer_example(make_relay):
+    """Acceptance 7: examples/producer/producer-example.c, linked with
+    libctflive.so, sends packets it builds in memory; the relay's copy holds
+    every event."""
+    exe = h.build_dir() / "examples" / "ctflive-producer-example"
+    if not exe.exists():
+        pytest.skip(f"{exe} not built")
+    relay = make_relay("ctflive-relayd", "r")
+    r = subprocess.run([str(exe), relay_url(relay), "ex", "10"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "sent 20 packets (160 events), 20 confirmed" in r.stdout
+    (copy,) = sorted((relay.output / "example").glob("ex-*"))
+    lines = offline(copy)
+    assert len(lines) == 160
+    assert sorted(int(x.rsplit("value = ", 1)[1].rstrip(" }")) for x in lines) == \
+        list(range(160))
