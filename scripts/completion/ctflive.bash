@@ -26,7 +26,7 @@ _ctflive()
 	case $cmd in
 	view) opts="$_ctflive_print_opts --decode-only --from-now --timeout" ;;
 	follow) opts="$_ctflive_print_opts --grace" ;;
-	ls) opts='--timeout' ;;
+	ls) opts='--timeout --help' ;;
 	stream) opts='--relay --session --hostname --live --follow --until-pid --idle-exit
 		--pace --metadata --beacons --beacon-time --reconnect-timeout --max-minor
 		--stats --help' ;;
