@@ -768,8 +768,11 @@ int ctflive_producer_send_packet(struct ctflive_producer_stream *st, const void 
 	p->stats.packet_bytes += content;
 	if (st->in >= CTFLIVE_PRODUCER_MAX_INFLIGHT / 2)
 		(void)dp_query(st);
-	r = cl_prod_pump(p, 0);
-	return r == -EAGAIN ? 0 : r;
+	/* the packet is accepted (in flight): a connection error found while
+	 * writing is reported by the next call, the packet by the lost-packet
+	 * callback */
+	(void)cl_prod_pump(p, 0);
+	return 0;
 }
 
 /* ---- beacons ---- */
