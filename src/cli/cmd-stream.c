@@ -748,6 +748,9 @@ int cl_cmd_stream(int argc, char **argv)
 		cfg.session_name = name;
 	}
 	cfg.live_timer_us = rn.live ? rn.timer_us : 0;
+	/* a CTF 2 session needs relayd protocol 2.15 (its CREATE_SESSION
+	 * carries the trace format) */
+	cfg.ctf2 = rn.stdin_md ? false : ss_is_ctf2(root);
 	r = ctflive_producer_new(&cfg, &rn.p);
 	if (r < 0) {
 		log_error(r == -EINVAL ? "invalid --relay URL or session/host name"

@@ -446,3 +446,42 @@ void ss_free(struct ss_source *s)
 	free(s->traces);
 	free(s->root);
 }
+
+static int find_ctf2(const char *dir, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent **ents = NULL;
+	struct stat sb;
+	int n, found = -1;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/metadata", dir) < sizeof(path) &&
+	    stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		uint8_t c = 0;
+
+		if (fd < 0)
+			return -1;
+		found = read(fd, &c, 1) == 1 && c == 0x1e;
+		close(fd);
+		return found;
+	}
+	if (depth >= MAX_DEPTH)
+		return -1;
+	n = scandir(dir, &ents, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		const char *nm = ents[i]->d_name;
+
+		if (found < 0 && nm[0] != '.' &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, nm) < sizeof(path) &&
+		    stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+			found = find_ctf2(path, depth + 1);
+		free(ents[i]);
+	}
+	free(ents);
+	return found;
+}
+
+bool ss_is_ctf2(const char *root)
+{
+	return find_ctf2(root, 0) == 1;
+}

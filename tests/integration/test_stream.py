@@ -711,3 +711,28 @@ def test_producer_example(make_relay):
     assert len(lines) == 160
     assert sorted(int(x.rsplit("value = ", 1)[1].rstrip(" }")) for x in lines) == \
         list(range(160))
+
+
+def test_stream_ctf2_trace(make_relay):
+    """A recorded CTF 2 trace (kernel and user space traces of the fixture
+    corpus): the session is created with relayd protocol 2.15 and the CTF 2
+    trace format, and the relay's copy decodes exactly like the source."""
+    fx = h.fixtures_dir()
+    if fx is None:
+        pytest.skip("no fixtures")
+    trace = fx / "ctf2-traces" / "succeed" / "multi-domains"
+    relay = make_relay("ctflive-relayd", "r")
+    r = run_stream(relay, "ctf2", trace, "--stats")
+    assert r.returncode == 0, r.stderr
+    st = stats(r.stderr)
+    assert st["minor"] == 15 and st["confirmed"] == st["packets"] > 0
+    (copy,) = session_dirs(relay, "ctf2")
+    assert sorted(p.name for p in copy.iterdir() if not p.name.startswith(".")) == \
+        ["kernel", "ust"]
+
+    def view(path):
+        v = subprocess.run([ctflive(), "view", str(path)], capture_output=True, text=True,
+                           env=ls.env(), timeout=60)
+        return v.returncode, v.stdout
+    assert view(copy) == view(trace)
+    assert len(view(copy)[1].splitlines()) > 1000
