@@ -736,3 +736,26 @@ def test_stream_ctf2_trace(make_relay):
         return v.returncode, v.stdout
     assert view(copy) == view(trace)
     assert len(view(copy)[1].splitlines()) > 1000
+
+
+def test_stream_stdin(ws, make_relay):
+    """One stream of packets on standard input (a pipe or UART producer),
+    described by --metadata FILE; a trailing partial packet is an error
+    naming its offset, everything before it reaches the relay."""
+    relay = make_relay("ctflive-relayd", "r")
+    trace = ws.mkdir("pipe")
+    cw.write_trace(trace, streams=1, packets=6, per_packet=7)
+    data = (trace / "stream_0").read_bytes()
+    argv = stream_argv(relay, "pipe", "-", "--metadata", str(trace / "metadata"), "--live",
+                       "--stats")
+    r = subprocess.run(argv, input=data, capture_output=True, timeout=60, env=ls.env())
+    assert r.returncode == 0, r.stderr
+    (copy,) = session_dirs(relay, "pipe")
+    assert offline(copy) == offline(trace)
+    r = subprocess.run(stream_argv(relay, "pipe2", "-", "--metadata", str(trace / "metadata")),
+                       input=data[:5 * 4096 + 10], capture_output=True, timeout=60,
+                       env=ls.env())
+    assert r.returncode == 1
+    assert b"<stdin>: truncated packet at offset 20480" in r.stderr, r.stderr
+    (copy,) = session_dirs(relay, "pipe2")
+    assert len(offline(copy)) == 5 * 7
