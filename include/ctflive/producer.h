@@ -244,6 +244,11 @@ enum ctflive_producer_tick_flags {
 	 * for an idle stream. Without the flag, or for other clocks, a beacon
 	 * carries the timestamp_end of the stream's last packet. */
 	CTFLIVE_PRODUCER_BEACONS_CLOCK_NOW = 1 << 1,
+	/* The writer is done: nothing more will come on any stream, so every
+	 * stream gets a beacon up to the last packet end of its trace (as the
+	 * empty packets a tracer flushes when it stops); ctflive_producer_finish()
+	 * sends the same beacons. */
+	CTFLIVE_PRODUCER_BEACONS_END = 1 << 2,
 };
 
 /*

@@ -788,6 +788,21 @@ int cl_cmd_stream(int argc, char **argv)
 		}
 		if (r == 0)
 			r = run_loop(&rn);
+		if (r == 0 && rn.live && ctflive_producer_is_connected(rn.p)) {
+			/* one more live-timer period (at least 1 s) before the end,
+			 * as between a tracer's last flush and the end of its
+			 * session, with every stream idle up to the end: viewers
+			 * polling the relay take the last packets while the streams
+			 * are open (lttng-relayd 2.13 drops a viewer's unread rest
+			 * of a stream once the stream is closed) */
+			int64_t linger = rn.timer_us > 1000000 ? rn.timer_us : 1000000;
+			int64_t until = mono_ns() + linger * 1000;
+
+			r = ctflive_producer_tick(rn.p, rn.flags | CTFLIVE_PRODUCER_BEACONS_END);
+			r = r == -EAGAIN || r >= 0 ? 0 : r;
+			while (r == 0 && mono_ns() < until && !stop_requested)
+				r = wait_until(&rn, until);
+		}
 	}
 	if (ctflive_producer_is_connected(rn.p)) {
 		int rf = ctflive_producer_finish(rn.p, 30000);

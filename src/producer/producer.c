@@ -874,6 +874,8 @@ int ctflive_producer_tick(struct ctflive_producer *p, unsigned flags)
 	r = streams_sent(p);
 	for (size_t i = 0; r == 0 && i < p->nstreams; i++)
 		r = dp_query(p->streams[i]);
+	if (r == 0 && (flags & CTFLIVE_PRODUCER_BEACONS_END))
+		r = final_beacons(p);
 	if (r < 0)
 		return r;
 	if (!(flags & CTFLIVE_PRODUCER_BEACONS_ALWAYS) && !p->activity && p->had_round) {
