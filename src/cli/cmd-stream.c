@@ -296,7 +296,7 @@ static int send_one(struct run *rn, struct ss_stream *st)
 	struct ctflive_ctf_diag d = { 0 };
 	int r;
 
-	r = ctflive_producer_send_packet(st->ps, st->pkt, st->next.size, st->off, &d);
+	r = ctflive_producer_send_packet(st->ps, st->cur, st->next.size, st->off, &d);
 	if (r == 0) {
 		ss_advance(st);
 		return 0;

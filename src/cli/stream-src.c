@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -320,6 +321,39 @@ int ss_peek(struct ss_source *s, struct ss_stream *st)
 			st->done = true;
 		return 0;
 	}
+	if (!s->follow && st->limit == UINT64_MAX) {
+		/* a recorded file: mapped once, packets sent from the mapping */
+		if (!st->map) {
+			void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, st->fd, 0);
+
+			if (m == MAP_FAILED) {
+				r = -errno;
+				bad_input(s, st, "cannot map", strerror(-r));
+				return r;
+			}
+			st->map = m;
+			st->maplen = (size_t)sb.st_size;
+		}
+		if (st->off >= st->maplen) {
+			st->done = true;
+			return 0;
+		}
+		avail = st->maplen - st->off;
+		r = ctflive_producer_packet_info(st->tr->pt, st->map + st->off, (size_t)avail,
+						 &st->next, &d);
+		if (r == -EMSGSIZE) {
+			bad_input(s, st, "truncated packet",
+				  d.msg[0] ? d.msg : "the file ends inside it");
+			return r;
+		}
+		if (r < 0) {
+			bad_input(s, st, "bad packet", d.msg);
+			return r;
+		}
+		st->cur = st->map + st->off;
+		st->have = true;
+		return 1;
+	}
 	for (;;) {
 		size_t n = avail < want ? (size_t)avail : want;
 		ssize_t got;
@@ -357,20 +391,8 @@ int ss_peek(struct ss_source *s, struct ss_stream *st)
 		bad_input(s, st, "bad packet", r == -EMSGSIZE ? "packet over 256 MiB" : d.msg);
 		return r == -EMSGSIZE ? -E2BIG : r;
 	}
-	if (st->next.size > st->pcap) {
-		/* framed with a header read only: read the whole packet */
-		uint8_t *nb = realloc(st->pkt, st->next.size);
-
-		if (!nb)
-			return -ENOMEM;
-		st->pkt = nb;
-		st->pcap = st->next.size;
-		if (pread(st->fd, st->pkt, st->next.size, (off_t)st->off) !=
-		    (ssize_t)st->next.size) {
-			bad_input(s, st, "cannot read the packet", "");
-			return -EIO;
-		}
-	}
+	/* framing succeeded: the whole packet is in the bytes read */
+	st->cur = st->pkt;
 	st->have = true;
 	return 1;
 }
@@ -435,6 +457,8 @@ void ss_free(struct ss_source *s)
 		free(s->streams[i]->path);
 		free(s->streams[i]->name);
 		free(s->streams[i]->pkt);
+		if (s->streams[i]->map)
+			munmap(s->streams[i]->map, s->streams[i]->maplen);
 		free(s->streams[i]);
 	}
 	for (size_t i = 0; i < s->ntraces; i++) {

@@ -27,9 +27,12 @@ struct ss_stream {
 	uint64_t off;   /* bytes of the file taken as packets */
 	uint64_t limit; /* frame nothing past this offset (follow: the size
 			 * seen before the metadata was last read) */
-	uint8_t *pkt;   /* owned: the next packet's bytes when `have` */
+	uint8_t *pkt;   /* owned: read buffer (--follow) */
 	size_t pcap;
-	bool have; /* pkt holds the next packet, framed in `next` */
+	uint8_t *map; /* owned mapping of a recorded file (munmap) */
+	size_t maplen;
+	const uint8_t *cur; /* the next packet's bytes when `have`: in pkt or map */
+	bool have;          /* cur holds the next packet, framed in `next` */
 	struct ctflive_producer_packet next;
 	bool done; /* ended (recorded: end of file; error; removed) */
 	uint64_t packets;

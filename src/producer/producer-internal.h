@@ -134,6 +134,11 @@ void cl_prod_close(struct ctflive_producer *p);
  * reply it expects. */
 int cl_prod_ctrl(struct ctflive_producer *p, uint32_t cmd, const void *payload, size_t len,
 		 int kind, struct ctflive_producer_stream *st, uint64_t seq);
+/* A data packet (its header, then its content): written at once when the
+ * data queue is empty and the metadata before it is written, the rest
+ * queued. A broken connection is an error (cl_prod_fail). */
+int cl_prod_data(struct ctflive_producer *p, const void *hdr, size_t hlen, const void *data,
+		 size_t dlen);
 /* Queues bytes on a queue without a header (SEND_METADATA's parts, data). */
 int cl_prod_queue(struct ctflive_producer *p, struct sendq *q, const void *data, size_t len);
 /* cl_prod_ctrl() with PEND_SYNC, then waits for the reply (copied to

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -174,6 +175,40 @@ int cl_prod_queue(struct ctflive_producer *p, struct sendq *q, const void *data,
 		return cl_prod_set_err(p, -ENOMEM, "out of memory for the send queue");
 	q->queued += len;
 	return 0;
+}
+
+int cl_prod_data(struct ctflive_producer *p, const void *hdr, size_t hlen, const void *data,
+		 size_t dlen)
+{
+	struct iovec iov[2] = { { (void *)(uintptr_t)hdr, hlen },
+				{ (void *)(uintptr_t)data, dlen } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	size_t sent = 0;
+	ssize_t n;
+	int r;
+
+	/* nothing waits before it: straight to the socket, no copy; what the
+	 * socket does not take now is queued */
+	if (!cl_prod_qlen(&p->dq) && cl_prod_data_gate(p)) {
+		do
+			n = sendmsg(p->dfd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno != EAGAIN)
+			return cl_prod_fail(p, -errno, "data connection: %s", strerror(errno));
+		if (n > 0)
+			sent = (size_t)n;
+	}
+	p->dq.written += sent;
+	p->dq.queued += sent;
+	if (sent < hlen) {
+		r = cl_prod_queue(p, &p->dq, (const uint8_t *)hdr + sent, hlen - sent);
+		if (r == 0)
+			r = cl_prod_queue(p, &p->dq, data, dlen);
+		return r;
+	}
+	sent -= hlen;
+	return sent < dlen ? cl_prod_queue(p, &p->dq, (const uint8_t *)data + sent, dlen - sent)
+			   : 0;
 }
 
 int cl_prod_ctrl(struct ctflive_producer *p, uint32_t cmd, const void *payload, size_t len,

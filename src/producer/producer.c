@@ -732,9 +732,7 @@ int ctflive_producer_send_packet(struct ctflive_producer_stream *st, const void 
 						 .data_size = (uint32_t)content,
 						 .padding_size = (uint32_t)(len - content),
 					 });
-	r = cl_prod_queue(p, &p->dq, hdr, sizeof(hdr));
-	if (r == 0)
-		r = cl_prod_queue(p, &p->dq, data, content);
+	r = cl_prod_data(p, hdr, sizeof(hdr), data, content);
 	if (r < 0)
 		return r;
 	/* the control half (§5.6), after any metadata queued before it */
