@@ -12,8 +12,8 @@ live viewer.
   the bytes in the order the relay gets them) no packet arrives before the
   metadata that declares its event class, and the viewer never fails;
 - beacons with 8 idle streams and a 100 ms timer: skip-idle stops after the
-  first idle round, always sends about 10 rounds/s (a few seconds here; the
-  60 s measurement of the issue with CTFLIVE_STREAM_BEACON_SECONDS=60);
+  first idle round, always sends about 10 rounds/s (a few seconds here; a
+  60 s measurement with CTFLIVE_STREAM_BEACON_SECONDS=60);
 - the relay killed and restarted mid-stream;
 - bad input: a truncated packet, a size field that lies, metadata that does
   not parse, a stream file removed while followed.
@@ -153,7 +153,7 @@ LTTNG_RELAYD_LIVE_GAP = (
                                                          strict=False)),
 ])
 def test_stream_recorded_lttng_trace(lttng, ws, make_relay, relay_kind):
-    """Acceptance 1: 20 000 events recorded by LTTng 2.13, replayed at the
+    """20 000 events recorded by LTTng 2.13, replayed at the
     recorded rate (--pace) to the relay; the relay's copy prints exactly like
     the source, and a babeltrace2 live viewer attached before the session
     exists prints every event."""
@@ -200,7 +200,7 @@ def build_barectf_app(ws: h.Workspace) -> tuple[Path, Path]:
 
 
 def test_stream_barectf_follow(ws, make_relay):
-    """Acceptance 2: a barectf tracer writes two stream files for 4 s (one
+    """A barectf tracer writes two stream files for 4 s (one
     busy, one appearing midway and idle for long stretches); `ctflive stream
     --follow --live=100000` streams them to ctflive-relayd while the program
     runs; the babeltrace2 live viewer prints events while it is still
@@ -241,7 +241,7 @@ def test_stream_barectf_follow(ws, make_relay):
 
 
 def test_stream_barectf_follow_lttng_relayd(ws, make_relay):
-    """Acceptance 2 with lttng-relayd 2.13, seen through a plain live client
+    """The barectf case with lttng-relayd 2.13, seen through a plain live client
     (lttng-relayd takes one viewer per session): every packet of both
     stream files, byte for byte, many of them while the program still runs,
     then the end of the session (HUP); the relay's files hold every packet.
@@ -406,7 +406,7 @@ class OrderProxy:
 
 @pytest.mark.parametrize("relay_kind", ["ctflive-relayd", "lttng-relayd"])
 def test_stream_metadata_first(ws, make_relay, relay_kind):
-    """Acceptance 3: a writer declares a new event class midway (metadata
+    """A writer declares a new event class midway (metadata
     appended) and then writes packets that use it; the relay never receives
     a packet with that event class before the metadata declaring it, and a
     live viewer prints every event without failing."""
@@ -491,7 +491,7 @@ BEACON_SECONDS = float(os.environ.get("CTFLIVE_STREAM_BEACON_SECONDS", "3"))
 
 @pytest.mark.parametrize("mode", ["skip-idle", "always"])
 def test_stream_beacons(ws, make_relay, mode):
-    """Acceptance 4: 8 streams, a 100 ms live timer, then a program doing
+    """8 streams, a 100 ms live timer, then a program doing
     nothing (a followed directory that stops growing): with skip-idle one
     beacon round after the last packets and none after it; with always about
     10 rounds/s. Measures the producer's and the relay's voluntary context
@@ -568,7 +568,7 @@ def count_events(dirs: list[Path]) -> int:
 
 
 def test_stream_relay_restart(ws, make_relay):
-    """Acceptance 5: the relay is killed (SIGKILL) while a trace is streamed
+    """The relay is killed (SIGKILL) while a trace is streamed
     at its recorded rate, and restarted on the same ports; `ctflive stream`
     reconnects (a new relay session), sends again the packets the relay had
     not confirmed, and goes on. Every event of the source is in the relay's
@@ -618,7 +618,7 @@ def test_stream_relay_restart(ws, make_relay):
 
 
 def test_stream_bad_input(ws, make_relay):
-    """Acceptance 6: a truncated packet, a packet whose size field lies,
+    """A truncated packet, a packet whose size field lies,
     metadata that does not parse: each a clear error naming the file and
     the byte offset, exit status 1; everything before the bad packet is
     confirmed by the relay and stays readable there."""
@@ -671,7 +671,7 @@ def test_stream_bad_input(ws, make_relay):
 
 
 def test_stream_file_removed_while_followed(ws, make_relay):
-    """Acceptance 6: a stream file removed while followed is reported with
+    """A stream file removed while followed is reported with
     its name and offset; the other stream and the packets already sent are
     kept; exit status 1."""
     relay = make_relay("ctflive-relayd", "r")
@@ -697,7 +697,7 @@ def test_stream_file_removed_while_followed(ws, make_relay):
 
 
 def test_producer_example(make_relay):
-    """Acceptance 7: examples/producer/producer-example.c, linked with
+    """Examples/producer/producer-example.c, linked with
     libctflive.so, sends packets it builds in memory; the relay's copy holds
     every event."""
     exe = h.build_dir() / "examples" / "ctflive-producer-example"
