@@ -9,5 +9,5 @@ apt-get install -y --no-install-recommends \
 	scdoc man-db \
 	libcmocka-dev libjson-c-dev libsystemd-dev systemd libmicrohttpd-dev python3 python3-pytest \
 	chromium chromium-driver python3-selenium \
-	lttng-tools liblttng-ust-dev babeltrace2 tshark \
+	lttng-tools liblttng-ust-dev babeltrace2 tshark python3-barectf \
 	procps passwd util-linux ca-certificates mmdebstrap
