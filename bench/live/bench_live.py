@@ -43,10 +43,13 @@ import live_support as ls  # noqa: E402
 import lttng_harness as h  # noqa: E402
 
 TS_RE = re.compile(r"^\[(\d+\.\d+)\]")
+# (label, relay kind, relay options, CTFLIVE_RELAYD_HOLD_MS or None)
 CONFIGS = [
-    ("ctflive-relayd --sync data", "ctflive-relayd", ()),
-    ("ctflive-relayd --sync none", "ctflive-relayd", ("--sync", "none")),
-    ("lttng-relayd 2.13", "lttng-relayd", ()),
+    ("ctflive-relayd --sync data", "ctflive-relayd", (), None),
+    ("ctflive-relayd --sync data, hold 50 ms", "ctflive-relayd", (), "50"),
+    ("ctflive-relayd --sync none", "ctflive-relayd", ("--sync", "none"), None),
+    ("ctflive-relayd --sync none, hold 50 ms", "ctflive-relayd", ("--sync", "none"), "50"),
+    ("lttng-relayd 2.13", "lttng-relayd", (), None),
 ]
 
 
@@ -159,6 +162,7 @@ def main() -> int:
     ap.add_argument("--lat-events", type=int, default=2500)
     ap.add_argument("--lat-interval-us", type=int, default=2000)
     ap.add_argument("--tp-events", type=int, default=1000000)
+    ap.add_argument("--latency-only", action="store_true", help="skip the throughput runs")
     ap.add_argument("--build-dir", help="build tree (default: $CTFLIVE_BUILD_DIR or ./build)")
     args = ap.parse_args()
     if args.build_dir:
@@ -175,18 +179,25 @@ def main() -> int:
     t_start = time.monotonic()
     try:
         lt.start()
-        for i, (label, kind, extra) in enumerate(CONFIGS):
+        for i, (label, kind, extra, hold) in enumerate(CONFIGS):
             # A fresh relay per run: lttng-relayd 2.13 misbehaves with a
             # second live session after the first was destroyed.
             res = []
-            for run, fn in (("lat", latency_run), ("tp", throughput_run)):
+            runs = [("lat", latency_run)]
+            if not args.latency_only:
+                runs.append(("tp", throughput_run))
+            for run, fn in runs:
                 relay = h.RELAY_KINDS[kind](ws, f"{run}{i}")
+                # Held viewer requests (the relay's environment, see the harness).
+                os.environ.pop("CTFLIVE_RELAYD_HOLD_MS", None)
+                if hold is not None:
+                    os.environ["CTFLIVE_RELAYD_HOLD_MS"] = hold
                 relay.start(extra=extra)
                 try:
                     res.append(fn(lt, relay, f"{run}{i}", args))
                 finally:
                     relay.stop()
-            lat, tp = res
+            lat, tp = res[0], (res[1] if len(res) > 1 else None)
             rows.append((label, lat, tp))
             print(f"[{time.monotonic() - t_start:5.1f}s] {label}: done", file=sys.stderr)
     finally:
@@ -201,13 +212,18 @@ def main() -> int:
           "| start→all published (s) | lttng stop (s) | events |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, lat, tp in rows:
+        if tp is None:
+            print(f"| {label} | {pct(lat['lat'], 50):.1f} | {pct(lat['lat'], 90):.1f} (p90) "
+                  f"{pct(lat['lat'], 99):.1f} | {pct(lat['extra'], 50):.1f} "
+                  f"| {pct(lat['extra'], 99):.1f} | - | - | - | - | - |")
+            continue
         ev = f"{tp['events']}" + (" (tracer discarded some)" if tp["discarded"] else "")
         print(f"| {label} | {pct(lat['lat'], 50):.1f} | {pct(lat['lat'], 99):.1f} "
               f"| {pct(lat['extra'], 50):.1f} | {pct(lat['extra'], 99):.1f} "
               f"| {tp['events'] / tp['t_pub']:.0f} | {tp['bytes'] / tp['t_pub'] / 1e6:.1f} "
               f"| {tp['t_pub']:.2f} | {tp['t_stop']:.2f} | {ev} |")
     samples = ", ".join(str(r[1]["n"]) for r in rows)
-    app_times = ", ".join(f"{r[2]['t_app']:.2f}s" for r in rows)
+    app_times = ", ".join(f"{r[2]['t_app']:.2f}s" for r in rows if r[2])
     print(f"\n(latency samples per relay: {samples}; program run time in the throughput "
           f"run: {app_times})")
     print(f"total {time.monotonic() - t_start:.0f}s", file=sys.stderr)

@@ -227,6 +227,7 @@ struct session {
 	unsigned data_conns;  /* data connections bound to this session */
 	bool data_closed;     /* a bound data connection went away: no more data */
 	unsigned viewer_refs; /* viewer sessions attached */
+	uint64_t live_gen;    /* bumped when viewers may see something new (session_touch) */
 	bool sync_in_flight;  /* a sync job covers this session's streams */
 	bool has_marker;      /* holds a reference on its directory's marker */
 	struct relay *relay;  /* borrowed */
@@ -246,6 +247,16 @@ struct relay {
 	bool sync_publish;  /* publish to viewers only after fdatasync (publish.h) */
 	struct live *live;  /* owned: the live viewer server */
 };
+
+/*
+ * Something viewers of `s` may see changed: entries or metadata published, a
+ * beacon, a stream published or closed, the producer gone. Viewers waiting
+ * for news of `s` (live-server.c) look again before the loop sleeps.
+ */
+static inline void session_touch(struct session *s)
+{
+	s->live_gen++;
+}
 
 /* ---- connections (conn.c) ---- */
 enum conn_kind { CONN_CONTROL, CONN_DATA };

@@ -716,6 +716,7 @@ int stream_add_index(struct relay *relay, struct stream *st, const struct cl_rel
 			st->has_beacon = true;
 			st->beacon_ts_end = ix->timestamp_end;
 			st->ctf_stream_id = ix->stream_id;
+			session_touch(st->session);
 		}
 		return 0;
 	}
@@ -819,6 +820,7 @@ void stream_close(struct relay *relay, struct stream *st)
 		chunk_unref(relay, st->rotation_chunk);
 	st->rotation_chunk = NULL;
 	st->closed = true;
+	session_touch(st->session);
 	if (st->lost_packets)
 		log_warning("session %llu: stream %llu ('%s/%s'): %llu packets lost in transit, "
 			    "indexed with an all-ones offset",
