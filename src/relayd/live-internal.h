@@ -39,8 +39,6 @@ struct vstream {
 	bool sent;              /* stream record sent to the viewer */
 	uint64_t metadata_sent; /* bytes */
 	bool no_new_given;      /* metadata: NO_NEW answered since the last bytes */
-	bool inactive_given;    /* an INACTIVE reply was given ... */
-	uint64_t inactive_ts;   /* ... with this beacon time, and nothing since */
 };
 
 struct vattach {

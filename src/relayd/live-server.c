@@ -19,8 +19,7 @@
  * - Requests are read without blocking, per connection; each reply is
  *   built whole and written with one send.
  * - A request whose answer would only say "nothing yet" (GET_NEXT_INDEX:
- *   RETRY, or INACTIVE with the beacon time this viewer stream was already
- *   given; GET_METADATA: NO_NEW before any metadata; GET_NEW_STREAMS: no
+ *   RETRY; GET_METADATA: NO_NEW before any metadata; GET_NEW_STREAMS: no
  *   stream at all for that session) is held instead of answered, and
  *   answered exactly as it then stands once something is published for the
  *   viewer (an index, a beacon, metadata, a stream, a close) or the hold
@@ -563,7 +562,6 @@ static int get_next_index(struct viewer *v, uint64_t id, enum hold hold)
 		if (ix.offset == CL_INDEX_LOST_OFFSET)
 			continue; /* lost in transit: the viewer sees the packet_seq_num gap */
 		vstream_set_cur(vs, sg);
-		vs->inactive_given = false;
 		ix.status = CL_LIVE_INDEX_OK;
 		ix.flags = index_flags(v, vs);
 		return put_index(v, &ix);
@@ -575,15 +573,9 @@ static int get_next_index(struct viewer *v, uint64_t id, enum hold hold)
 		ix.status = CL_LIVE_INDEX_HUP;
 		vstream_finish(vs);
 	} else if (drained && st->has_beacon) {
-		/* The same INACTIVE again tells nothing new: held until news. */
-		if (hold == HOLD_NEW && ix.flags == 0 && vs->inactive_given &&
-		    vs->inactive_ts == st->beacon_ts_end)
-			return HELD;
 		ix.status = CL_LIVE_INDEX_INACTIVE;
 		ix.timestamp_end = st->beacon_ts_end;
 		ix.stream_id = st->ctf_stream_id;
-		vs->inactive_given = true;
-		vs->inactive_ts = st->beacon_ts_end;
 	} else {
 		/* RETRY stalls the viewer whatever its other streams have: held
 		 * until this stream has something or the deadline. */
@@ -863,10 +855,13 @@ void live_viewer_stop_waiting(struct viewer *v)
  * of events, so after every publication):
  *  - something was published for the viewer since it was held (live_gen of
  *    an attached session moved): run again; GET_NEXT_INDEX stays held while
- *    the answer would still be RETRY (babeltrace2 cannot go on with any
- *    stream while one answers RETRY), everything else is answered as it now
- *    stands (an unchanged INACTIVE lets the viewer go on with other streams);
+ *    the answer would still be RETRY (neither babeltrace2 nor ctflive can
+ *    go on with any stream while one answers RETRY), everything else is
+ *    answered as it now stands;
  *  - the deadline passed: answered as it stands.
+ * An INACTIVE equal to the last one given is not held: measured, holding
+ * it did not lower babeltrace2's latency, and it delayed ctflive view,
+ * which asks every idle stream in turn for a newer beacon.
  * The deadline (CTFLIVE_RELAYD_HOLD_MS; 50 ms, half babeltrace2's retry
  * sleep, is the value measured in bench/live) bounds how long a viewer
  * waits for a "nothing yet" answer, while every publication (each
