@@ -312,8 +312,10 @@ int stream_write_metadata_padding(struct stream *st, uint64_t padding);
 /* Data path: start of a packet (may switch tracefile), bytes, end of packet. */
 int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
 			uint64_t data_size, uint64_t padding_size);
+/* End of packet: `tail` (tail_len bytes: the body's last bytes not yet
+ * written, may be 0) then the padding are appended. */
 int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
-		      uint64_t padding_size);
+		      const uint8_t *tail, size_t tail_len, uint64_t padding_size);
 /* Control half of an index (or a beacon). */
 int stream_add_index(struct relay *relay, struct stream *st, const struct cl_relayd_index *ix);
 /* CLOSE_STREAM. */

@@ -106,7 +106,7 @@ ssize_t sock_recv(struct sock *s, void *buf, size_t n);
  * bytes are consumed before the callback returns (packet bodies). Loop
  * thread only.
  */
-#define SOCK_SCRATCH_SIZE 65536
+#define SOCK_SCRATCH_SIZE (512u * 1024u)
 uint8_t *sock_scratch(void);
 
 /* True while queued bytes wait to be sent. */
