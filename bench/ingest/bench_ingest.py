@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Ingest benchmark: a synthetic consumer sends S streams of packets as fast
-as the relay takes them (data packets in batches, their SEND_INDEX pipelined
-on the control socket, one batch of replies read per batch), then closes the
-streams and polls DATA_PENDING until the relay has everything. Run against
-ctflive-relayd and lttng-relayd 2.13 in the same run, interleaved.
+as the relay takes them (data packets in 1 MiB batches, their SEND_INDEX
+pipelined on the control socket, the replies read by a thread as they
+come), then runs data-pending rounds until the relay has everything. Run
+against ctflive-relayd and lttng-relayd 2.13 in the same run, interleaved.
 
 Reported per relay and packet size: MB/s (10^6 bytes of trace data, packet
 sizes including padding, from the first byte sent to "nothing pending") and
 relay CPU seconds per GB (utime + stime of the relay process, from
 /proc/PID/stat, over the same span); medians with min-max over --reps runs.
+The generator is Python: at 4 KiB packets it may itself limit MB/s on a
+busy machine (CPU-s/GB is the relay's own).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import os
 import socket
 import statistics
 import struct
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -39,7 +43,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_one(relay, size: int, nstreams: int, total: int, batch: int) -> tuple[float, float]:
+def run_one(relay, size: int, nstreams: int, total: int, batch: int,
+            strace: str | None = None) -> tuple[float, float]:
     c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
     d.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     try:
@@ -61,8 +66,35 @@ def run_one(relay, size: int, nstreams: int, total: int, batch: int) -> tuple[fl
         npackets = max(1, total // size // nstreams)
         seq = 0
         pid = relay.proc.pid
+        tracer = None
+        if strace:
+            # System calls of every relay thread over the measured span.
+            tracer = subprocess.Popen(["strace", "-c", "-f", "-o", strace, "-p", str(pid)],
+                                      stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         cpu0, t0 = cpu_seconds(pid), time.monotonic()
+        bad: list[int] = []
+        replied = [0]
+
+        def read_replies():
+            # Replies are read as they come: SEND_INDEX stays pipelined.
+            left = 4 * npackets * nstreams
+            while left:
+                got = c.sock.recv(min(left, 1 << 16))
+                assert got, "control connection closed"
+                got = got[:len(got) - len(got) % 4] + (
+                    rc.recv_exact(c.sock, 4 - len(got) % 4) if len(got) % 4 else b"")
+                left -= len(got)
+                replied[0] += len(got) // 4
+                bad.extend(x for (x,) in struct.iter_unpack(">I", got) if x != rc.LTTNG_OK)
+
+        reader = threading.Thread(target=read_replies, daemon=True)
+        reader.start()
         while seq < npackets:
+            # At most 16 MiB of packets whose SEND_INDEX is unanswered (the
+            # relay bounds the data it holds ahead of the indexes).
+            while (seq * nstreams - replied[0]) * size > (16 << 20):
+                time.sleep(0.0002)
             n = min(batch, npackets - seq)
             data = []
             for k in range(seq, seq + n):
@@ -78,10 +110,9 @@ def run_one(relay, size: int, nstreams: int, total: int, batch: int) -> tuple[fl
                     p = rc.enc_send_index(hd, k, ix, c.minor)
                     msgs.append(rc.ctrl_header(rc.SEND_INDEX, len(p)) + p)
             c.sock.sendall(b"".join(msgs))
-            replies = rc.recv_exact(c.sock, 4 * len(msgs))
-            assert all(struct.unpack_from(">I", replies, 4 * i)[0] == rc.LTTNG_OK
-                       for i in range(len(msgs))), "SEND_INDEX refused"
             seq += n
+        reader.join()
+        assert bad == [], "SEND_INDEX refused"
         # The data-pending round, as lttng stop does.
         deadline = time.monotonic() + 120
         while True:
@@ -93,6 +124,11 @@ def run_one(relay, size: int, nstreams: int, total: int, batch: int) -> tuple[fl
                 break
             time.sleep(0.001)
         t1, cpu1 = time.monotonic(), cpu_seconds(pid)
+        if tracer:
+            tracer.send_signal(signal.SIGINT)
+            tracer.wait(30)
+            Path(strace).write_text(Path(strace).read_text() +
+                                    f"\npackets: {npackets * nstreams}\n")
         for hd in handles:
             assert c.close_stream(hd, npackets - 1) == rc.LTTNG_OK
         nbytes = npackets * nstreams * size
@@ -111,6 +147,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--relays", default="ctflive-relayd,lttng-relayd")
     ap.add_argument("--ctflive-args", default="", help="extra ctflive-relayd options")
+    ap.add_argument("--strace-dir", help="write strace -c of each relay run there (slows it)")
     args = ap.parse_args()
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     if args.build_dir:
@@ -128,8 +165,13 @@ def main() -> int:
                     extra = args.ctflive_args.split() if kind == "ctflive-relayd" else ()
                     relay.start(extra=extra)
                     try:
-                        batch = max(1, (1 << 20) // size)
-                        r = run_one(relay, size, args.streams, args.mb * 1000000, batch)
+                        batch = max(1, (1 << 20) // size // args.streams)
+                        st = (f"{args.strace_dir}/{kind}-{size}-r{rep}.txt"
+                              if args.strace_dir else None)
+                        r = run_one(relay, size, args.streams, args.mb * 1000000, batch, st)
+                    except Exception:
+                        print(f"{kind} log:\n{relay.log()[-3000:]}", file=sys.stderr)
+                        raise
                     finally:
                         relay.stop()
                     res.setdefault((kind, size), []).append(r)

@@ -164,8 +164,15 @@ static void conn_readable(struct sock *s)
 	struct conn *c = cl_container_of(s, struct conn, sock);
 	size_t budget = READ_BUDGET;
 
-	while (budget > 0 && !s->closed && !sock_sending(s)) {
-		ssize_t n = receive(c);
+	while (budget > 0 && !s->closed) {
+		ssize_t n;
+
+		/* A reply is sent at once; if it all went, the next request is read
+		 * now (a pipelining producer is not served one command per loop
+		 * turn, far behind its data connection). */
+		if (sock_sending(s) && !sock_try_send(s))
+			break;
+		n = receive(c);
 
 		if (n == -EAGAIN)
 			break;

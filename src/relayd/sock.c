@@ -117,6 +117,27 @@ int sock_peer_gone(struct sock *s)
 	return 1;
 }
 
+bool sock_try_send(struct sock *s)
+{
+	int r;
+
+	if (s->close_after_send)
+		return false; /* sock_flush() sends, then closes */
+	r = cl_send_pending(s->watch.fd, s->out.data, s->out.len, &s->out_off);
+	if (r < 0 && r != -EAGAIN) {
+		sock_close(s, true, "send failed");
+		return false;
+	}
+	if (s->out_off < s->out.len)
+		return false;
+	/* Still polled for input: nothing to change. */
+	s->out_off = 0;
+	cl_buf_clear(&s->out);
+	if (s->out.cap > s->out_keep)
+		cl_buf_free(&s->out);
+	return true;
+}
+
 void sock_send_now(struct sock *s)
 {
 	if (sock_sending(s))

@@ -140,6 +140,14 @@ void sock_unhold(struct sock *s);
  */
 int sock_peer_gone(struct sock *s);
 
+/*
+ * One non-blocking send of the queue from ops->readable(): true if it is now
+ * empty (the owner may read the next request at once, without waiting for
+ * the loop), false if bytes remain (sock_flush() then runs after readable())
+ * or the send failed (the socket is closed).
+ */
+bool sock_try_send(struct sock *s);
+
 /* Sends what it can of the queue; closes the socket on a send error. */
 void sock_flush(struct sock *s);
 /* Best effort: one non-blocking send of the queue, whatever remains is dropped. */
