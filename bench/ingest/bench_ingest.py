@@ -148,6 +148,8 @@ def main() -> int:
     ap.add_argument("--relays", default="ctflive-relayd,lttng-relayd")
     ap.add_argument("--ctflive-args", default="", help="extra ctflive-relayd options")
     ap.add_argument("--strace-dir", help="write strace -c of each relay run there (slows it)")
+    ap.add_argument("--baseline-build",
+                    help="another build tree: its ctflive-relayd also runs ('ctflive-relayd@base')")
     args = ap.parse_args()
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     if args.build_dir:
@@ -156,14 +158,24 @@ def main() -> int:
     ws = h.Workspace(h.test_user(), prefix="ctfl-ingest-")
     sizes = [int(x) for x in args.sizes.split(",")]
     kinds = args.relays.split(",")
+    if args.baseline_build:
+        kinds.insert(1, "ctflive-relayd@base")
     res: dict[tuple[str, int], list[tuple[float, float]]] = {}
     try:
         for rep in range(args.reps):
             for size in sizes:
                 for kind in kinds:
-                    relay = h.RELAY_KINDS[kind](ws, f"{kind[:3]}{size}r{rep}")
-                    extra = args.ctflive_args.split() if kind == "ctflive-relayd" else ()
-                    relay.start(extra=extra)
+                    base = kind.endswith("@base")
+                    relay = h.RELAY_KINDS[kind.split("@")[0]](ws, f"{kind[:3]}{size}r{rep}{base}")
+                    extra = args.ctflive_args.split() if kind.startswith("ctflive") else ()
+                    own = os.environ.get("CTFLIVE_BUILD_DIR")
+                    if base:
+                        os.environ["CTFLIVE_BUILD_DIR"] = args.baseline_build
+                    try:
+                        relay.start(extra=extra)
+                    finally:
+                        if own is not None:
+                            os.environ["CTFLIVE_BUILD_DIR"] = own
                     try:
                         batch = max(1, (1 << 20) // size // args.streams)
                         st = (f"{args.strace_dir}/{kind}-{size}-r{rep}.txt"
