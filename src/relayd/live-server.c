@@ -862,11 +862,14 @@ void live_viewer_stop_waiting(struct viewer *v)
  * An INACTIVE equal to the last one given is not held: measured, holding
  * it did not lower babeltrace2's latency, and it delayed ctflive view,
  * which asks every idle stream in turn for a newer beacon.
- * The deadline (CTFLIVE_RELAYD_HOLD_MS; 50 ms, half babeltrace2's retry
- * sleep, is the value measured in bench/live) bounds how long a viewer
- * waits for a "nothing yet" answer, while every publication (each
- * live-timer tick brings one per stream: an index or a beacon) wakes it at
- * once.
+ * The deadline (CTFLIVE_RELAYD_HOLD_MS) bounds how long a viewer waits for
+ * a "nothing yet" answer, while every publication (each live-timer tick
+ * brings one per stream: an index or a beacon) wakes it at once. Measured
+ * (bench/live, 100 ms timer, babeltrace2): a bound below the timer period
+ * expires between ticks, and the viewer's 100 ms sleep then costs about
+ * the bound again (50 ms: p50 beyond the timer 25-40 ms); a bound above it
+ * leaves 9-15 ms. ctflive view does not gain from holding yet (slower with
+ * 50 ms, far slower with 300 ms): its live source needs its own look.
  */
 void live_answer_waiting(struct live *l)
 {
