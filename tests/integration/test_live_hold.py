@@ -8,7 +8,6 @@ held is cleaned up; another viewer and the producer are never delayed."""
 from __future__ import annotations
 
 import select
-import struct
 import time
 
 import pytest
