@@ -6,7 +6,8 @@
  *   CTFLIVE_FAULT=OP:MODE:N:ERR[:MATCH]
  *
  *   OP     write, pwrite, fdatasync, rename, ftruncate, open or mkdirat
- *          (rename covers rename/renameat/renameat2, open open/openat with
+ *          (write covers writev, rename covers rename/renameat/renameat2,
+ *          open open/openat with
  *          O_CREAT, mkdirat mkdir/mkdirat; write and pwrite only count
  *          regular files, never sockets, pipes or event descriptors)
  *   MODE   nth (only the Nth matching call), every (every Nth), from (the
@@ -41,6 +42,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 enum op { OP_WRITE, OP_PWRITE, OP_FDATASYNC, OP_RENAME, OP_FTRUNCATE, OP_OPEN, OP_MKDIRAT };
@@ -189,6 +191,7 @@ static bool hit(enum op op, const char *path)
 }
 
 typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 typedef int (*fd_fn)(int);
 typedef int (*trunc_fn)(int, off_t);
@@ -251,6 +254,35 @@ static ssize_t do_write(enum op op, int fd, const void *b, size_t n, off_t off)
 ssize_t write(int fd, const void *b, size_t n)
 {
 	return do_write(OP_WRITE, fd, b, n, 0);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	NEXT(writev, writev_fn);
+	struct iovec cut[64];
+	char path[PATH_MAX];
+	size_t total = 0, keep;
+	int n = 0;
+
+	pthread_once(&once, setup);
+	if (!hit(OP_WRITE, file_of(fd, path, sizeof(path))))
+		return next_writev(fd, iov, cnt);
+	if (cfg.err != 0) {
+		errno = cfg.err;
+		return -1;
+	}
+	/* A short write: the first half of the bytes (at least one). */
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	keep = total > 1 ? total / 2 : total;
+	for (int i = 0; i < cnt && keep > 0 && n < 64; i++) {
+		cut[n] = iov[i];
+		if (cut[n].iov_len > keep)
+			cut[n].iov_len = keep;
+		keep -= cut[n].iov_len;
+		n++;
+	}
+	return next_writev(fd, cut, n);
 }
 
 ssize_t pwrite(int fd, const void *b, size_t n, off_t off)
