@@ -813,26 +813,18 @@ static void drop_incomplete_tail(struct stream *st)
 }
 
 /*
- * Whole packets whose index entry never came (the producer vanished between
- * a packet and its SEND_INDEX) are cut too when they end the current file
- * (after the last packet that has an entry): no reader can use them.
+ * Whole packets without a valid index entry (the producer vanished between
+ * a packet and its SEND_INDEX, or writing the entry failed) are cut too
+ * when they end the current file, after the last packet that has an entry:
+ * no reader can use them, and an index that does not match its file makes
+ * some readers fail (babeltrace2 2.0 asserts).
  */
 static void drop_unindexed_tail(struct stream *st)
 {
 	struct segment *sg = cur_seg(st);
-	uint64_t cut = UINT64_MAX;
+	uint64_t cut = st->indexed_end;
 
-	if (!stream_is_indexed(st) || st->data_fd < 0)
-		return;
-	for (size_t i = 0; i < st->n_pending; i++) {
-		const struct pending_index *p = &st->pending[i];
-
-		if (p->has_data && !p->has_ctrl && p->gen == st->gen && p->offset < cut)
-			cut = p->offset;
-	}
-	/* Packets without an entry before one with an entry stay: only the tail goes. */
-	cut = CL_MAX(cut, st->indexed_end);
-	if (cut >= st->file_size)
+	if (!stream_is_indexed(st) || st->data_fd < 0 || cut >= st->file_size)
 		return;
 	if (ftruncate(st->data_fd, (off_t)cut) < 0) {
 		log_warning("stream %llu: cannot drop packets without an index entry: %s",
