@@ -46,6 +46,8 @@ OPTION_SETS = [
     ["-f", "all"],
     ["-n", "all", "-f", "all"],
     ["--clock-cycles", "-f", "loglevel,emf"],
+    ["--clock-date", "--clock-gmt", "-n", "none"],
+    ["--clock-offset", "5", "--clock-offset-ns", "123456789", "-n", "payload,scope"],
 ]
 
 
