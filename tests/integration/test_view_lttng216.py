@@ -5,8 +5,10 @@ babeltrace2 2.1.2 of the same root.
 
 Offline: one session daemon per module records, once, local sessions of the
 sample program with `--types` (four providers, every lttng-ust field kind it
-has): per-UID with contexts, per-PID with three programs, two channels, and
-a channel small enough that the tracer discards events. For each trace and
+has): per-UID with contexts, per-PID with three programs, two channels, a
+channel small enough that the tracer discards events, two rotations of a
+session whose channel splits its files by size, and the per-UID session in
+CTF 1.8. For each trace and
 each option set, `ctflive view` prints babeltrace2 2.1.2's stdout byte for
 byte, the same discarded-events warnings and the same exit status; `--json`
 prints one valid JSON object per line, one per event.
@@ -159,6 +161,20 @@ def traces(user, sid):
         lt.stop_session("disc")
         lt.destroy("disc")
 
+        # Rotations (trace archives) and a tracefile ring (files split by
+        # size), each rotation between two runs of a program.
+        got["rot"] = Recorded(create("rot"), 0)
+        lt.enable_channel("rot", "ch", buffers="uid", subbuf_size=8192, num_subbuf=4,
+                          tracefile_size=16384, tracefile_count=4)
+        lt.enable_event("rot", PROVIDERS, channel="ch")
+        lt.start_session("rot")
+        for k in range(3):
+            lt.run_app(100, 50, f"r{k}")
+            if k < 2:
+                lt.rotate("rot")
+        lt.stop_session("rot")
+        lt.destroy("rot")
+
         ticks = sum(n for n, _i, _name in APPS)
         got["uidctx"] = Recorded(create("uidctx"), ticks)
         lt.enable_channel("uidctx", "ch", buffers="uid")
@@ -212,7 +228,7 @@ def traces(user, sid):
 
 
 EVENT_NAME_RE = re.compile(r"^\[[^]]*\] \([^)]*\) \S+ (\S+): ")
-TRACES = ["uidctx", "pid3", "twoch", "disc", "uid18"]
+TRACES = ["uidctx", "pid3", "twoch", "disc", "uid18", "rot"]
 
 
 @pytest.mark.parametrize("opts", OPTION_SETS, ids=lambda o: " ".join(o) or "default")
@@ -223,7 +239,7 @@ def test_view_like_babeltrace212(traces, sid, name, opts):
     emitted (every event, payload values, contexts)."""
     r = traces[name]
     out = assert_like_bt212(sid, r.path, opts).decode()
-    if opts or name == "disc":
+    if opts or name in ("disc", "rot"):
         return
     lines = out.splitlines()
     for event in ("ctflive_sample:types", "ctflive_extra:arrays", "lttng_ust_tracef:event",
