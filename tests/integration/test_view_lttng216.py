@@ -9,10 +9,10 @@ has): per-UID with contexts, per-PID with three programs, two channels, a
 channel small enough that the tracer discards events, two rotations of a
 session whose channel splits its files by size, the per-UID session in
 CTF 1.8, and lttng-ust 2.16's BLOB fields (blob-app/, built in the sid root)
-in CTF 2 and CTF 1.8. For each trace and
-each option set, `ctflive view` prints babeltrace2 2.1.2's stdout byte for
-byte, the same discarded-events warnings and the same exit status; `--json`
-prints one valid JSON object per line, one per event.
+in CTF 2 and CTF 1.8. For each trace and each option set, `ctflive view`
+prints babeltrace2 2.1.2's stdout byte for byte, the same discarded-events
+warnings and the same exit status; `--json` prints one valid JSON object per
+line, one per event.
 
 Live: LTTng 2.16 -> ctflive-relayd or lttng-relayd 2.16 -> `ctflive view
 net://...` prints every event, the lines babeltrace2 2.1.2 prints offline on
@@ -137,9 +137,12 @@ class Recorded:
 
 @pytest.fixture(scope="module")
 def traces(user, sid):
-    """name -> Recorded: LTTng 2.16 (CTF 2) local sessions of one session
-    daemon. "uidctx", "pid3" and "twoch" record the same three programs;
-    "disc" a fast program alone, in a channel too small for it."""
+    """name -> Recorded: LTTng 2.16 local sessions of one session daemon,
+    CTF 2 unless the name ends in 18 (CTF 1.8). "uidctx", "pid3", "twoch"
+    and "uid18" record the same run of three programs; "disc" a fast
+    program alone, in a channel too small for it; "rot" three programs one
+    after the other, with a rotation between them; "blob2" and "blob18" the
+    same run of blob-app."""
     ws = h.Workspace(user, prefix="ctfl-v216-")
     lt = h.Lttng(ws, tools=sid)
     orig = lt.app_argv
