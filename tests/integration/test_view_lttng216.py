@@ -495,3 +495,40 @@ def test_follow_ctf2(types_sid, sid, make_relay, ws, buffers):
     assert rc == 0, err
     check_every_tick(out.decode().splitlines(), buffers)
     assert_offline_same(sid, sdir, out, err)
+
+
+@pytest.mark.parametrize("reader", ["view ctflive-relayd", "view lttng-relayd", "follow"])
+def test_live_metadata_grows_ctf2(types_sid, sid, make_relay, ws, reader):
+    """Event record classes added while the reader runs: a second program
+    run after `lttng enable-event` of more providers appends fragments to
+    the CTF 2 metadata the reader already decoded. live view and follow
+    print both runs, as babeltrace2 2.1.2 prints them offline."""
+    how, _, relay_kind = reader.partition(" ")
+    relay = make_relay(relay_kind or "ctflive-relayd", "r", tools=sid)
+    types_sid.create_live("mg", relay, TIMER_US)
+    types_sid.enable_channel("mg", "ch", buffers="uid", subbuf_size=16384, num_subbuf=8)
+    types_sid.enable_event("mg", "ctflive_sample:*", channel="ch")
+    types_sid.start_session("mg")
+    if how == "view":
+        bg = Bg([ctflive(), "view", ls.live_url(relay, "mg")], ws.mkdir("view"))
+        ls.wait_clients(relay, "mg")
+    else:
+        sdir = relay.session_dir("mg")
+        h.wait_for(lambda: (sdir / h.CTFLIVE_MARKER).exists(), 10, what="session marker")
+        bg = Bg([ctflive(), "follow", str(sdir)], ws.mkdir("follow"))
+    try:
+        types_sid.run_app(50, 1000, "m1")
+        time.sleep(3 * TIMER_US / 1e6)
+        types_sid.enable_event("mg", "ctflive_extra:*,lttng_ust_tracef:*", channel="ch")
+        types_sid.run_app(50, 1000, "m2")
+        time.sleep(3 * TIMER_US / 1e6)
+        ls.end_sessions(types_sid, "mg")
+        rc, out, err = bg.finish()
+    finally:
+        bg.stop()
+    assert rc == 0, err
+    lines = out.decode().splitlines()
+    for name in ("m1", "m2"):
+        assert h.tick_indices(lines, name) == list(range(50)), name
+    assert sum(" ctflive_extra:arrays: " in x for x in lines) == 50
+    assert_offline_same(sid, relay.session_dir("mg"), out, err)
