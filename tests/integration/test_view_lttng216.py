@@ -42,6 +42,10 @@ APPS = [(300, 200, "a"), (200, 300, "b"), (100, 100, "c")]
 CONTEXTS = ["vpid", "vtid", "procname", "pthread_id", "vuid", "vgid"]
 PERF_CONTEXT = "perf:thread:cpu-cycles"
 BLOB_EVENTS = 40
+# Channels that make the program wait rather than discard events (with
+# LTTNG_UST_ALLOW_BLOCKING=1 in its environment): a loaded machine must not
+# change what a trace holds. The "disc" channel does not block.
+BLOCKING = ["--blocking-timeout=inf"]
 
 OPTION_SETS = [
     [],
@@ -150,6 +154,9 @@ def traces(user, sid):
     failed = True
     try:
         lt.start()
+        # (the session daemon refuses to start with it)
+        base_env = lt.env
+        lt.env = lambda: dict(base_env(), LTTNG_UST_ALLOW_BLOCKING="1")
         out = ws.mkdir("traces", owned=True)
 
         def create(name: str, fmt: str = "ctf-2") -> Path:
@@ -170,7 +177,7 @@ def traces(user, sid):
         # size), each rotation between two runs of a program.
         got["rot"] = Recorded(create("rot"), 0)
         lt.enable_channel("rot", "ch", buffers="uid", subbuf_size=8192, num_subbuf=4,
-                          tracefile_size=16384, tracefile_count=4)
+                          tracefile_size=16384, tracefile_count=4, extra=BLOCKING)
         lt.enable_event("rot", PROVIDERS, channel="ch")
         lt.start_session("rot")
         for k in range(3):
@@ -187,7 +194,7 @@ def traces(user, sid):
                                             ws.root)
         for n, fmt in (("blob2", "ctf-2"), ("blob18", "ctf-1.8")):
             got[n] = Recorded(create(n, fmt), BLOB_EVENTS)
-            lt.enable_channel(n, "ch", buffers="uid")
+            lt.enable_channel(n, "ch", buffers="uid", extra=BLOCKING)
             lt.enable_event(n, "ctflive_blob:*", channel="ch")
             lt.start_session(n)
         argv, kw = sid.popen(user, [str(blob_app), str(BLOB_EVENTS)])
@@ -199,7 +206,7 @@ def traces(user, sid):
 
         ticks = sum(n for n, _i, _name in APPS)
         got["uidctx"] = Recorded(create("uidctx"), ticks)
-        lt.enable_channel("uidctx", "ch", buffers="uid")
+        lt.enable_channel("uidctx", "ch", buffers="uid", extra=BLOCKING)
         ctx = [a for c in CONTEXTS for a in ("-t", c)]
         lt.cmd("add-context", "-u", "-s", "uidctx", "-c", "ch", *ctx)
         # `lttng add-context` accepts a perf counter the machine lacks; the
@@ -210,12 +217,13 @@ def traces(user, sid):
         lt.enable_event("uidctx", PROVIDERS, channel="ch")
 
         got["pid3"] = Recorded(create("pid3"), ticks)
-        lt.enable_channel("pid3", "ch", buffers="pid")
+        lt.enable_channel("pid3", "ch", buffers="pid", extra=BLOCKING)
         lt.enable_event("pid3", PROVIDERS, channel="ch")
 
         got["twoch"] = Recorded(create("twoch"), ticks)
-        lt.enable_channel("twoch", "c0", buffers="uid")
-        lt.enable_channel("twoch", "c1", buffers="uid", subbuf_size=65536, num_subbuf=4)
+        lt.enable_channel("twoch", "c0", buffers="uid", extra=BLOCKING)
+        lt.enable_channel("twoch", "c1", buffers="uid", subbuf_size=65536, num_subbuf=4,
+                          extra=BLOCKING)
         lt.enable_event("twoch", "ctflive_sample:*", channel="c0")
         lt.enable_event("twoch", "ctflive_extra:*,lttng_ust_tracef:*,lttng_ust_tracelog:*",
                         channel="c1")
@@ -224,7 +232,7 @@ def traces(user, sid):
         # The same events in CTF 1.8, for JSON Lines (same values whatever
         # the metadata's format).
         got["uid18"] = Recorded(create("uid18", "ctf-1.8"), ticks)
-        lt.enable_channel("uid18", "ch", buffers="uid")
+        lt.enable_channel("uid18", "ch", buffers="uid", extra=BLOCKING)
         lt.cmd("add-context", "-u", "-s", "uid18", "-c", "ch", *ctx)
         lt.enable_event("uid18", PROVIDERS, channel="ch")
 
@@ -392,10 +400,23 @@ def test_json_lines_same_values_as_ctf18(traces):
 
 @pytest.fixture
 def types_sid(lttng_sid, monkeypatch):
-    """lttng_sid whose sample program also emits the --types events."""
-    orig = lttng_sid.app_argv
+    """lttng_sid whose sample program also emits the --types events and may
+    block on a full channel (see BLOCKING)."""
+    orig, base_env = lttng_sid.app_argv, lttng_sid.env
     monkeypatch.setattr(lttng_sid, "app_argv", lambda *a: orig(*a) + ["--types"])
+    monkeypatch.setattr(lttng_sid, "env",
+                        lambda: dict(base_env(), LTTNG_UST_ALLOW_BLOCKING="1"))
     return lttng_sid
+
+
+def live_session(lt: h.Lttng, relay: h.Relay, name: str, buffers: str = "uid",
+                 pattern: str = PROVIDERS) -> None:
+    """A started live session with one blocking channel."""
+    lt.create_live(name, relay, TIMER_US)
+    lt.enable_channel(name, "ch", buffers=buffers, subbuf_size=16384, num_subbuf=8,
+                      extra=BLOCKING)
+    lt.enable_event(name, pattern, channel="ch")
+    lt.start_session(name)
 
 
 # name -> (ticks, interval µs); per-PID: three programs, one living less
@@ -462,7 +483,7 @@ def test_live_view_ctf2(types_sid, sid, make_relay, ws, relay_kind, buffers):
     before the programs: every event, exit 0 at `lttng destroy`, the lines
     babeltrace2 2.1.2 prints offline on the relay's copy."""
     relay = make_relay(relay_kind, "r", tools=sid)
-    ls.setup_session(types_sid, relay, "lv", buffers=buffers)
+    live_session(types_sid, relay, "lv", buffers=buffers)
     view = Bg([ctflive(), "view", ls.live_url(relay, "lv")], ws.mkdir("view"))
     try:
         ls.wait_clients(relay, "lv")
@@ -482,7 +503,7 @@ def test_follow_ctf2(types_sid, sid, make_relay, ws, buffers):
     started before the programs: exits 0 by itself once the session ended,
     having printed what babeltrace2 2.1.2 prints offline afterwards."""
     relay = make_relay("ctflive-relayd", "r")
-    ls.setup_session(types_sid, relay, "fo", buffers=buffers)
+    live_session(types_sid, relay, "fo", buffers=buffers)
     sdir = relay.session_dir("fo")
     h.wait_for(lambda: (sdir / h.CTFLIVE_MARKER).exists(), 10, what="session marker")
     fo = Bg([ctflive(), "follow", str(sdir)], ws.mkdir("follow"))
@@ -505,10 +526,7 @@ def test_live_metadata_grows_ctf2(types_sid, sid, make_relay, ws, reader):
     print both runs, as babeltrace2 2.1.2 prints them offline."""
     how, _, relay_kind = reader.partition(" ")
     relay = make_relay(relay_kind or "ctflive-relayd", "r", tools=sid)
-    types_sid.create_live("mg", relay, TIMER_US)
-    types_sid.enable_channel("mg", "ch", buffers="uid", subbuf_size=16384, num_subbuf=8)
-    types_sid.enable_event("mg", "ctflive_sample:*", channel="ch")
-    types_sid.start_session("mg")
+    live_session(types_sid, relay, "mg", pattern="ctflive_sample:*")
     if how == "view":
         bg = Bg([ctflive(), "view", ls.live_url(relay, "mg")], ws.mkdir("view"))
         ls.wait_clients(relay, "mg")
