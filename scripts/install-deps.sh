@@ -7,6 +7,6 @@ apt-get update
 apt-get install -y --no-install-recommends \
 	build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev \
 	scdoc man-db \
-	libcmocka-dev libjson-c-dev python3 python3-pytest \
+	libcmocka-dev libjson-c-dev libsystemd-dev systemd python3 python3-pytest \
 	lttng-tools liblttng-ust-dev babeltrace2 tshark \
 	procps passwd util-linux ca-certificates mmdebstrap

@@ -26,7 +26,7 @@ _ctflive()
 	case $cmd in
 	view) opts="$_ctflive_print_opts --decode-only --from-now --timeout" ;;
 	follow) opts="$_ctflive_print_opts --grace" ;;
-	ls) opts='--timeout' ;;
+	ls) opts='--timeout --help' ;;
 	*) return 0 ;;
 	esac
 

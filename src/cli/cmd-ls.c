@@ -47,13 +47,15 @@ static const char *format_name(enum ctflive_trace_format f)
 static void usage(FILE *f)
 {
 	fputs("usage: ctflive ls [--timeout MS] net://RELAYHOST[:PORT]\n"
+	      "       ctflive ls -h|--help\n"
 	      "\n"
 	      "List the tracing sessions served by a relay daemon's live port\n"
 	      "(default port 5344), one per line:\n"
 	      "  URL/host/HOSTNAME/SESSION (timer = US, N stream(s), N client(s) connected, FORMAT)\n"
 	      "as babeltrace2 2.1 lists them (FORMAT: CTF 1.8 or CTF 2).\n"
 	      "\n"
-	      "  --timeout MS   give up when the relay does not answer within MS ms (30000)\n",
+	      "      --timeout MS   give up when the relay does not answer within MS ms (30000)\n"
+	      "  -h, --help         show this help\n",
 	      f);
 }
 

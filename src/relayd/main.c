@@ -2,16 +2,20 @@
 /*
  * ctflive-relayd: command line, listening sockets and the main loop.
  *
- * Options mirror lttng-relayd's where they exist (-o, -C, -D, -L, -d, -v);
- * --port-file lets tests bind port 0 and learn the ports chosen.
+ * Options mirror lttng-relayd's where they exist (-o, -C, -D, -L, -d, -b, -v,
+ * -x, -P, -g, -p, -s, --dynamic-port-allocation); --port-file lets tests bind
+ * port 0 and learn the ports chosen. Readiness and stopping are reported to
+ * systemd (sd_notify(3)) when NOTIFY_SOCKET is set.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef CTFLIVE_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "fsutil.h"
 #include "io.h"
@@ -59,7 +66,12 @@ struct options {
 	const char *urls[3];
 	struct listen_url listen[3]; /* urls[], parsed */
 	const char *port_file;
+	const char *pid_file;
+	const char *group; /* -g: group of the run directory (root only) */
 	const char *sync_policy;
+	bool dynamic_ports;
+	bool by_session;  /* --group-output-by-session */
+	unsigned by_seen; /* 1: --group-output-by-host given, 2: by-session */
 	bool daemonize;
 	bool background;
 	int verbose;
@@ -79,14 +91,28 @@ static void usage(FILE *f)
 		"  -D, --data-port URL       data port URL (default: %s)\n"
 		"  -L, --live-port URL       live viewer port URL (default: %s)\n"
 		"                            URL: tcp://ADDR:PORT or tcp6://[ADDR]:PORT; PORT may be 0\n"
+		"      --dynamic-port-allocation\n"
+		"                            the system picks the ports not given (or without a\n"
+		"                            port number); each is written to RUNDIR/relayd/\n"
+		"                            control.port, data.port, live.port (RUNDIR:\n"
+		"                            $LTTNG_RUNDIR, else /var/run/lttng for root, else\n"
+		"                            $LTTNG_HOME/.lttng or $HOME/.lttng); removed at exit\n"
 		"      --port-file PATH      once listening, write 'control P', 'data P', 'live P'\n"
 		"                            lines to PATH (atomically); removed at exit\n"
+		"  -P, --pid-file PATH       write the daemon's PID to PATH; removed at exit\n"
+		"  -g, --group GROUP         group of RUNDIR and RUNDIR/relayd when root\n"
+		"                            (default: 'tracing' if it exists, else root)\n"
+		"  -p, --group-output-by-host\n"
+		"                            session directories OUTPUT/HOST/SESSION-DATETIME\n"
+		"                            (the default)\n"
+		"  -s, --group-output-by-session\n"
+		"                            session directories OUTPUT/SESSION/HOST-DATETIME\n"
 		"      --sync POLICY         when viewers may read a packet: 'data' (default:\n"
 		"                            after data and index are synced to disk) or 'none'\n"
 		"                            (as soon as written, like lttng-relayd)\n"
 		"      --protocol-minor N    announce relayd and live protocol 2.N (4..15, default\n"
 		"                            15; below 15: CTF 1.8 sessions only)\n"
-		"      --disallow-clear      refuse 'lttng clear' (GET_CONFIGURATION flag)\n"
+		"  -x, --disallow-clear      refuse 'lttng clear' (GET_CONFIGURATION flag)\n"
 		"  -d, --daemonize           run as a daemon (after the ports are bound)\n"
 		"  -b, --background          like -d, but keep the working directory\n"
 		"  -v, --verbose             more messages (repeat for more)\n"
@@ -238,20 +264,19 @@ static void listener_cb(struct cl_watch *w, uint32_t events)
 	}
 }
 
-/* Writes the port file atomically; *ret_st identifies the file written. */
-static int write_port_file(const char *path, const struct listener *ls, struct stat *ret_st)
+/* Writes `text` to `path` atomically (a temporary file renamed over it);
+ * *ret_st identifies the file written. */
+static int write_file_atomic(const char *path, const char *text, struct stat *ret_st)
 {
-	char tmp[PATH_MAX], text[128];
-	int fd, r, n;
+	char tmp[PATH_MAX];
+	int fd, r;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	n = snprintf(text, sizeof(text), "control %u\ndata %u\nlive %u\n", ls[0].port, ls[1].port,
-		     ls[2].port);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	r = cl_write_full(fd, text, (size_t)n);
+	r = cl_write_full(fd, text, strlen(text));
 	if (r == 0 && fstat(fd, ret_st) < 0)
 		r = -errno;
 	close(fd);
@@ -262,14 +287,145 @@ static int write_port_file(const char *path, const struct listener *ls, struct s
 	return r;
 }
 
-/* Removes the port file at exit, unless another process replaced it since. */
-static void remove_port_file(const char *path, const struct stat *written)
+/* Removes a file written at start-up, unless another process replaced it. */
+static void remove_written(const char *path, const struct stat *written)
 {
 	struct stat st;
 
 	if (stat(path, &st) == 0 && st.st_dev == written->st_dev && st.st_ino == written->st_ino &&
 	    unlink(path) < 0)
-		log_warning_errno(-errno, "cannot remove port file '%s'", path);
+		log_warning_errno(-errno, "cannot remove '%s'", path);
+}
+
+/* A file the daemon writes once ready and removes at exit. */
+struct run_file {
+	char path[PATH_MAX];
+	struct stat st;
+	bool written;
+};
+
+static int run_file_write(struct run_file *f, const char *what, const char *text)
+{
+	int r = write_file_atomic(f->path, text, &f->st);
+
+	if (r < 0)
+		return log_error_errno(r, "cannot write %s '%s'", what, f->path);
+	f->written = true;
+	return 0;
+}
+
+static void run_file_remove(struct run_file *f)
+{
+	if (f->written)
+		remove_written(f->path, &f->st);
+	f->written = false;
+}
+
+/* `path` made absolute against the current directory (so it still names the
+ * same file once daemonized, after chdir("/")). */
+static int absolute_path(const char *path, char *out, size_t cap)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/')
+		return snprintf(out, cap, "%s", path) < (int)cap ? 0 : -ENAMETOOLONG;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	return snprintf(out, cap, "%s/%s", cwd, path) < (int)cap ? 0 : -ENAMETOOLONG;
+}
+
+/*
+ * The run directory where lttng-relayd 2.16 writes its port files: the
+ * LTTNG_RUNDIR environment variable, else /var/run/lttng for root, else
+ * LTTNG_HOME (or HOME, or the password entry's home) followed by "/.lttng".
+ */
+static int rundir_path(char *out, size_t cap)
+{
+	const char *dir = getenv("LTTNG_RUNDIR"), *home;
+	int n;
+
+	if (dir && dir[0])
+		n = snprintf(out, cap, "%s", dir);
+	else if (getuid() == 0)
+		n = snprintf(out, cap, "/var/run/lttng");
+	else {
+		home = getenv("LTTNG_HOME");
+		if (!home || !home[0])
+			home = getenv("HOME");
+		if (!home || !home[0]) {
+			struct passwd *pw = getpwuid(getuid());
+
+			home = pw ? pw->pw_dir : NULL;
+		}
+		if (!home)
+			return -ENOENT;
+		n = snprintf(out, cap, "%s/.lttng", home);
+	}
+	return n >= 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+/*
+ * Creates run directory `dir` if needed (mode 0700); as root, as
+ * lttng-relayd does, gives it group `gid` and mode 0755.
+ */
+static int make_rundir(const char *dir, gid_t gid)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "cannot create run directory '%s'", dir);
+	if (getuid() != 0)
+		return 0;
+	if (chown(dir, 0, gid) < 0 || chmod(dir, 0755) < 0)
+		return log_error_errno(-errno, "cannot set the owner of run directory '%s'", dir);
+	return 0;
+}
+
+/*
+ * The group of the run directory: -g GROUP (which must exist), else
+ * "tracing" if it exists, else root.
+ */
+static int rundir_group(const char *name, gid_t *ret)
+{
+	struct group *g = getgrnam(name ? name : "tracing");
+
+	if (g) {
+		*ret = g->gr_gid;
+		return 0;
+	}
+	if (name) {
+		log_error("unknown group '%s'", name);
+		return -ENOENT;
+	}
+	*ret = 0;
+	return 0;
+}
+
+/* --dynamic-port-allocation: RUNDIR/relayd/{control,data,live}.port, each
+ * holding the decimal port and a newline, as lttng-relayd 2.16 writes them. */
+static int write_dynamic_port_files(const struct options *o, const struct listener *ls,
+				    struct run_file files[3])
+{
+	static const char *const names[3] = { "control.port", "data.port", "live.port" };
+	char dir[PATH_MAX - 16], sub[PATH_MAX - 16], text[16];
+	gid_t gid = 0;
+	int r;
+
+	r = rundir_path(dir, sizeof(dir));
+	if (r < 0)
+		return log_error_errno(r, "cannot find the run directory");
+	r = getuid() == 0 ? rundir_group(o->group, &gid) : 0;
+	if (r < 0)
+		return r;
+	if (snprintf(sub, sizeof(sub), "%s/relayd", dir) >= (int)sizeof(sub))
+		return log_error_errno(-ENAMETOOLONG, "run directory '%s' too long", dir);
+	r = make_rundir(dir, gid);
+	if (r == 0)
+		r = make_rundir(sub, gid);
+	for (int i = 0; r == 0 && i < 3; i++) {
+		(void)snprintf(files[i].path, sizeof(files[i].path), "%s/%s", sub, names[i]);
+		(void)snprintf(text, sizeof(text), "%u\n", ls[i].port);
+		r = run_file_write(&files[i], "port file", text);
+	}
+	return r;
 }
 
 static void signal_cb(struct cl_watch *w, uint32_t events)
@@ -280,6 +436,9 @@ static void signal_cb(struct cl_watch *w, uint32_t events)
 	(void)events;
 	if (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 		log_info("signal %u received, shutting down", si.ssi_signo);
+#ifdef CTFLIVE_HAVE_SYSTEMD
+	(void)sd_notify(0, "STOPPING=1");
+#endif
 	cl_loop_stop(l->relay->loop);
 }
 
@@ -305,7 +464,7 @@ static void tick(void *userdata)
 	}
 }
 
-#define SHORTOPTS ":o:C:D:L:dbvhV"
+#define SHORTOPTS ":o:C:D:L:P:g:psxdbvhV"
 
 /*
  * The option getopt_long() just complained about (returned `c`, '?' or ':'),
@@ -347,16 +506,21 @@ static int long_matches(const struct option *opts, const char *prefix)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_PORT_FILE = 256, OPT_SYNC, OPT_MINOR, OPT_NO_CLEAR };
+	enum { OPT_PORT_FILE = 256, OPT_SYNC, OPT_MINOR, OPT_DYNAMIC };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "control-port", required_argument, NULL, 'C' },
 		{ "data-port", required_argument, NULL, 'D' },
 		{ "live-port", required_argument, NULL, 'L' },
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+		{ "dynamic-port-allocation", no_argument, NULL, OPT_DYNAMIC },
+		{ "pid-file", required_argument, NULL, 'P' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "group-output-by-host", no_argument, NULL, 'p' },
+		{ "group-output-by-session", no_argument, NULL, 's' },
 		{ "sync", required_argument, NULL, OPT_SYNC },
 		{ "protocol-minor", required_argument, NULL, OPT_MINOR },
-		{ "disallow-clear", no_argument, NULL, OPT_NO_CLEAR },
+		{ "disallow-clear", no_argument, NULL, 'x' },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "background", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -368,9 +532,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 	char name[64];
 	int c;
 
-	o->urls[0] = DEFAULT_CONTROL_URL;
-	o->urls[1] = DEFAULT_DATA_URL;
-	o->urls[2] = DEFAULT_LIVE_URL;
 	o->max_minor = CL_RELAYD_VERSION_MINOR;
 	o->sync_policy = "data";
 	opterr = 0; /* getopt's own messages name the program by its path */
@@ -378,6 +539,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'o':
 			o->output = optarg;
+			break;
+		case OPT_DYNAMIC:
+			o->dynamic_ports = true;
+			break;
+		case 'P':
+			o->pid_file = optarg;
+			break;
+		case 'g':
+			o->group = optarg;
+			break;
+		case 'p':
+		case 's':
+			o->by_session = c == 's';
+			o->by_seen |= c == 's' ? 2 : 1;
 			break;
 		case 'C':
 			o->urls[0] = optarg;
@@ -407,7 +582,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->max_minor = (unsigned)v;
 			break;
 		}
-		case OPT_NO_CLEAR:
+		case 'x':
 			o->disallow_clear = true;
 			break;
 		case 'd':
@@ -440,15 +615,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s' (try '--help')", argv[optind]);
+	if (o->by_seen == 3)
+		return usage_error("--group-output-by-host and --group-output-by-session "
+				   "are exclusive");
+	if (o->group && !getgrnam(o->group))
+		return usage_error("unknown group '%s'", o->group);
 	if (strcmp(o->sync_policy, "data") && strcmp(o->sync_policy, "none"))
 		return usage_error("invalid --sync '%s' (expecting 'data' or 'none')",
 				   o->sync_policy);
 	for (int i = 0; i < 3; i++) {
+		static const char *const default_urls[3] = { DEFAULT_CONTROL_URL, DEFAULT_DATA_URL,
+							     DEFAULT_LIVE_URL };
+		static const char *const dynamic_urls[3] = { "tcp://0.0.0.0:0", "tcp://0.0.0.0:0",
+							     "tcp://localhost:0" };
+		static const unsigned default_ports[] = { 5342, 5343, 5344 };
 		const char *why;
 
-		static const unsigned default_ports[] = { 5342, 5343, 5344 };
-
-		if (parse_url(o->urls[i], default_ports[i], &o->listen[i], &why) < 0)
+		/* --dynamic-port-allocation: what is not given is port 0. */
+		if (!o->urls[i])
+			o->urls[i] = o->dynamic_ports ? dynamic_urls[i] : default_urls[i];
+		if (parse_url(o->urls[i], o->dynamic_ports ? 0 : default_ports[i], &o->listen[i],
+			      &why) < 0)
 			return usage_error("invalid %s URL '%s': %s", url_names[i], o->urls[i],
 					   why);
 	}
@@ -506,9 +693,8 @@ int main(int argc, char **argv)
 	struct options o = { 0 };
 	struct relay relay = { .output_fd = -1 };
 	struct listener ls[3] = { 0 }, sig = { 0 };
-	char port_file[PATH_MAX];
-	struct stat port_file_st;
-	bool port_file_written = false;
+	struct run_file port_file = { 0 }, pid_file = { 0 }, dyn_files[3] = { 0 };
+	char text[128];
 	sigset_t mask;
 	int r, ret = 1;
 
@@ -541,6 +727,7 @@ int main(int argc, char **argv)
 	relay.max_minor = o.max_minor;
 	relay.next_stream_handle = 1;
 	relay.sync_publish = strcmp(o.sync_policy, "none") != 0;
+	relay.group_by_session = o.by_session;
 
 	r = open_output(o.output, &relay.output_fd);
 	if (r < 0)
@@ -566,17 +753,13 @@ int main(int argc, char **argv)
 		log_info("listening on %s (port %u)", o.urls[i], ls[i].port);
 	}
 	/* Relative to where we were started, even once daemonized (chdir "/"). */
-	if (o.port_file && o.port_file[0] != '/') {
-		char cwd[PATH_MAX];
-
-		if (!getcwd(cwd, sizeof(cwd)) ||
-		    snprintf(port_file, sizeof(port_file), "%s/%s", cwd, o.port_file) >=
-			    (int)sizeof(port_file)) {
-			log_error("port file path '%s' is too long", o.port_file);
-			goto out;
-		}
-	} else if (o.port_file) {
-		(void)snprintf(port_file, sizeof(port_file), "%s", o.port_file);
+	if (o.port_file && absolute_path(o.port_file, port_file.path, sizeof(port_file.path)) < 0) {
+		log_error("cannot resolve port file path '%s'", o.port_file);
+		goto out;
+	}
+	if (o.pid_file && absolute_path(o.pid_file, pid_file.path, sizeof(pid_file.path)) < 0) {
+		log_error("cannot resolve PID file path '%s'", o.pid_file);
+		goto out;
 	}
 	/* Before any thread starts: threads do not survive fork(). */
 	if (o.daemonize || o.background) {
@@ -605,13 +788,19 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	if (o.port_file) {
-		r = write_port_file(port_file, ls, &port_file_st);
-		if (r < 0) {
-			log_error_errno(r, "cannot write port file '%s'", o.port_file);
+	if (o.dynamic_ports && write_dynamic_port_files(&o, ls, dyn_files) < 0)
+		goto out;
+	if (o.pid_file) {
+		(void)snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+		if (run_file_write(&pid_file, "PID file", text) < 0)
 			goto out;
-		}
-		port_file_written = true;
+	}
+	/* Last: tests take the port file as the sign that every file exists. */
+	if (o.port_file) {
+		(void)snprintf(text, sizeof(text), "control %u\ndata %u\nlive %u\n", ls[0].port,
+			       ls[1].port, ls[2].port);
+		if (run_file_write(&port_file, "port file", text) < 0)
+			goto out;
 	}
 	listeners = ls;
 	cl_loop_set_before_sleep(relay.loop, before_sleep, &relay);
@@ -621,6 +810,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+#ifdef CTFLIVE_HAVE_SYSTEMD
+	/* The ports listen and the port files exist: ready (sd_notify(3)). */
+	r = sd_notifyf(
+		0,
+		"READY=1\nMAINPID=%ld\nSTATUS=listening on ports %u (control), %u (data), %u (live)",
+		(long)getpid(), ls[0].port, ls[1].port, ls[2].port);
+	if (r < 0)
+		log_warning_errno(r, "cannot notify the service manager");
+#endif
 	r = cl_loop_run(relay.loop);
 	if (r < 0)
 		log_error_errno(r, "event loop failed");
@@ -632,8 +830,10 @@ out:
 	live_fini(&relay);
 	publish_fini(&relay);
 	relay_shutdown(&relay);
-	if (port_file_written)
-		remove_port_file(port_file, &port_file_st);
+	run_file_remove(&port_file);
+	for (int i = 0; i < 3; i++)
+		run_file_remove(&dyn_files[i]);
+	run_file_remove(&pid_file);
 	for (int i = 0; i < 3; i++) {
 		if (ls[i].watch.fd < 0)
 			continue;

@@ -242,9 +242,10 @@ struct relay {
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
 	struct publisher *publisher; /* owned (publish.c): the sync worker, or NULL */
 	bool allow_clear;
-	uint32_t max_minor; /* highest relayd and live protocol minor announced (<= 15) */
-	bool sync_publish;  /* publish to viewers only after fdatasync (publish.h) */
-	struct live *live;  /* owned: the live viewer server */
+	uint32_t max_minor;    /* highest relayd and live protocol minor announced (<= 15) */
+	bool sync_publish;     /* publish to viewers only after fdatasync (publish.h) */
+	bool group_by_session; /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
+	struct live *live;     /* owned: the live viewer server */
 };
 
 /* ---- connections (conn.c) ---- */

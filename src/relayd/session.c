@@ -32,7 +32,13 @@ struct session *session_find(struct relay *relay, uint64_t id)
 	return NULL;
 }
 
-static int compute_output_path(const struct cl_relayd_create_session *m, char **ret)
+/*
+ * The session directory, as lttng-relayd names it: by host (the default),
+ * HOST/BASE_PATH, HOST/SESSION (a name that holds its creation time) or
+ * HOST/SESSION-DATETIME; by session, SESSION/HOST-DATETIME[/BASE_PATH].
+ */
+static int compute_output_path(const struct relay *relay, const struct cl_relayd_create_session *m,
+			       char **ret)
 {
 	char base[CL_RELAYD_PATH_MAX], when[32];
 	int r;
@@ -40,7 +46,13 @@ static int compute_output_path(const struct cl_relayd_create_session *m, char **
 	r = cl_normalize_relpath(m->base_path, true, true, base, sizeof(base));
 	if (r < 0)
 		return r;
-	if (base[0])
+	if (relay->group_by_session) {
+		r = cl_format_time(m->creation_time, "%Y%m%d-%H%M%S", when, sizeof(when));
+		if (r < 0)
+			return r;
+		*ret = cl_asprintf("%s/%s-%s%s%s", m->session_name, m->hostname, when,
+				   base[0] ? "/" : "", base);
+	} else if (base[0])
 		*ret = cl_asprintf("%s/%s", m->hostname, base);
 	else if (m->session_name_contains_creation_time)
 		*ret = cl_asprintf("%s/%s", m->hostname, m->session_name);
@@ -100,7 +112,7 @@ int session_create(struct relay *relay, const struct cl_relayd_create_session *m
 	}
 
 	if (minor >= 11) {
-		r = compute_output_path(m, &s->output_path);
+		r = compute_output_path(relay, m, &s->output_path);
 		if (r < 0)
 			goto fail;
 		r = cl_mkdir_beneath(relay->output_fd, s->output_path, &s->dir_fd);
@@ -122,11 +134,15 @@ int session_create(struct relay *relay, const struct cl_relayd_create_session *m
 		/*
 		 * Pre-2.11 peers send stream paths that start with
 		 * "<host>/<session>-<datetime>/": they get one anonymous chunk
-		 * rooted at the output directory.
+		 * rooted at the output directory (whatever the grouping).
 		 */
 		struct chunk *c;
 		int fd;
 
+		if (relay->group_by_session)
+			log_warning("session '%s': a protocol 2.%u peer names its own paths, "
+				    "grouped by host",
+				    s->session_name, minor);
 		s->output_path = strdup(s->hostname[0] ? s->hostname : "");
 		s->dir_fd = fcntl(relay->output_fd, F_DUPFD_CLOEXEC, 0);
 		if (!s->output_path || s->dir_fd < 0) {

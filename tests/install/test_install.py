@@ -68,6 +68,11 @@ def test_layout(stage):
                  "man1/ctflive-follow.1", "man1/ctflive-ls.1"):
         assert (prefix / "share" / "man" / page).is_file(), page
     assert (prefix / "share" / "bash-completion" / "completions" / "ctflive").is_file()
+    # The service: unit, system user, options file (under the prefix).
+    unit = (prefix / "lib" / "systemd" / "system" / "ctflive-relayd.service").read_text()
+    assert "Type=notify" in unit
+    assert (prefix / "lib" / "sysusers.d" / "ctflive-relayd.conf").is_file()
+    assert (prefix / "etc" / "default" / "ctflive-relayd").is_file()
     soname = run(["readelf", "-d", str(real)])
     assert "Library soname: [libctflive.so.0]" in soname
 

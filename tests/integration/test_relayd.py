@@ -48,8 +48,8 @@ def assert_one_error(r: subprocess.CompletedProcess, status: int, message: str) 
 @pytest.mark.parametrize("args, message", [
     (["--bogus"], "unrecognized option '--bogus'"),
     (["--bogus=1"], "unrecognized option '--bogus'"),
-    (["-x"], "unrecognized option '-x'"),
-    (["-vx"], "unrecognized option '-x'"),
+    (["-y"], "unrecognized option '-y'"),
+    (["-vy"], "unrecognized option '-y'"),
     (["--d"], "option '--d' is ambiguous"),
     (["--help=1"], "option '--help' takes no argument"),
     (["--port-file"], "option '--port-file' requires an argument"),
