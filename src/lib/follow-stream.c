@@ -335,6 +335,11 @@ static int poll_new_files(struct ctflive_follow *f)
 				fi->exhausted = true;
 			continue;
 		}
+		/* The metadata declaring its stream class may be published after
+		 * the first index entry: attach the file once it is (at the end,
+		 * in any case, so that a missing class is a decoding error). */
+		if (!f->final && !ctflive_ctf_trace_has_stream_class(fi->tr->trace, e.stream_id))
+			continue;
 		r = attach_file(f, fi, &e);
 		if (r < 0)
 			return r;
