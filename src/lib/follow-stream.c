@@ -7,9 +7,11 @@
  *
  * Reading order within one poll: the session marker first (once it is seen
  * unlocked the relay is done, so everything read afterwards is final), then
- * index entries and packets, then metadata: an unlocked index entry
- * guarantees its metadata was unlocked before it, so metadata read after
- * the entry covers it.
+ * index entries and packets, then metadata: metadata the relay received
+ * before an index entry is unlocked before it, so metadata read after the
+ * entry covers it. The metadata of a new stream class can still come after
+ * the first entry of its tracefile (seen with LTTng 2.16 under load): such
+ * a file is attached once the metadata declares its class.
  */
 #include <errno.h>
 #include <fcntl.h>
