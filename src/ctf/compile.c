@@ -42,6 +42,37 @@ static struct cl_node *walk_path(struct cl_node *n, const char *rest)
 	return n;
 }
 
+/*
+ * A path from the root of the scope being compiled: its structures are still
+ * open, so a name may be the member being compiled (the next open structure,
+ * when it is that member itself) rather than one already done.
+ */
+static struct cl_node *walk_open(struct cctx *c, const char *rest)
+{
+	struct cl_node *n = c->depth > 0 ? c->stack[0].node : NULL;
+	int lvl = 0;
+
+	while (n && *rest) {
+		const char *dot = strchr(rest, '.');
+		size_t len = dot ? (size_t)(dot - rest) : strlen(rest);
+		struct cl_node *k = find_kid(n, UINT32_MAX, rest, len);
+
+		if (!k && lvl + 1 < c->depth && n == c->stack[lvl].node && n->type &&
+		    n->nkids < n->type->nfields) {
+			const struct cl_tfield *f = &n->type->fields[n->nkids];
+
+			if (strlen(f->name) == len && !memcmp(f->name, rest, len) &&
+			    c->stack[lvl + 1].node->type == f->type)
+				k = c->stack[++lvl].node;
+		} else if (k && lvl + 1 < c->depth && k == c->stack[lvl + 1].node) {
+			lvl++;
+		}
+		n = k;
+		rest = dot ? dot + 1 : rest + len;
+	}
+	return n;
+}
+
 static struct cl_node *resolve_path(struct cctx *c, const char *path, struct cl_node **ret_root)
 {
 	*ret_root = NULL;
@@ -61,7 +92,7 @@ static struct cl_node *resolve_path(struct cctx *c, const char *path, struct cl_
 
 		if (!strncmp(path, abs[i].prefix, pl)) {
 			if (abs[i].sc == c->scope)
-				return walk_path(c->stack[0].node, path + pl);
+				return walk_open(c, path + pl);
 			*ret_root = c->roots[abs[i].sc];
 			return walk_path(c->roots[abs[i].sc], path + pl);
 		}
@@ -93,9 +124,14 @@ static bool scope_printed(enum scope_id sc)
 
 static int compile(struct cctx *c, const struct cl_type *t, const char *name, struct cl_node **ret);
 
+/* want_enum: variant tag (an enumeration; CTF 2: any integer); else a
+ * sequence length, or with t->kind CL_K_OPT an optional's selector (a
+ * boolean, or any integer when the optional has selector ranges). */
 static int compile_ref(struct cctx *c, struct cl_node *n, const char *path, bool want_enum,
 		       const struct cl_type *t)
 {
+	bool opt = t->kind == CL_K_OPT;
+
 	struct cl_node *root = NULL;
 	struct cl_node *target = resolve_path(c, path, &root);
 	bool rebuild = false;
@@ -105,15 +141,25 @@ static int compile_ref(struct cctx *c, struct cl_node *n, const char *path, bool
 			    want_enum ? "variant tag" : "sequence length", path);
 	if (target->type && target->type->bitmap)
 		return SERR(c->s, t->line, t->col, "%s '%s' is a bit map",
+			    want_enum || opt ? "selector" : "length", path);
+	if (opt) {
+		bool is_bool = (target->flags & CL_N_BOOL) != 0;
+
+		if ((target->kind != CL_K_INT && target->kind != CL_K_ENUM) ||
+		    is_bool != (t->sel == NULL))
+			return SERR(c->s, t->line, t->col, "optional selector '%s' is not %s", path,
+				    t->sel ? "an integer" : "a boolean");
+	} else if (target->flags & CL_N_BOOL) {
+		return SERR(c->s, t->line, t->col, "%s '%s' is a boolean",
 			    want_enum ? "variant selector" : "length", path);
-	if (want_enum && t->sel && target->kind == CL_K_INT)
+	} else if (want_enum && t->sel && target->kind == CL_K_INT)
 		; /* CTF 2: options selected by ranges of any integer */
 	else if (want_enum ? target->kind != CL_K_ENUM
 			   : (target->kind != CL_K_INT && target->kind != CL_K_ENUM))
 		return SERR(c->s, t->line, t->col, "%s '%s' is not %s",
 			    want_enum ? "variant tag" : "sequence length", path,
 			    want_enum ? "an enumeration" : "an integer");
-	if (!want_enum && (target->flags & CL_N_SIGNED))
+	if (!want_enum && !opt && (target->flags & CL_N_SIGNED))
 		return SERR(c->s, t->line, t->col, "sequence length '%s' is signed", path);
 	if (!target->reg) {
 		if (c->s->t->nregs >= (1u << 20))
@@ -128,7 +174,7 @@ static int compile_ref(struct cctx *c, struct cl_node *n, const char *path, bool
 	if (scope_printed(c->scope))
 		target->flags |= CL_N_PRINT;
 	n->ref_reg = target->reg;
-	if (want_enum)
+	if (want_enum || opt)
 		n->tag = target;
 	if (rebuild)
 		return build_prog(c, root);
@@ -210,6 +256,11 @@ static int compile_scalar(struct cctx *c, const struct cl_type *t, struct cl_nod
 		n->flags |= CL_N_SIGNED;
 	if (t->bitmap)
 		n->flags |= CL_N_BITMAP;
+	if (t->boolean)
+		n->flags |= CL_N_BOOL;
+	if (t->varint)
+		n->flags |= CL_N_VARINT;
+	n->enc = t->enc;
 	if (t->kind == CL_K_FLOAT || t->kind == CL_K_STRING) {
 		if (scope_printed(c->scope))
 			n->flags |= CL_N_PRINT;
@@ -240,7 +291,7 @@ static int finish_node(struct cctx *c, struct cl_node *n)
 	uint64_t nv = 0;
 
 	if ((n->kind == CL_K_INT || n->kind == CL_K_ENUM) && n->size % 8 == 0 &&
-	    n->align % 8 == 0) {
+	    n->align % 8 == 0 && !(n->flags & CL_N_VARINT)) {
 		bool le = n->bo == CL_BO_LE;
 
 		switch (n->size) {
@@ -272,6 +323,7 @@ static int finish_node(struct cctx *c, struct cl_node *n)
 		break;
 	case CL_K_VARIANT:
 	case CL_K_SEQ:
+	case CL_K_OPT:
 		nv = CL_NVALS_VAR;
 		break;
 	case CL_K_ARRAY:
@@ -335,6 +387,9 @@ static bool sel_matches_tag(const struct cl_type *tag, const struct cl_type *sel
 {
 	if (tag->kind != CL_K_ENUM)
 		return false;
+	for (uint32_t k = 0; k < sel->nmaps; k++)
+		if (!sel->maps[k].label)
+			return false; /* unnamed option */
 	for (uint32_t m = 0; m < tag->nmaps; m++) {
 		const struct cl_enum_map *mp = &tag->maps[m];
 		bool ok = false;
@@ -441,7 +496,17 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 				return -ENOMEM;
 			for (uint32_t m = 0; m < et->nmaps; m++) {
 				n->opt_of_map[m] = -1;
+				if (t->sel && et->maps[m].opt >= 0 &&
+				    (uint32_t)et->maps[m].opt < n->nkids) {
+					/* CTF 2 ranges: the option they belong to */
+					n->opt_of_map[m] = et->maps[m].opt;
+					continue;
+				}
+				if (!et->maps[m].label)
+					continue;
 				for (uint32_t k = 0; k < n->nkids; k++) {
+					if (!n->kids[k]->orig_name)
+						continue;
 					if (!strcmp(n->kids[k]->orig_name, et->maps[m].label)) {
 						n->opt_of_map[m] = (int32_t)k;
 						break;
@@ -456,12 +521,24 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 			TRY(compile_ref(c, n, t->length_path, false, t));
 		n->length = t->length;
 		TRY(compile(c, t->elem, NULL, &n->elem));
-		n->align = n->elem->align;
+		if (n->elem->align > n->align)
+			n->align = n->elem->align;
 		if (n->elem->flags & CL_N_PRINT)
 			n->flags |= CL_N_PRINT;
 		if (t->elem->kind == CL_K_INT && t->elem->size == 8 && t->elem->align == 8 &&
 		    t->elem->text)
 			n->flags |= CL_N_TEXT;
+		if (t->blob)
+			n->flags |= CL_N_BLOB;
+		n->enc = t->enc;
+		break;
+	case CL_K_OPT:
+		/* CTF 2 optional: selector, then the field when present */
+		TRY(compile_ref(c, n, t->tag, false, t));
+		TRY(compile(c, t->elem, NULL, &n->elem));
+		n->align = 1;
+		if (n->elem->flags & CL_N_PRINT)
+			n->flags |= CL_N_PRINT;
 		break;
 	}
 	TRY(finish_node(c, n));
@@ -514,8 +591,8 @@ static int gen(struct cctx *c, struct pbuf *p, struct cl_node *n)
 			return emit(p, plain[n->fast], n->align, n);
 		return emit(p, CL_OP_FAST_INT, n->align, n);
 	}
-	if ((n->kind == CL_K_SEQ) && (n->flags & CL_N_TEXT))
-		return emit(p, CL_OP_TEXT_SEQ, 0, n);
+	if ((n->kind == CL_K_SEQ) && (n->flags & CL_N_TEXT) && (n->enc & CL_ENC_UNIT) <= 1)
+		return emit(p, CL_OP_TEXT_SEQ, 0, n); /* (UTF-16/32 are checked: node) */
 	if (n->kind == CL_K_STRUCT) {
 		/* the first field aligns itself: only a stricter struct alignment
 		 * (or an empty struct) needs its own step */
@@ -580,7 +657,8 @@ static bool is_uint(const struct cl_node *n, const char *name, unsigned size, un
 {
 	return n && (n->kind == CL_K_INT || n->kind == CL_K_ENUM) && n->orig_name &&
 	       !strcmp(n->orig_name, name) && n->size == size && n->align == align &&
-	       !(n->flags & CL_N_SIGNED) && n->bo == CL_BO_LE;
+	       !(n->flags & (CL_N_SIGNED | CL_N_VARINT | CL_N_BOOL | CL_N_BITMAP)) &&
+	       n->bo == CL_BO_LE;
 }
 
 static bool is_struct(const struct cl_node *n, const char *name, uint32_t nkids)

@@ -61,6 +61,7 @@ enum cl_kind {
 	CL_K_VARIANT,
 	CL_K_ARRAY,
 	CL_K_SEQ,
+	CL_K_OPT, /* CTF 2 optional: elem, present when the selector says so */
 };
 
 enum cl_bo { CL_BO_NATIVE = 0, CL_BO_LE, CL_BO_BE };
@@ -97,9 +98,14 @@ struct cl_clock {
 };
 
 struct cl_enum_map {
-	const char *label;
-	uint64_t lo, hi; /* as signed when the container is signed */
+	const char *label; /* NULL: unnamed CTF 2 variant option */
+	uint64_t lo, hi;   /* as signed when the container is signed */
+	int32_t opt;       /* CTF 2 variant selector ranges: option index */
 };
+
+/* CTF 2 string encodings (cl_type.enc, cl_node.enc): code unit size in
+ * bytes, with CL_ENC_BE for big-endian UTF-16/UTF-32; 0 is UTF-8. */
+enum { CL_ENC_UTF8 = 0, CL_ENC_UNIT = 7, CL_ENC_BE = 8 };
 
 /* Declared type (shared, immutable once built). */
 struct cl_type {
@@ -126,8 +132,17 @@ struct cl_type {
 	struct cl_type *elem;
 	uint64_t length;
 	const char *length_path;
-	uint8_t role; /* CTF 2: CL_M_* meaning from the field's roles (0: by name) */
-	bool bitmap;  /* CTF 2 bit map: enum whose maps are bit index ranges, by label */
+	uint8_t role;           /* CTF 2: CL_M_* meaning from the field's roles (0: by name) */
+	bool bitmap;            /* CTF 2 bit map: enum whose maps are bit index ranges, by label */
+	bool boolean;           /* CTF 2 fixed-length boolean: an integer printed true/false */
+	bool varint;            /* CTF 2 LEB128 integer (size 64 for printing) */
+	bool blob;              /* CTF 2 BLOB: byte array/sequence printed as hex bytes */
+	uint8_t enc;            /* string, text array/sequence: CL_ENC_* */
+	const char *media_type; /* BLOB */
+	/* enum: the first mapping of each label, in babeltrace2 2.1's print
+	 * order (cl_enum_label_order()); NULL until computed */
+	uint32_t *lorder;
+	uint32_t nlorder;
 	int line, col;
 };
 
@@ -144,6 +159,9 @@ enum cl_node_flags {
 	CL_N_CLOCK = 1 << 3,      /* updates the stream clock */
 	CL_N_EMPTY_ORIG = 1 << 4, /* struct declared empty (kept when printing) */
 	CL_N_BITMAP = 1 << 5,     /* CTF 2 bit map (type->maps: bit ranges) */
+	CL_N_BOOL = 1 << 6,       /* CTF 2 boolean */
+	CL_N_VARINT = 1 << 7,     /* CTF 2 LEB128 integer */
+	CL_N_BLOB = 1 << 8,       /* CTF 2 BLOB (with CL_N_TEXT: one value, the bytes) */
 };
 
 struct cl_node {
@@ -155,6 +173,7 @@ struct cl_node {
 	uint8_t fast;          /* CL_FAST_*: byte-aligned integer load */
 	uint8_t side;          /* has reg, meaning or clock: slow bookkeeping */
 	uint16_t size;         /* bits */
+	uint8_t enc;           /* strings, text arrays: CL_ENC_* */
 	uint32_t align;        /* bits */
 	uint32_t reg;          /* 0 = value not kept in a register */
 	const char *name;      /* printed name (one '_' stripped) */
@@ -163,9 +182,9 @@ struct cl_node {
 	struct cl_node **kids;
 	uint32_t nkids;
 	uint32_t ref_reg;          /* sequence length / variant tag register */
-	const struct cl_node *tag; /* variant: the enum node */
+	const struct cl_node *tag; /* variant: the enum node; optional: the selector */
 	int32_t *opt_of_map;       /* variant: option index for each enum mapping */
-	struct cl_node *elem;      /* array/seq */
+	struct cl_node *elem;      /* array/seq, optional */
 	uint64_t length;           /* array */
 	uint32_t nvals;            /* values it produces, CL_NVALS_VAR if variable */
 	const char *sep;           /* ", <name> = " (printers: +1 for the first field) */
@@ -324,6 +343,10 @@ struct ctflive_ctf_trace {
 int cl_ctf2_parse_more(struct ctflive_ctf_trace *t, bool final, struct ctflive_ctf_diag *reterr);
 /* Releases what the CTF 2 front end keeps outside the arena. */
 void cl_ctf2_release(struct ctflive_ctf_trace *t);
+
+/* meta-types.c: computes t->lorder (see struct cl_type) from t->maps:
+ * babeltrace2 2.1's order of the labels, reversed for CTF 2. -ENOMEM. */
+int cl_enum_label_order(struct cl_arena *a, struct cl_type *t, bool reverse);
 
 /* meta.c */
 int cl_meta_process(struct ctflive_ctf_trace *t, struct ast_top *list, bool final,

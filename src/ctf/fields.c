@@ -10,7 +10,9 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +93,107 @@ static int dec_int(struct dctx *d, const struct cl_node *n)
 	}
 	if (n->flags & CL_N_CLOCK)
 		s->clock = cl_clock_update(s->clock, v, n->size);
+	return 0;
+}
+
+/* CTF 2 LEB128 integer (CTF2-SPEC-2.0 variable-length integers): 7 bits
+ * per byte, least significant group first, the high bit of a byte set when
+ * another follows; signed ones sign-extend from the last group. At most 64
+ * significant bits (babeltrace2 2.1 keeps 64-bit values too). */
+static int dec_varint(struct dctx *d, const struct cl_node *n)
+{
+	struct ctflive_ctf_stream *s = d->s;
+	struct cl_val *val;
+	uint64_t v = 0, pos = d->pos;
+	unsigned shift = 0;
+	uint8_t byte;
+	int r = 0;
+
+	do {
+		if (pos > d->lim || d->lim - pos < 8)
+			return cl_dec_err(s, -EBADMSG, d->pos,
+					  "LEB128 field '%s' goes past the end of the packet",
+					  n->orig_name ? n->orig_name : "");
+		byte = d->buf[pos / 8];
+		pos += 8;
+		if (shift >= 64 || (shift == 63 && (byte & 0x7f) > 1 &&
+				    !((n->flags & CL_N_SIGNED) && (byte & 0x7f) == 0x7f)))
+			return cl_dec_err(s, -EBADMSG, d->pos,
+					  "LEB128 field '%s' has more than 64 bits",
+					  n->orig_name ? n->orig_name : "");
+		v |= (uint64_t)(byte & 0x7f) << shift;
+		shift += 7;
+	} while (byte & 0x80);
+	if ((n->flags & CL_N_SIGNED) && shift < 64 && (byte & 0x40))
+		v |= ~UINT64_C(0) << shift;
+	d->pos = pos;
+	d->last_bo = 0;
+	val = push(d, &r);
+	if (!val)
+		return r;
+	val->u = v;
+	if (n->reg)
+		s->regs[n->reg] = v;
+	if (n->meaning) {
+		s->mv[n->meaning] = v;
+		s->mset |= 1u << n->meaning;
+	}
+	if (n->flags & CL_N_CLOCK)
+		s->clock = cl_clock_update(s->clock, v, 64);
+	return 0;
+}
+
+/* IEEE 754 binary16 to double. */
+static double half_to_double(uint16_t h)
+{
+	int e = (h >> 10) & 0x1f;
+	unsigned mant = h & 0x3ffu;
+	double m = mant, v;
+
+	if (e == 0)
+		v = ldexp(m, -24);
+	else if (e == 31)
+		v = mant ? NAN : INFINITY;
+	else
+		v = ldexp(m + 1024, e - 25);
+	return (h & 0x8000) ? -v : v;
+}
+
+/*
+ * UTF-16/UTF-32 text (enc: CL_ENC_*) up to its first zero code unit: 0 if
+ * valid, else -1 (an unpaired surrogate, a value above U+10FFFF, or a
+ * partial code unit before any zero one). babeltrace2 2.1.2 converts the
+ * same bytes with iconv and fails on the same ones.
+ */
+static int utf_check(const uint8_t *p, size_t n, unsigned enc)
+{
+	unsigned unit = enc & CL_ENC_UNIT;
+	bool be = (enc & CL_ENC_BE) != 0;
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cp = 0;
+
+		if (n - i < unit)
+			return -1;
+		for (unsigned k = 0; k < unit; k++)
+			cp |= (uint32_t)p[i + (be ? k : unit - 1 - k)] << (8 * (unit - 1 - k));
+		i += unit;
+		if (cp == 0)
+			return 0;
+		if (unit == 2 && cp >= 0xd800 && cp <= 0xdbff) {
+			uint32_t lo;
+
+			if (n - i < 2)
+				return -1;
+			lo = be ? (uint32_t)p[i] << 8 | p[i + 1] : (uint32_t)p[i + 1] << 8 | p[i];
+			if (lo < 0xdc00 || lo > 0xdfff)
+				return -1;
+			i += 2;
+		} else if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -187,7 +290,33 @@ static int dec_node(struct dctx *d, const struct cl_node *n)
 	switch (n->kind) {
 	case CL_K_INT:
 	case CL_K_ENUM:
+		if (n->flags & CL_N_VARINT)
+			return dec_varint(d, n);
 		return dec_int(d, n);
+	case CL_K_OPT: {
+		const struct cl_type *st = n->type->sel;
+		uint64_t sv = s->regs[n->ref_reg];
+		bool present = !st;
+
+		if (st) {
+			bool sg = (n->tag->flags & CL_N_SIGNED) != 0;
+
+			for (uint32_t m = 0; m < st->nmaps && !present; m++) {
+				const struct cl_enum_map *mp = &st->maps[m];
+
+				present = sg ? ((int64_t)sv >= (int64_t)mp->lo &&
+						(int64_t)sv <= (int64_t)mp->hi)
+					     : (sv >= mp->lo && sv <= mp->hi);
+			}
+		} else {
+			present = sv != 0;
+		}
+		val = push(d, &r);
+		if (!val)
+			return r;
+		val->n = present;
+		return present ? dec_node(d, n->elem) : 0;
+	}
 	case CL_K_FLOAT: {
 		uint64_t v;
 
@@ -200,7 +329,9 @@ static int dec_node(struct dctx *d, const struct cl_node *n)
 		val = push(d, &r);
 		if (!val)
 			return r;
-		if (n->size == 32) {
+		if (n->size == 16) {
+			val->d = half_to_double((uint16_t)v);
+		} else if (n->size == 32) {
 			float f;
 			uint32_t w = (uint32_t)v;
 
@@ -215,16 +346,38 @@ static int dec_node(struct dctx *d, const struct cl_node *n)
 		const uint8_t *p = d->buf + d->pos / 8, *z;
 		size_t avail = (size_t)((d->lim - d->pos) / 8);
 
-		z = memchr(p, 0, avail);
+		size_t unit = n->enc & CL_ENC_UNIT, slen;
+
+		if (unit > 1) {
+			/* UTF-16/UTF-32: a zero code unit ends it */
+			z = NULL;
+			for (size_t off = 0; off + unit <= avail; off += unit) {
+				bool zero = true;
+
+				for (size_t k = 0; k < unit && zero; k++)
+					zero = !p[off + k];
+				if (zero) {
+					z = p + off;
+					break;
+				}
+			}
+		} else {
+			unit = 1;
+			z = memchr(p, 0, avail);
+		}
 		if (!z)
 			return cl_dec_err(s, -EBADMSG, d->pos, "unterminated string '%s'",
 					  n->orig_name ? n->orig_name : "");
+		if (unit > 1 && utf_check(p, (size_t)(z - p), n->enc) < 0)
+			return cl_dec_err(s, -EBADMSG, d->pos, "invalid UTF-%zu string '%s'",
+					  unit * 8, n->orig_name ? n->orig_name : "");
 		val = push(d, &r);
 		if (!val)
 			return r;
 		val->p = p;
 		val->n = (uint64_t)(z - p);
-		d->pos += (val->n + 1) * 8;
+		slen = (size_t)val->n + unit;
+		d->pos += (uint64_t)slen * 8;
 		d->last_bo = 0;
 		return 0;
 	}
@@ -271,6 +424,12 @@ static int dec_node(struct dctx *d, const struct cl_node *n)
 			if (len > (d->lim - d->pos) / 8)
 				return cl_dec_err(s, -EBADMSG, d->pos,
 						  "text array '%s' past the end of the packet",
+						  n->orig_name ? n->orig_name : "");
+			if ((n->enc & CL_ENC_UNIT) > 1 &&
+			    utf_check(d->buf + d->pos / 8, (size_t)len, n->enc) < 0)
+				return cl_dec_err(s, -EBADMSG, d->pos,
+						  "invalid UTF-%zu string '%s'",
+						  (size_t)(n->enc & CL_ENC_UNIT) * 8,
 						  n->orig_name ? n->orig_name : "");
 			val = push(d, &r);
 			if (!val)

@@ -102,6 +102,36 @@ static void json_str(struct cl_obuf *b, const uint8_t *s, size_t n)
 	cl_ob_putc(b, '"');
 }
 
+/* A string value: UTF-16/UTF-32 converted to UTF-8, up to a zero code unit. */
+static void json_text(struct cl_obuf *b, const uint8_t *s, size_t n, unsigned enc)
+{
+	uint8_t tmp[1024];
+	size_t used, k, start;
+	bool nul = false;
+
+	if ((enc & CL_ENC_UNIT) <= 1) {
+		const uint8_t *z = memchr(s, 0, n);
+
+		json_str(b, s, z ? (size_t)(z - s) : n);
+		return;
+	}
+	/* whole code points per chunk, so escaping chunk by chunk is exact */
+	cl_ob_putc(b, '"');
+	while (n && !nul) {
+		k = cl_utf_to_utf8(s, n, enc, &used, &nul, tmp, sizeof(tmp));
+		start = b->len;
+		json_str(b, tmp, k);
+		/* drop the quotes json_str put around the chunk */
+		if (!b->oom && b->len >= start + 2) {
+			memmove(b->d + start, b->d + start + 1, b->len - start - 2);
+			b->len -= 2;
+		}
+		s += used;
+		n -= used;
+	}
+	cl_ob_putc(b, '"');
+}
+
 static void json_cstr(struct cl_obuf *b, const char *s)
 {
 	json_str(b, (const uint8_t *)s, strlen(s));
@@ -148,12 +178,22 @@ static size_t json_node(struct cl_obuf *b, const struct cl_node *n, const struct
 
 	switch (n->kind) {
 	case CL_K_INT:
+		if (n->flags & CL_N_BOOL) {
+			if (v[i].u)
+				CL_OB_LIT(b, "true");
+			else
+				CL_OB_LIT(b, "false");
+			return i + 1;
+		}
 		json_int(b, n, v[i].u);
 		return i + 1;
 	case CL_K_ENUM:
 		if (n->flags & CL_N_BITMAP) {
-			/* CTF 2 bit map: its value only, for now */
+			CL_OB_LIT(b, "{\"value\":");
 			json_int(b, n, v[i].u);
+			CL_OB_LIT(b, ",\"flags\":[");
+			cl_bitmap_flags(b, n->type, v[i].u, true);
+			CL_OB_LIT(b, "]}");
 			return i + 1;
 		}
 		CL_OB_LIT(b, "{\"value\":");
@@ -171,15 +211,27 @@ static size_t json_node(struct cl_obuf *b, const struct cl_node *n, const struct
 		}
 		return i + 1;
 	case CL_K_STRING:
-		json_str(b, v[i].p, (size_t)v[i].n);
+		if (n->enc)
+			json_text(b, v[i].p, (size_t)v[i].n, n->enc);
+		else
+			json_str(b, v[i].p, (size_t)v[i].n);
 		return i + 1;
+	case CL_K_OPT:
+		if (!v[i].n) {
+			CL_OB_LIT(b, "null");
+			return i + 1;
+		}
+		return json_node(b, n->elem, v, i + 1);
 	case CL_K_STRUCT:
 		return json_struct(b, n, v, i);
 	case CL_K_VARIANT: {
 		const struct cl_node *opt = n->kids[v[i].n];
 
 		CL_OB_LIT(b, "{\"option\":");
-		json_cstr(b, opt->name);
+		if (opt->name)
+			json_cstr(b, opt->name);
+		else
+			cl_ob_u64(b, v[i].n); /* unnamed CTF 2 option: its index */
 		CL_OB_LIT(b, ",\"value\":");
 		i = json_node(b, opt, v, i + 1);
 		cl_ob_putc(b, '}');
@@ -189,10 +241,23 @@ static size_t json_node(struct cl_obuf *b, const struct cl_node *n, const struct
 	case CL_K_SEQ: {
 		uint64_t len = v[i].n;
 
-		if (n->flags & CL_N_TEXT) {
-			const uint8_t *z = memchr(v[i].p, 0, (size_t)len);
+		if (n->flags & CL_N_BLOB) {
+			static const char hex[] = "0123456789abcdef";
 
-			json_str(b, v[i].p, z ? (size_t)(z - v[i].p) : (size_t)len);
+			CL_OB_LIT(b, "{\"media_type\":");
+			json_cstr(b, n->type->media_type ? n->type->media_type
+							 : "application/octet-stream");
+			CL_OB_LIT(b, ",\"hex\":\"");
+			for (uint64_t k = 0; k < len; k++) {
+				char x[2] = { hex[v[i].p[k] >> 4], hex[v[i].p[k] & 15] };
+
+				cl_ob_put(b, x, 2);
+			}
+			CL_OB_LIT(b, "\"}");
+			return i + 1;
+		}
+		if (n->flags & CL_N_TEXT) {
+			json_text(b, v[i].p, (size_t)len, n->enc);
 			return i + 1;
 		}
 		i++;

@@ -396,6 +396,7 @@ static int build_enum(struct sema *s, const struct ast_type *a, struct cl_type *
 		first = false;
 	}
 	t->nmaps = n;
+	TRY(cl_enum_label_order(&s->t->arena, t, false));
 	if (a->name)
 		TRY(sym_add(s, "enum", a->name, t));
 	*ret = t;
@@ -496,4 +497,200 @@ int cl_meta_body_entry(struct sema *s, const struct ast_entry *e, struct cl_type
 	default:
 		return SERR(s, e->line, e->col, "unexpected entry in structure");
 	}
+}
+
+/* ---- order of enumeration labels in babeltrace2 2.1 text ----------------
+ *
+ * babeltrace2 2.1 keeps the mappings of an enumeration field class in a C++
+ * std::unordered_map keyed by label (libstdc++), and prints the labels of a
+ * value in the order the IR gets them from iterating that container: for
+ * TSDL the iteration order of the labels inserted in declaration order, for
+ * CTF 2 the reverse of it (observed with babeltrace2 2.1.2). The iteration
+ * order of libstdc++'s hash table is a fact of its algorithm (std::hash of a
+ * string: 64-bit _Hash_bytes with seed 0xc70f6907; prime bucket counts, load
+ * factor 1; a node goes first in its bucket, a bucket met for the first
+ * time goes first in the list, a rehash walks the list in order); it is
+ * reproduced here once per enumeration, at metadata time.
+ */
+
+static uint64_t std_hash_bytes(const char *s, size_t len)
+{
+	const uint64_t mul = (UINT64_C(0xc6a4a793) << 32) + UINT64_C(0x5bd1e995);
+	const size_t aligned = len & ~(size_t)7;
+	uint64_t h = UINT64_C(0xc70f6907) ^ (len * mul);
+
+	for (size_t p = 0; p < aligned; p += 8) {
+		uint64_t d = 0;
+
+		for (int k = 7; k >= 0; k--)
+			d = d << 8 | (uint8_t)s[p + (size_t)k];
+		d *= mul;
+		d ^= d >> 47;
+		d *= mul;
+		h ^= d;
+		h *= mul;
+	}
+	if (len & 7) {
+		uint64_t d = 0;
+
+		for (size_t k = len; k-- > aligned;)
+			d = d << 8 | (uint8_t)s[k];
+		h ^= d;
+		h *= mul;
+	}
+	h ^= h >> 47;
+	h *= mul;
+	h ^= h >> 47;
+	return h;
+}
+
+/* libstdc++'s bucket counts: _M_next_bkt() of its prime rehash policy. */
+static uint64_t next_bucket_count(uint64_t n, uint64_t *next_resize)
+{
+	static const uint8_t fast[] = { 2, 2, 2, 3, 5, 5, 7, 7, 11, 11, 11, 11, 13, 13 };
+	static const uint32_t primes[] = {
+		17,    19,    23,    29,    31,     37,     41,     43,     47,     53,     59,
+		61,    67,    71,    73,    79,     83,     89,     97,     103,    109,    113,
+		127,   137,   139,   149,   157,    167,    179,    193,    199,    211,    227,
+		241,   257,   277,   293,   313,    337,    359,    383,    409,    439,    467,
+		503,   541,   577,   619,   661,    709,    761,    823,    887,    953,    1031,
+		1109,  1193,  1289,  1381,  1493,   1613,   1741,   1879,   2029,   2179,   2357,
+		2549,  2753,  2971,  3209,  3469,   3739,   4027,   4349,   4703,   5087,   5503,
+		5953,  6427,  6949,  7517,  8123,   8783,   9497,   10273,  11113,  12011,  12983,
+		14033, 15173, 16411, 17749, 19183,  20753,  22447,  24281,  26267,  28411,  30727,
+		33223, 35933, 38873, 42043, 45481,  49201,  53201,  57557,  62233,  67307,  72817,
+		78779, 85229, 92203, 99733, 107897, 116731, 126271, 136607, 147793, 159871,
+	};
+
+	if (n < sizeof(fast)) {
+		*next_resize = fast[n];
+		return fast[n];
+	}
+	for (size_t i = 0; i < CL_ARRAY_SIZE(primes); i++) {
+		if (primes[i] >= n) {
+			*next_resize = primes[i];
+			return primes[i];
+		}
+	}
+	*next_resize = UINT64_MAX;
+	return n | 1;
+}
+
+struct lo_node {
+	uint32_t map;  /* first mapping of the label */
+	uint64_t hash; /* cached, as libstdc++ does for strings */
+	int32_t next;  /* list link, -1 ends */
+};
+
+int cl_enum_label_order(struct cl_arena *a, struct cl_type *t, bool reverse)
+{
+	struct lo_node *nodes;
+	int32_t *before; /* per bucket: node before its first one, -2 none, -1 the list head */
+	int32_t head = -1;
+	uint64_t nb = 1, next_resize = 0;
+	uint32_t n = 0;
+
+	t->lorder = NULL;
+	t->nlorder = 0;
+	if (!t->nmaps)
+		return 0;
+	nodes = calloc(t->nmaps, sizeof(*nodes));
+	before = NULL;
+	if (!nodes)
+		return -ENOMEM;
+	for (uint32_t m = 0; m < t->nmaps; m++) {
+		const char *lab = t->maps[m].label;
+		uint64_t h, b;
+		bool dup = false;
+
+		if (!lab)
+			continue;
+		for (uint32_t k = 0; k < m && !dup; k++)
+			dup = t->maps[k].label && !strcmp(t->maps[k].label, lab);
+		if (dup)
+			continue;
+		h = std_hash_bytes(lab, strlen(lab));
+		/* _M_need_rehash(nb, n, 1) */
+		if ((uint64_t)n + 1 > next_resize) {
+			uint64_t min_bkts = n + 1 > (next_resize ? 0 : 11) ? n + 1 : 11;
+
+			if (min_bkts >= nb) {
+				uint64_t want = min_bkts + 1 > nb * 2 ? min_bkts + 1 : nb * 2;
+				uint64_t nnb = next_bucket_count(want, &next_resize);
+				int32_t *nbef = malloc(nnb * sizeof(*nbef));
+				int32_t p = head, prev_first_bkt = -1;
+
+				if (!nbef) {
+					free(nodes);
+					free(before);
+					return -ENOMEM;
+				}
+				for (uint64_t i = 0; i < nnb; i++)
+					nbef[i] = -2;
+				head = -1;
+				/* _M_rehash_aux for unique keys */
+				while (p >= 0) {
+					int32_t nx = nodes[p].next;
+					uint64_t bk = nodes[p].hash % nnb;
+
+					if (nbef[bk] == -2) {
+						nodes[p].next = head;
+						head = p;
+						nbef[bk] = -1;
+						if (nodes[p].next >= 0)
+							nbef[prev_first_bkt] = p;
+						prev_first_bkt = (int32_t)bk;
+					} else {
+						int32_t bf = nbef[bk];
+						int32_t *link = bf == -1 ? &head : &nodes[bf].next;
+
+						nodes[p].next = *link;
+						*link = p;
+					}
+					p = nx;
+				}
+				free(before);
+				before = nbef;
+				nb = nnb;
+			} else {
+				next_resize = nb;
+			}
+		}
+		if (!before) {
+			before = malloc(sizeof(*before));
+			if (!before) {
+				free(nodes);
+				return -ENOMEM;
+			}
+			before[0] = -2;
+		}
+		nodes[n].map = m;
+		nodes[n].hash = h;
+		b = h % nb;
+		if (before[b] != -2) {
+			int32_t bf = before[b];
+			int32_t *link = bf == -1 ? &head : &nodes[bf].next;
+
+			nodes[n].next = *link;
+			*link = (int32_t)n;
+		} else {
+			nodes[n].next = head;
+			head = (int32_t)n;
+			if (nodes[n].next >= 0)
+				before[nodes[nodes[n].next].hash % nb] = (int32_t)n;
+			before[b] = -1;
+		}
+		n++;
+	}
+	free(before);
+	t->lorder = cl_arena_alloc(a, sizeof(*t->lorder) * (n ? n : 1));
+	if (!t->lorder) {
+		free(nodes);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0, p = (uint32_t)head; i < n; i++, p = (uint32_t)nodes[p].next)
+		t->lorder[reverse ? n - 1 - i : i] = nodes[p].map;
+	t->nlorder = n;
+	free(nodes);
+	return 0;
 }

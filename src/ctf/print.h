@@ -135,5 +135,15 @@ void cl_print_value(struct cl_obuf *b, const struct cl_node *n, const struct cl_
 size_t cl_skip_values(const struct cl_node *n, const struct cl_val *v, size_t i);
 void cl_text_enum_labels(struct cl_obuf *b, const struct cl_type *et, uint64_t v, bool json);
 void cl_format_iso8601(struct cl_obuf *b, int64_t ns);
+/* CTF 2 UTF-16/UTF-32 text (enc: CL_ENC_*, unit size > 1) at p, n bytes, to
+ * UTF-8 in out (cap >= 8): converts whole code points until out is nearly
+ * full, the bytes end or a zero code unit (*nul set); returns the bytes
+ * written, *used the bytes read. Unpaired surrogates, values above U+10FFFF
+ * and a trailing partial code unit become U+FFFD. */
+size_t cl_utf_to_utf8(const uint8_t *p, size_t n, unsigned enc, size_t *used, bool *nul,
+		      uint8_t *out, size_t cap);
+/* CTF 2 bit map: the names of its flags with a set bit, sorted by name;
+ * text ` { "A", "B" }` (nothing when none) or JSON `"A","B"`. */
+void cl_bitmap_flags(struct cl_obuf *b, const struct cl_type *t, uint64_t v, bool json);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * babeltrace2 2.0.4 `sink.text.pretty` output, byte for byte
+ * babeltrace2 2.1.2 `sink.text.pretty` output, byte for byte (2.0.4 for CTF 1.8
+ * but for the label order of enumerations: doc/ctf-decoder.md)
  * (ctf-decoding.md §5): line layout, timestamps and deltas, field values,
  * string escaping and the discarded-items warnings.
  */
@@ -99,15 +100,15 @@ void ctflive_ctf_printer_clear(struct ctflive_ctf_printer *p, int which)
 
 /* ---- values ----------------------------------------------------------- */
 
-/* babeltrace2's escaping of strings, text arrays and enum labels (§5.4). */
-static void put_escaped(struct cl_obuf *b, const uint8_t *s, size_t n)
+/* babeltrace2's escaping of strings, text arrays and enum labels (§5.4),
+ * without the quotes. */
+static void put_escaped_body(struct cl_obuf *b, const uint8_t *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t run = 0;
 
 	if (cl_ob_reserve(b, n + 2) < 0)
 		return;
-	b->d[b->len++] = '"';
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = s[i];
 		const char *e = NULL;
@@ -170,7 +171,119 @@ static void put_escaped(struct cl_obuf *b, const uint8_t *s, size_t n)
 	}
 	if (run)
 		cl_ob_put(b, s + n - run, run);
+}
+
+static void put_escaped(struct cl_obuf *b, const uint8_t *s, size_t n)
+{
 	cl_ob_putc(b, '"');
+	put_escaped_body(b, s, n);
+	cl_ob_putc(b, '"');
+}
+
+static void put_utf8(uint8_t *o, size_t *k, uint32_t cp)
+{
+	if (cp < 0x80) {
+		o[(*k)++] = (uint8_t)cp;
+	} else if (cp < 0x800) {
+		o[(*k)++] = (uint8_t)(0xc0 | cp >> 6);
+		o[(*k)++] = (uint8_t)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		o[(*k)++] = (uint8_t)(0xe0 | cp >> 12);
+		o[(*k)++] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+		o[(*k)++] = (uint8_t)(0x80 | (cp & 0x3f));
+	} else {
+		o[(*k)++] = (uint8_t)(0xf0 | cp >> 18);
+		o[(*k)++] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+		o[(*k)++] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+		o[(*k)++] = (uint8_t)(0x80 | (cp & 0x3f));
+	}
+}
+
+static uint32_t load_unit(const uint8_t *p, unsigned unit, bool be)
+{
+	uint32_t v = 0;
+
+	for (unsigned k = 0; k < unit; k++)
+		v |= (uint32_t)p[be ? k : unit - 1 - k] << (8 * (unit - 1 - k));
+	return v;
+}
+
+size_t cl_utf_to_utf8(const uint8_t *p, size_t n, unsigned enc, size_t *used, bool *nul,
+		      uint8_t *out, size_t cap)
+{
+	unsigned unit = enc & CL_ENC_UNIT;
+	bool be = (enc & CL_ENC_BE) != 0;
+	size_t i = 0, k = 0;
+
+	*nul = false;
+	while (i < n && k + 4 <= cap) {
+		uint32_t cp;
+
+		if (n - i < unit) {
+			put_utf8(out, &k, 0xfffd);
+			i = n;
+			break;
+		}
+		cp = load_unit(p + i, unit, be);
+		if (cp == 0) {
+			*nul = true;
+			break;
+		}
+		i += unit;
+		if (unit == 2 && cp >= 0xd800 && cp <= 0xdbff && n - i >= 2) {
+			uint32_t lo = load_unit(p + i, 2, be);
+
+			if (lo >= 0xdc00 && lo <= 0xdfff) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				i += 2;
+			}
+		}
+		if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			cp = 0xfffd;
+		put_utf8(out, &k, cp);
+	}
+	*used = i;
+	return k;
+}
+
+/* A string or text array value: UTF-8 bytes as they are, UTF-16/UTF-32
+ * converted to UTF-8 (as babeltrace2 2.1 does) up to a zero code unit. */
+static void put_text(struct cl_obuf *b, const uint8_t *s, size_t n, unsigned enc)
+{
+	uint8_t tmp[1024];
+	size_t used, k;
+	bool nul = false;
+
+	if (!(enc & CL_ENC_UNIT) || (enc & CL_ENC_UNIT) == 1) {
+		const uint8_t *z = memchr(s, 0, n);
+
+		put_escaped(b, s, z ? (size_t)(z - s) : n);
+		return;
+	}
+	cl_ob_putc(b, '"');
+	while (n && !nul) {
+		k = cl_utf_to_utf8(s, n, enc, &used, &nul, tmp, sizeof(tmp));
+		put_escaped_body(b, tmp, k);
+		s += used;
+		n -= used;
+	}
+	cl_ob_putc(b, '"');
+}
+
+/* `{ 00 ab ff }`: a BLOB as babeltrace2 2.1 prints it. */
+static void put_blob(struct cl_obuf *b, const uint8_t *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (cl_ob_reserve(b, n * 3 + 4) < 0)
+		return;
+	CL_OB_LIT(b, "{ ");
+	for (size_t i = 0; i < n; i++) {
+		char x[3] = { hex[s[i] >> 4], hex[s[i] & 15], ' ' };
+
+		cl_ob_put(b, x, 3);
+	}
+	cl_ob_putc(b, '}');
 }
 
 static void put_int(struct cl_obuf *b, const struct cl_node *n, uint64_t v)
@@ -218,13 +331,73 @@ static bool map_has(const struct cl_type *et, const struct cl_enum_map *m, uint6
 	return v >= m->lo && v <= m->hi;
 }
 
+/* A label as a JSON string (labels come from metadata: escaped here). */
+static void put_json_label(struct cl_obuf *b, const char *lab)
+{
+	cl_ob_putc(b, '"');
+	for (const char *c = lab; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			cl_ob_putc(b, '\\');
+		if ((unsigned char)*c < 0x20) {
+			char x[8];
+
+			snprintf(x, sizeof(x), "\\u%04x", (unsigned)(unsigned char)*c);
+			cl_ob_puts(b, x);
+			continue;
+		}
+		cl_ob_putc(b, *c);
+	}
+	cl_ob_putc(b, '"');
+}
+
 /*
- * Labels whose ranges contain v, each once, in order of first declaration.
- * Returns through the buffer: `"A", "B"` (text) or `"A","B"` (json).
+ * Labels whose ranges contain v, each once. Text: in babeltrace2 2.1's order
+ * (struct cl_type.lorder), `"A"`, or `{ "A", "B" }` for several,
+ * `<unknown>` for none. JSON: `"A","B"` in order of first declaration.
  */
 void cl_text_enum_labels(struct cl_obuf *b, const struct cl_type *et, uint64_t v, bool json)
 {
 	bool any = false;
+
+	if (!json && et->lorder) {
+		/* babeltrace2 2.1: its label order, `{ "A", "B" }` for several */
+		uint32_t hits = 0;
+
+		for (uint32_t k = 0; k < et->nlorder && hits < 2; k++) {
+			const char *lab = et->maps[et->lorder[k]].label;
+
+			for (uint32_t j = et->lorder[k]; j < et->nmaps; j++) {
+				if (!strcmp(et->maps[j].label, lab) &&
+				    map_has(et, &et->maps[j], v)) {
+					hits++;
+					break;
+				}
+			}
+		}
+		if (!hits) {
+			CL_OB_LIT(b, "<unknown>");
+			return;
+		}
+		if (hits > 1)
+			CL_OB_LIT(b, "{ ");
+		for (uint32_t k = 0; k < et->nlorder; k++) {
+			const char *lab = et->maps[et->lorder[k]].label;
+
+			for (uint32_t j = et->lorder[k]; j < et->nmaps; j++) {
+				if (!strcmp(et->maps[j].label, lab) &&
+				    map_has(et, &et->maps[j], v)) {
+					if (any)
+						CL_OB_LIT(b, ", ");
+					put_escaped(b, (const uint8_t *)lab, strlen(lab));
+					any = true;
+					break;
+				}
+			}
+		}
+		if (hits > 1)
+			CL_OB_LIT(b, " }");
+		return;
+	}
 
 	for (uint32_t i = 0; i < et->nmaps; i++) {
 		const char *lab = et->maps[i].label;
@@ -241,21 +414,7 @@ void cl_text_enum_labels(struct cl_obuf *b, const struct cl_type *et, uint64_t v
 		if (any)
 			cl_ob_puts(b, json ? "," : ", ");
 		if (json) {
-			cl_ob_putc(b, '"');
-			for (const char *c = lab; *c; c++) {
-				if (*c == '"' || *c == '\\')
-					cl_ob_putc(b, '\\');
-				if ((unsigned char)*c < 0x20) {
-					char x[8];
-
-					snprintf(x, sizeof(x), "\\u%04x",
-						 (unsigned)(unsigned char)*c);
-					cl_ob_puts(b, x);
-					continue;
-				}
-				cl_ob_putc(b, *c);
-			}
-			cl_ob_putc(b, '"');
+			put_json_label(b, lab);
 		} else {
 			put_escaped(b, (const uint8_t *)lab, strlen(lab));
 		}
@@ -276,6 +435,8 @@ size_t cl_skip_values(const struct cl_node *n, const struct cl_val *v, size_t i)
 		return i;
 	case CL_K_VARIANT:
 		return cl_skip_values(n->kids[v[i].n], v, i + 1);
+	case CL_K_OPT:
+		return v[i].n ? cl_skip_values(n->elem, v, i + 1) : i + 1;
 	case CL_K_ARRAY:
 	case CL_K_SEQ: {
 		uint64_t len = v[i].n;
@@ -300,7 +461,7 @@ static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struc
 /* CTF 2 bit map: ` { "A", "B" }` after the value, the flags with a set bit
  * in one of their ranges, by name (babeltrace2 2.1); nothing when none. The
  * maps are sorted by label, so a label's ranges are adjacent. */
-static void put_bitmap_flags(struct cl_obuf *b, const struct cl_type *t, uint64_t v)
+void cl_bitmap_flags(struct cl_obuf *b, const struct cl_type *t, uint64_t v, bool json)
 {
 	bool any = false;
 
@@ -316,6 +477,13 @@ static void put_bitmap_flags(struct cl_obuf *b, const struct cl_type *t, uint64_
 				set = (v >> bit) & 1;
 		if (!set)
 			continue;
+		if (json) {
+			if (any)
+				cl_ob_putc(b, ',');
+			put_json_label(b, mp->label);
+			any = true;
+			continue;
+		}
 		if (any)
 			CL_OB_LIT(b, ", \"");
 		else
@@ -324,7 +492,7 @@ static void put_bitmap_flags(struct cl_obuf *b, const struct cl_type *t, uint64_
 		cl_ob_putc(b, '"');
 		any = true;
 	}
-	if (any)
+	if (any && !json)
 		CL_OB_LIT(b, " }");
 }
 
@@ -361,12 +529,19 @@ static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struc
 
 	switch (n->kind) {
 	case CL_K_INT:
+		if (n->flags & CL_N_BOOL) {
+			if (v[i].u)
+				CL_OB_LIT(b, "true");
+			else
+				CL_OB_LIT(b, "false");
+			return i + 1;
+		}
 		put_int(b, n, v[i].u);
 		return i + 1;
 	case CL_K_ENUM:
 		if (n->flags & CL_N_BITMAP) {
 			put_int(b, n, v[i].u);
-			put_bitmap_flags(b, n->type, v[i].u);
+			cl_bitmap_flags(b, n->type, v[i].u, false);
 			return i + 1;
 		}
 		CL_OB_LIT(b, "( ");
@@ -380,10 +555,22 @@ static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struc
 		cl_ob_puts(b, tmp);
 		return i + 1;
 	case CL_K_STRING:
-		put_escaped(b, v[i].p, (size_t)v[i].n);
+		if (n->enc)
+			put_text(b, v[i].p, (size_t)v[i].n, n->enc);
+		else
+			put_escaped(b, v[i].p, (size_t)v[i].n);
 		return i + 1;
 	case CL_K_STRUCT:
 		return print_struct(b, n, v, i, names);
+	case CL_K_OPT:
+		if (!v[i].n) {
+			CL_OB_LIT(b, "<none>");
+			return i + 1;
+		}
+		CL_OB_LIT(b, "{ ");
+		i = print_node(b, n->elem, v, i + 1, names);
+		CL_OB_LIT(b, " }");
+		return i;
 	case CL_K_VARIANT:
 		CL_OB_LIT(b, "{ ");
 		i = print_node(b, n->kids[v[i].n], v, i + 1, names);
@@ -393,10 +580,12 @@ static size_t print_node(struct cl_obuf *b, const struct cl_node *n, const struc
 	case CL_K_SEQ: {
 		uint64_t len = v[i].n;
 
+		if (n->flags & CL_N_BLOB) {
+			put_blob(b, v[i].p, (size_t)len);
+			return i + 1;
+		}
 		if (n->flags & CL_N_TEXT) {
-			const uint8_t *z = memchr(v[i].p, 0, (size_t)len);
-
-			put_escaped(b, v[i].p, z ? (size_t)(z - v[i].p) : (size_t)len);
+			put_text(b, v[i].p, (size_t)len, n->enc);
 			return i + 1;
 		}
 		i++;
@@ -745,21 +934,14 @@ int ctflive_ctf_printer_warning(struct ctflive_ctf_printer *p, const struct ctfl
 	CL_OB_LIT(w, " in trace \"");
 	cl_ob_puts(w, s->trace_name ? s->trace_name : "(unknown)");
 	CL_OB_LIT(w, "\" ");
-	if (s->t->ctf2) {
-		/* CTF 2: the trace class's UID (babeltrace2 2.1) */
-		if (s->t->ctf2_uid) {
-			CL_OB_LIT(w, "(UID: ");
-			cl_ob_puts(w, s->t->ctf2_uid);
-			CL_OB_LIT(w, ")");
-		} else {
-			CL_OB_LIT(w, "(no UID)");
-		}
-	} else if (s->t->has_uuid) {
-		CL_OB_LIT(w, "(UUID: ");
-		cl_ob_puts(w, s->t->uuid_str);
+	/* babeltrace2 2.1 (MIP 1) names the trace class UID: CTF 2's `uid`,
+	 * the UUID of a CTF 1.8 trace (2.0.4 printed "(UUID: ...)") */
+	if (s->t->ctf2 ? s->t->ctf2_uid != NULL : s->t->has_uuid) {
+		CL_OB_LIT(w, "(UID: ");
+		cl_ob_puts(w, s->t->ctf2 ? s->t->ctf2_uid : s->t->uuid_str);
 		CL_OB_LIT(w, ")");
 	} else {
-		CL_OB_LIT(w, "(no UUID)");
+		CL_OB_LIT(w, "(no UID)");
 	}
 	CL_OB_LIT(w, " within stream \"");
 	cl_ob_puts(w, s->stream_name ? s->stream_name : "");

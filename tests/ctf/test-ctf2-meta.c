@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "ctflive/ctf.h"
+#include "fuzz-ctf2-packet.h"
 
 #define RS "\x1e"
 
@@ -116,9 +118,11 @@ static size_t build_packet(uint8_t *buf)
 	return o;
 }
 
-/* Metadata given in pieces of `step` bytes (0: cut once at `cut`); returns
- * the printed text (malloc) or NULL on error, with *rc. */
-static char *decode(size_t step, size_t cut, int *rc)
+/* Metadata `md` (n bytes) given in pieces of `step` bytes (0: cut once at
+ * `cut`), then the packet (len bytes) decoded; returns the printed text
+ * (malloc) or NULL on error, with *rc. */
+static char *decode_md(const char *md, size_t n, size_t step, size_t cut, const uint8_t *pkt,
+		       size_t len, int *rc)
 {
 	struct ctflive_ctf_trace *t;
 	struct ctflive_ctf_bufsrc *b;
@@ -127,8 +131,6 @@ static char *decode(size_t step, size_t cut, int *rc)
 	struct ctflive_ctf_printer *p;
 	struct ctflive_ctf_diag d;
 	struct ctflive_ctf_msg m;
-	uint8_t pkt[256];
-	size_t len = build_packet(pkt), n = strlen(metadata);
 	struct ctflive_bytes out;
 	char *ret = NULL;
 	int r = 0;
@@ -136,12 +138,12 @@ static char *decode(size_t step, size_t cut, int *rc)
 	assert_int_equal(ctflive_ctf_trace_new(&t), 0);
 	if (step) {
 		for (size_t off = 0; off < n && r == 0; off += step)
-			r = ctflive_ctf_trace_add_metadata(t, metadata + off,
+			r = ctflive_ctf_trace_add_metadata(t, md + off,
 							   n - off < step ? n - off : step, &d);
 	} else {
-		r = ctflive_ctf_trace_add_metadata(t, metadata, cut, &d);
+		r = ctflive_ctf_trace_add_metadata(t, md, cut, &d);
 		if (r == 0)
-			r = ctflive_ctf_trace_add_metadata(t, metadata + cut, n - cut, &d);
+			r = ctflive_ctf_trace_add_metadata(t, md + cut, n - cut, &d);
 	}
 	if (r == 0)
 		r = ctflive_ctf_trace_end_metadata(t, &d);
@@ -169,6 +171,15 @@ static char *decode(size_t step, size_t cut, int *rc)
 	ctflive_ctf_bufsrc_free(b);
 	ctflive_ctf_trace_free(t);
 	return ret;
+}
+
+/* The small trace above: metadata in pieces of `step` bytes or cut at `cut`. */
+static char *decode(size_t step, size_t cut, int *rc)
+{
+	uint8_t pkt[256];
+	size_t len = build_packet(pkt);
+
+	return decode_md(metadata, strlen(metadata), step, cut, pkt, len, rc);
 }
 
 static const char expected[] =
@@ -251,7 +262,73 @@ static void test_hostile(void **state)
 	expect_err(PRE DSC RS "{\"type\":\"event-record-class\",\"payload-field-class\":"
 			      "{\"type\":\"structure\",\"member-classes\":[{\"name\":\"a\","
 			      "\"field-class\":{\"type\":\"optional\"}}]}}\n",
-		   -ENOTSUP, "optional field classes not supported");
+		   -EBADMSG, "invalid field location");
+#define EV1(fc)                                                                \
+	PRE DSC RS "{\"type\":\"event-record-class\",\"payload-field-class\":" \
+		   "{\"type\":\"structure\",\"member-classes\":[" fc "]}}\n"
+	/* optionals: selector of the wrong kind, itself, a later field */
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"fixed-length-unsigned-"
+		       "integer\",\"length\":8,\"byte-order\":\"little-endian\"}},"
+		       "{\"name\":\"o\",\"field-class\":{\"type\":\"optional\","
+		       "\"selector-field-location\":{\"path\":[\"a\"]},\"field-class\":"
+		       "{\"type\":\"null-terminated-string\"}}}"),
+		   -EBADMSG, "is not a boolean");
+	expect_err(EV1("{\"name\":\"o\",\"field-class\":{\"type\":\"optional\","
+		       "\"selector-field-location\":{\"path\":[\"o\"]},\"field-class\":"
+		       "{\"type\":\"null-terminated-string\"}}}"),
+		   -EBADMSG, "cannot resolve");
+	expect_err(EV1("{\"name\":\"o\",\"field-class\":{\"type\":\"optional\","
+		       "\"selector-field-location\":{\"path\":[\"b\"]},\"field-class\":"
+		       "{\"type\":\"null-terminated-string\"}}},"
+		       "{\"name\":\"b\",\"field-class\":{\"type\":\"fixed-length-boolean\","
+		       "\"length\":8,\"byte-order\":\"little-endian\"}}"),
+		   -EBADMSG, "cannot resolve");
+	/* a length that is its own array, parent items above the scope, a
+	 * parent item in an absolute location */
+	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-array\","
+		       "\"length-field-location\":{\"path\":[\"d\"]},\"element-field-class\":"
+		       "{\"type\":\"null-terminated-string\"}}}"),
+		   -EBADMSG, "cannot resolve");
+	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-blob\","
+		       "\"length-field-location\":{\"path\":[null,null,\"x\"]}}}"),
+		   -EBADMSG, "above its scope");
+	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-blob\","
+		       "\"length-field-location\":{\"origin\":\"event-record-payload\","
+		       "\"path\":[null,\"x\"]}}}"),
+		   -EBADMSG, "absolute");
+	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-blob\","
+		       "\"length-field-location\":{\"path\":[7]}}}"),
+		   -EBADMSG, "not a name");
+	/* as babeltrace2 2.1.2: no extension is supported, empty ones are fine */
+	expect_err(RS "{\"type\":\"preamble\",\"version\":2,\"extensions\":{\"a\":{}}}\n", -ENOTSUP,
+		   "extensions");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"null-terminated-string\","
+		       "\"extensions\":{\"x.org\":{\"y\":1}}}}"),
+		   -ENOTSUP, "extensions");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"null-terminated-string\","
+		       "\"extensions\":[]}}"),
+		   -EBADMSG, "'extensions' is not an object");
+	/* wrong types and values in the new field classes */
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"null-terminated-string\","
+		       "\"encoding\":\"utf-7\"}}"),
+		   -EBADMSG, "encoding");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"fixed-length-boolean\","
+		       "\"length\":65,\"byte-order\":\"little-endian\"}}"),
+		   -ENOTSUP, "boolean length");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"fixed-length-bit-array\","
+		       "\"length\":8,\"byte-order\":\"little-endian\",\"bit-order\":\"up\"}}"),
+		   -EBADMSG, "bit order");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":"
+		       "\"fixed-length-floating-point-number\",\"length\":128,"
+		       "\"byte-order\":\"little-endian\"}}"),
+		   -ENOTSUP, "floating point length 128");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":"
+		       "\"variable-length-unsigned-integer\",\"mappings\":{\"A\":[[1]]}}}"),
+		   -EBADMSG, "invalid range");
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"static-length-blob\","
+		       "\"length\":2,\"media-type\":7}}"),
+		   -EBADMSG, "'media-type' is not a string");
+#undef EV1
 	expect_err(PRE DSC RS "{\"type\":\"event-record-class\",\"payload-field-class\":"
 			      "{\"type\":\"structure\",\"member-classes\":[{\"name\":\"a\","
 			      "\"field-class\":{\"type\":\"fixed-length-bit-map\",\"length\":8,"
@@ -346,10 +423,63 @@ static void test_trailing_whitespace(void **state)
 	}
 }
 
+/*
+ * Metadata with every CTF 2 field class (the one of fuzz-ctf2-packet.c) and
+ * a data stream with events of each: the metadata cut at every byte of its
+ * first fragments and of the first event record class, near every fragment
+ * boundary and every 11th byte elsewhere, decodes the stream to the same text.
+ */
+static void test_every_field_class_cut_anywhere(void **state)
+{
+	char *md = NULL, *whole, *o;
+	size_t n = 0, cap = 0, len;
+	uint8_t *pkt = malloc(1 << 16);
+	FILE *f = fopen(CTF2_PACKET_SEED, "rb");
+	size_t first_erc;
+	int rc;
+
+	(void)state;
+	assert_non_null(pkt);
+	assert_non_null(f);
+	len = fread(pkt, 1, 1 << 16, f);
+	fclose(f);
+	for (size_t i = 0; ctf2_packet_metadata[i]; i++) {
+		size_t l = strlen(ctf2_packet_metadata[i]);
+
+		if (n + l + 1 > cap) {
+			cap = (n + l + 1) * 2;
+			md = realloc(md, cap);
+			assert_non_null(md);
+		}
+		memcpy(md + n, ctf2_packet_metadata[i], l + 1);
+		n += l;
+	}
+	whole = decode_md(md, n, 0, n, pkt, len, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(whole, "optional:opts: { f = true, o = { 513 }"));
+	first_erc = (size_t)(strstr(md, "\"event-record-class\"") - md);
+	for (size_t cut = 0; cut <= n; cut++) {
+		bool near_rs = false;
+
+		for (size_t k = cut > 2 ? cut - 2 : 0; k <= cut + 2 && k < n && !near_rs; k++)
+			near_rs = md[k] == 0x1e;
+		if (cut > first_erc + 800 && !near_rs && cut % 11)
+			continue;
+		o = decode_md(md, n, 0, cut, pkt, len, &rc);
+		if (rc != 0 || strcmp(o, whole))
+			fail_msg("cut at %zu differs (rc %d)", cut, rc);
+		free(o);
+	}
+	free(whole);
+	free(md);
+	free(pkt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_whole_equals_pieces),
+		cmocka_unit_test(test_every_field_class_cut_anywhere),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_trailing_whitespace),
 	};

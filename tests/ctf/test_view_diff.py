@@ -57,9 +57,11 @@ def _expect(trace):
 
 
 def _discard_lines(text):
+    """Discarded-items warnings, paths relative; babeltrace2 2.0.4's
+    "(UUID: x)" / "(no UUID)" as 2.1.2 (and ctflive) print them: "(UID: x)"."""
     prefix = str(ROOT) + "/"
-    return [l.replace(prefix, "") for l in text.splitlines()
-            if l.startswith("WARNING: Tracer")]
+    return [l.replace(prefix, "").replace("(UUID: ", "(UID: ").replace("(no UUID)", "(no UID)")
+            for l in text.splitlines() if l.startswith("WARNING: Tracer")]
 
 
 def _metadata_warning_lines(bt_err):

@@ -173,7 +173,7 @@ def test_view_per_uid_same_as_babeltrace(lttng, make_relay):
 
 
 _WARN_RE = re.compile(r"discarded \d+ events between \[[^]]*\] and \[[^]]*\]|"
-                      r"UUID: [0-9a-f-]+")
+                      r"U?UID: [0-9a-f-]+")  # 2.0.4: UUID, 2.1: UID
 
 
 def test_view_fields_and_warnings_like_babeltrace(lttng, make_relay):

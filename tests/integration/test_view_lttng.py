@@ -27,9 +27,11 @@ def view(path, *extra):
 
 
 def warnings(text, root):
-    """babeltrace2's WARNING lines, with the trace directory made relative."""
-    return sorted(line.replace(str(root) + "/", "") for line in text.splitlines()
-                  if line.startswith("WARNING"))
+    """babeltrace2's WARNING lines, with the trace directory made relative,
+    2.0.4's "(UUID: x)" as 2.1 (and ctflive) print it: "(UID: x)"."""
+    return sorted(line.replace(str(root) + "/", "").replace("(UUID: ", "(UID: ")
+                  .replace("(no UUID)", "(no UID)")
+                  for line in text.splitlines() if line.startswith("WARNING"))
 
 
 PROVIDERS = "ctflive_sample:*,ctflive_extra:*,lttng_ust_tracef:*,lttng_ust_tracelog:*"

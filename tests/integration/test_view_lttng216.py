@@ -261,7 +261,7 @@ EVENT_NAME_RE = re.compile(r"^\[[^]]*\] \([^)]*\) \S+ (\S+): ")
 TRACES = ["uidctx", "pid3", "twoch", "disc", "uid18", "rot", "blob2", "blob18"]
 # Traces ctflive cannot print yet -> what it says instead. Their cases are
 # strict xfails: once one decodes, its cases fail until it is unlisted.
-KNOWN_UNSUPPORTED = {"blob2": "printed BLOB fields not supported"}
+KNOWN_UNSUPPORTED: dict[str, str] = {}
 TRACE_PARAMS = [pytest.param(n, marks=pytest.mark.xfail(
     strict=True, reason=f"ctflive: {KNOWN_UNSUPPORTED[n]}")) if n in KNOWN_UNSUPPORTED else n
     for n in TRACES]
@@ -314,8 +314,9 @@ def test_known_unsupported_fail_clearly(traces, name):
 
 def test_blob_values(traces, sid):
     """babeltrace2 2.1.2 prints lttng-ust 2.16's BLOBs of the CTF 2 trace
-    with the bytes the program wrote, and ctflive prints them from the
-    CTF 1.8 trace of the same events, as arrays of bytes."""
+    with the bytes the program wrote (ctflive prints the same text,
+    test_view_like_babeltrace212), and ctflive prints them from the CTF 1.8
+    trace of the same events, as arrays of bytes."""
     bt = run([*sid.prefix(), "babeltrace2", str(traces["blob2"].path)])
     cl = run([ctflive(), "view", str(traces["blob18"].path)])
     assert bt.returncode == 0 and cl.returncode == 0, cl.stderr
