@@ -20,6 +20,8 @@ int cl_cmd_view(int argc, char **argv);
 int cl_cmd_ls(int argc, char **argv);
 int cl_cmd_view_live(int argc, char **argv);
 int cl_cmd_follow(int argc, char **argv); /* cmd-follow.c */
+int cl_cmd_web(int argc, char **argv);    /* cmd-web.c, web-*.c */
+int cl_cmd_stream(int argc, char **argv); /* cmd-stream.c */
 bool cl_cli_is_live_url(const char *s);
 /* A duration option in milliseconds, 1 to 3600000 (one hour): 0, or
  * -EINVAL for anything else (the caller reports it). main.c. */
