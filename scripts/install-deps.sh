@@ -9,4 +9,5 @@ apt-get install -y --no-install-recommends \
 	scdoc man-db \
 	libcmocka-dev libjson-c-dev libsystemd-dev systemd python3 python3-pytest \
 	lttng-tools liblttng-ust-dev babeltrace2 tshark \
-	procps passwd util-linux ca-certificates mmdebstrap
+	procps passwd util-linux ca-certificates mmdebstrap \
+	libnats-dev nats-server

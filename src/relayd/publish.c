@@ -23,6 +23,7 @@
 #include "file-locks.h"
 #include "grow.h"
 #include "log.h"
+#include "nats-pub.h"
 #include "relay.h"
 #include "sync.h"
 
@@ -129,6 +130,7 @@ static void now_tell_viewers(void *ctx)
 	st->published_entries = st->index_entries;
 	if (st->is_metadata)
 		st->metadata_published = st->complete_size;
+	nats_pub_session(st->session); /* --publish: what viewers may now read */
 }
 
 static const struct publish_ops now_ops = {
@@ -318,6 +320,7 @@ static void batch_tell_viewers(void *ctx)
 		if (bs->metadata_epoch == st->metadata_epoch)
 			st->metadata_published = CL_MAX(st->metadata_published, bs->metadata);
 	}
+	nats_pub_session(b->session); /* --publish: what viewers may now read */
 }
 
 static const struct publish_ops batch_ops = {

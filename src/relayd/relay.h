@@ -246,6 +246,7 @@ struct relay {
 	bool sync_publish;     /* publish to viewers only after fdatasync (publish.h) */
 	bool group_by_session; /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
 	struct live *live;     /* owned: the live viewer server */
+	struct nats_pub *nats; /* owned (nats-pub.c): --publish, or NULL */
 };
 
 /* ---- connections (conn.c) ---- */

@@ -1,0 +1,224 @@
+# SPDX-License-Identifier: MIT
+"""ctflive-relayd --publish to NATS JetStream and `ctflive view|ls nats://`
+(doc/nats.md), with real nats-server processes (JetStream on, store under the
+test's directory, ports chosen at run time) and real LTTng 2.13 live
+sessions into ctflive-relayd. The servers run with a small max_payload so
+that packets are split in parts and joined again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import lttng_harness as h
+from live_support import HOST, end_sessions, setup_session
+
+NATS_SERVER = shutil.which("nats-server") or (
+    "/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else None)
+# Smaller than the sessions' 16 KiB packets: every packet goes in parts.
+MAX_PAYLOAD = 8192
+
+pytestmark = pytest.mark.skipif(
+    NATS_SERVER is None, reason="nats-server is not installed (Debian: nats-server)")
+
+
+def ctflive(*args, timeout=h.DEFAULT_TIMEOUT):
+    env = dict(os.environ, TZ="UTC", LANG="C")
+    return subprocess.run([str(h.build_dir() / "src" / "cli" / "ctflive"), *args], env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def have_nats_support() -> bool:
+    r = ctflive("ls", "nats://127.0.0.1:1", "--timeout", "100")
+    return "without NATS support" not in r.stderr
+
+
+class NatsServer:
+    """One nats-server with JetStream, optionally a node of a cluster."""
+
+    def __init__(self, ws: h.Workspace, name: str):
+        self.dir = ws.mkdir(name)
+        self.name = name
+        self.port = h.free_port()
+        self.cluster_port = h.free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, routes: list[int] | None = None) -> "NatsServer":
+        conf = [f'server_name: "{self.name}"', f"listen: 127.0.0.1:{self.port}",
+                f"max_payload: {MAX_PAYLOAD}",
+                f'jetstream {{ store_dir: "{self.dir / "js"}" }}']
+        if routes is not None:
+            conf.append(f'cluster {{ name: "ctfl", listen: 127.0.0.1:{self.cluster_port}, '
+                        f'routes: [{", ".join(f"nats-route://127.0.0.1:{p}" for p in routes)}] }}')
+        (self.dir / "nats.conf").write_text("\n".join(conf) + "\n")
+        log = open(self.dir / "nats.log", "ab")
+        try:
+            self.proc = subprocess.Popen([NATS_SERVER, "-c", str(self.dir / "nats.conf")],
+                                         stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT)
+        finally:
+            log.close()
+        return self
+
+    def wait_listening(self) -> None:
+        def up():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nats-server exited: {self.log()[-2000:]}")
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+        h.wait_for(up, 15, what=f"nats-server {self.name} listening")
+
+    def log(self) -> str:
+        try:
+            return (self.dir / "nats.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            h.stop_popen(self.proc)
+
+
+@pytest.fixture
+def nats(ws):
+    """Factory: nats(n) -> n started servers (a cluster when n > 1), JetStream ready."""
+    if not have_nats_support():
+        pytest.skip("ctflive was built without libnats")
+    servers: list[NatsServer] = []
+
+    def make(n: int = 1) -> list[NatsServer]:
+        group = [NatsServer(ws, f"nats{len(servers) + i}") for i in range(n)]
+        servers.extend(group)
+        for s in group:
+            s.start([o.cluster_port for o in group if o is not s] if n > 1 else None)
+        for s in group:
+            s.wait_listening()
+        # JetStream answers (a cluster: once its meta leader is elected).
+        urls = ",".join(s.url for s in group)
+        h.wait_for(lambda: ctflive("ls", urls, "--timeout", "1000").returncode == 0, 30,
+                   what="JetStream ready")
+        return group
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+def run_session(lttng, relay, name: str, events: int, mid=None) -> None:
+    setup_session(lttng, relay, name)
+    app = lttng.spawn_app(events, 500, "a")
+    if mid is not None:
+        time.sleep(0.5)
+        mid()
+    lttng.wait_app(app)
+    end_sessions(lttng, name)
+
+
+def disk_view(relay, name: str) -> subprocess.CompletedProcess:
+    d = relay.session_dir(name)
+    h.wait_for(lambda: not relay_session_live(relay, name), 20, what="relay session end")
+    return ctflive("view", str(d))
+
+
+def relay_session_live(relay, name: str) -> bool:
+    r = ctflive("ls", f"net://127.0.0.1:{relay.ports.live}", "--timeout", "2000")
+    return f"/{name} " in r.stdout
+
+
+def events_of(out: str) -> int:
+    """Events of the sample program (its start and stop events excluded)."""
+    return sum(" ctflive_sample:" in line for line in out.splitlines()) - 2
+
+
+def test_nats_view_equals_disk(lttng, make_relay, nats):
+    """Every durable packet reaches JetStream, in parts and joined: `ctflive
+    view nats://` prints what `ctflive view` prints of the relay's directory,
+    and `ctflive ls nats://` lists the session as ended."""
+    (srv,) = nats(1)
+    relay = make_relay("ctflive-relayd", extra=["--publish", srv.url, "--publish-id", "r1"])
+    run_session(lttng, relay, "nv", 3000)
+    disk = disk_view(relay, "nv")
+    assert disk.returncode == 0, disk.stderr
+    assert events_of(disk.stdout) == 3000
+
+    url = f"{srv.url}/host/{HOST}/nv"
+    got = ctflive("view", url, "--timeout", "20000")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == disk.stdout
+    assert "missing" not in got.stderr and "could not be used" not in got.stderr, got.stderr
+    assert "has not ended" not in got.stderr, got.stderr
+
+    ls = ctflive("ls", srv.url)
+    assert ls.returncode == 0, ls.stderr
+    lines = [l for l in ls.stdout.splitlines() if f"/host/{HOST}/nv " in l]
+    assert len(lines) == 1 and "(relay r1, " in lines[0] and lines[0].endswith(", ended)"), \
+        ls.stdout
+    # Packets larger than max_payload (8 KiB, less 1 KiB for headers) went
+    # in parts: as many messages at least as their parts.
+    sizes = [struct.unpack_from(">Q", data, off + 8)[0] // 8
+             for f in relay.session_dir("nv").rglob("index/*.idx")
+             for data in [f.read_bytes()] for off in range(16, len(data), 72)]
+    parts = sum(-(-(72 + size) // (MAX_PAYLOAD - 1024)) for size in sizes)
+    messages = int(lines[0].split(", ")[2].split()[0])
+    assert len(sizes) > 10 and parts > len(sizes) and messages > parts, (sizes, lines[0])
+    relay.stop()
+    assert "not published" not in relay.log(), relay.log()[-3000:]
+
+
+def test_nats_down_never_blocks_ingest(lttng, make_relay, nats, ws):
+    """With its NATS server gone, the relay keeps ingesting every session at
+    full speed and reports how many messages it could not publish."""
+    (srv,) = nats(1)
+    relay = make_relay("ctflive-relayd",
+                       extra=["--publish", srv.url, "--publish-queue", "1000000"])
+    srv.kill()
+    t0 = time.monotonic()
+    run_session(lttng, relay, "nd", 3000)
+    elapsed = time.monotonic() - t0
+    disk = disk_view(relay, "nd")
+    assert disk.returncode == 0, disk.stderr
+    assert events_of(disk.stdout) == 3000
+    # 3000 events at 0.5 ms: a blocked ingest would stall the tracer for
+    # good (lttng destroy waits for the relay) well beyond this bound.
+    assert elapsed < 30
+    assert relay.alive()
+    assert relay.stop() == 0
+    log = relay.log()
+    assert "not published" in log, log[-3000:]
+
+
+def test_nats_cluster_node_killed(lttng, make_relay, nats):
+    """Three JetStream nodes, replicas 3: one node killed mid-session loses
+    nothing; the view from the surviving nodes equals the relay's copy."""
+    servers = nats(3)
+    urls = ",".join(s.url for s in servers)
+    relay = make_relay("ctflive-relayd",
+                       extra=["--publish", urls, "--publish-replicas", "3"])
+    run_session(lttng, relay, "nc", 3000, mid=servers[0].kill)
+    disk = disk_view(relay, "nc")
+    assert events_of(disk.stdout) == 3000
+    survivors = ",".join(s.url for s in servers[1:])
+    got = ctflive("view", f"{survivors}/host/{HOST}/nc", "--timeout", "20000")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == disk.stdout
+    assert "missing" not in got.stderr, got.stderr
+    relay.stop()
+    assert "not published" not in relay.log(), relay.log()[-3000:]
