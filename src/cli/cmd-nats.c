@@ -631,12 +631,15 @@ static void view_usage(FILE *f)
 	      f);
 }
 
-/* JetStream streams of ctflive, sorted by creation time. */
+/* Every JetStream stream (the caller keeps those of ctflive). */
 static int list_streams(jsCtx *js, jsStreamInfoList **ret)
 {
 	jsErrCode jerr = 0;
-	natsStatus s = js_Streams(ret, js, NULL, &jerr);
+	natsStatus s = NATS_TIMEOUT;
 
+	/* A cluster that just lost its meta leader answers once it elected another. */
+	for (int i = 0; i < 3 && s == NATS_TIMEOUT; i++)
+		s = js_Streams(ret, js, NULL, &jerr);
 	if (s == NATS_NOT_FOUND) {
 		*ret = NULL;
 		return 0;

@@ -756,7 +756,7 @@ static void publish_item(struct nats_pub *p, const struct item *it)
 	n = it->len ? (it->len + chunk - 1) / chunk : 1;
 	for (size_t k = 0; k < n; k++) {
 		size_t off = k * chunk, len = it->len - off < chunk ? it->len - off : chunk;
-		natsStatus s = publish_part(p, it, it->data + (it->len ? off : 0),
+		natsStatus s = publish_part(p, it, it->len ? it->data + off : NULL,
 					    it->len ? len : 0, k, n);
 
 		if (s != NATS_OK) {
