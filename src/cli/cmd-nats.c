@@ -38,6 +38,8 @@
 #include "print-opts.h"
 
 #define MAX_SERVERS 16
+#define GAP_WAIT_MS 35000 /* a missing message is given up after this long */
+#define MAX_HELD    65536 /* messages held waiting for an earlier one */
 
 bool cl_cli_is_nats_url(const char *s)
 {
@@ -176,13 +178,24 @@ struct rstream {
 	unsigned next_part, n_parts;
 };
 
+/* A message that arrived before its turn (a publication the relay retried). */
+struct held {
+	uint64_t seq;
+	unsigned part, n;
+	natsMsg *m; /* owned */
+};
+
 struct rsess {
 	int dir_fd;
 	struct rstream *streams;
 	size_t n, cap;
-	uint64_t next_seq; /* expected Ctflive-Seq */
-	uint64_t missing;  /* messages not found (gaps in Ctflive-Seq) */
-	uint64_t bad;      /* messages that could not be used */
+	uint64_t next_seq;  /* Ctflive-Seq of the next message to apply */
+	unsigned next_part; /* and its part (1 for a whole message) */
+	struct held *held;  /* owned: messages that came before their turn, by key */
+	size_t n_held, cap_held;
+	uint64_t missing; /* messages never found (gaps in Ctflive-Seq) */
+	uint64_t dropped; /* messages the relay dropped (its "dropped" messages) */
+	uint64_t bad;     /* messages that could not be used */
 	bool ended, interrupted;
 };
 
@@ -337,6 +350,9 @@ static int on_ctl(struct rsess *rs, const char *data, int len)
 	}
 	if (!strcmp(type, "stream")) {
 		r = ctl_stream(rs, o);
+	} else if (!strcmp(type, "dropped")) {
+		if (json_object_object_get_ex(o, "messages", &v))
+			rs->dropped = (uint64_t)json_object_get_uint64(v);
 	} else if (!strcmp(type, "end")) {
 		rs->ended = true;
 		rs->interrupted = json_object_object_get_ex(o, "interrupted", &v) &&
@@ -448,25 +464,15 @@ static int on_stream_msg(struct rsess *rs, struct rstream *st, natsMsg *m, bool 
 
 static int on_msg(struct rsess *rs, const char *prefix, natsMsg *m)
 {
-	const char *subj = natsMsg_GetSubject(m), *seq_s = NULL, *rest;
+	const char *subj = natsMsg_GetSubject(m), *rest;
 	size_t pl = strlen(prefix);
 	struct rstream *st;
-	uint64_t seq, handle;
+	uint64_t handle;
 	char *end;
 
 	if (strncmp(subj, prefix, pl) || subj[pl] != '.')
 		return -EBADMSG;
 	rest = subj + pl + 1;
-	if (natsMsgHeader_Get(m, CL_NATS_H_SEQ, &seq_s) == NATS_OK) {
-		const char *part = NULL;
-
-		seq = strtoull(seq_s, NULL, 10);
-		if (seq > rs->next_seq)
-			rs->missing += seq - rs->next_seq;
-		/* Parts after the first share their message's number. */
-		if (seq >= rs->next_seq || natsMsgHeader_Get(m, CL_NATS_H_PART, &part) != NATS_OK)
-			rs->next_seq = seq + 1;
-	}
 	if (!strcmp(rest, "ctl"))
 		return on_ctl(rs, natsMsg_GetData(m), natsMsg_GetDataLength(m));
 	if (!strncmp(rest, "beacon.", 7))
@@ -480,8 +486,111 @@ static int on_msg(struct rsess *rs, const char *prefix, natsMsg *m)
 	return on_stream_msg(rs, st, m, rest[0] == 'm');
 }
 
+/* The order of `m`: Ctflive-Seq, then part K of N (1/1 for a whole message). */
+static int msg_key(natsMsg *m, struct held *k)
+{
+	const char *v = NULL;
+	char *end;
+
+	k->m = m;
+	k->seq = 0;
+	k->part = k->n = 1;
+	if (natsMsgHeader_Get(m, CL_NATS_H_SEQ, &v) != NATS_OK)
+		return -EBADMSG;
+	errno = 0;
+	k->seq = strtoull(v, &end, 10);
+	if (errno || *end || k->seq == 0)
+		return -EBADMSG;
+	if (natsMsgHeader_Get(m, CL_NATS_H_PART, &v) == NATS_OK &&
+	    (sscanf(v, "%u/%u", &k->part, &k->n) != 2 || k->part < 1 || k->part > k->n))
+		return -EBADMSG;
+	return 0;
+}
+
+static int key_cmp(const struct held *a, uint64_t seq, unsigned part)
+{
+	if (a->seq != seq)
+		return a->seq < seq ? -1 : 1;
+	return a->part < part ? -1 : a->part > part ? 1 : 0;
+}
+
+/* Applies the held messages whose turn it is, in order. */
+static void drain(struct rsess *rs, const char *prefix)
+{
+	size_t i = 0;
+
+	while (i < rs->n_held && !key_cmp(&rs->held[i], rs->next_seq, rs->next_part)) {
+		struct held *h = &rs->held[i++];
+
+		if (on_msg(rs, prefix, h->m) < 0)
+			rs->bad++;
+		natsMsg_Destroy(h->m);
+		if (h->part < h->n) {
+			rs->next_part++;
+		} else {
+			rs->next_seq++;
+			rs->next_part = 1;
+		}
+	}
+	memmove(rs->held, rs->held + i, (rs->n_held - i) * sizeof(*rs->held));
+	rs->n_held -= i;
+}
+
+/*
+ * Takes `m`: applies it if it is its turn (and what it unblocks), holds it if
+ * it came early (a publication the relay retried comes after later ones),
+ * drops it if it is a duplicate.
+ */
+static void deliver(struct rsess *rs, const char *prefix, natsMsg *m)
+{
+	struct held k;
+	size_t lo = 0, hi;
+
+	if (msg_key(m, &k) < 0 || key_cmp(&k, rs->next_seq, rs->next_part) < 0) {
+		if (k.seq == 0)
+			rs->bad++;
+		natsMsg_Destroy(m);
+		return;
+	}
+	hi = rs->n_held;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (key_cmp(&rs->held[mid], k.seq, k.part) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if ((lo < rs->n_held && !key_cmp(&rs->held[lo], k.seq, k.part)) ||
+	    cl_grow(&rs->held, &rs->cap_held, rs->n_held + 1) < 0) {
+		natsMsg_Destroy(m); /* a duplicate (or out of memory: counted as missing) */
+		return;
+	}
+	memmove(rs->held + lo + 1, rs->held + lo, (rs->n_held - lo) * sizeof(*rs->held));
+	rs->held[lo] = k;
+	rs->n_held++;
+	drain(rs, prefix);
+}
+
+/* Gives up waiting for what the first held message waits for. */
+static void skip_gap(struct rsess *rs, const char *prefix)
+{
+	if (!rs->n_held)
+		return;
+	if (rs->held[0].seq > rs->next_seq)
+		rs->missing += rs->held[0].seq - rs->next_seq;
+	if (rs->next_part > 1 || rs->held[0].part > 1)
+		rs->bad++; /* a message in parts lacks some */
+	rs->next_seq = rs->held[0].seq;
+	rs->next_part = rs->held[0].part;
+	drain(rs, prefix);
+}
+
 static void rsess_fini(struct rsess *rs)
 {
+	for (size_t i = 0; i < rs->n_held; i++)
+		natsMsg_Destroy(rs->held[i].m);
+	free(rs->held);
 	for (size_t i = 0; i < rs->n; i++) {
 		if (rs->streams[i].data_fd >= 0)
 			close(rs->streams[i].data_fd);
@@ -502,7 +611,8 @@ static void rsess_fini(struct rsess *rs)
 static int read_session(jsCtx *js, const char *name, const struct desc *d, const char *dir,
 			int idle_ms)
 {
-	struct rsess rs = { .dir_fd = -1, .next_seq = 1 };
+	struct rsess rs = { .dir_fd = -1, .next_seq = 1, .next_part = 1 };
+	int64_t idle = 0; /* ms without a message */
 	natsSubscription *sub = NULL;
 	jsSubOptions so;
 	jsErrCode jerr = 0;
@@ -520,7 +630,9 @@ static int read_session(jsCtx *js, const char *name, const struct desc *d, const
 	so.Stream = name;
 	so.Ordered = true;
 	so.Config.DeliverPolicy = js_DeliverAll;
-	s = js_SubscribeSync(&sub, js, subject, NULL, &so, &jerr);
+	s = NATS_TIMEOUT;
+	for (int i = 0; i < 3 && s == NATS_TIMEOUT; i++)
+		s = js_SubscribeSync(&sub, js, subject, NULL, &so, &jerr);
 	if (s != NATS_OK) {
 		log_error("cannot read JetStream stream %s: %s", name, natsStatus_GetText(s));
 		rsess_fini(&rs);
@@ -529,9 +641,16 @@ static int read_session(jsCtx *js, const char *name, const struct desc *d, const
 	while (!rs.ended) {
 		natsMsg *m = NULL;
 
-		s = natsSubscription_NextMsg(&m, sub, idle_ms > 0 ? idle_ms : 1000);
+		s = natsSubscription_NextMsg(&m, sub, 500);
 		if (s == NATS_TIMEOUT) {
-			if (idle_ms > 0) {
+			idle += 500;
+			/* The relay retries a failed publication for about 30 s. */
+			if (rs.n_held &&
+			    (idle >= GAP_WAIT_MS || (idle_ms > 0 && idle >= idle_ms))) {
+				skip_gap(&rs, d->prefix);
+				continue;
+			}
+			if (idle_ms > 0 && idle >= idle_ms) {
 				log_warning("%s/%s: nothing new for %d ms, the session has not "
 					    "ended: printing what was published",
 					    d->host, d->session, idle_ms);
@@ -544,15 +663,20 @@ static int read_session(jsCtx *js, const char *name, const struct desc *d, const
 			r = -EIO;
 			break;
 		}
-		if (on_msg(&rs, d->prefix, m) < 0)
-			rs.bad++;
-		natsMsg_Destroy(m);
+		idle = 0;
+		deliver(&rs, d->prefix, m);
+		if (rs.n_held > MAX_HELD)
+			skip_gap(&rs, d->prefix);
 	}
 	natsSubscription_Destroy(sub);
 	if (rs.missing)
 		log_warning("%s/%s (relay %s, session %" PRIu64 "): %" PRIu64
 			    " message(s) the relay could not publish are missing",
 			    d->host, d->session, d->relay, d->session_id, rs.missing);
+	if (rs.dropped)
+		log_warning("%s/%s (relay %s, session %" PRIu64 "): %" PRIu64
+			    " message(s) dropped by the relay (publication queue full)",
+			    d->host, d->session, d->relay, d->session_id, rs.dropped);
 	if (rs.bad)
 		log_warning("%s/%s: %" PRIu64 " message(s) could not be used", d->host, d->session,
 			    rs.bad);
@@ -631,24 +755,68 @@ static void view_usage(FILE *f)
 	      f);
 }
 
-/* Every JetStream stream (the caller keeps those of ctflive). */
-static int list_streams(jsCtx *js, jsStreamInfoList **ret)
+/* The JetStream streams of ctflive. */
+struct slist {
+	jsStreamInfo **v; /* owned */
+	size_t n, cap;
+};
+
+static void slist_free(struct slist *l)
 {
+	for (size_t i = 0; i < l->n; i++)
+		jsStreamInfo_Destroy(l->v[i]);
+	free(l->v);
+}
+
+/*
+ * Lists the names (the meta leader answers alone), then asks each stream of
+ * ctflive for its information (its own leader answers): listing every
+ * stream's information at once needs every server, and gives partial
+ * results while one is down. A cluster that just lost a leader answers once
+ * it elected another: timeouts are retried.
+ */
+static int list_streams(jsCtx *js, struct slist *l)
+{
+	jsStreamNamesList *names = NULL;
 	jsErrCode jerr = 0;
 	natsStatus s = NATS_TIMEOUT;
+	int r = 0;
 
-	/* A cluster that just lost its meta leader answers once it elected another. */
+	memset(l, 0, sizeof(*l));
 	for (int i = 0; i < 3 && s == NATS_TIMEOUT; i++)
-		s = js_Streams(ret, js, NULL, &jerr);
-	if (s == NATS_NOT_FOUND) {
-		*ret = NULL;
+		s = js_StreamNames(&names, js, NULL, &jerr);
+	if (s == NATS_NOT_FOUND)
 		return 0;
-	}
 	if (s != NATS_OK) {
 		log_error("cannot list JetStream streams: %s", natsStatus_GetText(s));
 		return -EIO;
 	}
-	return 0;
+	for (int i = 0; i < names->Count && r == 0; i++) {
+		jsStreamInfo *si = NULL;
+
+		if (strncmp(names->List[i], "CTFLIVE_", 8))
+			continue;
+		s = NATS_TIMEOUT;
+		for (int k = 0; k < 3 && s == NATS_TIMEOUT; k++)
+			s = js_GetStreamInfo(&si, js, names->List[i], NULL, &jerr);
+		if (s == NATS_NOT_FOUND)
+			continue; /* deleted meanwhile */
+		if (s != NATS_OK) {
+			log_error("cannot get JetStream stream %s: %s", names->List[i],
+				  natsStatus_GetText(s));
+			r = -EIO;
+			break;
+		}
+		r = cl_grow(&l->v, &l->cap, l->n + 1);
+		if (r < 0)
+			jsStreamInfo_Destroy(si);
+		else
+			l->v[l->n++] = si;
+	}
+	jsStreamNamesList_Destroy(names);
+	if (r < 0)
+		slist_free(l);
+	return r;
 }
 
 int cl_cmd_view_nats(int argc, char **argv)
@@ -657,7 +825,7 @@ int cl_cmd_view_nats(int argc, char **argv)
 	struct nats_url u;
 	natsConnection *nc = NULL;
 	jsCtx *js = NULL;
-	jsStreamInfoList *list = NULL;
+	struct slist list = { 0 };
 	char tmpl[4096], dir[64];
 	char **paths = NULL;
 	size_t n_paths = 0, cap_paths = 0;
@@ -687,10 +855,10 @@ int cl_cmd_view_nats(int argc, char **argv)
 		goto out;
 	}
 	tmp_made = true;
-	for (int i = 0; list && i < list->Count; i++) {
+	for (size_t i = 0; i < list.n; i++) {
 		struct desc d;
 
-		if (desc_parse(list->List[i], &d) < 0)
+		if (desc_parse(list.v[i], &d) < 0)
 			continue;
 		if (!strcmp(d.host, u.host) && !strcmp(d.session, u.session)) {
 			char *path = NULL;
@@ -703,15 +871,14 @@ int cl_cmd_view_nats(int argc, char **argv)
 				goto out;
 			}
 			paths[n_paths++] = path;
-			r = read_session(js, list->List[i]->Config->Name, &d, path, timeout_ms);
+			r = read_session(js, list.v[i]->Config->Name, &d, path, timeout_ms);
 			if (r < 0)
 				goto out;
 		}
 	}
 	if (!n_paths) {
-		log_error("no session %s/%s on NATS at %s (see 'ctflive ls %.*s')", u.host,
-			  u.session, u.servers[0],
-			  (int)(strstr(argv[optind] + 7, "/") - argv[optind]), argv[optind]);
+		log_error("no session %s/%s on NATS at %s (see 'ctflive ls %s')", u.host, u.session,
+			  u.servers[0], u.servers[0]);
 		goto out;
 	}
 	r = ctflive_iter_open_dirs((const char *const *)paths, n_paths, &it, &diag);
@@ -727,7 +894,7 @@ out:
 	for (size_t i = 0; i < n_paths; i++)
 		free(paths[i]);
 	free(paths);
-	jsStreamInfoList_Destroy(list);
+	slist_free(&list);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
 	nats_url_free(&u);
@@ -789,7 +956,7 @@ int cl_cmd_ls_nats(int argc, char **argv)
 	struct nats_url u;
 	natsConnection *nc = NULL;
 	jsCtx *js = NULL;
-	jsStreamInfoList *list = NULL;
+	struct slist list = { 0 };
 	const char *why = "invalid URL", *url = NULL;
 	int timeout_ms = 5000, r, ret = 1;
 
@@ -806,8 +973,8 @@ int cl_cmd_ls_nats(int argc, char **argv)
 	}
 	if (connect_js(&u, timeout_ms, &nc, &js) < 0 || list_streams(js, &list) < 0)
 		goto out;
-	for (int i = 0; list && i < list->Count; i++) {
-		const jsStreamInfo *si = list->List[i];
+	for (size_t i = 0; i < list.n; i++) {
+		const jsStreamInfo *si = list.v[i];
 		struct desc d;
 
 		if (desc_parse(si, &d) < 0)
@@ -824,7 +991,7 @@ int cl_cmd_ls_nats(int argc, char **argv)
 	}
 	ret = fflush(stdout) ? 1 : 0;
 out:
-	jsStreamInfoList_Destroy(list);
+	slist_free(&list);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
 	nats_url_free(&u);

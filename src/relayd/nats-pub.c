@@ -35,6 +35,9 @@
 #define REPORT_PERIOD_NS (5000000000LL)
 #define MAX_HEADERS      4
 #define ACK_WAIT_MS      5000
+#define RETRY_PERIOD_MS  250 /* between two rounds of retries */
+#define MAX_ATTEMPTS     120 /* a message that failed this often is given up */
+#define H_ATTEMPT        "Ctflive-Attempt"
 
 /* Thread side of one relay session: its JetStream stream. */
 struct tsess {
@@ -86,6 +89,7 @@ struct nsess {
 	char *prefix;     /* owned */
 	struct tsess *ts; /* handed to the thread with ITEM_CREATE, freed by it at ITEM_END */
 	uint64_t seq;     /* last Ctflive-Seq given */
+	uint64_t dropped, dropped_told; /* messages not queued; told readers so far */
 	struct nstream *streams;
 	size_t n_streams, cap_streams;
 	bool hangup_sent;
@@ -110,6 +114,9 @@ struct nats_pub {
 	atomic_uint_fast64_t acked;   /* message parts acknowledged */
 	uint64_t reported;            /* dropped + failed at the last report */
 	int64_t last_report;
+	/* publications to retry (under `lock`): refused or unacknowledged */
+	natsMsg **retry;
+	size_t n_retry, cap_retry;
 	/* publisher thread only */
 	natsConnection *nc;
 	jsCtx *js;
@@ -144,16 +151,36 @@ static void tsess_free(struct tsess *ts)
 
 /* ---- loop thread: queueing ---- */
 
-/* Queues `it` unless the queue is full (then it is freed and counted). */
-static void enqueue(struct nats_pub *p, struct item *it)
+static void item_header(struct item *it, const char *key, uint64_t v);
+
+/*
+ * Queues `it` (of session `ns`, NULL for creations and ends) unless it is a
+ * message, not `forced`, and the queue is full: then it is freed and
+ * counted, and the session's next "dropped" message tells readers. A queued
+ * message gets the session's next Ctflive-Seq and its Nats-Msg-Id here, so
+ * numbers have no gaps: a gap in what readers get is a message JetStream
+ * does not have (yet).
+ */
+static void enqueue(struct nats_pub *p, struct nsess *ns, struct item *it, bool forced)
 {
 	uint64_t cost = it->len + ITEM_OVERHEAD;
 	bool full;
 
+	if (it->kind == ITEM_MSG) {
+		if (asprintf(&it->msg_id, "%s/%" PRIu64 "/%" PRIu64, p->relay_id, ns->id,
+			     ns->seq + 1) < 0) {
+			it->msg_id = NULL;
+			goto drop;
+		}
+	}
 	pthread_mutex_lock(&p->lock);
 	/* Creations and ends are always queued: they carry no payload and own `ts`. */
-	full = it->kind == ITEM_MSG && p->queued_bytes + cost > p->o.queue_bytes;
+	full = it->kind == ITEM_MSG && !forced && p->queued_bytes + cost > p->o.queue_bytes;
 	if (!full) {
+		if (it->kind == ITEM_MSG) {
+			it->seq = ++ns->seq;
+			item_header(it, CL_NATS_H_SEQ, it->seq);
+		}
 		it->next = NULL;
 		if (p->tail)
 			p->tail->next = it;
@@ -164,10 +191,12 @@ static void enqueue(struct nats_pub *p, struct item *it)
 		pthread_cond_signal(&p->cond);
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (full) {
-		atomic_fetch_add(&p->dropped, 1);
-		item_free(it);
-	}
+	if (!full)
+		return;
+drop:
+	ns->dropped++;
+	atomic_fetch_add(&p->dropped, 1);
+	item_free(it);
 }
 
 /* True when `len` more bytes would not fit: the caller skips reading them. */
@@ -198,7 +227,6 @@ static struct item *new_msg(struct nats_pub *p, struct nsess *ns, const char *wh
 			    uint64_t h, uint8_t *data, size_t len)
 {
 	struct item *it = calloc(1, sizeof(*it));
-	char id[64];
 	int n;
 
 	if (!it)
@@ -207,7 +235,6 @@ static struct item *new_msg(struct nats_pub *p, struct nsess *ns, const char *wh
 	it->ts = ns->ts;
 	it->data = data;
 	it->len = len;
-	it->seq = ++ns->seq;
 	if (handle)
 		n = asprintf(&it->subject, "%s.%s.%" PRIu64, ns->prefix, what, h);
 	else
@@ -218,17 +245,10 @@ static struct item *new_msg(struct nats_pub *p, struct nsess *ns, const char *wh
 		item_free(it);
 		goto fail;
 	}
-	(void)snprintf(id, sizeof(id), "%" PRIu64, it->seq);
-	if (asprintf(&it->msg_id, "%s/%" PRIu64 "/%s", p->relay_id, ns->id, id) < 0) {
-		it->msg_id = NULL;
-		item_free(it);
-		return NULL;
-	}
-	item_header(it, CL_NATS_H_SEQ, it->seq);
 	return it;
 fail:
 	free(data);
-	ns->seq += !it ? 1 : 0; /* the number is spent: consumers see the gap */
+	ns->dropped++;
 	atomic_fetch_add(&p->dropped, 1);
 	return NULL;
 }
@@ -242,13 +262,13 @@ static void send_ctl(struct nats_pub *p, struct nsess *ns, struct json_object *o
 
 	json_object_put(o);
 	if (!d) {
-		ns->seq++;
+		ns->dropped++;
 		atomic_fetch_add(&p->dropped, 1);
 		return;
 	}
 	it = new_msg(p, ns, "ctl", false, 0, d, strlen((char *)d));
 	if (it)
-		enqueue(p, it);
+		enqueue(p, ns, it, true); /* small, and readers need every one */
 }
 
 static struct json_object *ctl_new(const char *type)
@@ -326,7 +346,7 @@ static struct nsess *nsess_get(struct nats_pub *p, struct session *s)
 	it->kind = ITEM_CREATE;
 	it->ts = ns->ts;
 	cl_list_append(&p->sessions, &ns->node);
-	enqueue(p, it);
+	enqueue(p, NULL, it, true);
 	o = session_json(p, s, prefix);
 	if (o)
 		json_object_object_add(o, "type", json_object_new_string("session"));
@@ -391,7 +411,7 @@ static void send_metadata(struct nats_pub *p, struct nsess *ns, struct nstream *
 	if (!buf || !sg || sg->data_fd < 0 ||
 	    cl_pread_full(sg->data_fd, buf, (size_t)(to - from), from) < 0) {
 		free(buf);
-		ns->seq++;
+		ns->dropped++;
 		atomic_fetch_add(&p->dropped, 1);
 		return;
 	}
@@ -400,7 +420,7 @@ static void send_metadata(struct nats_pub *p, struct nsess *ns, struct nstream *
 		return;
 	item_header(it, CL_NATS_H_OFFSET, from);
 	item_header(it, CL_NATS_H_EPOCH, nst->meta_epoch);
-	enqueue(p, it);
+	enqueue(p, ns, it, true); /* every reader needs all of it */
 }
 
 /* The segment holding index entry `e` (as stream_segment_of(), without calling
@@ -465,11 +485,11 @@ static void send_entry(struct nats_pub *p, struct nsess *ns, struct stream *st, 
 	if (!it)
 		return;
 	item_header(it, CL_NATS_H_ENTRY_SIZE, esz);
-	enqueue(p, it);
+	enqueue(p, ns, it, false);
 	return;
 drop:
 	free(buf);
-	ns->seq++;
+	ns->dropped++;
 	atomic_fetch_add(&p->dropped, 1);
 }
 
@@ -509,6 +529,20 @@ void nats_pub_session(struct session *s)
 
 /* ---- loop thread: life cycle ---- */
 
+/* Tells readers how many messages of the session were dropped so far. */
+static void tell_dropped(struct nats_pub *p, struct nsess *ns)
+{
+	struct json_object *o;
+
+	if (ns->dropped == ns->dropped_told)
+		return;
+	ns->dropped_told = ns->dropped;
+	o = ctl_new("dropped");
+	if (o)
+		json_object_object_add(o, "messages", json_object_new_uint64(ns->dropped));
+	send_ctl(p, ns, o);
+}
+
 static void nsess_end(struct nats_pub *p, struct nsess *ns, bool interrupted)
 {
 	struct json_object *o;
@@ -521,6 +555,7 @@ static void nsess_end(struct nats_pub *p, struct nsess *ns, bool interrupted)
 					       json_object_new_uint64(ns->streams[i].handle));
 		send_ctl(p, ns, o);
 	}
+	tell_dropped(p, ns);
 	o = ctl_new("end");
 	if (o)
 		json_object_object_add(o, "interrupted", json_object_new_boolean(interrupted));
@@ -529,7 +564,7 @@ static void nsess_end(struct nats_pub *p, struct nsess *ns, bool interrupted)
 	if (it) {
 		it->kind = ITEM_END;
 		it->ts = ns->ts;
-		enqueue(p, it);
+		enqueue(p, NULL, it, true);
 	} else {
 		log_warning("NATS: out of memory ending a session"); /* ts leaks */
 	}
@@ -623,7 +658,7 @@ void nats_pub_tick(struct relay *relay)
 				nst->beacon_ts = st->beacon_ts_end;
 				if (it) {
 					item_header(it, CL_NATS_H_TS_END, st->beacon_ts_end);
-					enqueue(p, it);
+					enqueue(p, ns, it, false);
 				}
 			}
 		}
@@ -645,11 +680,39 @@ void nats_pub_tick(struct relay *relay)
 			ns->hangup_sent = true;
 			send_ctl(p, ns, ctl_new("hangup"));
 		}
+		tell_dropped(p, ns);
 	}
 	report(p, false);
 }
 
 /* ---- publisher thread ---- */
+
+/* Keeps `m` (taken) for another attempt, or gives it up (counted). */
+static void retry_later(struct nats_pub *p, natsMsg *m, const char *why)
+{
+	const char *v = NULL;
+	unsigned attempt = 1;
+	bool kept = false;
+	char buf[16];
+
+	if (natsMsgHeader_Get(m, H_ATTEMPT, &v) == NATS_OK)
+		attempt = (unsigned)strtoul(v, NULL, 10);
+	if (attempt < MAX_ATTEMPTS) {
+		(void)snprintf(buf, sizeof(buf), "%u", attempt + 1);
+		pthread_mutex_lock(&p->lock);
+		if (!p->stopping && natsMsgHeader_Set(m, H_ATTEMPT, buf) == NATS_OK &&
+		    cl_grow(&p->retry, &p->cap_retry, p->n_retry + 1) == 0) {
+			p->retry[p->n_retry++] = m;
+			kept = true;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (kept)
+		return;
+	if (atomic_fetch_add(&p->failed, 1) < 3)
+		log_warning("NATS: publish of '%s' failed: %s", natsMsg_GetSubject(m), why);
+	natsMsg_Destroy(m);
+}
 
 static void ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
@@ -658,15 +721,37 @@ static void ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 	(void)js;
 	(void)pa;
 	if (pae) {
-		uint64_t n = atomic_fetch_add(&p->failed, 1);
-
-		if (n < 3)
-			log_warning("NATS: publish of '%s' failed: %s", natsMsg_GetSubject(msg),
-				    pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
-	} else {
-		atomic_fetch_add(&p->acked, 1);
+		/* Same Nats-Msg-Id: JetStream drops it if the first one was stored. */
+		retry_later(p, msg, pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
+		return;
 	}
+	atomic_fetch_add(&p->acked, 1);
 	natsMsg_Destroy(msg);
+}
+
+/* Publishes again what failed (readers order messages by Ctflive-Seq). */
+static void retry_round(struct nats_pub *p)
+{
+	natsMsg **v;
+	size_t n;
+	jsPubOptions po;
+
+	pthread_mutex_lock(&p->lock);
+	v = p->retry;
+	n = p->n_retry;
+	p->retry = NULL;
+	p->n_retry = p->cap_retry = 0;
+	pthread_mutex_unlock(&p->lock);
+	jsPubOptions_Init(&po);
+	po.MaxWait = ACK_WAIT_MS;
+	for (size_t i = 0; i < n; i++) {
+		natsMsg *m = v[i];
+		natsStatus s = js_PublishMsgAsync(p->js, &m, &po);
+
+		if (m)
+			retry_later(p, m, natsStatus_GetText(s));
+	}
+	free(v);
 }
 
 static bool create_stream(struct nats_pub *p, struct tsess *ts)
@@ -736,6 +821,10 @@ static natsStatus publish_part(struct nats_pub *p, const struct item *it, const 
 		jsPubOptions_Init(&po);
 		po.MaxWait = ACK_WAIT_MS;
 		s = js_PublishMsgAsync(p->js, &m, &po);
+		if (m) {
+			retry_later(p, m, natsStatus_GetText(s));
+			return NATS_OK; /* counted there if given up */
+		}
 	}
 	natsMsg_Destroy(m); /* NULL once the library owns it */
 	return s;
@@ -747,10 +836,8 @@ static void publish_item(struct nats_pub *p, const struct item *it)
 	size_t chunk, n;
 	uint64_t fails = 0;
 
-	if (!create_stream(p, it->ts)) {
-		atomic_fetch_add(&p->failed, 1);
-		return;
-	}
+	/* Not created yet: published anyway, refused, and retried (retry_later()). */
+	(void)create_stream(p, it->ts);
 	/* Room for the headers (well under 1 KiB) within the server's payload limit. */
 	chunk = max > 2048 ? (size_t)max - 1024 : 1024 * 1024 - 1024;
 	n = it->len ? (it->len + chunk - 1) / chunk : 1;
@@ -772,14 +859,31 @@ static void publish_item(struct nats_pub *p, const struct item *it)
 static void *thread_main(void *arg)
 {
 	struct nats_pub *p = arg;
-	int64_t deadline = 0;
+	int64_t deadline = 0, next_retry = 0;
 
 	for (;;) {
 		struct item *it;
+		bool retry, stopping;
 
 		pthread_mutex_lock(&p->lock);
-		while (!p->head && !p->stopping)
-			pthread_cond_wait(&p->cond, &p->lock);
+		while (!p->head && !p->stopping && !(p->n_retry && now_ns() >= next_retry)) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += RETRY_PERIOD_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			(void)pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+		}
+		retry = p->n_retry && now_ns() >= next_retry && !p->stopping;
+		pthread_mutex_unlock(&p->lock);
+		if (retry) {
+			next_retry = now_ns() + RETRY_PERIOD_MS * 1000000LL;
+			retry_round(p);
+		}
+		pthread_mutex_lock(&p->lock);
 		/* Stopping: a few more seconds while connected, none without a server. */
 		if (p->stopping && !deadline)
 			deadline = now_ns() +
@@ -793,9 +897,13 @@ static void *thread_main(void *arg)
 				p->tail = NULL;
 			p->queued_bytes -= it->len + ITEM_OVERHEAD;
 		}
+		stopping = p->stopping;
 		pthread_mutex_unlock(&p->lock);
-		if (!it)
+		if (!it) {
+			if (!stopping)
+				continue;
 			break;
+		}
 		switch (it->kind) {
 		case ITEM_CREATE:
 			if (!deadline || now_ns() <= deadline)
@@ -938,12 +1046,21 @@ void nats_pub_stop(struct relay *relay)
 		atomic_fetch_add(&p->failed, (uint64_t)pending.Count);
 		natsMsgList_Destroy(&pending);
 	}
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->n_retry; i++)
+		natsMsg_Destroy(p->retry[i]);
+	atomic_fetch_add(&p->failed, p->n_retry);
+	free(p->retry);
+	p->retry = NULL;
+	p->n_retry = 0;
+	pthread_mutex_unlock(&p->lock);
 	report(p, true);
 	jsCtx_Destroy(p->js);
 	natsConnection_Destroy(p->nc);
+	/* No callback of the library runs any more once it is closed. */
+	nats_CloseAndWait(1000);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	free(p);
 	relay->nats = NULL;
-	nats_CloseAndWait(1000);
 }
