@@ -7,7 +7,8 @@ apt-get update
 apt-get install -y --no-install-recommends \
 	build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev \
 	scdoc man-db \
-	libcmocka-dev libjson-c-dev libsystemd-dev systemd python3 python3-pytest \
-	lttng-tools liblttng-ust-dev babeltrace2 tshark \
+	libcmocka-dev libjson-c-dev libsystemd-dev systemd libmicrohttpd-dev python3 python3-pytest \
+	chromium chromium-driver python3-selenium \
+	lttng-tools liblttng-ust-dev babeltrace2 tshark python3-barectf \
 	procps passwd util-linux ca-certificates mmdebstrap \
 	libnats-dev nats-server

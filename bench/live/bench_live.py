@@ -43,11 +43,15 @@ import live_support as ls  # noqa: E402
 import lttng_harness as h  # noqa: E402
 
 TS_RE = re.compile(r"^\[(\d+\.\d+)\]")
-CONFIGS = [
-    ("ctflive-relayd --sync data", "ctflive-relayd", ()),
-    ("ctflive-relayd --sync none", "ctflive-relayd", ("--sync", "none")),
-    ("lttng-relayd 2.13", "lttng-relayd", ()),
-]
+# (label, relay kind, relay options, CTFLIVE_RELAYD_HOLD_MS or None)
+def configs(holds):
+    out = []
+    for label, extra in (("--sync data", ()), ("--sync none", ("--sync", "none"))):
+        out.append((f"ctflive-relayd {label}", "ctflive-relayd", extra, None))
+        for ms in holds:
+            out.append((f"ctflive-relayd {label}, hold {ms} ms", "ctflive-relayd", extra, ms))
+    out.append(("lttng-relayd 2.13", "lttng-relayd", (), None))
+    return out
 
 
 def pct(values, p):
@@ -58,12 +62,30 @@ def pct(values, p):
     return v[k]
 
 
+class CtfliveView(ls.BtLive):
+    """`ctflive view net://...` in place of babeltrace2 (it flushes its output
+    whenever the relay has nothing more yet)."""
+
+    def start(self):
+        import subprocess
+        argv = [ls.ctflive_cli(), "view", *self.extra, self.url]
+        self.proc = subprocess.Popen(argv, env=ls.env(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        return self
+
+
 def latency_run(lt, relay, name, args):
     ls.setup_session(lt, relay, name, timer_us=args.timer_us, subbuf_size=65536,
                      num_subbuf=8)
-    # Line-buffered stdout, or lines would sit in babeltrace2's stdio buffer.
-    bt = ls.BtLive(ls.live_url(relay, name), extra=["--clock-seconds"],
-                   prefix=["stdbuf", "-oL"]).start()
+    if args.viewer == "ctflive":
+        bt = CtfliveView(ls.live_url(relay, name), extra=["--clock-seconds"]).start()
+    else:
+        # Line-buffered stdout, or lines would sit in babeltrace2's stdio buffer.
+        bt = ls.BtLive(ls.live_url(relay, name), extra=["--clock-seconds"],
+                       prefix=["stdbuf", "-oL"]).start()
     try:
         ls.wait_clients(relay, name)
         lt.run_app(args.lat_events, args.lat_interval_us, "lat", timeout=120)
@@ -74,7 +96,7 @@ def latency_run(lt, relay, name, args):
     finally:
         bt.stop()
     if rc != 0:
-        raise RuntimeError(f"babeltrace2 failed: {err[-1000:]}")
+        raise RuntimeError(f"{args.viewer} viewer failed: {err[-1000:]}")
     events = []
     for tl in bt.lines:
         m = TS_RE.match(tl.line)
@@ -159,6 +181,11 @@ def main() -> int:
     ap.add_argument("--lat-events", type=int, default=2500)
     ap.add_argument("--lat-interval-us", type=int, default=2000)
     ap.add_argument("--tp-events", type=int, default=1000000)
+    ap.add_argument("--latency-only", action="store_true", help="skip the throughput runs")
+    ap.add_argument("--viewer", choices=("babeltrace2", "ctflive"), default="babeltrace2",
+                    help="latency viewer: babeltrace2 -i lttng-live or ctflive view")
+    ap.add_argument("--hold-ms", default="50",
+                    help="comma-separated CTFLIVE_RELAYD_HOLD_MS values also run (default 50)")
     ap.add_argument("--build-dir", help="build tree (default: $CTFLIVE_BUILD_DIR or ./build)")
     args = ap.parse_args()
     if args.build_dir:
@@ -175,25 +202,33 @@ def main() -> int:
     t_start = time.monotonic()
     try:
         lt.start()
-        for i, (label, kind, extra) in enumerate(CONFIGS):
+        holds = [x for x in args.hold_ms.split(",") if x]
+        for i, (label, kind, extra, hold) in enumerate(configs(holds)):
             # A fresh relay per run: lttng-relayd 2.13 misbehaves with a
             # second live session after the first was destroyed.
             res = []
-            for run, fn in (("lat", latency_run), ("tp", throughput_run)):
+            runs = [("lat", latency_run)]
+            if not args.latency_only:
+                runs.append(("tp", throughput_run))
+            for run, fn in runs:
                 relay = h.RELAY_KINDS[kind](ws, f"{run}{i}")
+                # Held viewer requests (the relay's environment, see the harness).
+                os.environ.pop("CTFLIVE_RELAYD_HOLD_MS", None)
+                if hold is not None:
+                    os.environ["CTFLIVE_RELAYD_HOLD_MS"] = hold
                 relay.start(extra=extra)
                 try:
                     res.append(fn(lt, relay, f"{run}{i}", args))
                 finally:
                     relay.stop()
-            lat, tp = res
+            lat, tp = res[0], (res[1] if len(res) > 1 else None)
             rows.append((label, lat, tp))
             print(f"[{time.monotonic() - t_start:5.1f}s] {label}: done", file=sys.stderr)
     finally:
         lt.stop()
         ws.cleanup(failed=False)
 
-    print(f"\nLive timer {args.timer_us / 1000:.0f} ms; latency run: {args.lat_events} events "
+    print(f"\nViewer: {args.viewer}. Live timer {args.timer_us / 1000:.0f} ms; latency run: {args.lat_events} events "
           f"every {args.lat_interval_us} us; throughput run: {args.tp_events} events, "
           f"no pause; output on {fs_type(ws.root)}.\n")
     print("| relay | latency p50 (ms) | latency p99 (ms) | beyond timer p50 (ms) "
@@ -201,13 +236,18 @@ def main() -> int:
           "| start→all published (s) | lttng stop (s) | events |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, lat, tp in rows:
+        if tp is None:
+            print(f"| {label} | {pct(lat['lat'], 50):.1f} | {pct(lat['lat'], 90):.1f} (p90) "
+                  f"{pct(lat['lat'], 99):.1f} | {pct(lat['extra'], 50):.1f} "
+                  f"| {pct(lat['extra'], 99):.1f} | - | - | - | - | - |")
+            continue
         ev = f"{tp['events']}" + (" (tracer discarded some)" if tp["discarded"] else "")
         print(f"| {label} | {pct(lat['lat'], 50):.1f} | {pct(lat['lat'], 99):.1f} "
               f"| {pct(lat['extra'], 50):.1f} | {pct(lat['extra'], 99):.1f} "
               f"| {tp['events'] / tp['t_pub']:.0f} | {tp['bytes'] / tp['t_pub'] / 1e6:.1f} "
               f"| {tp['t_pub']:.2f} | {tp['t_stop']:.2f} | {ev} |")
     samples = ", ".join(str(r[1]["n"]) for r in rows)
-    app_times = ", ".join(f"{r[2]['t_app']:.2f}s" for r in rows)
+    app_times = ", ".join(f"{r[2]['t_app']:.2f}s" for r in rows if r[2])
     print(f"\n(latency samples per relay: {samples}; program run time in the throughput "
           f"run: {app_times})")
     print(f"total {time.monotonic() - t_start:.0f}s", file=sys.stderr)

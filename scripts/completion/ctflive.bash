@@ -17,7 +17,7 @@ _ctflive()
 		if [[ $cur == -* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W '--help --version' -- "$cur")
 		else
-			mapfile -t COMPREPLY < <(compgen -W 'view follow ls' -- "$cur")
+			mapfile -t COMPREPLY < <(compgen -W 'view follow ls web stream' -- "$cur")
 		fi
 		return 0
 	fi
@@ -27,6 +27,10 @@ _ctflive()
 	view) opts="$_ctflive_print_opts --decode-only --from-now --timeout" ;;
 	follow) opts="$_ctflive_print_opts --grace" ;;
 	ls) opts='--timeout --help' ;;
+	web) opts='--listen --token-file --max-rows --timeout --help' ;;
+	stream) opts='--relay --session --hostname --live --follow --until-pid --idle-exit
+		--pace --metadata --beacons --beacon-time --reconnect-timeout --max-minor
+		--stats --help' ;;
 	*) return 0 ;;
 	esac
 
@@ -40,14 +44,32 @@ _ctflive()
 			trace:procname trace:vpid loglevel emf callsite all' -- "$cur")
 		return 0
 		;;
-	--clock-offset | --clock-offset-ns | --timeout | --grace)
+	--token-file)
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return 0
+		;;
+	--beacons)
+		mapfile -t COMPREPLY < <(compgen -W 'skip-idle always' -- "$cur")
+		return 0
+		;;
+	--beacon-time)
+		mapfile -t COMPREPLY < <(compgen -W 'packet clock' -- "$cur")
+		return 0
+		;;
+	--metadata)
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return 0
+		;;
+	--clock-offset | --clock-offset-ns | --timeout | --grace | --listen | --max-rows | -r | --relay | -s | \
+		--session | --hostname | --until-pid | --idle-exit | --reconnect-timeout | \
+		--max-minor)
 		return 0
 		;;
 	esac
 
 	if [[ $cur == -* ]]; then
 		mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
-	elif [ "$cmd" != ls ]; then
+	elif [ "$cmd" != ls ] && [ "$cmd" != web ]; then
 		mapfile -t COMPREPLY < <(compgen -d -- "$cur")
 	fi
 	return 0

@@ -20,6 +20,8 @@ int cl_cmd_view(int argc, char **argv);
 int cl_cmd_ls(int argc, char **argv);
 int cl_cmd_view_live(int argc, char **argv);
 int cl_cmd_follow(int argc, char **argv); /* cmd-follow.c */
+int cl_cmd_web(int argc, char **argv);    /* cmd-web.c, web-*.c */
+int cl_cmd_stream(int argc, char **argv); /* cmd-stream.c */
 bool cl_cli_is_live_url(const char *s);
 /* cmd-nats.c (built with libnats): nats:// URLs of `view` and `ls`. */
 bool cl_cli_is_nats_url(const char *s);

@@ -13,6 +13,8 @@ static const struct cl_cli_cmd cmds[] = {
 	{ "view", "print the events of CTF trace directories", cl_cmd_view },
 	{ "ls", "list the sessions of a relay daemon's live port", cl_cmd_ls },
 	{ "follow", "print the events of a trace directory while it is written", cl_cmd_follow },
+	{ "web", "watch the live sessions of a relay daemon in a browser", cl_cmd_web },
+	{ "stream", "send a trace directory to a relay daemon as a live session", cl_cmd_stream },
 };
 
 int cl_cli_parse_ms(const char *s, int *ret)

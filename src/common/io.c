@@ -5,7 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include "macro.h"
+
+/* Zero bytes for padding: one iovec entry covers this much. */
+static const uint8_t zero_page[65536];
 
 int cl_io_fault_check(void)
 {
@@ -71,15 +77,47 @@ int cl_pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
 
 int cl_write_zeros(int fd, uint64_t n)
 {
-	static const uint8_t zeros[4096];
+	return cl_write_padded(fd, NULL, 0, n);
+}
 
-	while (n > 0) {
-		size_t chunk = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
-		int r = cl_write_full(fd, zeros, chunk);
+int cl_write_padded(int fd, const void *buf, size_t n, uint64_t zeros)
+{
+	const uint8_t *p = buf;
+	int r = cl_io_fault_check();
 
-		if (r < 0)
-			return r;
-		n -= chunk;
+	if (r < 0)
+		return r;
+	while (n > 0 || zeros > 0) {
+		struct iovec iov[17];
+		int cnt = 0;
+		uint64_t z = zeros;
+		ssize_t w;
+
+		if (n > 0)
+			iov[cnt++] =
+				(struct iovec){ .iov_base = (void *)(uintptr_t)p, .iov_len = n };
+		while (z > 0 && cnt < (int)CL_ARRAY_SIZE(iov)) {
+			size_t chunk = (size_t)CL_MIN(z, (uint64_t)sizeof(zero_page));
+
+			iov[cnt++] = (struct iovec){ .iov_base = (void *)(uintptr_t)zero_page,
+						     .iov_len = chunk };
+			z -= chunk;
+		}
+		w = writev(fd, iov, cnt);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (w == 0)
+			return -EIO;
+		if ((size_t)w <= n) {
+			p += w;
+			n -= (size_t)w;
+		} else {
+			zeros -= (uint64_t)w - n;
+			n = 0;
+		}
 	}
 	return 0;
 }

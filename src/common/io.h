@@ -20,6 +20,12 @@ int cl_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
 /* Appends n zero bytes at the current position. */
 int cl_write_zeros(int fd, uint64_t n);
 /*
+ * Appends the n bytes of buf, then `zeros` zero bytes, at the current
+ * position, with as few writev(2) calls as the sizes allow (one when
+ * n + zeros fits 1 MiB). -errno on failure (what was written stays).
+ */
+int cl_write_padded(int fd, const void *buf, size_t n, uint64_t zeros);
+/*
  * Reads exactly n bytes at offset off. Returns 0, -EMSGSIZE if the file ends
  * first, or -errno.
  */

@@ -460,13 +460,15 @@ bool cl_ctf_goes_first(const struct ctflive_ctf_stream *s, const struct ctflive_
 
 /* One packet of a stream file, as cl_ctf_scan_packets() finds it. */
 struct cl_packet_info {
-	size_t offset, size;  /* bytes, in the file */
-	uint64_t sc_id;       /* stream class id */
-	uint64_t instance_id; /* stream_instance_id, UINT64_MAX if absent */
-	bool has_begin;       /* timestamp_begin present and mapped to a clock */
-	uint64_t begin, end;  /* timestamp_begin/_end in cycles (0 if absent) */
-	int64_t begin_ns;     /* timestamp_begin in ns from origin, INT64_MIN if none */
-	uint64_t seq;         /* packet_seq_num, UINT64_MAX if absent */
+	size_t offset, size;   /* bytes, in the file */
+	uint64_t sc_id;        /* stream class id */
+	uint64_t instance_id;  /* stream_instance_id, UINT64_MAX if absent */
+	bool has_begin;        /* timestamp_begin present and mapped to a clock */
+	uint64_t begin, end;   /* timestamp_begin/_end in cycles (0 if absent) */
+	int64_t begin_ns;      /* timestamp_begin in ns from origin, INT64_MIN if none */
+	uint64_t seq;          /* packet_seq_num, UINT64_MAX if absent */
+	uint64_t content_bits; /* content size, bits */
+	uint64_t discarded;    /* events_discarded, 0 if absent */
 };
 
 /*

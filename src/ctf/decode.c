@@ -590,6 +590,8 @@ int cl_ctf_scan_packets(struct ctflive_ctf_trace *t, const uint8_t *data, size_t
 		pi.begin_ns = pi.has_begin ? cl_clock_ns(s.sc->clock, s.clock) : INT64_MIN;
 		pi.end = HAS(&s, CL_M_TS_END) ? s.mv[CL_M_TS_END] : 0;
 		pi.seq = HAS(&s, CL_M_PACKET_SEQ_NUM) ? s.mv[CL_M_PACKET_SEQ_NUM] : UINT64_MAX;
+		pi.content_bits = csize;
+		pi.discarded = HAS(&s, CL_M_EVENTS_DISCARDED) ? s.mv[CL_M_EVENTS_DISCARDED] : 0;
 		r = fn(ctx, &pi);
 		if (r > 0)
 			break; /* fn has seen enough */

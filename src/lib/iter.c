@@ -49,6 +49,7 @@ struct ctflive_iter {
 	int err;
 	struct ctflive_diag errd;
 	struct ctflive_ctf_diag mdiag; /* K_DIRS: the merger's error details */
+	int64_t live_wait_end_ns;      /* K_LIVE: CLOCK_MONOTONIC when the last wait ended */
 };
 
 char *ctflive_diag_format(const struct ctflive_diag *d, char *buf, size_t len)
@@ -419,11 +420,28 @@ int ctflive_iter_wait(struct ctflive_iter *it, int timeout_ms)
 		return ctflive_follow_wait(it->follow,
 					   timeout_ms < 0 ? FOLLOW_WAIT_MS : timeout_ms);
 	case K_LIVE: {
-		int ms = timeout_ms < 0 ? LIVE_WAIT_MS : timeout_ms;
-		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+		/*
+		 * The default wait makes rounds that found nothing at least
+		 * LIVE_WAIT_MS apart, counting the time since the last wait:
+		 * against a relay that held the requests until it had news (or
+		 * its bound passed), or after a long decoding round, nothing is
+		 * left to sleep; against one that answers at once, the full
+		 * period, as babeltrace2.
+		 */
+		int64_t ns = (int64_t)(timeout_ms < 0 ? LIVE_WAIT_MS : timeout_ms) * 1000000;
+		struct timespec now;
 
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
+		(void)clock_gettime(CLOCK_MONOTONIC, &now);
+		if (timeout_ms < 0)
+			ns -= (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - it->live_wait_end_ns;
+		if (ns > 0) {
+			struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+			(void)clock_gettime(CLOCK_MONOTONIC, &now);
+		}
+		it->live_wait_end_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 		return 0;
 	}
 	default:

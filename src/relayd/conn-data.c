@@ -56,6 +56,11 @@ int data_packet_end(struct conn *c)
 {
 	struct stream *st = c->stream;
 
+	const uint8_t *tail = c->tail;
+	size_t tail_len = c->tail_len;
+
 	c->stream = NULL;
-	return stream_end_packet(c->relay, st, c->net_seq_num, c->padding);
+	c->tail = NULL;
+	c->tail_len = 0;
+	return stream_end_packet(c->relay, st, c->net_seq_num, tail, tail_len, c->padding);
 }

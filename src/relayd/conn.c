@@ -32,6 +32,30 @@ struct stream *conn_own_stream(struct conn *c, uint64_t handle)
 }
 
 /* Acts on one event of the receive state machine. */
+static int write_body(struct conn *c, const uint8_t *buf, size_t n)
+{
+	int r = stream_write(c->stream, buf, n);
+
+	if (r < 0)
+		log_error_errno(r, "session %llu: stream %llu: cannot write",
+				(unsigned long long)c->stream->session->id,
+				(unsigned long long)c->stream->handle);
+	return r;
+}
+
+/* Writes the body bytes kept in the read buffer (before it is reused). */
+static int flush_tail(struct conn *c)
+{
+	const uint8_t *buf = c->tail;
+	size_t n = c->tail_len;
+
+	if (n == 0)
+		return 0;
+	c->tail = NULL;
+	c->tail_len = 0;
+	return write_body(c, buf, n);
+}
+
 static int on_rx_event(struct conn *c, const struct cl_relayd_rx_event *ev)
 {
 	int r;
@@ -46,12 +70,16 @@ static int on_rx_event(struct conn *c, const struct cl_relayd_rx_event *ev)
 	case CL_RELAYD_RX_PACKET:
 		return data_packet_begin(c, &ev->data_hdr);
 	case CL_RELAYD_RX_BODY:
-		r = stream_write(c->stream, ev->payload, ev->len);
+		r = flush_tail(c);
 		if (r < 0)
-			log_error_errno(r, "session %llu: stream %llu: cannot write",
-					(unsigned long long)c->stream->session->id,
-					(unsigned long long)c->stream->handle);
-		return r;
+			return r;
+		if (c->kind == CONN_DATA) {
+			/* Written with the padding if the packet ends in this read. */
+			c->tail = ev->payload;
+			c->tail_len = ev->len;
+			return 0;
+		}
+		return write_body(c, ev->payload, ev->len);
 	case CL_RELAYD_RX_BODY_END:
 		return c->kind == CONN_CONTROL ? ctrl_metadata_end(c) : data_packet_end(c);
 	case CL_RELAYD_RX_NONE:
@@ -61,7 +89,22 @@ static int on_rx_event(struct conn *c, const struct cl_relayd_rx_event *ev)
 }
 
 /* Feeds n bytes (n may be 0) and handles the events, stopping when a reply is queued. */
+static int feed_events(struct conn *c, const uint8_t *buf, size_t n);
+
+/* Feeds buf to the state machine; body bytes kept from it are written before returning. */
 static int feed(struct conn *c, const uint8_t *buf, size_t n)
+{
+	int r = feed_events(c, buf, n);
+
+	if (r < 0) {
+		c->tail = NULL;
+		c->tail_len = 0;
+		return r;
+	}
+	return c->sock.closed ? 0 : flush_tail(c);
+}
+
+static int feed_events(struct conn *c, const uint8_t *buf, size_t n)
 {
 	size_t used = 0;
 
@@ -102,6 +145,13 @@ static ssize_t receive(struct conn *c)
 		r = feed(c, buf, 0);
 		return r < 0 ? r : 1;
 	}
+	/*
+	 * A control connection reads one message at a time (nothing is left
+	 * behind a reply); a data connection, which never replies, reads as
+	 * much as the buffer holds: many packets per read.
+	 */
+	if (c->kind == CONN_DATA)
+		want = SOCK_SCRATCH_SIZE;
 	n = sock_recv(&c->sock, buf, (size_t)CL_MIN(want, (uint64_t)SOCK_SCRATCH_SIZE));
 	if (n <= 0)
 		return n;
@@ -114,8 +164,15 @@ static void conn_readable(struct sock *s)
 	struct conn *c = cl_container_of(s, struct conn, sock);
 	size_t budget = READ_BUDGET;
 
-	while (budget > 0 && !s->closed && !sock_sending(s)) {
-		ssize_t n = receive(c);
+	while (budget > 0 && !s->closed) {
+		ssize_t n;
+
+		/* A reply is sent at once; if it all went, the next request is read
+		 * now (a pipelining producer is not served one command per loop
+		 * turn, far behind its data connection). */
+		if (sock_sending(s) && !sock_try_send(s))
+			break;
+		n = receive(c);
 
 		if (n == -EAGAIN)
 			break;

@@ -39,6 +39,11 @@ struct conn {
 	struct stream *stream; /* busy ref while a body is being received */
 	uint64_t net_seq_num;  /* data: packet being received */
 	uint64_t padding;      /* bytes appended after the body */
+	/* data: body bytes received but not yet written, inside the read buffer
+	 * (written with the padding at the packet's end, or before the buffer
+	 * is reused) */
+	const uint8_t *tail;
+	size_t tail_len;
 };
 
 /* A receive check failed: returns r, and `why` becomes the closing log line's reason. */

@@ -41,6 +41,8 @@ int live_init(struct relay *relay)
 		return -ENOMEM;
 	l->relay = relay;
 	sock_set_init(&l->viewers, MAX_VIEWERS, "live viewers");
+	cl_list_init(&l->waiting);
+	l->timer.fd = -1;
 	relay->live = l;
 	return 0;
 }
@@ -87,7 +89,15 @@ static void viewer_readable(struct sock *s)
 {
 	struct viewer *v = cl_container_of(s, struct viewer, sock);
 
-	for (int i = 0; i < 64 && !s->closed && !sock_sending(s); i++) {
+	if (v->waiting) {
+		/* Polled for the peer's hang-up only (sock_hold()). */
+		if (sock_peer_gone(s))
+			viewer_close(v, "viewer closed while its request was held");
+		else
+			sock_hold(s, 0); /* bytes wait: read after the answer */
+		return;
+	}
+	for (int i = 0; i < 64 && !s->closed && !sock_sending(s) && !v->waiting; i++) {
 		int r = receive(v);
 
 		if (r == -EAGAIN)
@@ -109,9 +119,12 @@ static void viewer_readable(struct sock *s)
 
 static void viewer_closed(struct sock *s, bool error, const char *why)
 {
+	struct viewer *v = cl_container_of(s, struct viewer, sock);
+
 	(void)error;
 	log_debug("%s: closed: %s", s->peer, why);
-	live_viewer_release(cl_container_of(s, struct viewer, sock));
+	live_viewer_stop_waiting(v);
+	live_viewer_release(v);
 }
 
 static void viewer_free(struct sock *s)
@@ -155,6 +168,7 @@ int live_accept(struct relay *relay, int listen_fd)
 
 void live_collect(struct relay *relay)
 {
+	live_answer_waiting(relay->live);
 	sock_set_collect(&relay->live->viewers);
 }
 
@@ -165,6 +179,7 @@ void live_fini(struct relay *relay)
 	if (!l)
 		return;
 	sock_set_close_all(&l->viewers, "relay shutting down");
+	live_server_fini(l);
 	free(l);
 	relay->live = NULL;
 }

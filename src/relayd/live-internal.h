@@ -58,12 +58,22 @@ struct viewer {
 	uint8_t rx[CL_LIVE_CMD_HDR_SIZE + 32];
 	size_t rx_have, rx_need;
 	uint32_t cmd;
+	/* A request with nothing new to answer yet, held (live-server.c). */
+	bool waiting;
+	struct cl_list_node wait_node; /* in live->waiting while waiting */
+	uint32_t wait_cmd;
+	uint64_t wait_id;       /* its stream or session id */
+	uint64_t wait_gen;      /* sum of the attached sessions' live_gen when last looked at */
+	uint64_t wait_deadline; /* CLOCK_MONOTONIC ns: answered as it stands then */
 };
 
 struct live {
 	struct relay *relay;
 	struct sock_set viewers;
 	uint64_t next_viewer_id;
+	struct cl_list waiting; /* struct viewer (wait_node) */
+	struct cl_watch timer;  /* timerfd: the earliest deadline of a waiting viewer */
+	uint64_t timer_armed;   /* deadline the timer is armed for, 0: none */
 };
 
 /* Closes the viewer's connection (logged at debug level with `why`). */
@@ -73,8 +83,21 @@ static inline void viewer_close(struct viewer *v, const char *why)
 }
 
 /* ---- live-server.c ---- */
-/* Runs the request in v->rx (v->cmd, its payload). 0, or -errno: close the viewer. */
+/*
+ * Runs the request in v->rx (v->cmd, its payload). 0 (answered, or held:
+ * v->waiting), or -errno: close the viewer.
+ */
 int live_dispatch(struct viewer *v);
+/* The viewer is closing: it stops waiting (no answer). */
+void live_viewer_stop_waiting(struct viewer *v);
+/*
+ * Answers the held requests that have news (something published for their
+ * viewer) or whose deadline passed, then arms the timer for the next
+ * deadline. Runs before the loop sleeps.
+ */
+void live_answer_waiting(struct live *l);
+/* Frees what the held requests use (the timer); viewers are closed. */
+void live_server_fini(struct live *l);
 /* Detaches every session and drops every viewer stream (the viewer is closing). */
 void live_viewer_release(struct viewer *v);
 

@@ -18,6 +18,14 @@
  *   point 4) are skipped; the viewer sees the packet_seq_num gap.
  * - Requests are read without blocking, per connection; each reply is
  *   built whole and written with one send.
+ * - A request whose answer would only say "nothing yet" (GET_NEXT_INDEX:
+ *   RETRY; GET_METADATA: NO_NEW before any metadata; GET_NEW_STREAMS: no
+ *   stream at all for that session) is held instead of answered, and
+ *   answered exactly as it then stands once something is published for the
+ *   viewer (an index, a beacon, metadata, a stream, a close) or the hold
+ *   bound passed (HOLD_MS, off by default: see there). babeltrace2 sleeps 100 ms after every such
+ * answer; holding removes that poll delay. While a request is held nothing more is read from that
+ * viewer (replies keep their order); other viewers and the producers are served as usual.
  *
  * This file holds the viewer commands; connections are live-conn.c's (see
  * live-internal.h).
@@ -26,6 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bytes.h"
 #include "ctf-index.h"
@@ -38,6 +50,39 @@
 
 #define MAX_PACKET_REPLY   (64u << 20) /* bytes of one GET_PACKET reply */
 #define MAX_METADATA_REPLY (1u << 20)  /* bytes of one GET_METADATA reply */
+
+/*
+ * Longest hold of a request that has nothing new to answer, milliseconds:
+ * see live_answer_waiting(). 0: requests are never held (the default).
+ * CTFLIVE_RELAYD_HOLD_MS (0 to 10000) in the relay's environment sets it.
+ *
+ * Off by default because of babeltrace2 2.0.4: it reads NEW_STREAM only on
+ * OK replies, so a per-process buffer stream announced (ADD_STREAM) after
+ * the relay received another stream's packet whose events are later than
+ * the new stream's first events is learnt too late by a viewer that keeps
+ * up with the relay, which then fails ("message older than the last one").
+ * A viewer that sleeps 100 ms between polls usually learns of it in time.
+ * The race is the producer's (the relay cannot know of a stream before
+ * ADD_STREAM); holding only makes the viewer fast enough to hit it.
+ */
+#define HOLD_MS 0
+
+/* How a request may be held. */
+enum hold {
+	HOLD_NEW,   /* a new request: held if it has nothing new */
+	HOLD_WOKEN, /* something was published for the viewer: held only while RETRY */
+	HOLD_NEVER, /* the deadline passed: answered as it stands */
+};
+
+#define HELD 1 /* returned by a command that did not answer */
+
+static uint64_t hold_ns(void);
+
+/* How a new request may be held (not at all when the hold is 0 ms). */
+static enum hold first_hold(void)
+{
+	return hold_ns() > 0 ? HOLD_NEW : HOLD_NEVER;
+}
 
 /* ---- replies ---- */
 
@@ -403,21 +448,41 @@ static bool session_drained(struct viewer *v, struct session *s)
 	return true;
 }
 
-static int cmd_get_new_streams(struct viewer *v, struct cl_rbuf *rb)
+/* True while this viewer has no stream of `s` being served or to announce. */
+static bool no_stream_of(struct viewer *v, const struct session *s)
 {
-	struct vattach *a;
-	uint64_t id;
+	struct cl_list_node *n;
 
-	if (cl_live_new_streams_request_decode(rb, &id) < 0)
-		return -EPROTO;
-	a = find_attach(v, id);
+	cl_list_for_each (n, &v->streams) {
+		struct vstream *vs = cl_container_of(n, struct vstream, node);
+
+		if (vs->session == s && !vs->done)
+			return false;
+	}
+	return true;
+}
+
+static int get_new_streams(struct viewer *v, uint64_t id, enum hold hold)
+{
+	struct vattach *a = find_attach(v, id);
+
 	if (!a)
 		return put_stream_records(v, NULL, CL_LIVE_NEW_STREAMS_ERR, false);
 	if (create_vstreams(v, a->session, false) < 0)
 		return put_stream_records(v, NULL, CL_LIVE_NEW_STREAMS_ERR, false);
 	if (!has_unsent_streams(v) && session_drained(v, a->session))
 		return put_stream_records(v, NULL, CL_LIVE_NEW_STREAMS_HUP, false);
+	/* "OK, 0 streams" while none exists: babeltrace2 polls it. */
+	if (hold == HOLD_NEW && no_stream_of(v, a->session) && !a->session->connection_closed)
+		return HELD;
 	return put_stream_records(v, a->session, CL_LIVE_NEW_STREAMS_OK, false);
+}
+
+static int cmd_get_new_streams(struct viewer *v, struct cl_rbuf *rb, uint64_t *ret_id)
+{
+	if (cl_live_new_streams_request_decode(rb, ret_id) < 0)
+		return -EPROTO;
+	return get_new_streams(v, *ret_id, first_hold());
 }
 
 static int put_index(struct viewer *v, const struct cl_live_index *ix)
@@ -453,16 +518,13 @@ static int read_entry(struct stream *st, struct segment *sg, uint64_t entry,
 	return 0;
 }
 
-static int cmd_get_next_index(struct viewer *v, struct cl_rbuf *rb)
+static int get_next_index(struct viewer *v, uint64_t id, enum hold hold)
 {
 	struct cl_live_index ix = { 0 };
 	struct vstream *vs;
 	struct stream *st;
-	uint64_t id;
 	bool drained;
 
-	if (cl_live_get_next_index_decode(rb, &id) < 0)
-		return -EPROTO;
 	vs = find_live_vstream(v, id);
 	if (!vs) {
 		ix.status = CL_LIVE_INDEX_ERR;
@@ -515,9 +577,20 @@ static int cmd_get_next_index(struct viewer *v, struct cl_rbuf *rb)
 		ix.timestamp_end = st->beacon_ts_end;
 		ix.stream_id = st->ctf_stream_id;
 	} else {
+		/* RETRY stalls the viewer whatever its other streams have: held
+		 * until this stream has something or the deadline. */
+		if (hold != HOLD_NEVER && ix.flags == 0)
+			return HELD;
 		ix.status = CL_LIVE_INDEX_RETRY;
 	}
 	return put_index(v, &ix);
+}
+
+static int cmd_get_next_index(struct viewer *v, struct cl_rbuf *rb, uint64_t *ret_id)
+{
+	if (cl_live_get_next_index_decode(rb, ret_id) < 0)
+		return -EPROTO;
+	return get_next_index(v, *ret_id, first_hold());
 }
 
 static int put_packet_error(struct viewer *v)
@@ -574,17 +647,14 @@ static int put_metadata_status(struct viewer *v, uint32_t status)
 	return 0;
 }
 
-static int cmd_get_metadata(struct viewer *v, struct cl_rbuf *rb)
+static int get_metadata(struct viewer *v, uint64_t id, enum hold hold)
 {
 	struct cl_live_metadata_reply rep = { .status = CL_LIVE_METADATA_OK };
 	struct segment *sg;
 	struct vstream *vs;
 	struct stream *st;
 	uint8_t *data;
-	uint64_t id;
 
-	if (cl_live_get_metadata_decode(rb, &id) < 0)
-		return -EPROTO;
 	vs = find_live_vstream(v, id);
 	if (!vs || !vs->st->is_metadata)
 		return put_metadata_status(v, CL_LIVE_METADATA_ERR);
@@ -596,6 +666,11 @@ static int cmd_get_metadata(struct viewer *v, struct cl_rbuf *rb)
 			vstream_finish(vs);
 			return put_metadata_status(v, CL_LIVE_METADATA_ERR);
 		}
+		/* NO_NEW before any metadata: babeltrace2 polls it. (NO_NEW after
+		 * bytes ends its fetch loop: answered at once.) */
+		if (hold == HOLD_NEW && vs->metadata_sent == 0 && !st->closed &&
+		    !vs->session->connection_closed)
+			return HELD;
 		vs->no_new_given = true;
 		return put_metadata_status(v, CL_LIVE_METADATA_NO_NEW);
 	}
@@ -618,6 +693,13 @@ static int cmd_get_metadata(struct viewer *v, struct cl_rbuf *rb)
 	vs->metadata_sent += rep.len;
 	vs->no_new_given = false;
 	return 0;
+}
+
+static int cmd_get_metadata(struct viewer *v, struct cl_rbuf *rb, uint64_t *ret_id)
+{
+	if (cl_live_get_metadata_decode(rb, ret_id) < 0)
+		return -EPROTO;
+	return get_metadata(v, *ret_id, first_hold());
 }
 
 static void detach(struct viewer *v, struct vattach *a)
@@ -658,10 +740,202 @@ static int cmd_detach(struct viewer *v, struct cl_rbuf *rb)
 	return 0;
 }
 
+/* ---- held requests ---- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t hold_ns(void)
+{
+	static long ms = -1;
+
+	if (ms < 0) {
+		const char *e = getenv("CTFLIVE_RELAYD_HOLD_MS");
+		char *end;
+
+		ms = HOLD_MS;
+		if (e && *e) {
+			long x = strtol(e, &end, 10);
+
+			if (*end == '\0' && x >= 0 && x <= 10000)
+				ms = x;
+		}
+	}
+	return (uint64_t)ms * 1000000u;
+}
+
+/* Changes whenever something is published for one of v's sessions. */
+static uint64_t viewer_gen(struct viewer *v)
+{
+	struct cl_list_node *n;
+	uint64_t gen = 0;
+
+	cl_list_for_each (n, &v->attached)
+		gen += cl_container_of(n, struct vattach, node)->session->live_gen;
+	return gen;
+}
+
+static void timer_cb(struct cl_watch *w, uint32_t events)
+{
+	struct live *l = cl_container_of(w, struct live, timer);
+	uint64_t expirations;
+
+	(void)events;
+	(void)!read(w->fd, &expirations, sizeof(expirations));
+	l->timer_armed = 0;
+	/* The held requests are looked at before the loop sleeps. */
+}
+
+static void arm_timer(struct live *l, uint64_t deadline)
+{
+	struct itimerspec its = { 0 };
+
+	if (deadline == l->timer_armed)
+		return;
+	if (l->timer.fd < 0) {
+		int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+		if (fd < 0)
+			return; /* held requests then wait for news only */
+		l->timer.fd = fd;
+		l->timer.cb = timer_cb;
+		if (cl_loop_add(l->relay->loop, &l->timer, EPOLLIN) < 0) {
+			close(fd);
+			l->timer.fd = -1;
+			return;
+		}
+	}
+	its.it_value.tv_sec = (time_t)(deadline / 1000000000u);
+	its.it_value.tv_nsec = (long)(deadline % 1000000000u);
+	/* A zero it_value would disarm: deadline 0 disarms, as wanted. */
+	if (timerfd_settime(l->timer.fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		l->timer_armed = deadline;
+}
+
+void live_server_fini(struct live *l)
+{
+	if (l->timer.fd >= 0) {
+		cl_loop_del(l->relay->loop, &l->timer);
+		close(l->timer.fd);
+		l->timer.fd = -1;
+	}
+}
+
+/* Runs v's held request again. HELD, 0 (answered) or -errno. */
+static int rerun(struct viewer *v, enum hold hold)
+{
+	switch (v->wait_cmd) {
+	case CL_LIVE_CMD_GET_NEXT_INDEX:
+		return get_next_index(v, v->wait_id, hold);
+	case CL_LIVE_CMD_GET_METADATA:
+		return get_metadata(v, v->wait_id, hold);
+	case CL_LIVE_CMD_GET_NEW_STREAMS:
+		return get_new_streams(v, v->wait_id, hold);
+	default:
+		return -EPROTO;
+	}
+}
+
+void live_viewer_stop_waiting(struct viewer *v)
+{
+	if (!v->waiting)
+		return;
+	v->waiting = false;
+	cl_list_remove(&v->wait_node);
+	sock_unhold(&v->sock);
+}
+
+/*
+ * Held requests, looked at before each sleep of the loop (after every batch
+ * of events, so after every publication):
+ *  - something was published for the viewer since it was held (live_gen of
+ *    an attached session moved): run again; GET_NEXT_INDEX stays held while
+ *    the answer would still be RETRY (neither babeltrace2 nor ctflive can
+ *    go on with any stream while one answers RETRY), everything else is
+ *    answered as it now stands;
+ *  - the deadline passed: answered as it stands.
+ * An INACTIVE equal to the last one given is not held: measured, holding
+ * it did not lower babeltrace2's latency, and it delayed ctflive view,
+ * which asks every idle stream in turn for a newer beacon.
+ * The deadline (CTFLIVE_RELAYD_HOLD_MS) bounds how long a viewer waits for
+ * a "nothing yet" answer, while every publication (each live-timer tick
+ * brings one per stream: an index or a beacon) wakes it at once. Measured
+ * (bench/live, 100 ms timer, babeltrace2): a bound below the timer period
+ * expires between ticks, and the viewer's 100 ms sleep then costs about
+ * the bound again (50 ms: p50 beyond the timer 25-40 ms); a bound above it
+ * leaves 9-15 ms. ctflive view does not gain from holding yet (slower with
+ * 50 ms, far slower with 300 ms): its live source needs its own look.
+ */
+void live_answer_waiting(struct live *l)
+{
+	struct cl_list_node *n, *tmp;
+	uint64_t now = 0, next = 0;
+
+	cl_list_for_each_safe (n, tmp, &l->waiting) {
+		struct viewer *v = cl_container_of(n, struct viewer, wait_node);
+		uint64_t gen = viewer_gen(v);
+		bool expired;
+		int r;
+
+		if (v->sock.closed) {
+			live_viewer_stop_waiting(v);
+			continue;
+		}
+		if (!now)
+			now = now_ns();
+		expired = now >= v->wait_deadline;
+		if (!expired && gen == v->wait_gen) {
+			if (!next || v->wait_deadline < next)
+				next = v->wait_deadline;
+			continue;
+		}
+		v->wait_gen = gen;
+		r = rerun(v, expired ? HOLD_NEVER : HOLD_WOKEN);
+		if (r == HELD) {
+			if (!next || v->wait_deadline < next)
+				next = v->wait_deadline;
+			continue;
+		}
+		live_viewer_stop_waiting(v);
+		if (r < 0) {
+			viewer_close(v, "protocol error");
+			continue;
+		}
+		if (!v->sock.closed)
+			sock_flush(&v->sock);
+	}
+	arm_timer(l, next);
+}
+
+/* Request answered later: v waits (live_answer_waiting()). */
+static int start_waiting(struct viewer *v, uint64_t id)
+{
+	struct live *l = v->live;
+
+	v->waiting = true;
+	v->wait_cmd = v->cmd;
+	v->wait_id = id;
+	v->wait_gen = viewer_gen(v);
+	v->wait_deadline = now_ns() + hold_ns();
+	cl_list_append(&l->waiting, &v->wait_node);
+	/* Only the peer's hang-up is polled meanwhile. */
+	sock_hold(&v->sock, EPOLLRDHUP);
+	if (!l->timer_armed || v->wait_deadline < l->timer_armed)
+		arm_timer(l, v->wait_deadline);
+	return 0;
+}
+
 int live_dispatch(struct viewer *v)
 {
 	struct cl_rbuf rb =
 		cl_rbuf_make(v->rx + CL_LIVE_CMD_HDR_SIZE, v->rx_need - CL_LIVE_CMD_HDR_SIZE);
+	uint64_t id = 0;
+	int r;
 
 	log_debug("%s: %s", v->sock.peer, cl_live_cmd_name(v->cmd));
 	if (!v->connected && v->cmd != CL_LIVE_CMD_CONNECT) {
@@ -678,18 +952,24 @@ int live_dispatch(struct viewer *v)
 	case CL_LIVE_CMD_ATTACH_SESSION:
 		return cmd_attach(v, &rb);
 	case CL_LIVE_CMD_GET_NEW_STREAMS:
-		return cmd_get_new_streams(v, &rb);
+		r = cmd_get_new_streams(v, &rb, &id);
+		break;
 	case CL_LIVE_CMD_GET_NEXT_INDEX:
-		return cmd_get_next_index(v, &rb);
+		r = cmd_get_next_index(v, &rb, &id);
+		break;
 	case CL_LIVE_CMD_GET_PACKET:
 		return cmd_get_packet(v, &rb);
 	case CL_LIVE_CMD_GET_METADATA:
-		return cmd_get_metadata(v, &rb);
+		r = cmd_get_metadata(v, &rb, &id);
+		break;
 	case CL_LIVE_CMD_DETACH_SESSION:
 		return cmd_detach(v, &rb);
 	default:
 		return -EPROTO;
 	}
+	if (r == HELD)
+		return start_waiting(v, id);
+	return r;
 }
 
 void live_viewer_release(struct viewer *v)
@@ -710,4 +990,5 @@ void live_streams_published(struct relay *relay, struct session *s)
 		if (!v->sock.closed && find_attach(v, s->id) && create_vstreams(v, s, false) < 0)
 			viewer_close(v, "out of memory");
 	}
+	session_touch(s); /* held GET_NEW_STREAMS look again */
 }

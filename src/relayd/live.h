@@ -17,7 +17,7 @@ int live_accept(struct relay *relay, int listen_fd);
 struct session;
 /* Streams of `s` were published: viewers attached to it get viewer streams. */
 void live_streams_published(struct relay *relay, struct session *s);
-/* Frees closed viewer connections. */
+/* Answers held viewer requests that have news or timed out, frees closed viewers. */
 void live_collect(struct relay *relay);
 
 #endif

@@ -130,6 +130,7 @@ static void now_tell_viewers(void *ctx)
 	st->published_entries = st->index_entries;
 	if (st->is_metadata)
 		st->metadata_published = st->complete_size;
+	session_touch(st->session);
 	nats_pub_session(st->session); /* --publish: what viewers may now read */
 }
 
@@ -319,6 +320,7 @@ static void batch_tell_viewers(void *ctx)
 		st->published_entries = CL_MAX(st->published_entries, bs->entries);
 		if (bs->metadata_epoch == st->metadata_epoch)
 			st->metadata_published = CL_MAX(st->metadata_published, bs->metadata);
+		session_touch(st->session);
 	}
 	nats_pub_session(b->session); /* --publish: what viewers may now read */
 }

@@ -227,6 +227,7 @@ struct session {
 	unsigned data_conns;  /* data connections bound to this session */
 	bool data_closed;     /* a bound data connection went away: no more data */
 	unsigned viewer_refs; /* viewer sessions attached */
+	uint64_t live_gen;    /* bumped when viewers may see something new (session_touch) */
 	bool sync_in_flight;  /* a sync job covers this session's streams */
 	bool has_marker;      /* holds a reference on its directory's marker */
 	struct relay *relay;  /* borrowed */
@@ -248,6 +249,16 @@ struct relay {
 	struct live *live;     /* owned: the live viewer server */
 	struct nats_pub *nats; /* owned (nats-pub.c): --publish, or NULL */
 };
+
+/*
+ * Something viewers of `s` may see changed: entries or metadata published, a
+ * beacon, a stream published or closed, the producer gone. Viewers waiting
+ * for news of `s` (live-server.c) look again before the loop sleeps.
+ */
+static inline void session_touch(struct session *s)
+{
+	s->live_gen++;
+}
 
 /* ---- connections (conn.c) ---- */
 enum conn_kind { CONN_CONTROL, CONN_DATA };
@@ -303,8 +314,10 @@ int stream_write_metadata_padding(struct stream *st, uint64_t padding);
 /* Data path: start of a packet (may switch tracefile), bytes, end of packet. */
 int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
 			uint64_t data_size, uint64_t padding_size);
+/* End of packet: `tail` (tail_len bytes: the body's last bytes not yet
+ * written, may be 0) then the padding are appended. */
 int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
-		      uint64_t padding_size);
+		      const uint8_t *tail, size_t tail_len, uint64_t padding_size);
 /* Control half of an index (or a beacon). */
 int stream_add_index(struct relay *relay, struct stream *st, const struct cl_relayd_index *ix);
 /* CLOSE_STREAM. */

@@ -203,6 +203,7 @@ void session_connection_closed(struct relay *relay, struct session *s, bool erro
 			   "session interrupted",
 			   (unsigned long long)s->id, open);
 	s->connection_closed = true;
+	session_touch(s);
 	if (error)
 		s->aborted = true;
 	cl_list_for_each_safe (n, tmp, &s->streams) {

@@ -63,7 +63,7 @@ void sock_format_peer(const struct sockaddr_storage *ss, const char *kind, char 
 
 static void update_events(struct sock *s)
 {
-	uint32_t ev = sock_sending(s) ? EPOLLOUT : EPOLLIN;
+	uint32_t ev = sock_sending(s) ? EPOLLOUT : s->held ? s->hold_events : EPOLLIN;
 
 	if (cl_loop_mod(s->loop, &s->watch, ev) < 0)
 		sock_close(s, true, "cannot update poll events");
@@ -88,6 +88,54 @@ void sock_flush(struct sock *s)
 		}
 	}
 	update_events(s);
+}
+
+void sock_hold(struct sock *s, uint32_t events)
+{
+	s->held = true;
+	s->hold_events = events;
+	update_events(s);
+}
+
+void sock_unhold(struct sock *s)
+{
+	s->held = false;
+	s->hold_events = 0;
+	if (!s->closed && !sock_sending(s))
+		update_events(s);
+}
+
+int sock_peer_gone(struct sock *s)
+{
+	uint8_t b;
+	ssize_t r = recv(s->watch.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (r > 0)
+		return 0;
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	return 1;
+}
+
+bool sock_try_send(struct sock *s)
+{
+	int r;
+
+	if (s->close_after_send)
+		return false; /* sock_flush() sends, then closes */
+	r = cl_send_pending(s->watch.fd, s->out.data, s->out.len, &s->out_off);
+	if (r < 0 && r != -EAGAIN) {
+		sock_close(s, true, "send failed");
+		return false;
+	}
+	if (s->out_off < s->out.len)
+		return false;
+	/* Still polled for input: nothing to change. */
+	s->out_off = 0;
+	cl_buf_clear(&s->out);
+	if (s->out.cap > s->out_keep)
+		cl_buf_free(&s->out);
+	return true;
 }
 
 void sock_send_now(struct sock *s)

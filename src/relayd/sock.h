@@ -54,6 +54,8 @@ struct sock {
 	struct sock_set *set; /* borrowed */
 	bool closed;
 	bool close_after_send; /* close (as an error) once the send queue is empty */
+	bool held;             /* a request waits for its answer: sock_hold() */
+	uint32_t hold_events;  /* what is polled while held */
 	const char *close_why; /* static text for that close */
 	char peer[64];         /* for log lines: "control 10.0.0.1:41000" */
 	struct cl_buf out;     /* send queue, owned; out.max bounds one reply */
@@ -104,7 +106,7 @@ ssize_t sock_recv(struct sock *s, void *buf, size_t n);
  * bytes are consumed before the callback returns (packet bodies). Loop
  * thread only.
  */
-#define SOCK_SCRATCH_SIZE 65536
+#define SOCK_SCRATCH_SIZE (512u * 1024u)
 uint8_t *sock_scratch(void);
 
 /* True while queued bytes wait to be sent. */
@@ -121,6 +123,30 @@ uint8_t *sock_reserve(struct sock *s, size_t n);
 void sock_commit(struct sock *s, size_t n);
 /* Appends n bytes to the send queue. 0, -E2BIG (over out_max) or -ENOMEM. */
 int sock_queue(struct sock *s, const void *buf, size_t n);
+
+/*
+ * A request of this peer is held: its owner answers it later (sock_flush()
+ * after sock_unhold()). Nothing is read meanwhile; the socket is polled for
+ * `events` only (EPOLLRDHUP: the peer closing; 0: only hang-ups and errors,
+ * which epoll always reports), and ops->readable() runs when one happens, to
+ * find out whether the peer went away (sock_peer_gone()).
+ */
+void sock_hold(struct sock *s, uint32_t events);
+/* The held request was answered (or dropped): back to reading requests. */
+void sock_unhold(struct sock *s);
+/*
+ * Without consuming anything: 1 if the peer closed its side with nothing
+ * left to read (or the socket failed), 0 if bytes wait or nothing happened.
+ */
+int sock_peer_gone(struct sock *s);
+
+/*
+ * One non-blocking send of the queue from ops->readable(): true if it is now
+ * empty (the owner may read the next request at once, without waiting for
+ * the loop), false if bytes remain (sock_flush() then runs after readable())
+ * or the send failed (the socket is closed).
+ */
+bool sock_try_send(struct sock *s);
 
 /* Sends what it can of the queue; closes the socket on a send error. */
 void sock_flush(struct sock *s);

@@ -655,7 +655,7 @@ int stream_write(struct stream *st, const uint8_t *buf, size_t n)
 }
 
 int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
-		      uint64_t padding_size)
+		      const uint8_t *tail, size_t tail_len, uint64_t padding_size)
 {
 	struct pending_index *p;
 	int r;
@@ -663,10 +663,11 @@ int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_n
 	st->busy--;
 	if (st->data_fd < 0)
 		return -EBADF;
-	r = cl_write_zeros(st->data_fd, padding_size);
+	/* The body's last bytes and the padding: one write. */
+	r = cl_write_padded(st->data_fd, tail, tail_len, padding_size);
 	if (r < 0)
 		return r;
-	st->file_size += padding_size;
+	st->file_size += tail_len + padding_size;
 	st->complete_size = st->file_size;
 	st->prev_data_seq = net_seq_num;
 	if (cur_seg(st))
@@ -716,6 +717,7 @@ int stream_add_index(struct relay *relay, struct stream *st, const struct cl_rel
 			st->has_beacon = true;
 			st->beacon_ts_end = ix->timestamp_end;
 			st->ctf_stream_id = ix->stream_id;
+			session_touch(st->session);
 		}
 		return 0;
 	}
@@ -819,6 +821,7 @@ void stream_close(struct relay *relay, struct stream *st)
 		chunk_unref(relay, st->rotation_chunk);
 	st->rotation_chunk = NULL;
 	st->closed = true;
+	session_touch(st->session);
 	if (st->lost_packets)
 		log_warning("session %llu: stream %llu ('%s/%s'): %llu packets lost in transit, "
 			    "indexed with an all-ones offset",

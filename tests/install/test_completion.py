@@ -38,7 +38,7 @@ def test_subcommands():
     assert complete("--") == set(LONG.findall(help_text()))
 
 
-@pytest.mark.parametrize("cmd", ["view", "follow", "ls"])
+@pytest.mark.parametrize("cmd", ["view", "follow", "ls", "web", "stream"])
 def test_options_match_help(cmd):
     assert complete(cmd, "--") == set(LONG.findall(help_text(cmd)))
 

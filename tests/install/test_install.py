@@ -65,7 +65,7 @@ def test_layout(stage):
     dst = sorted(p.name for p in (prefix / "include" / "ctflive").glob("*.h"))
     assert src == dst
     for page in ("man8/ctflive-relayd.8", "man1/ctflive.1", "man1/ctflive-view.1",
-                 "man1/ctflive-follow.1", "man1/ctflive-ls.1"):
+                 "man1/ctflive-follow.1", "man1/ctflive-ls.1", "man1/ctflive-web.1"):
         assert (prefix / "share" / "man" / page).is_file(), page
     assert (prefix / "share" / "bash-completion" / "completions" / "ctflive").is_file()
     # The service: unit, system user, options file (under the prefix).

@@ -21,6 +21,8 @@ PAGES = {
     "ctflive-view.1": [CTFLIVE, "view", "--help"],
     "ctflive-follow.1": [CTFLIVE, "follow", "--help"],
     "ctflive-ls.1": [CTFLIVE, "ls", "--help"],
+    "ctflive-web.1": [CTFLIVE, "web", "--help"],
+    "ctflive-stream.1": [CTFLIVE, "stream", "--help"],
 }
 LONG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 

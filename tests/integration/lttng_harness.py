@@ -457,6 +457,9 @@ class Relay:
             # relay's local time zone; UTC keeps them predictable.
             "TZ": "UTC",
         }
+        # ctflive-relayd's bound on held viewer requests, when a test sets it.
+        if os.environ.get("CTFLIVE_RELAYD_HOLD_MS"):
+            env["CTFLIVE_RELAYD_HOLD_MS"] = os.environ["CTFLIVE_RELAYD_HOLD_MS"]
         argv, kwargs = self.tools.popen(self.user, argv)
         log = open(self.log_path, "ab")
         try:

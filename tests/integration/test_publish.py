@@ -16,6 +16,9 @@ import relayd_client as rc
 
 
 def safe_point(path):
+    # A file not created yet (its packet or index not received yet) has none.
+    if not path.exists():
+        return 0
     start = h.unsafe_from(path)
     return path.stat().st_size if start is None else start
 
