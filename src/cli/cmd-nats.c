@@ -671,7 +671,8 @@ static int read_session(jsCtx *js, const char *name, const struct desc *d, const
 	natsSubscription_Destroy(sub);
 	if (rs.missing)
 		log_warning("%s/%s (relay %s, session %" PRIu64 "): %" PRIu64
-			    " message(s) the relay could not publish are missing",
+			    " message(s) are missing (publication given up, or dropped by the "
+			    "stream's retention limits)",
 			    d->host, d->session, d->relay, d->session_id, rs.missing);
 	if (rs.dropped)
 		log_warning("%s/%s (relay %s, session %" PRIu64 "): %" PRIu64
