@@ -59,9 +59,10 @@ class NatsServer:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
-    def start(self, routes: list[int] | None = None, monitor: bool = False) -> "NatsServer":
+    def start(self, routes: list[int] | None = None, monitor: bool = False,
+              max_payload: int = MAX_PAYLOAD) -> "NatsServer":
         conf = [f'server_name: "{self.name}"', f"listen: 127.0.0.1:{self.port}",
-                f"max_payload: {MAX_PAYLOAD}",
+                f"max_payload: {max_payload}",
                 f'jetstream {{ store_dir: "{self.dir / "js"}" }}']
         if monitor:
             self.monitor_port = h.free_port()
@@ -110,12 +111,13 @@ def nats(ws):
         pytest.skip("ctflive was built without libnats")
     servers: list[NatsServer] = []
 
-    def make(n: int = 1, monitor: bool = False) -> list[NatsServer]:
+    def make(n: int = 1, monitor: bool = False, max_payload: int = MAX_PAYLOAD
+             ) -> list[NatsServer]:
         group = [NatsServer(ws, f"nats{len(servers) + i}") for i in range(n)]
         servers.extend(group)
         for s in group:
             s.start([o.cluster_port for o in group if o is not s] if n > 1 else None,
-                    monitor=monitor)
+                    monitor=monitor, max_payload=max_payload)
         for s in group:
             s.wait_listening()
         # JetStream answers (a cluster: once its meta leader is elected).
@@ -268,3 +270,44 @@ def test_nats_retention_limits(lttng, make_relay, nats):
     got = ctflive("view", f"{srv.url}/host/{HOST}/nr", "--timeout", "1000")
     assert got.returncode != 0
     assert "message(s) are missing" in got.stderr, got.stderr
+
+
+def relay_cpu_seconds(pid_file: Path) -> float:
+    pid = int(pid_file.read_text())
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not os.environ.get("CTFLIVE_NATS_BENCH"),
+                    reason="measurement: set CTFLIVE_NATS_BENCH=1")
+def test_nats_publish_cost(lttng, make_relay, nats, ws):
+    """Prints the relay's CPU time per MB ingested without and with --publish
+    (one nats-server on this machine, default 1 MiB max_payload), and checks
+    the NATS view against the relay's copy."""
+    (srv,) = nats(1, max_payload=1 << 20)
+    events = int(os.environ.get("CTFLIVE_NATS_BENCH_EVENTS", "200000"))
+    results = {}
+    for mode in ("local", "publish"):
+        pid_file = ws.mkdir(f"pid-{mode}", owned=True) / "relay.pid"
+        extra = ["--pid-file", str(pid_file)]
+        if mode == "publish":
+            extra += ["--publish", srv.url]
+        relay = make_relay("ctflive-relayd", name=f"bench-{mode}", extra=extra)
+        name = f"b{mode}"
+        setup_session(lttng, relay, name, subbuf_size=1 << 20, num_subbuf=8)
+        lttng.run_app(events, 5, "a", timeout=600)
+        end_sessions(lttng, name)
+        disk = disk_view(relay, name)
+        assert events_of(disk.stdout) > events // 2
+        cpu = relay_cpu_seconds(pid_file)
+        mb = sum(f.stat().st_size for f in relay.session_dir(name).rglob("*")
+                 if f.is_file()) / 1e6
+        results[mode] = (cpu, mb)
+        if mode == "publish":
+            got = ctflive("view", f"{srv.url}/host/{HOST}/{name}", "--timeout", "20000",
+                          timeout=600)
+            assert got.stdout == disk.stdout
+        relay.stop()
+    for mode, (cpu, mb) in results.items():
+        print(f"\n[nats-bench] {mode}: {mb:.1f} MB, relay CPU {cpu:.2f} s, "
+              f"{cpu / mb * 1000:.1f} ms/MB")
