@@ -40,6 +40,7 @@
 #define MAX_SERVERS 16
 #define GAP_WAIT_MS 35000 /* a missing message is given up after this long */
 #define MAX_HELD    65536 /* messages held waiting for an earlier one */
+#define MAX_JOINED  ((UINT64_C(1) << 32) + CL_INDEX_ENTRY_SIZE_MAX) /* bytes */
 
 bool cl_cli_is_nats_url(const char *s)
 {
@@ -446,6 +447,11 @@ static int on_stream_msg(struct rsess *rs, struct rstream *st, natsMsg *m, bool 
 		if (!st->n_parts || k != st->next_part || n != st->n_parts) {
 			st->n_parts = 0;
 			return -EBADMSG;
+		}
+		/* The largest message: an index entry and a packet (4 GiB at most). */
+		if (st->parts_len + len > MAX_JOINED) {
+			st->n_parts = 0;
+			return -EMSGSIZE;
 		}
 		r = cl_grow(&st->parts, &st->parts_cap, st->parts_len + len);
 		if (r < 0)

@@ -311,3 +311,19 @@ def test_nats_publish_cost(lttng, make_relay, nats, ws):
     for mode, (cpu, mb) in results.items():
         print(f"\n[nats-bench] {mode}: {mb:.1f} MB, relay CPU {cpu:.2f} s, "
               f"{cpu / mb * 1000:.1f} ms/MB")
+
+
+def test_nats_queue_full_drops_counted(lttng, make_relay, nats):
+    """A publication queue too small for the session's packets: the relay
+    drops packets rather than wait, says how many in the log and to
+    readers, and keeps its own copy whole."""
+    (srv,) = nats(1)
+    relay = make_relay("ctflive-relayd", extra=["--publish", srv.url, "--publish-queue", "4096"])
+    run_session(lttng, relay, "nq", 3000)
+    disk = disk_view(relay, "nq")
+    assert events_of(disk.stdout) == 3000
+    relay.stop()
+    assert "dropped: queue full" in relay.log(), relay.log()[-3000:]
+    got = ctflive("view", f"{srv.url}/host/{HOST}/nq", "--timeout", "5000")
+    assert "dropped by the relay (publication queue full)" in got.stderr, got.stderr
+    assert "are missing" not in got.stderr, got.stderr
