@@ -37,10 +37,12 @@
 #include "nats-names.h"
 #include "print-opts.h"
 
-#define MAX_SERVERS 16
-#define GAP_WAIT_MS 35000 /* a missing message is given up after this long */
-#define MAX_HELD    65536 /* messages held waiting for an earlier one */
-#define MAX_JOINED  ((UINT64_C(1) << 32) + CL_INDEX_ENTRY_SIZE_MAX) /* bytes */
+#define MAX_SERVERS    16
+#define GAP_WAIT_MS    35000 /* a missing message is given up after this long */
+/* JetStream requests that time out (Wait: 5 s) while a cluster elects a leader. */
+#define ELECTION_TRIES 6
+#define MAX_HELD       65536 /* messages held waiting for an earlier one */
+#define MAX_JOINED     ((UINT64_C(1) << 32) + CL_INDEX_ENTRY_SIZE_MAX) /* bytes */
 
 bool cl_cli_is_nats_url(const char *s)
 {
@@ -637,7 +639,7 @@ static int read_session(jsCtx *js, const char *name, const struct desc *d, const
 	so.Ordered = true;
 	so.Config.DeliverPolicy = js_DeliverAll;
 	s = NATS_TIMEOUT;
-	for (int i = 0; i < 3 && s == NATS_TIMEOUT; i++)
+	for (int i = 0; i < ELECTION_TRIES && s == NATS_TIMEOUT; i++)
 		s = js_SubscribeSync(&sub, js, subject, NULL, &so, &jerr);
 	if (s != NATS_OK) {
 		log_error("cannot read JetStream stream %s: %s", name, natsStatus_GetText(s));
@@ -790,7 +792,7 @@ static int list_streams(jsCtx *js, struct slist *l)
 	int r = 0;
 
 	memset(l, 0, sizeof(*l));
-	for (int i = 0; i < 3 && s == NATS_TIMEOUT; i++)
+	for (int i = 0; i < ELECTION_TRIES && s == NATS_TIMEOUT; i++)
 		s = js_StreamNames(&names, js, NULL, &jerr);
 	if (s == NATS_NOT_FOUND)
 		return 0;
@@ -804,7 +806,7 @@ static int list_streams(jsCtx *js, struct slist *l)
 		if (strncmp(names->List[i], "CTFLIVE_", 8))
 			continue;
 		s = NATS_TIMEOUT;
-		for (int k = 0; k < 3 && s == NATS_TIMEOUT; k++)
+		for (int k = 0; k < ELECTION_TRIES && s == NATS_TIMEOUT; k++)
 			s = js_GetStreamInfo(&si, js, names->List[i], NULL, &jerr);
 		if (s == NATS_NOT_FOUND)
 			continue; /* deleted meanwhile */
