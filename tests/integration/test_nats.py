@@ -157,12 +157,15 @@ def events_of(out: str) -> int:
     return sum(" ctflive_sample:" in line for line in out.splitlines()) - 2
 
 
-def test_nats_view_equals_disk(lttng, make_relay, nats):
-    """Every durable packet reaches JetStream, in parts and joined: `ctflive
-    view nats://` prints what `ctflive view` prints of the relay's directory,
-    and `ctflive ls nats://` lists the session as ended."""
+@pytest.mark.parametrize("sync", ["data", "none"])
+def test_nats_view_equals_disk(lttng, make_relay, nats, sync):
+    """Every packet published locally (durable, or written with --sync none)
+    reaches JetStream, in parts and joined: `ctflive view nats://` prints
+    what `ctflive view` prints of the relay's directory, and `ctflive ls
+    nats://` lists the session as ended."""
     (srv,) = nats(1)
-    relay = make_relay("ctflive-relayd", extra=["--publish", srv.url, "--publish-id", "r1"])
+    relay = make_relay("ctflive-relayd", extra=["--publish", srv.url, "--publish-id", "r1",
+                                                "--sync", sync])
     run_session(lttng, relay, "nv", 3000)
     disk = disk_view(relay, "nv")
     assert disk.returncode == 0, disk.stderr
