@@ -114,6 +114,17 @@ CTFLIVE_API size_t ctflive_ctf_trace_warning_count(const struct ctflive_ctf_trac
 CTFLIVE_API const struct ctflive_ctf_diag *
 ctflive_ctf_trace_warning(const struct ctflive_ctf_trace *t, size_t i);
 
+/*
+ * Whether the metadata added so far declares stream class `id` (CTF 1.8
+ * `stream { id = ...; }`, or the one stream without an id; CTF 2: a data
+ * stream class). A reader of a directory being written asks before it
+ * decodes a tracefile whose index names that class: a relay may publish a
+ * packet's index before the metadata that declares the packet's class
+ * (ctflive-relayd's and lttng-relayd's live servers flag such an index
+ * "new metadata" for the same reason).
+ */
+CTFLIVE_API bool ctflive_ctf_trace_has_stream_class(const struct ctflive_ctf_trace *t, uint64_t id);
+
 /* Trace UUID as 36-char text, or NULL when the trace has none. Borrowed. */
 CTFLIVE_API const char *ctflive_ctf_trace_uuid(const struct ctflive_ctf_trace *t);
 

@@ -21,8 +21,11 @@
  *   directory (inotify, plus a periodic rescan), reads published metadata
  *   and packets stream by stream, decodes them with the CTF decoder
  *   (ctflive/ctf.h) and merges their messages by time with the merger of
- *   ctflive/merge.h (babeltrace2's muxer rules: smallest time first, ties
- *   broken by trace UUID, trace name, stream class id, stream id). Stream
+ *   ctflive/merge.h (babeltrace2 2.1.2's muxer rules: smallest time first,
+ *   ties broken by trace name, trace UID, stream class id, stream id). A
+ *   tracefile joins the merge once the metadata read so far declares the
+ *   stream class its first index entry names (or once the session is over).
+ *   Stream
  *   names are the absolute paths of their first tracefile, as for
  *   `ctflive view`. An event older than one already returned (corrupt
  *   timestamps, or a packet published later than `grace` allows) is an

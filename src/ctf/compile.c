@@ -704,13 +704,15 @@ int cl_fuse_lttng_header(struct cctx *c, struct cl_node *h)
 	    !is_uint(cs->kids[0], "timestamp", tssize, tssize == 32 ? 8 : 1) ||
 	    !is_uint(ex->kids[0], "id", 32, 8) || !is_uint(ex->kids[1], "timestamp", 64, 8))
 		return 0;
-	/* labels: compact = 0 ... max-1 -> option 0, extended = max -> option 1 */
+	/* labels: compact = 0 ... max-1 -> option 0, extended = max -> option 1,
+	 * declared in either order (LTTng 2.16's CTF 1.8 has "extended" first) */
 	{
 		const struct cl_enum_map *m = id->type->maps;
 		uint64_t max = (UINT64_C(1) << idsize) - 1;
+		unsigned ic = m[0].lo == 0 ? 0 : 1, ie = 1 - ic;
 
-		if (m[0].lo != 0 || m[0].hi != max - 1 || m[1].lo != max || m[1].hi != max ||
-		    v->opt_of_map[0] != 0 || v->opt_of_map[1] != 1)
+		if (m[ic].lo != 0 || m[ic].hi != max - 1 || m[ie].lo != max || m[ie].hi != max ||
+		    v->opt_of_map[ic] != 0 || v->opt_of_map[ie] != 1)
 			return 0;
 	}
 	if (cs->align > 8 || ex->align != 8)

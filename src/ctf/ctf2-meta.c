@@ -210,30 +210,44 @@ static int do_stream_class(struct c2 *c, json_object *frag)
 	return cl_meta_stream_finish(&c->s, sc, pc, eh, ec, c->fragno, 0);
 }
 
-/* The LTTng log level attribute (namespace "lttng.org,2009"), as the CTF 1.8
- * `loglevel` number; left at -1 when absent or unknown. */
-static int lttng_log_level(struct c2 *c, json_object *frag, int *ret)
+/* A string attribute of an event record class as babeltrace2 2.1 reads it:
+ * namespace "babeltrace.org,2020" first, else "lttng.org,2009"; NULL when
+ * neither holds a string of that name. */
+static const char *user_attr_str(json_object *frag, const char *name)
+{
+	static const char *const nss[] = { "babeltrace.org,2020", "lttng.org,2009" };
+	json_object *a = cl_c2_member(frag, "attributes");
+
+	if (!a || !json_object_is_type(a, json_type_object))
+		return NULL;
+	for (size_t i = 0; i < CL_ARRAY_SIZE(nss); i++) {
+		json_object *ns = cl_c2_member(a, nss[i]), *v;
+
+		if (!ns || !json_object_is_type(ns, json_type_object))
+			continue;
+		v = cl_c2_member(ns, name);
+		if (v && json_object_is_type(v, json_type_string))
+			return json_object_get_string(v);
+	}
+	return NULL;
+}
+
+/* The log level attribute, as the CTF 1.8 `loglevel` number; left at -1
+ * when absent or unknown. */
+static void attr_log_level(json_object *frag, int *ret)
 {
 	static const char *const levels[] = {
 		"emergency",    "alert",      "critical",       "error",         "warning",
 		"notice",       "info",       "debug:system",   "debug:program", "debug:process",
 		"debug:module", "debug:unit", "debug:function", "debug:line",    "debug",
 	};
-	json_object *a = cl_c2_member(frag, "attributes"), *l, *v;
+	const char *v = user_attr_str(frag, "log-level");
 
-	(void)c;
-	if (!a || !json_object_is_type(a, json_type_object))
-		return 0;
-	l = cl_c2_member(a, "lttng.org,2009");
-	if (!l || !json_object_is_type(l, json_type_object))
-		return 0;
-	v = cl_c2_member(l, "log-level");
-	if (!v || !json_object_is_type(v, json_type_string))
-		return 0;
+	if (!v)
+		return;
 	for (size_t i = 0; i < CL_ARRAY_SIZE(levels); i++)
-		if (!strcmp(json_object_get_string(v), levels[i]))
+		if (!strcmp(v, levels[i]))
 			*ret = (int)i;
-	return 0;
 }
 
 static int do_event_class(struct c2 *c, json_object *frag)
@@ -241,6 +255,7 @@ static int do_event_class(struct c2 *c, json_object *frag)
 	struct ctflive_ctf_trace *t = c->s.t;
 	struct cl_event_class *ev = cl_arena_alloc(&t->arena, sizeof(*ev));
 	struct cl_type *ctx, *fields;
+	const char *emf;
 
 	if (!ev)
 		return -ENOMEM;
@@ -250,7 +265,10 @@ static int do_event_class(struct c2 *c, json_object *frag)
 	TRY(cl_c2_get_str(c, frag, "name", false, &ev->name));
 	if (!ev->name)
 		ev->name = "";
-	TRY(lttng_log_level(c, frag, &ev->loglevel));
+	attr_log_level(frag, &ev->loglevel);
+	emf = user_attr_str(frag, "emf-uri");
+	if (emf && !(ev->emf_uri = cl_arena_strdup(&t->arena, emf)))
+		return -ENOMEM;
 	TRY(cl_c2_build_scope(c, frag, "specific-context-field-class", SC_EV_CTX, &ctx));
 	TRY(cl_c2_build_scope(c, frag, "payload-field-class", SC_PAYLOAD, &fields));
 	if (!t->streams)

@@ -110,23 +110,36 @@ int ctflive_merge_lost_after(struct ctflive_merge *m, const struct ctflive_ctf_s
 
 /* ---- ordering ----------------------------------------------------------- */
 
+/* The trace's UID as babeltrace2 2.1 gives it under MIP 1: the trace class
+ * "uid" of CTF 2, the UUID (as text) of CTF 1.8; NULL when it has none. */
+static const char *trace_uid(const struct ctflive_ctf_trace *t)
+{
+	if (t->ctf2_preamble)
+		return t->ctf2_uid;
+	return t->has_uuid ? t->uuid_str : NULL;
+}
+
+/* A non-NULL string before NULL, then strcmp() (babeltrace2 2.1's muxer). */
+static int cmp_opt_str(const char *a, const char *b)
+{
+	if (!a != !b)
+		return a ? -1 : 1;
+	return a ? strcmp(a, b) : 0;
+}
+
 int cl_ctf_stream_order(const struct ctflive_ctf_stream *a, const struct ctflive_ctf_stream *b)
 {
 	int r;
 
-	/* babeltrace2 2.0.4, common_muxing_compare_messages(): a trace with a
-	 * UUID, then a trace with a name, comes before one without */
+	/* babeltrace2 2.1.2's muxer (MessageComparator::compare() under MIP 1,
+	 * which its command line uses for CTF 1.8 and CTF 2 alike): the traces'
+	 * identities (namespace, unset by the CTF sources; name; UID), then the
+	 * names again. babeltrace2 2.0.4 (MIP 0) compared UUIDs before names. */
 	if (a->t != b->t) {
-		if (a->t->has_uuid != b->t->has_uuid)
-			return a->t->has_uuid ? -1 : 1;
-		if (a->t->has_uuid) {
-			r = memcmp(a->t->uuid, b->t->uuid, 16);
-			if (r)
-				return r;
-		}
-		if (!a->trace_name != !b->trace_name)
-			return a->trace_name ? -1 : 1;
-		r = a->trace_name ? strcmp(a->trace_name, b->trace_name) : 0;
+		r = cmp_opt_str(a->trace_name, b->trace_name);
+		if (r)
+			return r;
+		r = cmp_opt_str(trace_uid(a->t), trace_uid(b->t));
 		if (r)
 			return r;
 	}

@@ -294,6 +294,11 @@ const struct ctflive_ctf_diag *ctflive_ctf_trace_warning(const struct ctflive_ct
 	return i < t->warnings.n ? &t->warnings.items[i] : NULL;
 }
 
+bool ctflive_ctf_trace_has_stream_class(const struct ctflive_ctf_trace *t, uint64_t id)
+{
+	return cl_trace_stream_class(t, id) != NULL;
+}
+
 const char *ctflive_ctf_trace_uuid(const struct ctflive_ctf_trace *t)
 {
 	return t->has_uuid ? t->uuid_str : NULL;

@@ -7,9 +7,11 @@
  *
  * Reading order within one poll: the session marker first (once it is seen
  * unlocked the relay is done, so everything read afterwards is final), then
- * index entries and packets, then metadata: an unlocked index entry
- * guarantees its metadata was unlocked before it, so metadata read after
- * the entry covers it.
+ * index entries and packets, then metadata: metadata the relay received
+ * before an index entry is unlocked before it, so metadata read after the
+ * entry covers it. The metadata of a new stream class can still come after
+ * the first entry of its tracefile (seen with LTTng 2.16 under load): such
+ * a file is attached once the metadata declares its class.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -335,6 +337,11 @@ static int poll_new_files(struct ctflive_follow *f)
 				fi->exhausted = true;
 			continue;
 		}
+		/* The metadata declaring its stream class may be published after
+		 * the first index entry: attach the file once it is (at the end,
+		 * in any case, so that a missing class is a decoding error). */
+		if (!f->final && !ctflive_ctf_trace_has_stream_class(fi->tr->trace, e.stream_id))
+			continue;
 		r = attach_file(f, fi, &e);
 		if (r < 0)
 			return r;

@@ -102,5 +102,12 @@ int cl_live_client_list_sessions(struct ctflive_live_client *c, struct cl_live_s
 
 /* Frees what a queued item owns and clears it. */
 void cl_live_client_qitem_release(struct qitem *it);
+/*
+ * Asks the relay for the metadata of trace `trace_id` it has not sent yet
+ * (GET_METADATA until NO_NEW_METADATA) and queues it as METADATA items, even
+ * though no index reply asked for it. 0 (also for an unknown trace or one
+ * whose metadata stream is closed) or the client's fatal error.
+ */
+int cl_live_client_fetch_metadata(struct ctflive_live_client *c, uint64_t trace_id);
 
 #endif

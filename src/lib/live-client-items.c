@@ -275,6 +275,16 @@ static int fetch_pending_metadata(struct ctflive_live_client *c)
 	return 0;
 }
 
+int cl_live_client_fetch_metadata(struct ctflive_live_client *c, uint64_t trace_id)
+{
+	struct trace *t;
+
+	if (c->broken)
+		return c->broken;
+	t = find_trace(c, trace_id);
+	return t ? fetch_metadata(c, t) : 0;
+}
+
 /* ---- CREATE_SESSION, ATTACH_SESSION ---- */
 
 static int create_viewer_session(struct ctflive_live_client *c)

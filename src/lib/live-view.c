@@ -31,9 +31,18 @@
 #include "ctflive/live.h"
 #include "ctflive/merge.h"
 #include "grow.h"
+#include "live-client-internal.h"
 
 /* Poll GET_NEW_STREAMS at least this often while waiting (bug #1406). */
 #define REFRESH_PERIOD_NS 1000000000LL
+/*
+ * How long a stream waits for the metadata declaring the stream class of its
+ * first packet. A relay may hand out a packet's index before the metadata of
+ * its class (LTTng 2.16 sessions under load: the consumer's metadata and data
+ * flushes are not ordered across streams): the view asks for metadata again
+ * until the class appears, then decodes; past this bound it is an error.
+ */
+#define CLASS_WAIT_NS     (10 * 1000000000LL)
 
 struct vtrace {
 	uint64_t id;
@@ -52,8 +61,12 @@ struct vstream {
 	char name[32];                  /* "stream-<id>", for labels */
 	bool has_bound;
 	int64_t bound_ns;
-	bool queried; /* an index was requested during this call */
-	bool id_set;  /* stream ID taken from the first packet header */
+	bool queried;          /* an index was requested during this call */
+	bool id_set;           /* stream ID taken from the first packet header */
+	bool class_known;      /* the metadata declares the stream's class */
+	bool class_wait;       /* a packet waits for the metadata of its class */
+	uint64_t class_id;     /* the class it waits for */
+	int64_t class_wait_ns; /* CLOCK_MONOTONIC ns when the wait began */
 };
 
 struct ctflive_live_view {
@@ -383,6 +396,11 @@ static int drain_items(struct ctflive_live_view *v)
 			if (r < 0)
 				return fail(v, r, "out of memory");
 			s->has_bound = false;
+			if (!s->class_known && !s->class_wait) {
+				s->class_id = it.index.stream_class_id;
+				s->class_wait = true;
+				s->class_wait_ns = now_ns();
+			}
 			break;
 		case CTFLIVE_LIVE_ITEM_INACTIVE:
 			s = find_stream(v, it.stream_id);
@@ -432,6 +450,41 @@ static int refresh(struct ctflive_live_view *v)
 }
 
 /*
+ * Stream `s` holds a packet of a stream class the trace's metadata may not
+ * declare yet: 1 when it does (now), 0 while waiting for it (metadata asked
+ * for again), or an error past CLASS_WAIT_NS.
+ */
+static int wait_class(struct ctflive_live_view *v, struct vstream *s)
+{
+	int r;
+
+	for (int pass = 0;; pass++) {
+		if (ctflive_ctf_trace_has_stream_class(s->trace->trace, s->class_id)) {
+			s->class_wait = false;
+			s->class_known = true;
+			return 1;
+		}
+		if (pass == 1)
+			break;
+		r = cl_live_client_fetch_metadata(v->c, s->trace->id);
+		if (r < 0)
+			return from_client(v, r);
+		r = drain_items(v);
+		if (r < 0)
+			return r;
+		if (v->err)
+			return v->err;
+	}
+	if (now_ns() - s->class_wait_ns > CLASS_WAIT_NS)
+		return fail(v, -EBADMSG,
+			    "stream %" PRIu64 " of trace '%s': a packet of stream class %" PRIu64
+			    " and, after %lld s, still no metadata declaring that class",
+			    s->id, s->trace->name, s->class_id,
+			    (long long)(CLASS_WAIT_NS / 1000000000LL));
+	return 0;
+}
+
+/*
  * The merger asks stream `s` for its next message (ctflive/merge.h): decode
  * what was pushed; out of bytes, use the beacon if it is not older than
  * `need_ns`, else ask the relay for the next index (once per call).
@@ -446,6 +499,13 @@ static int live_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret, in
 		struct ctflive_ctf_diag diag;
 		int r;
 
+		if (s->class_wait) {
+			r = wait_class(v, s);
+			if (r < 0)
+				goto err;
+			if (r == 0)
+				return CTFLIVE_MERGE_BLOCKED;
+		}
 		memset(&diag, 0, sizeof(diag));
 		r = ctflive_ctf_stream_next(s->dec, ret, &diag);
 		if (r == 0) {

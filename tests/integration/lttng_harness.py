@@ -893,6 +893,24 @@ def normalise_all(lines: Iterable[str], **kw) -> list[str]:
     return [normalise(line, **kw) for line in lines]
 
 
+_TIE_TS_RE = re.compile(r"^(\[[^]]*\]|timestamp = [^,]*,)")
+_TIE_DELTA_RE = re.compile(r"\(\+[0-9.?]+\) |delta = [^,]*, ")
+
+
+def ties_unordered(lines: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """Text lines grouped by timestamp, each group sorted and without the
+    deltas: the same for two outputs that differ only in the order of
+    equal-time events (of different traces)."""
+    groups: list[tuple[str, list[str]]] = []
+    for line in lines:
+        m = _TIE_TS_RE.match(line)
+        ts = m.group(1) if m else line
+        if not groups or groups[-1][0] != ts:
+            groups.append((ts, []))
+        groups[-1][1].append(_TIE_DELTA_RE.sub("", line, count=1))
+    return [(ts, sorted(g)) for ts, g in groups]
+
+
 _INDEX_RE = re.compile(r"ctflive_sample:tick: .*\{ name = \"([^\"]*)\", index = (\d+),")
 
 

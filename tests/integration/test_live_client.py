@@ -629,6 +629,63 @@ def test_view_equal_times_in_stream_order(ws):
         relay.stop()
 
 
+def test_view_waits_for_metadata_of_stream_class(ws):
+    """A relay may hand out a packet's index before the metadata declaring
+    its stream class (seen with LTTng 2.16 sessions under load): the scripted
+    consumer sends the trace's metadata up to its stream declarations, then
+    packets, and the rest of the metadata 1.5 s later. `ctflive view` waits
+    for the class (asking for metadata again) instead of failing with
+    'metadata declares no stream class', and prints every event."""
+    import relayd_client as rc
+
+    if not h.have_ctflive_relayd():
+        pytest.skip("ctflive-relayd not built")
+    relay = h.CtfliveRelayd(ws, "r")
+    relay.start()
+    c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
+    view = None
+    packets, per_packet = 3, 20
+    try:
+        c.version()
+        rep = c.create_session(rc.enc_create_session_2_11("md", "mdhost", live_timer=TIMER_US))
+        assert rep.ret_code == rc.LTTNG_OK, rep
+        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+        path = "ust/uid/1000/64-bit"
+        sh, ret = c.add_stream("chan_0", path)
+        assert ret == rc.LTTNG_OK
+        meta, ret = c.add_stream("metadata", path)
+        assert ret == rc.LTTNG_OK
+        assert c.streams_sent() == rc.LTTNG_OK
+        full = rc.make_metadata("mdhost")
+        cut = full.index(b"stream {")
+        c.send_metadata(meta, full[:cut], 0)
+        view = spawn_view(f"net://{h.LOCALHOST}:{relay.ports.live}/host/mdhost/md")
+        wait_attached(relay, "md")
+        for seq in range(packets):
+            pk = rc.make_packet(seq * per_packet, per_packet, seq)
+            d.send_packet(sh, seq, pk.data, pk.padding)
+            assert c.send_index(sh, seq, pk.index) == rc.LTTNG_OK
+        time.sleep(1.5)
+        assert view.poll() is None, "ctflive view gave up before the metadata came"
+        c.send_metadata(meta, full[cut:], 0)
+        time.sleep(3 * TIMER_US / 1e6)
+        assert c.close_stream(meta, rc.U64_MAX) == rc.LTTNG_OK
+        assert c.close_stream(sh, packets - 1) == rc.LTTNG_OK
+        out_dir = relay.output / rep.path.rstrip(b"\0").decode()
+    finally:
+        c.close()
+        d.close()
+    try:
+        rc_, lines, err = finish(view)
+        assert rc_ == 0, err
+        offline = h.babeltrace(out_dir)
+        assert offline.rc == 0, offline.err
+        assert len(lines) == packets * per_packet
+        assert lines == offline.lines
+    finally:
+        relay.stop()
+
+
 def test_not_a_relay():
     """Another service on the port: said plainly, not as a version number."""
     srv = socket.socket()

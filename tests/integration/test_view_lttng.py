@@ -56,7 +56,11 @@ def assert_same_as_babeltrace2(trace, *extra):
     bt = h.babeltrace(trace, extra=extra)
     cl = view(trace, *extra)
     assert cl.rc == bt.rc, (cl.err, bt.err)
-    assert cl.lines == bt.lines
+    if cl.lines != bt.lines:
+        # Equal-time events of different traces (per-PID): ctflive orders
+        # them by trace name first, as babeltrace2 2.1.2; 2.0.4 compared
+        # UUIDs first (doc/ctf-decoder.md, differences from 2.0.4).
+        assert h.ties_unordered(cl.lines) == h.ties_unordered(bt.lines)
     assert warnings(cl.err, trace) == warnings(bt.err, trace)
     return bt
 
