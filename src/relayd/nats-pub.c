@@ -118,6 +118,8 @@ struct nats_pub {
 	natsMsg **retry;
 	size_t n_retry, cap_retry;
 	/* publisher thread only */
+	struct tsess **uncreated; /* streams whose creation failed, until their end */
+	size_t n_uncreated, cap_uncreated;
 	natsConnection *nc;
 	jsCtx *js;
 };
@@ -729,6 +731,8 @@ static void ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 	natsMsg_Destroy(msg);
 }
 
+static bool create_stream(struct nats_pub *p, struct tsess *ts);
+
 /* Publishes again what failed (readers order messages by Ctflive-Seq). */
 static void retry_round(struct nats_pub *p)
 {
@@ -736,6 +740,13 @@ static void retry_round(struct nats_pub *p)
 	size_t n;
 	jsPubOptions po;
 
+	/* Messages to a stream not created yet would only be refused again. */
+	for (size_t i = 0; i < p->n_uncreated;) {
+		if (create_stream(p, p->uncreated[i]))
+			p->uncreated[i] = p->uncreated[--p->n_uncreated];
+		else
+			i++;
+	}
 	pthread_mutex_lock(&p->lock);
 	v = p->retry;
 	n = p->n_retry;
@@ -906,8 +917,9 @@ static void *thread_main(void *arg)
 		}
 		switch (it->kind) {
 		case ITEM_CREATE:
-			if (!deadline || now_ns() <= deadline)
-				(void)create_stream(p, it->ts);
+			if ((!deadline || now_ns() <= deadline) && !create_stream(p, it->ts) &&
+			    cl_grow(&p->uncreated, &p->cap_uncreated, p->n_uncreated + 1) == 0)
+				p->uncreated[p->n_uncreated++] = it->ts;
 			break;
 		case ITEM_MSG:
 			if (deadline && now_ns() > deadline)
@@ -916,6 +928,9 @@ static void *thread_main(void *arg)
 				publish_item(p, it);
 			break;
 		case ITEM_END:
+			for (size_t i = 0; i < p->n_uncreated; i++)
+				if (p->uncreated[i] == it->ts)
+					p->uncreated[i--] = p->uncreated[--p->n_uncreated];
 			tsess_free(it->ts);
 			break;
 		}
@@ -1046,6 +1061,7 @@ void nats_pub_stop(struct relay *relay)
 		atomic_fetch_add(&p->failed, (uint64_t)pending.Count);
 		natsMsgList_Destroy(&pending);
 	}
+	free(p->uncreated); /* every one was ended: nothing left to free in it */
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < p->n_retry; i++)
 		natsMsg_Destroy(p->retry[i]);
