@@ -10,4 +10,5 @@ apt-get install -y --no-install-recommends \
 	libcmocka-dev libjson-c-dev libsystemd-dev systemd libmicrohttpd-dev python3 python3-pytest \
 	chromium chromium-driver python3-selenium \
 	lttng-tools liblttng-ust-dev babeltrace2 tshark python3-barectf \
-	procps passwd util-linux ca-certificates mmdebstrap
+	procps passwd util-linux ca-certificates mmdebstrap \
+	libnats-dev nats-server

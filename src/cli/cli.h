@@ -23,6 +23,10 @@ int cl_cmd_follow(int argc, char **argv); /* cmd-follow.c */
 int cl_cmd_web(int argc, char **argv);    /* cmd-web.c, web-*.c */
 int cl_cmd_stream(int argc, char **argv); /* cmd-stream.c */
 bool cl_cli_is_live_url(const char *s);
+/* cmd-nats.c (built with libnats): nats:// URLs of `view` and `ls`. */
+bool cl_cli_is_nats_url(const char *s);
+int cl_cmd_view_nats(int argc, char **argv);
+int cl_cmd_ls_nats(int argc, char **argv);
 /* A duration option in milliseconds, 1 to 3600000 (one hour): 0, or
  * -EINVAL for anything else (the caller reports it). main.c. */
 int cl_cli_parse_ms(const char *s, int *ret);

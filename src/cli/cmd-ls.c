@@ -47,6 +47,7 @@ static const char *format_name(enum ctflive_trace_format f)
 static void usage(FILE *f)
 {
 	fputs("usage: ctflive ls [--timeout MS] net://RELAYHOST[:PORT]\n"
+	      "       ctflive ls [--timeout MS] nats://SERVER[:PORT][,...] (see doc/nats.md)\n"
 	      "       ctflive ls -h|--help\n"
 	      "\n"
 	      "List the tracing sessions served by a relay daemon's live port\n"
@@ -75,6 +76,16 @@ int cl_cmd_ls(int argc, char **argv)
 	int opt, r, timeout_ms = 0;
 	bool *merged;
 
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "nats://", 7)) {
+#ifdef CTFLIVE_HAVE_NATS
+			return cl_cmd_ls_nats(argc, argv);
+#else
+			log_error("this ctflive was built without NATS support (libnats)");
+			return 2;
+#endif
+		}
+	}
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':

@@ -24,11 +24,13 @@ static void help(FILE *f)
 {
 	fputs("usage: ctflive view [OPTIONS] TRACE_DIR...\n"
 	      "       ctflive view [OPTIONS] [--from-now] net://RELAY[:PORT]/host/HOST/SESSION\n"
+	      "       ctflive view [OPTIONS] nats://SERVER[:PORT][,...]/host/HOST/SESSION\n"
 	      "\n"
 	      "Print the events of the CTF traces found below each TRACE_DIR, merged by\n"
 	      "time, in babeltrace2's default text format (or JSON Lines); or those of a\n"
 	      "live session served by a relay daemon (ctflive-relayd or lttng-relayd),\n"
-	      "as they are recorded, until the session ends.\n"
+	      "as they are recorded, until the session ends; or those of a session that\n"
+	      "ctflive-relayd published to NATS JetStream, once it ended (doc/nats.md).\n"
 	      "\n" CLI_PRINT_HELP
 	      "  --decode-only          decode everything, print only the event count\n"
 	      "  --from-now             (live) only events recorded after attaching\n"
@@ -55,9 +57,18 @@ int cl_cmd_view(int argc, char **argv)
 	struct ctflive_diag diag;
 	int c, r, ret;
 
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
 		if (cl_cli_is_live_url(argv[i]))
 			return cl_cmd_view_live(argc, argv);
+		if (!strncmp(argv[i], "nats://", 7)) {
+#ifdef CTFLIVE_HAVE_NATS
+			return cl_cmd_view_nats(argc, argv);
+#else
+			log_error("this ctflive was built without NATS support (libnats)");
+			return 2;
+#endif
+		}
+	}
 	cli_print_opts_init(&po);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, CLI_PRINT_SHORTOPTS "h", opts, NULL)) != -1) {

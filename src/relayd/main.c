@@ -34,6 +34,7 @@
 #include "live.h"
 #include "log.h"
 #include "marker.h"
+#include "nats-pub.h"
 #include "publish.h"
 #include "relay.h"
 
@@ -78,6 +79,8 @@ struct options {
 	unsigned max_minor;
 	bool disallow_clear;
 	struct sock_allow allow[3]; /* --allow-from: control, data, live */
+	struct nats_pub_opts nats;  /* --publish and its options (nats.urls NULL: none) */
+	bool nats_opt_seen;         /* a --publish-* or --retain-* option was given */
 };
 
 static void usage(FILE *f)
@@ -118,6 +121,23 @@ static void usage(FILE *f)
 		"                            accept connections only from these networks on\n"
 		"                            PORT (control, data or live; default: all three);\n"
 		"                            repeatable\n"
+		"      --publish URLS        also publish every durable packet, the metadata and\n"
+		"                            the sessions' life cycle to NATS JetStream at URLS\n"
+		"                            (nats://HOST:PORT[,nats://HOST:PORT...]), one\n"
+		"                            JetStream stream per session (doc/nats.md)\n"
+		"      --publish-creds FILE  NATS user credentials file (JWT and NKey seed)\n"
+		"      --publish-tls-ca FILE trust the CA certificates in FILE (enables TLS)\n"
+		"      --publish-tls-cert FILE\n"
+		"                            TLS client certificate chain (with --publish-tls-key)\n"
+		"      --publish-tls-key FILE\n"
+		"                            its private key\n"
+		"      --publish-id ID       this relay's id in subjects (default: HOSTNAME-TIME)\n"
+		"      --publish-replicas N  replicas of each JetStream stream (1..5, default 1)\n"
+		"      --publish-queue BYTES at most BYTES waiting to be published (default\n"
+		"                            67108864); beyond, messages are dropped and counted\n"
+		"      --retain-age SECONDS  JetStream keeps a session's messages at most SECONDS\n"
+		"      --retain-bytes BYTES  JetStream keeps at most BYTES per session (oldest\n"
+		"                            messages go first)\n"
 		"  -d, --daemonize           run as a daemon (after the ports are bound)\n"
 		"  -b, --background          like -d, but keep the working directory\n"
 		"  -v, --verbose             more messages (repeat for more)\n"
@@ -456,12 +476,14 @@ static void before_sleep(void *userdata)
 
 	conn_collect(relay);
 	live_collect(relay);
+	nats_pub_observe(relay);
 	relay_collect(relay);
 }
 
 static void tick(void *userdata)
 {
 	publish_tick(userdata);
+	nats_pub_tick(userdata);
 	for (int i = 0; listeners && i < 3; i++) {
 		struct listener *l = &listeners[i];
 
@@ -514,7 +536,23 @@ static int long_matches(const struct option *opts, const char *prefix)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_PORT_FILE = 256, OPT_SYNC, OPT_MINOR, OPT_DYNAMIC, OPT_ALLOW_FROM };
+	enum {
+		OPT_PORT_FILE = 256,
+		OPT_SYNC,
+		OPT_MINOR,
+		OPT_DYNAMIC,
+		OPT_PUBLISH,
+		OPT_PUB_CREDS,
+		OPT_PUB_CA,
+		OPT_PUB_CERT,
+		OPT_PUB_KEY,
+		OPT_PUB_ID,
+		OPT_PUB_REPLICAS,
+		OPT_PUB_QUEUE,
+		OPT_RETAIN_AGE,
+		OPT_RETAIN_BYTES,
+		OPT_ALLOW_FROM,
+	};
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "control-port", required_argument, NULL, 'C' },
@@ -530,6 +568,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "protocol-minor", required_argument, NULL, OPT_MINOR },
 		{ "disallow-clear", no_argument, NULL, 'x' },
 		{ "allow-from", required_argument, NULL, OPT_ALLOW_FROM },
+		{ "publish", required_argument, NULL, OPT_PUBLISH },
+		{ "publish-creds", required_argument, NULL, OPT_PUB_CREDS },
+		{ "publish-tls-ca", required_argument, NULL, OPT_PUB_CA },
+		{ "publish-tls-cert", required_argument, NULL, OPT_PUB_CERT },
+		{ "publish-tls-key", required_argument, NULL, OPT_PUB_KEY },
+		{ "publish-id", required_argument, NULL, OPT_PUB_ID },
+		{ "publish-replicas", required_argument, NULL, OPT_PUB_REPLICAS },
+		{ "publish-queue", required_argument, NULL, OPT_PUB_QUEUE },
+		{ "retain-age", required_argument, NULL, OPT_RETAIN_AGE },
+		{ "retain-bytes", required_argument, NULL, OPT_RETAIN_BYTES },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "background", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -543,6 +591,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	o->max_minor = CL_RELAYD_VERSION_MINOR;
 	o->sync_policy = "data";
+	o->nats.replicas = 1;
+	o->nats.queue_bytes = UINT64_C(64) << 20;
 	opterr = 0; /* getopt's own messages name the program by its path */
 	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
@@ -611,6 +661,58 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return usage_error("invalid --allow-from '%s': %s", optarg, why);
 			break;
 		}
+		case OPT_PUBLISH:
+			if (strncmp(optarg, "nats://", 7) && strncmp(optarg, "tls://", 6))
+				return usage_error("invalid --publish '%s' (expecting "
+						   "nats://HOST:PORT[,...])",
+						   optarg);
+			o->nats.urls = optarg;
+			break;
+		case OPT_PUB_CREDS:
+		case OPT_PUB_CA:
+		case OPT_PUB_CERT:
+		case OPT_PUB_KEY:
+		case OPT_PUB_ID:
+			*(c == OPT_PUB_CREDS  ? &o->nats.creds
+			  : c == OPT_PUB_CA   ? &o->nats.ca
+			  : c == OPT_PUB_CERT ? &o->nats.cert
+			  : c == OPT_PUB_KEY  ? &o->nats.key
+					      : &o->nats.relay_id) = optarg;
+			o->nats_opt_seen = true;
+			if (c == OPT_PUB_ID && (!*optarg || strlen(optarg) > 64))
+				return usage_error("invalid --publish-id '%s' (1 to 64 bytes)",
+						   optarg);
+			break;
+		case OPT_PUB_REPLICAS:
+		case OPT_PUB_QUEUE:
+		case OPT_RETAIN_AGE:
+		case OPT_RETAIN_BYTES: {
+			static const long long max[] = { 5, INT64_MAX, INT64_MAX / 1000000000,
+							 INT64_MAX };
+			static const char *const names[] = { "--publish-replicas",
+							     "--publish-queue", "--retain-age",
+							     "--retain-bytes" };
+			int k = c - OPT_PUB_REPLICAS;
+			char *end;
+			long long v;
+
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (end == optarg || *end || errno || v < 1 || v > max[k])
+				return usage_error("invalid value '%s' for '%s' (expecting 1 to "
+						   "%lld)",
+						   optarg, names[k], max[k]);
+			if (c == OPT_PUB_REPLICAS)
+				o->nats.replicas = (int)v;
+			else if (c == OPT_PUB_QUEUE)
+				o->nats.queue_bytes = (uint64_t)v;
+			else if (c == OPT_RETAIN_AGE)
+				o->nats.retain_age = v;
+			else
+				o->nats.retain_bytes = v;
+			o->nats_opt_seen = true;
+			break;
+		}
 		case 'd':
 			o->daemonize = true;
 			break;
@@ -646,6 +748,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 				   "are exclusive");
 	if (o->group && !getgrnam(o->group))
 		return usage_error("unknown group '%s'", o->group);
+	if (o->nats_opt_seen && !o->nats.urls)
+		return usage_error("--publish-* and --retain-* options need --publish");
+	if (!!o->nats.cert != !!o->nats.key)
+		return usage_error("--publish-tls-cert and --publish-tls-key go together");
+#ifndef CTFLIVE_HAVE_NATS
+	if (o->nats.urls)
+		return usage_error("--publish: this ctflive-relayd was built without NATS "
+				   "support (libnats)");
+#endif
 	if (strcmp(o->sync_policy, "data") && strcmp(o->sync_policy, "none"))
 		return usage_error("invalid --sync '%s' (expecting 'data' or 'none')",
 				   o->sync_policy);
@@ -811,6 +922,10 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot start the sync worker");
 		goto out;
 	}
+#ifdef CTFLIVE_HAVE_NATS
+	if (o.nats.urls && nats_pub_start(&relay, &o.nats) < 0)
+		goto out;
+#endif
 
 	sig.watch.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	sig.watch.cb = signal_cb;
@@ -862,6 +977,7 @@ out:
 	live_fini(&relay);
 	publish_fini(&relay);
 	relay_shutdown(&relay);
+	nats_pub_stop(&relay); /* after the sessions ended: publishes their end */
 	run_file_remove(&port_file);
 	for (int i = 0; i < 3; i++)
 		run_file_remove(&dyn_files[i]);

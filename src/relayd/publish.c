@@ -24,6 +24,7 @@
 #include "file-locks.h"
 #include "grow.h"
 #include "log.h"
+#include "nats-pub.h"
 #include "relay.h"
 #include "sync.h"
 
@@ -131,6 +132,7 @@ static void now_tell_viewers(void *ctx)
 	if (st->is_metadata)
 		st->metadata_published = st->complete_size;
 	session_touch(st->session);
+	nats_pub_session(st->session); /* --publish: what viewers may now read */
 }
 
 static const struct publish_ops now_ops = {
@@ -321,6 +323,7 @@ static void batch_tell_viewers(void *ctx)
 			st->metadata_published = CL_MAX(st->metadata_published, bs->metadata);
 		session_touch(st->session);
 	}
+	nats_pub_session(b->session); /* --publish: what viewers may now read */
 }
 
 static const struct publish_ops batch_ops = {

@@ -260,6 +260,7 @@ struct relay {
 	bool sync_publish;          /* publish to viewers only after fdatasync (publish.h) */
 	bool group_by_session;      /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
 	struct live *live;          /* owned: the live viewer server */
+	struct nats_pub *nats;      /* owned (nats-pub.c): --publish, or NULL */
 	bool sessions_stopped;      /* a session's sync failed since the last conn_collect() */
 	struct sock_allow allow[3]; /* --allow-from of the control, data and live ports */
 };

@@ -94,7 +94,7 @@ def run_once(ws, op: str, err: str, n: int) -> list[str]:
             return problems  # the session was refused at creation
         d = relay.output / path
         try:
-            h.wait_for(lambda: marker_state(relay, path) != "active", 5, what="marker")
+            h.wait_for(lambda: marker_state(relay, path) != "active", 15, what="marker")
         except TimeoutError:
             pass
         state = marker_state(relay, path)
