@@ -56,6 +56,9 @@ def _sid_root():
         return None, "no ready Debian sid root with babeltrace2 2.1.2 (tests/integration/sidroot.py)"
     if os.geteuid() != 0 or not shutil.which("unshare"):
         return None, "running babeltrace2 2.1.2 in the sid root needs root and unshare"
+    reason = sidroot.namespace_reason()
+    if reason:
+        return None, reason
     return root, None
 
 

@@ -121,7 +121,7 @@ def _sid_babeltrace2():
         sys.path.pop(0)
     root = sidroot.root_path()
     if (root is None or os.geteuid() != 0 or not (root / sidroot.READY).exists()
-            or not shutil.which("unshare")):
+            or not shutil.which("unshare") or sidroot.namespace_reason()):
         return None
     return root
 

@@ -561,13 +561,21 @@ class CtfliveRelayd(Relay):
                 time.sleep(0.02)
         return status
 
-    def start(self, extra: Sequence[str] = (), daemon: bool = False) -> "CtfliveRelayd":
+    def exe(self) -> Path:
+        """ctflive-relayd as the test user can run it: the build tree's, or
+        a copy in this relay's directory when the user cannot reach the build
+        tree (a checkout under /root)."""
         exe = ctflive_relayd_path()
         if not self.user.can_access(exe):
             copy = self.dir / "ctflive-relayd"
-            shutil.copy2(exe, copy)
-            os.chmod(copy, 0o755)
+            if not copy.exists():
+                shutil.copy2(exe, copy)
+                os.chmod(copy, 0o755)
             exe = copy
+        return exe
+
+    def start(self, extra: Sequence[str] = (), daemon: bool = False) -> "CtfliveRelayd":
+        exe = self.exe()
         port_file = self.dir / "ports"
         # CTFLIVE_RELAYD_ARGS: extra options for debugging (e.g. "-vv").
         extra = [*extra, *shlex.split(os.environ.get("CTFLIVE_RELAYD_ARGS", ""))]

@@ -61,6 +61,27 @@ def root_path() -> Path | None:
     return Path(v)
 
 
+_ns_reason: str | None = None
+
+
+def namespace_reason() -> str | None:
+    """Why this process cannot have a private mount namespace (a skip
+    reason), or None. In a plain chroot '/' is not a mount point, so its
+    propagation cannot be made private and mounts made for the sid root
+    would leak to the host: the tests that need them skip there."""
+    global _ns_reason
+    if _ns_reason is None:
+        if shutil.which("unshare") is None:
+            _ns_reason = "unshare (util-linux) not installed"
+        else:
+            r = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True,
+                               timeout=30)
+            _ns_reason = "" if r.returncode == 0 else (
+                "no private mount namespace here ('/' is not a mount point, as in a plain "
+                f"chroot: {r.stderr.strip()}); run the tests on a machine or container")
+    return _ns_reason or None
+
+
 def unavailable_reason() -> str | None:
     """Why a sid root cannot be had here (a skip reason), or None."""
     root = root_path()
@@ -68,6 +89,9 @@ def unavailable_reason() -> str | None:
         return "CTFLIVE_SID_ROOT=skip"
     if os.geteuid() != 0:
         return "a Debian sid root needs root privileges (chroot, mounts)"
+    reason = namespace_reason()
+    if reason:
+        return reason
     if (root / READY).exists():
         return None
     if shutil.which("mmdebstrap") is None:

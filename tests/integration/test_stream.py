@@ -590,7 +590,7 @@ def test_stream_relay_restart(ws, make_relay):
         relay.kill(signal.SIGKILL)
         time.sleep(0.5)
         relay2.proc = relay2._spawn([
-            str(h.ctflive_relayd_path()), "-o", str(relay.output),
+            str(relay2.exe()), "-o", str(relay.output),
             "-C", f"tcp://127.0.0.1:{ports.control}", "-D", f"tcp://127.0.0.1:{ports.data}",
             "-L", f"tcp://127.0.0.1:{ports.live}", "--port-file", str(relay2.dir / "ports")])
         h.wait_for(lambda: (relay2.dir / "ports").exists(), 10, what="restarted relay")
