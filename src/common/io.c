@@ -2,6 +2,10 @@
 #include "io.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -166,4 +170,42 @@ int cl_send_pending(int fd, const uint8_t *buf, size_t len, size_t *off)
 		*off += (size_t)n;
 	}
 	return 0;
+}
+
+int cl_connect_timeout(const struct addrinfo *ai, int timeout_ms)
+{
+	struct pollfd pfd;
+	int fd, r, soerr = 0, one = 1;
+	socklen_t sl = sizeof(soerr);
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	if (r < 0 && errno != EINPROGRESS) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (r < 0) {
+		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		do
+			r = poll(&pfd, 1, timeout_ms);
+		while (r < 0 && errno == EINTR);
+		if (r == 0) {
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		if (soerr) {
+			close(fd);
+			return -soerr;
+		}
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
 }

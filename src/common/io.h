@@ -36,6 +36,15 @@ int cl_pread_full(int fd, void *buf, size_t n, uint64_t off);
  * -errno (never raises SIGPIPE).
  */
 int cl_send_pending(int fd, const uint8_t *buf, size_t len, size_t *off);
+struct addrinfo;
+/*
+ * Connects a new TCP socket to address `ai` (one getaddrinfo(3) result),
+ * waiting at most timeout_ms milliseconds (-1: no limit). Returns the
+ * socket, non-blocking and close-on-exec, with TCP_NODELAY set (protocol
+ * messages are small: no Nagle stalls), owned by the caller; -ETIMEDOUT, or
+ * the -errno of socket(2)/connect(2).
+ */
+int cl_connect_timeout(const struct addrinfo *ai, int timeout_ms);
 /* fdatasync(2), retried on EINTR. Subject to fault injection. */
 int cl_fdatasync(int fd);
 

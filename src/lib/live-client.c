@@ -25,6 +25,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "live-client-internal.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
@@ -171,43 +172,6 @@ int cl_live_client_malformed(struct ctflive_live_client *c, uint32_t cmd, int r)
 
 /* ---- Connection ---- */
 
-static int connect_one(const struct addrinfo *ai, int timeout_ms)
-{
-	struct pollfd pfd;
-	int fd, r, soerr = 0;
-	socklen_t sl = sizeof(soerr);
-
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-	if (r < 0 && errno != EINPROGRESS) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	if (r < 0) {
-		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
-		do
-			r = poll(&pfd, 1, timeout_ms);
-		while (r < 0 && errno == EINTR);
-		if (r == 0) {
-			close(fd);
-			return -ETIMEDOUT;
-		}
-		if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
-			r = -errno;
-			close(fd);
-			return r;
-		}
-		if (soerr) {
-			close(fd);
-			return -soerr;
-		}
-	}
-	return fd;
-}
-
 static int set_blocking_with_timeout(int fd, int timeout_ms)
 {
 	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
@@ -292,7 +256,7 @@ int ctflive_live_client_connect(const char *host, uint16_t port, int family, int
 		return r == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH;
 	}
 	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		fd = connect_one(ai, timeout_ms);
+		fd = cl_connect_timeout(ai, timeout_ms);
 		if (fd >= 0)
 			break;
 	}

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "producer-internal.h"
 #include "relayd-tx.h"
 
@@ -82,44 +83,6 @@ int cl_prod_fail(struct ctflive_producer *p, int r, const char *fmt, ...)
 	return r;
 }
 
-static int connect_one(const struct addrinfo *ai, int timeout_ms)
-{
-	struct pollfd pfd;
-	int fd, r, soerr = 0, one = 1;
-	socklen_t sl = sizeof(soerr);
-
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-	if (r < 0 && errno != EINPROGRESS) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	if (r < 0) {
-		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
-		do
-			r = poll(&pfd, 1, timeout_ms);
-		while (r < 0 && errno == EINTR);
-		if (r == 0) {
-			close(fd);
-			return -ETIMEDOUT;
-		}
-		if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
-			r = -errno;
-			close(fd);
-			return r;
-		}
-		if (soerr) {
-			close(fd);
-			return -soerr;
-		}
-	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
-
 static int connect_port(struct ctflive_producer *p, uint16_t port)
 {
 	struct addrinfo hints = { 0 }, *res = NULL;
@@ -134,7 +97,7 @@ static int connect_port(struct ctflive_producer *p, uint16_t port)
 		return cl_prod_set_err(p, r == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH,
 				       "cannot resolve '%s': %s", p->host, gai_strerror(r));
 	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		fd = connect_one(ai, p->timeout_ms);
+		fd = cl_connect_timeout(ai, p->timeout_ms);
 		if (fd >= 0)
 			break;
 	}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import pathlib
 import shlex
-import shutil
 import struct
 import subprocess
 import sys
@@ -51,15 +50,7 @@ def _sid_root():
         import sidroot
     finally:
         sys.path.pop(0)
-    root = sidroot.root_path()
-    if root is None or not (root / sidroot.READY).exists():
-        return None, "no ready Debian sid root with babeltrace2 2.1.2 (tests/integration/sidroot.py)"
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        return None, "running babeltrace2 2.1.2 in the sid root needs root and unshare"
-    reason = sidroot.namespace_reason()
-    if reason:
-        return None, reason
-    return root, None
+    return sidroot.ready_root(namespace=True)
 
 
 def _bt212_dir(root, directory: pathlib.Path, names, opts=()):

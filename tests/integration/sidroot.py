@@ -99,6 +99,19 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def ready_root(namespace: bool = True) -> tuple[Path | None, str | None]:
+    """(root, None) when an already built sid root can run babeltrace2 2.1.2
+    for a test (as root; with a private mount namespace when `namespace`),
+    else (None, skip reason). Never builds the root."""
+    root = root_path()
+    if root is None or not (root / READY).exists():
+        return None, "no ready Debian sid root with babeltrace2 2.1.2 (tests/integration/sidroot.py)"
+    if os.geteuid() != 0:
+        return None, "running babeltrace2 2.1.2 in the sid root needs root (chroot)"
+    reason = namespace_reason() if namespace else None
+    return (None, reason) if reason else (root, None)
+
+
 def ensure_root(timeout: float = 1200) -> Path:
     """The sid root, built first if needed.  Raises RuntimeError on failure."""
     root = root_path()

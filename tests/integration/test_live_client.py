@@ -570,6 +570,34 @@ def test_hostile_relay(case):
 # view: merge order of equal times
 
 
+def _scripted_session(relay: h.Relay, name: str, host: str, channels: list[str]):
+    """A live session of a scripted consumer (relayd_client) into `relay`,
+    up to STREAMS_SENT: (control, data, CREATE_SESSION reply, data stream
+    handles in `channels` order, metadata stream handle)."""
+    import relayd_client as rc
+
+    c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
+    try:
+        c.version()
+        rep = c.create_session(rc.enc_create_session_2_11(name, host, live_timer=TIMER_US))
+        assert rep.ret_code == rc.LTTNG_OK, rep
+        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+        path = "ust/uid/1000/64-bit"
+        handles = []
+        for ch in channels:
+            sh, ret = c.add_stream(ch, path)
+            assert ret == rc.LTTNG_OK
+            handles.append(sh)
+        meta, ret = c.add_stream("metadata", path)
+        assert ret == rc.LTTNG_OK
+        assert c.streams_sent() == rc.LTTNG_OK
+    except BaseException:
+        c.close()
+        d.close()
+        raise
+    return c, d, rep, handles, meta
+
+
 def test_view_equal_times_in_stream_order(ws):
     """Two streams whose events carry the same times, the stream with the
     larger stream_instance_id announced first: like babeltrace2, ties go to
@@ -582,22 +610,10 @@ def test_view_equal_times_in_stream_order(ws):
         pytest.skip("ctflive-relayd not built")
     relay = h.CtfliveRelayd(ws, "r")
     relay.start()
-    c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
+    c, d, rep, hs, meta = _scripted_session(relay, "eq", "eqhost", ["chan_1", "chan_0"])
+    handles = list(zip(hs, (1, 0)))
     view = None
     try:
-        c.version()
-        rep = c.create_session(rc.enc_create_session_2_11("eq", "eqhost", live_timer=TIMER_US))
-        assert rep.ret_code == rc.LTTNG_OK, rep
-        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
-        path = "ust/uid/1000/64-bit"
-        handles = []
-        for cpu in (1, 0):
-            sh, ret = c.add_stream(f"chan_{cpu}", path)
-            assert ret == rc.LTTNG_OK
-            handles.append((sh, cpu))
-        meta, ret = c.add_stream("metadata", path)
-        assert ret == rc.LTTNG_OK
-        assert c.streams_sent() == rc.LTTNG_OK
         c.send_metadata(meta, rc.make_metadata("eqhost"), 0)
         view = spawn_view(f"net://{h.LOCALHOST}:{relay.ports.live}/host/eqhost/eq")
         wait_attached(relay, "eq")
@@ -642,20 +658,10 @@ def test_view_waits_for_metadata_of_stream_class(ws):
         pytest.skip("ctflive-relayd not built")
     relay = h.CtfliveRelayd(ws, "r")
     relay.start()
-    c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
+    c, d, rep, (sh,), meta = _scripted_session(relay, "md", "mdhost", ["chan_0"])
     view = None
     packets, per_packet = 3, 20
     try:
-        c.version()
-        rep = c.create_session(rc.enc_create_session_2_11("md", "mdhost", live_timer=TIMER_US))
-        assert rep.ret_code == rc.LTTNG_OK, rep
-        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
-        path = "ust/uid/1000/64-bit"
-        sh, ret = c.add_stream("chan_0", path)
-        assert ret == rc.LTTNG_OK
-        meta, ret = c.add_stream("metadata", path)
-        assert ret == rc.LTTNG_OK
-        assert c.streams_sent() == rc.LTTNG_OK
         full = rc.make_metadata("mdhost")
         cut = full.index(b"stream {")
         c.send_metadata(meta, full[:cut], 0)
