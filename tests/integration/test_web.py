@@ -17,6 +17,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -110,6 +111,11 @@ def browser():
         from selenium.webdriver.chrome.service import Service
     except ImportError:
         pytest.skip("python3-selenium not installed")
+    try:
+        socket.getaddrinfo("localhost", None)
+    except OSError as e:
+        # selenium drives chromedriver through http://localhost:PORT
+        pytest.skip(f"'localhost' does not resolve here ({e}; no /etc/hosts?)")
     opts = Options()
     opts.binary_location = CHROMIUM
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
