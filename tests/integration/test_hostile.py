@@ -279,8 +279,15 @@ def test_bad_stream_names(hostile, field):
             c.close()
             c, _ = open_session(relay, "streams")
         elif ret == rc.LTTNG_OK:
-            # Write through the accepted stream, as a consumer would.
-            d.send_packet(hnd, 0, pk.data, pk.padding)
+            # Write through the accepted stream, as a consumer would (on a
+            # new data connection if the relay closed the previous one: what
+            # is checked here is the names, not that connection's life).
+            try:
+                d.send_packet(hnd, 0, pk.data, pk.padding)
+            except (BrokenPipeError, ConnectionResetError):
+                d.close()
+                d = rc.DataConn(relay.ports.data)
+                d.send_packet(hnd, 0, pk.data, pk.padding)
             c.send_index(hnd, 0, pk.index)
             c.close_stream(hnd, 0)
     c.close()
