@@ -598,7 +598,7 @@ def _scripted_session(relay: h.Relay, name: str, host: str, channels: list[str])
     return c, d, rep, handles, meta
 
 
-def test_view_equal_times_in_stream_order(ws):
+def test_view_equal_times_in_stream_order(ws, request):
     """Two streams whose events carry the same times, the stream with the
     larger stream_instance_id announced first: like babeltrace2, ties go to
     the smaller stream ID, whatever order the relay lists the streams in. The
@@ -610,6 +610,7 @@ def test_view_equal_times_in_stream_order(ws):
         pytest.skip("ctflive-relayd not built")
     relay = h.CtfliveRelayd(ws, "r")
     relay.start()
+    request.addfinalizer(relay.stop)  # also when the test fails before its end
     c, d, rep, hs, meta = _scripted_session(relay, "eq", "eqhost", ["chan_1", "chan_0"])
     handles = list(zip(hs, (1, 0)))
     view = None
@@ -645,7 +646,7 @@ def test_view_equal_times_in_stream_order(ws):
         relay.stop()
 
 
-def test_view_waits_for_metadata_of_stream_class(ws):
+def test_view_waits_for_metadata_of_stream_class(ws, request):
     """A relay may hand out a packet's index before the metadata declaring
     its stream class (seen with LTTng 2.16 sessions under load): the scripted
     consumer sends the trace's metadata up to its stream declarations, then
@@ -658,6 +659,7 @@ def test_view_waits_for_metadata_of_stream_class(ws):
         pytest.skip("ctflive-relayd not built")
     relay = h.CtfliveRelayd(ws, "r")
     relay.start()
+    request.addfinalizer(relay.stop)  # also when the test fails before its end
     c, d, rep, (sh,), meta = _scripted_session(relay, "md", "mdhost", ["chan_0"])
     view = None
     packets, per_packet = 3, 20
