@@ -34,6 +34,7 @@
 #include "live.h"
 #include "log.h"
 #include "marker.h"
+#include "nats-edge.h"
 #include "nats-pub.h"
 #include "publish.h"
 #include "relay.h"
@@ -81,6 +82,8 @@ struct options {
 	struct sock_allow allow[3]; /* --allow-from: control, data, live */
 	struct nats_pub_opts nats;  /* --publish and its options (nats.urls NULL: none) */
 	bool nats_opt_seen;         /* a --publish-* or --retain-* option was given */
+	struct nats_edge_opts edge; /* --from and its options (edge.urls NULL: none) */
+	bool edge_opt_seen;         /* a --from-* option was given */
 };
 
 static void usage(FILE *f)
@@ -137,7 +140,18 @@ static void usage(FILE *f)
 		"                            67108864); beyond, messages are dropped and counted\n"
 		"      --retain-age SECONDS  JetStream keeps a session's messages at most SECONDS\n"
 		"      --retain-bytes BYTES  JetStream keeps at most BYTES per session (oldest\n"
-		"                            messages go first)\n"
+		"                            messages go first)\n",
+		DEFAULT_CONTROL_URL, DEFAULT_DATA_URL, DEFAULT_LIVE_URL);
+	(void)fputs(
+		"      --from URLS           edge relay: serve every live session that relays\n"
+		"                            publish to NATS JetStream at URLS\n"
+		"                            (nats://HOST:PORT[,HOST:PORT...]) to live viewers\n"
+		"                            (doc/nats.md); not with --publish\n"
+		"      --from-cache BYTES    keep at most BYTES of each stream's newest packets\n"
+		"                            (default 67108864, at least 65536)\n"
+		"      --from-idle-timeout MS\n"
+		"                            end a session as interrupted when nothing of it\n"
+		"                            arrived for MS ms (default 60000)\n"
 		"  -d, --daemonize           run as a daemon (after the ports are bound)\n"
 		"  -b, --background          like -d, but keep the working directory\n"
 		"  -v, --verbose             more messages (repeat for more)\n"
@@ -146,7 +160,7 @@ static void usage(FILE *f)
 		"\n"
 		"SIGINT, SIGTERM and SIGHUP stop the relay: sessions still being written are\n"
 		"marked interrupted.\n",
-		DEFAULT_CONTROL_URL, DEFAULT_DATA_URL, DEFAULT_LIVE_URL);
+		f);
 }
 
 /*
@@ -484,6 +498,7 @@ static void tick(void *userdata)
 {
 	publish_tick(userdata);
 	nats_pub_tick(userdata);
+	nats_edge_tick(userdata);
 	for (int i = 0; listeners && i < 3; i++) {
 		struct listener *l = &listeners[i];
 
@@ -552,6 +567,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_RETAIN_AGE,
 		OPT_RETAIN_BYTES,
 		OPT_ALLOW_FROM,
+		OPT_FROM,
+		OPT_FROM_CACHE,
+		OPT_FROM_IDLE,
 	};
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -578,6 +596,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "publish-queue", required_argument, NULL, OPT_PUB_QUEUE },
 		{ "retain-age", required_argument, NULL, OPT_RETAIN_AGE },
 		{ "retain-bytes", required_argument, NULL, OPT_RETAIN_BYTES },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "from-cache", required_argument, NULL, OPT_FROM_CACHE },
+		{ "from-idle-timeout", required_argument, NULL, OPT_FROM_IDLE },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "background", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -593,6 +614,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->sync_policy = "data";
 	o->nats.replicas = 1;
 	o->nats.queue_bytes = UINT64_C(64) << 20;
+	o->edge.cache_bytes = UINT64_C(64) << 20;
+	o->edge.idle_ms = 60000;
 	opterr = 0; /* getopt's own messages name the program by its path */
 	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
@@ -713,6 +736,36 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->nats_opt_seen = true;
 			break;
 		}
+		case OPT_FROM:
+			if (strncmp(optarg, "nats://", 7))
+				return usage_error("invalid --from '%s' (expecting "
+						   "nats://HOST:PORT[,...])",
+						   optarg);
+			o->edge.urls = optarg;
+			break;
+		case OPT_FROM_CACHE:
+		case OPT_FROM_IDLE: {
+			long long lo = c == OPT_FROM_CACHE ? 65536 : 100;
+			long long hi = c == OPT_FROM_CACHE ? INT64_MAX : INT32_MAX;
+			char *end;
+			long long v;
+
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (end == optarg || *end || errno || v < lo || v > hi)
+				return usage_error("invalid value '%s' for '%s' (expecting %lld to "
+						   "%lld)",
+						   optarg,
+						   c == OPT_FROM_CACHE ? "--from-cache"
+								       : "--from-idle-timeout",
+						   lo, hi);
+			if (c == OPT_FROM_CACHE)
+				o->edge.cache_bytes = (uint64_t)v;
+			else
+				o->edge.idle_ms = (int)v;
+			o->edge_opt_seen = true;
+			break;
+		}
 		case 'd':
 			o->daemonize = true;
 			break;
@@ -750,12 +803,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return usage_error("unknown group '%s'", o->group);
 	if (o->nats_opt_seen && !o->nats.urls)
 		return usage_error("--publish-* and --retain-* options need --publish");
+	if (o->edge_opt_seen && !o->edge.urls)
+		return usage_error("--from-* options need --from");
+	if (o->edge.urls && o->nats.urls)
+		return usage_error("--from and --publish are exclusive");
 	if (!!o->nats.cert != !!o->nats.key)
 		return usage_error("--publish-tls-cert and --publish-tls-key go together");
 #ifndef CTFLIVE_HAVE_NATS
-	if (o->nats.urls)
-		return usage_error("--publish: this ctflive-relayd was built without NATS "
-				   "support (libnats)");
+	if (o->nats.urls || o->edge.urls)
+		return usage_error("--publish, --from: this ctflive-relayd was built without "
+				   "NATS support (libnats)");
 #endif
 	if (strcmp(o->sync_policy, "data") && strcmp(o->sync_policy, "none"))
 		return usage_error("invalid --sync '%s' (expecting 'data' or 'none')",
@@ -925,6 +982,8 @@ int main(int argc, char **argv)
 #ifdef CTFLIVE_HAVE_NATS
 	if (o.nats.urls && nats_pub_start(&relay, &o.nats) < 0)
 		goto out;
+	if (o.edge.urls && nats_edge_start(&relay, &o.edge) < 0)
+		goto out;
 #endif
 
 	sig.watch.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -978,6 +1037,7 @@ out:
 	publish_fini(&relay);
 	relay_shutdown(&relay);
 	nats_pub_stop(&relay); /* after the sessions ended: publishes their end */
+	nats_edge_stop(&relay);
 	run_file_remove(&port_file);
 	for (int i = 0; i < 3; i++)
 		run_file_remove(&dyn_files[i]);

@@ -261,6 +261,7 @@ struct relay {
 	bool group_by_session;      /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
 	struct live *live;          /* owned: the live viewer server */
 	struct nats_pub *nats;      /* owned (nats-pub.c): --publish, or NULL */
+	struct nats_edge *edge;     /* owned (nats-edge.c): --from, or NULL */
 	bool sessions_stopped;      /* a session's sync failed since the last conn_collect() */
 	struct sock_allow allow[3]; /* --allow-from of the control, data and live ports */
 };

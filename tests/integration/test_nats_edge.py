@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: MIT
+"""Edge relays (`ctflive-relayd --from nats://…`, doc/nats.md "Edge relays"):
+real nats-server processes (a three-node JetStream cluster, replicas 3),
+ingest relays publishing real LTTng 2.13 live sessions (--publish), edge
+relays serving them to babeltrace2 live viewers and `ctflive view net://`.
+Every process is started by the test on 127.0.0.1, ports chosen at run time."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+import lttng_harness as h
+from live_support import HOST, BtLive, end_sessions, setup_session
+from test_nats import ctflive, nats  # noqa: F401  (the fixture)
+
+LONG = os.environ.get("CTFLIVE_NATS_EDGE_LONG") == "1"
+
+
+def edge_lists(edge, *names: str) -> bool:
+    r = ctflive("ls", f"net://{h.LOCALHOST}:{edge.ports.live}", "--timeout", "2000")
+    return all(f"/{HOST}/{n} " in r.stdout for n in names)
+
+
+def bt_list(edge) -> str:
+    r = subprocess.run(["babeltrace2", "-i", "lttng-live",
+                        f"net://{h.LOCALHOST}:{edge.ports.live}"],
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, TZ="UTC", LANG="C"))
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def sample_lines(lines, run: str = "main") -> list[str]:
+    """The events of the sample program run `run`, sorted (timestamps kept:
+    equal traces have equal times). babeltrace2 live viewers attach at the
+    newest packets: the run before they attached is not compared."""
+    return sorted(re.sub(r" \(\+[0-9.?]+\) ", " ", line, count=1) for line in lines
+                  if " ctflive_sample:" in line and f'name = "{run}"' in line)
+
+
+def offline(relay, name: str) -> list[str]:
+    r = h.babeltrace(relay.session_dir(name))
+    assert r.rc == 0, r.err
+    return sample_lines(r.lines)
+
+
+def start_edge(make_relay, urls: str, name: str, idle_ms: int = 60000):
+    return make_relay("ctflive-relayd", name,
+                      extra=["--from", urls, "--from-idle-timeout", str(idle_ms)])
+
+
+def test_edges_serve_cluster_sessions(lttng, make_relay, nats):  # noqa: F811
+    """Acceptance 1 and 2: three JetStream nodes (replicas 3), two ingest
+    relays, two edges; a live session into each ingest relay; babeltrace2
+    live viewers on both edges list both sessions and each prints every
+    event, while one NATS node is killed mid-session."""
+    servers = nats(3)
+    urls = ",".join(s.url for s in servers)
+    ingest = [make_relay("ctflive-relayd", f"ingest{i}",
+                         extra=["--publish", urls, "--publish-replicas", "3",
+                                "--publish-id", f"ingest{i}"]) for i in range(2)]
+    # Each edge starts on a different node of the list.
+    edges = [start_edge(make_relay, ",".join(s.url for s in servers[i:] + servers[:i]),
+                        f"edge{i}") for i in range(2)]
+    names = ["ea", "eb"]
+    for relay, name in zip(ingest, names):
+        setup_session(lttng, relay, name)
+    # The streams exist once a program registered (per-UID buffers): the
+    # sessions are then published, and listed by the edges.
+    lttng.run_app(5, 1000, "first")
+    for e in edges:
+        h.wait_for(lambda e=e: edge_lists(e, *names), 30, what="sessions listed on the edge")
+        listed = bt_list(e)
+        for n in names:
+            assert f"/host/{HOST}/{n} (" in listed, listed
+    viewers = {(i, n): BtLive(f"net://{h.LOCALHOST}:{e.ports.live}/host/{HOST}/{n}").start()
+               for i, e in enumerate(edges) for n in names}
+    count = 20000 if LONG else 4000
+    app = lttng.spawn_app(count, 500, "main")
+    time.sleep(1.0)
+    servers[0].kill()  # mid-session: the edges and relays go on with the others
+    lttng.wait_app(app)
+    end_sessions(lttng, *names)
+    want = {}
+    for relay, n in zip(ingest, names):
+        h.wait_for(lambda r=relay, n=n: not edge_lists(r, n), 30, what="ingest session end")
+        want[n] = offline(relay, n)
+        assert len(want[n]) == count + 2, len(want[n])  # and the start and stop events
+    for (i, n), v in viewers.items():
+        rc, lines, err = v.finish(60)
+        assert rc == 0, err[-3000:]
+        got = sample_lines(lines)
+        assert got == want[n], f"edge{i} {n}: {len(got)} events, want {len(want[n])}"
+    for r in ingest:
+        r.stop()
+        assert "not published" not in r.log(), r.log()[-3000:]
