@@ -99,3 +99,47 @@ def test_edges_serve_cluster_sessions(lttng, make_relay, nats):  # noqa: F811
     for r in ingest:
         r.stop()
         assert "not published" not in r.log(), r.log()[-3000:]
+
+
+def test_edge_ingest_relay_killed(lttng, make_relay, nats):  # noqa: F811
+    """Acceptance 5: an ingest relay killed mid-session: its session ends as
+    interrupted on the edge (nothing of it arrives for --from-idle-timeout),
+    its viewer ends; the other relay's session is untouched and its viewer
+    prints every event."""
+    servers = nats(1)
+    urls = servers[0].url
+    ingest = [make_relay("ctflive-relayd", f"ingest{i}",
+                         extra=["--publish", urls, "--publish-id", f"ingest{i}"])
+              for i in range(2)]
+    edge = start_edge(make_relay, urls, "edge", idle_ms=3000)
+    names = ["ka", "kb"]
+    for relay, name in zip(ingest, names):
+        setup_session(lttng, relay, name)
+    lttng.run_app(5, 1000, "first")
+    h.wait_for(lambda: edge_lists(edge, *names), 30, what="sessions listed on the edge")
+    viewers = {n: BtLive(f"net://{h.LOCALHOST}:{edge.ports.live}/host/{HOST}/{n}").start()
+               for n in names}
+    count = 4000
+    app = lttng.spawn_app(count, 500, "main")
+    time.sleep(1.0)
+    ingest[0].kill()
+    t_kill = time.time()
+    rc, lines, err = viewers["ka"].finish(30)
+    assert rc == 0, err[-3000:]
+    # Ended by the edge: after the idle timeout, before the program ends.
+    assert time.time() - t_kill < 20
+    assert len(sample_lines(lines)) > 0
+    h.wait_for(lambda: "interrupted" in edge.log(), 10, what="edge log")
+    assert f"/{HOST}/ka" not in ctflive("ls", f"net://{h.LOCALHOST}:{edge.ports.live}").stdout
+    lttng.wait_app(app)
+    lttng.stop_session("kb")
+    lttng.destroy("kb")
+    lttng.destroy("ka", check=False)
+    h.wait_for(lambda: not edge_lists(ingest[1], "kb"), 30, what="ingest session end")
+    want = offline(ingest[1], "kb")
+    assert len(want) == count + 2
+    rc, lines, err = viewers["kb"].finish(60)
+    assert rc == 0, err[-3000:]
+    assert sample_lines(lines) == want
+    log = edge.log()
+    assert log.count("interrupted") == 1, log[-3000:]
