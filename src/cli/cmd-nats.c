@@ -3,16 +3,19 @@
  * ctflive view nats://SERVER[,SERVER...]/host/HOSTNAME/SESSION and
  * ctflive ls nats://SERVER[,SERVER...]: sessions that relays published to
  * NATS JetStream (`ctflive-relayd --publish`), read from JetStream directly
- * with an ordered consumer. The subjects, headers and payloads are the
- * contract of doc/nats.md.
+ * with ordered consumers (src/nats/nats-read.h). The subjects, headers and
+ * payloads are the contract of doc/nats.md.
  *
  * `view` rebuilds each relay session of HOSTNAME/SESSION as a trace
  * directory laid out as the relay's own (metadata, data files, their
- * index/NAME.idx with the same entries, offsets made local) in a temporary
- * directory, once the session has ended (or, with --timeout, once nothing
- * new arrived for that long), then prints it with the offline reader, so
- * the output is the same as `ctflive view` of the relay's directory. Not yet
- * incremental: nothing is printed before the session ends.
+ * index/NAME.idx with the same entries, offsets made local), one
+ * subdirectory each of a temporary session directory, written as
+ * ctflive-relayd writes its directories (doc/file-formats.md §3-4: files
+ * created locked, each packet and its entry published by unlocking them,
+ * the session marker locked until every relay session ended). One thread
+ * per relay session writes; the main thread follows the directory
+ * (ctflive_iter_open_follow()) and prints as packets arrive, so the output
+ * is the same as `ctflive follow` of the relay's directory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +23,8 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <nats/nats.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +35,14 @@
 #include "cli.h"
 #include "ctf-index.h"
 #include "ctflive/iter.h"
+#include "file-locks.h"
 #include "grow.h"
 #include "io.h"
 #include "log.h"
 #include "nats-names.h"
 #include "nats-read.h"
 #include "print-opts.h"
+#include "tracedir.h"
 
 bool cl_cli_is_nats_url(const char *s)
 {
@@ -46,8 +53,10 @@ bool cl_cli_is_nats_url(const char *s)
 
 struct wstream {
 	uint64_t handle;
-	int data_fd, index_fd;
-	uint64_t data_size;
+	int data_fd, index_fd; /* created locked (file-locks.h) */
+	uint64_t data_size;    /* bytes written and published */
+	uint64_t index_size;   /* bytes written and published */
+	uint64_t meta_end;     /* metadata: bytes written from 0 without a hole */
 	uint64_t meta_epoch;
 };
 
@@ -96,7 +105,7 @@ static int w_stream(void *ctx, const struct cl_nats_stream_info *si)
 	struct wsess *ws = ctx;
 	struct wstream *st;
 	char rel[4096];
-	int r;
+	int dfd, r;
 
 	r = cl_grow(&ws->streams, &ws->cap, ws->n + 1);
 	if (r < 0)
@@ -108,44 +117,46 @@ static int w_stream(void *ctx, const struct cl_nats_stream_info *si)
 	r = mkdirs(ws->dir_fd, si->path);
 	if (r < 0)
 		return r;
-	if (snprintf(rel, sizeof(rel), "%s/%s", si->path,
-		     si->metadata ? "metadata" : si->channel) >= (int)sizeof(rel))
-		return -ENAMETOOLONG;
-	st->data_fd = openat(ws->dir_fd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (st->data_fd < 0)
+	dfd = openat(ws->dir_fd, si->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return -errno;
 	ws->n++;
-	if (!si->metadata) {
+	r = cl_lock_create_file(dfd, si->metadata ? "metadata" : si->channel, NULL, 0,
+				&st->data_fd);
+	if (r == 0 && !si->metadata) {
 		uint8_t hdr[CL_INDEX_HEADER_SIZE];
 		struct cl_wbuf wb = cl_wbuf_make(hdr, sizeof(hdr));
+		int ifd;
 
-		if (snprintf(rel, sizeof(rel), "%s/index", si->path) >= (int)sizeof(rel))
-			return -ENAMETOOLONG;
-		r = mkdirs(ws->dir_fd, rel);
-		if (r < 0)
-			return r;
-		if (snprintf(rel, sizeof(rel), "%s/index/%s.idx", si->path, si->channel) >=
-		    (int)sizeof(rel))
-			return -ENAMETOOLONG;
-		st->index_fd =
-			openat(ws->dir_fd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (st->index_fd < 0)
-			return -errno;
-		r = cl_index_header_encode(&wb, si->index_entry_size == CL_INDEX_ENTRY_SIZE_1_1
-							? CL_INDEX_MINOR_1_1
-							: CL_INDEX_MINOR_1_0);
-		if (r < 0 || cl_write_full(st->index_fd, hdr, sizeof(hdr)) < 0)
-			return r < 0 ? r : -EIO;
+		r = mkdirs(dfd, "index");
+		if (r == 0)
+			r = cl_index_header_encode(&wb,
+						   si->index_entry_size == CL_INDEX_ENTRY_SIZE_1_1
+							   ? CL_INDEX_MINOR_1_1
+							   : CL_INDEX_MINOR_1_0);
+		if (r == 0 && snprintf(rel, sizeof(rel), "%s.idx", si->channel) >= (int)sizeof(rel))
+			r = -ENAMETOOLONG;
+		ifd = r == 0 ? openat(dfd, "index", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (r == 0 && ifd < 0)
+			r = -errno;
+		if (r == 0)
+			r = cl_lock_create_file(ifd, rel, hdr, sizeof(hdr), &st->index_fd);
+		if (ifd >= 0)
+			close(ifd);
+		st->index_size = CL_INDEX_HEADER_SIZE;
 	}
-	return 0;
+	close(dfd);
+	return r;
 }
 
-/* An index entry and its packet: the entry's offset made local. */
+/* An index entry and its packet: the entry's offset made local; the
+ * packet published first, then its entry (doc/file-formats.md §3). */
 static int w_packet(void *ctx, uint64_t handle, const uint8_t *e, uint32_t esz, const uint8_t *pkt,
 		    size_t plen)
 {
 	struct wstream *st = wstream_find(ctx, handle);
 	uint8_t entry[CL_INDEX_ENTRY_SIZE_MAX];
+	int r;
 
 	if (!st || st->index_fd < 0 || esz > sizeof(entry))
 		return -EBADMSG;
@@ -153,17 +164,27 @@ static int w_packet(void *ctx, uint64_t handle, const uint8_t *e, uint32_t esz, 
 	if (plen) {
 		for (int i = 0; i < 8; i++)
 			entry[CL_INDEX_OFF_OFFSET + i] = (uint8_t)(st->data_size >> (56 - 8 * i));
-		if (cl_write_full(st->data_fd, pkt, plen) < 0)
+		if (cl_pwrite_full(st->data_fd, pkt, plen, st->data_size) < 0)
 			return -EIO;
+		r = cl_lock_publish(st->data_fd, st->data_size, st->data_size + plen);
+		if (r < 0)
+			return r;
 		st->data_size += plen;
 	}
-	return cl_write_full(st->index_fd, entry, esz) < 0 ? -EIO : 0;
+	if (cl_pwrite_full(st->index_fd, entry, esz, st->index_size) < 0)
+		return -EIO;
+	r = cl_lock_publish(st->index_fd, st->index_size, st->index_size + esz);
+	if (r < 0)
+		return r;
+	st->index_size += esz;
+	return 0;
 }
 
 static int w_metadata(void *ctx, uint64_t handle, const uint8_t *d, size_t len, uint64_t off,
 		      uint64_t epoch)
 {
 	struct wstream *st = wstream_find(ctx, handle);
+	int r;
 
 	if (!st || st->index_fd >= 0)
 		return -EBADMSG;
@@ -172,9 +193,21 @@ static int w_metadata(void *ctx, uint64_t handle, const uint8_t *d, size_t len, 
 		st->meta_epoch = epoch;
 		if (ftruncate(st->data_fd, 0) < 0)
 			return -errno;
+		r = cl_lock_try_write(st->data_fd, 0, 0);
+		if (r < 0)
+			return r;
+		st->meta_end = 0;
 	}
-	if (pwrite(st->data_fd, d, len, (off_t)off) != (ssize_t)len)
+	if (off > st->meta_end)
+		return -EBADMSG; /* a metadata message is missing */
+	if (cl_pwrite_full(st->data_fd, d, len, off) < 0)
 		return -EIO;
+	if (off + len > st->meta_end) {
+		r = cl_lock_publish(st->data_fd, st->meta_end, off + len);
+		if (r < 0)
+			return r;
+		st->meta_end = off + len;
+	}
 	return 0;
 }
 
@@ -197,14 +230,50 @@ static void wsess_fini(struct wsess *ws)
 		close(ws->dir_fd);
 }
 
+/* One relay session read by its own thread into its directory. */
+struct job {
+	jsCtx *js;                    /* borrowed */
+	const char *name;             /* borrowed: JetStream stream name */
+	const struct cl_nats_desc *d; /* borrowed */
+	char *dir;                    /* owned */
+	int idle_ms;
+	pthread_t thr;
+	bool started;
+	int r;
+	bool interrupted; /* the session's end said so, or it did not end */
+};
+
+/* Shared by the reading threads of one `view`. */
+static atomic_bool g_stop;    /* the printing ended: stop reading */
+static atomic_int g_running;  /* reading threads still running */
+static atomic_bool g_unclean; /* some relay session did not end normally */
+static int g_marker_fd = -1;  /* the session marker, locked while reading */
+
+/* The session marker: "active" while reading, then how it ended, unlocked. */
+static void marker_finish(void)
+{
+	const char *state =
+		atomic_load(&g_unclean) ? CL_MARKER_INTERRUPTED "\n" : CL_MARKER_COMPLETE "\n";
+
+	if (g_marker_fd < 0)
+		return;
+	if (ftruncate(g_marker_fd, 0) < 0 ||
+	    cl_pwrite_full(g_marker_fd, state, strlen(state), 0) < 0)
+		log_warning("cannot write the session marker: %s", strerror(errno));
+	close(g_marker_fd); /* drops the lock: readers take what is there */
+	g_marker_fd = -1;
+}
+
 /*
  * Reads the JetStream stream `name` (subjects "<prefix>.>") from its first
- * message into directory `dir`, until the session's end message, or until
- * nothing arrives for `idle_ms` (0: wait for the end).
+ * message into directory `dir`, until the session's end message, until
+ * nothing arrives for `idle_ms` (0: wait for the end), or until g_stop. The
+ * connection reconnects by itself; the ordered consumer then continues from
+ * the next JetStream sequence (doc/nats.md, "Reading").
  */
-static int read_session(jsCtx *js, const char *name, const struct cl_nats_desc *d, const char *dir,
-			int idle_ms)
+static void read_session(struct job *j)
 {
+	const struct cl_nats_desc *d = j->d;
 	struct wsess ws = { .dir_fd = -1 };
 	struct cl_nats_reader *rd = NULL;
 	struct cl_nats_read_stats stats;
@@ -214,55 +283,65 @@ static int read_session(jsCtx *js, const char *name, const struct cl_nats_desc *
 	jsErrCode jerr = 0;
 	char subject[CL_NATS_PREFIX_MAX + 4];
 	natsStatus s;
-	int r = 0;
 
-	if (mkdir(dir, 0755) < 0)
-		return -errno;
-	ws.dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (ws.dir_fd < 0)
-		return -errno;
+	j->interrupted = true;
+	j->r = mkdir(j->dir, 0755) < 0 ? -errno : 0;
+	if (j->r < 0)
+		return;
+	ws.dir_fd = open(j->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ws.dir_fd < 0) {
+		j->r = -errno;
+		return;
+	}
 	rd = cl_nats_reader_new(d->prefix, &w_ops, &ws);
 	if (!rd) {
 		wsess_fini(&ws);
-		return -ENOMEM;
+		j->r = -ENOMEM;
+		return;
 	}
 	(void)snprintf(subject, sizeof(subject), "%s.>", d->prefix);
 	jsSubOptions_Init(&so);
-	so.Stream = name;
+	so.Stream = j->name;
 	so.Ordered = true;
 	so.Config.DeliverPolicy = js_DeliverAll;
 	s = NATS_TIMEOUT;
 	for (int i = 0; i < CL_NATS_ELECTION_TRIES && s == NATS_TIMEOUT; i++)
-		s = js_SubscribeSync(&sub, js, subject, NULL, &so, &jerr);
+		s = js_SubscribeSync(&sub, j->js, subject, NULL, &so, &jerr);
 	if (s != NATS_OK) {
-		log_error("cannot read JetStream stream %s: %s", name, natsStatus_GetText(s));
+		log_error("cannot read JetStream stream %s: %s", j->name, natsStatus_GetText(s));
 		cl_nats_reader_free(rd);
 		wsess_fini(&ws);
-		return -EIO;
+		j->r = -EIO;
+		return;
 	}
-	while (!cl_nats_reader_ended(rd)) {
+	while (!cl_nats_reader_ended(rd) && !atomic_load(&g_stop)) {
 		natsMsg *m = NULL;
 
 		s = natsSubscription_NextMsg(&m, sub, 500);
-		if (s == NATS_TIMEOUT) {
+		if (s == NATS_TIMEOUT || s == NATS_CONNECTION_DISCONNECTED ||
+		    s == NATS_CONNECTION_CLOSED) {
+			/* No news, or reconnecting: the client does it by itself. */
+			if (s != NATS_TIMEOUT)
+				usleep(500 * 1000);
 			idle += 500;
 			/* The relay retries a failed publication for about 30 s. */
-			if (cl_nats_reader_held(rd) &&
-			    (idle >= CL_NATS_GAP_WAIT_MS || (idle_ms > 0 && idle >= idle_ms))) {
+			if (cl_nats_reader_held(rd) && (idle >= CL_NATS_GAP_WAIT_MS ||
+							(j->idle_ms > 0 && idle >= j->idle_ms))) {
 				cl_nats_reader_skip_gap(rd);
 				continue;
 			}
-			if (idle_ms > 0 && idle >= idle_ms) {
+			if (j->idle_ms > 0 && idle >= j->idle_ms) {
 				log_warning("%s/%s: nothing new for %d ms, the session has not "
 					    "ended: printing what was published",
-					    d->host, d->session, idle_ms);
+					    d->host, d->session, j->idle_ms);
 				break;
 			}
 			continue;
 		}
 		if (s != NATS_OK) {
-			log_error("reading JetStream stream %s: %s", name, natsStatus_GetText(s));
-			r = -EIO;
+			log_error("reading JetStream stream %s: %s", j->name,
+				  natsStatus_GetText(s));
+			j->r = -EIO;
 			break;
 		}
 		idle = 0;
@@ -270,6 +349,7 @@ static int read_session(jsCtx *js, const char *name, const struct cl_nats_desc *
 	}
 	natsSubscription_Destroy(sub);
 	cl_nats_reader_stats(rd, &stats);
+	j->interrupted = !cl_nats_reader_ended(rd) ? j->idle_ms == 0 : stats.interrupted;
 	if (stats.missing)
 		log_warning("%s/%s (relay %s, session %" PRIu64 "): %" PRIu64
 			    " message(s) are missing (publication given up, or dropped by the "
@@ -279,14 +359,29 @@ static int read_session(jsCtx *js, const char *name, const struct cl_nats_desc *
 		log_warning("%s/%s (relay %s, session %" PRIu64 "): %" PRIu64
 			    " message(s) dropped by the relay (publication queue full)",
 			    d->host, d->session, d->relay, d->session_id, stats.dropped);
-	if (stats.bad)
+	if (stats.bad) {
+		/* What was printed lacks what they held: the exit status says so. */
 		log_warning("%s/%s: %" PRIu64 " message(s) could not be used", d->host, d->session,
 			    stats.bad);
+		if (j->r == 0)
+			j->r = -EBADMSG;
+	}
 	if (stats.interrupted)
 		log_warning("%s/%s: the session was interrupted", d->host, d->session);
 	cl_nats_reader_free(rd);
 	wsess_fini(&ws);
-	return r;
+}
+
+static void *job_thread(void *arg)
+{
+	struct job *j = arg;
+
+	read_session(j);
+	if (j->r < 0 || j->interrupted)
+		atomic_store(&g_unclean, true);
+	if (atomic_fetch_sub(&g_running, 1) == 1)
+		marker_finish(); /* the last one: the follower ends after it */
+	return NULL;
 }
 
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -349,8 +444,9 @@ static void view_usage(FILE *f)
 	fputs("usage: ctflive view [OPTIONS] nats://SERVER[:PORT][,...]/host/HOSTNAME/SESSION\n"
 	      "\n"
 	      "Print the events of a session that ctflive-relayd published to NATS JetStream\n"
-	      "(--publish), read from JetStream, once the session has ended: the same\n"
-	      "output as 'ctflive view' of the relay's session directory.\n"
+	      "(--publish), read from JetStream, as they arrive, until the session ends:\n"
+	      "the same output as 'ctflive follow' of the relay's session directory. A\n"
+	      "broken connection is resumed (any server of the list) where it was.\n"
 	      "\n"
 	      "  --timeout MS           also stop when nothing new arrived for MS ms and\n"
 	      "                         print what was published (default: wait for the end)\n"
@@ -365,14 +461,15 @@ int cl_cmd_view_nats(int argc, char **argv)
 	natsConnection *nc = NULL;
 	jsCtx *js = NULL;
 	struct cl_nats_slist list = { 0 };
-	char tmpl[4096], dir[64];
-	char **paths = NULL;
-	size_t n_paths = 0, cap_paths = 0;
+	struct cl_nats_desc *descs = NULL;
+	struct job *jobs = NULL;
+	size_t n_jobs = 0, cap_jobs = 0;
+	char tmpl[4096];
 	const char *why = "invalid URL";
 	struct ctflive_iter *it = NULL;
 	struct ctflive_diag diag;
 	bool decode_only = false, tmp_made = false;
-	int timeout_ms = 0, r, ret = 1;
+	int timeout_ms = 0, tmp_fd = -1, r, ret = 1;
 
 	cli_print_opts_init(&po);
 	r = parse_common(argc, argv, &po, &timeout_ms, &decode_only, view_usage);
@@ -385,9 +482,36 @@ int cl_cmd_view_nats(int argc, char **argv)
 		cl_nats_url_free(&u);
 		return 2;
 	}
-	if (cl_nats_connect(&u, "ctflive", 5000, false, &nc, &js) < 0 ||
+	atomic_store(&g_stop, false);
+	atomic_store(&g_unclean, false);
+	atomic_store(&g_running, 0);
+	if (cl_nats_connect(&u, "ctflive", 5000, true, &nc, &js) < 0 ||
 	    cl_nats_list_streams(js, &list) < 0)
 		goto out;
+	descs = calloc(list.n ? list.n : 1, sizeof(*descs));
+	if (!descs)
+		goto out;
+	for (size_t i = 0; i < list.n; i++) {
+		struct cl_nats_desc *d = &descs[i];
+		struct job *j;
+
+		if (cl_nats_desc_parse(list.v[i], d) < 0 || strcmp(d->host, u.host) ||
+		    strcmp(d->session, u.session))
+			continue;
+		if (cl_grow(&jobs, &cap_jobs, n_jobs + 1) < 0)
+			goto out;
+		j = &jobs[n_jobs++];
+		memset(j, 0, sizeof(*j));
+		j->js = js;
+		j->name = list.v[i]->Config->Name;
+		j->d = d;
+		j->idle_ms = timeout_ms;
+	}
+	if (!n_jobs) {
+		log_error("no session %s/%s on NATS at %s (see 'ctflive ls %s')", u.host, u.session,
+			  u.servers[0], u.servers[0]);
+		goto out;
+	}
 	if (snprintf(tmpl, sizeof(tmpl), "%s/ctflive-nats-XXXXXX",
 		     getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") >= (int)sizeof(tmpl) ||
 	    !mkdtemp(tmpl)) {
@@ -395,45 +519,60 @@ int cl_cmd_view_nats(int argc, char **argv)
 		goto out;
 	}
 	tmp_made = true;
-	for (size_t i = 0; i < list.n; i++) {
-		struct cl_nats_desc d;
-
-		if (cl_nats_desc_parse(list.v[i], &d) < 0)
-			continue;
-		if (!strcmp(d.host, u.host) && !strcmp(d.session, u.session)) {
-			char *path = NULL;
-
-			(void)snprintf(dir, sizeof(dir), "%zu", n_paths);
-
-			if (asprintf(&path, "%s/%s", tmpl, dir) < 0 ||
-			    cl_grow(&paths, &cap_paths, n_paths + 1) < 0) {
-				free(path);
-				goto out;
-			}
-			paths[n_paths++] = path;
-			r = read_session(js, list.v[i]->Config->Name, &d, path, timeout_ms);
-			if (r < 0)
-				goto out;
-		}
-	}
-	if (!n_paths) {
-		log_error("no session %s/%s on NATS at %s (see 'ctflive ls %s')", u.host, u.session,
-			  u.servers[0], u.servers[0]);
+	tmp_fd = open(tmpl, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	r = tmp_fd < 0 ? -errno
+		       : cl_lock_create_file(tmp_fd, CL_SESSION_MARKER_NAME, NULL, 0, &g_marker_fd);
+	if (r == 0 && cl_pwrite_full(g_marker_fd, CL_MARKER_ACTIVE "\n",
+				     strlen(CL_MARKER_ACTIVE "\n"), 0) < 0)
+		r = -EIO;
+	if (r < 0) {
+		log_error("cannot create the session marker in %s: %s", tmpl, strerror(-r));
 		goto out;
 	}
-	r = ctflive_iter_open_dirs((const char *const *)paths, n_paths, &it, &diag);
+	for (size_t i = 0; i < n_jobs; i++)
+		if (asprintf(&jobs[i].dir, "%s/%zu", tmpl, i) < 0)
+			goto out;
+	atomic_store(&g_running, (int)n_jobs);
+	for (size_t i = 0; i < n_jobs; i++) {
+		r = pthread_create(&jobs[i].thr, NULL, job_thread, &jobs[i]);
+		if (r) {
+			log_error("cannot start a thread: %s", strerror(r));
+			atomic_store(&g_stop, true);
+			atomic_fetch_sub(&g_running, (int)(n_jobs - i) - 1);
+			job_thread(&jobs[i]); /* counts itself; ends the marker if last */
+			goto out;
+		}
+		jobs[i].started = true;
+	}
+	r = ctflive_iter_open_follow(tmpl, NULL, &it, &diag);
 	if (r < 0) {
 		cl_cli_print_diag(&diag, false);
 		goto out;
 	}
 	ret = cl_cli_print_loop(it, &po, decode_only);
 	ctflive_iter_free(it);
+	for (size_t i = 0; i < n_jobs && ret == 0; i++)
+		if (jobs[i].r < 0)
+			ret = 1;
 out:
+	atomic_store(&g_stop, true);
+	for (size_t i = 0; i < n_jobs; i++)
+		if (jobs[i].started)
+			pthread_join(jobs[i].thr, NULL);
+	if (atomic_load(&g_running) == 0 && g_marker_fd >= 0)
+		marker_finish(); /* no thread ran */
+	if (g_marker_fd >= 0) {
+		close(g_marker_fd);
+		g_marker_fd = -1;
+	}
+	if (tmp_fd >= 0)
+		close(tmp_fd);
 	if (tmp_made && !getenv("CTFLIVE_NATS_KEEP"))
 		(void)nftw(tmpl, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-	for (size_t i = 0; i < n_paths; i++)
-		free(paths[i]);
-	free(paths);
+	for (size_t i = 0; i < n_jobs; i++)
+		free(jobs[i].dir);
+	free(jobs);
+	free(descs);
 	cl_nats_slist_free(&list);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);

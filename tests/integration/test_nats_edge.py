@@ -59,7 +59,7 @@ def test_edges_serve_cluster_sessions(lttng, make_relay, nats):  # noqa: F811
     relays, two edges; a live session into each ingest relay; babeltrace2
     live viewers on both edges list both sessions and each prints every
     event, while one NATS node is killed mid-session."""
-    servers = nats(3)
+    servers = nats(3, monitor=True)
     urls = ",".join(s.url for s in servers)
     ingest = [make_relay("ctflive-relayd", f"ingest{i}",
                          extra=["--publish", urls, "--publish-replicas", "3",
@@ -83,7 +83,8 @@ def test_edges_serve_cluster_sessions(lttng, make_relay, nats):  # noqa: F811
     count = 20000 if LONG else 4000
     app = lttng.spawn_app(count, 500, "main")
     time.sleep(1.0)
-    servers[0].kill()  # mid-session: the edges and relays go on with the others
+    # Mid-session, the server of an edge: it goes on with the others.
+    client_server(servers, "ctflive-relayd edge").kill()
     lttng.wait_app(app)
     end_sessions(lttng, *names)
     want = {}
@@ -143,3 +144,78 @@ def test_edge_ingest_relay_killed(lttng, make_relay, nats):  # noqa: F811
     assert sample_lines(lines) == want
     log = edge.log()
     assert log.count("interrupted") == 1, log[-3000:]
+
+
+def client_server(servers, name: str):
+    """The server a client named `name` is connected to (monitoring /connz)."""
+    import json
+    import urllib.request
+    for s in servers:
+        if s.proc.poll() is not None:
+            continue
+        with urllib.request.urlopen(f"http://127.0.0.1:{s.monitor_port}/connz",
+                                    timeout=10) as r:
+            conns = json.load(r).get("connections") or []
+        if any(c.get("name") == name for c in conns):
+            return s
+    return None
+
+
+class Reader:
+    """A process whose stdout lines are read, time-stamped, by a thread."""
+
+    def __init__(self, argv):
+        import threading
+        self.proc = subprocess.Popen(argv, env=dict(os.environ, TZ="UTC", LANG="C"),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.lines: list[tuple[float, str]] = []
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append((time.time(), line))
+
+    def finish(self, timeout: float):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            h.stop_popen(self.proc)
+            raise
+        self.t.join(10)
+        return self.proc.returncode, "".join(x for _, x in self.lines), self.proc.stderr.read()
+
+
+def test_nats_view_live_resumes(lttng, make_relay, nats):  # noqa: F811
+    """Item 3 (acceptance 3 through nats://): `ctflive view nats://` prints
+    while the session is live, and goes on by itself when the NATS server it
+    was connected to is killed: its output equals the relay's copy (no gap,
+    no duplicate)."""
+    servers = nats(3, monitor=True)
+    urls = ",".join(s.url for s in servers)
+    relay = make_relay("ctflive-relayd", "ingest",
+                       extra=["--publish", urls, "--publish-replicas", "3"])
+    setup_session(lttng, relay, "lv")
+    lttng.run_app(5, 1000, "first")
+    h.wait_for(lambda: f"/{HOST}/lv " in ctflive("ls", urls).stdout, 30,
+               what="session on NATS")
+    view = Reader([str(h.build_dir() / "src" / "cli" / "ctflive"), "view",
+                   f"{urls}/host/{HOST}/lv"])
+    app = lttng.spawn_app(4000, 500, "main")
+    time.sleep(1.0)
+    # Kill the server the view is connected to.
+    h.wait_for(lambda: client_server(servers, "ctflive") is not None, 10,
+               what="the view's connection")
+    client_server(servers, "ctflive").kill()
+    lttng.wait_app(app)
+    t_end = time.time()
+    end_sessions(lttng, "lv")
+    rc, out, err = view.finish(90)
+    assert rc == 0, err[-3000:]
+    disk = ctflive("view", str(relay.session_dir("lv")))
+    assert disk.returncode == 0, disk.stderr
+    assert out == disk.stdout, err[-3000:]
+    assert "missing" not in err, err
+    # Live: events were printed before the session ended.
+    assert any(t < t_end and 'name = "main"' in line for t, line in view.lines)
