@@ -116,7 +116,8 @@ static void usage(FILE *f)
 		"                            session directories OUTPUT/SESSION/HOST-DATETIME\n"
 		"      --sync POLICY         when viewers may read a packet: 'data' (default:\n"
 		"                            after data and index are synced to disk) or 'none'\n"
-		"                            (as soon as written, like lttng-relayd)\n"
+		"                            (as soon as written, like lttng-relayd; the default\n"
+		"                            of an edge relay, --from)\n"
 		"      --protocol-minor N    announce relayd and live protocol 2.N (4..15, default\n"
 		"                            15; below 15: CTF 1.8 sessions only)\n"
 		"  -x, --disallow-clear      refuse 'lttng clear' (GET_CONFIGURATION flag)\n"
@@ -149,6 +150,9 @@ static void usage(FILE *f)
 		"                            (doc/nats.md); not with --publish\n"
 		"      --from-cache BYTES    keep at most BYTES of each stream's newest packets\n"
 		"                            (default 67108864, at least 65536)\n"
+		"      --from-hosts PATTERN  serve only the sessions of hosts whose name matches\n"
+		"                            PATTERN (fnmatch(3), e.g. 'web-[0-4]*'): edges that\n"
+		"                            share the fleet\n"
 		"      --from-idle-timeout MS\n"
 		"                            end a session as interrupted when nothing of it\n"
 		"                            arrived for MS ms (default 60000)\n"
@@ -570,6 +574,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_FROM,
 		OPT_FROM_CACHE,
 		OPT_FROM_IDLE,
+		OPT_FROM_HOSTS,
 	};
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -599,6 +604,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "from-cache", required_argument, NULL, OPT_FROM_CACHE },
 		{ "from-idle-timeout", required_argument, NULL, OPT_FROM_IDLE },
+		{ "from-hosts", required_argument, NULL, OPT_FROM_HOSTS },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "background", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -611,7 +617,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	int c;
 
 	o->max_minor = CL_RELAYD_VERSION_MINOR;
-	o->sync_policy = "data";
+	o->sync_policy = NULL; /* "data", or "none" for an edge (its files are a cache) */
 	o->nats.replicas = 1;
 	o->nats.queue_bytes = UINT64_C(64) << 20;
 	o->edge.cache_bytes = UINT64_C(64) << 20;
@@ -743,6 +749,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 						   optarg);
 			o->edge.urls = optarg;
 			break;
+		case OPT_FROM_HOSTS:
+			o->edge.hosts = optarg;
+			o->edge_opt_seen = true;
+			break;
 		case OPT_FROM_CACHE:
 		case OPT_FROM_IDLE: {
 			long long lo = c == OPT_FROM_CACHE ? 65536 : 100;
@@ -814,6 +824,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return usage_error("--publish, --from: this ctflive-relayd was built without "
 				   "NATS support (libnats)");
 #endif
+	if (!o->sync_policy)
+		o->sync_policy = o->edge.urls ? "none" : "data";
 	if (strcmp(o->sync_policy, "data") && strcmp(o->sync_policy, "none"))
 		return usage_error("invalid --sync '%s' (expecting 'data' or 'none')",
 				   o->sync_policy);

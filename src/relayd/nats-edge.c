@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -222,9 +223,10 @@ static void discover(struct nats_edge *e)
 		f->e = e;
 		f->id = ++e->next_id;
 		e->fl[e->n_fl++] = f;
-		if (cl_nats_desc_parse(si, &d) < 0) {
+		if (cl_nats_desc_parse(si, &d) < 0 ||
+		    (e->o.hosts && fnmatch(e->o.hosts, d.host, 0) != 0)) {
 			jsStreamInfo_Destroy(si);
-			continue; /* not ours: seen, left alone */
+			continue; /* not ours, or another edge's: seen, left alone */
 		}
 		state = cl_nats_session_state(e->js, name, d.prefix);
 		if (!strcmp(state, "ended") || !strcmp(state, "interrupted")) {

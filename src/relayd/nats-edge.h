@@ -43,6 +43,7 @@ struct nats_edge_opts {
 	const char *urls;     /* "nats://HOST:PORT[,HOST:PORT...]" */
 	uint64_t cache_bytes; /* per data stream, bytes (>= 4 KiB) */
 	int idle_ms;          /* a live session without any message this long ends */
+	const char *hosts;    /* fnmatch(3) pattern of the host names served, or NULL: all */
 };
 
 #ifdef CTFLIVE_HAVE_NATS

@@ -113,11 +113,17 @@ def test_edge_ingest_relay_killed(lttng, make_relay, nats):  # noqa: F811
                          extra=["--publish", urls, "--publish-id", f"ingest{i}"])
               for i in range(2)]
     edge = start_edge(make_relay, urls, "edge", idle_ms=3000)
+    # An edge for other hosts (--from-hosts): serves none of these.
+    other = make_relay("ctflive-relayd", "other-edge",
+                       extra=["--from", urls, "--from-hosts", f"not-{HOST}*"])
     names = ["ka", "kb"]
     for relay, name in zip(ingest, names):
         setup_session(lttng, relay, name)
     lttng.run_app(5, 1000, "first")
     h.wait_for(lambda: edge_lists(edge, *names), 30, what="sessions listed on the edge")
+    time.sleep(1.5)  # a discovery round of the other edge
+    listed = ctflive("ls", f"net://{h.LOCALHOST}:{other.ports.live}")
+    assert listed.returncode == 0 and f"/{HOST}/" not in listed.stdout, listed.stdout
     viewers = {n: BtLive(f"net://{h.LOCALHOST}:{edge.ports.live}/host/{HOST}/{n}").start()
                for n in names}
     count = 4000
@@ -219,3 +225,16 @@ def test_nats_view_live_resumes(lttng, make_relay, nats):  # noqa: F811
     assert "missing" not in err, err
     # Live: events were printed before the session ended.
     assert any(t < t_end and 'name = "main"' in line for t, line in view.lines)
+
+
+def test_edge_usage_errors(ws):
+    """--from goes without --publish; --from-* options need --from."""
+    exe = str(h.build_dir() / "src" / "relayd" / "ctflive-relayd")
+    for args, msg in ((["--from", "nats://127.0.0.1:1", "--publish", "nats://127.0.0.1:1"],
+                       "exclusive"),
+                      (["--from-cache", "100000"], "need --from"),
+                      (["--from", "nats://127.0.0.1:1", "--from-cache", "10"], "--from-cache"),
+                      (["--from", "tcp://x"], "invalid --from")):
+        r = subprocess.run([exe, "-o", str(ws.root), *args], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode != 0 and msg in r.stderr, (args, r.stderr)
