@@ -319,8 +319,10 @@ static void read_session(struct job *j)
 
 		s = natsSubscription_NextMsg(&m, sub, 500);
 		if (s == NATS_TIMEOUT || s == NATS_CONNECTION_DISCONNECTED ||
-		    s == NATS_CONNECTION_CLOSED) {
-			/* No news, or reconnecting: the client does it by itself. */
+		    s == NATS_SLOW_CONSUMER || s == NATS_MISSED_HEARTBEAT ||
+		    s == NATS_NO_RESPONDERS) {
+			/* No news, or reconnecting, or the ordered consumer is being
+			 * recreated from the next sequence: the client does it. */
 			if (s != NATS_TIMEOUT)
 				usleep(500 * 1000);
 			idle += 500;
