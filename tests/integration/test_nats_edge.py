@@ -238,3 +238,50 @@ def test_edge_usage_errors(ws):
         r = subprocess.run([exe, "-o", str(ws.root), *args], capture_output=True, text=True,
                            timeout=30)
         assert r.returncode != 0 and msg in r.stderr, (args, r.stderr)
+
+
+def test_edge_cache_bound(lttng, make_relay, nats):  # noqa: F811
+    """--from-cache: each data stream of an edge keeps a ring of 4 files of a
+    quarter of it, whatever the session's size; a viewer attached late gets
+    the packets still kept, up to the session's end."""
+    (srv,) = nats(1)
+    cache = 65536
+    relay = make_relay("ctflive-relayd", "ingest", extra=["--publish", srv.url])
+    edge = make_relay("ctflive-relayd", "edge",
+                      extra=["--from", srv.url, "--from-cache", str(cache)])
+    setup_session(lttng, relay, "cb")
+    lttng.run_app(5, 1000, "first")
+    h.wait_for(lambda: edge_lists(edge, "cb"), 30, what="session on the edge")
+    count = 6000
+    app = lttng.spawn_app(count, 300, "main")
+    sizes = []
+
+    def stream_files():
+        return [p for p in edge.output.rglob("*") if p.is_file() and
+                p.parent.name != "index" and p.name != "metadata" and
+                not p.name.startswith(".")]
+    while app.poll() is None:
+        files = stream_files()
+        if files:
+            by_stream = {}
+            for p in files:
+                stem = re.sub(r"^(.+_\d+)_\d+$", r"\1", p.name)  # ring files CHAN_CPU_N
+                by_stream.setdefault((p.parent, stem), 0)
+                by_stream[(p.parent, stem)] += p.stat().st_size
+            sizes.append(max(by_stream.values()))
+        time.sleep(0.2)
+    lttng.wait_app(app)
+    url = f"net://{h.LOCALHOST}:{edge.ports.live}/host/{HOST}/cb"
+    late = Reader([str(h.build_dir() / "src" / "cli" / "ctflive"), "view", url])
+    time.sleep(2.0)
+    end_sessions(lttng, "cb")
+    rc, out, err = late.finish(60)
+    assert rc == 0, err[-3000:]
+    disk = ctflive("view", str(relay.session_dir("cb")))
+    total = disk.stdout.count(" ctflive_sample:")
+    got = out.count(" ctflive_sample:")
+    # The ring held at most 4 files of cache/4 per stream (a packet more
+    # while a file is cut), and the late viewer got the tail only.
+    assert sizes and max(sizes) <= cache + 16384, sizes
+    assert 0 < got < total, (got, total)
+    assert 'ctflive_sample:stop' in out.splitlines()[-1], out[-2000:]
