@@ -243,6 +243,9 @@ struct job {
 	bool interrupted; /* the session's end said so, or it did not end */
 };
 
+/* A consumer lost for good is replaced this often at most, per relay session. */
+#define MAX_RESUBSCRIBE 20
+
 /* Shared by the reading threads of one `view`. */
 static atomic_bool g_stop;    /* the printing ended: stop reading */
 static atomic_int g_running;  /* reading threads still running */
@@ -264,6 +267,28 @@ static void marker_finish(void)
 	g_marker_fd = -1;
 }
 
+/* An ordered consumer of j's stream from JetStream sequence `start`. */
+static natsStatus subscribe_from(struct job *j, const char *subject, uint64_t start,
+				 natsSubscription **sub)
+{
+	jsErrCode jerr = 0;
+	jsSubOptions so;
+	natsStatus s = NATS_TIMEOUT;
+
+	jsSubOptions_Init(&so);
+	so.Stream = j->name;
+	so.Ordered = true;
+	if (start > 1) {
+		so.Config.DeliverPolicy = js_DeliverByStartSequence;
+		so.Config.OptStartSeq = start;
+	} else {
+		so.Config.DeliverPolicy = js_DeliverAll;
+	}
+	for (int i = 0; i < CL_NATS_ELECTION_TRIES && s == NATS_TIMEOUT; i++)
+		s = js_SubscribeSync(sub, j->js, subject, NULL, &so, &jerr);
+	return s;
+}
+
 /*
  * Reads the JetStream stream `name` (subjects "<prefix>.>") from its first
  * message into directory `dir`, until the session's end message, until
@@ -279,9 +304,8 @@ static void read_session(struct job *j)
 	struct cl_nats_read_stats stats;
 	int64_t idle = 0; /* ms without a message */
 	natsSubscription *sub = NULL;
-	jsSubOptions so;
-	jsErrCode jerr = 0;
 	char subject[CL_NATS_PREFIX_MAX + 4];
+	int resubscribed = 0;
 	natsStatus s;
 
 	j->interrupted = true;
@@ -300,13 +324,7 @@ static void read_session(struct job *j)
 		return;
 	}
 	(void)snprintf(subject, sizeof(subject), "%s.>", d->prefix);
-	jsSubOptions_Init(&so);
-	so.Stream = j->name;
-	so.Ordered = true;
-	so.Config.DeliverPolicy = js_DeliverAll;
-	s = NATS_TIMEOUT;
-	for (int i = 0; i < CL_NATS_ELECTION_TRIES && s == NATS_TIMEOUT; i++)
-		s = js_SubscribeSync(&sub, j->js, subject, NULL, &so, &jerr);
+	s = subscribe_from(j, subject, 1, &sub);
 	if (s != NATS_OK) {
 		log_error("cannot read JetStream stream %s: %s", j->name, natsStatus_GetText(s));
 		cl_nats_reader_free(rd);
@@ -339,6 +357,21 @@ static void read_session(struct job *j)
 				break;
 			}
 			continue;
+		}
+		if (s != NATS_OK && resubscribed < MAX_RESUBSCRIBE) {
+			/* The consumer is gone for good: a new one from where we are. */
+			uint64_t from = cl_nats_reader_resume_seq(rd);
+
+			log_warning("reading JetStream stream %s: %s: reading again from its "
+				    "sequence %" PRIu64,
+				    j->name, natsStatus_GetText(s), from);
+			natsSubscription_Destroy(sub);
+			sub = NULL;
+			resubscribed++;
+			usleep(500 * 1000);
+			s = subscribe_from(j, subject, from, &sub);
+			if (s == NATS_OK)
+				continue;
 		}
 		if (s != NATS_OK) {
 			log_error("reading JetStream stream %s: %s", j->name,

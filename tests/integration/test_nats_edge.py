@@ -18,6 +18,8 @@ import lttng_harness as h
 from live_support import HOST, BtLive, end_sessions, setup_session
 from test_nats import ctflive, nats  # noqa: F401  (the fixture)
 
+# Longer variants (CTFLIVE_NATS_EDGE_LONG=1): more events, and a view whose
+# JetStream consumer is deleted mid-session.
 LONG = os.environ.get("CTFLIVE_NATS_EDGE_LONG") == "1"
 
 
@@ -285,3 +287,55 @@ def test_edge_cache_bound(lttng, make_relay, nats):  # noqa: F811
     assert sizes and max(sizes) <= cache + 16384, sizes
     assert 0 < got < total, (got, total)
     assert 'ctflive_sample:stop' in out.splitlines()[-1], out[-2000:]
+
+
+def js_api(port: int, subject: str, payload: bytes = b"") -> dict:
+    """One JetStream API request ($JS.API.…) over a plain NATS connection."""
+    import json
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        f = s.makefile("rb")
+        f.readline()  # INFO
+        s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nSUB _INBOX.ctfl 1\r\n'
+                  + f"PUB {subject} _INBOX.ctfl {len(payload)}\r\n".encode() + payload
+                  + b"\r\n")
+        while True:
+            line = f.readline()
+            if not line:
+                raise RuntimeError("NATS connection closed")
+            if line.startswith(b"PING"):
+                s.sendall(b"PONG\r\n")
+            elif line.startswith(b"MSG"):
+                n = int(line.split()[-1])
+                return json.loads(f.read(n + 2)[:n])
+
+
+@pytest.mark.skipif(not LONG, reason="longer variant: set CTFLIVE_NATS_EDGE_LONG=1")
+def test_nats_view_consumer_deleted(lttng, make_relay, nats):  # noqa: F811
+    """`ctflive view nats://` whose JetStream consumer is deleted mid-session
+    (an operator, a server that lost it) goes on from where it was: its
+    output equals the relay's copy."""
+    (srv,) = nats(1)
+    relay = make_relay("ctflive-relayd", "ingest", extra=["--publish", srv.url])
+    setup_session(lttng, relay, "cd")
+    lttng.run_app(5, 1000, "first")
+    h.wait_for(lambda: f"/{HOST}/cd " in ctflive("ls", srv.url).stdout, 30,
+               what="session on NATS")
+    view = Reader([str(h.build_dir() / "src" / "cli" / "ctflive"), "view",
+                   f"{srv.url}/host/{HOST}/cd"])
+    app = lttng.spawn_app(4000, 500, "main")
+    h.wait_for(lambda: any('name = "main"' in x for _, x in view.lines), 20,
+               what="the view printing")
+    names = js_api(srv.port, "$JS.API.STREAM.NAMES")["streams"]
+    (stream,) = [n for n in names if n.startswith("CTFLIVE_")]
+    consumers = js_api(srv.port, f"$JS.API.CONSUMER.NAMES.{stream}")["consumers"]
+    assert consumers
+    for c in consumers:
+        assert js_api(srv.port, f"$JS.API.CONSUMER.DELETE.{stream}.{c}").get("success")
+    lttng.wait_app(app)
+    end_sessions(lttng, "cd")
+    rc, out, err = view.finish(90)
+    assert rc == 0, err[-3000:]
+    disk = ctflive("view", str(relay.session_dir("cd")))
+    assert out == disk.stdout, err[-3000:]
+    assert "missing" not in err, err
