@@ -730,12 +730,13 @@ void nats_edge_stop(struct relay *relay)
 	e->stop = true;
 	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
-	if (e->thr_started)
-		pthread_join(e->thr, NULL);
-	/* Closed first: the ephemeral consumers go with the connection, without
-	 * one request each (which a cluster missing a node may answer late). */
+	/* Closed first: a JetStream request of the follower in flight (servers
+	 * gone, a cluster electing) fails at once instead of timing out, and the
+	 * ephemeral consumers go with the connection, without a request each. */
 	if (e->nc)
 		natsConnection_Close(e->nc);
+	if (e->thr_started)
+		pthread_join(e->thr, NULL);
 	for (size_t i = 0; i < e->n_fl; i++)
 		natsSubscription_Destroy(e->fl[i]->sub);
 	jsCtx_Destroy(e->js);

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import lttng_harness as h
-from live_support import HOST, BtLive, end_sessions, setup_session
+from live_support import HOST, BtLive, end_sessions, setup_session, wait_clients
 from test_nats import ctflive, nats  # noqa: F401  (the fixture)
 
 # Longer variants (CTFLIVE_NATS_EDGE_LONG=1): more events, and a view whose
@@ -82,6 +82,11 @@ def test_edges_serve_cluster_sessions(lttng, make_relay, nats):  # noqa: F811
             assert f"/host/{HOST}/{n} (" in listed, listed
     viewers = {(i, n): BtLive(f"net://{h.LOCALHOST}:{e.ports.live}/host/{HOST}/{n}").start()
                for i, e in enumerate(edges) for n in names}
+    # Attached before the program starts (babeltrace2 starts at the newest
+    # packets): every event of the program is then theirs to print.
+    for e in edges:
+        for n in names:
+            wait_clients(e, n, 1, timeout=30)
     count = 20000 if LONG else 4000
     app = lttng.spawn_app(count, 500, "main")
     time.sleep(1.0)
@@ -128,6 +133,8 @@ def test_edge_ingest_relay_killed(lttng, make_relay, nats):  # noqa: F811
     assert listed.returncode == 0 and f"/{HOST}/" not in listed.stdout, listed.stdout
     viewers = {n: BtLive(f"net://{h.LOCALHOST}:{edge.ports.live}/host/{HOST}/{n}").start()
                for n in names}
+    for n in names:
+        wait_clients(edge, n, 1, timeout=30)
     count = 4000
     app = lttng.spawn_app(count, 500, "main")
     time.sleep(1.0)
