@@ -17,7 +17,8 @@
  * - Index entries whose offset is all ones (packets lost in transit, DESIGN
  *   point 4) are skipped; the viewer sees the packet_seq_num gap.
  * - Requests are read without blocking, per connection; each reply is
- *   built whole and written with one send.
+ *   built whole and written with one send, but for a packet's bytes, which
+ *   are sent from the file as the viewer reads them (cmd_get_packet()).
  * - A request whose answer would only say "nothing yet" (GET_NEXT_INDEX:
  *   RETRY; GET_METADATA: NO_NEW before any metadata; GET_NEW_STREAMS: no
  *   stream at all for that session) is held instead of answered, and
@@ -31,6 +32,7 @@
  * live-internal.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +51,7 @@
 #include "relay.h"
 
 #define MAX_PACKET_REPLY   (64u << 20) /* bytes of one GET_PACKET reply */
-/* Bytes of send queues all viewers together may hold: past it, GET_PACKET
- * answers RETRY (viewers that do not read their replies hold them). */
-#define MAX_VIEWERS_HELD   (256u << 20)
-#define MAX_METADATA_REPLY (1u << 20) /* bytes of one GET_METADATA reply */
+#define MAX_METADATA_REPLY (1u << 20)  /* bytes of one GET_METADATA reply */
 
 /*
  * Longest hold of a request that has nothing new to answer, milliseconds:
@@ -606,13 +605,27 @@ static int put_packet_error(struct viewer *v)
 	return 0;
 }
 
+static int put_packet_status(struct viewer *v, uint32_t status)
+{
+	struct cl_live_packet_reply rep = { .status = status };
+
+	OUT_ENCODE(v, CL_LIVE_PACKET_REPLY_SIZE, cl_live_packet_reply_encode(&wb_, &rep));
+	return 0;
+}
+
+/*
+ * The reply's header is queued; the packet's bytes are sent from the file
+ * (sock_queue_file()) as the viewer reads them, never held in memory: a
+ * viewer that asks for a large packet and does not read costs the relay a
+ * descriptor, not the packet.
+ */
 static int cmd_get_packet(struct viewer *v, struct cl_rbuf *rb)
 {
 	struct cl_live_get_packet req;
 	struct cl_live_packet_reply rep = { .status = CL_LIVE_PACKET_OK };
 	struct segment *sg = NULL;
 	struct vstream *vs;
-	uint8_t *data;
+	int fd = -1, r;
 
 	if (cl_live_get_packet_decode(rb, &req) < 0)
 		return -EPROTO;
@@ -622,35 +635,45 @@ static int cmd_get_packet(struct viewer *v, struct cl_rbuf *rb)
 	/* Only published bytes of the file of the last index handed out (kept
 	 * open for this viewer even if a clear or the ring removed the file),
 	 * within the packet that index describes: a viewer cannot make the
-	 * relay read and hold more than the packet it was given. */
+	 * relay read more than the packet it was given. */
 	if (!sg || sg->data_fd < 0 || req.len > MAX_PACKET_REPLY || req.offset > sg->synced_size ||
 	    req.len > sg->synced_size - req.offset || req.offset < vs->pkt_offset ||
 	    req.offset - vs->pkt_offset > vs->pkt_len ||
 	    req.len > vs->pkt_len - (req.offset - vs->pkt_offset))
 		return put_packet_error(v);
-	if (v->sock.set->out_held + req.len > MAX_VIEWERS_HELD) {
-		struct cl_live_packet_reply retry = { .status = CL_LIVE_PACKET_RETRY };
-
-		OUT_ENCODE(v, CL_LIVE_PACKET_REPLY_SIZE, cl_live_packet_reply_encode(&wb_, &retry));
-		return 0;
+	if (req.len > 0) {
+		fd = fcntl(sg->data_fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			/* Out of descriptors for now: the viewer asks again. */
+			log_debug("%s: GET_PACKET: no descriptor (%s), RETRY", v->sock.peer,
+				  strerror(errno));
+			return put_packet_status(v, CL_LIVE_PACKET_RETRY);
+		}
 	}
-
 	rep.len = req.len;
-	data = out_reserve(v, CL_LIVE_PACKET_REPLY_SIZE + (size_t)req.len);
-	if (!data) {
-		viewer_close(v, "out of memory");
-		return -ENOMEM;
-	}
-	if (req.len > 0 &&
-	    cl_pread_full(sg->data_fd, data + CL_LIVE_PACKET_REPLY_SIZE, req.len, req.offset) < 0)
-		return put_packet_error(v);
 	{
-		struct cl_wbuf wb = cl_wbuf_make(data, CL_LIVE_PACKET_REPLY_SIZE);
+		uint8_t *p = out_reserve(v, CL_LIVE_PACKET_REPLY_SIZE);
+		struct cl_wbuf wb;
 
-		if (cl_live_packet_reply_encode(&wb, &rep) < 0)
+		if (!p) {
+			if (fd >= 0)
+				close(fd);
+			viewer_close(v, "out of memory");
+			return -ENOMEM;
+		}
+		wb = cl_wbuf_make(p, CL_LIVE_PACKET_REPLY_SIZE);
+		if (cl_live_packet_reply_encode(&wb, &rep) < 0) {
+			if (fd >= 0)
+				close(fd);
 			return -EPROTO;
+		}
+		sock_commit(&v->sock, CL_LIVE_PACKET_REPLY_SIZE);
 	}
-	sock_commit(&v->sock, CL_LIVE_PACKET_REPLY_SIZE + (size_t)req.len);
+	if (fd >= 0) {
+		r = sock_queue_file(&v->sock, fd, req.offset, req.len);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
