@@ -539,6 +539,12 @@ static int get_next_index(struct viewer *v, uint64_t id, enum hold hold)
 		return put_index(v, &ix);
 	}
 
+	if (st->parked && vs->next_entry < st->published_entries &&
+	    stream_use(v->live->relay, st) < 0) {
+		/* Its files cannot be reopened now (out of descriptors): later. */
+		ix.status = CL_LIVE_INDEX_RETRY;
+		return put_index(v, &ix);
+	}
 	while (vs->next_entry < st->published_entries) {
 		struct segment *sg = stream_segment_of(st, vs->next_entry);
 		int r;
@@ -630,6 +636,8 @@ static int cmd_get_packet(struct viewer *v, struct cl_rbuf *rb)
 	if (cl_live_get_packet_decode(rb, &req) < 0)
 		return -EPROTO;
 	vs = find_live_vstream(v, req.stream_id);
+	if (vs && vs->st->parked && stream_use(v->live->relay, vs->st) < 0)
+		return put_packet_status(v, CL_LIVE_PACKET_RETRY); /* out of descriptors */
 	if (vs)
 		sg = vstream_cur_segment(vs);
 	/* Only published bytes of the file of the last index handed out (kept

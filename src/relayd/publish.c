@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -483,7 +484,18 @@ static void request_sync(struct relay *relay, struct session *s)
 fail:
 	if (b)
 		batch_free(b);
-	log_warning_errno(r, "session %llu: cannot queue a sync", (unsigned long long)s->id);
+	/* Retried at the next tick; out of descriptors, it may fail for a while. */
+	{
+		static uint64_t last_s;
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((uint64_t)now.tv_sec != last_s) {
+			last_s = (uint64_t)now.tv_sec;
+			log_warning_errno(r, "session %llu: cannot queue a sync (retried)",
+					  (unsigned long long)s->id);
+		}
+	}
 }
 
 /* ---- the relay's entry points ---- */
@@ -548,6 +560,29 @@ void publish_tick(struct relay *relay)
 	cl_list_for_each (n, &relay->sessions) {
 		request_sync(relay, cl_container_of(n, struct session, node));
 	}
+}
+
+bool publish_wait(struct relay *relay)
+{
+	struct publisher *p = relay->publisher;
+	struct cl_list_node *n;
+	struct pollfd pfd;
+	bool any = false;
+
+	if (!p)
+		return false;
+	cl_list_for_each (n, &relay->sessions) {
+		struct session *s = cl_container_of(n, struct session, node);
+
+		request_sync(relay, s); /* what is not covered yet, now */
+		any |= s->sync_in_flight;
+	}
+	if (!any)
+		return false;
+	pfd = (struct pollfd){ .fd = p->watch.fd, .events = POLLIN };
+	if (poll(&pfd, 1, 2000) <= 0)
+		return false;
+	return cl_sync_worker_complete(p->worker) > 0;
 }
 
 bool publish_busy(const struct stream *st)

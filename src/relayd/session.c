@@ -268,8 +268,9 @@ void session_connection_closed(struct relay *relay, struct session *s, bool erro
 	}
 }
 
-static void stream_free(struct stream *st)
+static void stream_free(struct relay *relay, struct stream *st)
 {
+	stream_release(relay, st);
 	for (size_t i = 0; i < st->n_segs; i++) {
 		if (st->segs[i].data_fd >= 0)
 			close(st->segs[i].data_fd);
@@ -297,7 +298,7 @@ void relay_collect(struct relay *relay)
 			struct stream *st = cl_container_of(m, struct stream, node);
 
 			if (st->closed && !st->busy && !st->viewer_refs && !publish_busy(st))
-				stream_free(st);
+				stream_free(relay, st);
 		}
 		if (!s->connection_closed || s->n_streams > 0 || s->data_conns > 0 ||
 		    s->viewer_refs > 0 || s->sync_in_flight)

@@ -353,10 +353,19 @@ void sock_set_close_all(struct sock_set *set, const char *why)
 	sock_set_collect(set);
 }
 
-/* Descriptors a stream holds at most: directory, data and index files, the
- * previous index file, and the duplicates its segment keeps for viewers. */
-#define FDS_PER_STREAM 6
-#define FDS_RESERVED   64 /* listeners, loop, worker, log, a few connections */
+/* Descriptors an active stream holds at most: directory, data and index
+ * files, the duplicates its segment keeps for viewers, and those a sync in
+ * flight holds for its data and index files. */
+#define FDS_PER_STREAM 7
+#define FDS_RESERVED   40 /* listeners, loop, worker, log, a few connections */
+#define MIN_ACTIVE     4
+
+size_t sock_max_active_streams(unsigned long nofile)
+{
+	if (nofile < FDS_RESERVED + MIN_ACTIVE * FDS_PER_STREAM)
+		return MIN_ACTIVE;
+	return (size_t)CL_MIN((nofile - FDS_RESERVED) / FDS_PER_STREAM, (unsigned long)SIZE_MAX);
+}
 
 unsigned long sock_raise_fd_limit(void)
 {
@@ -373,12 +382,13 @@ unsigned long sock_raise_fd_limit(void)
 	}
 	n = rl.rlim_cur == RLIM_INFINITY ? ULONG_MAX : (unsigned long)rl.rlim_cur;
 	if (n < 4096)
-		log_notice("up to %lu open descriptors (the hard limit): room for about %lu "
-			   "streams; raise 'ulimit -Hn' for more",
-			   n, n > FDS_RESERVED ? (n - FDS_RESERVED) / FDS_PER_STREAM : 0);
+		log_notice("up to %lu open descriptors (the hard limit): files of about %zu "
+			   "streams open at once, idle streams' files are closed past that and "
+			   "reopened when used; raise 'ulimit -Hn' for more",
+			   n, sock_max_active_streams(n));
 	else
-		log_info("up to %lu open descriptors: room for about %lu streams", n,
-			 (n - FDS_RESERVED) / FDS_PER_STREAM);
+		log_info("up to %lu open descriptors: files of about %zu streams open at once", n,
+			 sock_max_active_streams(n));
 	return n;
 }
 

@@ -236,6 +236,10 @@ void sock_release(struct sock *s);
  */
 unsigned long sock_raise_fd_limit(void);
 
+/* How many streams may keep their files open under a limit of `nofile`
+ * descriptors (relay->max_active, see stream_use()); at least 4. */
+size_t sock_max_active_streams(unsigned long nofile);
+
 /* Frees every closed socket of the set (ops->free). */
 void sock_set_collect(struct sock_set *set);
 /* Closes every socket of the set (as errors, `why`) and frees them. */
