@@ -670,6 +670,114 @@ def test_stream_bad_input(ws, make_relay):
     assert f"'{t4}/metadata': metadata does not parse at line" in r.stderr, r.stderr
 
 
+def test_stream_bad_input_ends_at_once(ws, make_relay):
+    """Bad input that leaves a stream with nothing sent (random bytes or an
+    empty standard input, a file whose first packet is bad), live or not:
+    the error names the input and the offset and `ctflive stream` ends at
+    once (the data-pending round asks about every stream, also one that sent
+    nothing, which the relay otherwise counts as pending until its 30 s
+    limit); what was sent before the bad bytes is confirmed by the relay.
+    Empty standard input creates no relay session."""
+    relay = make_relay("ctflive-relayd", "r")
+    trace = ws.mkdir("pipe")
+    cw.write_trace(trace, streams=1, packets=2, per_packet=4)
+    good = (trace / "stream_0").read_bytes()
+    junk = bytes((i * 7919 + 13) % 251 for i in range(20000))
+
+    def stdin_run(session, data, *extra):
+        t0 = time.monotonic()
+        r = subprocess.run(stream_argv(relay, session, "-", "--metadata",
+                                       str(trace / "metadata"), "--stats", *extra),
+                           input=data, capture_output=True, timeout=20, env=ls.env())
+        return r, time.monotonic() - t0
+
+    r, took = stdin_run("empty", b"")
+    assert r.returncode == 1 and took < 5, (took, r.stderr)
+    assert b"<stdin>: standard input is empty" in r.stderr, r.stderr
+    assert session_dirs(relay, "empty") == []
+
+    for live in ((), ("--live",)):
+        r, took = stdin_run("junk", junk, *live)
+        assert r.returncode == 1 and took < 5, (live, took, r.stderr)
+        assert b"<stdin>: bad packet at offset 0: bad packet magic" in r.stderr, r.stderr
+        assert b"streaming failed" not in r.stderr, r.stderr
+
+    # good packets, then junk: both packets confirmed, then the error at once
+    r, took = stdin_run("goodjunk", good + junk, "--live")
+    assert r.returncode == 1 and took < 5, (took, r.stderr)
+    assert f"<stdin>: bad packet at offset {len(good)}: ".encode() in r.stderr, r.stderr
+    assert stats(r.stderr.decode())["confirmed"] == 2
+    (copy,) = session_dirs(relay, "goodjunk")
+    assert len(offline(copy)) == 8
+
+    # a stream file whose first packet is bad, the other one good
+    t2 = ws.mkdir("firstbad")
+    cw.write_trace(t2, streams=2, packets=2, per_packet=4)
+    (t2 / "stream_1").write_bytes(junk)
+    t0 = time.monotonic()
+    r = run_stream(relay, "firstbad", t2, "--live", "--stats", timeout=20)
+    took = time.monotonic() - t0
+    assert r.returncode == 1 and took < 5, (took, r.stderr)
+    assert f"'{t2}/stream_1': bad packet at offset 0: bad packet magic" in r.stderr, r.stderr
+    assert stats(r.stderr)["confirmed"] == 2
+
+
+def test_stream_no_trace_no_session(ws, make_relay):
+    """A directory with no CTF trace below it (no 'metadata' file) is an
+    error before anything reaches the relay: no session directory is left
+    there."""
+    relay = make_relay("ctflive-relayd", "r")
+    d = ws.mkdir("notrace")
+    (d / "sub").mkdir()
+    (d / "sub" / "file.txt").write_text("not a trace\n")
+    (d / "other").write_bytes(b"\0" * 100)
+    r = run_stream(relay, "notrace", d, "--live", timeout=20)
+    assert r.returncode == 1, r.stderr
+    assert f"no CTF trace (directory with a 'metadata' file) below '{d}'" in r.stderr
+    assert not (relay.output / HOSTNAME).exists(), list(relay.output.rglob("*"))
+
+
+def test_stream_bad_names(ws, make_relay):
+    """A bad --relay URL, session name or host name: the message says which
+    one and why, exit status 2, nothing is connected."""
+    relay = make_relay("ctflive-relayd", "r")
+    trace = ws.mkdir("names")
+    cw.write_trace(trace, streams=1, packets=1, per_packet=2)
+    cases = [
+        (["--relay", "net://127.0.0.1:70000"],
+         "invalid --relay URL 'net://127.0.0.1:70000': bad control port (expecting 1 to 65535)"),
+        (["--relay", "tcp://127.0.0.1"],
+         "invalid --relay URL 'tcp://127.0.0.1': unknown protocol"),
+        (["--relay", relay_url(relay), "--session", ".hidden"],
+         "invalid session name '.hidden': starts with '.'"),
+        (["--relay", relay_url(relay), "--session", "a/b"],
+         "invalid session name 'a/b': contains '/'"),
+        (["--relay", relay_url(relay), "--hostname", "h" * 300],
+         "invalid --hostname '" + "h" * 300 + "': longer than 255 bytes"),
+    ]
+    for args, msg in cases:
+        r = subprocess.run([ctflive(), "stream", *args, str(trace)], capture_output=True,
+                           text=True, timeout=20, env=ls.env(), stdin=subprocess.DEVNULL)
+        assert r.returncode == 2 and msg in r.stderr, (args, r.stderr)
+    assert not (relay.output / HOSTNAME).exists()
+
+
+@pytest.mark.parametrize("relay_kind", ["ctflive-relayd", "lttng-relayd"])
+def test_stream_session_refused(ws, make_relay, relay_kind):
+    """A session the relay refuses (here its host directory cannot be
+    created: a file has that name): the relay's status code is told in
+    words, with its name and number."""
+    relay = make_relay(relay_kind, "r")
+    (relay.output / HOSTNAME).write_text("in the way\n")
+    trace = ws.mkdir("refused")
+    cw.write_trace(trace, streams=1, packets=1, per_packet=2)
+    r = run_stream(relay, "refused", trace, timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert f"the relay refused session 'refused' (host '{HOSTNAME}'): the relay cannot " \
+           "create the session" in r.stderr, r.stderr
+    assert "(LTTNG_ERR_FATAL, status 25;" in r.stderr, r.stderr
+
+
 def test_stream_file_removed_while_followed(ws, make_relay):
     """A stream file removed while followed is reported with
     its name and offset; the other stream and the packets already sent are
