@@ -16,7 +16,12 @@ live viewer.
   60 s measurement with CTFLIVE_STREAM_BEACON_SECONDS=60);
 - the relay killed and restarted mid-stream;
 - bad input: a truncated packet, a size field that lies, metadata that does
-  not parse, a stream file removed while followed.
+  not parse, a stream file removed while followed; bad input ends the run at
+  once; no relay session for a directory without a trace; bad names and
+  relay refusals explained;
+- with today's peers (Debian sid root): a 200 000-event LTTng 2.16 trace and
+  the barectf case, live to lttng-relayd 2.16 and ctflive-relayd, watched by
+  babeltrace2 2.1.2.
 """
 
 from __future__ import annotations
@@ -337,6 +342,56 @@ def test_stream_barectf_follow(ws, make_relay):
     assert printed_while_running > len(source) // 4, (printed_while_running, len(source))
     (copy,) = session_dirs(relay, session)
     assert offline(copy) == source
+
+
+@pytest.mark.parametrize("relay_kind", ["ctflive-relayd", "lttng-relayd"])
+def test_stream_barectf_follow_216(sid, ws, make_relay, relay_kind):
+    """The barectf case with today's peers: `ctflive stream --follow
+    --live=100000` streams the two stream files to lttng-relayd 2.16 or
+    ctflive-relayd while the program runs; a babeltrace2 2.1.2 live viewer
+    attached before the session exists (session-not-found-action=continue)
+    prints events while the program is still running, and by the end every
+    event, as babeltrace2 2.1.2 prints the files; the relay's copy prints
+    the same."""
+    app, metadata = build_barectf_app(ws)
+    relay = make_relay(relay_kind, "r", tools=sid)
+    trace = ws.mkdir("bt-trace")
+    shutil.copy(metadata, trace / "metadata")
+    session = "barectf"
+    go = ws.root / "go"
+    prog = streamer = None
+    viewer = Viewer(live_url(relay, session), prefix=sid.prefix()).start()
+    try:
+        prog = subprocess.Popen([str(app), str(trace), "4", str(go)], stdout=subprocess.PIPE,
+                                text=True)
+        streamer = subprocess.Popen(
+            stream_argv(relay, session, trace, "--follow", "--live=100000", "--until-pid",
+                        str(prog.pid), "--stats"),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=ls.env())
+        ls.wait_clients(relay, session)  # the waiting viewer is attached
+        go.write_text("")
+        out, _ = prog.communicate(timeout=30)
+        t_end = time.time()
+        printed_while_running = sum(1 for x in viewer.bt.lines if x.t < t_end - 0.5)
+        _, err = streamer.communicate(timeout=30)
+        assert streamer.returncode == 0, err
+        source = h.babeltrace(trace, tools=sid)
+        assert source.rc == 0, source.err
+        source = source.lines
+        assert " sparse: " in "\n".join(source) and "busy=" in out
+        viewer.wait_lines(len(source), 20)
+    finally:
+        vstderr = viewer.stop()
+        for p in (prog, streamer):
+            if p is not None and p.poll() is None:
+                h.stop_popen(p)
+    assert viewer.lines == source, vstderr[-2000:]
+    assert printed_while_running > len(source) // 4, (printed_while_running, len(source))
+    (copy,) = session_dirs(relay, session)
+    off = h.babeltrace(copy, tools=sid)
+    assert off.rc == 0 and off.lines == source, off.err
+    stop_relay_after_continue_viewer(relay)
 
 
 def test_stream_barectf_follow_lttng_relayd(ws, make_relay):
