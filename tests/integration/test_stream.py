@@ -824,7 +824,8 @@ def test_stream_bad_input(ws, make_relay):
     assert f"'{t4}/metadata': metadata does not parse at line" in r.stderr, r.stderr
 
 
-def test_stream_bad_input_ends_at_once(ws, make_relay):
+@pytest.mark.parametrize("relay_kind", ["ctflive-relayd", "lttng-relayd"])
+def test_stream_bad_input_ends_at_once(ws, make_relay, relay_kind):
     """Bad input that leaves a stream with nothing sent (random bytes or an
     empty standard input, a file whose first packet is bad), live or not:
     the error names the input and the offset and `ctflive stream` ends at
@@ -832,7 +833,7 @@ def test_stream_bad_input_ends_at_once(ws, make_relay):
     nothing, which the relay otherwise counts as pending until its 30 s
     limit); what was sent before the bad bytes is confirmed by the relay.
     Empty standard input creates no relay session."""
-    relay = make_relay("ctflive-relayd", "r")
+    relay = make_relay(relay_kind, "r")
     trace = ws.mkdir("pipe")
     cw.write_trace(trace, streams=1, packets=2, per_packet=4)
     good = (trace / "stream_0").read_bytes()
