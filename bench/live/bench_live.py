@@ -196,7 +196,7 @@ def main() -> int:
     ap.add_argument("--no-lttng-relayd", action="store_true", help="ctflive-relayd only")
     ap.add_argument("--hold-ms", default="",
                     help="comma-separated CTFLIVE_RELAYD_HOLD_MS values also run "
-                         "(0: not held; default: none, the relay's default hold only)")
+                         "(milliseconds, or 'timer': the live timer + 10 %%)")
     ap.add_argument("--build-dir", help="build tree (default: $CTFLIVE_BUILD_DIR or ./build)")
     args = ap.parse_args()
     if args.build_dir:

@@ -57,15 +57,20 @@
 
 /*
  * Longest hold of a request that has nothing new to answer: see
- * live_answer_waiting(). By default the session's live timer period plus
- * HOLD_MARGIN_PCT percent: every timer tick publishes something for each
- * stream (an index or a beacon), so a held request is answered at the next
- * tick, and one whose stream stays silent past a tick gets its RETRY just
- * after it. CTFLIVE_RELAYD_HOLD_MS (0 to 10000) in the relay's environment
- * replaces it by a fixed bound for every session (0: never held).
+ * live_answer_waiting(). Requests are not held unless the relay's
+ * environment says so: CTFLIVE_RELAYD_HOLD_MS=N (1 to 10000) holds every
+ * request up to N ms; CTFLIVE_RELAYD_HOLD_MS=timer up to the session's live
+ * timer period plus HOLD_MARGIN_PCT percent (every timer tick publishes
+ * something for each stream, an index or a beacon, so a held request is
+ * answered at the next tick), except requests about per-process buffer
+ * streams ("ust/pid/" paths).
  *
- * Not held by default: requests about per-process buffer streams
- * ("ust/pid/" paths). babeltrace2 2.0.4 reads NEW_STREAM only on OK index
+ * Off by default, measured (2-core machine, loaded): with the timer bound,
+ * `ctflive view` got far slower (100 ms timer: p50 420 ms, p99 2.2 s, against
+ * 114 and 249 ms not held: it asks idle streams in turn and each waits out
+ * the bound), and test_live_clear lost the last 2 events once in 10 runs
+ * of the live tests (not seen without holding); babeltrace2 gained (p50 83
+ * against 126 ms). Per-process buffers: babeltrace2 2.0.4 reads NEW_STREAM only on OK index
  * replies and fails when a stream it learns of later has a message older
  * than one it already printed ("Message's timestamp is less than
  * lttng-live's message iterator's last returned timestamp", or, for a
@@ -89,6 +94,8 @@ enum hold {
 
 #define HELD 1 /* returned by a command that did not answer */
 
+#define HOLD_TIMER (-1) /* hold_env_ms(): the session's live timer and a margin */
+
 static long hold_env_ms(void);
 
 /* How a new request may be held (not at all when the hold is 0 ms). */
@@ -103,7 +110,7 @@ static uint64_t hold_ns(const struct session *s)
 	long env = hold_env_ms();
 	uint64_t ms100; /* hundredths of a millisecond */
 
-	if (env >= 0)
+	if (env != HOLD_TIMER)
 		return (uint64_t)env * 1000000u;
 	ms100 = (uint64_t)s->live_timer / 10 * (100 + HOLD_MARGIN_PCT) / 100;
 	return CL_MIN(ms100, (uint64_t)HOLD_MAX_MS * 100) * 10000u;
@@ -388,7 +395,7 @@ static int release_gone(struct viewer *v, struct session *s)
  * buffers unless CTFLIVE_RELAYD_HOLD_MS says so (see HOLD_MARGIN_PCT). */
 static bool hold_allowed(const struct stream *st)
 {
-	return hold_env_ms() >= 0 || strncmp(st->pathname, "ust/pid/", 8) != 0;
+	return hold_env_ms() != HOLD_TIMER || strncmp(st->pathname, "ust/pid/", 8) != 0;
 }
 
 /*
@@ -938,7 +945,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* CTFLIVE_RELAYD_HOLD_MS, or -1 when unset (or not 0 to HOLD_MAX_MS). */
+/* CTFLIVE_RELAYD_HOLD_MS: milliseconds, HOLD_TIMER, or 0 (unset or invalid). */
 static long hold_env_ms(void)
 {
 	static long ms = -2;
@@ -947,8 +954,10 @@ static long hold_env_ms(void)
 		const char *e = getenv("CTFLIVE_RELAYD_HOLD_MS");
 		char *end;
 
-		ms = -1;
-		if (e && *e) {
+		ms = 0;
+		if (e && !strcmp(e, "timer")) {
+			ms = HOLD_TIMER;
+		} else if (e && *e) {
 			long x = strtol(e, &end, 10);
 
 			if (*end == '\0' && x >= 0 && x <= HOLD_MAX_MS)
