@@ -295,7 +295,8 @@ static void vstream_release(struct viewer *v, struct vstream *vs)
 
 		if (cur)
 			segment_unpin(cur);
-		vs->st->viewer_refs--;
+		if (--vs->st->viewer_refs == 0)
+			v->live->relay->collect_streams = true;
 	}
 	free(vs);
 }
@@ -307,7 +308,8 @@ static void vstream_finish(struct viewer *v, struct vstream *vs)
 
 	if (cur)
 		segment_unpin(cur);
-	vs->st->viewer_refs--;
+	if (--vs->st->viewer_refs == 0)
+		v->live->relay->collect_streams = true;
 	vs->st = NULL;
 	vs->done = true;
 	v->n_done++;
@@ -753,7 +755,11 @@ static int get_next_index(struct viewer *v, uint64_t id, enum hold hold)
 
 	drained = st->published_entries == st->index_entries;
 	memset(&ix, 0, offsetof(struct cl_live_index, status));
-	if (drained && (st->closed || vs->session->connection_closed)) {
+	/* HUP only once the stream is closed: after its producer's control
+	 * connection ends, a stream still waits for the data of the indexes it
+	 * received (session_connection_closed()); entries still to come are
+	 * not counted in index_entries yet. */
+	if (drained && st->closed) {
 		ix.status = CL_LIVE_INDEX_HUP;
 		vstream_finish(v, vs);
 	} else if (drained && st->has_beacon) {
@@ -856,7 +862,9 @@ static int get_metadata(struct viewer *v, uint64_t id, enum hold hold)
 	st = vs->st;
 	sg = st->n_segs ? &st->segs[st->n_segs - 1] : NULL;
 	if (!sg || sg->gone || vs->metadata_sent >= st->metadata_published) {
-		if ((st->closed || vs->session->connection_closed) && vs->no_new_given) {
+		/* Ended only once all it received is published (or never will be). */
+		if ((st->closed || vs->session->connection_closed) && vs->no_new_given &&
+		    (st->metadata_published >= st->complete_size || st->session->sync_error)) {
 			/* Once closed: one NO_NEW after the last bytes, then ERR (§2.7). */
 			vstream_finish(v, vs);
 			return put_metadata_status(v, CL_LIVE_METADATA_ERR);
