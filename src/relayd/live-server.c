@@ -65,22 +65,24 @@
  * answered at the next tick), except requests about per-process buffer
  * streams ("ust/pid/" paths).
  *
- * Off by default, measured (2-core machine, loaded): with the timer bound,
- * `ctflive view` got far slower (100 ms timer: p50 420 ms, p99 2.2 s, against
- * 114 and 249 ms not held: it asks idle streams in turn and each waits out
- * the bound), and test_live_clear lost the last 2 events once in 10 runs
- * of the live tests (not seen without holding); babeltrace2 gained (p50 83
- * against 126 ms). Per-process buffers: babeltrace2 2.0.4 reads NEW_STREAM only on OK index
- * replies and fails when a stream it learns of later has a message older
- * than one it already printed ("Message's timestamp is less than
+ * Off by default: with the timer bound `ctflive view` is far slower
+ * (bench/live, 2-core machine under load, 100 ms timer: p50 0.5-1.9 s,
+ * p99 2-4.3 s, against 70-101 and 160-200 ms not held; 1 s timer: p50 4 s
+ * against 0.56 s): it waits out the bound on streams that have nothing
+ * yet. babeltrace2 2.0.4 gains little (100 ms timer, 10 viewers: p50 77
+ * against 100-110 ms, p99 about the same).
+ *
+ * Per-process buffers: babeltrace2 2.0.4 reads NEW_STREAM only on OK
+ * index replies and fails when a stream it learns of later has a message
+ * older than one it already printed ("Message's timestamp is less than
  * lttng-live's message iterator's last returned timestamp", or, for a
  * stream without a beacon yet, a cycles-to-ns overflow on INT64_MIN). A
- * process that starts while another one's packets are being read is such a
- * stream: a viewer that never waits reaches the other process's newer
+ * process that starts while another one's packets are being read is such
+ * a stream: a viewer that never waits reaches the other process's newer
  * packets before it learns of the new one. Measured with
  * test_live_per_pid_short_lived: 1 failure in 20 runs held (150 ms), none
- * in 20 not held. Per-user and kernel buffers keep the set of streams of a
- * trace fixed while it runs.
+ * in 20 not held. Per-user and kernel buffers keep the set of streams of
+ * a trace fixed while it runs.
  */
 #define HOLD_MARGIN_PCT 10
 #define HOLD_MAX_MS     10000
