@@ -68,8 +68,8 @@
  * Off by default: with the timer bound `ctflive view` is far slower
  * (bench/live, 2-core machine under load, 100 ms timer: p50 0.5-1.9 s,
  * p99 2-4.3 s, against 70-101 and 160-200 ms not held; 1 s timer: p50 4 s
- * against 0.56 s): it waits out the bound on streams that have nothing
- * yet. babeltrace2 2.0.4 gains little (100 ms timer, 10 viewers: p50 77
+ * against 0.56 s; not analysed yet: its live source asks idle streams
+ * one at a time). babeltrace2 2.0.4 gains little (100 ms timer, 10 viewers: p50 77
  * against 100-110 ms, p99 about the same).
  *
  * Per-process buffers: babeltrace2 2.0.4 reads NEW_STREAM only on OK
