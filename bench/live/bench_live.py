@@ -88,8 +88,11 @@ def latency_run(lt, relay, name, args):
                                        extra=["--clock-seconds"]).start())
             else:
                 # Line-buffered stdout, or lines would sit in babeltrace2's stdio buffer.
+                # babeltrace2-sid: 2.1.2 from the cached Debian sid root
+                # (tests/integration/sidroot.py), chrooted; the network is the host's.
+                root = ["chroot", args.sid_root] if args.viewer == "babeltrace2-sid" else []
                 bts.append(ls.BtLive(ls.live_url(relay, name), extra=["--clock-seconds"],
-                                     prefix=["stdbuf", "-oL"]).start())
+                                     prefix=[*root, "stdbuf", "-oL"]).start())
         ls.wait_clients(relay, name, n=args.viewers)
         lt.run_app(args.lat_events, args.lat_interval_us, "lat", timeout=120)
         time.sleep(3 * args.timer_us / 1e6)
@@ -189,8 +192,12 @@ def main() -> int:
     ap.add_argument("--lat-interval-us", type=int, default=2000)
     ap.add_argument("--tp-events", type=int, default=1000000)
     ap.add_argument("--latency-only", action="store_true", help="skip the throughput runs")
-    ap.add_argument("--viewer", choices=("babeltrace2", "ctflive"), default="babeltrace2",
-                    help="latency viewer: babeltrace2 -i lttng-live or ctflive view")
+    ap.add_argument("--viewer", choices=("babeltrace2", "babeltrace2-sid", "ctflive"),
+                    default="babeltrace2",
+                    help="latency viewer: babeltrace2 -i lttng-live (the host's, or 2.1.2 "
+                         "in the sid root) or ctflive view")
+    ap.add_argument("--sid-root", default="/var/cache/ctflive-tests/sid-root",
+                    help="Debian sid root with babeltrace2 2.1.2 (--viewer babeltrace2-sid)")
     ap.add_argument("--viewers", type=int, default=1,
                     help="viewers on the one session (lttng-relayd 2.13 takes one: skipped)")
     ap.add_argument("--no-lttng-relayd", action="store_true", help="ctflive-relayd only")
