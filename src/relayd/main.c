@@ -528,6 +528,9 @@ static void before_sleep(void *userdata)
 
 static void tick(void *userdata)
 {
+	struct relay *relay = userdata;
+
+	relay->collect_streams = true; /* e.g. a data connection left a packet */
 	publish_tick(userdata);
 	nats_pub_tick(userdata);
 	for (int i = 0; listeners && i < 3; i++) {

@@ -431,8 +431,11 @@ static void batch_done(struct cl_sync_job *job, int result)
 	}
 	r = publish_commit(&batch_ops, b, result);
 	s->sync_in_flight = false;
-	for (size_t k = 0; k < b->n_streams; k++)
+	for (size_t k = 0; k < b->n_streams; k++) {
 		b->streams[k].st->sync_in_flight = false;
+		if (b->streams[k].st->closed)
+			relay->collect_streams = true; /* relay_collect() frees it */
+	}
 	if (r < 0 && !s->sync_error)
 		session_sync_failed(relay, s, r);
 	batch_free(b);

@@ -947,6 +947,7 @@ void stream_close(struct relay *relay, struct stream *st)
 		chunk_unref(relay, st->rotation_chunk);
 	st->rotation_chunk = NULL;
 	st->closed = true;
+	relay->collect_streams = true;
 	session_touch(st->session);
 	if (st->lost_packets)
 		log_warning("session %llu: stream %llu ('%s/%s'): %llu packets lost in transit, "
