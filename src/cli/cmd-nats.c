@@ -243,6 +243,8 @@ struct job {
 	bool interrupted; /* the session's end said so, or it did not end */
 };
 
+/* How long the printing waits for a stream that has nothing yet (ms). */
+#define NATS_GRACE_MS   10000
 /* A consumer lost for good is replaced this often at most, per relay session. */
 #define MAX_RESUBSCRIBE 20
 
@@ -502,6 +504,7 @@ int cl_cmd_view_nats(int argc, char **argv)
 	char tmpl[4096];
 	const char *why = "invalid URL";
 	struct ctflive_iter *it = NULL;
+	struct ctflive_follow_options fo = { 0 };
 	struct ctflive_diag diag;
 	bool decode_only = false, tmp_made = false;
 	int timeout_ms = 0, tmp_fd = -1, r, ret = 1;
@@ -579,7 +582,12 @@ int cl_cmd_view_nats(int argc, char **argv)
 		}
 		jobs[i].started = true;
 	}
-	r = ctflive_iter_open_follow(tmpl, NULL, &it, &diag);
+	/* Packets of one relay session come in the order the relay published
+	 * them, all streams mixed, as fast as this process reads them: a
+	 * stream's packet may come seconds after later events of another
+	 * (a reader catching up): a longer grace than a local directory's. */
+	fo.grace_ms = NATS_GRACE_MS;
+	r = ctflive_iter_open_follow(tmpl, &fo, &it, &diag);
 	if (r < 0) {
 		cl_cli_print_diag(&diag, false);
 		goto out;

@@ -217,7 +217,9 @@ def test_nats_view_live_resumes(lttng, make_relay, nats):  # noqa: F811
                what="session on NATS")
     view = Reader([str(h.build_dir() / "src" / "cli" / "ctflive"), "view",
                    f"{urls}/host/{HOST}/lv"])
-    app = lttng.spawn_app(4000, 500, "main")
+    # Long enough to see lines printed while it runs (the view waits up to
+    # its grace, 5 s, for a stream that has nothing yet).
+    app = lttng.spawn_app(8000, 1000, "main")
     time.sleep(1.0)
     # Kill the server the view is connected to.
     h.wait_for(lambda: client_server(servers, "ctflive") is not None, 10,
