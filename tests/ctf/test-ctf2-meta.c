@@ -276,29 +276,70 @@ static void test_hostile(void **state)
 	expect_err(EV1("{\"name\":\"o\",\"field-class\":{\"type\":\"optional\","
 		       "\"selector-field-location\":{\"path\":[\"o\"]},\"field-class\":"
 		       "{\"type\":\"null-terminated-string\"}}}"),
-		   -EBADMSG, "cannot resolve");
+		   -EBADMSG, "locates nothing");
 	expect_err(EV1("{\"name\":\"o\",\"field-class\":{\"type\":\"optional\","
 		       "\"selector-field-location\":{\"path\":[\"b\"]},\"field-class\":"
 		       "{\"type\":\"null-terminated-string\"}}},"
 		       "{\"name\":\"b\",\"field-class\":{\"type\":\"fixed-length-boolean\","
 		       "\"length\":8,\"byte-order\":\"little-endian\"}}"),
-		   -EBADMSG, "cannot resolve");
+		   -EBADMSG, "after the requesting one");
 	/* a length that is its own array, parent items above the scope, a
 	 * parent item in an absolute location */
 	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-array\","
 		       "\"length-field-location\":{\"path\":[\"d\"]},\"element-field-class\":"
 		       "{\"type\":\"null-terminated-string\"}}}"),
-		   -EBADMSG, "cannot resolve");
+		   -EBADMSG, "locates nothing");
 	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-blob\","
 		       "\"length-field-location\":{\"path\":[null,null,\"x\"]}}}"),
-		   -EBADMSG, "above its scope");
+		   -EBADMSG, "above the root of its scope");
 	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-blob\","
 		       "\"length-field-location\":{\"origin\":\"event-record-payload\","
 		       "\"path\":[null,\"x\"]}}}"),
 		   -EBADMSG, "absolute");
 	expect_err(EV1("{\"name\":\"d\",\"field-class\":{\"type\":\"dynamic-length-blob\","
 		       "\"length-field-location\":{\"path\":[7]}}}"),
-		   -EBADMSG, "not a name");
+		   -EBADMSG, "neither a name nor null");
+#define U8 \
+	"{\"type\":\"fixed-length-unsigned-integer\",\"length\":8,\"byte-order\":\"little-endian\"}"
+#define BLOB(loc) "{\"type\":\"dynamic-length-blob\",\"length-field-location\":" loc "}"
+	/* locations babeltrace2 2.1.2 refuses too: into an array or optional
+	 * the requesting field is not in, onto a structure, past an integer,
+	 * variant options holding different kinds, a later scope */
+	expect_err(EV1("{\"name\":\"a\",\"field-class\":{\"type\":\"static-length-array\","
+		       "\"length\":1,\"element-field-class\":{\"type\":\"structure\","
+		       "\"member-classes\":[{\"name\":\"n\",\"field-class\":" U8 "}]}}},"
+		       "{\"name\":\"d\",\"field-class\":" BLOB("{\"path\":[\"a\",\"n\"]}") "}"),
+		   -EBADMSG, "goes into an array");
+	expect_err(EV1("{\"name\":\"f\",\"field-class\":{\"type\":\"fixed-length-boolean\","
+		       "\"length\":8,\"byte-order\":\"little-endian\"}},"
+		       "{\"name\":\"a\",\"field-class\":{\"type\":\"optional\","
+		       "\"selector-field-location\":{\"path\":[\"f\"]},\"field-class\":" U8 "}},"
+		       "{\"name\":\"d\",\"field-class\":" BLOB("{\"path\":[\"a\"]}") "}"),
+		   -EBADMSG, "goes into an optional");
+	expect_err(EV1("{\"name\":\"s\",\"field-class\":{\"type\":\"structure\"}},"
+		       "{\"name\":\"d\",\"field-class\":" BLOB("{\"path\":[\"s\"]}") "}"),
+		   -EBADMSG, "locates a structure");
+	expect_err(EV1("{\"name\":\"n\",\"field-class\":" U8 "},"
+		       "{\"name\":\"d\",\"field-class\":" BLOB("{\"path\":[\"n\",\"x\"]}") "}"),
+		   -EBADMSG, "goes past an integer");
+	expect_err(EV1("{\"name\":\"s\",\"field-class\":" U8 "},"
+		       "{\"name\":\"v\",\"field-class\":{\"type\":\"variant\","
+		       "\"selector-field-location\":{\"path\":[\"s\"]},\"options\":["
+		       "{\"selector-field-ranges\":[[0,0]],\"field-class\":" U8 "},"
+		       "{\"selector-field-ranges\":[[1,1]],\"field-class\":"
+		       "{\"type\":\"fixed-length-signed-integer\",\"length\":8,"
+		       "\"byte-order\":\"little-endian\"}}]}},"
+		       "{\"name\":\"d\",\"field-class\":{\"type\":\"optional\","
+		       "\"selector-field-location\":{\"path\":[\"v\"]},"
+		       "\"selector-field-ranges\":[[1,1]],\"field-class\":" U8 "}}"),
+		   -EBADMSG, "different kinds");
+	expect_err(PRE RS "{\"type\":\"trace-class\",\"packet-header-field-class\":"
+			  "{\"type\":\"structure\",\"member-classes\":[{\"name\":\"d\","
+			  "\"field-class\":" BLOB(
+				  "{\"origin\":\"packet-context\",\"path\":[\"n\"]}") "}]}}\n" DSC,
+		   -EBADMSG, "cannot depend on");
+#undef BLOB
+#undef U8
 	/* as babeltrace2 2.1.2: no extension is supported, empty ones are fine */
 	expect_err(RS "{\"type\":\"preamble\",\"version\":2,\"extensions\":{\"a\":{}}}\n", -ENOTSUP,
 		   "extensions");
