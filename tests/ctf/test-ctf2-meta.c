@@ -437,6 +437,54 @@ static void test_hostile(void **state)
 }
 
 /* Whitespace after a fragment that was applied when it ended a line. */
+/* Metadata packet of CTF 1.8 / CTF2-PMETA-1.0 (37-byte header, little
+ * endian, version 1.8) holding `text`, 8 bytes of padding, at `out`. */
+static size_t md_packet(uint8_t *out, const char *text, size_t len)
+{
+	uint32_t content = (uint32_t)(37 + len), total = content + 8;
+	uint32_t h[3] = { 0, content * 8, total * 8 };
+	uint32_t magic = 0x75D11D57u;
+
+	memset(out, 0, total);
+	memcpy(out, &magic, 4); /* (the test hosts are little-endian) */
+	memcpy(out + 20, h, sizeof(h));
+	out[35] = 1;
+	out[36] = 8;
+	memcpy(out + 37, text, len);
+	return total;
+}
+
+/* CTF 2 metadata in metadata packets is refused as babeltrace2 2.1.2 refuses
+ * it, given whole or byte by byte; TSDL in the same packets still reads. */
+static void test_packetized_refused(void **state)
+{
+	static const char tsdl[] = "/* CTF 1.8 */ trace { major = 1; minor = 8; "
+				   "byte_order = le; }; stream { };";
+	size_t half = strlen(metadata) / 2, n;
+	uint8_t *buf = malloc(strlen(metadata) + strlen(tsdl) + 200);
+	struct ctflive_ctf_trace *t;
+	struct ctflive_ctf_diag d;
+	int r = 0;
+
+	(void)state;
+	assert_non_null(buf);
+	n = md_packet(buf, metadata, half);
+	n += md_packet(buf + n, metadata + half, strlen(metadata) - half);
+	assert_int_equal(parse((const char *)buf, n, &d), -ENOTSUP);
+	assert_non_null(strstr(d.msg, "in metadata packets"));
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(ctflive_ctf_trace_new(&t), 0);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = ctflive_ctf_trace_add_metadata(t, buf + i, 1, &d);
+	if (r == 0)
+		r = ctflive_ctf_trace_end_metadata(t, &d);
+	assert_int_equal(r, -ENOTSUP);
+	ctflive_ctf_trace_free(t);
+	n = md_packet(buf, tsdl, strlen(tsdl));
+	assert_int_equal(parse((const char *)buf, n, &d), 0);
+	free(buf);
+}
+
 static void test_trailing_whitespace(void **state)
 {
 	static const char text[] = RS "{\"type\":\"preamble\",\"version\":2}\n\n  \t" RS
@@ -523,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_every_field_class_cut_anywhere),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_trailing_whitespace),
+		cmocka_unit_test(test_packetized_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -416,6 +416,10 @@ def refused_traces() -> dict[str, Trace]:
         ("d", dict(blob, **{"length-field-location": rel("n")})), ("n", u8)], [])
     T["loc_above_scope"] = one("ev", [
         ("n", u8), ("d", dict(blob, **{"length-field-location": rel(None, "n")}))], [])
+    # CTF 2 metadata in metadata packets: 2.1.2 reads the packets as TSDL
+    t = one("ev", [("a", U(8))], [{"a": 1}])
+    t.packetize = 100
+    T["packetized_metadata"] = t
     T["bitarray65"] = one("ev", [("a", BITS(65))], [])
     T["bitmap65"] = one("ev", [("a", {"type": "fixed-length-bit-map", "length": 65,
                                       "byte-order": "little-endian",
