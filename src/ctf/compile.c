@@ -292,7 +292,7 @@ static int compile_ref(struct cctx *c, struct cl_node *n, const char *path, bool
 	struct cl_node *root = NULL, *one = NULL;
 	struct cl_node **tgs = &one;
 	uint32_t ntg = 1, reg = 0;
-	bool rebuild = false;
+	bool rebuild = false, multi = false;
 	char where[320];
 	int r = 0;
 
@@ -339,14 +339,17 @@ static int compile_ref(struct cctx *c, struct cl_node *n, const char *path, bool
 		if (r >= 0 && !want_enum && !opt && (target->flags & CL_N_SIGNED))
 			r = SERR(c->s, t->line, t->col, "sequence length '%s' is signed", path);
 		if (r >= 0 && target->reg) {
+			/* fields already located by other locations with
+			 * other registers (one option's field from inside its
+			 * option, say): a new register for this location,
+			 * written as their second one */
 			if (reg && reg != target->reg)
-				r = SERR(c->s, t->line, t->col,
-					 "field location %s: its fields are also located "
-					 "separately by other field locations: not supported",
-					 path);
+				multi = true;
 			reg = target->reg;
 		}
 	}
+	if (multi)
+		reg = 0;
 	if (r >= 0 && !reg) {
 		if (c->s->t->nregs >= (1u << 20))
 			r = (cl_diag_set(c->s->err, t->line, t->col, "too many referenced fields"),
@@ -357,11 +360,16 @@ static int compile_ref(struct cctx *c, struct cl_node *n, const char *path, bool
 	for (uint32_t k = 0; k < ntg && r >= 0; k++) {
 		struct cl_node *target = tgs[k];
 
-		if (!target->reg) {
-			target->reg = reg;
+		if (!target->reg || (target->reg != reg && !target->reg2)) {
+			*(target->reg ? &target->reg2 : &target->reg) = reg;
 			target->side = 1;
 			/* a field of an earlier scope: its program must now save it */
 			rebuild |= root && root->prog;
+		} else if (target->reg != reg && target->reg2 != reg) {
+			r = SERR(c->s, t->line, t->col,
+				 "field location %s: its fields are located by too many other "
+				 "field locations",
+				 path);
 		}
 		if (scope_printed(c->scope))
 			target->flags |= CL_N_PRINT;
@@ -799,7 +807,7 @@ static int emit(struct pbuf *p, uint8_t code, uint32_t arg, const struct cl_node
 
 static int gen(struct cctx *c, struct pbuf *p, struct cl_node *n)
 {
-	if (n->fast) {
+	if (n->fast && !n->reg2) {
 		/* plain loads get their own opcodes (side effects are decided
 		 * later when a sequence refers to the field, so check `reg` at
 		 * run time through CL_OP_FAST_INT only for fields that may get one:
@@ -880,7 +888,7 @@ static bool is_uint(const struct cl_node *n, const char *name, unsigned size, un
 	return n && (n->kind == CL_K_INT || n->kind == CL_K_ENUM) && n->orig_name &&
 	       !strcmp(n->orig_name, name) && n->size == size && n->align == align &&
 	       !(n->flags & (CL_N_SIGNED | CL_N_VARINT | CL_N_BOOL | CL_N_BITMAP)) &&
-	       n->bo == CL_BO_LE;
+	       n->bo == CL_BO_LE && !n->reg2;
 }
 
 static bool is_struct(const struct cl_node *n, const char *name, uint32_t nkids)

@@ -193,6 +193,7 @@ struct cl_node {
 	uint8_t enc;           /* strings, text arrays: CL_ENC_* */
 	uint32_t align;        /* bits */
 	uint32_t reg;          /* 0 = value not kept in a register */
+	uint32_t reg2;         /* CTF 2: a second register (with reg), decoded by node */
 	const char *name;      /* printed name (one '_' stripped) */
 	const char *orig_name; /* as declared */
 	const struct cl_type *type;

@@ -361,14 +361,22 @@ def location_traces() -> tuple[Trace, Trace, Trace]:
                   ("b", [[1, 1]], st(("z", u8), ("n", u16))))),
         ("dv", dblob(rel("v", "n"))),
         ("w", var(rel("v", "n"), ("lo", [[0, 2]], u8), ("hi", [[3, 65535]], STR()))),
-        ("ov", opt(ab(P, "v", "n"), u8, [[2, 2], [300, 300]]))],
+        ("ov", opt(ab(P, "v", "n"), u8, [[2, 2], [300, 300]])),
+        # each option's "n" located from inside its option, then both from after
+        ("s2", u8),
+        ("v2", var(rel("s2"), ("a", [[0, 0]], st(("n", u8), ("d", dblob(rel("n"))))),
+                   ("b", [[1, 1]], st(("n", u8), ("d", dstr(rel("n"))))))),
+        ("d2", darr(rel("v2", "n"), u8))],
         [{"c": 2, "arr": [{"n": 1, "d": "a"}, {"n": 2, "d": "bc"}], "f": 1,
           "o": {"n": 3, "d": b"xyz"}, "s": 0, "v": (0, {"n": 2, "d": [4, 5]}), "dv": b"hi",
-          "w": (0, 1), "ov": 77},
+          "w": (0, 1), "ov": 77,
+          "s2": 0, "v2": (0, {"n": 1, "d": b"\x01"}), "d2": [3]},
          {"c": 0, "arr": [], "f": 0, "o": None, "s": 1, "v": (1, {"z": 9, "n": 300}),
-          "dv": b"\x00" * 300, "w": (1, "far"), "ov": 1},
+          "dv": b"\x00" * 300, "w": (1, "far"), "ov": 1,
+          "s2": 1, "v2": (1, {"n": 2, "d": "ab"}), "d2": [4, 5]},
          {"c": 1, "arr": [{"n": 0, "d": ""}], "f": 1, "o": {"n": 0, "d": b""}, "s": 1,
-          "v": (1, {"z": 0, "n": 3}), "dv": b"abc", "w": (1, ""), "ov": None}])
+          "v": (1, {"z": 0, "n": 3}), "dv": b"abc", "w": (1, ""), "ov": None,
+          "s2": 1, "v2": (1, {"n": 0, "d": ""}), "d2": []}])
     return dots, parents, compound
 
 
@@ -591,6 +599,7 @@ def test_values_by_the_specification(traces):
     assert [len(r["dv"]["hex"]) // 2 for r in pl] == [2, 300, 3]
     assert [r["w"]["option"] for r in pl] == ["lo", "hi", "hi"]
     assert [r["ov"] for r in pl] == [77, 1, None]
+    assert [r["d2"] for r in pl] == [[3], [4, 5], []]
     assert pl[0]["arr"] == [{"n": 1, "d": "a"}, {"n": 2, "d": "bc"}]
     pl = _payloads(traces["variant"])
     assert pl[0]["v"] == {"option": 0, "value": 200}
