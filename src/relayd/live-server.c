@@ -676,7 +676,9 @@ static int get_metadata(struct viewer *v, uint64_t id, enum hold hold)
 	st = vs->st;
 	sg = st->n_segs ? &st->segs[st->n_segs - 1] : NULL;
 	if (!sg || sg->gone || vs->metadata_sent >= st->metadata_published) {
-		if ((st->closed || vs->session->connection_closed) && vs->no_new_given) {
+		/* Ended only once all it received is published (or never will be). */
+		if ((st->closed || vs->session->connection_closed) && vs->no_new_given &&
+		    (st->metadata_published >= st->complete_size || st->session->sync_error)) {
 			/* Once closed: one NO_NEW after the last bytes, then ERR (§2.7). */
 			vstream_finish(vs);
 			return put_metadata_status(v, CL_LIVE_METADATA_ERR);
