@@ -203,6 +203,17 @@ struct stream {
 	bool sync_in_flight;         /* a publication batch (publish.c) covers this stream */
 	unsigned viewer_refs;        /* viewer streams pointing here */
 	uint64_t lost_packets;       /* index entries written with an all-ones offset */
+	/*
+	 * Descriptors (stream_use()): an open stream is either active (its
+	 * files open, in relay->active, least recently used first) or parked:
+	 * idle with all it wrote published, its descriptors closed, the
+	 * locks of its current files released; reopened on demand.
+	 */
+	struct cl_list_node lru_node; /* in relay->active while its files are open */
+	struct pdir *pdir;            /* while parked, and once closed: its directory */
+	bool parked;
+	bool parked_index; /* the index file existed when parked */
+	uint64_t parked_dev, parked_ino, parked_index_dev, parked_index_ino;
 };
 
 struct session {
@@ -256,13 +267,21 @@ struct relay {
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
 	struct publisher *publisher; /* owned (publish.c): the sync worker, or NULL */
 	bool allow_clear;
-	uint32_t max_minor;         /* highest relayd and live protocol minor announced (<= 15) */
-	bool sync_publish;          /* publish to viewers only after fdatasync (publish.h) */
-	bool group_by_session;      /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
-	struct live *live;          /* owned: the live viewer server */
-	struct nats_pub *nats;      /* owned (nats-pub.c): --publish, or NULL */
-	bool sessions_stopped;      /* a session's sync failed since the last conn_collect() */
+	uint32_t max_minor;    /* highest relayd and live protocol minor announced (<= 15) */
+	bool sync_publish;     /* publish to viewers only after fdatasync (publish.h) */
+	bool group_by_session; /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
+	struct live *live;     /* owned: the live viewer server */
+	struct nats_pub *nats; /* owned (nats-pub.c): --publish, or NULL */
+	bool sessions_stopped; /* a session's sync failed since the last conn_collect() */
+	/* A stream may have become freeable (closed, last viewer or batch gone,
+	 * or the periodic tick): relay_collect() looks at the streams only then. */
+	bool collect_streams;
 	struct sock_allow allow[3]; /* --allow-from of the control, data and live ports */
+	struct cl_list active;      /* struct stream (lru_node): files open, oldest use first */
+	struct cl_list pdirs;       /* directories of parked streams, shared (stream.c) */
+	size_t n_active;            /* streams in `active` */
+	size_t max_active;          /* past it, idle streams are parked (stream_use()) */
+	uint64_t parks, unparks;    /* streams parked, reopened (counted for the logs) */
 };
 
 /*
@@ -350,5 +369,31 @@ int stream_reset_metadata(struct stream *st);
 struct stream *stream_find_any(struct relay *relay, uint64_t handle);
 /* Segment holding index entry `entry`, or NULL. */
 struct segment *stream_segment_of(struct stream *st, uint64_t entry);
+/*
+ * Descriptors: a relay may serve more streams than it may hold files open
+ * (RLIMIT_NOFILE). Every use of a stream's files goes through
+ * stream_use(): a parked stream's files are reopened (checked to be the
+ * same files), their write locks taken again from their safe points to the
+ * end (doc/file-formats.md §3), and the stream becomes the most recently
+ * used; when more than relay->max_active streams are active, the least
+ * recently used idle ones are parked first. A stream is parked only when
+ * idle with everything it wrote published (no packet in progress, no sync
+ * in flight, no rotation, not metadata; index halves may wait for their
+ * other half): its locks then cover only bytes not written yet, so
+ * readers lose nothing while it is parked (they find its current files
+ * unlocked and fully published, as after a flush). A closed stream that
+ * viewers still read is parked too (its last file, complete, is reopened
+ * read-only). Parked streams share one descriptor per directory. 0 or
+ * -errno (the stream stays parked).
+ */
+int stream_use(struct relay *relay, struct stream *st);
+/*
+ * Out of descriptors: parks up to `n` idle streams, least recently used
+ * first. Returns how many were parked.
+ */
+size_t stream_park_idle(struct relay *relay, size_t n);
+/* The stream is freed: its directory reference and its place among the
+ * active streams go. */
+void stream_release(struct relay *relay, struct stream *st);
 
 #endif
