@@ -995,6 +995,7 @@ out:
 	}
 	if (relay.output_fd >= 0)
 		close(relay.output_fd);
+	stream_table_free(&relay);
 	cl_loop_free(relay.loop);
 	return ret;
 }

@@ -145,7 +145,8 @@ static inline void segment_unpin(struct segment *sg)
 
 struct stream {
 	struct cl_list_node node;        /* in session->streams */
-	struct cl_list_node global_node; /* in relay->streams (handle lookup) */
+	struct cl_list_node global_node; /* in relay->streams */
+	struct stream *hash_next;        /* next in its relay->stream_tab chain */
 	struct session *session;         /* borrowed (session outlives stream) */
 	uint64_t handle;
 	char *channel_name; /* owned */
@@ -250,6 +251,9 @@ struct relay {
 	struct cl_loop *loop;
 	int output_fd; /* O_PATH fd of the output root */
 	struct cl_list sessions, streams, chunks;
+	/* Streams by handle (stream.c): chains, stream_tab_cap a power of two */
+	struct stream **stream_tab;
+	size_t stream_tab_cap, stream_tab_n;
 	struct sock_set conns;  /* control and data connections (conn.c) */
 	struct cl_list markers; /* session markers held (locks.c) */
 	size_t n_sessions;
@@ -348,6 +352,10 @@ int stream_set_rotation(struct relay *relay, struct stream *st, struct chunk *ne
 int stream_reset_metadata(struct stream *st);
 /* Finds a stream by handle, closed ones included (for viewers and sync). */
 struct stream *stream_find_any(struct relay *relay, uint64_t handle);
+/* Removes a stream being freed from the handle lookup. */
+void stream_forget(struct relay *relay, struct stream *st);
+/* Frees the handle lookup (relay shutdown, every stream freed). */
+void stream_table_free(struct relay *relay);
 /* Segment holding index entry `entry`, or NULL. */
 struct segment *stream_segment_of(struct stream *st, uint64_t entry);
 

@@ -279,6 +279,7 @@ static void stream_free(struct stream *st)
 	free(st->segs);
 	cl_list_remove(&st->node);
 	cl_list_remove(&st->global_node);
+	stream_forget(st->session->relay, st);
 	st->session->n_streams--;
 	free(st->pending);
 	free(st->channel_name);

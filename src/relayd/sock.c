@@ -163,7 +163,10 @@ static void on_event(struct cl_watch *w, uint32_t events)
 		return;
 	if (events & EPOLLOUT) {
 		sock_flush(s);
-		return;
+		/* Requests read before the reply went out are handled now: the
+		 * socket may have nothing more to read to wake us. */
+		if (s->closed || sock_sending(s) || !s->input_pending)
+			return;
 	}
 	s->ops->readable(s);
 	if (!s->closed && sock_sending(s))

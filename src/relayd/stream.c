@@ -307,6 +307,80 @@ static void legacy_session_dir(struct relay *relay, struct session *s, const cha
 			    (unsigned long long)s->id, dir);
 }
 
+/* ---- streams by handle: every data header and SEND_INDEX looks one up ---- */
+
+static size_t handle_slot(size_t cap, uint64_t handle)
+{
+	return (size_t)((handle * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (cap - 1);
+}
+
+static int table_add(struct relay *relay, struct stream *st)
+{
+	size_t slot;
+
+	if (relay->stream_tab_n >= relay->stream_tab_cap) {
+		size_t cap = relay->stream_tab_cap ? relay->stream_tab_cap * 2 : 64;
+		struct stream **tab = calloc(cap, sizeof(*tab));
+
+		if (!tab)
+			return -ENOMEM;
+		for (size_t i = 0; i < relay->stream_tab_cap; i++) {
+			struct stream *o = relay->stream_tab[i], *next;
+
+			for (; o; o = next) {
+				next = o->hash_next;
+				slot = handle_slot(cap, o->handle);
+				o->hash_next = tab[slot];
+				tab[slot] = o;
+			}
+		}
+		free(relay->stream_tab);
+		relay->stream_tab = tab;
+		relay->stream_tab_cap = cap;
+	}
+	slot = handle_slot(relay->stream_tab_cap, st->handle);
+	st->hash_next = relay->stream_tab[slot];
+	relay->stream_tab[slot] = st;
+	relay->stream_tab_n++;
+	return 0;
+}
+
+void stream_forget(struct relay *relay, struct stream *st)
+{
+	struct stream **p;
+
+	if (!relay->stream_tab_cap)
+		return;
+	for (p = &relay->stream_tab[handle_slot(relay->stream_tab_cap, st->handle)]; *p;
+	     p = &(*p)->hash_next) {
+		if (*p == st) {
+			*p = st->hash_next;
+			relay->stream_tab_n--;
+			return;
+		}
+	}
+}
+
+void stream_table_free(struct relay *relay)
+{
+	free(relay->stream_tab);
+	relay->stream_tab = NULL;
+	relay->stream_tab_cap = relay->stream_tab_n = 0;
+}
+
+struct stream *stream_find_any(struct relay *relay, uint64_t handle)
+{
+	struct stream *st;
+
+	if (!relay->stream_tab_cap)
+		return NULL;
+	for (st = relay->stream_tab[handle_slot(relay->stream_tab_cap, handle)]; st;
+	     st = st->hash_next)
+		if (st->handle == handle)
+			return st;
+	return NULL;
+}
+
 /* Streams with the same path in a session form one CTF trace. */
 static uint64_t trace_id_for(struct relay *relay, struct session *s, const char *path)
 {
@@ -379,7 +453,16 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 		goto fail;
 	}
 	st->trace_id = trace_id_for(relay, s, path);
-	st->handle = relay->next_stream_handle++;
+	st->handle = relay->next_stream_handle;
+	r = table_add(relay, st);
+	if (r < 0) {
+		chunk_unref(relay, st->chunk);
+		close(st->data_fd);
+		close(st->segs[0].data_fd);
+		free(st->segs);
+		goto fail;
+	}
+	relay->next_stream_handle++;
 	cl_list_append(&s->streams, &st->node);
 	cl_list_append(&relay->streams, &st->global_node);
 	s->n_streams++;
@@ -396,16 +479,9 @@ fail:
 
 struct stream *stream_find(struct relay *relay, uint64_t handle)
 {
-	struct cl_list_node *n;
+	struct stream *st = stream_find_any(relay, handle);
 
-	/* NEEDSWORK: a hash table once relays serve thousands of streams. */
-	cl_list_for_each (n, &relay->streams) {
-		struct stream *st = cl_container_of(n, struct stream, global_node);
-
-		if (st->handle == handle)
-			return st->closed ? NULL : st;
-	}
-	return NULL;
+	return st && !st->closed ? st : NULL;
 }
 
 int stream_write_metadata_padding(struct stream *st, uint64_t padding)
@@ -888,19 +964,6 @@ void stream_close(struct relay *relay, struct stream *st)
 			    (unsigned long long)st->session->id, (unsigned long long)st->handle,
 			    st->pathname, st->channel_name, (unsigned long long)st->lost_packets);
 	log_debug("stream %llu closed", (unsigned long long)st->handle);
-}
-
-struct stream *stream_find_any(struct relay *relay, uint64_t handle)
-{
-	struct cl_list_node *n;
-
-	cl_list_for_each (n, &relay->streams) {
-		struct stream *st = cl_container_of(n, struct stream, global_node);
-
-		if (st->handle == handle)
-			return st;
-	}
-	return NULL;
 }
 
 struct segment *stream_segment_of(struct stream *st, uint64_t entry)
