@@ -8,6 +8,7 @@ import os
 import socket
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -263,4 +264,54 @@ def test_marker_when_peer_vanishes(make_relay, how, want):
     except TimeoutError:
         pass
     assert marker_state(relay, g.path) == want, relay.log()[-2000:]
+    assert relay.alive()
+
+
+# --------------------------------------------------------------------------
+# pipelined control requests
+
+
+def test_pipelined_requests_behind_a_slow_reader(make_relay):
+    """A control connection reads many requests per recv() and answers them
+    with one send(): requests pipelined far ahead of a peer that reads its
+    replies slowly (small receive buffer: the relay's send queue fills and
+    the requests behind it wait) are all answered, in order, and the
+    connection still serves a session afterwards."""
+    relay = make_relay("ctflive-relayd")
+    n = 20000
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(30)
+    s.connect((h.LOCALHOST, relay.ports.control))
+    # VERSION, then GET_CONFIGURATION requests (12-byte replies each).
+    reqs = [rc.ctrl_header(rc.VERSION, 8) + rc.enc_version(2, 13)]
+    reqs += [rc.ctrl_header(rc.GET_CONFIGURATION, 8) + struct.pack(">Q", 0)] * n
+    data = b"".join(reqs)
+    sent = []
+
+    def send_all():
+        try:
+            s.sendall(data)
+            sent.append(True)
+        except OSError as e:
+            sent.append(e)
+
+    t = threading.Thread(target=send_all, daemon=True)
+    t.start()
+    try:
+        assert struct.unpack(">II", rc.recv_exact(s, 8))[0] == 2
+        for i in range(n):
+            if i % 2000 == 0:
+                time.sleep(0.05)  # a slow reader: the relay's queue backs up
+            ret, flags = struct.unpack(">IQ", rc.recv_exact(s, 12))
+            assert ret == rc.LTTNG_OK, f"reply {i}: {ret}"
+        t.join(10)
+        assert sent == [True]
+        # The same connection goes on with a session.
+        c = rc.ControlConn.__new__(rc.ControlConn)
+        c.sock, c.minor = s, 13
+        rep = c.create_session(rc.enc_create_session_2_11("pipe", "pipehost"))
+        assert rep.ret_code == rc.LTTNG_OK
+    finally:
+        s.close()
     assert relay.alive()
