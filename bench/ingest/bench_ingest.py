@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -71,6 +72,37 @@ def run_one(exe: Path, relay, size: int, nstreams: int, total: int,
     return res["mb_s"], res["cpu_s_per_gb"]
 
 
+def loopback_mb_s(total: int) -> float:
+    """Loopback TCP reference: one process sends `total` bytes in 1 MiB
+    writes, another reads them into a 1 MiB buffer and discards them."""
+    ls = socket.socket()
+    ls.bind((h.LOCALHOST, 0))
+    ls.listen(1)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            c = socket.create_connection(ls.getsockname())
+            chunk = bytes(1 << 20)
+            for _ in range(total // len(chunk)):
+                c.sendall(chunk)
+            c.close()
+        finally:
+            os._exit(0)
+    conn, _ = ls.accept()
+    buf = bytearray(1 << 20)
+    got, t0 = 0, time.monotonic()
+    while True:
+        n = conn.recv_into(buf)
+        if not n:
+            break
+        got += n
+    t1 = time.monotonic()
+    os.waitpid(pid, 0)
+    conn.close()
+    ls.close()
+    return got / (t1 - t0) / 1e6
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build-dir", help="build tree (default: $CTFLIVE_BUILD_DIR or ./build)")
@@ -97,8 +129,10 @@ def main() -> int:
     if args.baseline_build:
         kinds.insert(1, "ctflive-relayd@base")
     res: dict[tuple[str, int, int], list[tuple[float, float]]] = {}
+    loop: list[float] = []
     try:
         for rep in range(args.reps):
+            loop.append(loopback_mb_s(args.mb * 1000000))
             for nstreams in counts:
                 for size in sizes:
                     for kind in kinds:
@@ -136,7 +170,8 @@ def main() -> int:
     def fmt2(vals):
         return f"{statistics.median(vals):.2f} ({min(vals):.2f}–{max(vals):.2f})"
 
-    print(f"\n{args.mb} MB per run, {args.reps} runs, {os.cpu_count()} CPUs\n")
+    print(f"\n{args.mb} MB per run, {args.reps} runs, {os.cpu_count()} CPUs; loopback TCP "
+          f"(1 MiB writes, a reader that discards): {fmt(loop)} MB/s\n")
     print("| relay | streams | packet | MB/s median (min–max) "
           "| relay CPU-s/GB median (min–max) |")
     print("|---|---:|---:|---:|---:|")

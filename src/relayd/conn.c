@@ -117,14 +117,20 @@ static int feed_events(struct conn *c, const uint8_t *buf, size_t n);
  * returning. Returns the bytes consumed or -errno. */
 static int feed(struct conn *c, const uint8_t *buf, size_t n)
 {
-	int used = feed_events(c, buf, n), r;
+	int used = feed_events(c, buf, n), r = 0, f;
 
 	if (used < 0) {
 		c->tail = NULL;
 		c->tail_len = 0;
-		return used;
+	} else if (!c->sock.closed) {
+		r = flush_tail(c);
 	}
-	r = c->sock.closed ? 0 : flush_tail(c);
+	/* The batched writes borrow from buf: done before it is reused. */
+	f = stream_flush_all(c->relay);
+	if (used < 0)
+		return used;
+	if (r == 0 && f < 0 && !c->sock.closed)
+		r = f;
 	return r < 0 ? r : used;
 }
 
@@ -406,6 +412,9 @@ static void close_stopped(struct relay *relay)
 
 void conn_collect(struct relay *relay)
 {
+	/* Batches are flushed at the end of each read; this is a safety net for
+	 * entries queued by closes outside a read. */
+	(void)stream_flush_all(relay);
 	if (relay->sessions_stopped)
 		close_stopped(relay);
 	sweep(relay, sock_now_ms());

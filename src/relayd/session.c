@@ -277,6 +277,7 @@ static void stream_free(struct stream *st)
 			close(st->segs[i].index_fd);
 	}
 	free(st->segs);
+	stream_batch_free(st->session->relay, st);
 	cl_list_remove(&st->node);
 	cl_list_remove(&st->global_node);
 	stream_forget(st->session->relay, st);
