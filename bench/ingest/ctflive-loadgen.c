@@ -449,7 +449,7 @@ static int read_replies(struct gen *g)
 
 static int pump(struct gen *g)
 {
-	uint64_t per_window = g->o.window / g->o.packet_size;
+	uint64_t per_window = g->o.window / g->o.packet_size, before;
 	int r;
 
 	if (per_window == 0)
@@ -495,11 +495,15 @@ static int pump(struct gen *g)
 				return -errno;
 			g->cout_off += (size_t)n;
 		}
+		before = g->replied;
 		r = read_replies(g);
 		if (r < 0)
 			return r;
 		if (g->replied >= g->npackets)
 			break;
+		/* Replies may have opened the window: build the next batch first. */
+		if (g->replied != before)
+			continue;
 		if (g->iov_at < g->n_iov)
 			p[0].events = POLLOUT;
 		if (g->cout_off < g->cout_len)
