@@ -566,7 +566,10 @@ void stream_forget(struct relay *relay, struct stream *st)
 	     p = &(*p)->hash_next) {
 		if (*p == st) {
 			*p = st->hash_next;
-			relay->stream_tab_n--;
+			/* The last stream gone: nothing kept (relays torn down by
+			 * freeing their streams need no other call). */
+			if (--relay->stream_tab_n == 0)
+				stream_table_free(relay);
 			return;
 		}
 	}
