@@ -127,6 +127,8 @@ static int feed(struct conn *c, const uint8_t *buf, size_t n)
 	}
 	/* The batched writes borrow from buf: done before it is reused. */
 	f = stream_flush_all(c->relay);
+	if (f < 0)
+		c->write_failed = true; /* replies already queued may promise it */
 	if (used < 0)
 		return used;
 	if (r == 0 && f < 0 && !c->sock.closed)
@@ -238,8 +240,10 @@ static void conn_readable(struct sock *s)
 			return;
 		}
 		if (n < 0) {
-			/* Replies to the requests before the bad one still go. */
-			sock_send_now(s);
+			/* Replies to the requests before the bad one still go,
+			 * unless a write they count on failed. */
+			if (!c->write_failed)
+				sock_send_now(s);
 			sock_close(s, true, c->refused ? c->refused : strerror((int)-n));
 			return;
 		}

@@ -48,6 +48,7 @@ struct conn {
 	 * that filled the send queue), from in_off on; at most CTRL_READ */
 	struct cl_buf in;
 	size_t in_off;
+	bool write_failed; /* a batched write failed: queued replies are not sent */
 };
 
 /* A receive check failed: returns r, and `why` becomes the closing log line's reason. */

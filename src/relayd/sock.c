@@ -168,9 +168,16 @@ static void on_event(struct cl_watch *w, uint32_t events)
 		if (s->closed || sock_sending(s) || !s->input_pending)
 			return;
 	}
-	s->ops->readable(s);
-	if (!s->closed && sock_sending(s))
+	for (;;) {
+		s->ops->readable(s);
+		if (s->closed || !sock_sending(s))
+			return;
 		sock_flush(s);
+		/* All sent at once: requests kept behind it are handled now
+		 * (EPOLLOUT will not come, and the peer may send nothing more). */
+		if (s->closed || sock_sending(s) || !s->input_pending)
+			return;
+	}
 }
 
 int sock_start(struct sock *s, struct sock_set *set, struct cl_loop *loop, int fd,
