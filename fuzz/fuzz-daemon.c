@@ -166,6 +166,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cl_list_init(&relay.streams);
 	cl_list_init(&relay.chunks);
 	cl_list_init(&relay.markers);
+	cl_list_init(&relay.active);
+	cl_list_init(&relay.pdirs);
+	relay.max_active = 4; /* few: streams are parked and reopened (stream_use()) */
 	sock_set_init(&relay.conns, RELAY_MAX_CONNECTIONS, "connections");
 	relay.allow_clear = true;
 	relay.max_minor = 15;

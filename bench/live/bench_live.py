@@ -80,38 +80,48 @@ class CtfliveView(ls.BtLive):
 def latency_run(lt, relay, name, args):
     ls.setup_session(lt, relay, name, timer_us=args.timer_us, subbuf_size=65536,
                      num_subbuf=8)
-    if args.viewer == "ctflive":
-        bt = CtfliveView(ls.live_url(relay, name), extra=["--clock-seconds"]).start()
-    else:
-        # Line-buffered stdout, or lines would sit in babeltrace2's stdio buffer.
-        bt = ls.BtLive(ls.live_url(relay, name), extra=["--clock-seconds"],
-                       prefix=["stdbuf", "-oL"]).start()
+    bts = []
     try:
-        ls.wait_clients(relay, name)
+        for _ in range(args.viewers):
+            if args.viewer == "ctflive":
+                bts.append(CtfliveView(ls.live_url(relay, name),
+                                       extra=["--clock-seconds"]).start())
+            else:
+                # Line-buffered stdout, or lines would sit in babeltrace2's stdio buffer.
+                # babeltrace2-sid: 2.1.2 from the cached Debian sid root
+                # (tests/integration/sidroot.py), chrooted; the network is the host's.
+                root = ["chroot", args.sid_root] if args.viewer == "babeltrace2-sid" else []
+                bts.append(ls.BtLive(ls.live_url(relay, name), extra=["--clock-seconds"],
+                                     prefix=[*root, "stdbuf", "-oL"]).start())
+        ls.wait_clients(relay, name, n=args.viewers)
         lt.run_app(args.lat_events, args.lat_interval_us, "lat", timeout=120)
         time.sleep(3 * args.timer_us / 1e6)
         lt.stop_session(name)
         lt.destroy(name)
-        rc, _lines, err = bt.finish(60)
+        results = [bt.finish(60) for bt in bts]
     finally:
-        bt.stop()
-    if rc != 0:
-        raise RuntimeError(f"{args.viewer} viewer failed: {err[-1000:]}")
-    events = []
-    for tl in bt.lines:
-        m = TS_RE.match(tl.line)
-        if m and "ctflive_sample:tick" in tl.line:
-            events.append((tl.t, float(m.group(1))))
-    lat = [(t - ts) * 1000 for t, ts in events]
-    # Bursts: consecutive lines read less than 5 ms apart.
-    extra = []
-    burst: list[tuple[float, float]] = []
-    for e in events + [(float("inf"), 0.0)]:
-        if burst and e[0] - burst[-1][0] > 0.005:
-            extra.append((burst[0][0] - max(ts for _t, ts in burst)) * 1000)
-            burst = []
-        burst.append(e)
-    return {"n": len(events), "lat": lat, "extra": extra}
+        for bt in bts:
+            bt.stop()
+    for rc, _lines, err in results:
+        if rc != 0:
+            raise RuntimeError(f"{args.viewer} viewer failed: {err[-1000:]}")
+    lat, extra, n = [], [], 0
+    for bt in bts:
+        events = []
+        for tl in bt.lines:
+            m = TS_RE.match(tl.line)
+            if m and "ctflive_sample:tick" in tl.line:
+                events.append((tl.t, float(m.group(1))))
+        n += len(events)
+        lat += [(t - ts) * 1000 for t, ts in events]
+        # Bursts: consecutive lines read less than 5 ms apart.
+        burst: list[tuple[float, float]] = []
+        for e in events + [(float("inf"), 0.0)]:
+            if burst and e[0] - burst[-1][0] > 0.005:
+                extra.append((burst[0][0] - max(ts for _t, ts in burst)) * 1000)
+                burst = []
+            burst.append(e)
+    return {"n": n, "lat": lat, "extra": extra}
 
 
 def throughput_run(lt, relay, name, args):
@@ -182,10 +192,18 @@ def main() -> int:
     ap.add_argument("--lat-interval-us", type=int, default=2000)
     ap.add_argument("--tp-events", type=int, default=1000000)
     ap.add_argument("--latency-only", action="store_true", help="skip the throughput runs")
-    ap.add_argument("--viewer", choices=("babeltrace2", "ctflive"), default="babeltrace2",
-                    help="latency viewer: babeltrace2 -i lttng-live or ctflive view")
-    ap.add_argument("--hold-ms", default="50",
-                    help="comma-separated CTFLIVE_RELAYD_HOLD_MS values also run (default 50)")
+    ap.add_argument("--viewer", choices=("babeltrace2", "babeltrace2-sid", "ctflive"),
+                    default="babeltrace2",
+                    help="latency viewer: babeltrace2 -i lttng-live (the host's, or 2.1.2 "
+                         "in the sid root) or ctflive view")
+    ap.add_argument("--sid-root", default="/var/cache/ctflive-tests/sid-root",
+                    help="Debian sid root with babeltrace2 2.1.2 (--viewer babeltrace2-sid)")
+    ap.add_argument("--viewers", type=int, default=1,
+                    help="viewers on the one session (lttng-relayd 2.13 takes one: skipped)")
+    ap.add_argument("--no-lttng-relayd", action="store_true", help="ctflive-relayd only")
+    ap.add_argument("--hold-ms", default="",
+                    help="comma-separated CTFLIVE_RELAYD_HOLD_MS values also run "
+                         "(milliseconds, or 'timer': the live timer + 10 %%)")
     ap.add_argument("--build-dir", help="build tree (default: $CTFLIVE_BUILD_DIR or ./build)")
     args = ap.parse_args()
     if args.build_dir:
@@ -204,6 +222,8 @@ def main() -> int:
         lt.start()
         holds = [x for x in args.hold_ms.split(",") if x]
         for i, (label, kind, extra, hold) in enumerate(configs(holds)):
+            if kind == "lttng-relayd" and (args.viewers > 1 or args.no_lttng_relayd):
+                continue
             # A fresh relay per run: lttng-relayd 2.13 misbehaves with a
             # second live session after the first was destroyed.
             res = []
@@ -231,19 +251,20 @@ def main() -> int:
     print(f"\nViewer: {args.viewer}. Live timer {args.timer_us / 1000:.0f} ms; latency run: {args.lat_events} events "
           f"every {args.lat_interval_us} us; throughput run: {args.tp_events} events, "
           f"no pause; output on {fs_type(ws.root)}.\n")
-    print("| relay | latency p50 (ms) | latency p99 (ms) | beyond timer p50 (ms) "
+    print(f"{args.viewers} viewer(s) on the session; latency over all their lines.")
+    print("| relay | latency p50 (ms) | p90 (ms) | p99 (ms) | beyond timer p50 (ms) "
           "| beyond timer p99 (ms) | events/s to viewer | MB/s to viewer "
           "| start→all published (s) | lttng stop (s) | events |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, lat, tp in rows:
+        lats = (f"| {label} | {pct(lat['lat'], 50):.1f} | {pct(lat['lat'], 90):.1f} "
+                f"| {pct(lat['lat'], 99):.1f} | {pct(lat['extra'], 50):.1f} "
+                f"| {pct(lat['extra'], 99):.1f} ")
         if tp is None:
-            print(f"| {label} | {pct(lat['lat'], 50):.1f} | {pct(lat['lat'], 90):.1f} (p90) "
-                  f"{pct(lat['lat'], 99):.1f} | {pct(lat['extra'], 50):.1f} "
-                  f"| {pct(lat['extra'], 99):.1f} | - | - | - | - | - |")
+            print(lats + "| - | - | - | - | - |")
             continue
         ev = f"{tp['events']}" + (" (tracer discarded some)" if tp["discarded"] else "")
-        print(f"| {label} | {pct(lat['lat'], 50):.1f} | {pct(lat['lat'], 99):.1f} "
-              f"| {pct(lat['extra'], 50):.1f} | {pct(lat['extra'], 99):.1f} "
+        print(lats +
               f"| {tp['events'] / tp['t_pub']:.0f} | {tp['bytes'] / tp['t_pub'] / 1e6:.1f} "
               f"| {tp['t_pub']:.2f} | {tp['t_stop']:.2f} | {ev} |")
     samples = ", ".join(str(r[1]["n"]) for r in rows)

@@ -122,8 +122,21 @@ CTFLIVE_API int ctflive_producer_url_parse(const char *url, char *host, size_t h
 					   uint16_t *ret_ctrl_port, uint16_t *ret_data_port,
 					   const char **reterr_msg);
 
+/*
+ * Checks a configuration as ctflive_producer_new() does, saying what is
+ * wrong: on -EINVAL, *reterr_field names the member at fault ("url",
+ * "session_name", "hostname", "max_minor") and *reterr_msg why, both
+ * static strings (either pointer may be NULL). Names follow the relay's
+ * rules (relayd-protocol.md §5.3): 1..254 bytes (host names 1..255), not
+ * starting with '.', no '/'. Nothing is resolved or connected. 0 if the
+ * configuration is usable.
+ */
+CTFLIVE_API int ctflive_producer_config_check(const struct ctflive_producer_config *c,
+					      const char **reterr_field, const char **reterr_msg);
+
 /* Creates a producer (nothing connected yet); the config is copied.
- * Errors: -EINVAL (bad URL or session name), -ENOMEM. */
+ * Errors: -EINVAL (bad URL, session or host name: see
+ * ctflive_producer_config_check() for which and why), -ENOMEM. */
 CTFLIVE_API int ctflive_producer_new(const struct ctflive_producer_config *c,
 				     struct ctflive_producer **ret);
 

@@ -329,7 +329,7 @@ static int run_loop(struct run *rn)
 	uint64_t sizes = 0;
 	int r = 0;
 
-	if (rn->live && !rn->follow) {
+	if (rn->live && !rn->follow && next_stream(rn)) {
 		/* as a live consumer: the streams are announced, the first
 		 * packets leave at the first live-timer tick */
 		r = tick(rn);
@@ -441,50 +441,95 @@ static int run_loop(struct run *rn)
 	return 0;
 }
 
-/* Standard input: one stream of packets described by --metadata FILE,
- * read into st->pkt by a small framer of its own. */
-static int run_stdin(struct run *rn, const char *session)
+/* The whole of file `path` in *ret (malloc'd, *ret_len bytes). */
+static int read_file(const char *path, uint8_t **ret, size_t *ret_len)
 {
-	struct ss_trace *tr;
-	struct ss_stream *st;
-	FILE *mf;
-	uint8_t *md = NULL, *buf = NULL;
-	size_t mdlen = 0, mdcap = 0, len = 0, cap = 0;
-	struct ctflive_ctf_diag d = { 0 };
-	int r;
+	uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f = fopen(path, "rb");
 
-	(void)session;
-	mf = fopen(rn->stdin_md, "rb");
-	if (!mf) {
-		log_error("cannot open '%s': %s", rn->stdin_md, strerror(errno));
-		return -errno;
+	if (!f) {
+		int r = -errno;
+
+		log_error("cannot open '%s': %s", path, strerror(-r));
+		return r;
 	}
 	for (;;) {
-		if (mdlen == mdcap) {
-			uint8_t *n = realloc(md, mdcap ? mdcap * 2 : 65536);
+		size_t got;
+
+		if (len == cap) {
+			uint8_t *n = cap < (64u << 20) ? realloc(buf, cap ? cap * 2 : 65536) : NULL;
 
 			if (!n) {
-				fclose(mf);
-				free(md);
+				fclose(f);
+				free(buf);
+				log_error("'%s': too large or out of memory", path);
 				return -ENOMEM;
 			}
-			md = n;
-			mdcap = mdcap ? mdcap * 2 : 65536;
+			buf = n;
+			cap = cap ? cap * 2 : 65536;
 		}
-		size_t got = fread(md + mdlen, 1, mdcap - mdlen, mf);
-
-		mdlen += got;
+		got = fread(buf + len, 1, cap - len, f);
+		len += got;
 		if (!got)
 			break;
 	}
-	fclose(mf);
+	if (ferror(f)) {
+		fclose(f);
+		free(buf);
+		log_error("cannot read '%s'", path);
+		return -EIO;
+	}
+	fclose(f);
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* Standard input's first bytes, read before the relay session is created
+ * (an empty input creates none): 0 and *ret_len 0 at end of input. */
+static int stdin_first(uint8_t **ret, size_t *ret_len, size_t *ret_cap)
+{
+	uint8_t *buf = malloc(131072);
+	ssize_t got;
+
+	if (!buf)
+		return -ENOMEM;
+	do
+		got = read(STDIN_FILENO, buf, 131072);
+	while (got < 0 && errno == EINTR && !stop_requested);
+	if (got < 0) {
+		int r = -errno;
+
+		free(buf);
+		log_error("cannot read standard input: %s", strerror(-r));
+		return r;
+	}
+	*ret = buf;
+	*ret_len = (size_t)got;
+	*ret_cap = 131072;
+	return 0;
+}
+
+/* Standard input: one stream of packets described by --metadata FILE
+ * (md, mdlen bytes, borrowed), read into buf (owned; len bytes already
+ * read, cap allocated) by a small framer of its own. Bad input is
+ * reported and counted in rn->src.errors. */
+static int run_stdin(struct run *rn, const uint8_t *md, size_t mdlen, uint8_t *buf, size_t len,
+		     size_t cap)
+{
+	struct ss_trace *tr;
+	struct ss_stream *st;
+	struct ctflive_ctf_diag d = { 0 };
+	int r;
+
 	tr = calloc(1, sizeof(*tr));
 	st = calloc(1, sizeof(*st));
 	if (!tr || !st || cl_grow(&rn->src.traces, &rn->src.tcap, 1) < 0 ||
 	    cl_grow(&rn->src.streams, &rn->src.scap, 1) < 0) {
 		free(tr);
 		free(st);
-		free(md);
+		free(buf);
 		return -ENOMEM;
 	}
 	tr->dir = strdup(rn->stdin_md);
@@ -496,25 +541,31 @@ static int run_stdin(struct run *rn, const char *session)
 	rn->src.traces[rn->src.ntraces++] = tr;
 	rn->src.streams[rn->src.nstreams++] = st;
 	if (!tr->dir || !tr->rel || !st->path || !st->name) {
-		free(md);
+		free(buf);
 		return -ENOMEM;
 	}
 	r = ctflive_producer_add_trace(rn->p, tr->rel, &tr->pt);
 	if (r == 0) {
 		r = ctflive_producer_send_metadata(tr->pt, md, mdlen, &d);
-		if (r < 0)
+		if (r == -EBADMSG || r == -ENOTSUP || r == -E2BIG) {
 			log_error("'%s': metadata does not parse at line %d: %s", rn->stdin_md,
 				  d.line, d.msg);
+			rn->src.errors++;
+			free(buf);
+			return 0;
+		}
 	}
-	free(md);
 	if (r == 0)
 		r = ctflive_producer_add_stream(tr->pt, st->name, &st->ps);
-	if (r < 0)
+	if (r < 0) {
+		free(buf);
 		return r;
-	for (bool eof = false; !eof || len;) {
+	}
+	for (bool eof = false, more = false; !eof || len;) {
 		struct ctflive_producer_packet pk;
 
-		if (!eof && len < cap / 2 + 1) {
+		if (!eof && (len < cap / 2 + 1 || more)) {
+			more = false;
 			if (cap - len < 65536) {
 				uint8_t *n = cap < (256u << 20)
 						     ? realloc(buf, cap ? cap * 2 : 131072)
@@ -537,15 +588,19 @@ static int run_stdin(struct run *rn, const char *session)
 				len += (size_t)got;
 		}
 		r = ctflive_producer_packet_info(tr->pt, buf, len, &pk, &d);
-		if (r == -EMSGSIZE && !eof)
+		if (r == -EMSGSIZE && !eof) {
+			more = true;
 			continue;
+		}
 		if (r < 0) {
-			if (len)
-				log_error("<stdin>: %s at offset %" PRIu64 ": %s",
-					  r == -EMSGSIZE ? "truncated packet" : "bad packet",
-					  st->off, d.msg);
+			/* bad input ends the stream: what was sent is confirmed by
+			 * the data-pending round, at once */
+			log_error("<stdin>: %s at offset %" PRIu64 ": %s",
+				  r == -EMSGSIZE ? "truncated packet" : "bad packet", st->off,
+				  d.msg[0] ? d.msg : "the input ends inside it");
+			rn->src.errors++;
 			free(buf);
-			return len ? r : 0;
+			return 0;
 		}
 		for (;;) {
 			r = ctflive_producer_send_packet(st->ps, buf, pk.size, st->off, &d);
@@ -624,6 +679,8 @@ int cl_cmd_stream(int argc, char **argv)
 	struct ctflive_producer_stats stats;
 	struct sigaction sa = { .sa_handler = on_signal };
 	char root[PATH_MAX], name[256];
+	uint8_t *md = NULL, *inbuf = NULL;
+	size_t mdlen = 0, inlen = 0, incap = 0;
 	bool want_stats = false;
 	uint64_t lost_events = 0;
 	unsigned long long v;
@@ -747,14 +804,53 @@ int cl_cmd_stream(int argc, char **argv)
 			snprintf(name, sizeof(name), "trace");
 		cfg.session_name = name;
 	}
+	{
+		const char *field = "", *why = "";
+
+		if (ctflive_producer_config_check(&cfg, &field, &why) < 0) {
+			if (!strcmp(field, "url"))
+				log_error("invalid --relay URL '%s': %s", cfg.url, why);
+			else if (!strcmp(field, "session_name"))
+				log_error("invalid session name '%s'%s: %s", cfg.session_name,
+					  cfg.session_name == name ? " (from TRACE_DIR's name: "
+								     "give one with --session)"
+								   : "",
+					  why);
+			else if (!strcmp(field, "hostname"))
+				log_error("invalid --hostname '%s': %s", cfg.hostname, why);
+			else
+				log_error("invalid configuration (%s): %s", field, why);
+			return 2;
+		}
+	}
+	if (!rn.stdin_md && !rn.follow && !ss_has_trace(root)) {
+		/* before the relay session exists: nothing to leave behind */
+		log_error("no CTF trace (directory with a 'metadata' file) below '%s'", root);
+		return 1;
+	}
 	cfg.live_timer_us = rn.live ? rn.timer_us : 0;
 	/* a CTF 2 session needs relayd protocol 2.15 (its CREATE_SESSION
 	 * carries the trace format) */
 	cfg.ctf2 = rn.stdin_md ? false : ss_is_ctf2(root);
+	if (rn.stdin_md) {
+		/* before the relay session exists: the metadata can be read,
+		 * standard input is not empty */
+		if (read_file(rn.stdin_md, &md, &mdlen) < 0)
+			return 1;
+		if (stdin_first(&inbuf, &inlen, &incap) < 0 || inlen == 0) {
+			if (inbuf)
+				log_error("<stdin>: standard input is empty: no packet to send, "
+					  "no relay session created");
+			free(inbuf);
+			free(md);
+			return 1;
+		}
+	}
 	r = ctflive_producer_new(&cfg, &rn.p);
 	if (r < 0) {
-		log_error(r == -EINVAL ? "invalid --relay URL or session/host name"
-				       : "out of memory");
+		log_error("cannot create the producer: %s", strerror(-r));
+		free(md);
+		free(inbuf);
 		return 2;
 	}
 	ctflive_producer_set_lost_cb(rn.p, on_lost, &rn);
@@ -765,13 +861,16 @@ int cl_cmd_stream(int argc, char **argv)
 	if (r < 0) {
 		log_error("%s", ctflive_producer_error(rn.p));
 		ctflive_producer_free(rn.p);
+		free(md);
+		free(inbuf);
 		return 1;
 	}
 	log_info("relay session '%s'", ctflive_producer_output_path(rn.p));
 	rn.src.follow = rn.follow;
 	rn.start_ns = mono_ns();
 	if (rn.stdin_md) {
-		r = run_stdin(&rn, cfg.session_name);
+		r = run_stdin(&rn, md, mdlen, inbuf, inlen, incap);
+		inbuf = NULL;
 	} else {
 		rn.src.root = strdup(root);
 		r = rn.src.root ? 0 : -ENOMEM;
@@ -788,7 +887,7 @@ int cl_cmd_stream(int argc, char **argv)
 		}
 		if (r == 0)
 			r = run_loop(&rn);
-		if (r == 0 && rn.live && ctflive_producer_is_connected(rn.p)) {
+		if (r == 0 && rn.live && !rn.src.errors && ctflive_producer_is_connected(rn.p)) {
 			/* one more live-timer period (at least 1 s) before the end,
 			 * as between a tracer's last flush and the end of its
 			 * session, with every stream idle up to the end: viewers
@@ -840,6 +939,8 @@ int cl_cmd_stream(int argc, char **argv)
 		log_error("the relay is gone: %s", ctflive_producer_error(rn.p));
 	ret = r < 0 || rn.nlost || rn.src.errors || rn.lost_oom ? 1 : 0;
 	ss_free(&rn.src);
+	free(md);
+	free(inbuf);
 	free(rn.lost);
 	ctflive_producer_free(rn.p);
 	return ret;

@@ -509,3 +509,8 @@ bool ss_is_ctf2(const char *root)
 {
 	return find_ctf2(root, 0) == 1;
 }
+
+bool ss_has_trace(const char *root)
+{
+	return find_ctf2(root, 0) >= 0;
+}

@@ -73,6 +73,9 @@ void ss_free(struct ss_source *s);
 /* Whether the first metadata file found below root is CTF 2 (it starts
  * with the record separator 0x1E, CTF2-SPEC-2.0 §5). */
 bool ss_is_ctf2(const char *root);
+/* Whether a readable 'metadata' file (a CTF trace) is below root, at most
+ * 8 directories down, as ss_scan() looks for traces. */
+bool ss_has_trace(const char *root);
 /* Counts the events of the packet at byte `off` of stream st (for lost
  * packets). Returns the count, or 0 when it cannot be decoded. */
 uint64_t ss_count_events(struct ss_stream *st, uint64_t off);

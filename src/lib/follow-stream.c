@@ -220,6 +220,18 @@ static int poll_stream(struct ctflive_follow *f, struct fstream *s)
 		uint64_t dsize = 0, len;
 		int r;
 
+		if (fi->exhausted && s->cur + 1 >= s->nfiles) {
+			/*
+			 * The last file of the stream, read to its end and unlocked:
+			 * the relay may only have closed it for a while (an idle
+			 * stream's files are closed when descriptors run short, and
+			 * locked again when reopened): look for new entries.
+			 */
+			r = read_entry(f, fi, &e);
+			if (r <= 0)
+				return r;
+			fi->exhausted = false;
+		}
 		if (fi->exhausted) {
 			/* Read to its end: continue with the next file in time order
 			 * (ring slot or trace chunk replaced: a new file). */

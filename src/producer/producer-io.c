@@ -259,8 +259,9 @@ static int handle_reply(struct ctflive_producer *p, const struct pend *pd, const
 		return 0;
 	case PEND_CHECK:
 		if (code != CL_LTTNG_OK)
-			return cl_prod_fail(p, -EPROTO, "the relay refused %s (status %u)",
-					    cl_relayd_cmd_name(pd->cmd), code);
+			return cl_prod_fail(p, -EPROTO, "the relay refused %s: %s",
+					    cl_relayd_cmd_name(pd->cmd),
+					    cl_relayd_status_words(pd->cmd, code));
 		return 0;
 	case PEND_DATA_PENDING:
 		pd->st->dp_query = false;

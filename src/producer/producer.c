@@ -89,9 +89,9 @@ static int url_parse(const char *url, char *host, size_t host_cap, uint16_t *ret
 		size_t n1 = c2 ? (size_t)(c2 - rest - 1) : strlen(rest + 1);
 
 		if (parse_port(rest + 1, n1, &ctrl) < 0)
-			return url_fail(reterr_msg, "bad control port");
+			return url_fail(reterr_msg, "bad control port (expecting 1 to 65535)");
 		if (c2 && parse_port(c2 + 1, strlen(c2 + 1), &data) < 0)
-			return url_fail(reterr_msg, "bad data port");
+			return url_fail(reterr_msg, "bad data port (expecting 1 to 65535)");
 	} else if (*rest) {
 		return url_fail(reterr_msg, "unexpected text after the host (paths are not "
 					    "supported)");
@@ -114,12 +114,27 @@ int ctflive_producer_url_parse(const char *url, char *host, size_t host_cap,
 
 /* ---- names ---- */
 
-/* A single path component as relays accept it (relayd-protocol.md §10.4). */
-static bool is_name(const char *s, size_t max)
+/* Why s is not a single path component as relays accept it
+ * (relayd-protocol.md §5.3, §10.4), or NULL if it is one. */
+static const char *name_problem(const char *s, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
 
-	return n > 0 && n < max && s[0] != '.' && !strchr(s, '/');
+	if (n == 0)
+		return "empty";
+	if (n >= max)
+		return max == CL_RELAYD_NAME_MAX ? "longer than 254 bytes"
+						 : "longer than 255 bytes";
+	if (s[0] == '.')
+		return "starts with '.' (relays refuse hidden names)";
+	if (strchr(s, '/'))
+		return "contains '/' (it names one directory on the relay)";
+	return NULL;
+}
+
+static bool is_name(const char *s, size_t max)
+{
+	return name_problem(s, max) == NULL;
 }
 
 /* A relative path of components that are names. */
@@ -143,6 +158,39 @@ static bool is_rel_path(const char *s)
 
 /* ---- lifecycle ---- */
 
+static int config_fail(const char **reterr_field, const char *field, const char **reterr_msg,
+		       const char *msg)
+{
+	if (reterr_field)
+		*reterr_field = field;
+	if (reterr_msg)
+		*reterr_msg = msg;
+	return -EINVAL;
+}
+
+int ctflive_producer_config_check(const struct ctflive_producer_config *c,
+				  const char **reterr_field, const char **reterr_msg)
+{
+	char host[256];
+	const char *why;
+	uint16_t cp, dp;
+	int family;
+
+	if (!c)
+		return config_fail(reterr_field, "", reterr_msg, "no configuration");
+	if (url_parse(c->url, host, sizeof(host), &cp, &dp, &family, &why) < 0)
+		return config_fail(reterr_field, "url", reterr_msg, why);
+	why = name_problem(c->session_name, CL_RELAYD_NAME_MAX);
+	if (why)
+		return config_fail(reterr_field, "session_name", reterr_msg, why);
+	if (c->hostname && (why = name_problem(c->hostname, CL_RELAYD_HOST_NAME_MAX)))
+		return config_fail(reterr_field, "hostname", reterr_msg, why);
+	if (c->max_minor && (c->max_minor < 11 || c->max_minor > 15))
+		return config_fail(reterr_field, "max_minor", reterr_msg,
+				   "the producer speaks relayd protocol 2.11 to 2.15");
+	return 0;
+}
+
 int ctflive_producer_new(const struct ctflive_producer_config *c, struct ctflive_producer **ret)
 {
 	struct ctflive_producer *p;
@@ -150,16 +198,12 @@ int ctflive_producer_new(const struct ctflive_producer_config *c, struct ctflive
 	uint16_t cp, dp;
 	int family, r;
 
-	if (!c || !ret || !is_name(c->session_name, CL_RELAYD_NAME_MAX))
-		return -EINVAL;
-	if (c->max_minor && (c->max_minor < 11 || c->max_minor > 15))
+	if (!ret || ctflive_producer_config_check(c, NULL, NULL) < 0)
 		return -EINVAL;
 	r = url_parse(c->url, host, sizeof(host), &cp, &dp, &family, NULL);
 	if (r < 0)
 		return r;
 	if (c->hostname) {
-		if (!is_name(c->hostname, CL_RELAYD_HOST_NAME_MAX))
-			return -EINVAL;
 		snprintf(hn, sizeof(hn), "%s", c->hostname);
 	} else if (gethostname(hn, sizeof(hn)) < 0 || !is_name(hn, CL_RELAYD_HOST_NAME_MAX)) {
 		snprintf(hn, sizeof(hn), "localhost");
@@ -251,8 +295,8 @@ static int check_ok(struct ctflive_producer *p, uint32_t cmd, size_t off)
 		return cl_prod_fail(p, -EPROTO, "short reply to %s", cl_relayd_cmd_name(cmd));
 	code = cl_load_be32(p->sync_rep + off);
 	if (code != CL_LTTNG_OK)
-		return cl_prod_fail(p, -EPROTO, "the relay refused %s (status %u)",
-				    cl_relayd_cmd_name(cmd), code);
+		return cl_prod_fail(p, -EPROTO, "the relay refused %s: %s", cl_relayd_cmd_name(cmd),
+				    cl_relayd_status_words(cmd, code));
 	return 0;
 }
 
@@ -274,8 +318,8 @@ static int add_relay_stream(struct ctflive_producer *p, const char *channel, con
 		return r;
 	cl_relayd_rx_status_stream(p->sync_rep, &handle, &code);
 	if (code != CL_LTTNG_OK)
-		return cl_prod_fail(p, -EPROTO, "the relay refused stream '%s/%s' (status %u)",
-				    path, channel, code);
+		return cl_prod_fail(p, -EPROTO, "the relay refused stream '%s/%s': %s", path,
+				    channel, cl_relayd_status_words(CL_RELAYD_ADD_STREAM, code));
 	*ret_handle = handle;
 	/* a metadata stream alone is not announced: babeltrace2 2.0 attached
 	 * to a trace without data streams never finds the ones added later */
@@ -450,8 +494,9 @@ int ctflive_producer_connect(struct ctflive_producer *p)
 		return r;
 	cl_relayd_rx_create_session(p->sync_rep, &p->session_id, &code, &plen);
 	if (code != CL_LTTNG_OK)
-		return cl_prod_fail(p, -EPROTO, "the relay refused session '%s' (status %u)",
-				    p->session_name, code);
+		return cl_prod_fail(p, -EPROTO, "the relay refused session '%s' (host '%s'): %s",
+				    p->session_name, p->hostname,
+				    cl_relayd_status_words(CL_RELAYD_CREATE_SESSION, code));
 	if (plen == 0 || p->sync_rep[16 + plen - 1] != '\0')
 		return cl_prod_fail(p, -EPROTO, "malformed CREATE_SESSION reply");
 	snprintf(p->out_path, sizeof(p->out_path), "%s", (const char *)p->sync_rep + 16);
@@ -1008,10 +1053,14 @@ static int data_pending_round(struct ctflive_producer *p)
 	for (size_t i = 0; i < p->nstreams; i++) {
 		struct ctflive_producer_stream *st = p->streams[i];
 
-		if (!st->added || !st->has_packet || st->closed)
+		/* every stream, also one that sent nothing (last net_seq_num
+		 * all ones): the relay counts a stream not asked about as
+		 * pending until it is closed */
+		if (!st->added || st->closed)
 			continue;
 		wb = cl_wbuf_make(buf, sizeof(buf));
-		(void)cl_relayd_tx_u64_pair(&wb, st->handle, st->next_seq - 1);
+		(void)cl_relayd_tx_u64_pair(&wb, st->handle,
+					    st->has_packet ? st->next_seq - 1 : UINT64_MAX);
 		r = cl_prod_request(p, CL_RELAYD_DATA_PENDING, buf, wb.pos);
 		if (r < 0)
 			return r;

@@ -4,6 +4,7 @@
  * (relayd-protocol.md §2, §5). Every integer big-endian, structs packed.
  */
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "relayd-tx.h"
@@ -186,4 +187,41 @@ void cl_relayd_rx_create_session(const uint8_t *rep, uint64_t *ret_session_id, u
 	*ret_session_id = cl_load_be64(rep);
 	*ret_code = cl_load_be32(rep + 8);
 	*ret_path_len = cl_load_be32(rep + 12);
+}
+
+const char *cl_relayd_status_words(uint32_t cmd, uint32_t code)
+{
+	static _Thread_local char unknown[64];
+
+	switch (code) {
+	case CL_LTTNG_OK:
+		return "LTTNG_OK (status 10)";
+	case CL_LTTNG_ERR_UNK:
+		return "the request failed on the relay or names a stream it does not know "
+		       "(LTTNG_ERR_UNK, status 11; the relay's log says why)";
+	case CL_LTTNG_ERR_FATAL:
+		if (cmd == CL_RELAYD_CREATE_SESSION)
+			return "the relay cannot create the session: it refuses the session or "
+			       "host name, or cannot create the session's directory below its "
+			       "output directory (LTTNG_ERR_FATAL, status 25; the relay's log "
+			       "says which)";
+		return "fatal error on the relay (LTTNG_ERR_FATAL, status 25; the relay's log "
+		       "says why)";
+	case CL_LTTNG_ERR_NOMEM:
+		return "the relay is out of memory or cannot create the trace chunk "
+		       "(LTTNG_ERR_NOMEM, status 26)";
+	case CL_LTTNG_ERR_INVALID:
+		return "invalid request: a bad chunk name or an unknown stream "
+		       "(LTTNG_ERR_INVALID, status 97)";
+	case CL_LTTNG_ERR_INVALID_PROTOCOL:
+		return "protocol error: the relay does not accept this request at the "
+		       "negotiated protocol version (LTTNG_ERR_INVALID_PROTOCOL, status 152)";
+	case CL_LTTNG_ERR_FILE_CREATION_ERROR:
+		return "the relay cannot create a trace file (LTTNG_ERR_FILE_CREATION_ERROR, "
+		       "status 153)";
+	default:
+		snprintf(unknown, sizeof(unknown), "status %u (not one the relay protocol uses)",
+			 code);
+		return unknown;
+	}
 }

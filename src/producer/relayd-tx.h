@@ -53,4 +53,9 @@ void cl_relayd_rx_status_stream(const uint8_t *rep, uint64_t *ret_handle, uint32
 void cl_relayd_rx_create_session(const uint8_t *rep, uint64_t *ret_session_id, uint32_t *ret_code,
 				 uint32_t *ret_path_len);
 
+/* §0.1: what relay status `code` in the reply to `cmd` means, in words,
+ * with the status name and number. Static string (a thread-local buffer
+ * for a code it does not know: valid until the next call). */
+const char *cl_relayd_status_words(uint32_t cmd, uint32_t code);
+
 #endif

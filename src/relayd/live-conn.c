@@ -19,7 +19,7 @@
 #include "macro.h"
 
 #define MAX_VIEWERS 1024
-#define OUT_KEEP    (1u << 20) /* reply buffer kept between replies, bytes */
+#define OUT_KEEP    (64u << 10) /* reply buffer kept between replies, bytes */
 
 /*
  * Viewers that connect and stall must not lock the others out: until its

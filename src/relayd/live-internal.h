@@ -32,7 +32,11 @@ struct vstream {
 	 * it), and answered like an unknown id.
 	 */
 	bool done;
+	bool is_metadata;
+	bool no_hold;            /* requests about it are never held (hold_allowed()) */
 	struct session *session; /* borrowed: attached, outlives us */
+	struct vattach *att;     /* borrowed: the attachment of `session`, outlives us */
+	uint64_t meta_handle;    /* handle of its trace's metadata stream */
 	uint64_t next_entry;     /* index entry to hand out next */
 	uint64_t cur_gen;        /* segment of the last index handed out */
 	uint64_t pkt_offset;     /* bytes: the packet of the last index handed out, */
@@ -46,6 +50,8 @@ struct vstream {
 struct vattach {
 	struct cl_list_node node; /* in viewer->attached */
 	struct session *session;  /* ref (session->viewer_refs) */
+	size_t n_live;            /* its viewer streams not done */
+	size_t n_live_data;       /* same, data streams only */
 };
 
 struct viewer {
@@ -57,6 +63,15 @@ struct viewer {
 	uint64_t id;
 	struct cl_list attached; /* struct vattach */
 	struct cl_list streams;  /* struct vstream */
+	/*
+	 * The same viewer streams by handle: open addressing, linear probing,
+	 * vmap_cap a power of two (0: none yet), at most 3/4 full. Requests
+	 * name streams by handle; a viewer of 10 000 streams must not scan.
+	 */
+	struct vstream **vmap;
+	size_t vmap_cap, vmap_n;
+	size_t n_unsent; /* viewer streams whose record was not sent yet */
+	size_t n_done;   /* viewer streams done (kept while their relay stream exists) */
 	uint8_t rx[CL_LIVE_CMD_HDR_SIZE + 32];
 	size_t rx_have, rx_need;
 	uint32_t cmd;
@@ -67,6 +82,7 @@ struct viewer {
 	uint64_t wait_id;       /* its stream or session id */
 	uint64_t wait_gen;      /* sum of the attached sessions' live_gen when last looked at */
 	uint64_t wait_deadline; /* CLOCK_MONOTONIC ns: answered as it stands then */
+	uint64_t wait_ns;       /* the hold bound of the request being held, ns */
 };
 
 struct live {

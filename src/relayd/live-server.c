@@ -17,20 +17,23 @@
  * - Index entries whose offset is all ones (packets lost in transit, DESIGN
  *   point 4) are skipped; the viewer sees the packet_seq_num gap.
  * - Requests are read without blocking, per connection; each reply is
- *   built whole and written with one send.
+ *   built whole and written with one send, but for a packet's bytes, which
+ *   are sent from the file as the viewer reads them (cmd_get_packet()).
  * - A request whose answer would only say "nothing yet" (GET_NEXT_INDEX:
  *   RETRY; GET_METADATA: NO_NEW before any metadata; GET_NEW_STREAMS: no
  *   stream at all for that session) is held instead of answered, and
  *   answered exactly as it then stands once something is published for the
  *   viewer (an index, a beacon, metadata, a stream, a close) or the hold
- *   bound passed (HOLD_MS, off by default: see there). babeltrace2 sleeps 100 ms after every such
- * answer; holding removes that poll delay. While a request is held nothing more is read from that
- * viewer (replies keep their order); other viewers and the producers are served as usual.
+ *   bound passed (the live timer period and a margin: see HOLD_MARGIN_PCT). babeltrace2 sleeps 100
+ * ms after every such answer; holding removes that poll delay. While a request is held nothing more
+ * is read from that viewer (replies keep their order); other viewers and the producers are served
+ * as usual.
  *
  * This file holds the viewer commands; connections are live-conn.c's (see
  * live-internal.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,26 +52,39 @@
 #include "relay.h"
 
 #define MAX_PACKET_REPLY   (64u << 20) /* bytes of one GET_PACKET reply */
-/* Bytes of send queues all viewers together may hold: past it, GET_PACKET
- * answers RETRY (viewers that do not read their replies hold them). */
-#define MAX_VIEWERS_HELD   (256u << 20)
-#define MAX_METADATA_REPLY (1u << 20) /* bytes of one GET_METADATA reply */
+#define MAX_METADATA_REPLY (1u << 20)  /* bytes of one GET_METADATA reply */
 
 /*
- * Longest hold of a request that has nothing new to answer, milliseconds:
- * see live_answer_waiting(). 0: requests are never held (the default).
- * CTFLIVE_RELAYD_HOLD_MS (0 to 10000) in the relay's environment sets it.
+ * Longest hold of a request that has nothing new to answer: see
+ * live_answer_waiting(). Requests are not held unless the relay's
+ * environment says so: CTFLIVE_RELAYD_HOLD_MS=N (1 to 10000) holds every
+ * request up to N ms; CTFLIVE_RELAYD_HOLD_MS=timer up to the session's live
+ * timer period plus HOLD_MARGIN_PCT percent (every timer tick publishes
+ * something for each stream, an index or a beacon, so a held request is
+ * answered at the next tick), except requests about per-process buffer
+ * streams ("ust/pid/" paths).
  *
- * Off by default because of babeltrace2 2.0.4: it reads NEW_STREAM only on
- * OK replies, so a per-process buffer stream announced (ADD_STREAM) after
- * the relay received another stream's packet whose events are later than
- * the new stream's first events is learnt too late by a viewer that keeps
- * up with the relay, which then fails ("message older than the last one").
- * A viewer that sleeps 100 ms between polls usually learns of it in time.
- * The race is the producer's (the relay cannot know of a stream before
- * ADD_STREAM); holding only makes the viewer fast enough to hit it.
+ * Off by default: with the timer bound `ctflive view` is far slower
+ * (bench/live, 2-core machine under load, 100 ms timer: p50 0.5-1.9 s,
+ * p99 2-4.3 s, against 70-101 and 160-200 ms not held; 1 s timer: p50 4 s
+ * against 0.56 s; not analysed yet: its live source asks idle streams
+ * one at a time). babeltrace2 2.0.4 gains little (100 ms timer, 10 viewers: p50 77
+ * against 100-110 ms, p99 about the same).
+ *
+ * Per-process buffers: babeltrace2 2.0.4 reads NEW_STREAM only on OK
+ * index replies and fails when a stream it learns of later has a message
+ * older than one it already printed ("Message's timestamp is less than
+ * lttng-live's message iterator's last returned timestamp", or, for a
+ * stream without a beacon yet, a cycles-to-ns overflow on INT64_MIN). A
+ * process that starts while another one's packets are being read is such
+ * a stream: a viewer that never waits reaches the other process's newer
+ * packets before it learns of the new one. Measured with
+ * test_live_per_pid_short_lived: 1 failure in 20 runs held (150 ms), none
+ * in 20 not held. Per-user and kernel buffers keep the set of streams of
+ * a trace fixed while it runs.
  */
-#define HOLD_MS 0
+#define HOLD_MARGIN_PCT 10
+#define HOLD_MAX_MS     10000
 
 /* How a request may be held. */
 enum hold {
@@ -79,12 +95,34 @@ enum hold {
 
 #define HELD 1 /* returned by a command that did not answer */
 
-static uint64_t hold_ns(void);
+#define HOLD_TIMER (-1) /* hold_env_ms(): the session's live timer and a margin */
+
+static long hold_env_ms(void);
 
 /* How a new request may be held (not at all when the hold is 0 ms). */
 static enum hold first_hold(void)
 {
-	return hold_ns() > 0 ? HOLD_NEW : HOLD_NEVER;
+	return hold_env_ms() != 0 ? HOLD_NEW : HOLD_NEVER;
+}
+
+/* The longest hold of a request about session s, ns (0: not held). */
+static uint64_t hold_ns(const struct session *s)
+{
+	long env = hold_env_ms();
+	uint64_t ms100; /* hundredths of a millisecond */
+
+	if (env != HOLD_TIMER)
+		return (uint64_t)env * 1000000u;
+	ms100 = (uint64_t)s->live_timer / 10 * (100 + HOLD_MARGIN_PCT) / 100;
+	return CL_MIN(ms100, (uint64_t)HOLD_MAX_MS * 100) * 10000u;
+}
+
+/* The command about session s does not answer: held (live_dispatch()),
+ * unless its bound is 0. */
+static bool held(struct viewer *v, const struct session *s)
+{
+	v->wait_ns = hold_ns(s);
+	return v->wait_ns > 0;
 }
 
 /* ---- replies ---- */
@@ -126,17 +164,79 @@ static struct vattach *find_attach(struct viewer *v, uint64_t session_id)
 	return NULL;
 }
 
+/* ---- the viewer's streams by handle (viewer->vmap) ---- */
+
+static size_t vmap_home(uint64_t handle, size_t cap)
+{
+	return (size_t)((handle * 0x9E3779B97F4A7C15u) >> 32) & (cap - 1);
+}
+
 static struct vstream *find_vstream(struct viewer *v, uint64_t handle)
 {
-	struct cl_list_node *n;
+	if (!v->vmap_cap)
+		return NULL;
+	for (size_t i = vmap_home(handle, v->vmap_cap);; i = (i + 1) & (v->vmap_cap - 1)) {
+		struct vstream *vs = v->vmap[i];
 
-	cl_list_for_each (n, &v->streams) {
-		struct vstream *vs = cl_container_of(n, struct vstream, node);
-
-		if (vs->handle == handle)
+		if (!vs || vs->handle == handle)
 			return vs;
 	}
-	return NULL;
+}
+
+static void vmap_put(struct vstream **map, size_t cap, struct vstream *vs)
+{
+	size_t i = vmap_home(vs->handle, cap);
+
+	while (map[i])
+		i = (i + 1) & (cap - 1);
+	map[i] = vs;
+}
+
+/* Adds vs (its handle not in the map yet). 0 or -ENOMEM. */
+static int vmap_add(struct viewer *v, struct vstream *vs)
+{
+	if ((v->vmap_n + 1) * 4 > v->vmap_cap * 3) {
+		size_t cap = v->vmap_cap ? v->vmap_cap * 2 : 16;
+		struct vstream **map;
+
+		if (cap > SIZE_MAX / 2 / sizeof(*map))
+			return -ENOMEM;
+		map = calloc(cap, sizeof(*map));
+		if (!map)
+			return -ENOMEM;
+		for (size_t i = 0; i < v->vmap_cap; i++)
+			if (v->vmap[i])
+				vmap_put(map, cap, v->vmap[i]);
+		free(v->vmap);
+		v->vmap = map;
+		v->vmap_cap = cap;
+	}
+	vmap_put(v->vmap, v->vmap_cap, vs);
+	v->vmap_n++;
+	return 0;
+}
+
+/* Removes vs (backward-shift deletion: no tombstones). */
+static void vmap_del(struct viewer *v, struct vstream *vs)
+{
+	size_t mask = v->vmap_cap - 1, i, j;
+
+	if (!v->vmap_cap)
+		return;
+	for (i = vmap_home(vs->handle, v->vmap_cap); v->vmap[i] != vs; i = (i + 1) & mask)
+		if (!v->vmap[i])
+			return;
+	for (j = (i + 1) & mask; v->vmap[j]; j = (j + 1) & mask) {
+		size_t k = vmap_home(v->vmap[j]->handle, v->vmap_cap);
+
+		/* Moved to the hole at i unless its home lies cyclically in (i, j]. */
+		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
+			v->vmap[i] = v->vmap[j];
+			i = j;
+		}
+	}
+	v->vmap[i] = NULL;
+	v->vmap_n--;
 }
 
 /* The viewer stream of `handle` if it is still being served, else NULL. */
@@ -173,107 +273,205 @@ static void vstream_set_cur(struct vstream *vs, struct segment *sg)
 	vs->has_index = true;
 }
 
-static void vstream_release(struct vstream *vs)
+/* vs is no longer served: its attachment counts one stream less. */
+static void vstream_unlive(struct vstream *vs)
+{
+	vs->att->n_live--;
+	if (!vs->is_metadata)
+		vs->att->n_live_data--;
+}
+
+static void vstream_release(struct viewer *v, struct vstream *vs)
 {
 	cl_list_remove(&vs->node);
+	vmap_del(v, vs);
+	if (!vs->sent)
+		v->n_unsent--;
+	if (vs->done)
+		v->n_done--;
+	else
+		vstream_unlive(vs);
 	if (vs->st) {
 		struct segment *cur = vstream_cur_segment(vs);
 
 		if (cur)
 			segment_unpin(cur);
-		vs->st->viewer_refs--;
+		if (--vs->st->viewer_refs == 0)
+			v->live->relay->collect_streams = true;
 	}
 	free(vs);
 }
 
 /* Ends a viewer stream for good (HUP or final metadata ERR given). */
-static void vstream_finish(struct vstream *vs)
+static void vstream_finish(struct viewer *v, struct vstream *vs)
 {
 	struct segment *cur = vstream_cur_segment(vs);
 
 	if (cur)
 		segment_unpin(cur);
-	vs->st->viewer_refs--;
+	if (--vs->st->viewer_refs == 0)
+		v->live->relay->collect_streams = true;
 	vs->st = NULL;
 	vs->done = true;
+	v->n_done++;
+	vstream_unlive(vs);
+	if (!vs->sent)
+		v->n_unsent--;
 	vs->sent = true;
 }
 
-static struct stream *trace_metadata(struct session *s, uint64_t trace_id)
+/* A trace of a session and its published metadata stream. */
+struct trace_meta {
+	uint64_t trace_id, handle;
+};
+
+/* The published metadata streams of `s`, one per trace (few: one per trace,
+ * not per stream). 0 or -ENOMEM; *ret owned by the caller. */
+static int trace_metas(struct session *s, struct trace_meta **ret, size_t *ret_n)
 {
+	struct trace_meta *tm = NULL;
+	size_t n_tm = 0, cap = 0;
 	struct cl_list_node *n;
 
 	cl_list_for_each (n, &s->streams) {
 		struct stream *st = cl_container_of(n, struct stream, node);
+		size_t i;
 
-		if (st->trace_id == trace_id && st->is_metadata && st->published)
-			return st;
+		if (!st->is_metadata || !st->published)
+			continue;
+		for (i = 0; i < n_tm && tm[i].trace_id != st->trace_id; i++)
+			;
+		if (i < n_tm)
+			continue; /* the first one of the trace counts */
+		if (cl_grow(&tm, &cap, n_tm + 1) < 0) {
+			free(tm);
+			return -ENOMEM;
+		}
+		tm[n_tm++] = (struct trace_meta){ .trace_id = st->trace_id, .handle = st->handle };
 	}
-	return NULL;
+	*ret = tm;
+	*ret_n = n_tm;
+	return 0;
+}
+
+/* Releases the finished viewer streams of `s` whose relay stream is gone:
+ * they are kept only while it exists. One pass over the relay's streams. */
+static int release_gone(struct viewer *v, struct session *s)
+{
+	struct relay *relay = v->live->relay;
+	struct cl_list_node *n, *tmp;
+	uint64_t *set;
+	size_t cap = 16, count = 0;
+
+	cl_list_for_each (n, &relay->streams)
+		count++;
+	while (cap < count * 2)
+		cap *= 2;
+	set = calloc(cap, sizeof(*set)); /* handles + 1: 0 is an empty slot */
+	if (!set)
+		return -ENOMEM;
+	cl_list_for_each (n, &relay->streams) {
+		uint64_t h = cl_container_of(n, struct stream, global_node)->handle + 1;
+		size_t i = vmap_home(h, cap);
+
+		while (set[i] && set[i] != h)
+			i = (i + 1) & (cap - 1);
+		set[i] = h;
+	}
+	cl_list_for_each_safe (n, tmp, &v->streams) {
+		struct vstream *vs = cl_container_of(n, struct vstream, node);
+		size_t i;
+
+		if (!vs->done || vs->session != s)
+			continue;
+		for (i = vmap_home(vs->handle + 1, cap); set[i] && set[i] != vs->handle + 1;
+		     i = (i + 1) & (cap - 1))
+			;
+		if (!set[i])
+			vstream_release(v, vs);
+	}
+	free(set);
+	return 0;
+}
+
+/* Whether requests about relay stream st may be held: not for per-process
+ * buffers unless CTFLIVE_RELAYD_HOLD_MS says so (see HOLD_MARGIN_PCT). */
+static bool hold_allowed(const struct stream *st)
+{
+	return hold_env_ms() != HOLD_TIMER || strncmp(st->pathname, "ust/pid/", 8) != 0;
 }
 
 /*
- * Creates the viewer streams this viewer lacks for session `s`: every
- * published stream of a trace whose metadata stream is published, all of a
- * trace or none. `seek_last` starts data streams after what is already
- * published (closed streams are then skipped: nothing new can come).
+ * Creates the viewer streams this viewer lacks for its attached session
+ * a->session: every published stream of a trace whose metadata stream is
+ * published, all of a trace or none. `seek_last` starts data streams after
+ * what is already published (closed streams are then skipped: nothing new
+ * can come). O(streams of the session + traces x their metadata streams).
  */
-static int create_vstreams(struct viewer *v, struct session *s, bool seek_last)
+static int create_vstreams(struct viewer *v, struct vattach *a, bool seek_last)
 {
-	struct cl_list_node *n, *tmp;
+	struct session *s = a->session;
+	struct trace_meta *tm;
+	struct cl_list_node *n;
+	size_t n_tm;
+	int r = 0;
 
-	/* Finished viewer streams are kept only while their relay stream exists. */
-	cl_list_for_each_safe (n, tmp, &v->streams) {
-		struct vstream *vs = cl_container_of(n, struct vstream, node);
-
-		if (vs->done && vs->session == s && !stream_find_any(v->live->relay, vs->handle))
-			vstream_release(vs);
-	}
+	if (v->n_done && release_gone(v, s) < 0)
+		return -ENOMEM;
+	if (trace_metas(s, &tm, &n_tm) < 0)
+		return -ENOMEM;
 	cl_list_for_each (n, &s->streams) {
 		struct stream *st = cl_container_of(n, struct stream, node);
 		struct vstream *vs;
+		size_t i;
 
-		if (!st->published || find_vstream(v, st->handle) ||
-		    !trace_metadata(s, st->trace_id))
+		if (!st->published || find_vstream(v, st->handle))
+			continue;
+		for (i = 0; i < n_tm && tm[i].trace_id != st->trace_id; i++)
+			;
+		if (i == n_tm)
 			continue;
 		if (seek_last && st->closed && !st->is_metadata)
 			continue;
 		vs = calloc(1, sizeof(*vs));
-		if (!vs)
-			return -ENOMEM;
-		vs->st = st;
+		if (!vs) {
+			r = -ENOMEM;
+			break;
+		}
 		vs->handle = st->handle;
+		if (vmap_add(v, vs) < 0) {
+			free(vs);
+			r = -ENOMEM;
+			break;
+		}
+		vs->st = st;
+		vs->is_metadata = st->is_metadata;
+		vs->no_hold = !hold_allowed(st);
 		vs->session = s;
+		vs->att = a;
+		vs->meta_handle = tm[i].handle;
 		vs->next_entry = seek_last ? st->published_entries : 0;
 		st->viewer_refs++;
+		a->n_live++;
+		if (!vs->is_metadata)
+			a->n_live_data++;
+		v->n_unsent++;
 		cl_list_append(&v->streams, &vs->node);
 	}
-	return 0;
+	free(tm);
+	return r;
 }
 
 static bool has_unsent_streams(struct viewer *v)
 {
-	struct cl_list_node *n;
-
-	cl_list_for_each (n, &v->streams) {
-		if (!cl_container_of(n, struct vstream, node)->sent)
-			return true;
-	}
-	return false;
+	return v->n_unsent > 0;
 }
 
 static struct vstream *metadata_vstream(struct viewer *v, const struct vstream *data)
 {
-	struct cl_list_node *n;
+	struct vstream *vs = find_vstream(v, data->meta_handle);
 
-	cl_list_for_each (n, &v->streams) {
-		struct vstream *vs = cl_container_of(n, struct vstream, node);
-
-		if (!vs->done && vs->st->is_metadata && vs->session == data->session &&
-		    vs->st->trace_id == data->st->trace_id)
-			return vs;
-	}
-	return NULL;
+	return vs && !vs->done && vs->is_metadata ? vs : NULL;
 }
 
 /* Flags for a GET_NEXT_INDEX reply about `vs` (computed on every reply kind). */
@@ -299,7 +497,7 @@ static int put_stream_records(struct viewer *v, struct session *s, uint32_t stat
 	OUT_ENCODE(v, CL_LIVE_STREAMS_REPLY_SIZE,
 		   attach_reply ? cl_live_attach_reply_encode(&wb_, &hdr)
 				: cl_live_new_streams_reply_encode(&wb_, &hdr));
-	if (status != CL_LIVE_ATTACH_OK)
+	if (status != CL_LIVE_ATTACH_OK || !v->n_unsent)
 		return 0;
 	cl_list_for_each (n, &v->streams) {
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
@@ -315,6 +513,7 @@ static int put_stream_records(struct viewer *v, struct session *s, uint32_t stat
 			       vs->st->channel_name);
 		OUT_ENCODE(v, CL_LIVE_STREAM_SIZE, cl_live_stream_encode(&wb_, &rec));
 		vs->sent = true;
+		v->n_unsent--;
 		hdr.streams_count++;
 	}
 	/* The count is that of the records written, by construction. */
@@ -429,40 +628,22 @@ static int cmd_attach(struct viewer *v, struct cl_rbuf *rb)
 	a->session = s;
 	s->viewer_refs++;
 	cl_list_append(&v->attached, &a->node);
-	if (create_vstreams(v, s, req.seek == CL_LIVE_SEEK_LAST) < 0)
+	if (create_vstreams(v, a, req.seek == CL_LIVE_SEEK_LAST) < 0)
 		return -ENOMEM;
 	log_debug("%s: attached session %llu", v->sock.peer, (unsigned long long)s->id);
 	return put_stream_records(v, s, CL_LIVE_ATTACH_OK, true);
 }
 
-/* True once the producer is gone and this viewer has nothing left to read of `s`. */
-static bool session_drained(struct viewer *v, struct session *s)
+/* True once the producer is gone and this viewer has nothing left to read of a's session. */
+static bool session_drained(const struct vattach *a)
 {
-	struct cl_list_node *n;
-
-	if (!s->connection_closed)
-		return false;
-	cl_list_for_each (n, &v->streams) {
-		struct vstream *vs = cl_container_of(n, struct vstream, node);
-
-		if (vs->session == s && !vs->done && !vs->st->is_metadata)
-			return false;
-	}
-	return true;
+	return a->session->connection_closed && a->n_live_data == 0;
 }
 
-/* True while this viewer has no stream of `s` being served or to announce. */
-static bool no_stream_of(struct viewer *v, const struct session *s)
+/* True while this viewer has no stream of a's session being served or to announce. */
+static bool no_stream_of(const struct vattach *a)
 {
-	struct cl_list_node *n;
-
-	cl_list_for_each (n, &v->streams) {
-		struct vstream *vs = cl_container_of(n, struct vstream, node);
-
-		if (vs->session == s && !vs->done)
-			return false;
-	}
-	return true;
+	return a->n_live == 0;
 }
 
 static int get_new_streams(struct viewer *v, uint64_t id, enum hold hold)
@@ -471,12 +652,13 @@ static int get_new_streams(struct viewer *v, uint64_t id, enum hold hold)
 
 	if (!a)
 		return put_stream_records(v, NULL, CL_LIVE_NEW_STREAMS_ERR, false);
-	if (create_vstreams(v, a->session, false) < 0)
+	if (create_vstreams(v, a, false) < 0)
 		return put_stream_records(v, NULL, CL_LIVE_NEW_STREAMS_ERR, false);
-	if (!has_unsent_streams(v) && session_drained(v, a->session))
+	if (!has_unsent_streams(v) && session_drained(a))
 		return put_stream_records(v, NULL, CL_LIVE_NEW_STREAMS_HUP, false);
 	/* "OK, 0 streams" while none exists: babeltrace2 polls it. */
-	if (hold == HOLD_NEW && no_stream_of(v, a->session) && !a->session->connection_closed)
+	if (hold == HOLD_NEW && no_stream_of(a) && !a->session->connection_closed &&
+	    held(v, a->session))
 		return HELD;
 	return put_stream_records(v, a->session, CL_LIVE_NEW_STREAMS_OK, false);
 }
@@ -540,6 +722,12 @@ static int get_next_index(struct viewer *v, uint64_t id, enum hold hold)
 		return put_index(v, &ix);
 	}
 
+	if (st->parked && vs->next_entry < st->published_entries &&
+	    stream_use(v->live->relay, st) < 0) {
+		/* Its files cannot be reopened now (out of descriptors): later. */
+		ix.status = CL_LIVE_INDEX_RETRY;
+		return put_index(v, &ix);
+	}
 	while (vs->next_entry < st->published_entries) {
 		struct segment *sg = stream_segment_of(st, vs->next_entry);
 		int r;
@@ -574,9 +762,13 @@ static int get_next_index(struct viewer *v, uint64_t id, enum hold hold)
 
 	drained = st->published_entries == st->index_entries;
 	memset(&ix, 0, offsetof(struct cl_live_index, status));
-	if (drained && (st->closed || vs->session->connection_closed)) {
+	/* HUP only once the stream is closed: after its producer's control
+	 * connection ends, a stream still waits for the data of the indexes it
+	 * received (session_connection_closed()); entries still to come are
+	 * not counted in index_entries yet. */
+	if (drained && st->closed) {
 		ix.status = CL_LIVE_INDEX_HUP;
-		vstream_finish(vs);
+		vstream_finish(v, vs);
 	} else if (drained && st->has_beacon) {
 		ix.status = CL_LIVE_INDEX_INACTIVE;
 		ix.timestamp_end = st->beacon_ts_end;
@@ -584,7 +776,8 @@ static int get_next_index(struct viewer *v, uint64_t id, enum hold hold)
 	} else {
 		/* RETRY stalls the viewer whatever its other streams have: held
 		 * until this stream has something or the deadline. */
-		if (hold != HOLD_NEVER && ix.flags == 0)
+		if (hold != HOLD_NEVER && ix.flags == 0 && !vs->no_hold &&
+		    (hold == HOLD_WOKEN || held(v, vs->session)))
 			return HELD;
 		ix.status = CL_LIVE_INDEX_RETRY;
 	}
@@ -606,51 +799,77 @@ static int put_packet_error(struct viewer *v)
 	return 0;
 }
 
+static int put_packet_status(struct viewer *v, uint32_t status)
+{
+	struct cl_live_packet_reply rep = { .status = status };
+
+	OUT_ENCODE(v, CL_LIVE_PACKET_REPLY_SIZE, cl_live_packet_reply_encode(&wb_, &rep));
+	return 0;
+}
+
+/*
+ * The reply's header is queued; the packet's bytes are sent from the file
+ * (sock_queue_file()) as the viewer reads them, never held in memory: a
+ * viewer that asks for a large packet and does not read costs the relay a
+ * descriptor, not the packet.
+ */
 static int cmd_get_packet(struct viewer *v, struct cl_rbuf *rb)
 {
 	struct cl_live_get_packet req;
 	struct cl_live_packet_reply rep = { .status = CL_LIVE_PACKET_OK };
 	struct segment *sg = NULL;
 	struct vstream *vs;
-	uint8_t *data;
+	int fd = -1, r;
 
 	if (cl_live_get_packet_decode(rb, &req) < 0)
 		return -EPROTO;
 	vs = find_live_vstream(v, req.stream_id);
+	if (vs && vs->st->parked && stream_use(v->live->relay, vs->st) < 0)
+		return put_packet_status(v, CL_LIVE_PACKET_RETRY); /* out of descriptors */
 	if (vs)
 		sg = vstream_cur_segment(vs);
 	/* Only published bytes of the file of the last index handed out (kept
 	 * open for this viewer even if a clear or the ring removed the file),
 	 * within the packet that index describes: a viewer cannot make the
-	 * relay read and hold more than the packet it was given. */
+	 * relay read more than the packet it was given. */
 	if (!sg || sg->data_fd < 0 || req.len > MAX_PACKET_REPLY || req.offset > sg->synced_size ||
 	    req.len > sg->synced_size - req.offset || req.offset < vs->pkt_offset ||
 	    req.offset - vs->pkt_offset > vs->pkt_len ||
 	    req.len > vs->pkt_len - (req.offset - vs->pkt_offset))
 		return put_packet_error(v);
-	if (v->sock.set->out_held + req.len > MAX_VIEWERS_HELD) {
-		struct cl_live_packet_reply retry = { .status = CL_LIVE_PACKET_RETRY };
-
-		OUT_ENCODE(v, CL_LIVE_PACKET_REPLY_SIZE, cl_live_packet_reply_encode(&wb_, &retry));
-		return 0;
+	if (req.len > 0) {
+		fd = fcntl(sg->data_fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			/* Out of descriptors for now: the viewer asks again. */
+			log_debug("%s: GET_PACKET: no descriptor (%s), RETRY", v->sock.peer,
+				  strerror(errno));
+			return put_packet_status(v, CL_LIVE_PACKET_RETRY);
+		}
 	}
-
 	rep.len = req.len;
-	data = out_reserve(v, CL_LIVE_PACKET_REPLY_SIZE + (size_t)req.len);
-	if (!data) {
-		viewer_close(v, "out of memory");
-		return -ENOMEM;
-	}
-	if (req.len > 0 &&
-	    cl_pread_full(sg->data_fd, data + CL_LIVE_PACKET_REPLY_SIZE, req.len, req.offset) < 0)
-		return put_packet_error(v);
 	{
-		struct cl_wbuf wb = cl_wbuf_make(data, CL_LIVE_PACKET_REPLY_SIZE);
+		uint8_t *p = out_reserve(v, CL_LIVE_PACKET_REPLY_SIZE);
+		struct cl_wbuf wb;
 
-		if (cl_live_packet_reply_encode(&wb, &rep) < 0)
+		if (!p) {
+			if (fd >= 0)
+				close(fd);
+			viewer_close(v, "out of memory");
+			return -ENOMEM;
+		}
+		wb = cl_wbuf_make(p, CL_LIVE_PACKET_REPLY_SIZE);
+		if (cl_live_packet_reply_encode(&wb, &rep) < 0) {
+			if (fd >= 0)
+				close(fd);
 			return -EPROTO;
+		}
+		sock_commit(&v->sock, CL_LIVE_PACKET_REPLY_SIZE);
 	}
-	sock_commit(&v->sock, CL_LIVE_PACKET_REPLY_SIZE + (size_t)req.len);
+	if (fd >= 0) {
+		r = sock_queue_file(&v->sock, fd, req.offset, req.len);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -676,15 +895,17 @@ static int get_metadata(struct viewer *v, uint64_t id, enum hold hold)
 	st = vs->st;
 	sg = st->n_segs ? &st->segs[st->n_segs - 1] : NULL;
 	if (!sg || sg->gone || vs->metadata_sent >= st->metadata_published) {
-		if ((st->closed || vs->session->connection_closed) && vs->no_new_given) {
+		/* Ended only once all it received is published (or never will be). */
+		if ((st->closed || vs->session->connection_closed) && vs->no_new_given &&
+		    (st->metadata_published >= st->complete_size || st->session->sync_error)) {
 			/* Once closed: one NO_NEW after the last bytes, then ERR (§2.7). */
-			vstream_finish(vs);
+			vstream_finish(v, vs);
 			return put_metadata_status(v, CL_LIVE_METADATA_ERR);
 		}
 		/* NO_NEW before any metadata: babeltrace2 polls it. (NO_NEW after
 		 * bytes ends its fetch loop: answered at once.) */
 		if (hold == HOLD_NEW && vs->metadata_sent == 0 && !st->closed &&
-		    !vs->session->connection_closed)
+		    !vs->session->connection_closed && !vs->no_hold && held(v, vs->session))
 			return HELD;
 		vs->no_new_given = true;
 		return put_metadata_status(v, CL_LIVE_METADATA_NO_NEW);
@@ -725,7 +946,7 @@ static void detach(struct viewer *v, struct vattach *a)
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
 
 		if (vs->session == a->session)
-			vstream_release(vs);
+			vstream_release(v, vs);
 	}
 	a->session->viewer_refs--;
 	cl_list_remove(&a->node);
@@ -765,23 +986,26 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t hold_ns(void)
+/* CTFLIVE_RELAYD_HOLD_MS: milliseconds, HOLD_TIMER, or 0 (unset or invalid). */
+static long hold_env_ms(void)
 {
-	static long ms = -1;
+	static long ms = -2;
 
-	if (ms < 0) {
+	if (ms == -2) {
 		const char *e = getenv("CTFLIVE_RELAYD_HOLD_MS");
 		char *end;
 
-		ms = HOLD_MS;
-		if (e && *e) {
+		ms = 0;
+		if (e && !strcmp(e, "timer")) {
+			ms = HOLD_TIMER;
+		} else if (e && *e) {
 			long x = strtol(e, &end, 10);
 
-			if (*end == '\0' && x >= 0 && x <= 10000)
+			if (*end == '\0' && x >= 0 && x <= HOLD_MAX_MS)
 				ms = x;
 		}
 	}
-	return (uint64_t)ms * 1000000u;
+	return ms;
 }
 
 /* Changes whenever something is published for one of v's sessions. */
@@ -877,7 +1101,7 @@ void live_viewer_stop_waiting(struct viewer *v)
  * An INACTIVE equal to the last one given is not held: measured, holding
  * it did not lower babeltrace2's latency, and it delayed ctflive view,
  * which asks every idle stream in turn for a newer beacon.
- * The deadline (CTFLIVE_RELAYD_HOLD_MS) bounds how long a viewer waits for
+ * The deadline (hold_ns()) bounds how long a viewer waits for
  * a "nothing yet" answer, while every publication (each live-timer tick
  * brings one per stream: an index or a beacon) wakes it at once. Measured
  * (bench/live, 100 ms timer, babeltrace2): a bound below the timer period
@@ -936,7 +1160,7 @@ static int start_waiting(struct viewer *v, uint64_t id)
 	v->wait_cmd = v->cmd;
 	v->wait_id = id;
 	v->wait_gen = viewer_gen(v);
-	v->wait_deadline = now_ns() + hold_ns();
+	v->wait_deadline = now_ns() + v->wait_ns;
 	cl_list_append(&l->waiting, &v->wait_node);
 	/* Only the peer's hang-up is polled meanwhile. */
 	sock_hold(&v->sock, EPOLLRDHUP);
@@ -992,7 +1216,10 @@ void live_viewer_release(struct viewer *v)
 	while (!cl_list_empty(&v->attached))
 		detach(v, cl_container_of(v->attached.head.next, struct vattach, node));
 	while (!cl_list_empty(&v->streams))
-		vstream_release(cl_container_of(v->streams.head.next, struct vstream, node));
+		vstream_release(v, cl_container_of(v->streams.head.next, struct vstream, node));
+	free(v->vmap);
+	v->vmap = NULL;
+	v->vmap_cap = v->vmap_n = 0;
 }
 
 void live_streams_published(struct relay *relay, struct session *s)
@@ -1002,7 +1229,9 @@ void live_streams_published(struct relay *relay, struct session *s)
 	cl_list_for_each (n, &relay->live->viewers.socks) {
 		struct viewer *v = cl_container_of(n, struct viewer, sock.node);
 
-		if (!v->sock.closed && find_attach(v, s->id) && create_vstreams(v, s, false) < 0)
+		struct vattach *a = v->sock.closed ? NULL : find_attach(v, s->id);
+
+		if (a && create_vstreams(v, a, false) < 0)
 			viewer_close(v, "out of memory");
 	}
 	session_touch(s); /* held GET_NEW_STREAMS look again */

@@ -24,6 +24,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef CTFLIVE_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -54,6 +55,44 @@ struct listener {
 };
 
 static struct listener *listeners; /* the three of main(), for the tick */
+
+/*
+ * Kept open (on /dev/null) for one purpose: out of descriptors, it is
+ * closed to accept a pending connection and close it at once, so that the
+ * peer learns it was refused instead of waiting in the listen backlog.
+ */
+static int reserve_fd = -1;
+
+static bool out_of_fds(int r)
+{
+	return r == -EMFILE || r == -ENFILE;
+}
+
+/* Out of descriptors: accepts one pending connection of `l` and closes it. */
+static void refuse_one(struct listener *l)
+{
+	static uint64_t refused, last_log_s;
+	struct timespec now;
+	int fd;
+
+	if (reserve_fd < 0)
+		return;
+	close(reserve_fd);
+	fd = accept4(l->watch.fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		refused++;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((uint64_t)now.tv_sec != last_log_s) {
+			last_log_s = (uint64_t)now.tv_sec;
+			log_warning("out of file descriptors: a connection on port %u was closed "
+				    "at once (%llu so far; no idle stream left to close; raise "
+				    "'ulimit -Hn')",
+				    l->port, (unsigned long long)refused);
+		}
+	}
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
 
 /* A listening URL, checked by parse_url() and resolved by bind_listener(). */
 struct listen_url {
@@ -275,11 +314,18 @@ static void listener_cb(struct cl_watch *w, uint32_t events)
 	int r;
 
 	(void)events;
-	if (l->kind == LISTEN_LIVE)
-		r = live_accept(l->relay, w->fd);
-	else
-		r = conn_accept(l->relay, w->fd,
-				l->kind == LISTEN_CONTROL ? CONN_CONTROL : CONN_DATA);
+	for (int tries = 0; tries < 2; tries++) {
+		if (l->kind == LISTEN_LIVE)
+			r = live_accept(l->relay, w->fd);
+		else
+			r = conn_accept(l->relay, w->fd,
+					l->kind == LISTEN_CONTROL ? CONN_CONTROL : CONN_DATA);
+		/* Out of descriptors: idle streams' files are closed to make room. */
+		if (!out_of_fds(r) || stream_park_idle(l->relay, 16) == 0)
+			break;
+	}
+	if (out_of_fds(r))
+		refuse_one(l);
 	if (r < 0 && !l->paused) {
 		/* Pending connections stay queued: stop polling the listener (it
 		 * would wake up at once, forever) and retry at the next tick. */
@@ -482,6 +528,9 @@ static void before_sleep(void *userdata)
 
 static void tick(void *userdata)
 {
+	struct relay *relay = userdata;
+
+	relay->collect_streams = true; /* e.g. a data connection left a packet */
 	publish_tick(userdata);
 	nats_pub_tick(userdata);
 	for (int i = 0; listeners && i < 3; i++) {
@@ -854,7 +903,8 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return 1;
-	(void)sock_raise_fd_limit();
+	relay.max_active = sock_max_active_streams(sock_raise_fd_limit());
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	/* From here on, every exit goes through `out`, which frees what exists. */
 	for (int i = 0; i < 3; i++)
@@ -863,6 +913,8 @@ int main(int argc, char **argv)
 	cl_list_init(&relay.sessions);
 	cl_list_init(&relay.streams);
 	cl_list_init(&relay.chunks);
+	cl_list_init(&relay.active);
+	cl_list_init(&relay.pdirs);
 	sock_set_init(&relay.conns, RELAY_MAX_CONNECTIONS, "connections");
 	cl_list_init(&relay.markers);
 	relay.allow_clear = !o.disallow_clear;
@@ -996,6 +1048,8 @@ out:
 	if (relay.output_fd >= 0)
 		close(relay.output_fd);
 	stream_table_free(&relay);
+	if (reserve_fd >= 0)
+		close(reserve_fd);
 	cl_loop_free(relay.loop);
 	return ret;
 }

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -430,8 +431,11 @@ static void batch_done(struct cl_sync_job *job, int result)
 	}
 	r = publish_commit(&batch_ops, b, result);
 	s->sync_in_flight = false;
-	for (size_t k = 0; k < b->n_streams; k++)
+	for (size_t k = 0; k < b->n_streams; k++) {
 		b->streams[k].st->sync_in_flight = false;
+		if (b->streams[k].st->closed)
+			relay->collect_streams = true; /* relay_collect() frees it */
+	}
 	if (r < 0 && !s->sync_error)
 		session_sync_failed(relay, s, r);
 	batch_free(b);
@@ -483,7 +487,18 @@ static void request_sync(struct relay *relay, struct session *s)
 fail:
 	if (b)
 		batch_free(b);
-	log_warning_errno(r, "session %llu: cannot queue a sync", (unsigned long long)s->id);
+	/* Retried at the next tick; out of descriptors, it may fail for a while. */
+	{
+		static uint64_t last_s;
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((uint64_t)now.tv_sec != last_s) {
+			last_s = (uint64_t)now.tv_sec;
+			log_warning_errno(r, "session %llu: cannot queue a sync (retried)",
+					  (unsigned long long)s->id);
+		}
+	}
 }
 
 /* ---- the relay's entry points ---- */
@@ -548,6 +563,29 @@ void publish_tick(struct relay *relay)
 	cl_list_for_each (n, &relay->sessions) {
 		request_sync(relay, cl_container_of(n, struct session, node));
 	}
+}
+
+bool publish_wait(struct relay *relay)
+{
+	struct publisher *p = relay->publisher;
+	struct cl_list_node *n;
+	struct pollfd pfd;
+	bool any = false;
+
+	if (!p)
+		return false;
+	cl_list_for_each (n, &relay->sessions) {
+		struct session *s = cl_container_of(n, struct session, node);
+
+		request_sync(relay, s); /* what is not covered yet, now */
+		any |= s->sync_in_flight;
+	}
+	if (!any)
+		return false;
+	pfd = (struct pollfd){ .fd = p->watch.fd, .events = POLLIN };
+	if (poll(&pfd, 1, 2000) <= 0)
+		return false;
+	return cl_sync_worker_complete(p->worker) > 0;
 }
 
 bool publish_busy(const struct stream *st)

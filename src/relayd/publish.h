@@ -96,6 +96,15 @@ void publish_tick(struct relay *relay);
  */
 void publish_drop_undurable(struct stream *st);
 
+/*
+ * No room for one more stream's files and every active stream waits for
+ * its sync: queues the syncs not queued yet, then waits (up to 2 s,
+ * blocking the loop) for the oldest to complete and publishes what it
+ * covered, so that its streams become idle (stream_park_idle() may then
+ * close their descriptors). True when a sync completed.
+ */
+bool publish_wait(struct relay *relay);
+
 /* True while a sync may still touch the files of `st` (it must not be freed). */
 bool publish_busy(const struct stream *st);
 

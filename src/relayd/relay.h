@@ -206,6 +206,17 @@ struct stream {
 	unsigned viewer_refs;        /* viewer streams pointing here */
 	uint64_t lost_packets;       /* index entries written with an all-ones offset */
 	/*
+	 * Descriptors (stream_use()): an open stream is either active (its
+	 * files open, in relay->active, least recently used first) or parked:
+	 * idle with all it wrote published, its descriptors closed, the
+	 * locks of its current files released; reopened on demand.
+	 */
+	struct cl_list_node lru_node; /* in relay->active while its files are open */
+	struct pdir *pdir;            /* while parked, and once closed: its directory */
+	bool parked;
+	bool parked_index; /* the index file existed when parked */
+	uint64_t parked_dev, parked_ino, parked_index_dev, parked_index_ino;
+	/*
 	 * Writes batched over one read of a connection, done by stream_flush()
 	 * (stream_flush_all() at the end of each read): the data bytes
 	 * (borrowed from the read buffer) and padding of the packets received,
@@ -280,19 +291,28 @@ struct relay {
 	size_t stream_tab_cap, stream_tab_n;
 	struct stream **wq; /* streams with batched writes (stream.c) */
 	size_t n_wq, cap_wq;
+	bool in_flush;          /* stream_flush_all() runs */
 	struct sock_set conns;  /* control and data connections (conn.c) */
 	struct cl_list markers; /* session markers held (locks.c) */
 	size_t n_sessions;
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
 	struct publisher *publisher; /* owned (publish.c): the sync worker, or NULL */
 	bool allow_clear;
-	uint32_t max_minor;         /* highest relayd and live protocol minor announced (<= 15) */
-	bool sync_publish;          /* publish to viewers only after fdatasync (publish.h) */
-	bool group_by_session;      /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
-	struct live *live;          /* owned: the live viewer server */
-	struct nats_pub *nats;      /* owned (nats-pub.c): --publish, or NULL */
-	bool sessions_stopped;      /* a session's sync failed since the last conn_collect() */
+	uint32_t max_minor;    /* highest relayd and live protocol minor announced (<= 15) */
+	bool sync_publish;     /* publish to viewers only after fdatasync (publish.h) */
+	bool group_by_session; /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
+	struct live *live;     /* owned: the live viewer server */
+	struct nats_pub *nats; /* owned (nats-pub.c): --publish, or NULL */
+	bool sessions_stopped; /* a session's sync failed since the last conn_collect() */
+	/* A stream may have become freeable (closed, last viewer or batch gone,
+	 * or the periodic tick): relay_collect() looks at the streams only then. */
+	bool collect_streams;
 	struct sock_allow allow[3]; /* --allow-from of the control, data and live ports */
+	struct cl_list active;      /* struct stream (lru_node): files open, oldest use first */
+	struct cl_list pdirs;       /* directories of parked streams, shared (stream.c) */
+	size_t n_active;            /* streams in `active` */
+	size_t max_active;          /* past it, idle streams are parked (stream_use()) */
+	uint64_t parks, unparks;    /* streams parked, reopened (counted for the logs) */
 };
 
 /*
@@ -392,5 +412,31 @@ void stream_forget(struct relay *relay, struct stream *st);
 void stream_table_free(struct relay *relay);
 /* Segment holding index entry `entry`, or NULL. */
 struct segment *stream_segment_of(struct stream *st, uint64_t entry);
+/*
+ * Descriptors: a relay may serve more streams than it may hold files open
+ * (RLIMIT_NOFILE). Every use of a stream's files goes through
+ * stream_use(): a parked stream's files are reopened (checked to be the
+ * same files), their write locks taken again from their safe points to the
+ * end (doc/file-formats.md §3), and the stream becomes the most recently
+ * used; when more than relay->max_active streams are active, the least
+ * recently used idle ones are parked first. A stream is parked only when
+ * idle with everything it wrote published (no packet in progress, no sync
+ * in flight, no rotation, not metadata; index halves may wait for their
+ * other half): its locks then cover only bytes not written yet, so
+ * readers lose nothing while it is parked (they find its current files
+ * unlocked and fully published, as after a flush). A closed stream that
+ * viewers still read is parked too (its last file, complete, is reopened
+ * read-only). Parked streams share one descriptor per directory. 0 or
+ * -errno (the stream stays parked).
+ */
+int stream_use(struct relay *relay, struct stream *st);
+/*
+ * Out of descriptors: parks up to `n` idle streams, least recently used
+ * first. Returns how many were parked.
+ */
+size_t stream_park_idle(struct relay *relay, size_t n);
+/* The stream is freed: its directory reference and its place among the
+ * active streams go. */
+void stream_release(struct relay *relay, struct stream *st);
 
 #endif

@@ -268,8 +268,9 @@ void session_connection_closed(struct relay *relay, struct session *s, bool erro
 	}
 }
 
-static void stream_free(struct stream *st)
+static void stream_free(struct relay *relay, struct stream *st)
 {
+	stream_release(relay, st);
 	for (size_t i = 0; i < st->n_segs; i++) {
 		if (st->segs[i].data_fd >= 0)
 			close(st->segs[i].data_fd);
@@ -291,15 +292,21 @@ static void stream_free(struct stream *st)
 void relay_collect(struct relay *relay)
 {
 	struct cl_list_node *n, *tmp, *m, *mtmp;
+	bool streams = relay->collect_streams;
 
+	/* Runs before every sleep of the loop: thousands of streams are not
+	 * scanned at each wake-up, only when one may have become freeable. */
+	relay->collect_streams = false;
 	cl_list_for_each_safe (n, tmp, &relay->sessions) {
 		struct session *s = cl_container_of(n, struct session, node);
 
 		cl_list_for_each_safe (m, mtmp, &s->streams) {
 			struct stream *st = cl_container_of(m, struct stream, node);
 
+			if (!streams)
+				break;
 			if (st->closed && !st->busy && !st->viewer_refs && !publish_busy(st))
-				stream_free(st);
+				stream_free(relay, st);
 		}
 		if (!s->connection_closed || s->n_streams > 0 || s->data_conns > 0 ||
 		    s->viewer_refs > 0 || s->sync_in_flight)
@@ -333,6 +340,7 @@ void relay_shutdown(struct relay *relay)
 		s->viewer_refs = 0;
 		s->sync_in_flight = false;
 	}
+	relay->collect_streams = true;
 	relay_collect(relay);
 	while (!cl_list_empty(&relay->chunks)) {
 		struct chunk *c = cl_container_of(relay->chunks.head.next, struct chunk, node);

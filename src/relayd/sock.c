@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@ void sock_set_init(struct sock_set *set, size_t max, const char *what)
 	set->n = 0;
 	set->max = max;
 	set->out_held = 0;
+	set->files = 0;
 	set->what = what;
 }
 
@@ -75,21 +77,93 @@ static void update_events(struct sock *s)
 		sock_close(s, true, "cannot update poll events");
 }
 
+static void drop_file(struct sock *s)
+{
+	if (s->file_fd < 0)
+		return;
+	close(s->file_fd);
+	s->file_fd = -1;
+	s->file_left = 0;
+	s->set->files--;
+}
+
+int sock_queue_file(struct sock *s, int fd, uint64_t off, uint64_t len)
+{
+	if (s->file_fd >= 0 || off > INT64_MAX || len > INT64_MAX - off) {
+		close(fd);
+		return s->file_fd >= 0 ? -EBUSY : -EINVAL;
+	}
+	if (len == 0) {
+		close(fd);
+		return 0;
+	}
+	s->file_fd = fd;
+	s->file_off = off;
+	s->file_left = len;
+	s->set->files++;
+	return 0;
+}
+
+/*
+ * Sends the queue, then the file range, as far as the socket takes them
+ * (the file: at most SOCK_FILE_BURST bytes per call). 0 when all is sent,
+ * -EAGAIN when bytes remain, -EIO when the file ended early, or the
+ * negative errno of send/sendfile.
+ */
+static int send_pending(struct sock *s)
+{
+	uint64_t burst = SOCK_FILE_BURST;
+	int r;
+
+	if (s->out_off < s->out.len) {
+		r = cl_send_pending(s->watch.fd, s->out.data, s->out.len, &s->out_off);
+		if (r < 0)
+			return r;
+	}
+	while (s->file_left > 0) {
+		off_t off = (off_t)s->file_off;
+		ssize_t n;
+
+		if (burst == 0)
+			return -EAGAIN;
+		n = sendfile(s->watch.fd, s->file_fd, &off,
+			     (size_t)CL_MIN(CL_MIN(s->file_left, burst), (uint64_t)SSIZE_MAX));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		s->file_off += (uint64_t)n;
+		s->file_left -= (uint64_t)n;
+		burst -= CL_MIN(burst, (uint64_t)n);
+	}
+	drop_file(s);
+	return 0;
+}
+
+/* Everything was sent: the queue gives back what it holds past out_keep. */
+static void sent_all(struct sock *s)
+{
+	s->out_off = 0;
+	cl_buf_clear(&s->out);
+	if (s->out.cap > s->out_keep) {
+		s->set->out_held -= s->out.cap;
+		cl_buf_free(&s->out);
+	}
+}
+
 void sock_flush(struct sock *s)
 {
-	int r = cl_send_pending(s->watch.fd, s->out.data, s->out.len, &s->out_off);
+	int r = send_pending(s);
 
 	if (r < 0 && r != -EAGAIN) {
-		sock_close(s, true, "send failed");
+		sock_close(s, true, r == -EIO ? "file shorter than its reply" : "send failed");
 		return;
 	}
-	if (s->out_off == s->out.len) {
-		s->out_off = 0;
-		cl_buf_clear(&s->out);
-		if (s->out.cap > s->out_keep) {
-			s->set->out_held -= s->out.cap;
-			cl_buf_free(&s->out);
-		}
+	if (r == 0) {
+		sent_all(s);
 		if (s->close_after_send) {
 			sock_close(s, true, s->close_why);
 			return;
@@ -131,26 +205,21 @@ bool sock_try_send(struct sock *s)
 
 	if (s->close_after_send)
 		return false; /* sock_flush() sends, then closes */
-	r = cl_send_pending(s->watch.fd, s->out.data, s->out.len, &s->out_off);
+	r = send_pending(s);
 	if (r < 0 && r != -EAGAIN) {
-		sock_close(s, true, "send failed");
+		sock_close(s, true, r == -EIO ? "file shorter than its reply" : "send failed");
 		return false;
 	}
-	if (s->out_off < s->out.len)
+	if (r < 0)
 		return false;
 	/* Still polled for input: nothing to change. */
-	s->out_off = 0;
-	cl_buf_clear(&s->out);
-	if (s->out.cap > s->out_keep) {
-		s->set->out_held -= s->out.cap;
-		cl_buf_free(&s->out);
-	}
+	sent_all(s);
 	return true;
 }
 
 void sock_send_now(struct sock *s)
 {
-	if (sock_sending(s))
+	if (s->out_off < s->out.len)
 		(void)send(s->watch.fd, s->out.data + s->out_off, s->out.len - s->out_off,
 			   MSG_NOSIGNAL | MSG_DONTWAIT);
 }
@@ -190,6 +259,8 @@ int sock_start(struct sock *s, struct sock_set *set, struct cl_loop *loop, int f
 	s->set = set;
 	s->out = (struct cl_buf){ .max = out_max };
 	s->out_keep = out_keep;
+	s->file_fd = -1;
+	s->file_left = 0;
 	s->watch.fd = fd;
 	s->watch.cb = on_event;
 	s->since_ms = s->last_rx_ms = sock_now_ms();
@@ -254,13 +325,16 @@ void sock_close(struct sock *s, bool error, const char *why)
 	cl_loop_del(s->loop, &s->watch);
 	close(s->watch.fd);
 	s->watch.fd = -1;
+	drop_file(s);
 	s->ops->closed(s, error, why);
 }
 
 void sock_release(struct sock *s)
 {
-	if (s->set)
+	if (s->set) {
 		s->set->out_held -= s->out.cap;
+		drop_file(s);
+	}
 	cl_buf_free(&s->out);
 }
 
@@ -289,10 +363,19 @@ void sock_set_close_all(struct sock_set *set, const char *why)
 	sock_set_collect(set);
 }
 
-/* Descriptors a stream holds at most: directory, data and index files, the
- * previous index file, and the duplicates its segment keeps for viewers. */
-#define FDS_PER_STREAM 6
-#define FDS_RESERVED   64 /* listeners, loop, worker, log, a few connections */
+/* Descriptors an active stream holds at most: directory, data and index
+ * files, the duplicates its segment keeps for viewers, and those a sync in
+ * flight holds for its data and index files. */
+#define FDS_PER_STREAM 7
+#define FDS_RESERVED   40 /* listeners, loop, worker, log, a few connections */
+#define MIN_ACTIVE     4
+
+size_t sock_max_active_streams(unsigned long nofile)
+{
+	if (nofile < FDS_RESERVED + MIN_ACTIVE * FDS_PER_STREAM)
+		return MIN_ACTIVE;
+	return (size_t)CL_MIN((nofile - FDS_RESERVED) / FDS_PER_STREAM, (unsigned long)SIZE_MAX);
+}
 
 unsigned long sock_raise_fd_limit(void)
 {
@@ -309,12 +392,13 @@ unsigned long sock_raise_fd_limit(void)
 	}
 	n = rl.rlim_cur == RLIM_INFINITY ? ULONG_MAX : (unsigned long)rl.rlim_cur;
 	if (n < 4096)
-		log_notice("up to %lu open descriptors (the hard limit): room for about %lu "
-			   "streams; raise 'ulimit -Hn' for more",
-			   n, n > FDS_RESERVED ? (n - FDS_RESERVED) / FDS_PER_STREAM : 0);
+		log_notice("up to %lu open descriptors (the hard limit): files of about %zu "
+			   "streams open at once, idle streams' files are closed past that and "
+			   "reopened when used; raise 'ulimit -Hn' for more",
+			   n, sock_max_active_streams(n));
 	else
-		log_info("up to %lu open descriptors: room for about %lu streams", n,
-			 (n - FDS_RESERVED) / FDS_PER_STREAM);
+		log_info("up to %lu open descriptors: files of about %zu streams open at once", n,
+			 sock_max_active_streams(n));
 	return n;
 }
 

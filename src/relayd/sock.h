@@ -11,7 +11,10 @@
  * Reading: when the socket is readable and no reply is waiting to be sent,
  * ops->readable() runs; it reads with sock_recv() as much as it wants
  * (typically until -EAGAIN or a reply is queued). Replies are appended to
- * the send queue (sock_reserve()/sock_commit(), sock_queue()); sock_flush()
+ * the send queue (sock_reserve()/sock_commit(), sock_queue()), optionally
+ * followed by a range of a file (sock_queue_file(): sent with sendfile(2)
+ * as the socket accepts it, never buffered, so what a reply of a large
+ * packet costs the relay does not grow with the packet); sock_flush()
  * sends what it can and polls for EPOLLOUT until the rest is gone. While a
  * reply is pending, nothing more is read from that peer: a peer that does
  * not read its replies stalls only itself.
@@ -63,6 +66,8 @@ struct sock {
 	struct cl_buf out;             /* send queue, owned; out.max bounds one reply */
 	size_t out_off;                /* bytes of `out` already sent */
 	size_t out_keep;               /* capacity kept once the queue is empty, bytes */
+	int file_fd;                   /* owned: file bytes sent after `out`, -1: none */
+	uint64_t file_off, file_left;  /* bytes: where the next file byte is, how many remain */
 	struct sockaddr_storage addr;  /* the peer (set by the owner before sock_start()) */
 	uint64_t since_ms, last_rx_ms; /* sock_now_ms(): started, last byte received */
 };
@@ -115,6 +120,7 @@ struct sock_set {
 	struct cl_list socks;
 	size_t n, max;
 	size_t out_held;  /* bytes allocated for the send queues of all its sockets */
+	size_t files;     /* sockets sending file bytes (each holds one descriptor) */
 	const char *what; /* "connections", "live viewers": for the refusal warning */
 };
 
@@ -157,10 +163,10 @@ ssize_t sock_recv(struct sock *s, void *buf, size_t n);
 #define SOCK_SCRATCH_SIZE (512u * 1024u)
 uint8_t *sock_scratch(void);
 
-/* True while queued bytes wait to be sent. */
+/* True while queued bytes (of the queue or of a file) wait to be sent. */
 static inline bool sock_sending(const struct sock *s)
 {
-	return s->out_off < s->out.len;
+	return s->out_off < s->out.len || s->file_left > 0;
 }
 
 /*
@@ -171,6 +177,19 @@ uint8_t *sock_reserve(struct sock *s, size_t n);
 void sock_commit(struct sock *s, size_t n);
 /* Appends n bytes to the send queue. 0, -E2BIG (over out_max) or -ENOMEM. */
 int sock_queue(struct sock *s, const void *buf, size_t n);
+
+/*
+ * Sends `len` bytes of file `fd` from offset `off` after what the send
+ * queue holds (the reply's header), with sendfile(2), at most
+ * SOCK_FILE_BURST bytes per wake-up so that one fast reader does not hold
+ * the loop. `fd` is taken over (closed once sent, or with the socket), even
+ * on error; the caller passes a duplicate whose bytes in that range stay
+ * as they are (published packets). A file found shorter than announced
+ * closes the socket (the reply cannot be completed). At most one file range
+ * per socket at a time. 0, or -EBUSY when one is already queued.
+ */
+#define SOCK_FILE_BURST (1u << 20)
+int sock_queue_file(struct sock *s, int fd, uint64_t off, uint64_t len);
 
 /*
  * A request of this peer is held: its owner answers it later (sock_flush()
@@ -198,7 +217,8 @@ bool sock_try_send(struct sock *s);
 
 /* Sends what it can of the queue; closes the socket on a send error. */
 void sock_flush(struct sock *s);
-/* Best effort: one non-blocking send of the queue, whatever remains is dropped. */
+/* Best effort: one non-blocking send of the queue (not of a file range),
+ * whatever remains is dropped. */
 void sock_send_now(struct sock *s);
 
 /*
@@ -217,6 +237,10 @@ void sock_release(struct sock *s);
  * 4096 descriptors, else at info level. Returns the limit in force.
  */
 unsigned long sock_raise_fd_limit(void);
+
+/* How many streams may keep their files open under a limit of `nofile`
+ * descriptors (relay->max_active, see stream_use()); at least 4. */
+size_t sock_max_active_streams(unsigned long nofile);
 
 /* Frees every closed socket of the set (ops->free). */
 void sock_set_collect(struct sock_set *set);

@@ -49,6 +49,13 @@ static bool stream_is_indexed(const struct stream *st)
 }
 
 static int stream_flush(struct stream *st);
+static bool fds_exhausted(int r);
+static void make_room(struct relay *relay);
+static void close_fd(int *fd);
+struct pdir;
+static struct pdir *pdir_get(struct relay *relay, int *fd);
+static bool all_published(const struct stream *st);
+static bool park(struct relay *relay, struct stream *st);
 
 static void tracefile_name(const struct stream *st, uint64_t n, char *buf, size_t cap)
 {
@@ -292,6 +299,10 @@ int stream_flush_all(struct relay *relay)
 {
 	int r = 0;
 
+	if (relay->in_flush)
+		return 0; /* the outer call goes on with the list */
+	relay->in_flush = true;
+
 	/* Streams may queue again while flushed (a packet's end writes an
 	 * index entry): they are appended and flushed in turn. */
 	for (size_t i = 0; i < relay->n_wq; i++) {
@@ -310,6 +321,7 @@ int stream_flush_all(struct relay *relay)
 		}
 	}
 	relay->n_wq = 0;
+	relay->in_flush = false;
 	return r;
 }
 
@@ -411,6 +423,10 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 
 	if (st->session->sync_error)
 		return st->session->sync_error;
+	/* Only now are its files needed (a control half alone needs none). */
+	r = stream_use(st->session->relay, st);
+	if (r < 0)
+		return r;
 	if (gen == st->gen || offset == CL_INDEX_LOST_OFFSET) {
 		if (st->index_fd < 0) {
 			if (st->dir_fd < 0)
@@ -629,6 +645,7 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	if (r < 0)
 		return r;
 
+	make_room(relay);
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
@@ -645,11 +662,14 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	st->pathname = strdup(path);
 	cl_list_node_init(&st->node);
 	cl_list_node_init(&st->global_node);
+	cl_list_node_init(&st->lru_node);
 	if (!st->channel_name || !st->pathname) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	r = cl_mkdir_beneath(s->current_chunk->dir_fd, path, &st->dir_fd);
+	if (fds_exhausted(r) && stream_park_idle(relay, 8) > 0)
+		r = cl_mkdir_beneath(s->current_chunk->dir_fd, path, &st->dir_fd);
 	if (r < 0)
 		goto fail;
 	r = chunk_note_top_entry(s->current_chunk, path);
@@ -659,6 +679,8 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 		legacy_session_dir(relay, s, path);
 	tracefile_name(st, 0, name, sizeof(name));
 	r = cl_lock_create_file(st->dir_fd, name, NULL, 0, &st->data_fd);
+	if (fds_exhausted(r) && stream_park_idle(relay, 8) > 0)
+		r = cl_lock_create_file(st->dir_fd, name, NULL, 0, &st->data_fd);
 	if (r < 0)
 		goto fail;
 	st->gen = 1;
@@ -682,6 +704,8 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	relay->next_stream_handle++;
 	cl_list_append(&s->streams, &st->node);
 	cl_list_append(&relay->streams, &st->global_node);
+	cl_list_append(&relay->active, &st->lru_node);
+	relay->n_active++;
 	s->n_streams++;
 	*ret = st;
 	return 0;
@@ -864,6 +888,9 @@ int stream_set_rotation(struct relay *relay, struct stream *st, struct chunk *ne
 		return r;
 	if (st->rotation_pending)
 		return -EPROTO; /* a second rotation while one is pending */
+	r = stream_use(relay, st);
+	if (r < 0)
+		return r;
 	st->rotation_pending = true;
 	st->rotation_to_chunk = new_chunk != NULL;
 	st->rotation_chunk = new_chunk ? chunk_ref(new_chunk) : NULL;
@@ -927,6 +954,9 @@ int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq
 	(void)padding_size;
 	if (st->is_metadata)
 		return -EPROTO;
+	r = stream_use(relay, st);
+	if (r < 0)
+		return r;
 	/* What may switch files or end the stream works on written files. */
 	if ((st->rotation_pending || st->tracefile_size > 0 || st->close_requested) &&
 	    (st->n_wv || st->n_ended)) {
@@ -1184,6 +1214,35 @@ static void drop_empty_metadata(struct stream *st)
 			   (unsigned long long)st->session->id, st->pathname, st->channel_name);
 }
 
+/*
+ * A closed stream with everything published: with no viewer it is freed
+ * before the loop sleeps, and its descriptors are closed now (their locks
+ * go with them: the files are complete), so that a burst of CLOSE_STREAM
+ * does not run out of descriptors first; viewers still reading it find
+ * its last file parked (reopened read-only when they ask).
+ */
+static void drop_descriptors_if_done(struct relay *relay, struct stream *st)
+{
+	if (!all_published(st))
+		return;
+	if (st->viewer_refs) {
+		/* Short of descriptors: its last file is parked at once. */
+		if (relay->n_active >= relay->max_active && !st->parked && !st->is_metadata &&
+		    st->n_segs > 0 && st->segs[st->n_segs - 1].data_fd >= 0 &&
+		    !st->segs[st->n_segs - 1].gone && st->pdir) {
+			for (size_t i = 0; i < st->n_segs; i++)
+				st->segs[i].released = true;
+			(void)park(relay, st);
+		}
+		return;
+	}
+	for (size_t i = 0; i < st->n_segs; i++) {
+		close_fd(&st->segs[i].data_fd);
+		close_fd(&st->segs[i].index_fd);
+		st->segs[i].released = true;
+	}
+}
+
 void stream_close(struct relay *relay, struct stream *st)
 {
 	if (st->closed)
@@ -1191,6 +1250,13 @@ void stream_close(struct relay *relay, struct stream *st)
 	(void)stream_flush(st);
 	if (st->closed)
 		return; /* a packet's end in that batch closed it */
+	/*
+	 * A parked stream has no packet in progress: its files are reopened
+	 * only when index halves are pending (lost-packet entries, packets
+	 * without an entry cut); viewers reopen its last file when they ask.
+	 */
+	if (st->parked && st->n_pending > 0)
+		(void)stream_use(relay, st);
 	if (stream_is_indexed(st) && st->dir_fd >= 0)
 		(void)write_lost_before(st, 0, true);
 	(void)stream_flush(st);
@@ -1204,9 +1270,11 @@ void stream_close(struct relay *relay, struct stream *st)
 	if (st->prev_index_fd >= 0)
 		close(st->prev_index_fd);
 	st->prev_index_fd = -1;
-	if (st->dir_fd >= 0)
-		close(st->dir_fd);
-	st->dir_fd = -1;
+	/* Viewers still reading it: its directory is kept to reopen its last file. */
+	if (st->dir_fd >= 0 && st->viewer_refs > 0 && !st->pdir)
+		st->pdir = pdir_get(relay, &st->dir_fd);
+	close_fd(&st->dir_fd);
+	drop_descriptors_if_done(relay, st);
 	if (st->chunk)
 		chunk_unref(relay, st->chunk);
 	st->chunk = NULL;
@@ -1214,6 +1282,7 @@ void stream_close(struct relay *relay, struct stream *st)
 		chunk_unref(relay, st->rotation_chunk);
 	st->rotation_chunk = NULL;
 	st->closed = true;
+	relay->collect_streams = true;
 	session_touch(st->session);
 	if (st->lost_packets)
 		log_warning("session %llu: stream %llu ('%s/%s'): %llu packets lost in transit, "
@@ -1233,4 +1302,354 @@ struct segment *stream_segment_of(struct stream *st, uint64_t entry)
 			return sg;
 	}
 	return NULL;
+}
+
+/* ---- descriptors: parking idle streams ---- */
+
+/* A directory parked streams share: one descriptor for all of its streams. */
+struct pdir {
+	struct cl_list_node node; /* in relay->pdirs */
+	uint64_t dev, ino;
+	int fd; /* owned, O_PATH */
+	unsigned refs;
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void file_id(int fd, uint64_t *dev, uint64_t *ino)
+{
+	struct stat sb;
+
+	*dev = *ino = 0;
+	if (fstat(fd, &sb) == 0) {
+		*dev = sb.st_dev;
+		*ino = sb.st_ino;
+	}
+}
+
+/* A reference on the shared entry of directory *fd, which is taken (closed
+ * when an entry exists, else kept by the new entry). NULL: no memory, *fd
+ * untouched. */
+static struct pdir *pdir_get(struct relay *relay, int *fd)
+{
+	struct cl_list_node *n;
+	struct pdir *d;
+	uint64_t dev, ino;
+
+	file_id(*fd, &dev, &ino);
+	cl_list_for_each (n, &relay->pdirs) {
+		d = cl_container_of(n, struct pdir, node);
+		if (d->dev == dev && d->ino == ino) {
+			d->refs++;
+			close_fd(fd);
+			return d;
+		}
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->dev = dev;
+	d->ino = ino;
+	d->fd = *fd;
+	d->refs = 1;
+	*fd = -1;
+	cl_list_append(&relay->pdirs, &d->node);
+	return d;
+}
+
+static void pdir_put(struct pdir **dp)
+{
+	struct pdir *d = *dp;
+
+	*dp = NULL;
+	if (!d || --d->refs > 0)
+		return;
+	cl_list_remove(&d->node);
+	close(d->fd);
+	free(d);
+}
+
+/* Everything written is published (and no sync may still touch it). */
+static bool all_published(const struct stream *st)
+{
+	if (st->sync_in_flight || st->published_entries != st->index_entries ||
+	    (st->is_metadata && st->metadata_published != st->complete_size))
+		return false;
+	for (size_t i = 0; i < st->n_segs; i++)
+		if (!st->segs[i].gone && st->segs[i].synced_size != st->segs[i].size)
+			return false;
+	return true;
+}
+
+/* Idle with everything written published: its locks cover nothing written.
+ * A closed stream: its last file is open for viewers only. */
+static bool parkable(const struct stream *st)
+{
+	const struct segment *sg;
+
+	/* Batched writes (and the counts they will move) still to come. */
+	if (st->queued || st->n_wv || st->n_ended || st->idx_q.len)
+		return false;
+	if (st->parked || st->is_metadata || st->busy || st->n_segs == 0 || !all_published(st))
+		return false;
+	for (size_t i = 0; i < st->n_segs; i++)
+		if (st->segs[i].gone)
+			return false;
+	sg = &st->segs[st->n_segs - 1];
+	if (st->closed)
+		return st->pdir && sg->data_fd >= 0;
+	if (st->prev_index_fd >= 0 || st->rotation_pending || st->data_fd < 0 || st->dir_fd < 0 ||
+	    !st->chunk || st->session->sync_error)
+		return false;
+	/* Index halves waiting for their other half: their entries go to the
+	 * current index file once it comes (the packet's bytes are published). */
+	for (size_t i = 0; i < st->n_pending; i++)
+		if (st->pending[i].has_data && st->pending[i].gen != st->gen)
+			return false;
+	return sg->gen == st->gen && !sg->released && sg->data_fd >= 0 &&
+	       sg->size == st->file_size && sg->data_unlocked == sg->size &&
+	       sg->synced_entries == sg->n_entries && (st->index_fd >= 0) == (sg->index_fd >= 0) &&
+	       (sg->index_fd < 0 ||
+		sg->index_unlocked == cl_index_entry_pos(sg->n_entries, st->index_entry_size));
+}
+
+/* Closes the descriptors of st's last file (and st's own, if open). */
+static bool park(struct relay *relay, struct stream *st)
+{
+	struct segment *sg = &st->segs[st->n_segs - 1];
+
+	if (!st->pdir) {
+		st->pdir = pdir_get(relay, &st->dir_fd);
+		if (!st->pdir)
+			return false;
+	}
+	file_id(sg->data_fd, &st->parked_dev, &st->parked_ino);
+	st->parked_index = sg->index_fd >= 0;
+	if (st->parked_index)
+		file_id(sg->index_fd, &st->parked_index_dev, &st->parked_index_ino);
+	/*
+	 * Released explicitly: a viewer's reply being sent from the file holds
+	 * a duplicate (sock_queue_file()), which would keep the lock alive
+	 * (and make taking it again on the reopened file fail).
+	 */
+	(void)cl_lock_release(sg->data_fd, sg->data_unlocked);
+	(void)cl_lock_release(sg->index_fd, sg->index_unlocked);
+	close_fd(&sg->data_fd);
+	close_fd(&sg->index_fd);
+	close_fd(&st->data_fd);
+	close_fd(&st->index_fd);
+	close_fd(&st->dir_fd);
+	st->parked = true;
+	if (st->lru_node.next != &st->lru_node) {
+		cl_list_remove(&st->lru_node);
+		relay->n_active--;
+	}
+	if (relay->parks++ == 0)
+		log_notice("more streams than descriptors for their files (%zu open at once): "
+			   "closing idle streams' files, reopened when used",
+			   relay->max_active);
+	return true;
+}
+
+size_t stream_park_idle(struct relay *relay, size_t n)
+{
+	struct cl_list_node *node, *tmp;
+	size_t done = 0;
+
+	cl_list_for_each_safe (node, tmp, &relay->active) {
+		struct stream *st = cl_container_of(node, struct stream, lru_node);
+
+		if (done >= n)
+			break;
+		if (parkable(st) && park(relay, st))
+			done++;
+	}
+	return done;
+}
+
+void stream_release(struct relay *relay, struct stream *st)
+{
+	if (st->lru_node.next != &st->lru_node) {
+		cl_list_remove(&st->lru_node);
+		relay->n_active--;
+	}
+	pdir_put(&st->pdir);
+}
+
+/* Out of descriptors (or of the process's share of them). */
+static bool fds_exhausted(int r)
+{
+	return r == -EMFILE || r == -ENFILE;
+}
+
+/* Takes the write lock from `from` to the end again (readers' read locks
+ * are brief and lie before `from`: retried a few times, never waited for). */
+static int relock(int fd, uint64_t from)
+{
+	int r = -EAGAIN;
+
+	for (int i = 0; i < 50 && (r == -EAGAIN || r == -EACCES); i++) {
+		r = cl_lock_try_write(fd, from, 0);
+		if (r == -EAGAIN || r == -EACCES)
+			(void)usleep(1000);
+	}
+	return r;
+}
+
+/*
+ * Opens `name` beneath dirfd (read-write positioned at `size`, or
+ * read-only when size is UINT64_MAX) and checks it is the file parked.
+ */
+static int reopen_file(int dirfd, const char *name, uint64_t size, uint64_t dev, uint64_t ino,
+		       int *ret_fd)
+{
+	bool ro = size == UINT64_MAX;
+	struct stat sb;
+	int fd = openat(dirfd, name, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0)
+		r = -errno;
+	else if ((uint64_t)sb.st_dev != dev || (uint64_t)sb.st_ino != ino ||
+		 (!ro && (uint64_t)sb.st_size != size))
+		r = -ESTALE; /* replaced or cut behind the relay's back */
+	else if (!ro && lseek(fd, (off_t)size, SEEK_SET) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Reopens the last file of a parked stream: to write (open stream) or for
+ * viewers (closed stream). */
+static int unpark(struct stream *st)
+{
+	struct segment *sg = &st->segs[st->n_segs - 1];
+	uint64_t size = st->closed ? UINT64_MAX : sg->size;
+	uint64_t isize =
+		st->closed ? UINT64_MAX : cl_index_entry_pos(sg->n_entries, st->index_entry_size);
+	char name[300], iname[320];
+	int dir = -1, data = -1, index = -1, idir = -1, r = 0;
+
+	if (sg->gone) {
+		/* Deleted meanwhile (a clear): viewers skip it, nothing to reopen. */
+		if (!st->closed)
+			return -ENOENT;
+		st->parked = false;
+		return 0;
+	}
+	tracefile_name(st, sg->tracefile, name, sizeof(name));
+	dir = fcntl(st->pdir->fd, F_DUPFD_CLOEXEC, 0);
+	if (dir < 0)
+		r = -errno;
+	if (r == 0)
+		r = reopen_file(dir, name, size, st->parked_dev, st->parked_ino, &data);
+	if (r == 0 && !st->closed)
+		r = relock(data, sg->data_unlocked);
+	if (r == 0 && st->parked_index) {
+		(void)snprintf(iname, sizeof(iname), "%s.idx", name);
+		r = cl_open_dir_beneath(dir, "index", &idir);
+		if (r == 0)
+			r = reopen_file(idir, iname, isize, st->parked_index_dev,
+					st->parked_index_ino, &index);
+		close_fd(&idir);
+		if (r == 0 && !st->closed)
+			r = relock(index, sg->index_unlocked);
+	}
+	if (r == 0 && st->closed) {
+		/* Viewers only: the segment's own descriptors, no lock. */
+		sg->data_fd = data;
+		sg->index_fd = index;
+		close_fd(&dir);
+		st->parked = false;
+		return 0;
+	}
+	if (r == 0) {
+		sg->data_fd = fcntl(data, F_DUPFD_CLOEXEC, 0);
+		if (sg->data_fd < 0)
+			r = -errno;
+	}
+	if (r == 0 && index >= 0) {
+		sg->index_fd = fcntl(index, F_DUPFD_CLOEXEC, 0);
+		if (sg->index_fd < 0)
+			r = -errno;
+	}
+	if (r < 0) {
+		/* Parked as before: nothing of it stays open (its locks go too). */
+		close_fd(&sg->data_fd);
+		close_fd(&sg->index_fd);
+		close_fd(&data);
+		close_fd(&index);
+		close_fd(&dir);
+		return r;
+	}
+	st->dir_fd = dir;
+	st->data_fd = data;
+	st->index_fd = index;
+	st->parked = false;
+	pdir_put(&st->pdir);
+	return 0;
+}
+
+/*
+ * Before a stream's files are opened: with relay->max_active streams
+ * active, the least recently used idle one is parked; when every active
+ * stream waits for its sync, that sync is waited for (its streams become
+ * idle), so that the streams waiting for a sync never hold more
+ * descriptors than the limit leaves (their batches need some too).
+ */
+static void make_room(struct relay *relay)
+{
+	if (relay->n_active < relay->max_active)
+		return;
+	if (stream_park_idle(relay, relay->n_active + 1 - relay->max_active) > 0)
+		return;
+	if (publish_wait(relay))
+		(void)stream_park_idle(relay, relay->n_active + 1 - relay->max_active);
+}
+
+int stream_use(struct relay *relay, struct stream *st)
+{
+	int r;
+
+	if (!st->parked) {
+		/* Most recently used last. */
+		if (st->lru_node.next != &st->lru_node) {
+			cl_list_remove(&st->lru_node);
+			cl_list_append(&relay->active, &st->lru_node);
+		}
+		return 0;
+	}
+	/* Streams with batched writes cannot be parked: flushed first, so
+	 * that reopening this one can close the files of idle ones. */
+	if (relay->n_wq) {
+		r = stream_flush_all(relay);
+		if (r < 0)
+			return r;
+	}
+	make_room(relay);
+	r = unpark(st);
+	if (fds_exhausted(r) && stream_park_idle(relay, 8) > 0)
+		r = unpark(st);
+	if (fds_exhausted(r) && publish_wait(relay) && stream_park_idle(relay, 8) > 0)
+		r = unpark(st);
+	if (r < 0) {
+		log_warning_errno(r, "session %llu: stream %llu ('%s/%s'): cannot reopen its files",
+				  (unsigned long long)st->session->id,
+				  (unsigned long long)st->handle, st->pathname, st->channel_name);
+		return r;
+	}
+	relay->unparks++;
+	cl_list_append(&relay->active, &st->lru_node);
+	relay->n_active++;
+	return 0;
 }

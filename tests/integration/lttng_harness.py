@@ -441,6 +441,8 @@ class Relay:
         self.ports: RelayPorts | None = None
         # Extra environment of the daemon (e.g. LD_PRELOAD of a fault shim).
         self.extra_env: dict[str, str] = {}
+        # Run in the child before exec (e.g. resource.setrlimit), or None.
+        self.preexec_fn = None
 
     @property
     def ctrl_url(self) -> str:
@@ -464,6 +466,8 @@ class Relay:
         if os.environ.get("CTFLIVE_RELAYD_HOLD_MS"):
             env["CTFLIVE_RELAYD_HOLD_MS"] = os.environ["CTFLIVE_RELAYD_HOLD_MS"]
         argv, kwargs = self.tools.popen(self.user, argv)
+        if self.preexec_fn is not None:
+            kwargs["preexec_fn"] = self.preexec_fn
         log = open(self.log_path, "ab")
         try:
             return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log,

@@ -219,3 +219,74 @@ def test_disconnect_while_held(make_relay, monkeypatch):
         c.close()
         d.close()
     assert relay.alive()
+
+
+@pytest.mark.parametrize("hold", [None, str(HOLD_MS)])
+def test_no_hup_before_the_last_data(make_relay, monkeypatch, hold):
+    """The producer's control connection ends after the SEND_INDEX of a
+    packet whose data has not arrived yet: the stream waits for that data,
+    so a viewer asking meanwhile gets RETRY (or, held, the packet once its
+    data arrives), never HUP before the last packet."""
+    if hold is None:
+        monkeypatch.delenv("CTFLIVE_RELAYD_HOLD_MS", raising=False)
+    else:
+        monkeypatch.setenv("CTFLIVE_RELAYD_HOLD_MS", hold)
+    relay = make_relay("ctflive-relayd", "r")
+    c, d, data_h = _producer(relay, "tail")
+    packets = [rc.make_packet(i * 10, 10, i) for i in range(2)]
+    try:
+        v = lc.LiveConn(relay.ports.live)
+        v.connect()
+        v.create_session()
+        status, streams = v.attach(lc.find_session(v, "tail").id, lc.SEEK_BEGINNING)
+        assert status == lc.ATTACH_OK
+        data = next(x for x in streams if not x.metadata)
+        with v:
+            meta, deadline = b"", time.monotonic() + 10
+            while meta != rc.make_metadata("holdhost") and time.monotonic() < deadline:
+                st, part = v.get_metadata(next(x.id for x in streams if x.metadata))
+                meta += part if st == lc.METADATA_OK else b""
+                time.sleep(0 if part else 0.02)
+            assert meta == rc.make_metadata("holdhost")
+            d.send_packet(data_h, 0, packets[0].data, packets[0].padding)
+            assert c.send_index(data_h, 0, packets[0].index) == rc.LTTNG_OK
+            for _ in range(100):
+                ix = v.get_next_index(data.id)
+                if ix.status == lc.INDEX_OK:
+                    break
+                time.sleep(0.02)
+            assert ix.status == lc.INDEX_OK and ix.offset == 0, ix
+            # The index of packet 1 first, then the producer leaves its
+            # control connection; the data of packet 1 is still to come.
+            assert c.send_index(data_h, 1, packets[1].index) == rc.LTTNG_OK
+            c.close()
+            time.sleep(0.3)  # the relay has seen the control connection end
+            v.send(lc.GET_NEXT_INDEX, lc.enc_u64(data.id))
+            if hold is None:
+                ix = _index(v)
+                assert ix.status == lc.INDEX_RETRY, ix
+            else:
+                assert not _reply_within(v, 0.2)
+            d.send_packet(data_h, 1, packets[1].data, packets[1].padding)
+            if hold is None:
+                for _ in range(100):
+                    ix = v.get_next_index(data.id)
+                    if ix.status != lc.INDEX_RETRY:
+                        break
+                    time.sleep(0.02)
+            else:
+                assert _reply_within(v, HOLD_MS / 1000 + 2)
+                ix = _index(v)
+            assert ix.status == lc.INDEX_OK and ix.offset == 4096, ix
+            st, _f, got = v.get_packet(data.id, ix.offset, ix.packet_size // 8)
+            assert st == lc.PACKET_OK and got == packets[1].data + bytes(packets[1].padding)
+            for _ in range(100):
+                ix = v.get_next_index(data.id)
+                if ix.status != lc.INDEX_RETRY:
+                    break
+                time.sleep(0.02)
+            assert ix.status == lc.INDEX_HUP, ix
+    finally:
+        c.close()
+        d.close()
+    assert relay.alive()

@@ -172,6 +172,35 @@ static void test_config(void **state)
 	assert_null(ctflive_producer_free(NULL));
 }
 
+static void test_config_check(void **state)
+{
+	struct ctflive_producer_config c = { .url = "net://127.0.0.1:1", .session_name = "s" };
+	const char *field = NULL, *why = NULL;
+
+	(void)state;
+	assert_int_equal(ctflive_producer_config_check(&c, &field, &why), 0);
+	c.url = "net://h:0";
+	assert_int_equal(ctflive_producer_config_check(&c, &field, &why), -EINVAL);
+	assert_string_equal(field, "url");
+	assert_non_null(strstr(why, "control port"));
+	c.url = "net://h";
+	c.session_name = "";
+	assert_int_equal(ctflive_producer_config_check(&c, &field, &why), -EINVAL);
+	assert_string_equal(field, "session_name");
+	assert_string_equal(why, "empty");
+	c.session_name = "a/b";
+	assert_int_equal(ctflive_producer_config_check(&c, &field, &why), -EINVAL);
+	assert_non_null(strstr(why, "'/'"));
+	c.session_name = "s";
+	c.hostname = ".h";
+	assert_int_equal(ctflive_producer_config_check(&c, &field, &why), -EINVAL);
+	assert_string_equal(field, "hostname");
+	assert_non_null(strstr(why, "'.'"));
+	c.hostname = NULL;
+	c.max_minor = 16;
+	assert_int_equal(ctflive_producer_config_check(&c, NULL, NULL), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_add_stream_index_data),
 		cmocka_unit_test(test_url),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
