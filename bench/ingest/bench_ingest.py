@@ -1,31 +1,32 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Ingest benchmark: a synthetic consumer sends S streams of packets as fast
-as the relay takes them (data packets in 1 MiB batches, their SEND_INDEX
-pipelined on the control socket, the replies read by a thread as they
-come), then runs data-pending rounds until the relay has everything. Run
-against ctflive-relayd and lttng-relayd 2.13 in the same run, interleaved.
+"""Ingest benchmark: the C load generator (ctflive-loadgen, built with the
+project) plays a session daemon and consumer: S streams of packets sent as
+fast as the relay takes them (many packets per sendmsg on the data socket,
+each packet's SEND_INDEX pipelined on the control socket, at most 16 MiB of
+packets unanswered), then data-pending rounds until the relay has
+everything. Runs against ctflive-relayd and lttng-relayd 2.13 in the same
+run, interleaved.
 
-Reported per relay and packet size: MB/s (10^6 bytes of trace data, packet
-sizes including padding, from the first byte sent to "nothing pending") and
-relay CPU seconds per GB (utime + stime of the relay process, from
-/proc/PID/stat, over the same span); medians with min-max over --reps runs.
-The generator is Python: at 4 KiB packets it may itself limit MB/s on a
-busy machine (CPU-s/GB is the relay's own).
+Reported per relay, stream count and packet size: MB/s (10^6 bytes of trace
+data, packet sizes including padding, from the first byte sent to "nothing
+pending") and relay CPU seconds per GB (utime + stime of the relay process,
+from /proc/PID/stat, over the same span); medians with min-max over --reps
+runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import faulthandler
-import signal
+import json
 import os
+import shutil
+import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -33,116 +34,80 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "tests" / "integration"))
 
 import lttng_harness as h  # noqa: E402
-import relayd_client as rc  # noqa: E402
-
-PAD = 64  # bytes of each packet sent as padding (written by the relay)
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def loadgen_path(build_dir: str) -> Path:
+    exe = Path(build_dir) / "bench" / "ingest" / "ctflive-loadgen"
+    if not exe.exists():
+        sys.exit(f"{exe} not found: build the project first")
+    return exe
 
 
-def run_one(relay, size: int, nstreams: int, total: int, batch: int,
+def run_one(exe: Path, relay, size: int, nstreams: int, total: int,
             strace: str | None = None) -> tuple[float, float]:
-    c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
-    d.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    pid = relay.proc.pid
+    tracer = None
+    if strace:
+        # System calls of every relay thread over the run (setup included:
+        # a few hundred calls against tens of thousands of packets).
+        tracer = subprocess.Popen(["strace", "-c", "-f", "-o", strace, "-p", str(pid)],
+                                  stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
     try:
-        assert c.version()[0] == 2
-        rep = c.create_session(rc.enc_create_session_2_11(f"ing{size}", "benchhost",
-                                                          live_timer=0))
-        assert rep.ret_code == rc.LTTNG_OK
-        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
-        handles = []
-        for i in range(nstreams):
-            hd, ret = c.add_stream(f"chan_{i}", "ust/uid/1000/64-bit")
-            assert ret == rc.LTTNG_OK
-            handles.append(hd)
-        meta, ret = c.add_stream("metadata", "ust/uid/1000/64-bit")
-        assert ret == rc.LTTNG_OK
-        assert c.streams_sent() == rc.LTTNG_OK
-        c.send_metadata(meta, rc.make_metadata("benchhost"), 0)
-        body = bytes(size - PAD)
-        npackets = max(1, total // size // nstreams)
-        seq = 0
-        pid = relay.proc.pid
-        tracer = None
-        if strace:
-            # System calls of every relay thread over the measured span.
-            tracer = subprocess.Popen(["strace", "-c", "-f", "-o", strace, "-p", str(pid)],
-                                      stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
-        cpu0, t0 = cpu_seconds(pid), time.monotonic()
-        bad: list[int] = []
-        replied = [0]
-
-        def read_replies():
-            # Replies are read as they come: SEND_INDEX stays pipelined.
-            left = 4 * npackets * nstreams
-            while left:
-                got = c.sock.recv(min(left, 1 << 16))
-                assert got, "control connection closed"
-                got = got[:len(got) - len(got) % 4] + (
-                    rc.recv_exact(c.sock, 4 - len(got) % 4) if len(got) % 4 else b"")
-                left -= len(got)
-                replied[0] += len(got) // 4
-                bad.extend(x for (x,) in struct.iter_unpack(">I", got) if x != rc.LTTNG_OK)
-
-        reader = threading.Thread(target=read_replies, daemon=True)
-        reader.start()
-        while seq < npackets:
-            # At most 16 MiB of packets whose SEND_INDEX is unanswered (the
-            # relay bounds the data it holds ahead of the indexes).
-            while (seq * nstreams - replied[0]) * size > (16 << 20):
-                time.sleep(0.0002)
-            n = min(batch, npackets - seq)
-            data = []
-            for k in range(seq, seq + n):
-                for hd in handles:
-                    data.append(rc.data_header(hd, k, len(body), PAD))
-                    data.append(body)
-            d.sock.sendall(b"".join(data))
-            msgs = []
-            for k in range(seq, seq + n):
-                for hd in handles:
-                    ix = rc.Index(size * 8, (size - PAD) * 8, k * 1000, k * 1000 + 999, 0, 0,
-                                  0, k)
-                    p = rc.enc_send_index(hd, k, ix, c.minor)
-                    msgs.append(rc.ctrl_header(rc.SEND_INDEX, len(p)) + p)
-            c.sock.sendall(b"".join(msgs))
-            seq += n
-        reader.join()
-        assert bad == [], "SEND_INDEX refused"
-        # The data-pending round, as lttng stop does.
-        deadline = time.monotonic() + 120
-        while True:
-            assert time.monotonic() < deadline, "data still pending"
-            assert c.begin_data_pending(rep.session_id) == rc.LTTNG_OK
-            pending = [c.data_pending(hd, npackets - 1) for hd in handles]
-            assert c.quiescent_control(meta) == rc.LTTNG_OK
-            if c.end_data_pending(rep.session_id) == 0 and not any(pending):
-                break
-            time.sleep(0.001)
-        t1, cpu1 = time.monotonic(), cpu_seconds(pid)
+        out = subprocess.run(
+            [str(exe), "--host", h.LOCALHOST, "--control-port", str(relay.ports.control),
+             "--data-port", str(relay.ports.data), "--streams", str(nstreams),
+             "--packet-size", str(size), "--bytes", str(total), "--relay-pid", str(pid),
+             "--session", f"ing{size}"],
+            check=True, capture_output=True, text=True, timeout=600)
+    except subprocess.CalledProcessError as e:
+        raise RuntimeError(f"loadgen failed: {e.stderr}") from e
+    finally:
         if tracer:
             tracer.send_signal(signal.SIGINT)
             tracer.wait(30)
-            Path(strace).write_text(Path(strace).read_text() +
-                                    f"\npackets: {npackets * nstreams}\n")
-        for hd in handles:
-            assert c.close_stream(hd, npackets - 1) == rc.LTTNG_OK
-        nbytes = npackets * nstreams * size
-        return nbytes / (t1 - t0) / 1e6, (cpu1 - cpu0) / (nbytes / 1e9)
-    finally:
-        c.close()
-        d.close()
+    res = json.loads(out.stdout)
+    if strace:
+        Path(strace).write_text(Path(strace).read_text() + f"\npackets: {res['packets']}\n")
+    return res["mb_s"], res["cpu_s_per_gb"]
+
+
+def loopback_mb_s(total: int) -> float:
+    """Loopback TCP reference: one process sends `total` bytes in 1 MiB
+    writes, another reads them into a 1 MiB buffer and discards them."""
+    ls = socket.socket()
+    ls.bind((h.LOCALHOST, 0))
+    ls.listen(1)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            c = socket.create_connection(ls.getsockname())
+            chunk = bytes(1 << 20)
+            for _ in range(total // len(chunk)):
+                c.sendall(chunk)
+            c.close()
+        finally:
+            os._exit(0)
+    conn, _ = ls.accept()
+    buf = bytearray(1 << 20)
+    got, t0 = 0, time.monotonic()
+    while True:
+        n = conn.recv_into(buf)
+        if not n:
+            break
+        got += n
+    t1 = time.monotonic()
+    os.waitpid(pid, 0)
+    conn.close()
+    ls.close()
+    return got / (t1 - t0) / 1e6
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build-dir", help="build tree (default: $CTFLIVE_BUILD_DIR or ./build)")
     ap.add_argument("--sizes", default="4096,65536,262144", help="packet sizes, bytes")
-    ap.add_argument("--streams", type=int, default=4)
+    ap.add_argument("--streams", default="4,1000", help="stream counts, comma-separated")
     ap.add_argument("--mb", type=int, default=200, help="MB of trace data per run")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--relays", default="ctflive-relayd,lttng-relayd")
@@ -154,41 +119,48 @@ def main() -> int:
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     if args.build_dir:
         os.environ["CTFLIVE_BUILD_DIR"] = args.build_dir
+    build = os.environ.get("CTFLIVE_BUILD_DIR") or str(HERE.parents[1] / "build")
+    exe = loadgen_path(build)
     h.set_child_subreaper()
     ws = h.Workspace(h.test_user(), prefix="ctfl-ingest-")
     sizes = [int(x) for x in args.sizes.split(",")]
+    counts = [int(x) for x in args.streams.split(",")]
     kinds = args.relays.split(",")
     if args.baseline_build:
         kinds.insert(1, "ctflive-relayd@base")
-    res: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    res: dict[tuple[str, int, int], list[tuple[float, float]]] = {}
+    loop: list[float] = []
     try:
         for rep in range(args.reps):
-            for size in sizes:
-                for kind in kinds:
-                    base = kind.endswith("@base")
-                    relay = h.RELAY_KINDS[kind.split("@")[0]](ws, f"{kind[:3]}{size}r{rep}{base}")
-                    extra = args.ctflive_args.split() if kind.startswith("ctflive") else ()
-                    own = os.environ.get("CTFLIVE_BUILD_DIR")
-                    if base:
-                        os.environ["CTFLIVE_BUILD_DIR"] = args.baseline_build
-                    try:
-                        relay.start(extra=extra)
-                    finally:
-                        if own is not None:
-                            os.environ["CTFLIVE_BUILD_DIR"] = own
-                    try:
-                        batch = max(1, (1 << 20) // size // args.streams)
-                        st = (f"{args.strace_dir}/{kind}-{size}-r{rep}.txt"
-                              if args.strace_dir else None)
-                        r = run_one(relay, size, args.streams, args.mb * 1000000, batch, st)
-                    except Exception:
-                        print(f"{kind} log:\n{relay.log()[-3000:]}", file=sys.stderr)
-                        raise
-                    finally:
-                        relay.stop()
-                    res.setdefault((kind, size), []).append(r)
-                    print(f"rep {rep} {kind} {size}: {r[0]:.0f} MB/s, {r[1]:.2f} CPU-s/GB",
-                          file=sys.stderr)
+            loop.append(loopback_mb_s(args.mb * 1000000))
+            for nstreams in counts:
+                for size in sizes:
+                    for kind in kinds:
+                        base = kind.endswith("@base")
+                        relay = h.RELAY_KINDS[kind.split("@")[0]](
+                            ws, f"{kind[:3]}{nstreams}s{size}r{rep}{base}")
+                        extra = args.ctflive_args.split() if kind.startswith("ctflive") else ()
+                        own = os.environ.get("CTFLIVE_BUILD_DIR")
+                        if base:
+                            os.environ["CTFLIVE_BUILD_DIR"] = args.baseline_build
+                        try:
+                            relay.start(extra=extra)
+                        finally:
+                            if own is not None:
+                                os.environ["CTFLIVE_BUILD_DIR"] = own
+                        try:
+                            st = (f"{args.strace_dir}/{kind}-{nstreams}s-{size}-r{rep}.txt"
+                                  if args.strace_dir else None)
+                            r = run_one(exe, relay, size, nstreams, args.mb * 1000000, st)
+                        except Exception:
+                            print(f"{kind} log:\n{relay.log()[-3000:]}", file=sys.stderr)
+                            raise
+                        finally:
+                            relay.stop()
+                            shutil.rmtree(relay.output, ignore_errors=True)
+                        res.setdefault((kind, nstreams, size), []).append(r)
+                        print(f"rep {rep} {kind} {nstreams} streams {size}: {r[0]:.0f} MB/s, "
+                              f"{r[1]:.2f} CPU-s/GB", file=sys.stderr)
     finally:
         ws.cleanup(failed=False)
 
@@ -198,15 +170,17 @@ def main() -> int:
     def fmt2(vals):
         return f"{statistics.median(vals):.2f} ({min(vals):.2f}–{max(vals):.2f})"
 
-    print(f"\n{args.streams} streams, {args.mb} MB per run, {args.reps} runs, "
-          f"{os.cpu_count()} CPUs\n")
-    print("| relay | packet | MB/s median (min–max) | relay CPU-s/GB median (min–max) |")
-    print("|---|---:|---:|---:|")
-    for size in sizes:
-        for kind in kinds:
-            v = res[(kind, size)]
-            print(f"| {kind} | {size // 1024} KiB | {fmt([x[0] for x in v])} "
-                  f"| {fmt2([x[1] for x in v])} |")
+    print(f"\n{args.mb} MB per run, {args.reps} runs, {os.cpu_count()} CPUs; loopback TCP "
+          f"(1 MiB writes, a reader that discards): {fmt(loop)} MB/s\n")
+    print("| relay | streams | packet | MB/s median (min–max) "
+          "| relay CPU-s/GB median (min–max) |")
+    print("|---|---:|---:|---:|---:|")
+    for nstreams in counts:
+        for size in sizes:
+            for kind in kinds:
+                v = res[(kind, nstreams, size)]
+                print(f"| {kind} | {nstreams} | {size // 1024} KiB | {fmt([x[0] for x in v])} "
+                      f"| {fmt2([x[1] for x in v])} |")
     return 0
 
 

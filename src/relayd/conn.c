@@ -6,10 +6,12 @@
  * (conn-ctrl.c), packet headers to conn-data.c, metadata and packet bytes to
  * the stream's files as they arrive (never buffered whole). See conn.h.
  *
- * Reads are sized by cl_relayd_rx_want(), so one read never spans two
- * messages: the bytes read are always consumed before the next read, and a
- * connection keeps no receive buffer beyond a control payload being
- * assembled.
+ * Both sockets are read in large pieces, many messages per recv(): a data
+ * connection up to the scratch buffer (its bytes are always consumed before
+ * the read returns), a control connection up to CTRL_READ bytes, whose
+ * requests are all handled and their replies sent with one send(). When
+ * the replies fill the send queue, the requests left are kept (c->in) and
+ * handled once the queue is sent.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +25,8 @@
 
 #define READ_BUDGET (4u << 20)    /* bytes per wake-up, for fairness */
 #define OUT_CAP     (16u * 1024u) /* bytes: the largest reply is a path plus a few fields */
+#define OUT_BATCH   (OUT_CAP / 2) /* queued reply bytes after which requests wait */
+#define CTRL_READ   (64u * 1024u) /* bytes per control read: many pipelined requests */
 
 /*
  * Peers that hold connections without using them must not lock producers
@@ -106,20 +110,36 @@ static int on_rx_event(struct conn *c, const struct cl_relayd_rx_event *ev)
 	}
 }
 
-/* Feeds n bytes (n may be 0) and handles the events, stopping when a reply is queued. */
+/* Feeds n bytes (n may be 0) and handles the events; returns the bytes consumed. */
 static int feed_events(struct conn *c, const uint8_t *buf, size_t n);
 
-/* Feeds buf to the state machine; body bytes kept from it are written before returning. */
+/* Feeds buf to the state machine; body bytes kept from it are written before
+ * returning. Returns the bytes consumed or -errno. */
 static int feed(struct conn *c, const uint8_t *buf, size_t n)
 {
-	int r = feed_events(c, buf, n);
+	int used = feed_events(c, buf, n), r = 0, f;
 
-	if (r < 0) {
+	if (used < 0) {
 		c->tail = NULL;
 		c->tail_len = 0;
-		return r;
+	} else if (!c->sock.closed) {
+		r = flush_tail(c);
 	}
-	return c->sock.closed ? 0 : flush_tail(c);
+	/* The batched writes borrow from buf: done before it is reused. */
+	f = stream_flush_all(c->relay);
+	if (f < 0)
+		c->write_failed = true; /* replies already queued may promise it */
+	if (used < 0)
+		return used;
+	if (r == 0 && f < 0 && !c->sock.closed)
+		r = f;
+	return r < 0 ? r : used;
+}
+
+/* A control connection stops taking requests while its replies wait. */
+static bool replies_full(const struct conn *c)
+{
+	return c->sock.close_after_send || c->sock.out.len - c->sock.out_off > OUT_BATCH;
 }
 
 static int feed_events(struct conn *c, const uint8_t *buf, size_t n)
@@ -140,14 +160,29 @@ static int feed_events(struct conn *c, const uint8_t *buf, size_t n)
 			return r;
 		used += (size_t)r;
 		if (ev.type == CL_RELAYD_RX_NONE)
-			return 0;
+			return (int)used;
 		r = on_rx_event(c, &ev);
 		if (r < 0)
 			return r;
-		/* Reads are sized to one message: nothing is left behind a reply. */
-		if (c->sock.closed || (sock_sending(&c->sock) && used == n))
-			return 0;
+		if (c->sock.closed || (c->kind == CONN_CONTROL && replies_full(c)))
+			return (int)used;
 	}
+}
+
+/* Handles the kept control requests. Returns > 0 or -errno. */
+static ssize_t receive_kept(struct conn *c)
+{
+	int r = feed(c, c->in.data + c->in_off, c->in.len - c->in_off);
+
+	if (r < 0)
+		return r;
+	c->in_off += (size_t)r;
+	if (c->in_off == c->in.len) {
+		c->in_off = 0;
+		cl_buf_free(&c->in);
+	}
+	c->sock.input_pending = c->in_off < c->in.len;
+	return 1;
 }
 
 /* Reads and handles one piece. Returns bytes read (> 0), 0 at EOF, -EAGAIN or -errno. */
@@ -158,23 +193,26 @@ static ssize_t receive(struct conn *c)
 	ssize_t n;
 	int r;
 
+	if (c->in_off < c->in.len)
+		return receive_kept(c);
 	if (want == 0) {
 		/* An event that needs no input is due (never left pending today). */
 		r = feed(c, buf, 0);
 		return r < 0 ? r : 1;
 	}
-	/*
-	 * A control connection reads one message at a time (nothing is left
-	 * behind a reply); a data connection, which never replies, reads as
-	 * much as the buffer holds: many packets per read.
-	 */
-	if (c->kind == CONN_DATA)
-		want = SOCK_SCRATCH_SIZE;
-	n = sock_recv(&c->sock, buf, (size_t)CL_MIN(want, (uint64_t)SOCK_SCRATCH_SIZE));
+	n = sock_recv(&c->sock, buf, c->kind == CONN_DATA ? SOCK_SCRATCH_SIZE : CTRL_READ);
 	if (n <= 0)
 		return n;
 	r = feed(c, buf, (size_t)n);
-	return r < 0 ? r : n;
+	if (r < 0)
+		return r;
+	if ((size_t)r < (size_t)n && !c->sock.closed) {
+		/* Requests behind replies that filled the queue: kept for later. */
+		if (cl_buf_append(&c->in, buf + r, (size_t)n - (size_t)r) < 0)
+			return -ENOMEM;
+		c->sock.input_pending = true;
+	}
+	return n;
 }
 
 static void conn_readable(struct sock *s)
@@ -182,7 +220,8 @@ static void conn_readable(struct sock *s)
 	struct conn *c = cl_container_of(s, struct conn, sock);
 	size_t budget = READ_BUDGET;
 
-	while (budget > 0 && !s->closed) {
+	/* Kept requests are handled whatever the budget: nothing else would wake us. */
+	while ((budget > 0 || c->in_off < c->in.len) && !s->closed) {
 		ssize_t n;
 
 		/* A reply is sent at once; if it all went, the next request is read
@@ -201,6 +240,10 @@ static void conn_readable(struct sock *s)
 			return;
 		}
 		if (n < 0) {
+			/* Replies to the requests before the bad one still go,
+			 * unless a write they count on failed. */
+			if (!c->write_failed)
+				sock_send_now(s);
 			sock_close(s, true, c->refused ? c->refused : strerror((int)-n));
 			return;
 		}
@@ -246,6 +289,7 @@ static void conn_free(struct sock *s)
 	struct conn *c = cl_container_of(s, struct conn, sock);
 
 	cl_relayd_rx_release(&c->rx);
+	cl_buf_free(&c->in);
 	sock_release(s);
 	free(c);
 }
@@ -372,6 +416,9 @@ static void close_stopped(struct relay *relay)
 
 void conn_collect(struct relay *relay)
 {
+	/* Batches are flushed at the end of each read; this is a safety net for
+	 * entries queued by closes outside a read. */
+	(void)stream_flush_all(relay);
 	if (relay->sessions_stopped)
 		close_stopped(relay);
 	sweep(relay, sock_now_ms());

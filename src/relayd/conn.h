@@ -44,6 +44,11 @@ struct conn {
 	 * is reused) */
 	const uint8_t *tail;
 	size_t tail_len;
+	/* control: bytes read but not handled yet (requests behind a reply
+	 * that filled the send queue), from in_off on; at most CTRL_READ */
+	struct cl_buf in;
+	size_t in_off;
+	bool write_failed; /* a batched write failed: queued replies are not sent */
 };
 
 /* A receive check failed: returns r, and `why` becomes the closing log line's reason. */

@@ -1119,6 +1119,7 @@ out:
 	}
 	if (relay.output_fd >= 0)
 		close(relay.output_fd);
+	stream_table_free(&relay);
 	if (reserve_fd >= 0)
 		close(reserve_fd);
 	cl_loop_free(relay.loop);

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "list.h"
@@ -145,7 +146,8 @@ static inline void segment_unpin(struct segment *sg)
 
 struct stream {
 	struct cl_list_node node;        /* in session->streams */
-	struct cl_list_node global_node; /* in relay->streams (handle lookup) */
+	struct cl_list_node global_node; /* in relay->streams */
+	struct stream *hash_next;        /* next in its relay->stream_tab chain */
 	struct session *session;         /* borrowed (session outlives stream) */
 	uint64_t handle;
 	char *channel_name; /* owned */
@@ -214,6 +216,29 @@ struct stream {
 	bool parked;
 	bool parked_index; /* the index file existed when parked */
 	uint64_t parked_dev, parked_ino, parked_index_dev, parked_index_ino;
+	/*
+	 * Writes batched over one read of a connection, done by stream_flush()
+	 * (stream_flush_all() at the end of each read): the data bytes
+	 * (borrowed from the read buffer) and padding of the packets received,
+	 * then what each packet's end does (in order), then the index entries,
+	 * one write each. Nothing counts as written before it is.
+	 */
+	struct iovec *wv; /* owned array */
+	size_t n_wv, cap_wv;
+	uint64_t wv_bytes;          /* bytes in wv */
+	struct ended_packet *ended; /* owned array, packets whose bytes are all in wv */
+	size_t n_ended, cap_ended;
+	struct cl_buf idx_q; /* encoded index entries for idx_q_fd */
+	int idx_q_fd;        /* index_fd or prev_index_fd */
+	uint64_t idx_q_gen;  /* generation of the segment they count in */
+	uint64_t idx_q_n;    /* entries in idx_q */
+	bool queued;         /* in relay->wq */
+};
+
+/* A packet whose bytes are queued (stream.wv). */
+struct ended_packet {
+	uint64_t net_seq_num;
+	uint64_t start, end; /* bytes: offset of its first byte and past its last */
 };
 
 struct session {
@@ -261,6 +286,12 @@ struct relay {
 	struct cl_loop *loop;
 	int output_fd; /* O_PATH fd of the output root */
 	struct cl_list sessions, streams, chunks;
+	/* Streams by handle (stream.c): chains, stream_tab_cap a power of two */
+	struct stream **stream_tab;
+	size_t stream_tab_cap, stream_tab_n;
+	struct stream **wq; /* streams with batched writes (stream.c) */
+	size_t n_wq, cap_wq;
+	bool in_flush;          /* stream_flush_all() runs */
 	struct sock_set conns;  /* control and data connections (conn.c) */
 	struct cl_list markers; /* session markers held (locks.c) */
 	size_t n_sessions;
@@ -345,7 +376,8 @@ int chunk_note_top_entry(struct chunk *c, const char *rel_path);
 int stream_create(struct relay *relay, struct session *s, const struct cl_relayd_add_stream *m,
 		  struct stream **ret);
 struct stream *stream_find(struct relay *relay, uint64_t handle);
-/* Appends packet or metadata bytes to the stream's current file. */
+/* Appends metadata bytes to the stream's file; packet bytes join the stream's
+ * write batch (borrowed: valid until the next stream_flush_all()). */
 int stream_write(struct stream *st, const uint8_t *buf, size_t n);
 /* Ends a SEND_METADATA: appends its padding zeros; the message is then whole. */
 int stream_write_metadata_padding(struct stream *st, uint64_t padding);
@@ -353,7 +385,8 @@ int stream_write_metadata_padding(struct stream *st, uint64_t padding);
 int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
 			uint64_t data_size, uint64_t padding_size);
 /* End of packet: `tail` (tail_len bytes: the body's last bytes not yet
- * written, may be 0) then the padding are appended. */
+ * written, may be 0, borrowed like stream_write()'s) then the padding join
+ * the write batch; the packet counts as received once it is flushed. */
 int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
 		      const uint8_t *tail, size_t tail_len, uint64_t padding_size);
 /* Control half of an index (or a beacon). */
@@ -368,6 +401,16 @@ int stream_set_rotation(struct relay *relay, struct stream *st, struct chunk *ne
 int stream_reset_metadata(struct stream *st);
 /* Finds a stream by handle, closed ones included (for viewers and sync). */
 struct stream *stream_find_any(struct relay *relay, uint64_t handle);
+/* Does the writes batched for every stream (stream.wv, stream.idx_q) and
+ * what they complete. 0 or the first error (-errno; that stream's batch is
+ * dropped, its files cut back to what was whole when it closes). */
+int stream_flush_all(struct relay *relay);
+/* Releases the write batch of a stream being freed (done or dropped). */
+void stream_batch_free(struct relay *relay, struct stream *st);
+/* Removes a stream being freed from the handle lookup. */
+void stream_forget(struct relay *relay, struct stream *st);
+/* Frees the handle lookup and the batch list (relay shutdown). */
+void stream_table_free(struct relay *relay);
 /* Segment holding index entry `entry`, or NULL. */
 struct segment *stream_segment_of(struct stream *st, uint64_t entry);
 /*

@@ -278,8 +278,10 @@ static void stream_free(struct relay *relay, struct stream *st)
 			close(st->segs[i].index_fd);
 	}
 	free(st->segs);
+	stream_batch_free(st->session->relay, st);
 	cl_list_remove(&st->node);
 	cl_list_remove(&st->global_node);
+	stream_forget(st->session->relay, st);
 	st->session->n_streams--;
 	free(st->pending);
 	free(st->channel_name);

@@ -232,11 +232,21 @@ static void on_event(struct cl_watch *w, uint32_t events)
 		return;
 	if (events & EPOLLOUT) {
 		sock_flush(s);
-		return;
+		/* Requests read before the reply went out are handled now: the
+		 * socket may have nothing more to read to wake us. */
+		if (s->closed || sock_sending(s) || !s->input_pending)
+			return;
 	}
-	s->ops->readable(s);
-	if (!s->closed && sock_sending(s))
+	for (;;) {
+		s->ops->readable(s);
+		if (s->closed || !sock_sending(s))
+			return;
 		sock_flush(s);
+		/* All sent at once: requests kept behind it are handled now
+		 * (EPOLLOUT will not come, and the peer may send nothing more). */
+		if (s->closed || sock_sending(s) || !s->input_pending)
+			return;
+	}
 }
 
 int sock_start(struct sock *s, struct sock_set *set, struct cl_loop *loop, int fd,

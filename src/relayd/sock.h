@@ -58,6 +58,8 @@ struct sock {
 	bool closed;
 	bool close_after_send;         /* close (as an error) once the send queue is empty */
 	bool held;                     /* a request waits for its answer: sock_hold() */
+	bool input_pending;            /* the owner holds bytes read but not handled yet:
+					* ops->readable() runs again once the queue is sent */
 	uint32_t hold_events;          /* what is polled while held */
 	const char *close_why;         /* static text for that close */
 	char peer[64];                 /* for log lines: "control 10.0.0.1:41000" */

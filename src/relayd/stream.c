@@ -48,6 +48,7 @@ static bool stream_is_indexed(const struct stream *st)
 	return !st->is_metadata && !st->session->snapshot && st->session->minor >= 4;
 }
 
+static int stream_flush(struct stream *st);
 static bool fds_exhausted(int r);
 static void make_room(struct relay *relay);
 static void close_fd(int *fd);
@@ -148,6 +149,11 @@ static int open_index_file(struct stream *st)
 /* Closes the current data file; its index file becomes the previous one. */
 static void retire_files(struct stream *st)
 {
+	int r = stream_flush(st);
+
+	if (r < 0)
+		log_warning_errno(r, "stream %llu: cannot write before switching files",
+				  (unsigned long long)st->handle);
 	if (st->data_fd >= 0)
 		close(st->data_fd);
 	st->data_fd = -1;
@@ -191,7 +197,211 @@ static void pending_drop(struct stream *st, struct pending_index *p)
 	st->pending[i] = st->pending[--st->n_pending];
 }
 
-/* Writes one .idx entry. `offset` is CL_INDEX_LOST_OFFSET for a lost packet. */
+/* ---- write batches (relay.h: stream.wv, stream.idx_q) ---- */
+
+#define WV_MAX   1024        /* iovecs per writev (IOV_MAX on Linux) */
+#define ZEROS    (64u << 10) /* bytes of padding per iovec */
+#define KEEP_CAP (16u << 10) /* bytes of batch arrays a stream keeps between reads */
+
+static const uint8_t zeros[ZEROS];
+
+static void queue_stream(struct stream *st)
+{
+	struct relay *relay = st->session->relay;
+
+	if (st->queued)
+		return;
+	/* Growth failure: the stream is flushed at once instead. */
+	if (cl_grow(&relay->wq, &relay->cap_wq, relay->n_wq + 1) < 0)
+		return;
+	relay->wq[relay->n_wq++] = st;
+	st->queued = true;
+}
+
+static int packet_done(struct stream *st, const struct ended_packet *p);
+static int flush_index(struct stream *st);
+
+/* writev() of all of st->wv; *ret_done: bytes written, also on error. */
+static int writev_all(int fd, struct iovec *v, size_t n, uint64_t *ret_done)
+{
+	*ret_done = 0;
+	while (n > 0) {
+		ssize_t w = writev(fd, v, (int)CL_MIN(n, (size_t)WV_MAX));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		*ret_done += (uint64_t)w;
+		while (n > 0 && (size_t)w >= v->iov_len) {
+			w -= (ssize_t)v->iov_len;
+			v++;
+			n--;
+		}
+		if (n > 0) {
+			v->iov_base = (uint8_t *)v->iov_base + w;
+			v->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/* Does the stream's batched writes, then what they complete. Reentrant
+ * (a packet's end may close or rotate the stream, which flushes). */
+static int stream_flush(struct stream *st)
+{
+	size_t n_ended = st->n_ended;
+	uint64_t done;
+	int r = 0;
+
+	st->n_ended = 0;
+	if (st->n_wv) {
+		size_t n = st->n_wv;
+
+		st->n_wv = 0;
+		st->wv_bytes = 0;
+		r = st->data_fd < 0 ? -EBADF : writev_all(st->data_fd, st->wv, n, &done);
+		if (st->data_fd >= 0)
+			st->file_size += done;
+	}
+	for (size_t i = 0; i < n_ended && r == 0; i++)
+		r = packet_done(st, &st->ended[i]);
+	if (r == 0)
+		r = flush_index(st);
+	if (r < 0) {
+		cl_buf_clear(&st->idx_q);
+		st->idx_q_n = 0;
+	}
+	return r;
+}
+
+/* Between reads: a stream keeps little memory for its next batch (never
+ * inside stream_flush(), whose callers may still walk st->ended). */
+static void batch_shrink(struct stream *st)
+{
+	if (st->cap_wv * sizeof(*st->wv) > KEEP_CAP) {
+		free(st->wv);
+		st->wv = NULL;
+		st->cap_wv = 0;
+	}
+	if (st->cap_ended * sizeof(*st->ended) > KEEP_CAP) {
+		free(st->ended);
+		st->ended = NULL;
+		st->cap_ended = 0;
+	}
+	if (st->idx_q.cap > KEEP_CAP)
+		cl_buf_free(&st->idx_q);
+}
+
+int stream_flush_all(struct relay *relay)
+{
+	int r = 0;
+
+	if (relay->in_flush)
+		return 0; /* the outer call goes on with the list */
+	relay->in_flush = true;
+
+	/* Streams may queue again while flushed (a packet's end writes an
+	 * index entry): they are appended and flushed in turn. */
+	for (size_t i = 0; i < relay->n_wq; i++) {
+		struct stream *st = relay->wq[i];
+		int e;
+
+		st->queued = false;
+		e = stream_flush(st);
+		batch_shrink(st);
+		if (e < 0) {
+			log_error_errno(e, "session %llu: stream %llu: cannot write",
+					(unsigned long long)st->session->id,
+					(unsigned long long)st->handle);
+			if (r == 0)
+				r = e;
+		}
+	}
+	relay->n_wq = 0;
+	relay->in_flush = false;
+	return r;
+}
+
+void stream_batch_free(struct relay *relay, struct stream *st)
+{
+	if (st->queued) {
+		for (size_t i = 0; i < relay->n_wq; i++)
+			if (relay->wq[i] == st)
+				relay->wq[i] = relay->wq[--relay->n_wq];
+		st->queued = false;
+	}
+	free(st->wv);
+	free(st->ended);
+	cl_buf_free(&st->idx_q);
+}
+
+/* Queues n data bytes borrowed from the caller until the stream is flushed. */
+static int wv_add(struct stream *st, const uint8_t *buf, size_t n)
+{
+	int r;
+
+	if (n == 0)
+		return 0;
+	if (st->n_wv >= WV_MAX) {
+		r = stream_flush(st);
+		if (r < 0)
+			return r;
+	}
+	r = cl_grow(&st->wv, &st->cap_wv, st->n_wv + 1);
+	if (r < 0)
+		return r;
+	st->wv[st->n_wv++] = (struct iovec){ .iov_base = (void *)(uintptr_t)buf, .iov_len = n };
+	st->wv_bytes += n;
+	queue_stream(st);
+	return st->queued ? 0 : stream_flush(st);
+}
+
+static int wv_add_zeros(struct stream *st, uint64_t n)
+{
+	int r = 0;
+
+	while (n > 0 && r == 0) {
+		size_t k = (size_t)CL_MIN(n, (uint64_t)ZEROS);
+
+		r = wv_add(st, zeros, k);
+		n -= k;
+	}
+	return r;
+}
+
+/* Writes the queued index entries and counts them. */
+static int flush_index(struct stream *st)
+{
+	uint64_t n = st->idx_q_n;
+	struct segment *sg;
+	int r;
+
+	if (st->idx_q.len == 0)
+		return 0;
+	r = st->session->sync_error;
+	if (r == 0)
+		r = cl_write_full(st->idx_q_fd, st->idx_q.data, st->idx_q.len);
+	cl_buf_clear(&st->idx_q);
+	st->idx_q_n = 0;
+	if (r < 0)
+		return r;
+	sg = seg_by_gen(st, st->idx_q_gen);
+	if (sg) {
+		if (!sg->has_entries) {
+			sg->has_entries = true;
+			sg->first_entry = st->index_entries;
+		}
+		sg->n_entries += n;
+	}
+	st->index_entries += n;
+	publish_entry_written(st);
+	return 0;
+}
+
+/* Queues one .idx entry. `offset` is CL_INDEX_LOST_OFFSET for a lost packet. */
 static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix, uint64_t offset,
 			     uint64_t gen)
 {
@@ -208,7 +418,7 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 	};
 	uint8_t buf[CL_INDEX_ENTRY_SIZE_1_1];
 	struct cl_wbuf wb = cl_wbuf_make(buf, sizeof(buf));
-	struct segment *sg;
+	uint64_t sg_gen;
 	int fd, r;
 
 	if (st->session->sync_error)
@@ -235,24 +445,29 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 		return 0;
 	}
 
+	sg_gen = fd == st->index_fd ? st->gen : gen;
+	if (st->idx_q.len && (st->idx_q_fd != fd || st->idx_q_gen != sg_gen)) {
+		r = flush_index(st);
+		if (r < 0)
+			return r;
+	}
 	r = cl_index_entry_encode(&wb, &e, st->index_entry_size);
 	if (r == 0)
-		r = cl_write_full(fd, buf, wb.pos);
+		r = cl_buf_append(&st->idx_q, buf, wb.pos);
 	if (r < 0)
 		return r;
+	st->idx_q_fd = fd;
+	st->idx_q_gen = sg_gen;
+	st->idx_q_n++;
+	queue_stream(st);
+	if (!st->queued) {
+		r = flush_index(st);
+		if (r < 0)
+			return r;
+	}
 
 	if (gen == st->gen && offset != CL_INDEX_LOST_OFFSET)
 		st->indexed_end = CL_MAX(st->indexed_end, offset + ix->packet_size / 8);
-	sg = seg_by_gen(st, fd == st->index_fd ? st->gen : gen);
-	if (sg) {
-		if (!sg->has_entries) {
-			sg->has_entries = true;
-			sg->first_entry = st->index_entries;
-		}
-		sg->n_entries++;
-	}
-	st->index_entries++;
-	publish_entry_written(st);
 	st->prev_index_seq = ix->net_seq_num;
 	st->has_index = true;
 	st->last_index_packet_seq = ix->packet_seq_num;
@@ -319,6 +534,86 @@ static void legacy_session_dir(struct relay *relay, struct session *s, const cha
 			    (unsigned long long)s->id, dir);
 }
 
+/* ---- streams by handle: every data header and SEND_INDEX looks one up ---- */
+
+static size_t handle_slot(size_t cap, uint64_t handle)
+{
+	return (size_t)((handle * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (cap - 1);
+}
+
+static int table_add(struct relay *relay, struct stream *st)
+{
+	size_t slot;
+
+	if (relay->stream_tab_n >= relay->stream_tab_cap) {
+		size_t cap = relay->stream_tab_cap ? relay->stream_tab_cap * 2 : 64;
+		struct stream **tab = calloc(cap, sizeof(*tab));
+
+		if (!tab)
+			return -ENOMEM;
+		for (size_t i = 0; i < relay->stream_tab_cap; i++) {
+			struct stream *o = relay->stream_tab[i], *next;
+
+			for (; o; o = next) {
+				next = o->hash_next;
+				slot = handle_slot(cap, o->handle);
+				o->hash_next = tab[slot];
+				tab[slot] = o;
+			}
+		}
+		free(relay->stream_tab);
+		relay->stream_tab = tab;
+		relay->stream_tab_cap = cap;
+	}
+	slot = handle_slot(relay->stream_tab_cap, st->handle);
+	st->hash_next = relay->stream_tab[slot];
+	relay->stream_tab[slot] = st;
+	relay->stream_tab_n++;
+	return 0;
+}
+
+void stream_forget(struct relay *relay, struct stream *st)
+{
+	struct stream **p;
+
+	if (!relay->stream_tab_cap)
+		return;
+	for (p = &relay->stream_tab[handle_slot(relay->stream_tab_cap, st->handle)]; *p;
+	     p = &(*p)->hash_next) {
+		if (*p == st) {
+			*p = st->hash_next;
+			/* The last stream gone: nothing kept (relays torn down by
+			 * freeing their streams need no other call). */
+			if (--relay->stream_tab_n == 0)
+				stream_table_free(relay);
+			return;
+		}
+	}
+}
+
+void stream_table_free(struct relay *relay)
+{
+	free(relay->wq);
+	relay->wq = NULL;
+	relay->n_wq = relay->cap_wq = 0;
+	free(relay->stream_tab);
+	relay->stream_tab = NULL;
+	relay->stream_tab_cap = relay->stream_tab_n = 0;
+}
+
+struct stream *stream_find_any(struct relay *relay, uint64_t handle)
+{
+	struct stream *st;
+
+	if (!relay->stream_tab_cap)
+		return NULL;
+	for (st = relay->stream_tab[handle_slot(relay->stream_tab_cap, handle)]; st;
+	     st = st->hash_next)
+		if (st->handle == handle)
+			return st;
+	return NULL;
+}
+
 /* Streams with the same path in a session form one CTF trace. */
 static uint64_t trace_id_for(struct relay *relay, struct session *s, const char *path)
 {
@@ -356,7 +651,7 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 		return -ENOMEM;
 	st->session = s;
 	st->index_entry_size = cl_index_entry_size(index_minor(st));
-	st->dir_fd = st->data_fd = st->index_fd = st->prev_index_fd = -1;
+	st->dir_fd = st->data_fd = st->index_fd = st->prev_index_fd = st->idx_q_fd = -1;
 	st->prev_data_seq = st->prev_index_seq = UINT64_MAX;
 	st->tracefile_size = m->tracefile_size;
 	st->tracefile_count = m->tracefile_count;
@@ -397,7 +692,16 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 		goto fail;
 	}
 	st->trace_id = trace_id_for(relay, s, path);
-	st->handle = relay->next_stream_handle++;
+	st->handle = relay->next_stream_handle;
+	r = table_add(relay, st);
+	if (r < 0) {
+		chunk_unref(relay, st->chunk);
+		close(st->data_fd);
+		close(st->segs[0].data_fd);
+		free(st->segs);
+		goto fail;
+	}
+	relay->next_stream_handle++;
 	cl_list_append(&s->streams, &st->node);
 	cl_list_append(&relay->streams, &st->global_node);
 	cl_list_append(&relay->active, &st->lru_node);
@@ -416,16 +720,9 @@ fail:
 
 struct stream *stream_find(struct relay *relay, uint64_t handle)
 {
-	struct cl_list_node *n;
+	struct stream *st = stream_find_any(relay, handle);
 
-	/* NEEDSWORK: a hash table once relays serve thousands of streams. */
-	cl_list_for_each (n, &relay->streams) {
-		struct stream *st = cl_container_of(n, struct stream, global_node);
-
-		if (st->handle == handle)
-			return st->closed ? NULL : st;
-	}
-	return NULL;
+	return st && !st->closed ? st : NULL;
 }
 
 int stream_write_metadata_padding(struct stream *st, uint64_t padding)
@@ -585,8 +882,10 @@ static void note_rotation_boundary(struct stream *st, const struct cl_relayd_ind
 int stream_set_rotation(struct relay *relay, struct stream *st, struct chunk *new_chunk,
 			uint64_t rotate_at_packet_seq)
 {
-	int r;
+	int r = stream_flush(st);
 
+	if (r < 0)
+		return r;
 	if (st->rotation_pending)
 		return -EPROTO; /* a second rotation while one is pending */
 	r = stream_use(relay, st);
@@ -649,6 +948,7 @@ static int next_tracefile(struct stream *st)
 int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
 			uint64_t data_size, uint64_t padding_size)
 {
+	uint64_t last;
 	int r;
 
 	(void)padding_size;
@@ -657,6 +957,13 @@ int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq
 	r = stream_use(relay, st);
 	if (r < 0)
 		return r;
+	/* What may switch files or end the stream works on written files. */
+	if ((st->rotation_pending || st->tracefile_size > 0 || st->close_requested) &&
+	    (st->n_wv || st->n_ended)) {
+		r = stream_flush(st);
+		if (r < 0)
+			return r;
+	}
 	r = try_rotate(relay, st);
 	if (r < 0)
 		return r;
@@ -664,7 +971,8 @@ int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq
 		return -EPROTO; /* closed, or rotated to no chunk */
 	if (st->session->sync_error)
 		return st->session->sync_error;
-	if (st->prev_data_seq != UINT64_MAX && seq_ge(st->prev_data_seq, net_seq_num))
+	last = st->n_ended ? st->ended[st->n_ended - 1].net_seq_num : st->prev_data_seq;
+	if (last != UINT64_MAX && seq_ge(last, net_seq_num))
 		return -EPROTO; /* net_seq_num must increase */
 	if (st->tracefile_size > 0 && st->file_size > 0 &&
 	    st->file_size + data_size > st->tracefile_size) {
@@ -672,7 +980,7 @@ int stream_begin_packet(struct relay *relay, struct stream *st, uint64_t net_seq
 		if (r < 0)
 			return r;
 	}
-	st->packet_start = st->file_size;
+	st->packet_start = st->file_size + st->wv_bytes;
 	st->busy++;
 	return 0;
 }
@@ -685,45 +993,68 @@ int stream_write(struct stream *st, const uint8_t *buf, size_t n)
 		return -EBADF;
 	if (st->session->sync_error)
 		return st->session->sync_error;
+	if (!st->is_metadata)
+		return wv_add(st, buf, n); /* borrowed until the end of the read */
 	r = cl_write_full(st->data_fd, buf, n);
-	if (r == 0 && st->is_metadata)
+	if (r == 0)
 		st->metadata_received += n; /* published by whole messages, at the padding */
-	else if (r == 0)
-		st->file_size += n;
 	return r;
 }
 
 int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_num,
 		      const uint8_t *tail, size_t tail_len, uint64_t padding_size)
 {
-	struct pending_index *p;
 	int r;
 
+	(void)relay;
 	st->busy--;
 	if (st->data_fd < 0)
 		return -EBADF;
 	if (st->session->sync_error)
 		return st->session->sync_error;
-	/* The body's last bytes and the padding: one write. */
-	r = cl_write_padded(st->data_fd, tail, tail_len, padding_size);
+	/* The body's last bytes and the padding join the stream's batch. */
+	r = wv_add(st, tail, tail_len);
+	if (r == 0)
+		r = wv_add_zeros(st, padding_size);
+	if (r == 0)
+		r = cl_grow(&st->ended, &st->cap_ended, st->n_ended + 1);
 	if (r < 0)
 		return r;
-	st->file_size += tail_len + padding_size;
-	st->complete_size = st->file_size;
-	st->prev_data_seq = net_seq_num;
+	st->ended[st->n_ended++] = (struct ended_packet){
+		.net_seq_num = net_seq_num,
+		.start = st->packet_start,
+		.end = st->file_size + st->wv_bytes,
+	};
+	queue_stream(st);
+	return st->queued ? 0 : stream_flush(st);
+}
+
+/* A packet's bytes are written: it is whole, its index entry may follow. */
+static int packet_done(struct stream *st, const struct ended_packet *pk)
+{
+	struct relay *relay = st->session->relay;
+	struct pending_index *p;
+	int r;
+
+	if (st->data_fd < 0)
+		return -EBADF;
+	if (st->session->sync_error)
+		return st->session->sync_error;
+	st->complete_size = pk->end;
+	st->prev_data_seq = pk->net_seq_num;
 	if (cur_seg(st))
-		cur_seg(st)->size = st->file_size;
+		cur_seg(st)->size = pk->end;
 	publish_data_written(st);
 
 	if (stream_is_indexed(st)) {
-		r = write_lost_before(st, net_seq_num, false);
+		r = write_lost_before(st, pk->net_seq_num, false);
 		if (r < 0)
 			return r;
-		r = pending_get(st, net_seq_num, &p);
+		r = pending_get(st, pk->net_seq_num, &p);
 		if (r < 0)
 			return r;
 		p->has_data = true;
-		p->offset = st->packet_start;
+		p->offset = pk->start;
 		p->gen = st->gen;
 		if (p->has_ctrl) {
 			struct cl_relayd_index ix = p->ctrl;
@@ -738,7 +1069,7 @@ int stream_end_packet(struct relay *relay, struct stream *st, uint64_t net_seq_n
 	r = try_rotate(relay, st);
 	if (r < 0)
 		return r;
-	if (st->close_requested && seq_ge(net_seq_num, st->last_net_seq_num))
+	if (st->close_requested && seq_ge(pk->net_seq_num, st->last_net_seq_num))
 		stream_close(relay, st);
 	return 0;
 }
@@ -916,6 +1247,9 @@ void stream_close(struct relay *relay, struct stream *st)
 {
 	if (st->closed)
 		return;
+	(void)stream_flush(st);
+	if (st->closed)
+		return; /* a packet's end in that batch closed it */
 	/*
 	 * A parked stream has no packet in progress: its files are reopened
 	 * only when index halves are pending (lost-packet entries, packets
@@ -925,6 +1259,7 @@ void stream_close(struct relay *relay, struct stream *st)
 		(void)stream_use(relay, st);
 	if (stream_is_indexed(st) && st->dir_fd >= 0)
 		(void)write_lost_before(st, 0, true);
+	(void)stream_flush(st);
 	drop_unindexed_tail(st);
 	st->n_pending = 0;
 	drop_incomplete_tail(st);
@@ -955,19 +1290,6 @@ void stream_close(struct relay *relay, struct stream *st)
 			    (unsigned long long)st->session->id, (unsigned long long)st->handle,
 			    st->pathname, st->channel_name, (unsigned long long)st->lost_packets);
 	log_debug("stream %llu closed", (unsigned long long)st->handle);
-}
-
-struct stream *stream_find_any(struct relay *relay, uint64_t handle)
-{
-	struct cl_list_node *n;
-
-	cl_list_for_each (n, &relay->streams) {
-		struct stream *st = cl_container_of(n, struct stream, global_node);
-
-		if (st->handle == handle)
-			return st;
-	}
-	return NULL;
 }
 
 struct segment *stream_segment_of(struct stream *st, uint64_t entry)
@@ -1070,6 +1392,9 @@ static bool parkable(const struct stream *st)
 {
 	const struct segment *sg;
 
+	/* Batched writes (and the counts they will move) still to come. */
+	if (st->queued || st->n_wv || st->n_ended || st->idx_q.len)
+		return false;
 	if (st->parked || st->is_metadata || st->busy || st->n_segs == 0 || !all_published(st))
 		return false;
 	for (size_t i = 0; i < st->n_segs; i++)
@@ -1303,6 +1628,13 @@ int stream_use(struct relay *relay, struct stream *st)
 			cl_list_append(&relay->active, &st->lru_node);
 		}
 		return 0;
+	}
+	/* Streams with batched writes cannot be parked: flushed first, so
+	 * that reopening this one can close the files of idle ones. */
+	if (relay->n_wq) {
+		r = stream_flush_all(relay);
+		if (r < 0)
+			return r;
 	}
 	make_room(relay);
 	r = unpark(st);

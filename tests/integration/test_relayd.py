@@ -8,6 +8,7 @@ import os
 import socket
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -264,3 +265,132 @@ def test_marker_when_peer_vanishes(make_relay, how, want):
         pass
     assert marker_state(relay, g.path) == want, relay.log()[-2000:]
     assert relay.alive()
+
+
+# --------------------------------------------------------------------------
+# pipelined control requests
+
+
+def test_pipelined_requests_behind_a_slow_reader(make_relay):
+    """A control connection reads many requests per recv() and answers them
+    with one send(): requests pipelined far ahead of a peer that reads its
+    replies slowly (small receive buffer: the relay's send queue fills and
+    the requests behind it wait) are all answered, in order, and the
+    connection still serves a session afterwards."""
+    relay = make_relay("ctflive-relayd")
+    n = 20000
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(30)
+    s.connect((h.LOCALHOST, relay.ports.control))
+    # VERSION, then GET_CONFIGURATION requests (12-byte replies each).
+    reqs = [rc.ctrl_header(rc.VERSION, 8) + rc.enc_version(2, 13)]
+    reqs += [rc.ctrl_header(rc.GET_CONFIGURATION, 8) + struct.pack(">Q", 0)] * n
+    data = b"".join(reqs)
+    sent = []
+
+    def send_all():
+        try:
+            s.sendall(data)
+            sent.append(True)
+        except OSError as e:
+            sent.append(e)
+
+    t = threading.Thread(target=send_all, daemon=True)
+    t.start()
+    try:
+        assert struct.unpack(">II", rc.recv_exact(s, 8))[0] == 2
+        for i in range(n):
+            if i % 2000 == 0:
+                time.sleep(0.05)  # a slow reader: the relay's queue backs up
+            ret, flags = struct.unpack(">IQ", rc.recv_exact(s, 12))
+            assert ret == rc.LTTNG_OK, f"reply {i}: {ret}"
+        t.join(10)
+        assert sent == [True]
+        # The same connection goes on with a session.
+        c = rc.ControlConn.__new__(rc.ControlConn)
+        c.sock, c.minor = s, 13
+        rep = c.create_session(rc.enc_create_session_2_11("pipe", "pipehost"))
+        assert rep.ret_code == rc.LTTNG_OK
+    finally:
+        s.close()
+    assert relay.alive()
+
+
+# --------------------------------------------------------------------------
+# batched writes: many packets of several streams per read
+
+
+@pytest.mark.parametrize("sync", ["data", "none"])
+@pytest.mark.parametrize("tracefile_size", [0, 40000])
+def test_batched_packets_match_index(make_relay, sync, tracefile_size):
+    """The packets of several streams arrive interleaved, many per read (one
+    sendall), half of their SEND_INDEX before the data and half after (all
+    before with a tracefile size: streams then switch files in the middle of
+    a read). Every
+    packet is on disk once, at the offset its index entry names, with its
+    bytes and its padding; index and data files agree."""
+    extra = () if sync == "data" else ("--sync", "none")
+    relay = make_relay("ctflive-relayd", extra=extra)
+    nstreams, npackets = 3, 60
+    c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
+    try:
+        assert c.version()[0] == 2
+        rep = c.create_session(rc.enc_create_session_2_11("batch", "batchhost"))
+        assert rep.ret_code == rc.LTTNG_OK
+        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+        handles = []
+        for i in range(nstreams):
+            hd, ret = c.add_stream(f"chan_{i}", "ust/uid/1000/64-bit",
+                                   tracefile_size=tracefile_size)
+            assert ret == rc.LTTNG_OK
+            handles.append(hd)
+        meta, ret = c.add_stream("metadata", "ust/uid/1000/64-bit")
+        assert ret == rc.LTTNG_OK
+        assert c.streams_sent() == rc.LTTNG_OK
+        c.send_metadata(meta, rc.make_metadata("batchhost"), 0)
+        sent = {}
+        for seq in range(npackets):
+            for i, hd in enumerate(handles):
+                pk = rc.make_packet(seq * 10, 1 + (seq + i) % 10, seq, cpu=i,
+                                    packet_bytes=4096 * (1 + (seq + i) % 3))
+                sent[(i, seq)] = pk
+        # The relay matches a late control half only within one file switch:
+        # with a tracefile size, every SEND_INDEX goes first.
+        half = npackets if tracefile_size else npackets // 2
+        for seq in range(half):
+            for i, hd in enumerate(handles):
+                assert c.send_index(hd, seq, sent[(i, seq)].index) == rc.LTTNG_OK
+        d.sock.sendall(b"".join(
+            rc.data_header(hd, seq, len(sent[(i, seq)].data), sent[(i, seq)].padding) +
+            sent[(i, seq)].data
+            for seq in range(npackets) for i, hd in enumerate(handles)))
+        for seq in range(half, npackets):
+            for i, hd in enumerate(handles):
+                assert c.send_index(hd, seq, sent[(i, seq)].index) == rc.LTTNG_OK
+        h.wait_for(lambda: all(c.data_pending(hd, npackets - 1) == 0 for hd in handles), 20,
+                   what="data pending")
+        for hd in handles:
+            assert c.close_stream(hd, npackets - 1) == rc.LTTNG_OK
+    finally:
+        c.close()
+        d.close()
+    found = {}
+    for i in range(nstreams):
+        idx_files = sorted(relay.output.rglob(f"index/chan_{i}*.idx"))
+        assert idx_files, f"no index for chan_{i}"
+        if tracefile_size:
+            assert len(idx_files) > 1, "the tracefile size switched no file"
+        for idx_path in idx_files:
+            data_path = idx_path.parent.parent / idx_path.name[:-len(".idx")]
+            assert h.check_index_consistent(idx_path, data_path) == []
+            data = data_path.read_bytes()
+            for e in h.read_index(idx_path).entries:
+                off, psize, seq = e[0], e[1] // 8, e[8]
+                pk = sent[(i, seq)]
+                assert (i, seq) not in found, f"chan_{i} packet {seq} indexed twice"
+                found[(i, seq)] = True
+                assert psize == len(pk.data) + pk.padding
+                assert data[off:off + len(pk.data)] == pk.data, f"chan_{i} packet {seq}"
+                assert data[off + len(pk.data):off + psize] == bytes(pk.padding)
+    assert sorted(found) == sorted(sent)
