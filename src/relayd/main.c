@@ -1050,5 +1050,6 @@ out:
 	if (reserve_fd >= 0)
 		close(reserve_fd);
 	cl_loop_free(relay.loop);
+	free(relay.smap);
 	return ret;
 }

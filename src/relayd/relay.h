@@ -261,6 +261,13 @@ struct relay {
 	struct cl_loop *loop;
 	int output_fd; /* O_PATH fd of the output root */
 	struct cl_list sessions, streams, chunks;
+	/*
+	 * relay->streams by handle (stream.c): open addressing, linear
+	 * probing, smap_cap a power of two (0: none yet), at most 3/4 full.
+	 * Every data packet and index names its stream by handle.
+	 */
+	struct stream **smap;
+	size_t smap_cap, smap_n;
 	struct sock_set conns;  /* control and data connections (conn.c) */
 	struct cl_list markers; /* session markers held (locks.c) */
 	size_t n_sessions;
@@ -343,6 +350,7 @@ int chunk_note_top_entry(struct chunk *c, const char *rel_path);
 /* ---- streams (stream.c) ---- */
 int stream_create(struct relay *relay, struct session *s, const struct cl_relayd_add_stream *m,
 		  struct stream **ret);
+/* Finds an open stream by handle (hashed: constant time), or NULL. */
 struct stream *stream_find(struct relay *relay, uint64_t handle);
 /* Appends packet or metadata bytes to the stream's current file. */
 int stream_write(struct stream *st, const uint8_t *buf, size_t n);
@@ -365,8 +373,10 @@ bool stream_data_pending(const struct stream *st, uint64_t last_net_seq_num);
 int stream_set_rotation(struct relay *relay, struct stream *st, struct chunk *new_chunk,
 			uint64_t rotate_at_packet_seq);
 int stream_reset_metadata(struct stream *st);
-/* Finds a stream by handle, closed ones included (for viewers and sync). */
+/* Finds a stream by handle, closed ones included (for viewers and sync), or NULL. */
 struct stream *stream_find_any(struct relay *relay, uint64_t handle);
+/* Removes st from relay->smap (stream.c); st stays allocated. */
+void stream_unmap(struct relay *relay, struct stream *st);
 /* Segment holding index entry `entry`, or NULL. */
 struct segment *stream_segment_of(struct stream *st, uint64_t entry);
 /*

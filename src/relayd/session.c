@@ -280,6 +280,7 @@ static void stream_free(struct relay *relay, struct stream *st)
 	free(st->segs);
 	cl_list_remove(&st->node);
 	cl_list_remove(&st->global_node);
+	stream_unmap(relay, st);
 	st->session->n_streams--;
 	free(st->pending);
 	free(st->channel_name);

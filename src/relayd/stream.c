@@ -333,6 +333,88 @@ static uint64_t trace_id_for(struct relay *relay, struct session *s, const char 
 	return ++relay->next_trace_id;
 }
 
+/* ---- relay->streams by handle (relay->smap) ---- */
+
+static size_t smap_home(uint64_t handle, size_t cap)
+{
+	return (size_t)((handle * 0x9E3779B97F4A7C15u) >> 32) & (cap - 1);
+}
+
+static void smap_put(struct stream **map, size_t cap, struct stream *st)
+{
+	size_t i = smap_home(st->handle, cap);
+
+	while (map[i])
+		i = (i + 1) & (cap - 1);
+	map[i] = st;
+}
+
+/* Makes room for one more stream in relay->smap. 0 or -ENOMEM. */
+static int smap_reserve(struct relay *relay)
+{
+	size_t cap;
+	struct stream **map;
+
+	if ((relay->smap_n + 1) * 4 <= relay->smap_cap * 3)
+		return 0;
+	cap = relay->smap_cap ? relay->smap_cap * 2 : 64;
+	if (cap > SIZE_MAX / 2 / sizeof(*map))
+		return -ENOMEM;
+	map = calloc(cap, sizeof(*map));
+	if (!map)
+		return -ENOMEM;
+	for (size_t i = 0; i < relay->smap_cap; i++)
+		if (relay->smap[i])
+			smap_put(map, cap, relay->smap[i]);
+	free(relay->smap);
+	relay->smap = map;
+	relay->smap_cap = cap;
+	return 0;
+}
+
+/* Backward-shift deletion: no tombstones. */
+void stream_unmap(struct relay *relay, struct stream *st)
+{
+	size_t mask = relay->smap_cap - 1, i, j;
+	struct stream **map = relay->smap;
+
+	if (!relay->smap_cap)
+		return;
+	for (i = smap_home(st->handle, relay->smap_cap); map[i] != st; i = (i + 1) & mask)
+		if (!map[i])
+			return;
+	for (j = (i + 1) & mask; map[j]; j = (j + 1) & mask) {
+		size_t k = smap_home(map[j]->handle, relay->smap_cap);
+
+		/* Moved to the hole at i unless its home lies cyclically in (i, j]. */
+		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
+			map[i] = map[j];
+			i = j;
+		}
+	}
+	map[i] = NULL;
+	relay->smap_n--;
+}
+
+struct stream *stream_find_any(struct relay *relay, uint64_t handle)
+{
+	if (!relay->smap_cap)
+		return NULL;
+	for (size_t i = smap_home(handle, relay->smap_cap);; i = (i + 1) & (relay->smap_cap - 1)) {
+		struct stream *st = relay->smap[i];
+
+		if (!st || st->handle == handle)
+			return st;
+	}
+}
+
+struct stream *stream_find(struct relay *relay, uint64_t handle)
+{
+	struct stream *st = stream_find_any(relay, handle);
+
+	return st && !st->closed ? st : NULL;
+}
+
 int stream_create(struct relay *relay, struct session *s, const struct cl_relayd_add_stream *m,
 		  struct stream **ret)
 {
@@ -350,6 +432,9 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	if (r < 0)
 		return r;
 
+	r = smap_reserve(relay);
+	if (r < 0)
+		return r;
 	make_room(relay);
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -400,6 +485,8 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	st->handle = relay->next_stream_handle++;
 	cl_list_append(&s->streams, &st->node);
 	cl_list_append(&relay->streams, &st->global_node);
+	smap_put(relay->smap, relay->smap_cap, st);
+	relay->smap_n++;
 	cl_list_append(&relay->active, &st->lru_node);
 	relay->n_active++;
 	s->n_streams++;
@@ -412,20 +499,6 @@ fail:
 	free(st->pathname);
 	free(st);
 	return r;
-}
-
-struct stream *stream_find(struct relay *relay, uint64_t handle)
-{
-	struct cl_list_node *n;
-
-	/* NEEDSWORK: a hash table once relays serve thousands of streams. */
-	cl_list_for_each (n, &relay->streams) {
-		struct stream *st = cl_container_of(n, struct stream, global_node);
-
-		if (st->handle == handle)
-			return st->closed ? NULL : st;
-	}
-	return NULL;
 }
 
 int stream_write_metadata_padding(struct stream *st, uint64_t padding)
@@ -955,19 +1028,6 @@ void stream_close(struct relay *relay, struct stream *st)
 			    (unsigned long long)st->session->id, (unsigned long long)st->handle,
 			    st->pathname, st->channel_name, (unsigned long long)st->lost_packets);
 	log_debug("stream %llu closed", (unsigned long long)st->handle);
-}
-
-struct stream *stream_find_any(struct relay *relay, uint64_t handle)
-{
-	struct cl_list_node *n;
-
-	cl_list_for_each (n, &relay->streams) {
-		struct stream *st = cl_container_of(n, struct stream, global_node);
-
-		if (st->handle == handle)
-			return st;
-	}
-	return NULL;
 }
 
 struct segment *stream_segment_of(struct stream *st, uint64_t entry)
