@@ -7,6 +7,7 @@
  * timestamp mapping (ctf-decoding.md §2.4, §4).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,61 +125,269 @@ static bool scope_printed(enum scope_id sc)
 
 static int compile(struct cctx *c, const struct cl_type *t, const char *name, struct cl_node **ret);
 
+/* ---- CTF 2 field locations ----------------------------------------------
+ *
+ * A location (struct cl_floc, absolute) names structure members from the
+ * root of its scope. As babeltrace2 2.1.2 (and CTF2-SPEC-2.0) read it:
+ * arrays, optionals and variants on the way are crossed without a name; an
+ * array or optional only when the requesting field is inside it (its
+ * current element), a variant by the option the requesting field is in, or
+ * else by all its options (the location then names one field per option,
+ * all of the same kind, and the one decoded is used). The field located
+ * must be a boolean or an integer decoded before the requesting one.
+ */
+
+#define LOC_MAX_TARGETS 1024
+
+struct locwalk {
+	struct cctx *c;
+	const struct cl_type *t; /* the requesting field class */
+	const struct cl_floc *loc;
+	struct cl_node **tg;
+	uint32_t ntg;
+};
+
+static const char *scope_name(unsigned sc)
+{
+	static const char *const names[] = {
+		[SC_PKT_HDR] = "packet header",
+		[SC_PKT_CTX] = "packet context",
+		[SC_EV_HDR] = "event record header",
+		[SC_EV_SCTX] = "event record common context",
+		[SC_EV_CTX] = "event record specific context",
+		[SC_PAYLOAD] = "event record payload",
+	};
+
+	return sc < SC_COUNT ? names[sc] : "?";
+}
+
+/* The location as `<scope>: "a", "b"` (names cut to stay short). */
+static const char *loc_str(const struct cl_floc *l, char *buf, size_t sz)
+{
+	size_t k = (size_t)snprintf(buf, sz, "%s:", scope_name(l->origin));
+
+	for (uint32_t i = 0; i < l->n && k < sz; i++)
+		k += (size_t)snprintf(buf + k, sz - k, "%s \"%.40s\"", i ? "," : "", l->items[i]);
+	return buf;
+}
+
+__attribute__((format(printf, 2, 3))) static int loc_err(struct locwalk *w, const char *fmt, ...)
+{
+	char msg[256], where[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return SERR(w->c->s, w->t->line, w->t->col, "field location %s: %s",
+		    loc_str(w->loc, where, sizeof(where)), msg);
+}
+
+/* Location items from `i` on, inside the completed field `n`. */
+static int loc_walk_done(struct locwalk *w, struct cl_node *n, uint32_t i, int depth)
+{
+	const struct cl_floc *l = w->loc;
+
+	if (depth > CL_TSDL_MAX_DEPTH * 2)
+		return loc_err(w, "nested too deep");
+	switch (n->kind) {
+	case CL_K_INT:
+	case CL_K_ENUM:
+		if (i != l->n)
+			return loc_err(w, "\"%.40s\" goes past an integer or boolean", l->items[i]);
+		if (w->ntg >= LOC_MAX_TARGETS)
+			return loc_err(w, "locates more than %u fields", LOC_MAX_TARGETS);
+		w->tg[w->ntg++] = n;
+		return 0;
+	case CL_K_STRUCT:
+		if (i == l->n)
+			return loc_err(w, "locates a structure");
+		for (uint32_t k = 0; k < n->nkids; k++)
+			if (n->kids[k]->orig_name && !strcmp(n->kids[k]->orig_name, l->items[i]))
+				return loc_walk_done(w, n->kids[k], i + 1, depth + 1);
+		return loc_err(w, "no structure member named \"%.40s\"", l->items[i]);
+	case CL_K_VARIANT:
+		for (uint32_t k = 0; k < n->nkids; k++)
+			TRY(loc_walk_done(w, n->kids[k], i, depth + 1));
+		return 0;
+	case CL_K_ARRAY:
+	case CL_K_SEQ:
+		if (!(n->flags & CL_N_TEXT))
+			return loc_err(w, "goes into an array the requesting field is not in");
+		break;
+	case CL_K_OPT:
+		return loc_err(w, "goes into an optional the requesting field is not in");
+	default:
+		break;
+	}
+	return loc_err(w, "locates a field that is neither an integer nor a boolean");
+}
+
+/* Location items from `i` on, from open node c->open[lvl] (being compiled:
+ * the requesting field is inside its part open[lvl].idx). */
+static int loc_walk_open(struct locwalk *w, int lvl, uint32_t i)
+{
+	const struct cl_floc *l = w->loc;
+	struct cctx *c = w->c;
+	struct cl_node *n = c->open[lvl].node;
+	uint32_t idx = c->open[lvl].idx;
+	bool last = lvl + 1 == c->nopen; /* the part being compiled is the requesting field */
+
+	if (n->kind != CL_K_STRUCT)
+		/* array or optional element, variant option: no name */
+		return last ? 0 : loc_walk_open(w, lvl + 1, i);
+	if (i == l->n)
+		return loc_err(w, "locates a structure");
+	for (uint32_t k = 0; k < idx; k++)
+		if (n->kids[k]->orig_name && !strcmp(n->kids[k]->orig_name, l->items[i]))
+			return loc_walk_done(w, n->kids[k], i + 1, lvl + 1);
+	if (!strcmp(n->type->fields[idx].name, l->items[i]))
+		return last ? 0 : loc_walk_open(w, lvl + 1, i + 1);
+	for (uint32_t k = idx + 1; k < n->type->nfields; k++)
+		if (!strcmp(n->type->fields[k].name, l->items[i]))
+			return loc_err(w, "locates a field after the requesting one");
+	return loc_err(w, "no structure member named \"%.40s\"", l->items[i]);
+}
+
+/* The fields location w->loc names, into w->tg; *ret_root: the root of their
+ * scope when it is an earlier one (its program must save them). */
+static int loc_resolve(struct locwalk *w, struct cl_node **ret_root)
+{
+	struct cctx *c = w->c;
+	unsigned o = w->loc->origin;
+
+	*ret_root = NULL;
+	if (o > (unsigned)c->scope)
+		return loc_err(w, "a field of the %s cannot depend on one of the %s",
+			       scope_name(c->scope), scope_name(o));
+	if (o < (unsigned)c->scope) {
+		if (!c->roots[o])
+			return loc_err(w, "no %s field class", scope_name(o));
+		*ret_root = c->roots[o];
+		TRY(loc_walk_done(w, c->roots[o], 0, 0));
+	} else {
+		if (c->nopen < 1)
+			return loc_err(w, "outside any structure");
+		TRY(loc_walk_open(w, 0, 0));
+	}
+	if (!w->ntg)
+		return loc_err(w, "locates nothing decoded before the requesting field");
+	for (uint32_t k = 1; k < w->ntg; k++)
+		if ((w->tg[k]->flags & (CL_N_BOOL | CL_N_SIGNED)) !=
+		    (w->tg[0]->flags & (CL_N_BOOL | CL_N_SIGNED)))
+			return loc_err(w, "locates fields of different kinds "
+					  "(boolean, signed or unsigned integer)");
+	return 0;
+}
+
 /* want_enum: variant tag (an enumeration; CTF 2: any integer); else a
  * sequence length, or with t->kind CL_K_OPT an optional's selector (a
- * boolean, or any integer when the optional has selector ranges). */
+ * boolean, or any integer when the optional has selector ranges). TSDL
+ * names the field by `path`, CTF 2 by t->loc (maybe several fields, one
+ * per variant option on the way: they share one value register). */
 static int compile_ref(struct cctx *c, struct cl_node *n, const char *path, bool want_enum,
 		       const struct cl_type *t)
 {
 	bool opt = t->kind == CL_K_OPT;
+	struct cl_node *root = NULL, *one = NULL;
+	struct cl_node **tgs = &one;
+	uint32_t ntg = 1, reg = 0;
+	bool rebuild = false, multi = false;
+	char where[320];
+	int r = 0;
 
-	struct cl_node *root = NULL;
-	struct cl_node *target = resolve_path(c, path, &root);
-	bool rebuild = false;
+	if (t->loc) {
+		struct locwalk w = { .c = c, .t = t, .loc = t->loc };
 
-	if (!target)
-		return SERR(c->s, t->line, t->col, "cannot resolve %s '%s'",
-			    want_enum ? "variant tag" : "sequence length", path);
-	if (target->type && target->type->bitmap)
-		return SERR(c->s, t->line, t->col, "%s '%s' is a bit map",
-			    want_enum || opt ? "selector" : "length", path);
-	if (opt) {
-		bool is_bool = (target->flags & CL_N_BOOL) != 0;
-
-		if ((target->kind != CL_K_INT && target->kind != CL_K_ENUM) ||
-		    is_bool != (t->sel == NULL))
-			return SERR(c->s, t->line, t->col, "optional selector '%s' is not %s", path,
-				    t->sel ? "an integer" : "a boolean");
-	} else if (target->flags & CL_N_BOOL) {
-		return SERR(c->s, t->line, t->col, "%s '%s' is a boolean",
-			    want_enum ? "variant selector" : "length", path);
-	} else if (want_enum && t->sel && target->kind == CL_K_INT)
-		; /* CTF 2: options selected by ranges of any integer */
-	else if (want_enum ? target->kind != CL_K_ENUM
-			   : (target->kind != CL_K_INT && target->kind != CL_K_ENUM))
-		return SERR(c->s, t->line, t->col, "%s '%s' is not %s",
-			    want_enum ? "variant tag" : "sequence length", path,
-			    want_enum ? "an enumeration" : "an integer");
-	if (!want_enum && !opt && (target->flags & CL_N_SIGNED))
-		return SERR(c->s, t->line, t->col, "sequence length '%s' is signed", path);
-	if (!target->reg) {
-		if (c->s->t->nregs >= (1u << 20))
-			return (cl_diag_set(c->s->err, t->line, t->col,
-					    "too many referenced fields"),
-				-E2BIG);
-		target->reg = ++c->s->t->nregs;
-		target->side = 1;
-		/* a field of an earlier scope: its program must now save it */
-		rebuild = root && root->prog;
+		w.tg = malloc(LOC_MAX_TARGETS * sizeof(*w.tg));
+		if (!w.tg)
+			return -ENOMEM;
+		r = loc_resolve(&w, &root);
+		tgs = w.tg;
+		ntg = w.ntg;
+		path = loc_str(t->loc, where, sizeof(where));
+	} else {
+		one = resolve_path(c, path, &root);
+		if (!one)
+			return SERR(c->s, t->line, t->col, "cannot resolve %s '%s'",
+				    want_enum ? "variant tag" : "sequence length", path);
 	}
-	if (scope_printed(c->scope))
-		target->flags |= CL_N_PRINT;
-	n->ref_reg = target->reg;
-	if (want_enum || opt)
-		n->tag = target;
-	if (rebuild)
+	for (uint32_t k = 0; k < ntg && r >= 0; k++) {
+		struct cl_node *target = tgs[k];
+
+		if (target->type && target->type->bitmap) {
+			r = SERR(c->s, t->line, t->col, "%s '%s' is a bit map",
+				 want_enum || opt ? "selector" : "length", path);
+		} else if (opt) {
+			bool is_bool = (target->flags & CL_N_BOOL) != 0;
+
+			if ((target->kind != CL_K_INT && target->kind != CL_K_ENUM) ||
+			    is_bool != (t->sel == NULL))
+				r = SERR(c->s, t->line, t->col, "optional selector '%s' is not %s",
+					 path, t->sel ? "an integer" : "a boolean");
+		} else if (target->flags & CL_N_BOOL) {
+			r = SERR(c->s, t->line, t->col, "%s '%s' is a boolean",
+				 want_enum ? "variant selector" : "length", path);
+		} else if (want_enum && t->sel && target->kind == CL_K_INT) {
+			; /* CTF 2: options selected by ranges of any integer */
+		} else if (want_enum ? target->kind != CL_K_ENUM
+				     : (target->kind != CL_K_INT && target->kind != CL_K_ENUM)) {
+			r = SERR(c->s, t->line, t->col, "%s '%s' is not %s",
+				 want_enum ? "variant tag" : "sequence length", path,
+				 want_enum ? "an enumeration" : "an integer");
+		}
+		if (r >= 0 && !want_enum && !opt && (target->flags & CL_N_SIGNED))
+			r = SERR(c->s, t->line, t->col, "sequence length '%s' is signed", path);
+		if (r >= 0 && target->reg) {
+			/* fields already located by other locations with
+			 * other registers (one option's field from inside its
+			 * option, say): a new register for this location,
+			 * written as their second one */
+			if (reg && reg != target->reg)
+				multi = true;
+			reg = target->reg;
+		}
+	}
+	if (multi)
+		reg = 0;
+	if (r >= 0 && !reg) {
+		if (c->s->t->nregs >= (1u << 20))
+			r = (cl_diag_set(c->s->err, t->line, t->col, "too many referenced fields"),
+			     -E2BIG);
+		else
+			reg = ++c->s->t->nregs;
+	}
+	for (uint32_t k = 0; k < ntg && r >= 0; k++) {
+		struct cl_node *target = tgs[k];
+
+		if (!target->reg || (target->reg != reg && !target->reg2)) {
+			*(target->reg ? &target->reg2 : &target->reg) = reg;
+			target->side = 1;
+			/* a field of an earlier scope: its program must now save it */
+			rebuild |= root && root->prog;
+		} else if (target->reg != reg && target->reg2 != reg) {
+			r = SERR(c->s, t->line, t->col,
+				 "field location %s: its fields are located by too many other "
+				 "field locations",
+				 path);
+		}
+		if (scope_printed(c->scope))
+			target->flags |= CL_N_PRINT;
+	}
+	if (r >= 0) {
+		n->ref_reg = reg;
+		if (want_enum || opt)
+			n->tag = tgs[0];
+		/* several selectors (one per variant option): select by the
+		 * option ranges, never by one selector's mappings */
+		if (ntg > 1)
+			n->flags |= CL_N_MULTI_SEL;
+	}
+	if (tgs != &one)
+		free(tgs);
+	if (r >= 0 && rebuild)
 		return build_prog(c, root);
-	return 0;
+	return r;
 }
 
 static void set_meaning(struct cctx *c, struct cl_node *n)
@@ -420,6 +629,25 @@ static bool sel_matches_tag(const struct cl_type *tag, const struct cl_type *sel
 	return true;
 }
 
+/* Part `idx` of compound node `n` (member, option, element), noted as open
+ * for CTF 2 field locations. */
+static int compile_part(struct cctx *c, struct cl_node *n, uint32_t idx, const struct cl_type *t,
+			const char *name, struct cl_node **ret)
+{
+	int r;
+
+	if (!c->s->t->ctf2)
+		return compile(c, t, name, ret);
+	if (c->nopen >= (int)CL_ARRAY_SIZE(c->open))
+		return (cl_diag_set(c->s->err, t->line, t->col, "nesting too deep"), -E2BIG);
+	c->open[c->nopen].node = n;
+	c->open[c->nopen].idx = idx;
+	c->nopen++;
+	r = compile(c, t, name, ret);
+	c->nopen--;
+	return r;
+}
+
 static int compile(struct cctx *c, const struct cl_type *t, const char *name, struct cl_node **ret)
 {
 	struct cl_node *n = cl_arena_alloc(&c->s->t->arena, sizeof(*n));
@@ -450,7 +678,7 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 		if (!n->kids)
 			return -ENOMEM;
 		if (t->kind == CL_K_VARIANT) {
-			if (!t->tag)
+			if (!t->tag && !t->loc)
 				return SERR(c->s, t->line, t->col, "variant '%s' has no tag",
 					    name ? name : "");
 			TRY(compile_ref(c, n, t->tag, true, t));
@@ -463,7 +691,8 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 		if (t->nfields == 0)
 			n->flags |= CL_N_EMPTY_ORIG | CL_N_PRINT;
 		for (uint32_t i = 0; i < t->nfields; i++) {
-			r = compile(c, t->fields[i].type, t->fields[i].name, &n->kids[i]);
+			r = compile_part(c, n, i, t->fields[i].type, t->fields[i].name,
+					 &n->kids[i]);
 			if (r < 0)
 				return r;
 			n->nkids = i + 1;
@@ -474,7 +703,8 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 		}
 		if (t->kind == CL_K_STRUCT)
 			c->depth--;
-		if (t->kind == CL_K_VARIANT && t->sel && !sel_matches_tag(n->tag->type, t->sel)) {
+		if (t->kind == CL_K_VARIANT && t->sel &&
+		    ((n->flags & CL_N_MULTI_SEL) || !sel_matches_tag(n->tag->type, t->sel))) {
 			/* CTF 2: select by the option ranges, not the selector's mappings */
 			struct cl_node *sn = cl_arena_alloc(&c->s->t->arena, sizeof(*sn));
 			struct cl_type *st = cl_arena_alloc(&c->s->t->arena, sizeof(*st));
@@ -520,7 +750,7 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 		if (t->kind == CL_K_SEQ)
 			TRY(compile_ref(c, n, t->length_path, false, t));
 		n->length = t->length;
-		TRY(compile(c, t->elem, NULL, &n->elem));
+		TRY(compile_part(c, n, 0, t->elem, NULL, &n->elem));
 		if (n->elem->align > n->align)
 			n->align = n->elem->align;
 		if (n->elem->flags & CL_N_PRINT)
@@ -535,7 +765,7 @@ static int compile(struct cctx *c, const struct cl_type *t, const char *name, st
 	case CL_K_OPT:
 		/* CTF 2 optional: selector, then the field when present */
 		TRY(compile_ref(c, n, t->tag, false, t));
-		TRY(compile(c, t->elem, NULL, &n->elem));
+		TRY(compile_part(c, n, 0, t->elem, NULL, &n->elem));
 		n->align = 1;
 		if (n->elem->flags & CL_N_PRINT)
 			n->flags |= CL_N_PRINT;
@@ -577,7 +807,7 @@ static int emit(struct pbuf *p, uint8_t code, uint32_t arg, const struct cl_node
 
 static int gen(struct cctx *c, struct pbuf *p, struct cl_node *n)
 {
-	if (n->fast) {
+	if (n->fast && !n->reg2) {
 		/* plain loads get their own opcodes (side effects are decided
 		 * later when a sequence refers to the field, so check `reg` at
 		 * run time through CL_OP_FAST_INT only for fields that may get one:
@@ -658,7 +888,7 @@ static bool is_uint(const struct cl_node *n, const char *name, unsigned size, un
 	return n && (n->kind == CL_K_INT || n->kind == CL_K_ENUM) && n->orig_name &&
 	       !strcmp(n->orig_name, name) && n->size == size && n->align == align &&
 	       !(n->flags & (CL_N_SIGNED | CL_N_VARINT | CL_N_BOOL | CL_N_BITMAP)) &&
-	       n->bo == CL_BO_LE;
+	       n->bo == CL_BO_LE && !n->reg2;
 }
 
 static bool is_struct(const struct cl_node *n, const char *name, uint32_t nkids)
@@ -746,6 +976,7 @@ int cl_compile_scope(struct cctx *c, enum scope_id sc, const struct cl_type *t,
 		return SERR(c->s, t->line, t->col, "dynamic scope type is not a structure");
 	c->scope = sc;
 	c->depth = 0;
+	c->nopen = 0;
 	TRY(compile(c, t, NULL, ret));
 	c->roots[sc] = *ret;
 	return build_prog(c, *ret);

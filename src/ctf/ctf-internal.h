@@ -107,6 +107,18 @@ struct cl_enum_map {
  * bytes, with CL_ENC_BE for big-endian UTF-16/UTF-32; 0 is UTF-8. */
 enum { CL_ENC_UTF8 = 0, CL_ENC_UNIT = 7, CL_ENC_BE = 8 };
 
+/* CTF 2 field location (CTF2-SPEC-2.0), made absolute when the metadata
+ * is read: the names of the structure members from the root of scope
+ * `origin` (an enum scope_id of meta.h). Arrays, optionals and variants on
+ * the way are crossed without a name: the current element or option when
+ * the requesting field is inside them, every option of a variant that is
+ * not. Names are any text ('.' and "" included). */
+struct cl_floc {
+	uint8_t origin;
+	uint32_t n;
+	const char **items;
+};
+
 /* Declared type (shared, immutable once built). */
 struct cl_type {
 	enum cl_kind kind;
@@ -132,6 +144,10 @@ struct cl_type {
 	struct cl_type *elem;
 	uint64_t length;
 	const char *length_path;
+	/* CTF 2 (instead of tag / length_path): the location of the length
+	 * (dynamic-length array, string, BLOB) or of the selector (variant,
+	 * optional); NULL in an alias built on its own, never compiled */
+	const struct cl_floc *loc;
 	uint8_t role;           /* CTF 2: CL_M_* meaning from the field's roles (0: by name) */
 	bool bitmap;            /* CTF 2 bit map: enum whose maps are bit index ranges, by label */
 	bool boolean;           /* CTF 2 fixed-length boolean: an integer printed true/false */
@@ -162,6 +178,7 @@ enum cl_node_flags {
 	CL_N_BOOL = 1 << 6,       /* CTF 2 boolean */
 	CL_N_VARINT = 1 << 7,     /* CTF 2 LEB128 integer */
 	CL_N_BLOB = 1 << 8,       /* CTF 2 BLOB (with CL_N_TEXT: one value, the bytes) */
+	CL_N_MULTI_SEL = 1 << 9,  /* CTF 2 variant: selector located in several options */
 };
 
 struct cl_node {
@@ -176,6 +193,7 @@ struct cl_node {
 	uint8_t enc;           /* strings, text arrays: CL_ENC_* */
 	uint32_t align;        /* bits */
 	uint32_t reg;          /* 0 = value not kept in a register */
+	uint32_t reg2;         /* CTF 2: a second register (with reg), decoded by node */
 	const char *name;      /* printed name (one '_' stripped) */
 	const char *orig_name; /* as declared */
 	const struct cl_type *type;

@@ -400,48 +400,39 @@ static int get_encoding(struct c2 *c, json_object *fc, uint8_t *ret)
 	return cl_c2_err(c, -EBADMSG, "invalid string encoding '%s'", enc);
 }
 
-static const char *scope_prefix(enum scope_id sc)
+/*
+ * A field location (CTF2-SPEC-2.0 "field location") into *ret, made
+ * absolute: an `origin` scope and the member names from its root. A
+ * relative location (no origin) starts at the structure holding the
+ * requesting field, in the scope being built: each name goes down to that
+ * member, each parent item (null) goes back up one structure, wherever it
+ * is in the path. (babeltrace2 2.1.2 agrees except for a parent item right
+ * after another one, which it reads as cancelling it: we follow the
+ * specification there.) Absolute locations have names only. Whether the
+ * names exist is checked when the scopes are compiled (compile.c), as are
+ * the kind of the field located and that it comes before the requesting
+ * one. *ret is NULL while an alias is built on its own: relative
+ * locations only mean something where the alias is used.
+ */
+static int build_loc(struct c2 *c, json_object *loc, const struct cl_floc **ret)
 {
-	static const char *const prefixes[] = {
-		[SC_PKT_HDR] = "trace.packet.header.", [SC_PKT_CTX] = "stream.packet.context.",
-		[SC_EV_HDR] = "stream.event.header.",  [SC_EV_SCTX] = "stream.event.context.",
-		[SC_EV_CTX] = "event.context.",        [SC_PAYLOAD] = "event.fields.",
+	static const char *const origins[] = {
+		[SC_PKT_HDR] = "packet-header",
+		[SC_PKT_CTX] = "packet-context",
+		[SC_EV_HDR] = "event-record-header",
+		[SC_EV_SCTX] = "event-record-common-context",
+		[SC_EV_CTX] = "event-record-specific-context",
+		[SC_PAYLOAD] = "event-record-payload",
 	};
-
-	return sc < SC_COUNT ? prefixes[sc] : "";
-}
-
-/* A field location as a TSDL-style path for compile.c's resolver. */
-static int location_path(struct c2 *c, json_object *loc, const char **ret)
-{
-	static const struct {
-		const char *origin, *prefix;
-	} origins[] = {
-		{ "packet-header", "trace.packet.header." },
-		{ "packet-context", "stream.packet.context." },
-		{ "event-record-header", "stream.event.header." },
-		{ "event-record-common-context", "stream.event.context." },
-		{ "event-record-specific-context", "event.context." },
-		{ "event-record-payload", "event.fields." },
-	};
+	struct cl_floc *l;
 	json_object *path;
-	const char *origin = NULL, *prefix = "";
-	size_t n, total;
-	char *out;
+	const char *origin = NULL;
+	size_t n, k = 0, base;
 
+	*ret = NULL;
 	if (!loc || !json_object_is_type(loc, json_type_object))
 		return cl_c2_err(c, -EBADMSG, "invalid field location");
 	TRY(cl_c2_get_str(c, loc, "origin", false, &origin));
-	if (origin) {
-		size_t k;
-
-		for (k = 0; k < CL_ARRAY_SIZE(origins); k++)
-			if (!strcmp(origin, origins[k].origin))
-				break;
-		if (k == CL_ARRAY_SIZE(origins))
-			return cl_c2_err(c, -EBADMSG, "invalid field location origin '%s'", origin);
-		prefix = origins[k].prefix;
-	}
 	path = cl_c2_member(loc, "path");
 	if (!path || !json_object_is_type(path, json_type_array) ||
 	    !(n = json_object_array_length(path)))
@@ -451,84 +442,59 @@ static int location_path(struct c2 *c, json_object *loc, const char **ret)
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(path, i);
 
-		if (json_object_is_type(e, json_type_null)) {
-			if (origin)
-				return cl_c2_err(
-					c, -EBADMSG,
-					"parent item (null) in an absolute field location");
-			continue;
-		}
-		if (!json_object_is_type(e, json_type_string))
-			return cl_c2_err(c, -EBADMSG, "field location path item is not a name");
-		if (strchr(json_object_get_string(e), '.') || !*json_object_get_string(e))
-			return cl_c2_err(c, -ENOTSUP,
-					 "field location through a name with '.' not supported");
+		if (json_object_is_type(e, json_type_null) && origin)
+			return cl_c2_err(c, -EBADMSG,
+					 "parent item (null) in an absolute field location");
+		if (!json_object_is_type(e, json_type_null) &&
+		    !json_object_is_type(e, json_type_string))
+			return cl_c2_err(c, -EBADMSG,
+					 "field location path item is neither a name nor null");
 	}
-	if (!origin && json_object_is_type(json_object_array_get_idx(path, 0), json_type_null)) {
-		/* relative with parent items: from the structure holding the
-		 * requesting field, each null goes one structure up; made
-		 * absolute in the current scope */
-		const char *items[2 * CL_TSDL_MAX_DEPTH + 8];
-		int depth = c->npath - 1; /* names of the holding structure */
-		size_t k = 0;
+	l = cl_arena_alloc(&c->s.t->arena, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	if (origin) {
+		size_t o;
 
-		if (c->in_alias) {
-			*ret = "?"; /* checked where the alias is used */
-			return 0;
-		}
-		if (depth < 0)
+		for (o = 0; o < CL_ARRAY_SIZE(origins); o++)
+			if (!strcmp(origin, origins[o]))
+				break;
+		if (o == CL_ARRAY_SIZE(origins))
+			return cl_c2_err(c, -EBADMSG, "invalid field location origin '%s'", origin);
+		l->origin = (uint8_t)o;
+		base = 0;
+	} else {
+		if (c->in_alias)
+			return 0; /* resolved where the alias is used */
+		if (c->npath < 1)
 			return cl_c2_err(c, -EBADMSG, "field location outside any structure");
-		for (int i = 0; i < depth; i++)
-			items[k++] = c->path[i];
-		for (size_t i = 0; i < n; i++) {
-			json_object *e = json_object_array_get_idx(path, i);
-
-			if (json_object_is_type(e, json_type_null)) {
-				if (k == 0)
-					return cl_c2_err(c, -EBADMSG,
-							 "field location goes above its scope");
-				k--;
-			} else {
-				items[k++] = json_object_get_string(e);
-			}
-		}
-		if (k == 0)
-			return cl_c2_err(c, -EBADMSG, "field location names a structure");
-		prefix = scope_prefix(c->scope);
-		total = strlen(prefix) + 1;
-		for (size_t i = 0; i < k; i++)
-			total += strlen(items[i]) + 1;
-		out = cl_arena_alloc(&c->s.t->arena, total);
-		if (!out)
-			return -ENOMEM;
-		strcpy(out, prefix);
-		for (size_t i = 0; i < k; i++) {
-			if (i)
-				strcat(out, ".");
-			strcat(out, items[i]);
-		}
-		*ret = out;
-		return 0;
+		l->origin = (uint8_t)c->scope;
+		base = (size_t)c->npath - 1; /* names of the holding structure */
 	}
-	total = strlen(prefix) + 1;
+	l->items = cl_arena_alloc(&c->s.t->arena, (base + n) * sizeof(*l->items));
+	if (!l->items)
+		return -ENOMEM;
+	for (; k < base; k++)
+		l->items[k] = c->path[k];
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(path, i);
 
-		if (json_object_is_type(e, json_type_null))
-			return cl_c2_err(c, -ENOTSUP,
-					 "parent item (null) after a name in a field location");
-		total += strlen(json_object_get_string(e)) + 1;
+		if (json_object_is_type(e, json_type_null)) {
+			if (k == 0)
+				return cl_c2_err(c, -EBADMSG,
+						 "field location goes above the root of its scope "
+						 "(too many parent items)");
+			k--;
+			continue;
+		}
+		l->items[k] = cl_arena_strdup(&c->s.t->arena, json_object_get_string(e));
+		if (!l->items[k++])
+			return -ENOMEM;
 	}
-	out = cl_arena_alloc(&c->s.t->arena, total);
-	if (!out)
-		return -ENOMEM;
-	strcpy(out, prefix);
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			strcat(out, ".");
-		strcat(out, json_object_get_string(json_object_array_get_idx(path, i)));
-	}
-	*ret = out;
+	if (k == 0)
+		return cl_c2_err(c, -EBADMSG, "field location locates the root of its scope");
+	l->n = (uint32_t)k;
+	*ret = l;
 	return 0;
 }
 
@@ -571,7 +537,7 @@ static int build_text_array(struct c2 *c, json_object *fc, bool dynamic, bool te
 		TRY(cl_c2_get_str(c, fc, "media-type", false, &t->media_type));
 	}
 	if (dynamic)
-		TRY(location_path(c, cl_c2_member(fc, "length-field-location"), &t->length_path));
+		TRY(build_loc(c, cl_c2_member(fc, "length-field-location"), &t->loc));
 	else
 		TRY(cl_c2_get_u64(c, fc, "length", true, &t->length));
 	TRY(role_meaning(c, fc, &t->role));
@@ -637,7 +603,7 @@ static int build_array(struct c2 *c, json_object *fc, bool dynamic, struct cl_ty
 		return -ENOMEM;
 	TRY(get_align(c, fc, "minimum-alignment", &minal));
 	if (dynamic)
-		TRY(location_path(c, cl_c2_member(fc, "length-field-location"), &t->length_path));
+		TRY(build_loc(c, cl_c2_member(fc, "length-field-location"), &t->loc));
 	else
 		TRY(cl_c2_get_u64(c, fc, "length", true, &t->length));
 	TRY(cl_c2_build_fc(c, cl_c2_member(fc, "element-field-class"), &t->elem));
@@ -655,7 +621,7 @@ static int build_optional(struct c2 *c, json_object *fc, struct cl_type **ret)
 
 	if (!t)
 		return -ENOMEM;
-	TRY(location_path(c, cl_c2_member(fc, "selector-field-location"), &t->tag));
+	TRY(build_loc(c, cl_c2_member(fc, "selector-field-location"), &t->loc));
 	if (ranges) {
 		size_t cap = 0;
 
@@ -679,7 +645,7 @@ static int build_variant(struct c2 *c, json_object *fc, struct cl_type **ret)
 
 	if (!t)
 		return -ENOMEM;
-	TRY(location_path(c, cl_c2_member(fc, "selector-field-location"), &t->tag));
+	TRY(build_loc(c, cl_c2_member(fc, "selector-field-location"), &t->loc));
 	t->sel = new_type(c, CL_K_ENUM);
 	if (!t->sel)
 		return -ENOMEM;

@@ -85,8 +85,11 @@ static int dec_int(struct dctx *d, const struct cl_node *n)
 	if (!val)
 		return r;
 	val->u = v;
-	if (n->reg)
+	if (n->reg) {
 		s->regs[n->reg] = v;
+		if (n->reg2)
+			s->regs[n->reg2] = v;
+	}
 	if (n->meaning) {
 		s->mv[n->meaning] = v;
 		s->mset |= 1u << n->meaning;
@@ -132,8 +135,11 @@ static int dec_varint(struct dctx *d, const struct cl_node *n)
 	if (!val)
 		return r;
 	val->u = v;
-	if (n->reg)
+	if (n->reg) {
 		s->regs[n->reg] = v;
+		if (n->reg2)
+			s->regs[n->reg2] = v;
+	}
 	if (n->meaning) {
 		s->mv[n->meaning] = v;
 		s->mset |= 1u << n->meaning;
@@ -257,8 +263,11 @@ static inline __attribute__((always_inline)) int dec_fast_int(struct dctx *d,
 	}
 	d->out->v[d->out->n++].u = v;
 	if (n->side) {
-		if (n->reg)
+		if (n->reg) {
 			s->regs[n->reg] = v;
+			if (n->reg2)
+				s->regs[n->reg2] = v;
+		}
 		if (n->meaning) {
 			s->mv[n->meaning] = v;
 			s->mset |= 1u << n->meaning;

@@ -58,6 +58,13 @@ struct cframe {
 	uint32_t nkids;       /* kids completed so far */
 };
 
+/* CTF 2: a compound node being compiled and which of its parts is (member
+ * or option index; 0 for an array's or optional's element) */
+struct copen {
+	struct cl_node *node;
+	uint32_t idx;
+};
+
 struct cctx {
 	struct sema *s;
 	struct cl_stream_class *sc;
@@ -65,6 +72,10 @@ struct cctx {
 	struct cl_node *roots[SC_COUNT];
 	struct cframe stack[CL_TSDL_MAX_DEPTH + 8];
 	int depth;
+	/* CTF 2: every compound node from the scope's root to the field being
+	 * compiled, for field locations (struct cl_floc) */
+	struct copen open[2 * CL_TSDL_MAX_DEPTH + 16];
+	int nopen;
 };
 
 /* Compiles scope `sc` of type `t` (a structure, or NULL) into *ret and its

@@ -167,8 +167,19 @@ static int parse_more(struct ctflive_ctf_trace *t, bool final, struct ctflive_ct
 	struct ast_top *list = NULL;
 	int r;
 
-	if (t->committed == 0 && t->text_len >= 1 && t->text[0] == 0x1e)
+	if (t->committed == 0 && t->text_len >= 1 && t->text[0] == 0x1e) {
+		/* CTF2-FS-1.0 allows a packetized CTF 2 metadata stream
+		 * (CTF2-PMETA-1.0), but babeltrace2 2.1.2 reads a stream
+		 * starting with the packet magic as TSDL and refuses the
+		 * JSON it unpacks: so do we (LTTng >= 2.14 never packetizes) */
+		if (t->packetized == 1) {
+			cl_diag_set(reterr, 0, 0,
+				    "CTF 2 metadata (JSON text sequence) in metadata packets is "
+				    "not supported, as in babeltrace2 2.1.2");
+			return -ENOTSUP;
+		}
 		t->ctf2 = true;
+	}
 	if (t->ctf2)
 		return cl_ctf2_parse_more(t, final, reterr);
 	if (t->committed == 0 && t->text_len >= 2 && !memcmp(t->text, "/*", 2)) {

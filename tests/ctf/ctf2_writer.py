@@ -117,6 +117,9 @@ class Trace:
         self.records: list[tuple[int, dict]] = []  # event index, payload value
         self.extra_fragments: list[dict] = []
         self.preamble_extra: dict = {}
+        # wrap the metadata stream in metadata packets of at most this many
+        # content bytes (CTF2-PMETA-1.0 / CTF 1.8 header, version 1.8)
+        self.packetize: int = 0
 
     def event_class(self, name: str, payload_members: list[tuple[str, object]]) -> int:
         fc = {"type": "structure",
@@ -225,7 +228,17 @@ class Trace:
         for i, (name, fc) in enumerate(self.events):
             frags.append({"type": "event-record-class", "id": i, "name": name,
                           "payload-field-class": fc})
-        return b"".join(RS + json.dumps(f, indent=1).encode() + b"\n" for f in frags)
+        text = b"".join(RS + json.dumps(f, indent=1).encode() + b"\n" for f in frags)
+        if not self.packetize:
+            return text
+        out = b""
+        for k in range(0, len(text), self.packetize):
+            chunk = text[k:k + self.packetize]
+            content = 37 + len(chunk)
+            total = (content + 7) // 8 * 8 + 8  # some padding
+            out += struct.pack("<I16sIIIBBBBB", 0x75D11D57, bytes(range(16)), 0, content * 8,
+                               total * 8, 0, 0, 0, 1, 8) + chunk + bytes(total - content)
+        return out
 
     def stream(self) -> bytes:
         s = Stream()

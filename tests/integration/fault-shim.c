@@ -15,7 +15,10 @@
  *   N      counted from 1, over matching calls of OP only
  *   ERR    an errno name (EIO, ENOSPC, EDQUOT, EROFS, EMFILE, ENOMEM,
  *          EACCES, EEXIST) or "short": a write or pwrite that writes half
- *          of its bytes (at least one) and returns that count
+ *          of its bytes (at least one) and returns that count, or "stall"
+ *          (fdatasync only, with CTFLIVE_FAULT_ARM): the call waits while
+ *          the arm file exists, then runs (a sync that takes as long as the
+ *          test wants)
  *   MATCH  optional: only calls whose file path contains this text count
  *          (the descriptor's path for write/pwrite/fdatasync/ftruncate, the
  *          name for the others, resolved against its directory descriptor)
@@ -56,6 +59,7 @@ static struct {
 	enum mode mode;
 	long n;
 	int err; /* 0: short write */
+	bool stall;
 	char match[256];
 	char log[512];
 	char arm[512];
@@ -103,8 +107,9 @@ static void setup(void)
 		   : !strcmp(f[1], "from") ? MODE_FROM
 					   : MODE_NTH;
 	cfg.n = strtol(f[2], NULL, 10);
-	cfg.err = errno_of(f[3]);
-	if (cfg.n < 1 || cfg.err < 0)
+	cfg.stall = !strcmp(f[3], "stall");
+	cfg.err = cfg.stall ? EIO : errno_of(f[3]);
+	if (cfg.n < 1 || cfg.err < 0 || (cfg.stall && (cfg.op != OP_FDATASYNC || !arm)))
 		cfg.on = false;
 	if (f[4])
 		(void)snprintf(cfg.match, sizeof(cfg.match), "%s", f[4]);
@@ -310,6 +315,15 @@ int fdatasync(int fd)
 	char path[PATH_MAX];
 
 	pthread_once(&once, setup);
+	if (cfg.stall) {
+		if (hit(OP_FDATASYNC, file_of(fd, path, sizeof(path))) && cfg.arm[0]) {
+			inside = true;
+			while (access(cfg.arm, F_OK) == 0)
+				(void)usleep(10000);
+			inside = false;
+		}
+		return next_fdatasync(fd);
+	}
 	FAIL_IF(hit(OP_FDATASYNC, file_of(fd, path, sizeof(path))));
 	return next_fdatasync(fd);
 }

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -692,6 +693,131 @@ def test_view_waits_for_metadata_of_stream_class(ws, request):
         assert lines == offline.lines
     finally:
         relay.stop()
+
+
+
+def _relay_with_stalled_metadata_sync(ws, request, name: str = "r"):
+    """A ctflive-relayd whose fdatasync of a `metadata` file waits while the
+    returned arm file exists (fault-shim.c, "stall"): metadata it received
+    stays unpublished for as long as the test wants, as under heavy load."""
+    shim = h.build_dir() / "tests" / "integration" / "ctflive-fault-shim.so"
+    if not h.have_ctflive_relayd():
+        pytest.skip("ctflive-relayd not built")
+    if not shim.exists():
+        pytest.skip(f"fault shim not built ({shim})")
+    relay = h.CtfliveRelayd(ws, name)
+    copy = relay.dir / "fault-shim.so"
+    shutil.copy2(shim, copy)
+    os.chmod(copy, 0o755)
+    arm = relay.dir / "stall-metadata-sync"
+    relay.extra_env = {
+        "LD_PRELOAD": str(copy),
+        "CTFLIVE_FAULT": "fdatasync:from:1:stall:64-bit/metadata",
+        "CTFLIVE_FAULT_ARM": str(arm),
+        # An ASan build of the relay: the shim may come first.
+        "ASAN_OPTIONS": "verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", ""),
+    }
+    relay.start()
+    request.addfinalizer(relay.stop)
+    request.addfinalizer(lambda: arm.unlink(missing_ok=True))  # runs first: unblocks the sync
+    return relay, arm
+
+
+def _poll_metadata(conn, stream_id: int, timeout: float = 10.0) -> bytes:
+    """GET_METADATA until the relay hands out bytes (NO_NEW meanwhile)."""
+    import live_client as lc
+
+    deadline = time.monotonic() + timeout
+    while True:
+        status, data = conn.get_metadata(stream_id)
+        if status == lc.METADATA_OK:
+            return data
+        assert status == lc.METADATA_NO_NEW, f"GET_METADATA status {status}"
+        assert time.monotonic() < deadline, "no metadata published"
+        time.sleep(0.02)
+
+
+def test_relay_metadata_ends_only_once_published(ws, request):
+    """Per-PID sessions: a short-lived program's consumer sends the last
+    metadata of its trace and closes the metadata stream at once, while the
+    relay's sync of those bytes is still under way. ctflive-relayd must not
+    end the metadata stream (GET_METADATA ERR, which viewers take as "you
+    have it all") before those bytes are published: NO_NEW until then, the
+    bytes, then NO_NEW and ERR."""
+    import live_client as lc
+    import relayd_client as rc
+
+    relay, arm = _relay_with_stalled_metadata_sync(ws, request)
+    c, d, _rep, _hs, meta = _scripted_session(relay, "mp", "mphost", ["chan_0"])
+    try:
+        full = rc.make_metadata("mphost")
+        cut = full.index(b"stream {")
+        c.send_metadata(meta, full[:cut], 0)
+        with lc.LiveConn(relay.ports.live) as v:
+            v.connect()
+            assert v.create_session() == lc.CREATE_SESSION_OK
+            status, streams = v.attach(lc.find_session(v, "mp").id, lc.SEEK_BEGINNING)
+            assert status == lc.ATTACH_OK
+            (ms,) = [s for s in streams if s.metadata]
+            assert _poll_metadata(v, ms.id) == full[:cut]
+            assert v.get_metadata(ms.id)[0] == lc.METADATA_NO_NEW
+            arm.touch()
+            c.send_metadata(meta, full[cut:], 0)
+            assert c.close_stream(meta, rc.U64_MAX) == rc.LTTNG_OK
+            # received and closed, not yet published: never ERR
+            for _ in range(5):
+                assert v.get_metadata(ms.id) == (lc.METADATA_NO_NEW, b"")
+                time.sleep(0.05)
+            arm.unlink()
+            assert _poll_metadata(v, ms.id) == full[cut:]
+            assert v.get_metadata(ms.id)[0] == lc.METADATA_NO_NEW
+            assert v.get_metadata(ms.id)[0] == lc.METADATA_ERR
+    finally:
+        c.close()
+        d.close()
+
+
+def test_view_metadata_published_after_its_stream_closed(ws, request):
+    """`ctflive view` holds a packet of a stream class its metadata does not
+    declare yet; the declaring metadata arrives and the metadata stream
+    closes while the relay's sync of it is still under way (1 s). The view
+    gets that metadata once published and prints every event (it failed
+    after 10 s with 'still no metadata declaring that class')."""
+    import relayd_client as rc
+
+    relay, arm = _relay_with_stalled_metadata_sync(ws, request)
+    c, d, rep, (sh,), meta = _scripted_session(relay, "mc", "mchost", ["chan_0"])
+    view = None
+    packets, per_packet = 3, 20
+    try:
+        full = rc.make_metadata("mchost")
+        cut = full.index(b"stream {")
+        c.send_metadata(meta, full[:cut], 0)
+        view = spawn_view(f"net://{h.LOCALHOST}:{relay.ports.live}/host/mchost/mc")
+        wait_attached(relay, "mc")
+        for seq in range(packets):
+            pk = rc.make_packet(seq * per_packet, per_packet, seq)
+            d.send_packet(sh, seq, pk.data, pk.padding)
+            assert c.send_index(sh, seq, pk.index) == rc.LTTNG_OK
+        time.sleep(1.0)  # the view holds a packet and asks for its class
+        arm.touch()
+        c.send_metadata(meta, full[cut:], 0)
+        assert c.close_stream(meta, rc.U64_MAX) == rc.LTTNG_OK
+        time.sleep(1.0)  # asking for metadata while its sync waits
+        arm.unlink()
+        assert view.poll() is None, "ctflive view gave up"
+        time.sleep(3 * TIMER_US / 1e6)
+        assert c.close_stream(sh, packets - 1) == rc.LTTNG_OK
+        out_dir = relay.output / rep.path.rstrip(b"\0").decode()
+    finally:
+        c.close()
+        d.close()
+    rc_, lines, err = finish(view)
+    assert rc_ == 0, err
+    offline = h.babeltrace(out_dir)
+    assert offline.rc == 0, offline.err
+    assert len(lines) == packets * per_packet
+    assert lines == offline.lines
 
 
 def test_not_a_relay():
