@@ -1050,6 +1050,5 @@ out:
 	if (reserve_fd >= 0)
 		close(reserve_fd);
 	cl_loop_free(relay.loop);
-	free(relay.smap);
 	return ret;
 }

@@ -328,7 +328,7 @@ struct session *session_find(struct relay *relay, uint64_t id);
 void session_snapshot_done(struct relay *relay, struct session *s);
 /* Frees sessions and streams that are done (called before each loop sleep). */
 void relay_collect(struct relay *relay);
-/* Closes every stream and frees every session and chunk (shutdown). */
+/* Closes every stream and frees every session and chunk, and the stream map (shutdown). */
 void relay_shutdown(struct relay *relay);
 
 /* ---- trace chunks (chunk.c) ---- */

@@ -348,4 +348,7 @@ void relay_shutdown(struct relay *relay)
 		chunk_unref(relay, c);
 	}
 	marker_free_all(relay);
+	free(relay->smap);
+	relay->smap = NULL;
+	relay->smap_cap = relay->smap_n = 0;
 }
