@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctflive/ctf.h"
+#include "fuzz-printer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -73,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct ctflive_ctf_trace *traces[2];
 	struct ctflive_ctf_bufsrc *b = NULL;
 	struct ctflive_ctf_stream *s = NULL;
-	struct ctflive_ctf_printer *p = NULL, *j = NULL;
+	static struct ctflive_ctf_printer *printers[2];
+	struct ctflive_ctf_printer *p, *j;
 	struct ctflive_ctf_source src;
 	struct ctflive_ctf_diag d;
 	struct ctflive_ctf_msg m;
@@ -98,8 +100,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	src = ctflive_ctf_bufsrc_source(b);
 	if (ctflive_ctf_stream_new(traces[which], &src, &s) < 0)
 		goto out;
-	if (ctflive_ctf_printer_new(CTFLIVE_CTF_PRINT_DEFAULT | CTFLIVE_CTF_CLOCK_GMT, &p) < 0 ||
-	    ctflive_ctf_printer_new(CTFLIVE_CTF_JSON, &j) < 0)
+	p = fuzz_printer(&printers[0], CTFLIVE_CTF_PRINT_DEFAULT | CTFLIVE_CTF_CLOCK_GMT);
+	j = fuzz_printer(&printers[1], CTFLIVE_CTF_JSON);
+	if (!p || !j)
 		goto out;
 	for (int n = 0; n < 100000 && ctflive_ctf_stream_next(s, &m, &d) == 0; n++) {
 		(void)ctflive_ctf_printer_msg(p, s, &m);
@@ -110,8 +113,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ctflive_ctf_printer_clear(j, 0);
 	}
 out:
-	ctflive_ctf_printer_free(p);
-	ctflive_ctf_printer_free(j);
 	ctflive_ctf_stream_free(s);
 	ctflive_ctf_bufsrc_free(b);
 	return 0;

@@ -3,24 +3,28 @@
  * ctflive view nats://SERVER[,SERVER...]/host/HOSTNAME/SESSION and
  * ctflive ls nats://SERVER[,SERVER...]: sessions that relays published to
  * NATS JetStream (`ctflive-relayd --publish`), read from JetStream directly
- * with an ordered consumer. The subjects, headers and payloads are the
- * contract of doc/nats.md.
+ * with ordered consumers (src/nats/nats-read.h). The subjects, headers and
+ * payloads are the contract of doc/nats.md.
  *
  * `view` rebuilds each relay session of HOSTNAME/SESSION as a trace
  * directory laid out as the relay's own (metadata, data files, their
- * index/NAME.idx with the same entries, offsets made local) in a temporary
- * directory, once the session has ended (or, with --timeout, once nothing
- * new arrived for that long), then prints it with the offline reader, so
- * the output is the same as `ctflive view` of the relay's directory. Not yet
- * incremental: nothing is printed before the session ends.
+ * index/NAME.idx with the same entries, offsets made local), one
+ * subdirectory each of a temporary session directory, written as
+ * ctflive-relayd writes its directories (doc/file-formats.md §3-4: files
+ * created locked, each packet and its entry published by unlocking them,
+ * the session marker locked until every relay session ended). One thread
+ * per relay session writes; the main thread follows the directory
+ * (ctflive_iter_open_follow()) and prints as packets arrive, so the output
+ * is the same as `ctflive follow` of the relay's directory.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <nats/nats.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,200 +35,44 @@
 #include "cli.h"
 #include "ctf-index.h"
 #include "ctflive/iter.h"
+#include "file-locks.h"
 #include "grow.h"
 #include "io.h"
 #include "log.h"
 #include "nats-names.h"
+#include "nats-read.h"
 #include "print-opts.h"
-
-#define MAX_SERVERS    16
-#define GAP_WAIT_MS    35000 /* a missing message is given up after this long */
-/* JetStream requests that time out (Wait: 5 s) while a cluster elects a leader. */
-#define ELECTION_TRIES 6
-#define MAX_HELD       65536 /* messages held waiting for an earlier one */
-#define MAX_JOINED     ((UINT64_C(1) << 32) + CL_INDEX_ENTRY_SIZE_MAX) /* bytes */
+#include "tracedir.h"
 
 bool cl_cli_is_nats_url(const char *s)
 {
-	return s && !strncmp(s, "nats://", 7);
-}
-
-/* nats://A:P[,B:Q...][/host/HOST/SESSION]: the server URLs and the path. */
-struct nats_url {
-	char *buf;                        /* owned: the servers, NUL-separated */
-	const char *servers[MAX_SERVERS]; /* borrowed from owned[] */
-	char *owned[MAX_SERVERS];
-	int n_servers;
-	char *host, *session; /* owned, or NULL */
-};
-
-static void nats_url_free(struct nats_url *u)
-{
-	for (int i = 0; i < u->n_servers; i++)
-		free(u->owned[i]);
-	free(u->buf);
-	free(u->host);
-	free(u->session);
-}
-
-static int nats_url_parse(const char *s, struct nats_url *u, const char **why)
-{
-	const char *p = s + 7, *slash = NULL;
-	char *save = NULL;
-
-	/* The path starts at the first '/' that is not in a later "nats://". */
-	for (const char *q = p; *q && !slash; q++) {
-		if (*q == ',' && !strncmp(q + 1, "nats://", 7))
-			q += 7;
-		else if (*q == '/')
-			slash = q;
-	}
-	memset(u, 0, sizeof(*u));
-	u->buf = strndup(p, slash ? (size_t)(slash - p) : strlen(p));
-	if (!u->buf)
-		return -ENOMEM;
-	for (char *t = strtok_r(u->buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		char *url;
-
-		if (u->n_servers == MAX_SERVERS) {
-			*why = "too many servers";
-			return -EINVAL;
-		}
-		if (!strncmp(t, "nats://", 7))
-			t += 7;
-		if (asprintf(&url, "nats://%s", t) < 0)
-			return -ENOMEM;
-		u->owned[u->n_servers] = url;
-		u->servers[u->n_servers++] = url;
-	}
-	if (!u->n_servers) {
-		*why = "no server";
-		return -EINVAL;
-	}
-	if (!slash || !slash[1])
-		return 0;
-	if (strncmp(slash, "/host/", 6)) {
-		*why = "expecting /host/HOSTNAME/SESSION after the servers";
-		return -EINVAL;
-	}
-	p = slash + 6;
-	slash = strchr(p, '/');
-	if (!slash || slash == p || !slash[1] || strchr(slash + 1, '/')) {
-		*why = "expecting /host/HOSTNAME/SESSION after the servers";
-		return -EINVAL;
-	}
-	u->host = strndup(p, (size_t)(slash - p));
-	u->session = strdup(slash + 1);
-	return u->host && u->session ? 0 : -ENOMEM;
-}
-
-static int connect_js(struct nats_url *u, int timeout_ms, natsConnection **nc, jsCtx **js)
-{
-	natsOptions *o = NULL;
-	jsOptions jo;
-	natsStatus s = natsOptions_Create(&o);
-
-	if (s == NATS_OK)
-		s = natsOptions_SetServers(o, u->servers, u->n_servers);
-	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(o, timeout_ms);
-	if (s == NATS_OK)
-		s = natsOptions_SetName(o, "ctflive");
-	if (s == NATS_OK)
-		s = natsConnection_Connect(nc, o);
-	natsOptions_Destroy(o);
-	if (s == NATS_OK) {
-		jsOptions_Init(&jo);
-		jo.Wait = timeout_ms;
-		s = natsConnection_JetStream(js, *nc, &jo);
-	}
-	if (s != NATS_OK) {
-		log_error("cannot connect to NATS at %s: %s", u->servers[0], natsStatus_GetText(s));
-		return -ECONNREFUSED;
-	}
-	return 0;
-}
-
-/* What a stream's description says (doc/nats.md). */
-struct desc {
-	char host[256], session[256], relay[256];
-	const char *prefix; /* borrowed from the stream info */
-	uint64_t session_id;
-};
-
-static int desc_parse(const jsStreamInfo *si, struct desc *d)
-{
-	const char *ds;
-
-	memset(d, 0, sizeof(*d));
-	if (!si->Config || !si->Config->Name || strncmp(si->Config->Name, "CTFLIVE_", 8) ||
-	    !(ds = si->Config->Description) ||
-	    strncmp(ds, CL_NATS_DESC_PREFIX, strlen(CL_NATS_DESC_PREFIX)))
-		return -ENOENT;
-	d->prefix = ds + strlen(CL_NATS_DESC_PREFIX);
-	return cl_nats_prefix_parse(d->prefix, d->host, d->session, d->relay, sizeof(d->host),
-				    &d->session_id);
+	return cl_nats_is_url(s);
 }
 
 /* ---- rebuilding one relay session as a trace directory ---- */
 
-struct rstream {
+struct wstream {
 	uint64_t handle;
-	bool metadata;
-	uint32_t esz; /* index entry size */
-	int data_fd, index_fd;
-	uint64_t data_size;
+	int data_fd, index_fd; /* created locked (file-locks.h) */
+	uint64_t data_size;    /* bytes written and published */
+	uint64_t index_size;   /* bytes written and published */
+	uint64_t meta_end;     /* metadata: bytes written from 0 without a hole */
 	uint64_t meta_epoch;
-	/* a packet in parts */
-	uint8_t *parts;
-	size_t parts_len, parts_cap;
-	unsigned next_part, n_parts;
 };
 
-/* A message that arrived before its turn (a publication the relay retried). */
-struct held {
-	uint64_t seq;
-	unsigned part, n;
-	natsMsg *m; /* owned */
-};
-
-struct rsess {
+/* The callbacks' state: one relay session's directory. */
+struct wsess {
 	int dir_fd;
-	struct rstream *streams;
+	struct wstream *streams;
 	size_t n, cap;
-	uint64_t next_seq;  /* Ctflive-Seq of the next message to apply */
-	unsigned next_part; /* and its part (1 for a whole message) */
-	struct held *held;  /* owned: messages that came before their turn, by key */
-	size_t n_held, cap_held;
-	uint64_t missing; /* messages never found (gaps in Ctflive-Seq) */
-	uint64_t dropped; /* messages the relay dropped (its "dropped" messages) */
-	uint64_t bad;     /* messages that could not be used */
-	bool ended, interrupted;
 };
 
-static struct rstream *rstream_find(struct rsess *rs, uint64_t handle)
+static struct wstream *wstream_find(struct wsess *ws, uint64_t handle)
 {
-	for (size_t i = 0; i < rs->n; i++)
-		if (rs->streams[i].handle == handle)
-			return &rs->streams[i];
+	for (size_t i = 0; i < ws->n; i++)
+		if (ws->streams[i].handle == handle)
+			return &ws->streams[i];
 	return NULL;
-}
-
-/* A relative path whose components are neither empty, "." nor "..". */
-static bool safe_relpath(const char *p)
-{
-	if (!*p || *p == '/')
-		return false;
-	while (*p) {
-		size_t n = strcspn(p, "/");
-
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		p += n;
-		if (*p == '/')
-			p++;
-	}
-	return true;
 }
 
 /* mkdir -p of `rel` below `dir_fd`. */
@@ -250,449 +98,327 @@ static int mkdirs(int dir_fd, const char *rel)
 	}
 }
 
-/* A JSON object from `len` bytes (not NUL-terminated), or NULL. */
-static struct json_object *parse_json(const char *data, int len)
+/* A `stream` message (checked by the reader): its data or metadata file and
+ * its index file with the index header. */
+static int w_stream(void *ctx, const struct cl_nats_stream_info *si)
 {
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o;
-
-	if (!tok)
-		return NULL;
-	o = json_tokener_parse_ex(tok, data, len);
-	if (o && (json_tokener_get_error(tok) != json_tokener_success ||
-		  !json_object_is_type(o, json_type_object))) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
-static int ctl_stream(struct rsess *rs, struct json_object *o)
-{
-	struct json_object *v;
-	const char *path, *channel;
+	struct wsess *ws = ctx;
+	struct wstream *st;
 	char rel[4096];
-	struct rstream *st;
-	uint64_t handle, esz = 0;
-	bool metadata;
-	int r;
+	int dfd, r;
 
-	if (!json_object_object_get_ex(o, "handle", &v))
-		return -EBADMSG;
-	handle = (uint64_t)json_object_get_uint64(v);
-	if (!json_object_object_get_ex(o, "path", &v) || !(path = json_object_get_string(v)) ||
-	    !json_object_object_get_ex(o, "channel", &v) ||
-	    !(channel = json_object_get_string(v)) || !json_object_object_get_ex(o, "metadata", &v))
-		return -EBADMSG;
-	metadata = json_object_get_boolean(v);
-	if (json_object_object_get_ex(o, "index_entry_size", &v))
-		esz = (uint64_t)json_object_get_uint64(v);
-	if (!safe_relpath(path) || !*channel || strchr(channel, '/') || !strcmp(channel, ".") ||
-	    !strcmp(channel, "..") || !strcmp(channel, "index") ||
-	    (!metadata && esz != CL_INDEX_ENTRY_SIZE_1_0 && esz != CL_INDEX_ENTRY_SIZE_1_1))
-		return -EBADMSG;
-	if (rstream_find(rs, handle))
-		return 0;
-	r = cl_grow(&rs->streams, &rs->cap, rs->n + 1);
+	r = cl_grow(&ws->streams, &ws->cap, ws->n + 1);
 	if (r < 0)
 		return r;
-	st = &rs->streams[rs->n];
+	st = &ws->streams[ws->n];
 	memset(st, 0, sizeof(*st));
-	st->handle = handle;
-	st->metadata = metadata;
-	st->esz = (uint32_t)esz;
+	st->handle = si->handle;
 	st->data_fd = st->index_fd = -1;
-	r = mkdirs(rs->dir_fd, path);
+	r = mkdirs(ws->dir_fd, si->path);
 	if (r < 0)
 		return r;
-	if (snprintf(rel, sizeof(rel), "%s/%s", path, metadata ? "metadata" : channel) >=
-	    (int)sizeof(rel))
-		return -ENAMETOOLONG;
-	st->data_fd = openat(rs->dir_fd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (st->data_fd < 0)
+	dfd = openat(ws->dir_fd, si->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return -errno;
-	rs->n++;
-	if (!metadata) {
+	ws->n++;
+	r = cl_lock_create_file(dfd, si->metadata ? "metadata" : si->channel, NULL, 0,
+				&st->data_fd);
+	if (r == 0 && !si->metadata) {
 		uint8_t hdr[CL_INDEX_HEADER_SIZE];
 		struct cl_wbuf wb = cl_wbuf_make(hdr, sizeof(hdr));
+		int ifd;
 
-		if (snprintf(rel, sizeof(rel), "%s/index", path) >= (int)sizeof(rel))
-			return -ENAMETOOLONG;
-		r = mkdirs(rs->dir_fd, rel);
-		if (r < 0)
-			return r;
-		if (snprintf(rel, sizeof(rel), "%s/index/%s.idx", path, channel) >=
-		    (int)sizeof(rel))
-			return -ENAMETOOLONG;
-		st->index_fd =
-			openat(rs->dir_fd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (st->index_fd < 0)
-			return -errno;
-		r = cl_index_header_encode(&wb, esz == CL_INDEX_ENTRY_SIZE_1_1
-							? CL_INDEX_MINOR_1_1
-							: CL_INDEX_MINOR_1_0);
-		if (r < 0 || cl_write_full(st->index_fd, hdr, sizeof(hdr)) < 0)
-			return r < 0 ? r : -EIO;
+		r = mkdirs(dfd, "index");
+		if (r == 0)
+			r = cl_index_header_encode(&wb,
+						   si->index_entry_size == CL_INDEX_ENTRY_SIZE_1_1
+							   ? CL_INDEX_MINOR_1_1
+							   : CL_INDEX_MINOR_1_0);
+		if (r == 0 && snprintf(rel, sizeof(rel), "%s.idx", si->channel) >= (int)sizeof(rel))
+			r = -ENAMETOOLONG;
+		ifd = r == 0 ? openat(dfd, "index", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (r == 0 && ifd < 0)
+			r = -errno;
+		if (r == 0)
+			r = cl_lock_create_file(ifd, rel, hdr, sizeof(hdr), &st->index_fd);
+		if (ifd >= 0)
+			close(ifd);
+		st->index_size = CL_INDEX_HEADER_SIZE;
 	}
-	return 0;
-}
-
-static int on_ctl(struct rsess *rs, const char *data, int len)
-{
-	struct json_object *o = parse_json(data, len);
-	struct json_object *v;
-	const char *type;
-	int r = 0;
-
-	if (!o)
-		return -EBADMSG;
-	if (!json_object_object_get_ex(o, "type", &v) || !(type = json_object_get_string(v))) {
-		json_object_put(o);
-		return 0; /* the first message of a session describes it: no type */
-	}
-	if (!strcmp(type, "stream")) {
-		r = ctl_stream(rs, o);
-	} else if (!strcmp(type, "dropped")) {
-		if (json_object_object_get_ex(o, "messages", &v))
-			rs->dropped = (uint64_t)json_object_get_uint64(v);
-	} else if (!strcmp(type, "end")) {
-		rs->ended = true;
-		rs->interrupted = json_object_object_get_ex(o, "interrupted", &v) &&
-				  json_object_get_boolean(v);
-	}
-	json_object_put(o);
+	close(dfd);
 	return r;
 }
 
-/* A whole data message: index entry, then the packet. */
-static int on_packet(struct rstream *st, const uint8_t *d, size_t len)
+/* An index entry and its packet: the entry's offset made local; the
+ * packet published first, then its entry (doc/file-formats.md §3). */
+static int w_packet(void *ctx, uint64_t handle, const uint8_t *e, uint32_t esz, const uint8_t *pkt,
+		    size_t plen)
 {
+	struct wstream *st = wstream_find(ctx, handle);
 	uint8_t entry[CL_INDEX_ENTRY_SIZE_MAX];
-	struct cl_rbuf rb = cl_rbuf_make(d, len);
-	struct cl_index_entry ie;
-	uint64_t plen = 0;
 	int r;
 
-	if (st->metadata || len < st->esz)
+	if (!st || st->index_fd < 0 || esz > sizeof(entry))
 		return -EBADMSG;
-	r = cl_index_entry_decode(&rb, st->esz, &ie);
-	if (r < 0)
-		return r;
-	if (!cl_index_entry_is_lost(&ie)) {
-		plen = ie.packet_size / 8;
-		if (ie.packet_size % 8 || plen != len - st->esz)
-			return -EBADMSG;
-	} else if (len != st->esz) {
-		return -EBADMSG;
-	}
-	memcpy(entry, d, st->esz);
+	memcpy(entry, e, esz);
 	if (plen) {
-		/* The entry's offset, made local: where the packet goes in our file. */
 		for (int i = 0; i < 8; i++)
 			entry[CL_INDEX_OFF_OFFSET + i] = (uint8_t)(st->data_size >> (56 - 8 * i));
-		if (cl_write_full(st->data_fd, d + st->esz, plen) < 0)
+		if (cl_pwrite_full(st->data_fd, pkt, plen, st->data_size) < 0)
 			return -EIO;
+		r = cl_lock_publish(st->data_fd, st->data_size, st->data_size + plen);
+		if (r < 0)
+			return r;
 		st->data_size += plen;
 	}
-	return cl_write_full(st->index_fd, entry, st->esz) < 0 ? -EIO : 0;
+	if (cl_pwrite_full(st->index_fd, entry, esz, st->index_size) < 0)
+		return -EIO;
+	r = cl_lock_publish(st->index_fd, st->index_size, st->index_size + esz);
+	if (r < 0)
+		return r;
+	st->index_size += esz;
+	return 0;
 }
 
-/* A whole metadata message: `len` bytes at offset `off` of generation `epoch`. */
-static int on_metadata(struct rstream *st, const uint8_t *d, size_t len, uint64_t off,
-		       uint64_t epoch)
+static int w_metadata(void *ctx, uint64_t handle, const uint8_t *d, size_t len, uint64_t off,
+		      uint64_t epoch)
 {
-	if (!st->metadata)
+	struct wstream *st = wstream_find(ctx, handle);
+	int r;
+
+	if (!st || st->index_fd >= 0)
 		return -EBADMSG;
 	if (epoch != st->meta_epoch) {
 		/* The metadata was regenerated: the new copy replaces the old. */
 		st->meta_epoch = epoch;
 		if (ftruncate(st->data_fd, 0) < 0)
 			return -errno;
-	}
-	if (off > (UINT64_C(1) << 30) || len > (UINT64_C(1) << 30) ||
-	    pwrite(st->data_fd, d, len, (off_t)off) != (ssize_t)len)
-		return -EIO;
-	return 0;
-}
-
-/*
- * A data or metadata message, whole or in parts: parts K/N of one message are
- * consecutive messages of its subject, with the same headers but the part.
- */
-static int on_stream_msg(struct rsess *rs, struct rstream *st, natsMsg *m, bool meta)
-{
-	const char *part = NULL, *off_s = NULL, *epoch_s = NULL;
-	const uint8_t *d = (const uint8_t *)natsMsg_GetData(m);
-	size_t len = (size_t)natsMsg_GetDataLength(m);
-	uint64_t off = 0, epoch = 0;
-	unsigned k, n;
-	int r;
-
-	if (meta) {
-		if (natsMsgHeader_Get(m, CL_NATS_H_OFFSET, &off_s) != NATS_OK ||
-		    natsMsgHeader_Get(m, CL_NATS_H_EPOCH, &epoch_s) != NATS_OK)
-			return -EBADMSG;
-		off = strtoull(off_s, NULL, 10);
-		epoch = strtoull(epoch_s, NULL, 10);
-	}
-	if (natsMsgHeader_Get(m, CL_NATS_H_PART, &part) == NATS_OK) {
-		if (sscanf(part, "%u/%u", &k, &n) != 2 || k < 1 || k > n || n > (1u << 20))
-			return -EBADMSG;
-		if (k == 1) {
-			if (st->n_parts)
-				rs->bad++; /* an unfinished message before this one */
-			st->parts_len = 0;
-			st->n_parts = n;
-			st->next_part = 1;
-		}
-		if (!st->n_parts || k != st->next_part || n != st->n_parts) {
-			st->n_parts = 0;
-			return -EBADMSG;
-		}
-		/* The largest message: an index entry and a packet (4 GiB at most). */
-		if (st->parts_len + len > MAX_JOINED) {
-			st->n_parts = 0;
-			return -EMSGSIZE;
-		}
-		r = cl_grow(&st->parts, &st->parts_cap, st->parts_len + len);
+		r = cl_lock_try_write(st->data_fd, 0, 0);
 		if (r < 0)
 			return r;
-		memcpy(st->parts + st->parts_len, d, len);
-		st->parts_len += len;
-		st->next_part++;
-		if (k < n)
-			return 0;
-		st->n_parts = 0;
-		d = st->parts;
-		len = st->parts_len;
+		st->meta_end = 0;
 	}
-	return meta ? on_metadata(st, d, len, off, epoch) : on_packet(st, d, len);
-}
-
-static int on_msg(struct rsess *rs, const char *prefix, natsMsg *m)
-{
-	const char *subj = natsMsg_GetSubject(m), *rest;
-	size_t pl = strlen(prefix);
-	struct rstream *st;
-	uint64_t handle;
-	char *end;
-
-	if (strncmp(subj, prefix, pl) || subj[pl] != '.')
-		return -EBADMSG;
-	rest = subj + pl + 1;
-	if (!strcmp(rest, "ctl"))
-		return on_ctl(rs, natsMsg_GetData(m), natsMsg_GetDataLength(m));
-	if (!strncmp(rest, "beacon.", 7))
-		return 0; /* offline: beacons tell nothing more */
-	if (strncmp(rest, "data.", 5) && strncmp(rest, "meta.", 5))
-		return 0; /* a later version's subject: ignored */
-	errno = 0;
-	handle = strtoull(rest + 5, &end, 10);
-	if (errno || *end || !(st = rstream_find(rs, handle)))
-		return -EBADMSG;
-	return on_stream_msg(rs, st, m, rest[0] == 'm');
-}
-
-/* The order of `m`: Ctflive-Seq, then part K of N (1/1 for a whole message). */
-static int msg_key(natsMsg *m, struct held *k)
-{
-	const char *v = NULL;
-	char *end;
-
-	k->m = m;
-	k->seq = 0;
-	k->part = k->n = 1;
-	if (natsMsgHeader_Get(m, CL_NATS_H_SEQ, &v) != NATS_OK)
-		return -EBADMSG;
-	errno = 0;
-	k->seq = strtoull(v, &end, 10);
-	if (errno || *end || k->seq == 0)
-		return -EBADMSG;
-	if (natsMsgHeader_Get(m, CL_NATS_H_PART, &v) == NATS_OK &&
-	    (sscanf(v, "%u/%u", &k->part, &k->n) != 2 || k->part < 1 || k->part > k->n))
-		return -EBADMSG;
+	if (off > st->meta_end)
+		return -EBADMSG; /* a metadata message is missing */
+	if (cl_pwrite_full(st->data_fd, d, len, off) < 0)
+		return -EIO;
+	if (off + len > st->meta_end) {
+		r = cl_lock_publish(st->data_fd, st->meta_end, off + len);
+		if (r < 0)
+			return r;
+		st->meta_end = off + len;
+	}
 	return 0;
 }
 
-static int key_cmp(const struct held *a, uint64_t seq, unsigned part)
+static const struct cl_nats_read_ops w_ops = {
+	.stream = w_stream,
+	.packet = w_packet,
+	.metadata = w_metadata,
+};
+
+static void wsess_fini(struct wsess *ws)
 {
-	if (a->seq != seq)
-		return a->seq < seq ? -1 : 1;
-	return a->part < part ? -1 : a->part > part ? 1 : 0;
-}
-
-/* Applies the held messages whose turn it is, in order. */
-static void drain(struct rsess *rs, const char *prefix)
-{
-	size_t i = 0;
-
-	while (i < rs->n_held && !key_cmp(&rs->held[i], rs->next_seq, rs->next_part)) {
-		struct held *h = &rs->held[i++];
-
-		if (on_msg(rs, prefix, h->m) < 0)
-			rs->bad++;
-		natsMsg_Destroy(h->m);
-		if (h->part < h->n) {
-			rs->next_part++;
-		} else {
-			rs->next_seq++;
-			rs->next_part = 1;
-		}
+	for (size_t i = 0; i < ws->n; i++) {
+		if (ws->streams[i].data_fd >= 0)
+			close(ws->streams[i].data_fd);
+		if (ws->streams[i].index_fd >= 0)
+			close(ws->streams[i].index_fd);
 	}
-	memmove(rs->held, rs->held + i, (rs->n_held - i) * sizeof(*rs->held));
-	rs->n_held -= i;
+	free(ws->streams);
+	if (ws->dir_fd >= 0)
+		close(ws->dir_fd);
 }
 
-/*
- * Takes `m`: applies it if it is its turn (and what it unblocks), holds it if
- * it came early (a publication the relay retried comes after later ones),
- * drops it if it is a duplicate.
- */
-static void deliver(struct rsess *rs, const char *prefix, natsMsg *m)
-{
-	struct held k;
-	size_t lo = 0, hi;
+/* One relay session read by its own thread into its directory. */
+struct job {
+	jsCtx *js;                    /* borrowed */
+	const char *name;             /* borrowed: JetStream stream name */
+	const struct cl_nats_desc *d; /* borrowed */
+	char *dir;                    /* owned */
+	int idle_ms;
+	pthread_t thr;
+	bool started;
+	int r;
+	bool interrupted; /* the session's end said so, or it did not end */
+};
 
-	if (msg_key(m, &k) < 0 || key_cmp(&k, rs->next_seq, rs->next_part) < 0) {
-		if (k.seq == 0)
-			rs->bad++;
-		natsMsg_Destroy(m);
+/* How long the printing waits for a stream that has nothing yet (ms). */
+#define NATS_GRACE_MS   10000
+/* A consumer lost for good is replaced this often at most, per relay session. */
+#define MAX_RESUBSCRIBE 20
+
+/* Shared by the reading threads of one `view`. */
+static atomic_bool g_stop;    /* the printing ended: stop reading */
+static atomic_int g_running;  /* reading threads still running */
+static atomic_bool g_unclean; /* some relay session did not end normally */
+static int g_marker_fd = -1;  /* the session marker, locked while reading */
+
+/* The session marker: "active" while reading, then how it ended, unlocked. */
+static void marker_finish(void)
+{
+	const char *state =
+		atomic_load(&g_unclean) ? CL_MARKER_INTERRUPTED "\n" : CL_MARKER_COMPLETE "\n";
+
+	if (g_marker_fd < 0)
 		return;
-	}
-	hi = rs->n_held;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (key_cmp(&rs->held[mid], k.seq, k.part) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if ((lo < rs->n_held && !key_cmp(&rs->held[lo], k.seq, k.part)) ||
-	    cl_grow(&rs->held, &rs->cap_held, rs->n_held + 1) < 0) {
-		natsMsg_Destroy(m); /* a duplicate (or out of memory: counted as missing) */
-		return;
-	}
-	memmove(rs->held + lo + 1, rs->held + lo, (rs->n_held - lo) * sizeof(*rs->held));
-	rs->held[lo] = k;
-	rs->n_held++;
-	drain(rs, prefix);
+	if (ftruncate(g_marker_fd, 0) < 0 ||
+	    cl_pwrite_full(g_marker_fd, state, strlen(state), 0) < 0)
+		log_warning("cannot write the session marker: %s", strerror(errno));
+	close(g_marker_fd); /* drops the lock: readers take what is there */
+	g_marker_fd = -1;
 }
 
-/* Gives up waiting for what the first held message waits for. */
-static void skip_gap(struct rsess *rs, const char *prefix)
+/* An ordered consumer of j's stream from JetStream sequence `start`. */
+static natsStatus subscribe_from(struct job *j, const char *subject, uint64_t start,
+				 natsSubscription **sub)
 {
-	if (!rs->n_held)
-		return;
-	if (rs->held[0].seq > rs->next_seq)
-		rs->missing += rs->held[0].seq - rs->next_seq;
-	if (rs->next_part > 1 || rs->held[0].part > 1)
-		rs->bad++; /* a message in parts lacks some */
-	rs->next_seq = rs->held[0].seq;
-	rs->next_part = rs->held[0].part;
-	drain(rs, prefix);
-}
+	jsErrCode jerr = 0;
+	jsSubOptions so;
+	natsStatus s = NATS_TIMEOUT;
 
-static void rsess_fini(struct rsess *rs)
-{
-	for (size_t i = 0; i < rs->n_held; i++)
-		natsMsg_Destroy(rs->held[i].m);
-	free(rs->held);
-	for (size_t i = 0; i < rs->n; i++) {
-		if (rs->streams[i].data_fd >= 0)
-			close(rs->streams[i].data_fd);
-		if (rs->streams[i].index_fd >= 0)
-			close(rs->streams[i].index_fd);
-		free(rs->streams[i].parts);
+	jsSubOptions_Init(&so);
+	so.Stream = j->name;
+	so.Ordered = true;
+	if (start > 1) {
+		so.Config.DeliverPolicy = js_DeliverByStartSequence;
+		so.Config.OptStartSeq = start;
+	} else {
+		so.Config.DeliverPolicy = js_DeliverAll;
 	}
-	free(rs->streams);
-	if (rs->dir_fd >= 0)
-		close(rs->dir_fd);
+	for (int i = 0; i < CL_NATS_ELECTION_TRIES && s == NATS_TIMEOUT; i++)
+		s = js_SubscribeSync(sub, j->js, subject, NULL, &so, &jerr);
+	return s;
 }
 
 /*
  * Reads the JetStream stream `name` (subjects "<prefix>.>") from its first
- * message into directory `dir`, until the session's end message, or until
- * nothing arrives for `idle_ms` (0: wait for the end).
+ * message into directory `dir`, until the session's end message, until
+ * nothing arrives for `idle_ms` (0: wait for the end), or until g_stop. The
+ * connection reconnects by itself; the ordered consumer then continues from
+ * the next JetStream sequence (doc/nats.md, "Reading").
  */
-static int read_session(jsCtx *js, const char *name, const struct desc *d, const char *dir,
-			int idle_ms)
+static void read_session(struct job *j)
 {
-	struct rsess rs = { .dir_fd = -1, .next_seq = 1, .next_part = 1 };
+	const struct cl_nats_desc *d = j->d;
+	struct wsess ws = { .dir_fd = -1 };
+	struct cl_nats_reader *rd = NULL;
+	struct cl_nats_read_stats stats;
 	int64_t idle = 0; /* ms without a message */
 	natsSubscription *sub = NULL;
-	jsSubOptions so;
-	jsErrCode jerr = 0;
 	char subject[CL_NATS_PREFIX_MAX + 4];
+	int resubscribed = 0;
 	natsStatus s;
-	int r = 0;
 
-	if (mkdir(dir, 0755) < 0)
-		return -errno;
-	rs.dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rs.dir_fd < 0)
-		return -errno;
-	(void)snprintf(subject, sizeof(subject), "%s.>", d->prefix);
-	jsSubOptions_Init(&so);
-	so.Stream = name;
-	so.Ordered = true;
-	so.Config.DeliverPolicy = js_DeliverAll;
-	s = NATS_TIMEOUT;
-	for (int i = 0; i < ELECTION_TRIES && s == NATS_TIMEOUT; i++)
-		s = js_SubscribeSync(&sub, js, subject, NULL, &so, &jerr);
-	if (s != NATS_OK) {
-		log_error("cannot read JetStream stream %s: %s", name, natsStatus_GetText(s));
-		rsess_fini(&rs);
-		return -EIO;
+	j->interrupted = true;
+	j->r = mkdir(j->dir, 0755) < 0 ? -errno : 0;
+	if (j->r < 0)
+		return;
+	ws.dir_fd = open(j->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ws.dir_fd < 0) {
+		j->r = -errno;
+		return;
 	}
-	while (!rs.ended) {
+	rd = cl_nats_reader_new(d->prefix, &w_ops, &ws);
+	if (!rd) {
+		wsess_fini(&ws);
+		j->r = -ENOMEM;
+		return;
+	}
+	(void)snprintf(subject, sizeof(subject), "%s.>", d->prefix);
+	s = subscribe_from(j, subject, 1, &sub);
+	if (s != NATS_OK) {
+		log_error("cannot read JetStream stream %s: %s", j->name, natsStatus_GetText(s));
+		cl_nats_reader_free(rd);
+		wsess_fini(&ws);
+		j->r = -EIO;
+		return;
+	}
+	while (!cl_nats_reader_ended(rd) && !atomic_load(&g_stop)) {
 		natsMsg *m = NULL;
 
 		s = natsSubscription_NextMsg(&m, sub, 500);
-		if (s == NATS_TIMEOUT) {
+		if (s == NATS_TIMEOUT || s == NATS_CONNECTION_DISCONNECTED ||
+		    s == NATS_SLOW_CONSUMER || s == NATS_MISSED_HEARTBEAT ||
+		    s == NATS_NO_RESPONDERS) {
+			/* No news, or reconnecting, or the ordered consumer is being
+			 * recreated from the next sequence: the client does it. */
+			if (s != NATS_TIMEOUT)
+				usleep(500 * 1000);
 			idle += 500;
 			/* The relay retries a failed publication for about 30 s. */
-			if (rs.n_held &&
-			    (idle >= GAP_WAIT_MS || (idle_ms > 0 && idle >= idle_ms))) {
-				skip_gap(&rs, d->prefix);
+			if (cl_nats_reader_held(rd) && (idle >= CL_NATS_GAP_WAIT_MS ||
+							(j->idle_ms > 0 && idle >= j->idle_ms))) {
+				cl_nats_reader_skip_gap(rd);
 				continue;
 			}
-			if (idle_ms > 0 && idle >= idle_ms) {
+			if (j->idle_ms > 0 && idle >= j->idle_ms) {
 				log_warning("%s/%s: nothing new for %d ms, the session has not "
 					    "ended: printing what was published",
-					    d->host, d->session, idle_ms);
+					    d->host, d->session, j->idle_ms);
 				break;
 			}
 			continue;
 		}
+		if (s != NATS_OK && resubscribed < MAX_RESUBSCRIBE) {
+			/* The consumer is gone for good: a new one from where we are. */
+			uint64_t from = cl_nats_reader_resume_seq(rd);
+
+			log_warning("reading JetStream stream %s: %s: reading again from its "
+				    "sequence %" PRIu64,
+				    j->name, natsStatus_GetText(s), from);
+			natsSubscription_Destroy(sub);
+			sub = NULL;
+			resubscribed++;
+			usleep(500 * 1000);
+			s = subscribe_from(j, subject, from, &sub);
+			if (s == NATS_OK)
+				continue;
+		}
 		if (s != NATS_OK) {
-			log_error("reading JetStream stream %s: %s", name, natsStatus_GetText(s));
-			r = -EIO;
+			log_error("reading JetStream stream %s: %s", j->name,
+				  natsStatus_GetText(s));
+			j->r = -EIO;
 			break;
 		}
 		idle = 0;
-		deliver(&rs, d->prefix, m);
-		if (rs.n_held > MAX_HELD)
-			skip_gap(&rs, d->prefix);
+		cl_nats_reader_deliver(rd, m, cl_nats_msg_stream_seq(m));
 	}
 	natsSubscription_Destroy(sub);
-	if (rs.missing)
+	cl_nats_reader_stats(rd, &stats);
+	j->interrupted = !cl_nats_reader_ended(rd) ? j->idle_ms == 0 : stats.interrupted;
+	if (stats.missing)
 		log_warning("%s/%s (relay %s, session %" PRIu64 "): %" PRIu64
 			    " message(s) are missing (publication given up, or dropped by the "
 			    "stream's retention limits)",
-			    d->host, d->session, d->relay, d->session_id, rs.missing);
-	if (rs.dropped)
+			    d->host, d->session, d->relay, d->session_id, stats.missing);
+	if (stats.dropped)
 		log_warning("%s/%s (relay %s, session %" PRIu64 "): %" PRIu64
 			    " message(s) dropped by the relay (publication queue full)",
-			    d->host, d->session, d->relay, d->session_id, rs.dropped);
-	if (rs.bad)
+			    d->host, d->session, d->relay, d->session_id, stats.dropped);
+	if (stats.bad) {
+		/* What was printed lacks what they held: the exit status says so. */
 		log_warning("%s/%s: %" PRIu64 " message(s) could not be used", d->host, d->session,
-			    rs.bad);
-	if (rs.interrupted)
+			    stats.bad);
+		if (j->r == 0)
+			j->r = -EBADMSG;
+	}
+	if (stats.interrupted)
 		log_warning("%s/%s: the session was interrupted", d->host, d->session);
-	rsess_fini(&rs);
-	return r;
+	cl_nats_reader_free(rd);
+	wsess_fini(&ws);
+}
+
+static void *job_thread(void *arg)
+{
+	struct job *j = arg;
+
+	read_session(j);
+	if (j->r < 0 || j->interrupted)
+		atomic_store(&g_unclean, true);
+	if (atomic_fetch_sub(&g_running, 1) == 1)
+		marker_finish(); /* the last one: the follower ends after it */
+	return NULL;
 }
 
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -755,8 +481,9 @@ static void view_usage(FILE *f)
 	fputs("usage: ctflive view [OPTIONS] nats://SERVER[:PORT][,...]/host/HOSTNAME/SESSION\n"
 	      "\n"
 	      "Print the events of a session that ctflive-relayd published to NATS JetStream\n"
-	      "(--publish), read from JetStream, once the session has ended: the same\n"
-	      "output as 'ctflive view' of the relay's session directory.\n"
+	      "(--publish), read from JetStream, as they arrive, until the session ends:\n"
+	      "the same output as 'ctflive follow' of the relay's session directory. A\n"
+	      "broken connection is resumed (any server of the list) where it was.\n"
 	      "\n"
 	      "  --timeout MS           also stop when nothing new arrived for MS ms and\n"
 	      "                         print what was published (default: wait for the end)\n"
@@ -764,99 +491,65 @@ static void view_usage(FILE *f)
 	      f);
 }
 
-/* The JetStream streams of ctflive. */
-struct slist {
-	jsStreamInfo **v; /* owned */
-	size_t n, cap;
-};
-
-static void slist_free(struct slist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		jsStreamInfo_Destroy(l->v[i]);
-	free(l->v);
-}
-
-/*
- * Lists the names (the meta leader answers alone), then asks each stream of
- * ctflive for its information (its own leader answers): listing every
- * stream's information at once needs every server, and gives partial
- * results while one is down. A cluster that just lost a leader answers once
- * it elected another: timeouts are retried.
- */
-static int list_streams(jsCtx *js, struct slist *l)
-{
-	jsStreamNamesList *names = NULL;
-	jsErrCode jerr = 0;
-	natsStatus s = NATS_TIMEOUT;
-	int r = 0;
-
-	memset(l, 0, sizeof(*l));
-	for (int i = 0; i < ELECTION_TRIES && s == NATS_TIMEOUT; i++)
-		s = js_StreamNames(&names, js, NULL, &jerr);
-	if (s == NATS_NOT_FOUND)
-		return 0;
-	if (s != NATS_OK) {
-		log_error("cannot list JetStream streams: %s", natsStatus_GetText(s));
-		return -EIO;
-	}
-	for (int i = 0; i < names->Count && r == 0; i++) {
-		jsStreamInfo *si = NULL;
-
-		if (strncmp(names->List[i], "CTFLIVE_", 8))
-			continue;
-		s = NATS_TIMEOUT;
-		for (int k = 0; k < ELECTION_TRIES && s == NATS_TIMEOUT; k++)
-			s = js_GetStreamInfo(&si, js, names->List[i], NULL, &jerr);
-		if (s == NATS_NOT_FOUND)
-			continue; /* deleted meanwhile */
-		if (s != NATS_OK) {
-			log_error("cannot get JetStream stream %s: %s", names->List[i],
-				  natsStatus_GetText(s));
-			r = -EIO;
-			break;
-		}
-		r = cl_grow(&l->v, &l->cap, l->n + 1);
-		if (r < 0)
-			jsStreamInfo_Destroy(si);
-		else
-			l->v[l->n++] = si;
-	}
-	jsStreamNamesList_Destroy(names);
-	if (r < 0)
-		slist_free(l);
-	return r;
-}
-
 int cl_cmd_view_nats(int argc, char **argv)
 {
 	struct cli_print_opts po;
-	struct nats_url u;
+	struct cl_nats_url u;
 	natsConnection *nc = NULL;
 	jsCtx *js = NULL;
-	struct slist list = { 0 };
-	char tmpl[4096], dir[64];
-	char **paths = NULL;
-	size_t n_paths = 0, cap_paths = 0;
+	struct cl_nats_slist list = { 0 };
+	struct cl_nats_desc *descs = NULL;
+	struct job *jobs = NULL;
+	size_t n_jobs = 0, cap_jobs = 0;
+	char tmpl[4096];
 	const char *why = "invalid URL";
 	struct ctflive_iter *it = NULL;
+	struct ctflive_follow_options fo = { 0 };
 	struct ctflive_diag diag;
 	bool decode_only = false, tmp_made = false;
-	int timeout_ms = 0, r, ret = 1;
+	int timeout_ms = 0, tmp_fd = -1, r, ret = 1;
 
 	cli_print_opts_init(&po);
 	r = parse_common(argc, argv, &po, &timeout_ms, &decode_only, view_usage);
 	if (r >= 0)
 		return r;
-	r = nats_url_parse(argv[optind], &u, &why);
+	r = cl_nats_url_parse(argv[optind], &u, &why);
 	if (r < 0 || !u.host) {
 		log_error("invalid URL '%s': %s", argv[optind],
 			  r < 0 ? why : "expecting nats://SERVER[:PORT]/host/HOSTNAME/SESSION");
-		nats_url_free(&u);
+		cl_nats_url_free(&u);
 		return 2;
 	}
-	if (connect_js(&u, 5000, &nc, &js) < 0 || list_streams(js, &list) < 0)
+	atomic_store(&g_stop, false);
+	atomic_store(&g_unclean, false);
+	atomic_store(&g_running, 0);
+	if (cl_nats_connect(&u, "ctflive", 5000, true, &nc, &js) < 0 ||
+	    cl_nats_list_streams(js, &list) < 0)
 		goto out;
+	descs = calloc(list.n ? list.n : 1, sizeof(*descs));
+	if (!descs)
+		goto out;
+	for (size_t i = 0; i < list.n; i++) {
+		struct cl_nats_desc *d = &descs[i];
+		struct job *j;
+
+		if (cl_nats_desc_parse(list.v[i], d) < 0 || strcmp(d->host, u.host) ||
+		    strcmp(d->session, u.session))
+			continue;
+		if (cl_grow(&jobs, &cap_jobs, n_jobs + 1) < 0)
+			goto out;
+		j = &jobs[n_jobs++];
+		memset(j, 0, sizeof(*j));
+		j->js = js;
+		j->name = list.v[i]->Config->Name;
+		j->d = d;
+		j->idle_ms = timeout_ms;
+	}
+	if (!n_jobs) {
+		log_error("no session %s/%s on NATS at %s (see 'ctflive ls %s')", u.host, u.session,
+			  u.servers[0], u.servers[0]);
+		goto out;
+	}
 	if (snprintf(tmpl, sizeof(tmpl), "%s/ctflive-nats-XXXXXX",
 		     getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") >= (int)sizeof(tmpl) ||
 	    !mkdtemp(tmpl)) {
@@ -864,49 +557,69 @@ int cl_cmd_view_nats(int argc, char **argv)
 		goto out;
 	}
 	tmp_made = true;
-	for (size_t i = 0; i < list.n; i++) {
-		struct desc d;
-
-		if (desc_parse(list.v[i], &d) < 0)
-			continue;
-		if (!strcmp(d.host, u.host) && !strcmp(d.session, u.session)) {
-			char *path = NULL;
-
-			(void)snprintf(dir, sizeof(dir), "%zu", n_paths);
-
-			if (asprintf(&path, "%s/%s", tmpl, dir) < 0 ||
-			    cl_grow(&paths, &cap_paths, n_paths + 1) < 0) {
-				free(path);
-				goto out;
-			}
-			paths[n_paths++] = path;
-			r = read_session(js, list.v[i]->Config->Name, &d, path, timeout_ms);
-			if (r < 0)
-				goto out;
-		}
-	}
-	if (!n_paths) {
-		log_error("no session %s/%s on NATS at %s (see 'ctflive ls %s')", u.host, u.session,
-			  u.servers[0], u.servers[0]);
+	tmp_fd = open(tmpl, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	r = tmp_fd < 0 ? -errno
+		       : cl_lock_create_file(tmp_fd, CL_SESSION_MARKER_NAME, NULL, 0, &g_marker_fd);
+	if (r == 0 && cl_pwrite_full(g_marker_fd, CL_MARKER_ACTIVE "\n",
+				     strlen(CL_MARKER_ACTIVE "\n"), 0) < 0)
+		r = -EIO;
+	if (r < 0) {
+		log_error("cannot create the session marker in %s: %s", tmpl, strerror(-r));
 		goto out;
 	}
-	r = ctflive_iter_open_dirs((const char *const *)paths, n_paths, &it, &diag);
+	for (size_t i = 0; i < n_jobs; i++)
+		if (asprintf(&jobs[i].dir, "%s/%zu", tmpl, i) < 0)
+			goto out;
+	atomic_store(&g_running, (int)n_jobs);
+	for (size_t i = 0; i < n_jobs; i++) {
+		r = pthread_create(&jobs[i].thr, NULL, job_thread, &jobs[i]);
+		if (r) {
+			log_error("cannot start a thread: %s", strerror(r));
+			atomic_store(&g_stop, true);
+			atomic_fetch_sub(&g_running, (int)(n_jobs - i) - 1);
+			job_thread(&jobs[i]); /* counts itself; ends the marker if last */
+			goto out;
+		}
+		jobs[i].started = true;
+	}
+	/* Packets of one relay session come in the order the relay published
+	 * them, all streams mixed, as fast as this process reads them: a
+	 * stream's packet may come seconds after later events of another
+	 * (a reader catching up): a longer grace than a local directory's. */
+	fo.grace_ms = NATS_GRACE_MS;
+	r = ctflive_iter_open_follow(tmpl, &fo, &it, &diag);
 	if (r < 0) {
 		cl_cli_print_diag(&diag, false);
 		goto out;
 	}
 	ret = cl_cli_print_loop(it, &po, decode_only);
 	ctflive_iter_free(it);
+	for (size_t i = 0; i < n_jobs && ret == 0; i++)
+		if (jobs[i].r < 0)
+			ret = 1;
 out:
+	atomic_store(&g_stop, true);
+	for (size_t i = 0; i < n_jobs; i++)
+		if (jobs[i].started)
+			pthread_join(jobs[i].thr, NULL);
+	if (atomic_load(&g_running) == 0 && g_marker_fd >= 0)
+		marker_finish(); /* no thread ran */
+	if (g_marker_fd >= 0) {
+		close(g_marker_fd);
+		g_marker_fd = -1;
+	}
+	if (tmp_fd >= 0)
+		close(tmp_fd);
 	if (tmp_made && !getenv("CTFLIVE_NATS_KEEP"))
 		(void)nftw(tmpl, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-	for (size_t i = 0; i < n_paths; i++)
-		free(paths[i]);
-	free(paths);
-	slist_free(&list);
+	for (size_t i = 0; i < n_jobs; i++)
+		free(jobs[i].dir);
+	free(jobs);
+	free(descs);
+	cl_nats_slist_free(&list);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
-	nats_url_free(&u);
+	cl_nats_url_free(&u);
 	nats_CloseAndWait(1000);
 	return ret;
 }
@@ -925,31 +638,6 @@ static void ls_usage(FILE *f)
 	      f);
 }
 
-/* The session's state from its last life-cycle message. */
-static const char *session_state(jsCtx *js, const char *name, const char *prefix)
-{
-	char subject[CL_NATS_PREFIX_MAX + 8];
-	const char *state = "live";
-	struct json_object *o, *v;
-	natsMsg *m = NULL;
-	jsErrCode jerr = 0;
-
-	(void)snprintf(subject, sizeof(subject), "%s.ctl", prefix);
-	if (js_GetLastMsg(&m, js, name, subject, NULL, &jerr) != NATS_OK)
-		return "unknown";
-	o = parse_json(natsMsg_GetData(m), natsMsg_GetDataLength(m));
-	if (o && json_object_object_get_ex(o, "type", &v) &&
-	    !strcmp(json_object_get_string(v), "end")) {
-		state = json_object_object_get_ex(o, "interrupted", &v) &&
-					json_object_get_boolean(v)
-				? "interrupted"
-				: "ended";
-	}
-	json_object_put(o);
-	natsMsg_Destroy(m);
-	return state;
-}
-
 static void print_name(const char *name)
 {
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
@@ -962,10 +650,10 @@ static void print_name(const char *name)
 
 int cl_cmd_ls_nats(int argc, char **argv)
 {
-	struct nats_url u;
+	struct cl_nats_url u;
 	natsConnection *nc = NULL;
 	jsCtx *js = NULL;
-	struct slist list = { 0 };
+	struct cl_nats_slist list = { 0 };
 	const char *why = "invalid URL", *url = NULL;
 	int timeout_ms = 5000, r, ret = 1;
 
@@ -973,20 +661,21 @@ int cl_cmd_ls_nats(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	url = argv[optind];
-	r = nats_url_parse(url, &u, &why);
+	r = cl_nats_url_parse(url, &u, &why);
 	if (r < 0 || u.host) {
 		log_error("invalid URL '%s': %s", url,
 			  r < 0 ? why : "expecting nats://SERVER[:PORT] without a session");
-		nats_url_free(&u);
+		cl_nats_url_free(&u);
 		return 2;
 	}
-	if (connect_js(&u, timeout_ms, &nc, &js) < 0 || list_streams(js, &list) < 0)
+	if (cl_nats_connect(&u, "ctflive", timeout_ms, false, &nc, &js) < 0 ||
+	    cl_nats_list_streams(js, &list) < 0)
 		goto out;
 	for (size_t i = 0; i < list.n; i++) {
 		const jsStreamInfo *si = list.v[i];
-		struct desc d;
+		struct cl_nats_desc d;
 
-		if (desc_parse(si, &d) < 0)
+		if (cl_nats_desc_parse(si, &d) < 0)
 			continue;
 		printf("%.*s/host/", (int)strcspn(url + 7, "/") + 7, url);
 		print_name(d.host);
@@ -996,14 +685,14 @@ int cl_cmd_ls_nats(int argc, char **argv)
 		print_name(d.relay);
 		printf(", session %" PRIu64 ", %" PRIu64 " message(s), %" PRIu64 " byte(s), %s)\n",
 		       d.session_id, si->State.Msgs, si->State.Bytes,
-		       session_state(js, si->Config->Name, d.prefix));
+		       cl_nats_session_state(js, si->Config->Name, d.prefix));
 	}
 	ret = fflush(stdout) ? 1 : 0;
 out:
-	slist_free(&list);
+	cl_nats_slist_free(&list);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
-	nats_url_free(&u);
+	cl_nats_url_free(&u);
 	nats_CloseAndWait(1000);
 	return ret;
 }

@@ -35,6 +35,7 @@
 #include "live.h"
 #include "log.h"
 #include "marker.h"
+#include "nats-edge.h"
 #include "nats-pub.h"
 #include "publish.h"
 #include "relay.h"
@@ -120,6 +121,8 @@ struct options {
 	struct sock_allow allow[3]; /* --allow-from: control, data, live */
 	struct nats_pub_opts nats;  /* --publish and its options (nats.urls NULL: none) */
 	bool nats_opt_seen;         /* a --publish-* or --retain-* option was given */
+	struct nats_edge_opts edge; /* --from and its options (edge.urls NULL: none) */
+	bool edge_opt_seen;         /* a --from-* option was given */
 };
 
 static void usage(FILE *f)
@@ -152,7 +155,8 @@ static void usage(FILE *f)
 		"                            session directories OUTPUT/SESSION/HOST-DATETIME\n"
 		"      --sync POLICY         when viewers may read a packet: 'data' (default:\n"
 		"                            after data and index are synced to disk) or 'none'\n"
-		"                            (as soon as written, like lttng-relayd)\n"
+		"                            (as soon as written, like lttng-relayd; the default\n"
+		"                            of an edge relay, --from)\n"
 		"      --protocol-minor N    announce relayd and live protocol 2.N (4..15, default\n"
 		"                            15; below 15: CTF 1.8 sessions only)\n"
 		"  -x, --disallow-clear      refuse 'lttng clear' (GET_CONFIGURATION flag)\n"
@@ -176,7 +180,21 @@ static void usage(FILE *f)
 		"                            67108864); beyond, messages are dropped and counted\n"
 		"      --retain-age SECONDS  JetStream keeps a session's messages at most SECONDS\n"
 		"      --retain-bytes BYTES  JetStream keeps at most BYTES per session (oldest\n"
-		"                            messages go first)\n"
+		"                            messages go first)\n",
+		DEFAULT_CONTROL_URL, DEFAULT_DATA_URL, DEFAULT_LIVE_URL);
+	(void)fputs(
+		"      --from URLS           edge relay: serve every live session that relays\n"
+		"                            publish to NATS JetStream at URLS\n"
+		"                            (nats://HOST:PORT[,HOST:PORT...]) to live viewers\n"
+		"                            (doc/nats.md); not with --publish\n"
+		"      --from-cache BYTES    keep at most BYTES of each stream's newest packets\n"
+		"                            (default 67108864, at least 65536)\n"
+		"      --from-hosts PATTERN  serve only the sessions of hosts whose name matches\n"
+		"                            PATTERN (fnmatch(3), e.g. 'web-[0-4]*'): edges that\n"
+		"                            share the fleet\n"
+		"      --from-idle-timeout MS\n"
+		"                            end a session as interrupted when nothing of it\n"
+		"                            arrived for MS ms (default 60000)\n"
 		"  -d, --daemonize           run as a daemon (after the ports are bound)\n"
 		"  -b, --background          like -d, but keep the working directory\n"
 		"  -v, --verbose             more messages (repeat for more)\n"
@@ -185,7 +203,7 @@ static void usage(FILE *f)
 		"\n"
 		"SIGINT, SIGTERM and SIGHUP stop the relay: sessions still being written are\n"
 		"marked interrupted.\n",
-		DEFAULT_CONTROL_URL, DEFAULT_DATA_URL, DEFAULT_LIVE_URL);
+		f);
 }
 
 /*
@@ -533,6 +551,7 @@ static void tick(void *userdata)
 	relay->collect_streams = true; /* e.g. a data connection left a packet */
 	publish_tick(userdata);
 	nats_pub_tick(userdata);
+	nats_edge_tick(userdata);
 	for (int i = 0; listeners && i < 3; i++) {
 		struct listener *l = &listeners[i];
 
@@ -601,6 +620,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_RETAIN_AGE,
 		OPT_RETAIN_BYTES,
 		OPT_ALLOW_FROM,
+		OPT_FROM,
+		OPT_FROM_CACHE,
+		OPT_FROM_IDLE,
+		OPT_FROM_HOSTS,
 	};
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -627,6 +650,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "publish-queue", required_argument, NULL, OPT_PUB_QUEUE },
 		{ "retain-age", required_argument, NULL, OPT_RETAIN_AGE },
 		{ "retain-bytes", required_argument, NULL, OPT_RETAIN_BYTES },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "from-cache", required_argument, NULL, OPT_FROM_CACHE },
+		{ "from-idle-timeout", required_argument, NULL, OPT_FROM_IDLE },
+		{ "from-hosts", required_argument, NULL, OPT_FROM_HOSTS },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "background", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -639,9 +666,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 	int c;
 
 	o->max_minor = CL_RELAYD_VERSION_MINOR;
-	o->sync_policy = "data";
+	o->sync_policy = NULL; /* "data", or "none" for an edge (its files are a cache) */
 	o->nats.replicas = 1;
 	o->nats.queue_bytes = UINT64_C(64) << 20;
+	o->edge.cache_bytes = UINT64_C(64) << 20;
+	o->edge.idle_ms = 60000;
 	opterr = 0; /* getopt's own messages name the program by its path */
 	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
@@ -762,6 +791,40 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->nats_opt_seen = true;
 			break;
 		}
+		case OPT_FROM:
+			if (strncmp(optarg, "nats://", 7))
+				return usage_error("invalid --from '%s' (expecting "
+						   "nats://HOST:PORT[,...])",
+						   optarg);
+			o->edge.urls = optarg;
+			break;
+		case OPT_FROM_HOSTS:
+			o->edge.hosts = optarg;
+			o->edge_opt_seen = true;
+			break;
+		case OPT_FROM_CACHE:
+		case OPT_FROM_IDLE: {
+			long long lo = c == OPT_FROM_CACHE ? 65536 : 100;
+			long long hi = c == OPT_FROM_CACHE ? INT64_MAX : INT32_MAX;
+			char *end;
+			long long v;
+
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (end == optarg || *end || errno || v < lo || v > hi)
+				return usage_error("invalid value '%s' for '%s' (expecting %lld to "
+						   "%lld)",
+						   optarg,
+						   c == OPT_FROM_CACHE ? "--from-cache"
+								       : "--from-idle-timeout",
+						   lo, hi);
+			if (c == OPT_FROM_CACHE)
+				o->edge.cache_bytes = (uint64_t)v;
+			else
+				o->edge.idle_ms = (int)v;
+			o->edge_opt_seen = true;
+			break;
+		}
 		case 'd':
 			o->daemonize = true;
 			break;
@@ -799,13 +862,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return usage_error("unknown group '%s'", o->group);
 	if (o->nats_opt_seen && !o->nats.urls)
 		return usage_error("--publish-* and --retain-* options need --publish");
+	if (o->edge_opt_seen && !o->edge.urls)
+		return usage_error("--from-* options need --from");
+	if (o->edge.urls && o->nats.urls)
+		return usage_error("--from and --publish are exclusive");
 	if (!!o->nats.cert != !!o->nats.key)
 		return usage_error("--publish-tls-cert and --publish-tls-key go together");
 #ifndef CTFLIVE_HAVE_NATS
-	if (o->nats.urls)
-		return usage_error("--publish: this ctflive-relayd was built without NATS "
-				   "support (libnats)");
+	if (o->nats.urls || o->edge.urls)
+		return usage_error("--publish, --from: this ctflive-relayd was built without "
+				   "NATS support (libnats)");
 #endif
+	if (!o->sync_policy)
+		o->sync_policy = o->edge.urls ? "none" : "data";
 	if (strcmp(o->sync_policy, "data") && strcmp(o->sync_policy, "none"))
 		return usage_error("invalid --sync '%s' (expecting 'data' or 'none')",
 				   o->sync_policy);
@@ -977,6 +1046,8 @@ int main(int argc, char **argv)
 #ifdef CTFLIVE_HAVE_NATS
 	if (o.nats.urls && nats_pub_start(&relay, &o.nats) < 0)
 		goto out;
+	if (o.edge.urls && nats_edge_start(&relay, &o.edge) < 0)
+		goto out;
 #endif
 
 	sig.watch.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -1030,6 +1101,7 @@ out:
 	publish_fini(&relay);
 	relay_shutdown(&relay);
 	nats_pub_stop(&relay); /* after the sessions ended: publishes their end */
+	nats_edge_stop(&relay);
 	run_file_remove(&port_file);
 	for (int i = 0; i < 3; i++)
 		run_file_remove(&dyn_files[i]);

@@ -38,6 +38,7 @@
 #define RETRY_PERIOD_MS  250 /* between two rounds of retries */
 #define MAX_ATTEMPTS     120 /* a message that failed this often is given up */
 #define H_ATTEMPT        "Ctflive-Attempt"
+#define ALIVE_MS         5000 /* a live session says so this often (doc/nats.md) */
 
 /* Thread side of one relay session: its JetStream stream. */
 struct tsess {
@@ -94,6 +95,7 @@ struct nsess {
 	size_t n_streams, cap_streams;
 	bool hangup_sent;
 	bool aborted;
+	int64_t alive_ms; /* monotonic ms of the last "alive" message (or of the start) */
 };
 
 struct nats_pub {
@@ -623,9 +625,13 @@ void nats_pub_tick(struct relay *relay)
 {
 	struct nats_pub *p = relay->nats;
 	struct cl_list_node *n, *next;
+	struct timespec tsn;
+	int64_t now;
 
 	if (!p)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &tsn);
+	now = (int64_t)tsn.tv_sec * 1000 + tsn.tv_nsec / 1000000;
 	for (n = p->sessions.head.next; n != &p->sessions.head; n = next) {
 		struct nsess *ns = cl_container_of(n, struct nsess, node);
 		struct session *s = find_session(relay, ns->id);
@@ -683,6 +689,13 @@ void nats_pub_tick(struct relay *relay)
 			send_ctl(p, ns, ctl_new("hangup"));
 		}
 		tell_dropped(p, ns);
+		/* Readers (edges) tell a quiet session from a dead relay by these. */
+		if (!ns->alive_ms) {
+			ns->alive_ms = now;
+		} else if (now - ns->alive_ms >= ALIVE_MS) {
+			ns->alive_ms = now;
+			send_ctl(p, ns, ctl_new("alive"));
+		}
 	}
 	report(p, false);
 }

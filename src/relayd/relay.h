@@ -274,12 +274,13 @@ struct relay {
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
 	struct publisher *publisher; /* owned (publish.c): the sync worker, or NULL */
 	bool allow_clear;
-	uint32_t max_minor;    /* highest relayd and live protocol minor announced (<= 15) */
-	bool sync_publish;     /* publish to viewers only after fdatasync (publish.h) */
-	bool group_by_session; /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
-	struct live *live;     /* owned: the live viewer server */
-	struct nats_pub *nats; /* owned (nats-pub.c): --publish, or NULL */
-	bool sessions_stopped; /* a session's sync failed since the last conn_collect() */
+	uint32_t max_minor;     /* highest relayd and live protocol minor announced (<= 15) */
+	bool sync_publish;      /* publish to viewers only after fdatasync (publish.h) */
+	bool group_by_session;  /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
+	struct live *live;      /* owned: the live viewer server */
+	struct nats_pub *nats;  /* owned (nats-pub.c): --publish, or NULL */
+	struct nats_edge *edge; /* owned (nats-edge.c): --from, or NULL */
+	bool sessions_stopped;  /* a session's sync failed since the last conn_collect() */
 	/* A stream may have become freeable (closed, last viewer or batch gone,
 	 * or the periodic tick): relay_collect() looks at the streams only then. */
 	bool collect_streams;
