@@ -16,10 +16,11 @@ session, many viewers attached to it, every viewer must get every packet.
 
 Reports the relay's VmRSS (/proc/PID/status) before the session, after the
 streams were created, after the viewers attached and at the end, with the
-cost per stream and per viewer, and the time of each phase. The relay runs
-with RLIMIT_NOFILE raised (--nofile, default 131072; a stream holds about 3
-descriptors, more while its files are being synced). Not a test: run it by
-hand (about a minute for 10 000 streams x 100 viewers on 2 cores).
+cost per stream and per viewer, the time of each phase, and the peak VmRSS
+and descriptors of each phase (sampled every 100 ms). The relay runs with
+RLIMIT_NOFILE set to --nofile (default 131072); past its limit it parks idle
+streams' files. Not a test: run it by hand (about 3 minutes for 10 000
+streams x 100 viewers on 2 cores).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -56,6 +58,40 @@ def rss_kib(pid: int) -> int:
 
 def fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def hwm_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Peaks(threading.Thread):
+    """Samples the relay's open descriptors and VmRSS every 100 ms and keeps
+    the maxima: over the whole run and since the last take()."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.stop, self.lock = pid, threading.Event(), threading.Lock()
+        self.fds = self.rss = self.phase_fds = self.phase_rss = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                n, r = fds(self.pid), rss_kib(self.pid)
+            except OSError:
+                return
+            with self.lock:
+                self.fds, self.rss = max(self.fds, n), max(self.rss, r)
+                self.phase_fds, self.phase_rss = max(self.phase_fds, n), max(self.phase_rss, r)
+            self.stop.wait(0.1)
+
+    def take(self, n: int, r: int) -> tuple[int, int]:
+        with self.lock:
+            out = max(self.phase_fds, n), max(self.phase_rss, r)
+            self.phase_fds = self.phase_rss = 0
+        return out
 
 
 def packet(stream_idx: int, seq: int, events: int, size: int) -> rc.Packet:
@@ -264,12 +300,17 @@ def main() -> int:
     out = Path(tempfile.mkdtemp(prefix="ctfl-scale-"))
     relay = Relay(binary, out, args.nofile, ["--sync", args.sync])
     rows = []
+    peak = Peaks(relay.pid)
+    peak.start()
+    hwm = 0
     t = time.monotonic()
 
     def mark(what: str) -> None:
         nonlocal t
         now = time.monotonic()
-        rows.append((what, rss_kib(relay.pid), fds(relay.pid), now - t))
+        rss, nfd = rss_kib(relay.pid), fds(relay.pid)
+        pfd, prss = peak.take(nfd, rss)
+        rows.append((what, rss, nfd, now - t, prss, pfd))
         print(f"[{what}] RSS {rows[-1][1]} KiB, {rows[-1][2]} fds, {now - t:.1f} s",
               file=sys.stderr)
         t = now
@@ -302,8 +343,10 @@ def main() -> int:
         for p in procs:
             p.join(60)
         mark("every viewer at HUP on every stream")
+        hwm = hwm_kib(relay.pid)
         prod.close()
     finally:
+        peak.stop.set()
         relay.stop()
         if not args.keep:
             shutil.rmtree(out, ignore_errors=True)
@@ -319,15 +362,18 @@ def main() -> int:
     print(f"\n{args.streams} streams x {args.packets} packets of {args.packet_bytes} bytes, "
           f"{n_viewers} viewers in {len(procs)} processes, --sync {args.sync}, "
           f"relay RLIMIT_NOFILE {args.nofile}\n")
-    print("| phase | relay VmRSS (KiB) | relay fds | phase time (s) |")
-    print("|---|---:|---:|---:|")
-    for what, rss, nfd, dt in rows:
-        print(f"| {what} | {rss} | {nfd} | {dt:.1f} |")
+    print("| phase (until) | relay VmRSS (KiB) | relay fds | phase time (s) "
+          "| peak VmRSS in phase (KiB) | peak fds in phase |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for what, rss, nfd, dt, prss, pfd in rows:
+        print(f"| {what} | {rss} | {nfd} | {dt:.1f} | {prss} | {pfd} |")
     print(f"\nper stream: {(after_streams - base) * 1024 / args.streams:.0f} bytes of RSS; "
           f"per viewer (of {args.streams} streams): "
           f"{(after_view - after_streams) * 1024 / max(n_viewers, 1):.0f} bytes "
           f"({(after_view - after_streams) * 1024 / max(n_viewers, 1) / args.streams:.0f} "
           f"per viewer stream)")
+    print(f"relay peak: VmHWM {hwm} KiB; sampled every 100 ms: VmRSS {peak.rss} KiB, "
+          f"{peak.fds} fds")
     print(f"viewers saw {streams_seen} data streams each; {reqs} requests; "
           f"viewer streams with missing or wrong packets: {bad}")
     ok = bad == 0 and streams_seen == {args.streams} and n_viewers == args.viewers
