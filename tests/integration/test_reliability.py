@@ -837,7 +837,8 @@ def test_viewers_attaching_at_once_hold_no_stream_record_memory(make_relay):
         grown = vm_rss_kib(relay_pid(relay)) - base
         records_kib = n_viewers * (n_streams + 1) * lc.STREAM_S.size // 1024
         assert counts == [n_streams + 1] * n_viewers, counts
-        assert grown < records_kib // 4, f"relay RSS grew by {grown} KiB ({records_kib} KiB of records)"
+        assert grown < records_kib // 4, \
+            f"relay RSS grew by {grown} KiB ({records_kib} KiB of records)"
         for v in conns:
             buf = v.recv((n_streams + 1) * lc.STREAM_S.size)
             recs = list(lc.STREAM_S.iter_unpack(buf))
