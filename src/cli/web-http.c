@@ -484,7 +484,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
  * thread that could not be created, ...) as warnings, at most one a second
  * (a burst of refused connections makes one line, not hundreds).
  */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static int64_t last_ms = -1000;
