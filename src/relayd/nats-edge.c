@@ -452,6 +452,10 @@ static int cb_packet(void *ctx, uint64_t handle, const uint8_t *entry, uint32_t 
 		r = stream_write(st, pkt, plen);
 		if (r >= 0)
 			r = stream_end_packet(relay, st, seq, NULL, 0, 0);
+		/* The bytes are borrowed until written (stream_write()): `pkt`
+		 * is the message's, freed once this returns. */
+		if (r >= 0)
+			r = stream_flush_all(relay);
 		if (r < 0)
 			return r;
 	}
