@@ -497,6 +497,23 @@ drop:
 	atomic_fetch_add(&p->dropped, 1);
 }
 
+/* Whether the metadata stream of trace `trace_id` of `s` was announced. */
+static bool trace_announced(const struct nsess *ns, struct session *s, uint64_t trace_id)
+{
+	struct cl_list_node *n;
+
+	cl_list_for_each (n, &s->streams) {
+		struct stream *st = cl_container_of(n, struct stream, node);
+
+		if (!st->is_metadata || st->trace_id != trace_id)
+			continue;
+		for (size_t i = 0; i < ns->n_streams; i++)
+			if (ns->streams[i].handle == st->handle)
+				return true;
+	}
+	return false;
+}
+
 void nats_pub_session(struct session *s)
 {
 	struct nats_pub *p = s->relay->nats;
@@ -514,7 +531,13 @@ void nats_pub_session(struct session *s)
 
 			if (st->is_metadata != (pass == 0))
 				continue;
-			if (!st->is_metadata && st->published_entries == 0)
+			/* Every data stream is announced once its trace's metadata is,
+			 * packets or not: a live viewer of an edge lists the streams
+			 * of a trace at once, as the relay's own viewers do (a stream
+			 * learnt late, after newer events of others were printed,
+			 * makes babeltrace2 2.0.4 fail). */
+			if (!st->is_metadata && st->published_entries == 0 &&
+			    !trace_announced(ns, s, st->trace_id))
 				continue;
 			if (st->is_metadata && st->metadata_published == 0)
 				continue;
