@@ -436,7 +436,7 @@ static void read_session(struct job *j)
 		}
 		idle = 0;
 		if (!from_p) {
-			if (cl_nats_msg_pending(m) == 0)
+			if (split && !caught_up && cl_nats_msg_pending(m) == 0)
 				caught_up = true;
 			cl_nats_reader_deliver(rd, m, cl_nats_msg_stream_seq(m));
 			continue;
