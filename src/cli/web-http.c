@@ -25,10 +25,13 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <microhttpd.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "grow.h"
@@ -121,7 +124,27 @@ struct sse {
 	int64_t last_send_ms;
 	struct cl_buf out;
 	size_t off;
+	int fd; /* the client's socket, to see it go while nothing is sent; -1: unknown */
 };
+
+/*
+ * Whether the client closed its connection. An event-stream client sends
+ * nothing after its request, so end of file or an error on the socket means
+ * it is gone: the thread then ends at once instead of at its next failed
+ * write (the next ping, up to SSE_PING_MS later), which would hold one of the
+ * MAX_CONNS connections for nothing.
+ */
+static bool client_gone(const struct sse *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+	char b;
+
+	if (c->fd < 0 || poll(&p, 1, 0) <= 0)
+		return false;
+	if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+		return true;
+	return (p.revents & POLLIN) && recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
 
 static int put(struct sse *c, const char *s, size_t n)
 {
@@ -240,6 +263,10 @@ static int fill(struct sse *c)
 			r = -ECANCELED;
 			break;
 		}
+		if (client_gone(c)) {
+			r = -ECONNRESET;
+			break;
+		}
 		r = c->w ? fill_from_watch(c) : fill_from_sessions(c);
 		if (r < 0 || c->out.len)
 			break;
@@ -288,6 +315,7 @@ static enum MHD_Result reply_sse(struct MHD_Connection *conn, struct web_ctx *ct
 				 struct web_watch *w)
 {
 	struct sse *c = calloc(1, sizeof(*c));
+	const union MHD_ConnectionInfo *info;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
@@ -299,6 +327,8 @@ static enum MHD_Result reply_sse(struct MHD_Connection *conn, struct web_ctx *ct
 	c->ctx = ctx;
 	c->w = w;
 	c->out.max = SSE_BUF_MAX;
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	c->fd = info ? info->connect_fd : -1;
 	c->last_send_ms = web_now_ms();
 	/* the first message at once: a comment, so the browser sees the
 	 * stream open even before anything happens */
@@ -449,11 +479,46 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return reply_text(conn, MHD_HTTP_NOT_FOUND, "404 not found\n", false);
 }
 
+/*
+ * libmicrohttpd's own messages (a connection refused at MAX_CONNS, a
+ * thread that could not be created, ...) as warnings, at most one a second
+ * (a burst of refused connections makes one line, not hundreds).
+ */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static int64_t last_ms = -1000;
+	static unsigned skipped;
+	char msg[512];
+	size_t n;
+	int64_t now = web_now_ms();
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	pthread_mutex_lock(&lock);
+	if (now - last_ms >= 1000) {
+		if (skipped)
+			log_warning("HTTP: %s (%u more message(s) not shown since the last)", msg,
+				    skipped);
+		else
+			log_warning("HTTP: %s", msg);
+		last_ms = now;
+		skipped = 0;
+	} else {
+		skipped++;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 struct MHD_Daemon *web_http_start(struct web_ctx *ctx, int listen_fd)
 {
 	return MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-					MHD_USE_POLL,
-				0, NULL, NULL, handle, ctx, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+					MHD_USE_POLL | MHD_USE_ERROR_LOG,
+				0, NULL, NULL, handle, ctx, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+				NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNS,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
 }

@@ -46,16 +46,16 @@ static const struct sock_budget viewer_budget = {
 };
 
 /*
- * The largest reply: a GET_PACKET reply, or the stream records of a session
- * with as many streams as the relay allows (sent at attach), or the session
- * list. Replies are built whole, one at a time.
+ * The largest reply buffered whole: the session list, or a GET_METADATA
+ * reply when no descriptor was left to send it from the file. Packets and
+ * metadata are sent from their files (sock_queue_file()), stream records
+ * are encoded a piece at a time as the viewer reads (sock_queue_gen(), at
+ * most SOCK_GEN_PIECE bytes a piece): neither grows the queue.
  */
-#define OUT_MAX_PACKET (CL_LIVE_PACKET_REPLY_SIZE + (64u << 20))
-#define OUT_MAX_STREAMS \
-	(CL_LIVE_STREAMS_REPLY_SIZE + (size_t)RELAY_MAX_STREAMS_PER_SESS * CL_LIVE_STREAM_SIZE)
+#define OUT_MAX_METADATA (CL_LIVE_METADATA_REPLY_SIZE + (size_t)LIVE_MAX_METADATA_REPLY)
 #define OUT_MAX_SESSIONS \
 	(CL_LIVE_LIST_REPLY_SIZE + (size_t)RELAY_MAX_SESSIONS * CL_LIVE_SESSION_SIZE)
-#define OUT_MAX CL_MAX(OUT_MAX_PACKET, CL_MAX(OUT_MAX_STREAMS, OUT_MAX_SESSIONS))
+#define OUT_MAX CL_MAX(CL_MAX(OUT_MAX_METADATA, (size_t)SOCK_GEN_PIECE), OUT_MAX_SESSIONS)
 
 int live_init(struct relay *relay)
 {

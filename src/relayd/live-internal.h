@@ -21,6 +21,9 @@
 #include "relay.h"
 #include "sock.h"
 
+/* Bytes of one GET_METADATA reply at most (after its header). */
+#define LIVE_MAX_METADATA_REPLY (1u << 20)
+
 struct vstream {
 	struct cl_list_node node; /* in viewer->streams */
 	struct stream *st;        /* ref (st->viewer_refs); NULL once done */

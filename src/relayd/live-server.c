@@ -17,8 +17,10 @@
  * - Index entries whose offset is all ones (packets lost in transit, DESIGN
  *   point 4) are skipped; the viewer sees the packet_seq_num gap.
  * - Requests are read without blocking, per connection; each reply is
- *   built whole and written with one send, but for a packet's bytes, which
- *   are sent from the file as the viewer reads them (cmd_get_packet()).
+ *   built whole and written with one send, but for packet and metadata
+ *   bytes, sent from the file as the viewer reads them (cmd_get_packet(),
+ *   get_metadata()), and stream records, encoded a few at a time as the
+ *   viewer reads them from a compact copy (put_stream_records()).
  * - A request whose answer would only say "nothing yet" (GET_NEXT_INDEX:
  *   RETRY; GET_METADATA: NO_NEW before any metadata; GET_NEW_STREAMS: no
  *   stream at all for that session) is held instead of answered, and
@@ -51,8 +53,7 @@
 #include "log.h"
 #include "relay.h"
 
-#define MAX_PACKET_REPLY   (64u << 20) /* bytes of one GET_PACKET reply */
-#define MAX_METADATA_REPLY (1u << 20)  /* bytes of one GET_METADATA reply */
+#define MAX_PACKET_REPLY (64u << 20) /* bytes of one GET_PACKET reply */
 
 /*
  * Longest hold of a request that has nothing new to answer: see
@@ -487,10 +488,89 @@ static uint32_t index_flags(struct viewer *v, const struct vstream *vs)
 	return flags;
 }
 
+/*
+ * The stream records of one ATTACH_SESSION or GET_NEW_STREAMS reply, encoded
+ * piece by piece as the viewer reads them (sock_queue_gen()): the reply's
+ * streams are chosen, counted and marked sent when it is queued, and what
+ * each record says is copied then into `recs` (a few dozen bytes a stream
+ * instead of the 4 371 of its record), so relay streams closed or freed
+ * meanwhile are never touched.
+ */
+struct records_gen {
+	struct sock_gen gen;
+	struct cl_buf recs; /* per record: id, ctf_trace_id (8 B each), metadata flag
+			     * (1 B), path name and channel name (NUL-terminated) */
+	size_t pos;         /* bytes of `recs` already encoded */
+};
+
+static void records_gen_free(struct sock_gen *g)
+{
+	struct records_gen *rg = cl_container_of(g, struct records_gen, gen);
+
+	cl_buf_free(&rg->recs);
+	free(rg);
+}
+
+static int records_gen_fill(struct sock_gen *g, struct sock *s, size_t room)
+{
+	struct records_gen *rg = cl_container_of(g, struct records_gen, gen);
+	size_t n = CL_MAX(room / CL_LIVE_STREAM_SIZE, (size_t)1);
+
+	while (n-- > 0 && rg->pos < rg->recs.len) {
+		const uint8_t *p = rg->recs.data + rg->pos;
+		size_t left = rg->recs.len - rg->pos, path_len, chan_len;
+		struct cl_live_stream rec = { 0 };
+		struct cl_wbuf wb;
+		uint8_t *out;
+
+		/* Written by put_stream_records(): checked all the same. */
+		if (left < 17)
+			return -EPROTO;
+		path_len = strnlen((const char *)p + 17, left - 17);
+		if (17 + path_len + 1 >= left)
+			return -EPROTO;
+		chan_len = strnlen((const char *)p + 17 + path_len + 1, left - 17 - path_len - 1);
+		if (17 + path_len + 1 + chan_len + 1 > left)
+			return -EPROTO;
+		memcpy(&rec.id, p, 8);
+		memcpy(&rec.ctf_trace_id, p + 8, 8);
+		rec.metadata_flag = p[16];
+		(void)snprintf(rec.path_name, sizeof(rec.path_name), "%s", (const char *)p + 17);
+		(void)snprintf(rec.channel_name, sizeof(rec.channel_name), "%s",
+			       (const char *)p + 17 + path_len + 1);
+		out = sock_reserve(s, CL_LIVE_STREAM_SIZE);
+		if (!out)
+			return -ENOMEM;
+		wb = cl_wbuf_make(out, CL_LIVE_STREAM_SIZE);
+		if (cl_live_stream_encode(&wb, &rec) < 0 || wb.pos != CL_LIVE_STREAM_SIZE)
+			return -EPROTO;
+		sock_commit(s, CL_LIVE_STREAM_SIZE);
+		rg->pos += 17 + path_len + 1 + chan_len + 1;
+	}
+	return rg->pos >= rg->recs.len;
+}
+
+/* Appends what the record of vs says to rg->recs. 0 or -ENOMEM. */
+static int records_gen_add(struct records_gen *rg, const struct stream *st)
+{
+	size_t path_len = strlen(st->pathname), chan_len = strlen(st->channel_name);
+	uint8_t head[17];
+
+	memcpy(head, &st->handle, 8);
+	memcpy(head + 8, &st->trace_id, 8);
+	head[16] = st->is_metadata ? 1 : 0;
+	if (cl_buf_append(&rg->recs, head, sizeof(head)) < 0 ||
+	    cl_buf_append(&rg->recs, st->pathname, path_len + 1) < 0 ||
+	    cl_buf_append(&rg->recs, st->channel_name, chan_len + 1) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static int put_stream_records(struct viewer *v, struct session *s, uint32_t status,
 			      bool attach_reply)
 {
 	struct cl_live_streams_reply hdr = { .status = status };
+	struct records_gen *rg;
 	struct cl_list_node *n;
 	size_t hdr_at = v->sock.out.len;
 
@@ -499,25 +579,36 @@ static int put_stream_records(struct viewer *v, struct session *s, uint32_t stat
 				: cl_live_new_streams_reply_encode(&wb_, &hdr));
 	if (status != CL_LIVE_ATTACH_OK || !v->n_unsent)
 		return 0;
+	rg = calloc(1, sizeof(*rg));
+	if (!rg) {
+		viewer_close(v, "out of memory");
+		return -ENOMEM;
+	}
+	rg->gen = (struct sock_gen){ .fill = records_gen_fill, .free = records_gen_free };
 	cl_list_for_each (n, &v->streams) {
 		struct vstream *vs = cl_container_of(n, struct vstream, node);
-		struct cl_live_stream rec = { 0 };
 
 		if (vs->session != s || vs->sent || vs->done)
 			continue;
-		rec.id = vs->st->handle;
-		rec.ctf_trace_id = vs->st->trace_id;
-		rec.metadata_flag = vs->st->is_metadata;
-		(void)snprintf(rec.path_name, sizeof(rec.path_name), "%s", vs->st->pathname);
-		(void)snprintf(rec.channel_name, sizeof(rec.channel_name), "%s",
-			       vs->st->channel_name);
-		OUT_ENCODE(v, CL_LIVE_STREAM_SIZE, cl_live_stream_encode(&wb_, &rec));
+		if (records_gen_add(rg, vs->st) < 0) {
+			records_gen_free(&rg->gen);
+			viewer_close(v, "out of memory");
+			return -ENOMEM;
+		}
 		vs->sent = true;
 		v->n_unsent--;
 		hdr.streams_count++;
 	}
-	/* The count is that of the records written, by construction. */
+	/* The count is that of the records copied, by construction. */
 	cl_store_be32(v->sock.out.data + hdr_at + 4, hdr.streams_count);
+	if (hdr.streams_count == 0) {
+		records_gen_free(&rg->gen);
+		return 0;
+	}
+	if (sock_queue_gen(&v->sock, &rg->gen) < 0) {
+		viewer_close(v, "cannot queue a reply");
+		return -EPROTO;
+	}
 	return 0;
 }
 
@@ -887,7 +978,9 @@ static int get_metadata(struct viewer *v, uint64_t id, enum hold hold)
 	struct segment *sg;
 	struct vstream *vs;
 	struct stream *st;
+	struct cl_wbuf wb;
 	uint8_t *data;
+	int fd;
 
 	vs = find_live_vstream(v, id);
 	if (!vs || !vs->st->is_metadata)
@@ -910,7 +1003,33 @@ static int get_metadata(struct viewer *v, uint64_t id, enum hold hold)
 		vs->no_new_given = true;
 		return put_metadata_status(v, CL_LIVE_METADATA_NO_NEW);
 	}
-	rep.len = CL_MIN(st->metadata_published - vs->metadata_sent, (uint64_t)MAX_METADATA_REPLY);
+	rep.len = CL_MIN(st->metadata_published - vs->metadata_sent,
+			 (uint64_t)LIVE_MAX_METADATA_REPLY);
+	/* Published metadata bytes never change: sent from the file as the
+	 * viewer reads them, like packets (buffered only when no descriptor
+	 * is left to spare). */
+	fd = sg->data_fd >= 0 ? fcntl(sg->data_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (fd >= 0) {
+		data = out_reserve(v, CL_LIVE_METADATA_REPLY_SIZE);
+		if (!data) {
+			close(fd);
+			viewer_close(v, "out of memory");
+			return -ENOMEM;
+		}
+		wb = cl_wbuf_make(data, CL_LIVE_METADATA_REPLY_SIZE);
+		if (cl_live_metadata_reply_encode(&wb, &rep) < 0) {
+			close(fd);
+			return -EPROTO;
+		}
+		sock_commit(&v->sock, CL_LIVE_METADATA_REPLY_SIZE);
+		if (sock_queue_file(&v->sock, fd, vs->metadata_sent, rep.len) < 0) {
+			viewer_close(v, "cannot queue a reply");
+			return -EPROTO;
+		}
+		vs->metadata_sent += rep.len;
+		vs->no_new_given = false;
+		return 0;
+	}
 	data = out_reserve(v, CL_LIVE_METADATA_REPLY_SIZE + (size_t)rep.len);
 	if (!data) {
 		viewer_close(v, "out of memory");
@@ -919,12 +1038,9 @@ static int get_metadata(struct viewer *v, uint64_t id, enum hold hold)
 	if (cl_pread_full(sg->data_fd, data + CL_LIVE_METADATA_REPLY_SIZE, (size_t)rep.len,
 			  vs->metadata_sent) < 0)
 		return put_metadata_status(v, CL_LIVE_METADATA_ERR);
-	{
-		struct cl_wbuf wb = cl_wbuf_make(data, CL_LIVE_METADATA_REPLY_SIZE);
-
-		if (cl_live_metadata_reply_encode(&wb, &rep) < 0)
-			return -EPROTO;
-	}
+	wb = cl_wbuf_make(data, CL_LIVE_METADATA_REPLY_SIZE);
+	if (cl_live_metadata_reply_encode(&wb, &rep) < 0)
+		return -EPROTO;
 	sock_commit(&v->sock, CL_LIVE_METADATA_REPLY_SIZE + (size_t)rep.len);
 	vs->metadata_sent += rep.len;
 	vs->no_new_given = false;

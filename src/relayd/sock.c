@@ -87,11 +87,31 @@ static void drop_file(struct sock *s)
 	s->set->files--;
 }
 
+static void drop_gen(struct sock *s)
+{
+	struct sock_gen *g = s->gen;
+
+	if (!g)
+		return;
+	s->gen = NULL;
+	g->free(g);
+}
+
+int sock_queue_gen(struct sock *s, struct sock_gen *g)
+{
+	if (s->gen || s->file_fd >= 0) {
+		g->free(g);
+		return -EBUSY;
+	}
+	s->gen = g;
+	return 0;
+}
+
 int sock_queue_file(struct sock *s, int fd, uint64_t off, uint64_t len)
 {
-	if (s->file_fd >= 0 || off > INT64_MAX || len > INT64_MAX - off) {
+	if (s->file_fd >= 0 || s->gen || off > INT64_MAX || len > INT64_MAX - off) {
 		close(fd);
-		return s->file_fd >= 0 ? -EBUSY : -EINVAL;
+		return s->file_fd >= 0 || s->gen ? -EBUSY : -EINVAL;
 	}
 	if (len == 0) {
 		close(fd);
@@ -105,20 +125,35 @@ int sock_queue_file(struct sock *s, int fd, uint64_t off, uint64_t len)
 }
 
 /*
- * Sends the queue, then the file range, as far as the socket takes them
- * (the file: at most SOCK_FILE_BURST bytes per call). 0 when all is sent,
- * -EAGAIN when bytes remain, -EIO when the file ended early, or the
- * negative errno of send/sendfile.
+ * Sends the queue, refilled by the generator while it has more, then the
+ * file range, as far as the socket takes them (the generator and the file:
+ * at most SOCK_FILE_BURST bytes per call). 0 when all is sent, -EAGAIN when
+ * bytes remain, -EIO when the file ended early, or the negative errno of
+ * send/sendfile or of the generator.
  */
 static int send_pending(struct sock *s)
 {
 	uint64_t burst = SOCK_FILE_BURST;
 	int r;
 
-	if (s->out_off < s->out.len) {
-		r = cl_send_pending(s->watch.fd, s->out.data, s->out.len, &s->out_off);
+	for (;;) {
+		if (s->out_off < s->out.len) {
+			r = cl_send_pending(s->watch.fd, s->out.data, s->out.len, &s->out_off);
+			if (r < 0)
+				return r;
+		}
+		if (!s->gen)
+			break;
+		if (burst == 0)
+			return -EAGAIN;
+		s->out_off = 0;
+		cl_buf_clear(&s->out);
+		r = s->gen->fill(s->gen, s, SOCK_GEN_PIECE);
 		if (r < 0)
 			return r;
+		if (r > 0)
+			drop_gen(s);
+		burst -= CL_MIN(burst, (uint64_t)s->out.len);
 	}
 	while (s->file_left > 0) {
 		off_t off = (off_t)s->file_off;
@@ -259,6 +294,7 @@ int sock_start(struct sock *s, struct sock_set *set, struct cl_loop *loop, int f
 	s->set = set;
 	s->out = (struct cl_buf){ .max = out_max };
 	s->out_keep = out_keep;
+	s->gen = NULL;
 	s->file_fd = -1;
 	s->file_left = 0;
 	s->watch.fd = fd;
@@ -326,6 +362,7 @@ void sock_close(struct sock *s, bool error, const char *why)
 	close(s->watch.fd);
 	s->watch.fd = -1;
 	drop_file(s);
+	drop_gen(s);
 	s->ops->closed(s, error, why);
 }
 
@@ -335,6 +372,7 @@ void sock_release(struct sock *s)
 		s->set->out_held -= s->out.cap;
 		drop_file(s);
 	}
+	drop_gen(s);
 	cl_buf_free(&s->out);
 }
 

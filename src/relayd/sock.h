@@ -40,6 +40,24 @@
 
 struct sock;
 
+/*
+ * A reply produced piece by piece as the socket drains (sock_queue_gen()):
+ * what a large reply costs the relay is its generator's state and one
+ * piece, not the whole reply.
+ */
+struct sock_gen {
+	/*
+	 * Appends the next piece of the reply to the (empty) send queue with
+	 * sock_reserve()/sock_commit(), about `room` bytes or fewer (at least
+	 * one byte unless it is done). 1 when the reply is complete (the
+	 * generator is then freed), 0 when more remains, or a negative errno
+	 * (the socket closes).
+	 */
+	int (*fill)(struct sock_gen *g, struct sock *s, size_t room);
+	/* Frees the generator (complete, or the socket closed). */
+	void (*free)(struct sock_gen *g);
+};
+
 struct sock_ops {
 	/* The socket is readable and no reply is pending: read and handle requests. */
 	void (*readable)(struct sock *s);
@@ -66,6 +84,7 @@ struct sock {
 	struct cl_buf out;             /* send queue, owned; out.max bounds one reply */
 	size_t out_off;                /* bytes of `out` already sent */
 	size_t out_keep;               /* capacity kept once the queue is empty, bytes */
+	struct sock_gen *gen;          /* owned: fills `out` once it is sent, NULL: none */
 	int file_fd;                   /* owned: file bytes sent after `out`, -1: none */
 	uint64_t file_off, file_left;  /* bytes: where the next file byte is, how many remain */
 	struct sockaddr_storage addr;  /* the peer (set by the owner before sock_start()) */
@@ -166,7 +185,7 @@ uint8_t *sock_scratch(void);
 /* True while queued bytes (of the queue or of a file) wait to be sent. */
 static inline bool sock_sending(const struct sock *s)
 {
-	return s->out_off < s->out.len || s->file_left > 0;
+	return s->out_off < s->out.len || s->gen || s->file_left > 0;
 }
 
 /*
@@ -190,6 +209,19 @@ int sock_queue(struct sock *s, const void *buf, size_t n);
  */
 #define SOCK_FILE_BURST (1u << 20)
 int sock_queue_file(struct sock *s, int fd, uint64_t off, uint64_t len);
+
+/*
+ * Sends the reply that generator `g` produces after what the send queue
+ * holds (the reply's header): each time the queue is all sent, g->fill()
+ * appends the next piece of at most SOCK_GEN_PIECE bytes (and at most
+ * SOCK_FILE_BURST bytes per wake-up are produced). `g` is taken over (freed
+ * once complete, or with the socket), even on error. Nothing else may be
+ * queued until the reply is sent (sock_sending() false): the owner reads no
+ * request meanwhile. At most one generator and no file range at a time.
+ * 0, or -EBUSY when a generator or a file range is already queued.
+ */
+#define SOCK_GEN_PIECE (64u << 10)
+int sock_queue_gen(struct sock *s, struct sock_gen *g);
 
 /*
  * A request of this peer is held: its owner answers it later (sock_flush()

@@ -792,6 +792,131 @@ def test_viewers_asking_large_packets_hold_no_packet_memory(make_relay):
     assert relay.alive()
 
 
+def test_viewers_attaching_at_once_hold_no_stream_record_memory(make_relay):
+    """24 viewers attach at once to a live session of 2000 streams and do not
+    read: the relay's RSS grows by far less than their replies' records
+    (24 x 2001 x 4371 bytes, 210 MB; the records are encoded as each viewer
+    reads). Replies built whole held them all. Then every viewer reads its
+    reply: every stream once, as many records as the reply's count."""
+    relay = make_relay("ctflive-relayd")
+    n_streams, n_viewers = 2000, 24
+    c, d = rc.ControlConn(relay.ports.control, timeout=60), rc.DataConn(relay.ports.data)
+    conns = []
+    try:
+        c.version()
+        rep = c.create_session(rc.enc_create_session_2_11("wide", "widehost",
+                                                          live_timer=100000))
+        assert rep.ret_code == rc.LTTNG_OK
+        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+        handles = set()
+        for i in range(n_streams):
+            hnd, ret = c.add_stream(f"chan_{i}", "ust/uid/1000/64-bit")
+            assert ret == rc.LTTNG_OK, i
+            handles.add(hnd)
+        meta, ret = c.add_stream("metadata", "ust/uid/1000/64-bit")
+        assert ret == rc.LTTNG_OK
+        handles.add(meta)
+        assert c.streams_sent() == rc.LTTNG_OK
+        c.send_metadata(meta, rc.make_metadata("widehost"), 0)
+        sid = None
+        for _ in range(n_viewers):
+            v = lc.LiveConn(relay.ports.live, timeout=60)
+            conns.append(v)
+            v.connect()
+            assert v.create_session() == lc.CREATE_SESSION_OK
+            sid = sid or lc.find_session(v, "wide").id
+        base = vm_rss_kib(relay_pid(relay))
+        for v in conns:
+            v.send(lc.ATTACH_SESSION, lc.enc_attach(sid, lc.SEEK_BEGINNING))
+        counts = []
+        for v in conns:
+            status, count = lc.STREAMS_REP.unpack(v.recv(lc.STREAMS_REP.size))
+            assert status == lc.ATTACH_OK
+            counts.append(count)
+        time.sleep(0.3)
+        grown = vm_rss_kib(relay_pid(relay)) - base
+        records_kib = n_viewers * (n_streams + 1) * lc.STREAM_S.size // 1024
+        assert counts == [n_streams + 1] * n_viewers, counts
+        assert grown < records_kib // 4, \
+            f"relay RSS grew by {grown} KiB ({records_kib} KiB of records)"
+        for v in conns:
+            buf = v.recv((n_streams + 1) * lc.STREAM_S.size)
+            recs = list(lc.STREAM_S.iter_unpack(buf))
+            assert {r[0] for r in recs} == handles
+            assert sum(1 for r in recs if r[2]) == 1
+            assert {r[4].rstrip(b"\0") for r in recs if not r[2]} == \
+                {f"chan_{i}".encode() for i in range(n_streams)}
+        # The connections are usable once the replies are read.
+        assert conns[0].get_new_streams(sid)[1] == []
+        md, deadline = b"", time.monotonic() + 10
+        while md != rc.make_metadata("widehost"):
+            st, part = conns[0].get_metadata(meta)
+            assert st != lc.METADATA_ERR and time.monotonic() < deadline, (st, md)
+            md += part
+            if st == lc.METADATA_NO_NEW:
+                time.sleep(0.05)
+    finally:
+        for v in conns:
+            v.close()
+        c.close()
+        d.close()
+    assert relay.alive()
+
+
+def test_viewers_asking_large_metadata_hold_no_metadata_memory(make_relay):
+    """16 viewers ask for 1 MiB of metadata at once and do not read: the
+    relay's RSS grows by far less than 16 MiB (the bytes are sent from the
+    file as each viewer reads them). Then every viewer reads its reply: the
+    bytes sent. (On loopback the socket buffers absorb 1 MiB, so replies
+    built whole passed this too; it checks the file path's bytes and bound.)"""
+    relay = make_relay("ctflive-relayd")
+    n_viewers = 16
+    g = rc.GoodSession(relay.ports.control, relay.ports.data, name="fatmeta", packets=1,
+                       live_timer=100000).setup()
+    big = b"/* " + b"m" * (2 << 20) + b" */\n"
+    meta = rc.make_metadata(g.hostname)
+    g.c.send_metadata(g.meta_h, big)
+    want = (meta + big)[:1 << 20]
+    conns = []
+    try:
+        mids = []
+        for _ in range(n_viewers):
+            v = lc.LiveConn(relay.ports.live)
+            conns.append(v)
+            v.connect()
+            assert v.create_session() == lc.CREATE_SESSION_OK
+            status, streams = v.attach(lc.find_session(v, "fatmeta").id, lc.SEEK_BEGINNING)
+            assert status == lc.ATTACH_OK
+            mids.append(next(s.id for s in streams if s.metadata))
+        # The first viewer reads it all: all of it is published.
+        got, deadline = b"", time.monotonic() + 10
+        while len(got) < len(meta) + len(big):
+            status, part = conns[0].get_metadata(mids[0])
+            assert status != lc.METADATA_ERR and time.monotonic() < deadline, len(got)
+            got += part
+            if status == lc.METADATA_NO_NEW:
+                time.sleep(0.05)
+        assert got == meta + big
+        base = vm_rss_kib(relay_pid(relay))
+        lens = []
+        for v, mid in zip(conns[1:], mids[1:]):
+            v.send(lc.GET_METADATA, lc.enc_u64(mid))
+            n, status = lc.METADATA_REP.unpack(v.recv(lc.METADATA_REP.size))
+            assert status == lc.METADATA_OK
+            lens.append(n)
+        time.sleep(0.3)
+        grown = vm_rss_kib(relay_pid(relay)) - base
+        assert lens == [len(want)] * (n_viewers - 1), lens
+        assert grown < 4 * 1024, f"relay RSS grew by {grown} KiB"
+        for v in conns[1:]:
+            assert v.recv(len(want)) == want
+    finally:
+        for v in conns:
+            v.close()
+        g.close()
+    assert relay.alive()
+
+
 def test_allow_from(make_relay):
     """--allow-from per port: a control port open to 10.0.0.0/8 only closes
     connections from 127.0.0.1 at once; ports given 127.0.0.0/8 (or nothing)

@@ -312,6 +312,51 @@ def test_web_token(tmp_path, web_factory):
     assert status == 403
 
 
+
+def test_web_abandoned_streams_free_their_connections(make_relay, web_factory):
+    """Event streams whose clients went away give their connection back at
+    once (not at their next ping): after a burst of abandoned watches beyond
+    the connection limit, the next request is served within a second or two,
+    and the refused connections are logged."""
+    # a relay without the sessions asked: the watches wait, sending nothing
+    relay = ls.live_url(make_relay("ctflive-relayd", "r"))
+    web = web_factory(relay)
+    port = int(web.url.rstrip("/").rsplit(":", 1)[1])
+    socks = []
+    for i in range(80):  # more than the 64 connections ctflive web serves at once
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(f"GET /api/watch?host=h&name=n{i % 8} HTTP/1.1\r\n"
+                  f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
+        socks.append(s)
+    served = 0
+    for s in socks:
+        try:
+            if s.recv(64).startswith(b"HTTP/1.1 200"):
+                served += 1
+        except OSError:
+            pass
+    assert served == 64, served  # one stream per connection up to the limit
+    time.sleep(1.5)  # the first messages (the session's state) are sent and read
+    for s in socks:
+        s.close()
+    t0 = time.monotonic()
+    deadline = t0 + 20
+    while True:
+        try:
+            status, _, body = http_get(web.url + "api/sessions")
+            if status == 200:
+                break
+        except (OSError, urllib.error.URLError):
+            pass
+        assert time.monotonic() < deadline, "ctflive web did not serve again"
+        time.sleep(0.1)
+    # the threads notice the closed sockets within their 1 s wait
+    assert time.monotonic() - t0 < 2.5, time.monotonic() - t0
+    assert json.loads(body)["relay"] == relay
+    assert web.stop() == 0
+    err = web.proc.stderr.read()
+    assert "HTTP: " in err and "limit" in err, err[-2000:]
+
 LOAD_RATE = 200_000       # events per second
 LOAD_SECONDS = 30
 LOAD_PER_PACKET = 1000
