@@ -58,6 +58,7 @@ struct wstream {
 	uint64_t index_size;   /* bytes written and published */
 	uint64_t meta_end;     /* metadata: bytes written from 0 without a hole */
 	uint64_t meta_epoch;
+	char *name; /* owned: "<path>/<channel>", for reports */
 };
 
 /* The callbacks' state: one relay session's directory. */
@@ -121,6 +122,11 @@ static int w_stream(void *ctx, const struct cl_nats_stream_info *si)
 	if (dfd < 0)
 		return -errno;
 	ws->n++;
+	if (asprintf(&st->name, "%s/%s", si->path, si->metadata ? "metadata" : si->channel) < 0) {
+		st->name = NULL;
+		close(dfd);
+		return -ENOMEM;
+	}
 	r = cl_lock_create_file(dfd, si->metadata ? "metadata" : si->channel, NULL, 0,
 				&st->data_fd);
 	if (r == 0 && !si->metadata) {
@@ -211,10 +217,21 @@ static int w_metadata(void *ctx, uint64_t handle, const uint8_t *d, size_t len, 
 	return 0;
 }
 
+/* The first packet of a stream after what retention dropped. */
+static void w_expired(void *ctx, uint64_t handle, uint64_t n)
+{
+	struct wstream *st = wstream_find(ctx, handle);
+
+	log_warning("%" PRIu64 " packet(s) of stream %s dropped by retention (before the "
+		    "first one kept)",
+		    n, st ? st->name : "?");
+}
+
 static const struct cl_nats_read_ops w_ops = {
 	.stream = w_stream,
 	.packet = w_packet,
 	.metadata = w_metadata,
+	.expired = w_expired,
 };
 
 static void wsess_fini(struct wsess *ws)
@@ -224,6 +241,7 @@ static void wsess_fini(struct wsess *ws)
 			close(ws->streams[i].data_fd);
 		if (ws->streams[i].index_fd >= 0)
 			close(ws->streams[i].index_fd);
+		free(ws->streams[i].name);
 	}
 	free(ws->streams);
 	if (ws->dir_fd >= 0)
@@ -269,16 +287,16 @@ static void marker_finish(void)
 	g_marker_fd = -1;
 }
 
-/* An ordered consumer of j's stream from JetStream sequence `start`. */
-static natsStatus subscribe_from(struct job *j, const char *subject, uint64_t start,
-				 natsSubscription **sub)
+/* An ordered consumer of JetStream stream `name` from its sequence `start`. */
+static natsStatus subscribe_from(struct job *j, const char *name, const char *subject,
+				 uint64_t start, natsSubscription **sub)
 {
 	jsErrCode jerr = 0;
 	jsSubOptions so;
 	natsStatus s = NATS_TIMEOUT;
 
 	jsSubOptions_Init(&so);
-	so.Stream = j->name;
+	so.Stream = name;
 	so.Ordered = true;
 	if (start > 1) {
 		so.Config.DeliverPolicy = js_DeliverByStartSequence;
@@ -309,6 +327,14 @@ static void read_session(struct job *j)
 	char subject[CL_NATS_PREFIX_MAX + 4];
 	int resubscribed = 0;
 	natsStatus s;
+	/* the packet stream, with retention limits */
+	char pname[CL_NATS_NAME_MAX + 8];
+	jsStreamInfo *psi = NULL;
+	jsErrCode jerr = 0;
+	natsSubscription *psub = NULL;
+	bool split = false, caught_up = false, p_first = false;
+	uint64_t p_next = 1, js_seq;
+	unsigned turn = 0, part;
 
 	j->interrupted = true;
 	j->r = mkdir(j->dir, 0755) < 0 ? -errno : 0;
@@ -326,7 +352,7 @@ static void read_session(struct job *j)
 		return;
 	}
 	(void)snprintf(subject, sizeof(subject), "%s.>", d->prefix);
-	s = subscribe_from(j, subject, 1, &sub);
+	s = subscribe_from(j, j->name, subject, 1, &sub);
 	if (s != NATS_OK) {
 		log_error("cannot read JetStream stream %s: %s", j->name, natsStatus_GetText(s));
 		cl_nats_reader_free(rd);
@@ -334,10 +360,30 @@ static void read_session(struct job *j)
 		j->r = -EIO;
 		return;
 	}
+	/* With retention limits, the packets are in a stream of their own
+	 * (doc/nats.md, "JetStream streams"): it is read once the session
+	 * stream is caught up with. */
+	(void)snprintf(pname, sizeof(pname), "%s%s", j->name, CL_NATS_PACKETS_SUFFIX);
+	if (js_GetStreamInfo(&psi, j->js, pname, NULL, &jerr) == NATS_OK)
+		split = true;
+	jsStreamInfo_Destroy(psi);
 	while (!cl_nats_reader_ended(rd) && !atomic_load(&g_stop)) {
 		natsMsg *m = NULL;
+		bool from_p = psub && (turn++ & 1);
+		natsSubscription *cur = from_p ? psub : sub;
+		int wait = psub ? 250 : 500;
 
-		s = natsSubscription_NextMsg(&m, sub, 500);
+		if (split && !psub && caught_up) {
+			s = subscribe_from(j, pname, subject, p_next, &psub);
+			if (s != NATS_OK) {
+				log_error("cannot read JetStream stream %s: %s", pname,
+					  natsStatus_GetText(s));
+				j->r = -EIO;
+				break;
+			}
+			continue;
+		}
+		s = natsSubscription_NextMsg(&m, cur, wait);
 		if (s == NATS_TIMEOUT || s == NATS_CONNECTION_DISCONNECTED ||
 		    s == NATS_SLOW_CONSUMER || s == NATS_MISSED_HEARTBEAT ||
 		    s == NATS_NO_RESPONDERS) {
@@ -345,7 +391,9 @@ static void read_session(struct job *j)
 			 * recreated from the next sequence: the client does it. */
 			if (s != NATS_TIMEOUT)
 				usleep(500 * 1000);
-			idle += 500;
+			if (s == NATS_TIMEOUT && !from_p)
+				caught_up = true;
+			idle += wait;
 			/* The relay retries a failed publication for about 30 s. */
 			if (cl_nats_reader_held(rd) && (idle >= CL_NATS_GAP_WAIT_MS ||
 							(j->idle_ms > 0 && idle >= j->idle_ms))) {
@@ -362,31 +410,65 @@ static void read_session(struct job *j)
 		}
 		if (s != NATS_OK && resubscribed < MAX_RESUBSCRIBE) {
 			/* The consumer is gone for good: a new one from where we are. */
-			uint64_t from = cl_nats_reader_resume_seq(rd);
+			uint64_t from = from_p ? p_next : cl_nats_reader_resume_seq(rd);
+			const char *name = from_p ? pname : j->name;
 
 			log_warning("reading JetStream stream %s: %s: reading again from its "
 				    "sequence %" PRIu64,
-				    j->name, natsStatus_GetText(s), from);
-			natsSubscription_Destroy(sub);
-			sub = NULL;
+				    name, natsStatus_GetText(s), from);
+			natsSubscription_Destroy(cur);
+			cur = NULL;
 			resubscribed++;
 			usleep(500 * 1000);
-			s = subscribe_from(j, subject, from, &sub);
+			s = subscribe_from(j, name, subject, from, &cur);
+			if (from_p)
+				psub = cur;
+			else
+				sub = cur;
 			if (s == NATS_OK)
 				continue;
 		}
 		if (s != NATS_OK) {
-			log_error("reading JetStream stream %s: %s", j->name,
+			log_error("reading JetStream stream %s: %s", from_p ? pname : j->name,
 				  natsStatus_GetText(s));
 			j->r = -EIO;
 			break;
 		}
 		idle = 0;
-		cl_nats_reader_deliver(rd, m, cl_nats_msg_stream_seq(m));
+		if (!from_p) {
+			if (split && !caught_up && cl_nats_msg_pending(m) == 0)
+				caught_up = true;
+			cl_nats_reader_deliver(rd, m, cl_nats_msg_stream_seq(m));
+			continue;
+		}
+		/* The packet stream: its own positions (the reader's resume
+		 * position is that of the session stream). */
+		js_seq = cl_nats_msg_stream_seq(m);
+		if (js_seq >= p_next)
+			p_next = js_seq + 1;
+		if (!p_first) {
+			p_first = true;
+			/* Retention dropped the packet stream's first messages:
+			 * what the session stream does not have below this one is
+			 * gone, no need to wait for it. */
+			uint64_t first = cl_nats_msg_ctflive_seq(m, &part);
+
+			/* A message of which retention kept the last parts only
+			 * is gone too (its other parts are dropped as old). */
+			if (js_seq > 1 && first)
+				cl_nats_reader_expired_below(rd, first + (part > 1));
+		}
+		cl_nats_reader_deliver(rd, m, 0);
 	}
+	natsSubscription_Destroy(psub);
 	natsSubscription_Destroy(sub);
 	cl_nats_reader_stats(rd, &stats);
 	j->interrupted = !cl_nats_reader_ended(rd) ? j->idle_ms == 0 : stats.interrupted;
+	if (stats.expired)
+		log_warning("%s/%s (relay %s, session %" PRIu64 "): %" PRIu64
+			    " message(s) dropped by the stream's retention limits",
+			    d->host, d->session, d->relay, d->session_id, stats.expired);
+	stats.missing -= stats.expired;
 	if (stats.missing)
 		log_warning("%s/%s (relay %s, session %" PRIu64 "): %" PRIu64
 			    " message(s) are missing (publication given up, or dropped by the "

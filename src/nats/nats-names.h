@@ -25,7 +25,12 @@
 #define CL_NATS_H_MSG_ID     "Nats-Msg-Id"           /* JetStream de-duplication */
 
 /* A JetStream stream's description: this, then the session's subject prefix. */
-#define CL_NATS_DESC_PREFIX "ctflive/1 "
+#define CL_NATS_DESC_PREFIX         "ctflive/1 "
+/* With retention limits, a session's packets and beacons are in a second
+ * JetStream stream: the session stream's name with this suffix, described
+ * as CL_NATS_PACKETS_DESC_PREFIX then the subject prefix (doc/nats.md). */
+#define CL_NATS_PACKETS_SUFFIX      "_P"
+#define CL_NATS_PACKETS_DESC_PREFIX "ctflive/1-packets "
 
 /* Longest subject prefix, stream name and token made here, with the NUL. */
 #define CL_NATS_TOKEN_MAX  (3 * 255 + 1)

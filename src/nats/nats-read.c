@@ -257,12 +257,25 @@ uint64_t cl_nats_msg_stream_seq(natsMsg *m)
 	return seq;
 }
 
+uint64_t cl_nats_msg_pending(natsMsg *m)
+{
+	jsMsgMetaData *md = NULL;
+	uint64_t n = UINT64_MAX;
+
+	if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
+		n = md->NumPending;
+		jsMsgMetaData_Destroy(md);
+	}
+	return n;
+}
+
 /* ---- the ordered reader of one relay session ---- */
 
 struct rstream {
 	uint64_t handle;
 	bool metadata;
-	uint32_t esz; /* index entry size */
+	uint32_t esz;    /* index entry size */
+	bool got_packet; /* a packet (or lost-packet entry) was applied */
 	/* a message in parts */
 	uint8_t *parts;
 	size_t parts_len, parts_cap;
@@ -441,6 +454,12 @@ static int on_packet(struct cl_nats_reader *rs, struct rstream *st, const uint8_
 	} else if (len != st->esz) {
 		return -EBADMSG;
 	}
+	/* The first packet after what retention dropped: its packet_seq_num
+	 * (from 0, index 1.1) counts the stream's packets before it. */
+	if (!st->got_packet && rs->stats.expired && ie.packet_seq_num != UINT64_MAX &&
+	    ie.packet_seq_num > 0 && rs->ops->expired)
+		rs->ops->expired(rs->ctx, st->handle, ie.packet_seq_num);
+	st->got_packet = true;
 	return rs->ops->packet
 		       ? rs->ops->packet(rs->ctx, st->handle, d, st->esz, d + st->esz, (size_t)plen)
 		       : 0;
@@ -646,6 +665,41 @@ void cl_nats_reader_skip_gap(struct cl_nats_reader *rs)
 	if (n && rs->ops->gap)
 		rs->ops->gap(rs->ctx, n);
 	drain(rs);
+}
+
+void cl_nats_reader_expired_below(struct cl_nats_reader *rs, uint64_t seq)
+{
+	while (rs->next_seq < seq) {
+		bool at_held = rs->n_held && rs->held[0].seq < seq;
+		uint64_t to = at_held ? rs->held[0].seq : seq;
+		uint64_t n = to - rs->next_seq;
+
+		if (!n) {
+			/* A message in parts lacks its first parts. */
+			cl_nats_reader_skip_gap(rs);
+			continue;
+		}
+		if (rs->next_part > 1)
+			rs->stats.bad++; /* a message in parts lacks some */
+		rs->stats.missing += n;
+		rs->stats.expired += n;
+		rs->next_seq = to;
+		rs->next_part = 1;
+		if (rs->ops->gap)
+			rs->ops->gap(rs->ctx, n);
+		drain(rs);
+	}
+}
+
+uint64_t cl_nats_msg_ctflive_seq(natsMsg *m, unsigned *part)
+{
+	struct held k;
+
+	*part = 1;
+	if (msg_key(m, &k) < 0)
+		return 0;
+	*part = k.part;
+	return k.seq;
 }
 
 struct cl_nats_reader *cl_nats_reader_new(const char *prefix, const struct cl_nats_read_ops *ops,

@@ -123,6 +123,10 @@ struct cl_nats_read_ops {
 	int (*end)(void *ctx, bool interrupted);
 	/* `n` messages (Ctflive-Seq numbers) were given up: never found. */
 	void (*gap)(void *ctx, uint64_t n);
+	/* After cl_nats_reader_expired_below(): the first packet of data stream
+	 * `handle` has packet_seq_num `n` (> 0, index 1.1 entries only): `n`
+	 * packets of that stream came before it and are not in JetStream. */
+	void (*expired)(void *ctx, uint64_t handle, uint64_t n);
 };
 
 struct cl_nats_reader;
@@ -141,6 +145,15 @@ void cl_nats_reader_free(struct cl_nats_reader *r);
 void cl_nats_reader_deliver(struct cl_nats_reader *r, natsMsg *m, uint64_t js_seq);
 /* Gives up waiting for the first missing message (counted, gap callback). */
 void cl_nats_reader_skip_gap(struct cl_nats_reader *r);
+/*
+ * Ctflive-Seq numbers below `seq` that were neither applied nor held are
+ * gone for good (retention dropped them: `seq` is the first message of the
+ * session's packet stream, doc/nats.md "Reading"): applies what is held
+ * below it and counts the rest as missing and expired (gap callback), with
+ * no wait. Call it once the messages of the session stream below `seq` were
+ * delivered.
+ */
+void cl_nats_reader_expired_below(struct cl_nats_reader *r, uint64_t seq);
 /* Messages held, waiting for an earlier one. */
 size_t cl_nats_reader_held(const struct cl_nats_reader *r);
 /* The `end` message was applied. */
@@ -153,11 +166,17 @@ struct cl_nats_read_stats {
 	uint64_t missing; /* Ctflive-Seq numbers never found */
 	uint64_t dropped; /* messages the relay dropped (its "dropped" messages) */
 	uint64_t bad;     /* messages that could not be used */
+	uint64_t expired; /* of `missing`: below the packet stream's first message */
 	bool interrupted; /* the end said so */
 };
 void cl_nats_reader_stats(const struct cl_nats_reader *r, struct cl_nats_read_stats *st);
 
 /* The JetStream stream sequence of a message a consumer delivered, or 0. */
 uint64_t cl_nats_msg_stream_seq(natsMsg *m);
+/* Messages of its consumer still to deliver after `m` (UINT64_MAX unknown). */
+uint64_t cl_nats_msg_pending(natsMsg *m);
+/* The Ctflive-Seq header of `m` and in *part its part (1 for a whole
+ * message), or 0 when they are not valid. */
+uint64_t cl_nats_msg_ctflive_seq(natsMsg *m, unsigned *part);
 
 #endif

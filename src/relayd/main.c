@@ -178,9 +178,9 @@ static void usage(FILE *f)
 		"      --publish-replicas N  replicas of each JetStream stream (1..5, default 1)\n"
 		"      --publish-queue BYTES at most BYTES waiting to be published (default\n"
 		"                            67108864); beyond, messages are dropped and counted\n"
-		"      --retain-age SECONDS  JetStream keeps a session's messages at most SECONDS\n"
-		"      --retain-bytes BYTES  JetStream keeps at most BYTES per session (oldest\n"
-		"                            messages go first)\n",
+		"      --retain-age SECONDS  JetStream keeps a session's packets at most SECONDS\n"
+		"      --retain-bytes BYTES  JetStream keeps at most BYTES of packets per session\n"
+		"                            (oldest go first; metadata is kept whole)\n",
 		DEFAULT_CONTROL_URL, DEFAULT_DATA_URL, DEFAULT_LIVE_URL);
 	(void)fputs(
 		"      --from URLS           edge relay: serve every live session that relays\n"

@@ -47,6 +47,7 @@ struct efollow {
 	uint64_t id;
 	char *name; /* owned */
 	natsSubscription *sub;
+	natsSubscription *psub; /* its packet stream (retention limits), or NULL */
 };
 
 /* A publisher's stream, as this relay's stream. */
@@ -158,6 +159,8 @@ static struct efollow *follow_find(struct nats_edge *e, const char *name)
 static int follow_subscribe(struct nats_edge *e, struct efollow *f, const char *prefix)
 {
 	char subject[CL_NATS_PREFIX_MAX + 4];
+	char pname[CL_NATS_NAME_MAX + 8];
+	jsStreamInfo *psi = NULL;
 	jsSubOptions so;
 	jsErrCode jerr = 0;
 	natsStatus s;
@@ -174,6 +177,23 @@ static int follow_subscribe(struct nats_edge *e, struct efollow *f, const char *
 		f->sub = NULL;
 		return -EIO;
 	}
+	/* With retention limits the packets are in a stream of their own
+	 * (doc/nats.md, "JetStream streams"); the reader orders both. */
+	(void)snprintf(pname, sizeof(pname), "%s%s", f->name, CL_NATS_PACKETS_SUFFIX);
+	if (js_GetStreamInfo(&psi, e->js, pname, NULL, &jerr) == NATS_OK) {
+		so.Stream = pname;
+		s = js_Subscribe(&f->psub, e->js, subject, on_js_msg, f, NULL, &so, &jerr);
+		if (s != NATS_OK) {
+			log_warning("edge: cannot follow JetStream stream %s: %s (retried)", pname,
+				    natsStatus_GetText(s));
+			(void)natsSubscription_Unsubscribe(f->sub);
+			natsSubscription_Destroy(f->sub);
+			f->sub = f->psub = NULL;
+			jsStreamInfo_Destroy(psi);
+			return -EIO;
+		}
+	}
+	jsStreamInfo_Destroy(psi);
 	log_info("edge: following %s", f->name);
 	return 0;
 }
@@ -267,6 +287,11 @@ static void *follower(void *arg)
 					(void)natsSubscription_Unsubscribe(e->fl[k]->sub);
 					natsSubscription_Destroy(e->fl[k]->sub);
 					e->fl[k]->sub = NULL;
+					if (e->fl[k]->psub) {
+						(void)natsSubscription_Unsubscribe(e->fl[k]->psub);
+						natsSubscription_Destroy(e->fl[k]->psub);
+						e->fl[k]->psub = NULL;
+					}
 				}
 		free(ids);
 		discover(e);
@@ -741,8 +766,10 @@ void nats_edge_stop(struct relay *relay)
 		natsConnection_Close(e->nc);
 	if (e->thr_started)
 		pthread_join(e->thr, NULL);
-	for (size_t i = 0; i < e->n_fl; i++)
+	for (size_t i = 0; i < e->n_fl; i++) {
 		natsSubscription_Destroy(e->fl[i]->sub);
+		natsSubscription_Destroy(e->fl[i]->psub);
+	}
 	jsCtx_Destroy(e->js);
 	natsConnection_Destroy(e->nc);
 	nats_CloseAndWait(2000);

@@ -801,11 +801,55 @@ static void retry_round(struct nats_pub *p)
 	free(v);
 }
 
-static bool create_stream(struct nats_pub *p, struct tsess *ts)
+/*
+ * Adds one JetStream stream (an existing one of that name is kept as it is).
+ * Retention limits apply when `limits`.
+ */
+static natsStatus add_stream(struct nats_pub *p, const char *name, const char *desc,
+			     const char **subjects, int n_subjects, bool limits, jsErrCode *jerr)
 {
-	const char *subjects[1] = { ts->subjects };
 	jsStreamConfig cfg;
 	jsStreamInfo *si = NULL;
+	natsStatus s;
+
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = name;
+	cfg.Description = desc;
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = n_subjects;
+	cfg.Storage = js_FileStorage;
+	cfg.Replicas = p->o.replicas;
+	cfg.Discard = js_DiscardOld;
+	if (limits) {
+		cfg.MaxAge = p->o.retain_age * 1000000000LL;
+		cfg.MaxBytes = p->o.retain_bytes ? p->o.retain_bytes : -1;
+	}
+	s = js_AddStream(&si, p->js, &cfg, NULL, jerr);
+	jsStreamInfo_Destroy(si);
+	if (s != NATS_OK && *jerr == JSStreamNameExistErr)
+		s = NATS_OK;
+	return s;
+}
+
+/*
+ * Creates the session's JetStream stream(s) (doc/nats.md, "JetStream
+ * streams"): one for every subject without retention limits; with limits,
+ * the life cycle and metadata in the session's stream (no limits) and the
+ * packets and beacons in its packet stream (the limits), so that what
+ * retention drops never includes what readers need to decode the rest.
+ */
+static bool create_stream(struct nats_pub *p, struct tsess *ts)
+{
+	bool split = p->o.retain_age || p->o.retain_bytes;
+	size_t plen = strlen(ts->subjects) - 2; /* without ".>" */
+	char ctl[CL_NATS_PREFIX_MAX + 8], meta[CL_NATS_PREFIX_MAX + 8];
+	char data[CL_NATS_PREFIX_MAX + 8], beacon[CL_NATS_PREFIX_MAX + 8];
+	char pname[CL_NATS_NAME_MAX + 8];
+	char *pdesc = NULL;
+	const char *all[1] = { ts->subjects };
+	const char *life[2] = { ctl, meta };
+	const char *pkts[2] = { data, beacon };
+	const char *name = ts->name;
 	jsErrCode jerr = 0;
 	natsStatus s;
 
@@ -814,23 +858,32 @@ static bool create_stream(struct nats_pub *p, struct tsess *ts)
 	if (ts->last_try && now_ns() - ts->last_try < CREATE_RETRY_NS)
 		return false;
 	ts->last_try = now_ns();
-	jsStreamConfig_Init(&cfg);
-	cfg.Name = ts->name;
-	cfg.Description = ts->description;
-	cfg.Subjects = subjects;
-	cfg.SubjectsLen = 1;
-	cfg.Storage = js_FileStorage;
-	cfg.Replicas = p->o.replicas;
-	cfg.Discard = js_DiscardOld;
-	cfg.MaxAge = p->o.retain_age * 1000000000LL;
-	cfg.MaxBytes = p->o.retain_bytes ? p->o.retain_bytes : -1;
-	s = js_AddStream(&si, p->js, &cfg, NULL, &jerr);
-	jsStreamInfo_Destroy(si);
-	if (s != NATS_OK && jerr != JSStreamNameExistErr) {
+	if (!split) {
+		s = add_stream(p, ts->name, ts->description, all, 1, false, &jerr);
+	} else {
+		(void)snprintf(ctl, sizeof(ctl), "%.*s.ctl", (int)plen, ts->subjects);
+		(void)snprintf(meta, sizeof(meta), "%.*s.meta.>", (int)plen, ts->subjects);
+		(void)snprintf(data, sizeof(data), "%.*s.data.>", (int)plen, ts->subjects);
+		(void)snprintf(beacon, sizeof(beacon), "%.*s.beacon.>", (int)plen, ts->subjects);
+		(void)snprintf(pname, sizeof(pname), "%s%s", ts->name, CL_NATS_PACKETS_SUFFIX);
+		if (asprintf(&pdesc, "%s%.*s", CL_NATS_PACKETS_DESC_PREFIX, (int)plen,
+			     ts->subjects) < 0)
+			return false;
+		/* The packet stream first: a reader that finds the session
+		 * stream finds it too. */
+		name = pname;
+		s = add_stream(p, pname, pdesc, pkts, 2, true, &jerr);
+		if (s == NATS_OK) {
+			name = ts->name;
+			s = add_stream(p, ts->name, ts->description, life, 2, false, &jerr);
+		}
+		free(pdesc);
+	}
+	if (s != NATS_OK) {
 		if (ts->warned)
 			return false;
 		ts->warned = true;
-		log_warning("NATS: cannot create JetStream stream %s: %s (error %d)", ts->name,
+		log_warning("NATS: cannot create JetStream stream %s: %s (error %d)", name,
 			    natsStatus_GetText(s), (int)jerr);
 		return false;
 	}

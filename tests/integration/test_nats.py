@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -237,10 +238,12 @@ def test_nats_cluster_node_killed(lttng, make_relay, nats):
 
 
 def test_nats_retention_limits(lttng, make_relay, nats):
-    """--retain-bytes and --retain-age become the JetStream stream's MaxBytes
-    and MaxAge; a session publishing more than MaxBytes stays within it
-    (oldest messages dropped by JetStream), as the server's monitoring
-    endpoint reports."""
+    """--retain-bytes and --retain-age become the MaxBytes and MaxAge of the
+    session's packet stream, which stays within them (oldest packets dropped
+    by JetStream, as the server's monitoring endpoint reports), while the
+    session stream keeps the life cycle and metadata whole: a late `ctflive
+    view nats://` prints the retained tail, which is what the relay's own
+    copy prints without the dropped packets, and reports those per stream."""
     (srv,) = nats(1, monitor=True)
     limit = 100_000
     relay = make_relay("ctflive-relayd", extra=["--publish", srv.url, "--retain-bytes",
@@ -252,27 +255,50 @@ def test_nats_retention_limits(lttng, make_relay, nats):
                if f.is_file() and f.parent.name != "index")
     assert data > 2 * limit  # the session published more than the limit
 
-    def stream():
+    def streams():
         with urllib.request.urlopen(
                 f"http://127.0.0.1:{srv.monitor_port}/jsz?streams=true&config=true",
                 timeout=10) as r:
             jsz = json.load(r)
-        streams = [s for a in jsz.get("account_details", [])
-                   for s in a.get("stream_detail", []) if s["name"].startswith("CTFLIVE_")]
-        assert len(streams) == 1, jsz
-        return streams[0]
+        found = {s["name"]: s for a in jsz.get("account_details", [])
+                 for s in a.get("stream_detail", []) if s["name"].startswith("CTFLIVE_")}
+        assert len(found) == 2, jsz
+        return found
 
-    s = stream()
-    assert s["config"]["max_bytes"] == limit
-    assert s["config"]["max_age"] == 3600 * 10**9
-    assert s["config"]["discard"] == "old"
-    assert 0 < s["state"]["bytes"] <= limit
-    assert s["state"]["first_seq"] > 1  # the oldest messages are gone
-    # What retention dropped is reported, never silent (this version cannot
-    # print a session whose metadata retention dropped: doc/nats.md).
-    got = ctflive("view", f"{srv.url}/host/{HOST}/nr", "--timeout", "1000")
-    assert got.returncode != 0
-    assert "message(s) are missing" in got.stderr, got.stderr
+    found = streams()
+    (pname,) = [n for n in found if n.endswith("_P")]
+    ses, pkt = found[pname[:-2]], found[pname]
+    assert pkt["config"]["max_bytes"] == limit
+    assert pkt["config"]["max_age"] == 3600 * 10**9
+    assert pkt["config"]["discard"] == "old"
+    assert pkt["config"]["description"].startswith("ctflive/1-packets ctflive.")
+    assert 0 < pkt["state"]["bytes"] <= limit
+    assert pkt["state"]["first_seq"] > 1  # the oldest packets are gone
+    assert sorted(pkt["config"]["subjects"]) == sorted(
+        [s.replace(".ctl", x) for s in ses["config"]["subjects"] if s.endswith(".ctl")
+         for x in (".data.>", ".beacon.>")])
+    # The life cycle and metadata are whole and without limits.
+    assert ses["config"]["description"].startswith("ctflive/1 ctflive.")
+    assert ses["config"].get("max_bytes", -1) == -1 and ses["config"].get("max_age", 0) == 0
+    assert ses["state"]["first_seq"] == 1 and ses["state"]["messages"] > 2
+
+    got = ctflive("view", f"{srv.url}/host/{HOST}/nr", "--timeout", "3000")
+    assert got.returncode == 0, got.stderr
+    assert "dropped by the stream's retention limits" in got.stderr, got.stderr
+    assert "dropped by retention" in got.stderr and "packet(s) of stream ust/" \
+        in got.stderr, got.stderr
+    assert "could not be used" not in got.stderr, got.stderr
+    assert "are missing" not in got.stderr, got.stderr
+    # (without the time since the previous event, which differs where
+    # packets were dropped)
+    full = [re.sub(r" \(\+[0-9.?]+\)", "", l) for l in disk.stdout.splitlines()]
+    tail = [re.sub(r" \(\+[0-9.?]+\)", "", l) for l in got.stdout.splitlines()]
+    assert 0 < events_of(got.stdout) < 3000
+    # What it prints is the relay's copy without the dropped packets (an
+    # ordered subsequence), ending as it does: the retained tail.
+    it = iter(full)
+    assert all(line in it for line in tail), got.stdout[-2000:]
+    assert tail[-len(tail) // 2:] == full[-len(tail) // 2:]
 
 
 def relay_cpu_seconds(pid_file: Path) -> float:
