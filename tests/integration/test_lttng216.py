@@ -10,6 +10,7 @@ against it too: that checks the test itself."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import time
 
@@ -156,24 +157,35 @@ def test_live_per_uid_babeltrace212(lttng_sid, sid, make_relay, relay_kind, fmt)
 def test_ctf2_live_per_pid_short_lived(lttng_sid, sid, make_relay):
     """Per-PID CTF 2 session, three programs, one living less than a live
     timer period, viewer attached before any of them: babeltrace2 2.1.2
-    prints every event of every program."""
+    prints every event of every program.
+
+    babeltrace2 2.1.2's lttng-live source now and then dies of SIGSEGV in
+    this per-PID pattern (seen against lttng-relayd 2.16 too, with no
+    ctflive program in the pipeline): that crash of the peer, and only
+    that, runs the scenario once more in a new session; anything else
+    fails at once."""
     relay = make_relay("ctflive-relayd", "r")
-    ls.setup_session(lttng_sid, relay, "c2p", buffers="pid")
-    bt = bt_live(sid, relay, "c2p")
-    try:
-        ls.wait_clients(relay, "c2p")
-        counts = {"pa": 200, "pb": 10, "pc": 100}
-        a = lttng_sid.spawn_app(counts["pa"], 2000, "pa")
-        time.sleep(0.2)
-        lttng_sid.wait_app(lttng_sid.spawn_app(counts["pb"], 100, "pb"))
-        c = lttng_sid.spawn_app(counts["pc"], 2000, "pc")
-        lttng_sid.wait_app(a)
-        lttng_sid.wait_app(c)
-        time.sleep(3 * TIMER_US / 1e6)
-        ls.end_sessions(lttng_sid, "c2p")
-        rc, lines, err = bt.finish()
-    finally:
-        bt.stop()
+    for attempt in range(2):
+        session = f"c2p{attempt}"
+        ls.setup_session(lttng_sid, relay, session, buffers="pid")
+        bt = bt_live(sid, relay, session)
+        try:
+            ls.wait_clients(relay, session)
+            counts = {"pa": 200, "pb": 10, "pc": 100}
+            a = lttng_sid.spawn_app(counts["pa"], 2000, "pa")
+            time.sleep(0.2)
+            lttng_sid.wait_app(lttng_sid.spawn_app(counts["pb"], 100, "pb"))
+            c = lttng_sid.spawn_app(counts["pc"], 2000, "pc")
+            lttng_sid.wait_app(a)
+            lttng_sid.wait_app(c)
+            time.sleep(3 * TIMER_US / 1e6)
+            ls.end_sessions(lttng_sid, session)
+            rc, lines, err = bt.finish()
+        finally:
+            bt.stop()
+        if rc != -signal.SIGSEGV or attempt:
+            break
+        print(f"babeltrace2 2.1.2 died of SIGSEGV (stderr: {err[-500:]!r}); once more")
     assert rc == 0, err
     for name, n in counts.items():
         assert h.tick_indices(lines, name) == list(range(n)), name
