@@ -58,15 +58,63 @@ struct wstream {
 	uint64_t index_size;   /* bytes written and published */
 	uint64_t meta_end;     /* metadata: bytes written from 0 without a hole */
 	uint64_t meta_epoch;
+	bool held;  /* a byte past data_size is written, not published */
 	char *name; /* owned: "<path>/<channel>", for reports */
 };
 
-/* The callbacks' state: one relay session's directory. */
+/*
+ * The callbacks' state: one relay session's directory.
+ *
+ * While its reader catches up with what JetStream already holds, packets of
+ * one stream may come after newer ones of others (the relay publishes each
+ * stream as its packets are published locally): a data stream read to its
+ * end then says nothing of when its next packet was recorded, and the
+ * follower's grace, a bound in wall-clock time, does not apply to packets
+ * recorded long ago. So while catching up, every data file holds one byte
+ * past its published end, written but not published: to the follower the
+ * writer is still committing bytes there, and it waits for such a stream
+ * instead of printing the others past it (doc/file-formats.md §3). Once
+ * caught up (live), the bytes go and the grace applies as for a relay's
+ * directory.
+ */
 struct wsess {
 	int dir_fd;
 	struct wstream *streams;
 	size_t n, cap;
+	bool behind; /* the reader is catching up */
 };
+
+/* Writes (held) or removes the unpublished byte past the end of data
+ * stream `st` (see struct wsess). */
+static int hold_stream(struct wstream *st, bool held)
+{
+	static const uint8_t zero;
+	int r;
+
+	if (st->index_fd < 0 || st->data_fd < 0 || st->held == held)
+		return 0;
+	if (held)
+		r = cl_pwrite_full(st->data_fd, &zero, 1, st->data_size);
+	else
+		r = ftruncate(st->data_fd, (off_t)st->data_size) < 0 ? -errno : 0;
+	if (r == 0)
+		st->held = held;
+	return r;
+}
+
+/* The reader catches up (behind), or is caught up: see struct wsess. */
+static void wsess_set_behind(struct wsess *ws, bool behind)
+{
+	if (ws->behind == behind)
+		return;
+	ws->behind = behind;
+	for (size_t i = 0; i < ws->n; i++) {
+		int r = hold_stream(&ws->streams[i], behind);
+
+		if (r < 0)
+			log_warning("%s: %s", ws->streams[i].name, strerror(-r));
+	}
+}
 
 static struct wstream *wstream_find(struct wsess *ws, uint64_t handle)
 {
@@ -150,9 +198,26 @@ static int w_stream(void *ctx, const struct cl_nats_stream_info *si)
 		if (ifd >= 0)
 			close(ifd);
 		st->index_size = CL_INDEX_HEADER_SIZE;
+		if (r == 0)
+			r = hold_stream(st, ws->behind);
 	}
 	close(dfd);
 	return r;
+}
+
+/* Appends `len` bytes to locked file `fd` at *size and publishes them
+ * (doc/file-formats.md §3); *size is the end of what is published. */
+static int append_published(int fd, const void *buf, size_t len, uint64_t *size)
+{
+	int r;
+
+	r = cl_pwrite_full(fd, buf, len, *size);
+	if (r == 0)
+		r = cl_lock_publish(fd, *size, *size + len);
+	if (r < 0)
+		return r;
+	*size += len;
+	return 0;
 }
 
 /* An index entry and its packet: the entry's offset made local; the
@@ -160,7 +225,8 @@ static int w_stream(void *ctx, const struct cl_nats_stream_info *si)
 static int w_packet(void *ctx, uint64_t handle, const uint8_t *e, uint32_t esz, const uint8_t *pkt,
 		    size_t plen)
 {
-	struct wstream *st = wstream_find(ctx, handle);
+	struct wsess *ws = ctx;
+	struct wstream *st = wstream_find(ws, handle);
 	uint8_t entry[CL_INDEX_ENTRY_SIZE_MAX];
 	int r;
 
@@ -168,22 +234,16 @@ static int w_packet(void *ctx, uint64_t handle, const uint8_t *e, uint32_t esz, 
 		return -EBADMSG;
 	memcpy(entry, e, esz);
 	if (plen) {
-		for (int i = 0; i < 8; i++)
-			entry[CL_INDEX_OFF_OFFSET + i] = (uint8_t)(st->data_size >> (56 - 8 * i));
-		if (cl_pwrite_full(st->data_fd, pkt, plen, st->data_size) < 0)
-			return -EIO;
-		r = cl_lock_publish(st->data_fd, st->data_size, st->data_size + plen);
+		cl_store_be64(entry + CL_INDEX_OFF_OFFSET, st->data_size);
+		/* over the held byte, if any: held again past the packet */
+		st->held = false;
+		r = append_published(st->data_fd, pkt, plen, &st->data_size);
+		if (r == 0)
+			r = hold_stream(st, ws->behind);
 		if (r < 0)
 			return r;
-		st->data_size += plen;
 	}
-	if (cl_pwrite_full(st->index_fd, entry, esz, st->index_size) < 0)
-		return -EIO;
-	r = cl_lock_publish(st->index_fd, st->index_size, st->index_size + esz);
-	if (r < 0)
-		return r;
-	st->index_size += esz;
-	return 0;
+	return append_published(st->index_fd, entry, esz, &st->index_size);
 }
 
 static int w_metadata(void *ctx, uint64_t handle, const uint8_t *d, size_t len, uint64_t off,
@@ -319,7 +379,7 @@ static natsStatus subscribe_from(struct job *j, const char *name, const char *su
 static void read_session(struct job *j)
 {
 	const struct cl_nats_desc *d = j->d;
-	struct wsess ws = { .dir_fd = -1 };
+	struct wsess ws = { .dir_fd = -1, .behind = true }; /* from the first message */
 	struct cl_nats_reader *rd = NULL;
 	struct cl_nats_read_stats stats;
 	int64_t idle = 0; /* ms without a message */
@@ -332,7 +392,7 @@ static void read_session(struct job *j)
 	jsStreamInfo *psi = NULL;
 	jsErrCode jerr = 0;
 	natsSubscription *psub = NULL;
-	bool split = false, caught_up = false, p_first = false;
+	bool split = false, caught_up = false, p_caught_up = false, p_first = false;
 	uint64_t p_next = 1, js_seq;
 	unsigned turn = 0, part;
 
@@ -391,8 +451,13 @@ static void read_session(struct job *j)
 			 * recreated from the next sequence: the client does it. */
 			if (s != NATS_TIMEOUT)
 				usleep(500 * 1000);
-			if (s == NATS_TIMEOUT && !from_p)
-				caught_up = true;
+			if (s == NATS_TIMEOUT) {
+				if (from_p)
+					p_caught_up = true;
+				else
+					caught_up = true;
+				wsess_set_behind(&ws, !caught_up || (split && !p_caught_up));
+			}
 			idle += wait;
 			/* The relay retries a failed publication for about 30 s. */
 			if (cl_nats_reader_held(rd) && (idle >= CL_NATS_GAP_WAIT_MS ||
@@ -436,11 +501,14 @@ static void read_session(struct job *j)
 		}
 		idle = 0;
 		if (!from_p) {
-			if (split && !caught_up && cl_nats_msg_pending(m) == 0)
+			if (!caught_up && cl_nats_msg_pending(m) == 0)
 				caught_up = true;
 			cl_nats_reader_deliver(rd, m, cl_nats_msg_stream_seq(m));
+			wsess_set_behind(&ws, !caught_up || (split && !p_caught_up));
 			continue;
 		}
+		if (!p_caught_up && cl_nats_msg_pending(m) == 0)
+			p_caught_up = true;
 		/* The packet stream: its own positions (the reader's resume
 		 * position is that of the session stream). */
 		js_seq = cl_nats_msg_stream_seq(m);
@@ -459,6 +527,7 @@ static void read_session(struct job *j)
 				cl_nats_reader_expired_below(rd, first + (part > 1));
 		}
 		cl_nats_reader_deliver(rd, m, 0);
+		wsess_set_behind(&ws, !caught_up || (split && !p_caught_up));
 	}
 	natsSubscription_Destroy(psub);
 	natsSubscription_Destroy(sub);

@@ -521,8 +521,12 @@ void nats_pub_session(struct session *s)
 
 	if (!p || !(ns = nsess_get(p, s)))
 		return;
-	/* Metadata first: a packet is never published before the metadata it needs. */
-	for (int pass = 0; pass < 2; pass++) {
+	/* Metadata first: a packet is never published before the metadata it
+	 * needs; then every data stream to announce, then their packets, so
+	 * that a reader learns all the streams of a trace before any packet
+	 * of it (a stream announced after another's packets may be found by a
+	 * reader after newer events of the others were printed). */
+	for (int pass = 0; pass < 3; pass++) {
 		struct cl_list_node *n;
 
 		cl_list_for_each (n, &s->streams) {
@@ -548,6 +552,8 @@ void nats_pub_session(struct session *s)
 				send_metadata(p, ns, nst, st);
 				continue;
 			}
+			if (pass == 1)
+				continue; /* announced */
 			for (; nst->sent_entries < st->published_entries; nst->sent_entries++)
 				send_entry(p, ns, st, nst->sent_entries);
 		}
