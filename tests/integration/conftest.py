@@ -24,6 +24,8 @@ CANDIDATES = ["lttng-relayd", "ctflive-relayd"]
 def pytest_configure(config):
     h.set_child_subreaper()
     config.addinivalue_line("markers", "lttng: needs a real LTTng 2.13 installation")
+    config.addinivalue_line("markers", "lttng_verbose: the session daemon and its consumer "
+                            "daemons log verbosely (-vvv --verbose-consumer) to its log file")
 
 
 def _lttng_missing_reason() -> str | None:
@@ -92,9 +94,11 @@ def sid(user) -> h.SidTools:
 
 
 @pytest.fixture
-def lttng_sid(ws, sid):
-    """A started lttng-sessiond 2.16 (from the sid root) with its own LTTNG_HOME."""
+def lttng_sid(ws, sid, request):
+    """A started lttng-sessiond 2.16 (from the sid root) with its own LTTNG_HOME
+    (verbose with the lttng_verbose marker)."""
     lt = h.Lttng(ws, tools=sid)
+    lt.verbose = request.node.get_closest_marker("lttng_verbose") is not None
     try:
         lt.start()
         yield lt

@@ -185,6 +185,111 @@ def descendants(pid: int) -> list[tuple[int, int]]:
     return out
 
 
+def _tcp_peers() -> dict[str, str]:
+    """socket inode -> "local port -> remote port" of every TCP socket."""
+    out = {}
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if len(f) > 9:
+                out[f[9]] = (f"{int(f[1].rsplit(':', 1)[1], 16)} -> "
+                             f"{int(f[2].rsplit(':', 1)[1], 16)}")
+    return out
+
+
+def blocked_report(pid: int) -> str:
+    """Where every thread of pid and of its descendants waits: name, kernel
+    wait channel, system call (number and first argument, often a file
+    descriptor) and, for the TCP sockets they hold, the ports they join
+    (for diagnosing a daemon that does not answer)."""
+    peers = _tcp_peers()
+    lines = []
+    for p in [pid] + [c for c, _ in descendants(pid)]:
+        base = Path(f"/proc/{p}")
+        try:
+            cmd = (base / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        lines.append(f"pid {p}: {cmd.strip()}")
+        try:
+            tasks = sorted(os.listdir(base / "task"), key=int)
+        except OSError:
+            tasks = []
+        for t in tasks:
+            tb = base / "task" / t
+            try:
+                comm = (tb / "comm").read_text().strip()
+                wchan = (tb / "wchan").read_text().strip()
+                sysc = (tb / "syscall").read_text().split()
+            except OSError:
+                continue
+            lines.append(f"  tid {t} {comm}: wchan {wchan}, syscall {' '.join(sysc[:2])}")
+        try:
+            fds = os.listdir(base / "fd")
+        except OSError:
+            fds = []
+        for fd in sorted(fds, key=int):
+            try:
+                target = os.readlink(base / "fd" / fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                ino = target[8:-1]
+                if ino in peers:
+                    lines.append(f"  fd {fd}: tcp {peers[ino]}")
+    return "\n".join(lines)
+
+
+# x86-64 system calls that move bytes on a descriptor (read, write, sendto,
+# recvfrom, sendmsg, recvmsg, readv, writev).
+_IO_SYSCALLS = {0, 1, 44, 45, 46, 47, 19, 20}
+_FUTEX_SYSCALL = 202
+
+
+def consumerd_deadlock(pid: int) -> str | None:
+    """When session daemon `pid`'s lttng-consumerd threads all wait, two of
+    them at least on futexes, and no thread of the daemons is in a read or
+    write on a TCP socket (so no relay is being waited for): a description
+    of that state (a lock-up inside the consumer daemon), else None."""
+    peers = _tcp_peers()
+    futex = 0
+    for p in [pid] + [c for c, _ in descendants(pid)]:
+        base = Path(f"/proc/{p}")
+        try:
+            cmd = (base / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            tasks = os.listdir(base / "task")
+        except OSError:
+            continue
+        tcp = set()
+        for fd in os.listdir(base / "fd") if (base / "fd").exists() else []:
+            try:
+                target = os.readlink(base / "fd" / fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in peers:
+                tcp.add(int(fd))
+        for t in tasks:
+            try:
+                sysc = (base / "task" / t / "syscall").read_text().split()
+            except OSError:
+                continue
+            if len(sysc) < 2 or not sysc[0].isdigit():
+                return None  # running: not locked up
+            nr, arg = int(sysc[0]), int(sysc[1], 16)
+            if nr in _IO_SYSCALLS and arg in tcp:
+                return None  # waiting for a relay
+            if nr == _FUTEX_SYSCALL and cmd.endswith("lttng-consumerd"):
+                futex += 1
+    if futex < 2:
+        return None
+    return (f"lttng-consumerd locked up: {futex} of its threads wait on futexes, none "
+            f"on a relay's socket")
+
+
 def kill_pid(pid: int, starttime: int | None = None, term_timeout: float = 5.0) -> None:
     """SIGTERM pid, wait up to term_timeout, then SIGKILL.  Never by name."""
     if starttime is None:
@@ -700,6 +805,8 @@ class Lttng:
         self.starttime: int | None = None
         # Options added to every `lttng create` (e.g. --trace-format=ctf-1.8).
         self.create_extra: list[str] = []
+        # -vvv --verbose-consumer into log_path (also with CTFLIVE_IT_LTTNG_VERBOSE).
+        self.verbose = False
         self.app_path = tools.sample_app(ws)
         self.apps: list[subprocess.Popen] = []
 
@@ -734,7 +841,7 @@ class Lttng:
         # the daemon keeps stdout/stderr, which go to a log file (a pipe would
         # keep subprocess.run waiting for EOF as long as the daemon lives).
         args = ["lttng-sessiond", "--background"]
-        if os.environ.get("CTFLIVE_IT_LTTNG_VERBOSE"):
+        if self.verbose or os.environ.get("CTFLIVE_IT_LTTNG_VERBOSE"):
             args += ["-vvv", "--verbose-consumer"]
         argv = self.tools.wrap(self.user, args, self.env())
         with open(self.log_path, "ab") as log:
