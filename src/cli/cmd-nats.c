@@ -65,7 +65,9 @@ struct wstream {
 /*
  * The callbacks' state: one relay session's directory.
  *
- * While its reader catches up with what JetStream already holds, packets of
+ * While its reader catches up with what JetStream already holds (until it
+ * was given the last message each JetStream stream held when reading
+ * began, or a pending count of 0, or nothing for CATCHUP_IDLE_MS), packets of
  * one stream may come after newer ones of others (the relay publishes each
  * stream as its packets are published locally): a data stream read to its
  * end then says nothing of when its next packet was recorded, and the
@@ -325,6 +327,9 @@ struct job {
 #define NATS_GRACE_MS   10000
 /* A consumer lost for good is replaced this often at most, per relay session. */
 #define MAX_RESUBSCRIBE 20
+/* A reader that got nothing for this long is caught up, whatever it was
+ * told (ms): see struct wsess. */
+#define CATCHUP_IDLE_MS 5000
 
 /* Shared by the reading threads of one `view`. */
 static atomic_bool g_stop;    /* the printing ended: stop reading */
@@ -369,6 +374,22 @@ static natsStatus subscribe_from(struct job *j, const char *name, const char *su
 	return s;
 }
 
+/* The last sequence of JetStream stream `name` (0: empty, or unknown). */
+static uint64_t last_seq(jsCtx *js, const char *name)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = NATS_TIMEOUT;
+	uint64_t n = 0;
+
+	for (int i = 0; i < CL_NATS_ELECTION_TRIES && s == NATS_TIMEOUT; i++)
+		s = js_GetStreamInfo(&si, js, name, NULL, &jerr);
+	if (s == NATS_OK)
+		n = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	return n;
+}
+
 /*
  * Reads the JetStream stream `name` (subjects "<prefix>.>") from its first
  * message into directory `dir`, until the session's end message, until
@@ -379,7 +400,7 @@ static natsStatus subscribe_from(struct job *j, const char *name, const char *su
 static void read_session(struct job *j)
 {
 	const struct cl_nats_desc *d = j->d;
-	struct wsess ws = { .dir_fd = -1, .behind = true }; /* from the first message */
+	struct wsess ws = { .dir_fd = -1 };
 	struct cl_nats_reader *rd = NULL;
 	struct cl_nats_read_stats stats;
 	int64_t idle = 0; /* ms without a message */
@@ -392,8 +413,12 @@ static void read_session(struct job *j)
 	jsStreamInfo *psi = NULL;
 	jsErrCode jerr = 0;
 	natsSubscription *psub = NULL;
-	bool split = false, caught_up = false, p_caught_up = false, p_first = false;
+	bool split = false, caught_up = false, p_first = false;
 	uint64_t p_next = 1, js_seq;
+	/* catching up (struct wsess): until the last sequence each stream had
+	 * when reading began, or a pending count of 0 */
+	uint64_t s_last, p_last = 0;
+	bool s_behind, p_behind = false;
 	unsigned turn = 0, part;
 
 	j->interrupted = true;
@@ -424,9 +449,15 @@ static void read_session(struct job *j)
 	 * (doc/nats.md, "JetStream streams"): it is read once the session
 	 * stream is caught up with. */
 	(void)snprintf(pname, sizeof(pname), "%s%s", j->name, CL_NATS_PACKETS_SUFFIX);
-	if (js_GetStreamInfo(&psi, j->js, pname, NULL, &jerr) == NATS_OK)
+	if (js_GetStreamInfo(&psi, j->js, pname, NULL, &jerr) == NATS_OK) {
 		split = true;
+		p_last = psi->State.LastSeq;
+		p_behind = p_last > 0;
+	}
 	jsStreamInfo_Destroy(psi);
+	s_last = last_seq(j->js, j->name);
+	s_behind = s_last > 0;
+	wsess_set_behind(&ws, s_behind || p_behind);
 	while (!cl_nats_reader_ended(rd) && !atomic_load(&g_stop)) {
 		natsMsg *m = NULL;
 		bool from_p = psub && (turn++ & 1);
@@ -451,14 +482,13 @@ static void read_session(struct job *j)
 			 * recreated from the next sequence: the client does it. */
 			if (s != NATS_TIMEOUT)
 				usleep(500 * 1000);
-			if (s == NATS_TIMEOUT) {
-				if (from_p)
-					p_caught_up = true;
-				else
-					caught_up = true;
-				wsess_set_behind(&ws, !caught_up || (split && !p_caught_up));
-			}
+			if (s == NATS_TIMEOUT && !from_p)
+				caught_up = true;
 			idle += wait;
+			if (idle >= CATCHUP_IDLE_MS) {
+				s_behind = p_behind = false;
+				wsess_set_behind(&ws, false);
+			}
 			/* The relay retries a failed publication for about 30 s. */
 			if (cl_nats_reader_held(rd) && (idle >= CL_NATS_GAP_WAIT_MS ||
 							(j->idle_ms > 0 && idle >= j->idle_ms))) {
@@ -500,18 +530,24 @@ static void read_session(struct job *j)
 			break;
 		}
 		idle = 0;
+		js_seq = cl_nats_msg_stream_seq(m);
 		if (!from_p) {
-			if (!caught_up && cl_nats_msg_pending(m) == 0)
+			uint64_t pending = (split && !caught_up) || s_behind
+						   ? cl_nats_msg_pending(m)
+						   : UINT64_MAX;
+
+			if (split && !caught_up && pending == 0)
 				caught_up = true;
-			cl_nats_reader_deliver(rd, m, cl_nats_msg_stream_seq(m));
-			wsess_set_behind(&ws, !caught_up || (split && !p_caught_up));
+			if (s_behind && (js_seq >= s_last || pending == 0))
+				s_behind = false;
+			cl_nats_reader_deliver(rd, m, js_seq);
+			wsess_set_behind(&ws, s_behind || p_behind);
 			continue;
 		}
-		if (!p_caught_up && cl_nats_msg_pending(m) == 0)
-			p_caught_up = true;
+		if (p_behind && (js_seq >= p_last || cl_nats_msg_pending(m) == 0))
+			p_behind = false;
 		/* The packet stream: its own positions (the reader's resume
 		 * position is that of the session stream). */
-		js_seq = cl_nats_msg_stream_seq(m);
 		if (js_seq >= p_next)
 			p_next = js_seq + 1;
 		if (!p_first) {
@@ -527,7 +563,7 @@ static void read_session(struct job *j)
 				cl_nats_reader_expired_below(rd, first + (part > 1));
 		}
 		cl_nats_reader_deliver(rd, m, 0);
-		wsess_set_behind(&ws, !caught_up || (split && !p_caught_up));
+		wsess_set_behind(&ws, s_behind || p_behind);
 	}
 	natsSubscription_Destroy(psub);
 	natsSubscription_Destroy(sub);
