@@ -147,6 +147,7 @@ static inline void segment_unpin(struct segment *sg)
 struct stream {
 	struct cl_list_node node;        /* in session->streams */
 	struct cl_list_node global_node; /* in relay->streams */
+	struct cl_list_node dirty_node;  /* in session->dirty while it may need a sync */
 	struct stream *hash_next;        /* next in its relay->stream_tab chain */
 	struct session *session;         /* borrowed (session outlives stream) */
 	uint64_t handle;
@@ -262,6 +263,9 @@ struct session {
 				 * streams open): its marker says "interrupted"; after an
 				 * error its streams close without waiting for data */
 	struct cl_list streams;
+	/* Streams written since the last batch covering them was collected
+	 * (publish.c): a batch looks at these only, not at every stream. */
+	struct cl_list dirty;
 	size_t n_streams;
 	unsigned data_conns;  /* data connections bound to this session */
 	bool data_closed;     /* a bound data connection went away: no more data */

@@ -662,6 +662,7 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	st->pathname = strdup(path);
 	cl_list_node_init(&st->node);
 	cl_list_node_init(&st->global_node);
+	cl_list_node_init(&st->dirty_node);
 	cl_list_node_init(&st->lru_node);
 	if (!st->channel_name || !st->pathname) {
 		r = -ENOMEM;
@@ -753,6 +754,7 @@ int stream_reset_metadata(struct stream *st)
 	st->metadata_synced = 0;
 	st->metadata_published = 0;
 	st->metadata_epoch++;
+	publish_stream_changed(st);
 	return 0;
 }
 
@@ -789,6 +791,7 @@ static int do_rotate(struct relay *relay, struct stream *st)
 			st->metadata_synced = 0;
 			st->metadata_published = 0;
 			st->metadata_epoch++;
+			publish_stream_changed(st);
 		}
 	} else {
 		st->gen++;
