@@ -37,6 +37,7 @@
 #include "marker.h"
 #include "nats-edge.h"
 #include "nats-pub.h"
+#include "prep.h"
 #include "publish.h"
 #include "relay.h"
 
@@ -1043,6 +1044,10 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot start the sync worker");
 		goto out;
 	}
+	/* Index files made ahead of need (prep.h); without it, made when needed. */
+	r = prep_new(relay.output_fd, &relay.prep);
+	if (r < 0)
+		log_warning_errno(r, "cannot start the file helper: index files made when needed");
 #ifdef CTFLIVE_HAVE_NATS
 	if (o.nats.urls && nats_pub_start(&relay, &o.nats) < 0)
 		goto out;
@@ -1100,6 +1105,8 @@ out:
 	live_fini(&relay);
 	publish_fini(&relay);
 	relay_shutdown(&relay);
+	prep_free(relay.prep); /* after the streams: none holds a request */
+	relay.prep = NULL;
 	nats_pub_stop(&relay); /* after the sessions ended: publishes their end */
 	nats_edge_stop(&relay);
 	run_file_remove(&port_file);
