@@ -110,6 +110,7 @@ struct ctflive_live_view {
 	int64_t lost_ns, next_try_ns;
 	size_t attempts;
 	bool progress;     /* a message was returned since the last loss */
+	size_t reconnects; /* successful reconnections */
 	char **ended_keys; /* owned: "path/channel" of streams ended and dropped */
 	size_t nended, ecap;
 	char **dead_names; /* owned: paths of traces whose streams all ended */
@@ -336,7 +337,7 @@ static bool trace_dead(struct ctflive_live_view *v, uint64_t id, const char *pat
 {
 	if (trace_is_dead(v, id))
 		return true;
-	if (!path || !in_names(v->dead_names, v->ndeadn, path))
+	if (!path || v->reconnects == 0 || !in_names(v->dead_names, v->ndeadn, path))
 		return false;
 	if (cl_grow(&v->dead_traces, &v->dcap, v->ndead + 1) == 0)
 		v->dead_traces[v->ndead++] = id;
@@ -351,7 +352,7 @@ static struct vtrace *map_trace(struct ctflive_live_view *v, uint64_t id, const 
 {
 	struct vtrace *t = find_trace(v, id);
 
-	if (t || !path)
+	if (t || !path || v->reconnects == 0)
 		return t;
 	for (size_t i = 0; i < v->ntraces; i++) {
 		t = v->traces[i];
@@ -464,7 +465,7 @@ static void trace_unref(struct ctflive_live_view *v, struct vtrace *t)
 	 * relay of a later connection. */
 	if (t->id != NO_ID && cl_grow(&v->dead_traces, &v->dcap, v->ndead + 1) == 0)
 		v->dead_traces[v->ndead++] = t->id;
-	if (t->name)
+	if (t->name && v->reconnect_ms > 0)
 		(void)add_name(&v->dead_names, &v->ndeadn, &v->dncap, t->name);
 	vtrace_free(t);
 }
@@ -477,12 +478,14 @@ static void live_release(void *ctx)
 {
 	struct vstream *s = ctx;
 	struct ctflive_live_view *v = s->v;
-	char *key = stream_key(s->trace->name, s->channel);
-
 	/* a relay of a later connection serves it again: drained unread */
-	if (key)
-		(void)add_name(&v->ended_keys, &v->nended, &v->ecap, key);
-	free(key);
+	if (v->reconnect_ms > 0) {
+		char *key = stream_key(s->trace->name, s->channel);
+
+		if (key)
+			(void)add_name(&v->ended_keys, &v->nended, &v->ecap, key);
+		free(key);
+	}
 	for (size_t i = 0; i < v->nstreams; i++) {
 		if (v->streams[i] == s) {
 			memmove(&v->streams[i], &v->streams[i + 1],
@@ -508,20 +511,22 @@ static int add_stream(struct ctflive_live_view *v, const struct ctflive_live_ite
 
 	if (find_stream(v, it->stream_id) || is_ghost(v, it->stream_id))
 		return 0;
-	key = stream_key(it->path_name, chan);
-	if (!key)
-		return fail(v, -ENOMEM, "out of memory");
-	ended = in_names(v->ended_keys, v->nended, key);
-	free(key);
-	if (ended)
-		return add_ghost(v, it->stream_id);
+	if (v->reconnects > 0) {
+		key = stream_key(it->path_name, chan);
+		if (!key)
+			return fail(v, -ENOMEM, "out of memory");
+		ended = in_names(v->ended_keys, v->nended, key);
+		free(key);
+		if (ended)
+			return add_ghost(v, it->stream_id);
+	}
 	if (trace_dead(v, it->trace_id, it->path_name))
 		return fail(v, -EPROTO,
 			    "the relay announced stream %" PRIu64
 			    " of a trace whose streams all ended",
 			    it->stream_id);
 	t = map_trace(v, it->trace_id, it->path_name);
-	for (size_t i = 0; t && i < v->nstreams; i++) {
+	for (size_t i = 0; t && v->reconnects > 0 && i < v->nstreams; i++) {
 		s = v->streams[i];
 		if (s->trace != t || s->cid != NO_ID || strcmp(s->channel, chan) != 0)
 			continue;
@@ -961,6 +966,7 @@ static int reconnect(struct ctflive_live_view *v)
 	}
 	v->ndead = 0;
 	v->nghosts = 0;
+	v->reconnects++;
 	warn(v, "connection to relay %s lost (%s): reconnected to relay %s, resuming", from,
 	     v->lost_msg, to);
 	r = drain_items(v);
