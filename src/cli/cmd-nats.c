@@ -39,10 +39,14 @@
 #include "grow.h"
 #include "io.h"
 #include "log.h"
+#include "nats-conn.h"
 #include "nats-names.h"
 #include "nats-read.h"
 #include "print-opts.h"
 #include "tracedir.h"
+
+/* --nats-* options of view and ls (authentication, TLS). */
+static struct cl_nats_conn_opts g_conn;
 
 bool cl_cli_is_nats_url(const char *s)
 {
@@ -517,15 +521,20 @@ static int parse_common(int argc, char **argv, struct cli_print_opts *po, int *t
 	enum { O_TIMEOUT = 256, O_DECODE };
 	static const struct option opts[] = {
 		CLI_PRINT_LONGOPTS,
+		CL_NATS_CONN_LONGOPTS,
 		{ "decode-only", no_argument, NULL, O_DECODE },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	const char *why = NULL;
 	int c, r;
 
 	optind = 1;
+	memset(&g_conn, 0, sizeof(g_conn));
 	while ((c = getopt_long(argc, argv, CLI_PRINT_SHORTOPTS "h", opts, NULL)) != -1) {
+		if (cl_nats_conn_opt(c, optarg, &g_conn))
+			continue;
 		r = po ? cli_print_opt(c, optarg, po) : 0;
 		if (r < 0)
 			return 2;
@@ -552,6 +561,10 @@ static int parse_common(int argc, char **argv, struct cli_print_opts *po, int *t
 	}
 	if (optind != argc - 1)
 		goto bad;
+	if (cl_nats_conn_check(&g_conn, &why) < 0) {
+		log_error("%s", why);
+		return 2;
+	}
 	return -1;
 bad:
 	usage(stderr);
@@ -569,7 +582,8 @@ static void view_usage(FILE *f)
 	      "\n"
 	      "  --timeout MS           also stop when nothing new arrived for MS ms and\n"
 	      "                         print what was published (default: wait for the end)\n"
-	      "  --decode-only          decode everything, print only the event count\n" CLI_PRINT_HELP,
+	      "  --decode-only          decode everything, print only the event count\n" CLI_PRINT_HELP
+	      "\n" CL_NATS_CONN_HELP,
 	      f);
 }
 
@@ -605,7 +619,7 @@ int cl_cmd_view_nats(int argc, char **argv)
 	atomic_store(&g_stop, false);
 	atomic_store(&g_unclean, false);
 	atomic_store(&g_running, 0);
-	if (cl_nats_connect(&u, "ctflive", 5000, true, &nc, &js) < 0 ||
+	if (cl_nats_connect(&u, &g_conn, "ctflive", 5000, true, &nc, &js) < 0 ||
 	    cl_nats_list_streams(js, &list) < 0)
 		goto out;
 	descs = calloc(list.n ? list.n : 1, sizeof(*descs));
@@ -716,7 +730,8 @@ static void ls_usage(FILE *f)
 	      "STATE: live, ended or interrupted.\n"
 	      "\n"
 	      "      --timeout MS   give up when NATS does not answer within MS ms (5000)\n"
-	      "  -h, --help         show this help\n",
+	      "  -h, --help         show this help\n"
+	      "\n" CL_NATS_CONN_HELP,
 	      f);
 }
 
@@ -750,7 +765,7 @@ int cl_cmd_ls_nats(int argc, char **argv)
 		cl_nats_url_free(&u);
 		return 2;
 	}
-	if (cl_nats_connect(&u, "ctflive", timeout_ms, false, &nc, &js) < 0 ||
+	if (cl_nats_connect(&u, &g_conn, "ctflive", timeout_ms, false, &nc, &js) < 0 ||
 	    cl_nats_list_streams(js, &list) < 0)
 		goto out;
 	for (size_t i = 0; i < list.n; i++) {

@@ -735,7 +735,8 @@ int nats_edge_start(struct relay *relay, const struct nats_edge_opts *o)
 		log_error("edge: cannot watch its eventfd");
 		return -EIO;
 	}
-	r = cl_nats_connect(&e->url, "ctflive-relayd edge", JS_WAIT_MS, true, &e->nc, &e->js);
+	r = cl_nats_connect(&e->url, o->conn, "ctflive-relayd edge", JS_WAIT_MS, true, &e->nc,
+			    &e->js);
 	if (r < 0)
 		return r;
 	r = pthread_create(&e->thr, NULL, follower, e);

@@ -61,10 +61,10 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self, routes: list[int] | None = None, monitor: bool = False,
-              max_payload: int = MAX_PAYLOAD) -> "NatsServer":
+              max_payload: int = MAX_PAYLOAD, extra: list[str] = ()) -> "NatsServer":
         conf = [f'server_name: "{self.name}"', f"listen: 127.0.0.1:{self.port}",
                 f"max_payload: {max_payload}",
-                f'jetstream {{ store_dir: "{self.dir / "js"}" }}']
+                f'jetstream {{ store_dir: "{self.dir / "js"}" }}', *extra]
         if monitor:
             self.monitor_port = h.free_port()
             conf.append(f"http: 127.0.0.1:{self.monitor_port}")
