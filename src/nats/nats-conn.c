@@ -213,8 +213,10 @@ const char *cl_nats_url_redact(const char *urls, char *out, size_t cap)
 		/* the scheme, then what follows the user information */
 		w = snprintf(out + n, cap - n, "%s%.*s%.*s", n ? "," : "", (int)(host - p), p,
 			     (int)(p + len - (at ? at + 1 : host)), at ? at + 1 : host);
-		if (w < 0 || (size_t)w >= cap - n)
+		if (w < 0 || (size_t)w >= cap - n) {
+			out[n] = 0; /* whole URLs only */
 			break;
+		}
 		n += (size_t)w;
 		p += len + (p[len] == ',');
 	}
