@@ -240,6 +240,68 @@ def test_nats_view_live_resumes(lttng, make_relay, nats):  # noqa: F811
     assert any(t < t_end and 'name = "main"' in line for t, line in view.lines)
 
 
+def remote_ports(pid: int) -> set[int]:
+    """Remote TCP ports of the established IPv4 connections of process pid
+    (its socket inodes matched in /proc/net/tcp)."""
+    inodes = set()
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(f"{fd_dir}/{fd}")
+        except OSError:
+            continue
+        m = re.fullmatch(r"socket:\[(\d+)\]", target)
+        if m:
+            inodes.add(m.group(1))
+    ports = set()
+    with open(f"/proc/{pid}/net/tcp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if cols[3] == "01" and cols[9] in inodes:  # ESTABLISHED
+                ports.add(int(cols[2].split(":")[1], 16))
+    return ports
+
+
+def test_view_fails_over_to_other_edge(lttng, make_relay, nats):  # noqa: F811
+    """Acceptance 3 through the LTTng live protocol: `ctflive view` given two
+    edges (net://EDGE1,EDGE2/host/H/S) prints while the session is live; the
+    edge it is connected to (found by its connections) is killed mid-session:
+    it says so once, goes on with the other edge where it was, exits 0 at
+    the session's end, and its output equals the ingest relay's copy read
+    offline (no gap, no duplicate)."""
+    (srv,) = nats(1)
+    relay = make_relay("ctflive-relayd", "ingest", extra=["--publish", srv.url])
+    edges = [start_edge(make_relay, srv.url, f"edge{i}") for i in range(2)]
+    setup_session(lttng, relay, "fo")
+    lttng.run_app(5, 1000, "first")
+    for e in edges:
+        h.wait_for(lambda e=e: edge_lists(e, "fo"), 30, what="session on the edge")
+    relays = ",".join(f"{h.LOCALHOST}:{e.ports.live}" for e in edges)
+    view = Reader([str(h.build_dir() / "src" / "cli" / "ctflive"), "view",
+                   f"net://{relays}/host/{HOST}/fo"])
+    app = lttng.spawn_app(6000, 500, "main")
+    h.wait_for(lambda: any('name = "main"' in x for _, x in view.lines), 20,
+               what="the view printing")
+    ports = remote_ports(view.proc.pid)
+    (victim,) = [e for e in edges if e.ports.live in ports]
+    printed = len(view.lines)
+    victim.kill()
+    lttng.wait_app(app)
+    t_end = time.time()
+    end_sessions(lttng, "fo")
+    rc, out, err = view.finish(90)
+    assert rc == 0, err[-3000:]
+    assert err.count("reconnected to relay") == 1, err[-3000:]
+    (other,) = [e for e in edges if e is not victim]
+    assert f"reconnected to relay {h.LOCALHOST}:{other.ports.live}" in err, err[-3000:]
+    disk = ctflive("view", str(relay.session_dir("fo")))
+    assert disk.returncode == 0, disk.stderr
+    assert 0 < printed < disk.stdout.count("\n")  # killed mid-session
+    assert out == disk.stdout, err[-3000:]
+    assert any(t < t_end and 'name = "main"' in line for t, line in view.lines)
+
+
 def test_edge_usage_errors(ws):
     """--from goes without --publish; --from-* options need --from."""
     exe = str(h.build_dir() / "src" / "relayd" / "ctflive-relayd")
@@ -279,8 +341,12 @@ def test_edge_cache_bound(lttng, make_relay, nats):  # noqa: F811
             by_stream = {}
             for p in files:
                 stem = re.sub(r"^(.+_\d+)_\d+$", r"\1", p.name)  # ring files CHAN_CPU_N
+                try:
+                    size = p.stat().st_size
+                except FileNotFoundError:  # the ring deleted it meanwhile
+                    continue
                 by_stream.setdefault((p.parent, stem), 0)
-                by_stream[(p.parent, stem)] += p.stat().st_size
+                by_stream[(p.parent, stem)] += size
             sizes.append(max(by_stream.values()))
         time.sleep(0.2)
     lttng.wait_app(app)
