@@ -208,6 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sock_set_init(&relay.conns, RELAY_MAX_CONNECTIONS, "connections");
 	relay.allow_clear = true;
 	relay.max_minor = 15;
+	relay.max_packet = RELAY_DEFAULT_MAX_PACKET;
 	relay.next_stream_handle = 1;
 	relay.sync_publish = data[0] & 1;
 	if (cl_loop_new(&relay.loop) < 0 || live_init(&relay) < 0 || publish_init(&relay) < 0)

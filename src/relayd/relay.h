@@ -43,7 +43,16 @@
 #define RELAY_MAX_STREAMS_PER_SESS 65536
 #define RELAY_MAX_CTRL_PAYLOAD     (1u << 20)          /* bytes, every command but metadata */
 #define RELAY_MAX_PACKET_SIZE      (UINT64_C(1) << 32) /* data + padding, bytes */
-#define RELAY_MAX_PENDING_INDEXES  4096                /* per stream, half-received index entries */
+/*
+ * Default of --max-packet-size: data + padding of one packet, bytes. An LTTng
+ * consumer sends a whole sub-buffer per packet (data = its content rounded up
+ * to a page, padding = the rest of the sub-buffer, so data + padding is the
+ * channel's sub-buffer size); the padding is not on the wire, so without a
+ * bound a 32-byte header would make the relay write up to 4 GiB of zeros.
+ * 64 MiB is also the largest GET_PACKET reply the live server gives.
+ */
+#define RELAY_DEFAULT_MAX_PACKET   (UINT64_C(64) << 20)
+#define RELAY_MAX_PENDING_INDEXES  4096 /* per stream, half-received index entries */
 #define RELAY_MAX_ROTATE_STREAMS   65536
 #define RELAY_MAX_METADATA_SIZE    (UINT64_C(1) << 30) /* bytes per metadata file */
 #define RELAY_MAX_HOSTNAME         63                  /* bytes: the live session list's field */
@@ -299,6 +308,7 @@ struct relay {
 	struct publisher *publisher; /* owned (publish.c): the sync worker, or NULL */
 	bool allow_clear;
 	uint32_t max_minor;     /* highest relayd and live protocol minor announced (<= 15) */
+	uint64_t max_packet;    /* --max-packet-size: data + padding of a packet, bytes */
 	bool sync_publish;      /* publish to viewers only after fdatasync (publish.h) */
 	bool group_by_session;  /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
 	struct live *live;      /* owned: the live viewer server */

@@ -494,3 +494,27 @@ def test_bad_names_pre_2_11(hostile):
     else:
         chk.expect("pre-2.11 names stay inside the output directory", not escaped,
                    f"created {escaped}")
+
+
+@pytest.mark.parametrize("relay_kind", ["ctflive-relayd"])
+def test_padding_over_the_packet_limit(hostile):
+    """The padding of a data header is not on the wire: a 32-byte header
+    announcing 4 KiB of data and 200 MiB of padding must not make the relay
+    write 200 MiB of zeros (it wrote up to 4 GiB per header before). The
+    data connection is closed with a warning naming the limit; packets of
+    the session's other streams and of other sessions are unaffected (the
+    fixture's good session checks the latter)."""
+    relay, chk = hostile
+    c, rep = open_session(relay, "padded")
+    hnd, ret = c.add_stream("chan_0", "ust/uid/5/64-bit")
+    assert ret == rc.LTTNG_OK
+    d = rc.DataConn(relay.ports.data)
+    pk = rc.make_packet(0, 1, 0)
+    d.sock.sendall(rc.data_header(hnd, 0, len(pk.data), 200 << 20) + pk.data)
+    chk.expect("padding 200 MiB", rc.is_closed(d.sock, 5.0), "data connection closed")
+    d.close()
+    c.close()
+    h.wait_for(lambda: "--max-packet-size" in relay.log(), 5, what="the refusal's log line")
+    written = sum(f.stat().st_size for f in relay.output.rglob("*")
+                  if f.is_file() and "padded" in str(f.relative_to(relay.output)))
+    chk.expect("padding 200 MiB", written < (1 << 20), f"{written} bytes of tracefiles")
