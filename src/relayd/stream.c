@@ -119,12 +119,13 @@ static int open_data_file(struct stream *st)
 	return add_segment(st);
 }
 
-static int open_index_file(struct stream *st)
+/* Creates the index file of tracefile slot `tracefile` (header written, locked). */
+static int create_index_file(struct stream *st, uint64_t tracefile, int *ret_fd)
 {
 	char name[320], tf[300];
 	uint8_t hdr[CL_INDEX_HEADER_SIZE];
 	struct cl_wbuf wb = cl_wbuf_make(hdr, sizeof(hdr));
-	int dfd, fd, r;
+	int dfd, r;
 
 	r = cl_index_header_encode(&wb, index_minor(st));
 	if (r < 0)
@@ -133,16 +134,50 @@ static int open_index_file(struct stream *st)
 	r = cl_mkdir_beneath(st->dir_fd, "index", &dfd);
 	if (r < 0)
 		return r;
-	tracefile_name(st, st->tracefile_index, tf, sizeof(tf));
+	tracefile_name(st, tracefile, tf, sizeof(tf));
 	(void)snprintf(name, sizeof(name), "%s.idx", tf);
 	/* Replacing (not truncating) an old file keeps it whole for readers that hold it. */
-	r = cl_lock_create_file(dfd, name, hdr, sizeof(hdr), &fd);
+	r = cl_lock_create_file(dfd, name, hdr, sizeof(hdr), ret_fd);
 	close(dfd);
+	return r;
+}
+
+static int open_index_file(struct stream *st)
+{
+	int fd, r = create_index_file(st, st->tracefile_index, &fd);
+
 	if (r < 0)
 		return r;
 	st->index_fd = fd;
 	if (cur_seg(st) && cur_seg(st)->index_fd < 0)
 		cur_seg(st)->index_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return 0;
+}
+
+/*
+ * The index descriptor of an older file of the stream (data switched to
+ * newer tracefiles before this entry's control half came: the data and
+ * control connections are separate sockets, and a producer that does not
+ * wait for SEND_INDEX replies lets the data run packets ahead). Its own
+ * descriptor (a duplicate of the one it was written
+ * with, sharing its position: the end), or its index file created now if no
+ * entry of it was written yet. -ENOENT: the file is gone (the tracefile
+ * ring reused its slot, or a clear deleted it) or in another trace chunk.
+ */
+static int old_index_fd(struct stream *st, uint64_t gen, int *ret_fd)
+{
+	struct segment *sg = seg_by_gen(st, gen);
+	int r;
+
+	if (!sg || sg->gone || sg->released || !st->chunk ||
+	    sg->chunk_serial != st->chunk->serial || st->dir_fd < 0)
+		return -ENOENT;
+	if (sg->index_fd < 0) {
+		r = create_index_file(st, sg->tracefile, &sg->index_fd);
+		if (r < 0)
+			return r;
+	}
+	*ret_fd = sg->index_fd;
 	return 0;
 }
 
@@ -438,10 +473,11 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 		fd = st->index_fd;
 	} else if (gen + 1 == st->gen && st->prev_index_fd >= 0) {
 		fd = st->prev_index_fd;
-	} else {
-		log_warning("stream %llu: index of packet %llu is for a file already rotated away, "
-			    "dropping it",
-			    (unsigned long long)st->handle, (unsigned long long)ix->net_seq_num);
+	} else if ((r = old_index_fd(st, gen, &fd)) < 0) {
+		log_warning("stream %llu: index of packet %llu is for a file already rotated away "
+			    "or deleted (%s), dropping it",
+			    (unsigned long long)st->handle, (unsigned long long)ix->net_seq_num,
+			    strerror(-r));
 		return 0;
 	}
 
