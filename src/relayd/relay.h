@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -96,6 +97,15 @@ struct pending_index {
  * with its index file, as viewers see it. Index entries are numbered per
  * stream across all its segments, in the order they were written.
  */
+/* A directory parked streams share (stream.c): one descriptor for all of
+ * its streams, O_PATH; read-only users open files beneath it. */
+struct pdir {
+	struct cl_list_node node; /* in relay->pdirs */
+	uint64_t dev, ino;
+	int fd; /* owned, O_PATH */
+	unsigned refs;
+};
+
 struct segment {
 	uint64_t gen;          /* stream->gen of the data file */
 	uint64_t chunk_serial; /* chunk->serial the file lives in */
@@ -441,6 +451,15 @@ struct segment *stream_segment_of(struct stream *st, uint64_t entry);
  * -errno (the stream stays parked).
  */
 int stream_use(struct relay *relay, struct stream *st);
+
+/* Name of tracefile slot n of st: CHANNEL, or CHANNEL_N with a tracefile size. */
+static inline void stream_tracefile_name(const struct stream *st, uint64_t n, char *buf, size_t cap)
+{
+	if (st->tracefile_size > 0)
+		(void)snprintf(buf, cap, "%s_%llu", st->channel_name, (unsigned long long)n);
+	else
+		(void)snprintf(buf, cap, "%s", st->channel_name);
+}
 /*
  * Out of descriptors: parks up to `n` idle streams, least recently used
  * first. Returns how many were parked.

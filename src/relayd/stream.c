@@ -59,10 +59,7 @@ static bool park(struct relay *relay, struct stream *st);
 
 static void tracefile_name(const struct stream *st, uint64_t n, char *buf, size_t cap)
 {
-	if (st->tracefile_size > 0)
-		(void)snprintf(buf, cap, "%s_%llu", st->channel_name, (unsigned long long)n);
-	else
-		(void)snprintf(buf, cap, "%s", st->channel_name);
+	stream_tracefile_name(st, n, buf, cap);
 }
 
 static struct segment *seg_by_gen(struct stream *st, uint64_t gen)
@@ -1341,14 +1338,6 @@ struct segment *stream_segment_of(struct stream *st, uint64_t entry)
 }
 
 /* ---- descriptors: parking idle streams ---- */
-
-/* A directory parked streams share: one descriptor for all of its streams. */
-struct pdir {
-	struct cl_list_node node; /* in relay->pdirs */
-	uint64_t dev, ino;
-	int fd; /* owned, O_PATH */
-	unsigned refs;
-};
 
 static void close_fd(int *fd)
 {
