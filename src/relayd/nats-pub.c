@@ -399,36 +399,42 @@ static struct nstream *nstream_get(struct nats_pub *p, struct nsess *ns, struct 
 }
 
 /*
- * Opens the last file of a parked stream read-only (its index file when
- * `index`), beneath the directory descriptor it keeps, checked to be the
- * file parked (device, inode). Nothing of the stream changes (publication
+ * Opens a file whose descriptors are closed read-only (its index file when
+ * `index`): the last file of a parked stream, or an older file closed
+ * while idle, beneath the directory descriptor kept for it, checked to be
+ * the file closed (device, inode). Nothing of the stream changes (publication
  * -> NATS must not call back into streams). 0 or -errno.
  */
 static int open_parked(const struct stream *st, const struct segment *sg, bool index, int *ret_fd)
 {
+	bool last = st->n_segs > 0 && sg == &st->segs[st->n_segs - 1];
+	bool parked = last && st->parked && st->pdir;
+	int base = parked ? st->pdir->fd : sg->idle_closed && sg->dir ? sg->dir->fd : -1;
+	uint64_t dev = parked ? (index ? st->parked_index_dev : st->parked_dev)
+			      : (index ? sg->index_dev : sg->data_dev);
+	uint64_t ino = parked ? (index ? st->parked_index_ino : st->parked_ino)
+			      : (index ? sg->index_ino : sg->data_ino);
 	char name[320];
 	struct stat sb;
 	size_t len;
 	int dir = -1, fd, r = 0;
 
-	if (!st->parked || !st->pdir || st->n_segs == 0 || sg != &st->segs[st->n_segs - 1] ||
-	    sg->gone || (index && !st->parked_index))
+	if (base < 0 || sg->gone || (index && !(parked ? st->parked_index : sg->has_index_file)))
 		return -EBADF;
 	stream_tracefile_name(st, sg->tracefile, name, sizeof(name) - 4);
 	len = strlen(name);
 	if (index) {
 		(void)snprintf(name + len, sizeof(name) - len, ".idx");
-		r = cl_open_dir_beneath(st->pdir->fd, "index", &dir);
+		r = cl_open_dir_beneath(base, "index", &dir);
 		if (r < 0)
 			return r;
 	}
-	fd = openat(index ? dir : st->pdir->fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(index ? dir : base, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		r = -errno;
 	else if (fstat(fd, &sb) < 0)
 		r = -errno;
-	else if ((uint64_t)sb.st_dev != (index ? st->parked_index_dev : st->parked_dev) ||
-		 (uint64_t)sb.st_ino != (index ? st->parked_index_ino : st->parked_ino))
+	else if ((uint64_t)sb.st_dev != dev || (uint64_t)sb.st_ino != ino)
 		r = -ESTALE;
 	if (dir >= 0)
 		close(dir);

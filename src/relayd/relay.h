@@ -123,6 +123,17 @@ struct segment {
 	uint64_t index_unlocked; /* bytes of the index file no longer write-locked */
 	bool released;           /* whole-file locks dropped */
 	/*
+	 * An older file nothing needs open (retired, released, no viewer pinned):
+	 * its descriptors are closed to save them (stream.c), reopened
+	 * read-only when read (stream_segment_open()) beneath `dir`, checked
+	 * against the identities recorded at close.
+	 */
+	bool idle_closed;
+	bool has_index_file; /* an index file was open when it was closed */
+	bool reopened;       /* idle_closed, then reopened for a reader */
+	struct pdir *dir;    /* ref: its directory, once closed idle */
+	uint64_t data_dev, data_ino, index_dev, index_ino;
+	/*
 	 * Live viewer streams whose last index handed out is in this file: the
 	 * viewer may still ask for that packet, so a file unlinked (tracefile
 	 * ring) or deleted (clear) meanwhile keeps its data descriptor until
@@ -451,6 +462,12 @@ struct segment *stream_segment_of(struct stream *st, uint64_t entry);
  * -errno (the stream stays parked).
  */
 int stream_use(struct relay *relay, struct stream *st);
+/*
+ * Reopens (read-only) the files of segment `sg` of `st` if they were closed
+ * idle; a no-op otherwise. Readers of a segment's descriptors call it first.
+ * 0, or -ENOENT (removed), -ESTALE (replaced), -EMFILE or -errno.
+ */
+int stream_segment_open(struct stream *st, struct segment *sg);
 
 /* Name of tracefile slot n of st: CHANNEL, or CHANNEL_N with a tracefile size. */
 static inline void stream_tracefile_name(const struct stream *st, uint64_t n, char *buf, size_t cap)

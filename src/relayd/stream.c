@@ -54,6 +54,7 @@ static void make_room(struct relay *relay);
 static void close_fd(int *fd);
 struct pdir;
 static struct pdir *pdir_get(struct relay *relay, int *fd);
+static void close_idle_segments(struct stream *st);
 static bool all_published(const struct stream *st);
 static bool park(struct relay *relay, struct stream *st);
 
@@ -952,6 +953,7 @@ static int next_tracefile(struct stream *st)
 	int r;
 
 	retire_files(st);
+	close_idle_segments(st);
 	st->tracefile_index++;
 	if (st->tracefile_count > 0)
 		st->tracefile_index %= st->tracefile_count;
@@ -975,6 +977,12 @@ static int next_tracefile(struct stream *st)
 		}
 	}
 	r = open_data_file(st);
+	/* Out of descriptors: older files become closable once published. */
+	for (int i = 0; i < 3 && (r == -EMFILE || r == -ENFILE) && publish_wait(st->session->relay);
+	     i++) {
+		close_idle_segments(st);
+		r = open_data_file(st);
+	}
 	return r;
 }
 
@@ -1303,6 +1311,7 @@ void stream_close(struct relay *relay, struct stream *st)
 	if (st->prev_index_fd >= 0)
 		close(st->prev_index_fd);
 	st->prev_index_fd = -1;
+	close_idle_segments(st);
 	/* Viewers still reading it: its directory is kept to reopen its last file. */
 	if (st->dir_fd >= 0 && st->viewer_refs > 0 && !st->pdir)
 		st->pdir = pdir_get(relay, &st->dir_fd);
@@ -1499,6 +1508,8 @@ size_t stream_park_idle(struct relay *relay, size_t n)
 
 void stream_release(struct relay *relay, struct stream *st)
 {
+	for (size_t i = 0; i < st->n_segs; i++)
+		pdir_put(&st->segs[i].dir);
 	if (st->lru_node.next != &st->lru_node) {
 		cl_list_remove(&st->lru_node);
 		relay->n_active--;
@@ -1551,6 +1562,90 @@ static int reopen_file(int dirfd, const char *name, uint64_t size, uint64_t dev,
 		return r;
 	}
 	*ret_fd = fd;
+	return 0;
+}
+
+/*
+ * Closes the descriptors of the stream's older data files that nothing
+ * needs open: retired and released (everything published, locks dropped),
+ * no viewer pinned to them, in the stream's current directory (files of an
+ * older trace chunk keep theirs), not metadata. A stream with a tracefile
+ * size otherwise holds two descriptors per file it ever wrote. Reopened
+ * read-only when read (stream_segment_open()).
+ */
+static void close_idle_segments(struct stream *st)
+{
+	struct relay *relay = st->session->relay;
+
+	if (st->is_metadata || st->dir_fd < 0 || !st->chunk)
+		return;
+	for (size_t i = 0; i + 1 < st->n_segs; i++) {
+		struct segment *sg = &st->segs[i];
+
+		if (sg->idle_closed || sg->gone || !sg->released || sg->viewer_pins ||
+		    sg->data_fd < 0 || sg->chunk_serial != st->chunk->serial)
+			continue;
+		if (!sg->dir) {
+			int dir = fcntl(st->dir_fd, F_DUPFD_CLOEXEC, 0);
+
+			if (dir < 0)
+				return;
+			sg->dir = pdir_get(relay, &dir);
+			if (!sg->dir) {
+				close_fd(&dir);
+				return;
+			}
+		}
+		file_id(sg->data_fd, &sg->data_dev, &sg->data_ino);
+		sg->has_index_file = sg->index_fd >= 0;
+		if (sg->has_index_file)
+			file_id(sg->index_fd, &sg->index_dev, &sg->index_ino);
+		close_fd(&sg->data_fd);
+		close_fd(&sg->index_fd);
+		sg->idle_closed = true;
+	}
+}
+
+int stream_segment_open(struct stream *st, struct segment *sg)
+{
+	char name[320];
+	size_t len;
+	int idir = -1, r;
+
+	if (!sg->idle_closed)
+		return 0;
+	if (sg->gone || !sg->dir)
+		return -ENOENT;
+	/* Files reopened for readers that moved on are closed again first:
+	 * a viewer reading a long history holds the file it is in only. */
+	for (size_t i = 0; i + 1 < st->n_segs; i++) {
+		struct segment *o = &st->segs[i];
+
+		if (o != sg && o->reopened && !o->viewer_pins && o->data_fd >= 0) {
+			close_fd(&o->data_fd);
+			close_fd(&o->index_fd);
+			o->reopened = false;
+			o->idle_closed = true;
+		}
+	}
+	tracefile_name(st, sg->tracefile, name, sizeof(name) - 4);
+	r = reopen_file(sg->dir->fd, name, UINT64_MAX, sg->data_dev, sg->data_ino, &sg->data_fd);
+	if (r == 0 && sg->has_index_file) {
+		len = strlen(name);
+		(void)snprintf(name + len, sizeof(name) - len, ".idx");
+		r = cl_open_dir_beneath(sg->dir->fd, "index", &idir);
+		if (r == 0)
+			r = reopen_file(idir, name, UINT64_MAX, sg->index_dev, sg->index_ino,
+					&sg->index_fd);
+		close_fd(&idir);
+	}
+	if (r < 0) {
+		close_fd(&sg->data_fd);
+		close_fd(&sg->index_fd);
+		return r;
+	}
+	sg->idle_closed = false;
+	sg->reopened = true;
 	return 0;
 }
 

@@ -1091,3 +1091,68 @@ def test_index_halves_several_tracefiles_late(make_relay, count):
     bt = h.babeltrace(relay.output / path)
     assert bt.rc == 0, bt.err
     assert len(bt.lines) == kept * 10, (len(bt.lines), kept * 10)
+
+
+def test_tracefiles_past_the_descriptor_limit(ws):
+    """A stream with --tracefile-size (no count) held two descriptors per
+    file it ever wrote (300 files: 600 descriptors): under a hard limit of
+    128 it ran out after about 50 files and the session was cut. Older files
+    whose packets are all published are now closed, and reopened read-only
+    when read: 150 files are written at a tracer's pace, a viewer attached
+    afterwards gets every packet from the first file on (holding one
+    reopened file at a time), babeltrace2 reads them all."""
+    import resource
+    relay = h.CtfliveRelayd(ws, "lowfdtf")
+    relay.preexec_fn = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+    relay.start()
+    c = d = v = None
+    try:
+        n = 150
+        c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
+        c.version()
+        rep = c.create_session(rc.enc_create_session_2_11("lowfdtf", "fdhost",
+                                                          live_timer=100000))
+        assert rep.ret_code == rc.LTTNG_OK
+        path = rep.path.rstrip(b"\0").decode()
+        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+        hnd, ret = c.add_stream("chan_0", "ust/uid/1000/64-bit", tracefile_size=4096)
+        assert ret == rc.LTTNG_OK
+        meta, ret = c.add_stream("metadata", "ust/uid/1000/64-bit")
+        assert ret == rc.LTTNG_OK
+        assert c.streams_sent() == rc.LTTNG_OK
+        c.send_metadata(meta, rc.make_metadata("fdhost"), 0)
+        sent = []
+        for i in range(n):
+            pk = rc.make_packet(i * 2, 2, i)
+            d.send_packet(hnd, i, pk.data, pk.padding)
+            assert c.send_index(hnd, i, pk.index) == rc.LTTNG_OK, relay.log()[-1500:]
+            sent.append(pk.data + bytes(pk.padding))
+            time.sleep(0.02)  # a tracer's pace: older files get published
+        v = lc.LiveConn(relay.ports.live)
+        v.connect()
+        assert v.create_session() == lc.CREATE_SESSION_OK
+        status, _streams = v.attach(lc.find_session(v, "lowfdtf").id, lc.SEEK_BEGINNING)
+        assert status == lc.ATTACH_OK
+        for k in range(n):
+            try:
+                ix = wait_indexes(v, hnd, 1)[0]
+            except AssertionError as e:
+                raise AssertionError(f"packet {k}: {e}\n{relay.log()[-1500:]}") from e
+            st, _flags, data = v.get_packet(hnd, ix.offset, ix.packet_size // 8)
+            assert st == lc.PACKET_OK and data == sent[k], (k, st, relay.log()[-1500:])
+        assert c.close_stream(hnd, n - 1) == rc.LTTNG_OK
+        assert c.close_stream(meta, rc.U64_MAX) == rc.LTTNG_OK
+        c.close()
+        d.close()
+        assert v.get_next_index(hnd).status == lc.INDEX_HUP
+        v.close()
+        h.wait_for(lambda: marker_state(relay, path) != "active", 20, what="marker")
+        assert marker_state(relay, path) == "complete", relay.log()[-2000:]
+        assert events_in(relay, path) == 2 * n
+        assert relay.alive()
+        assert "cannot" not in relay.log(), relay.log()[-2000:]
+    finally:
+        for conn in (v, c, d):
+            if conn is not None:
+                conn.close()
+        relay.stop()
