@@ -22,14 +22,16 @@
  *   get_metadata()), and stream records, encoded a few at a time as the
  *   viewer reads them from a compact copy (put_stream_records()).
  * - A request whose answer would only say "nothing yet" (GET_NEXT_INDEX:
- *   RETRY; GET_METADATA: NO_NEW before any metadata; GET_NEW_STREAMS: no
+ *   RETRY, or INACTIVE with a beacon not newer than what that viewer stream
+ *   was given; GET_METADATA: NO_NEW before any metadata; GET_NEW_STREAMS: no
  *   stream at all for that session) is held instead of answered, and
  *   answered exactly as it then stands once something is published for the
  *   viewer (an index, a beacon, metadata, a stream, a close) or the hold
- *   bound passed (the live timer period and a margin: see HOLD_MARGIN_PCT). babeltrace2 sleeps 100
- * ms after every such answer; holding removes that poll delay. While a request is held nothing more
- * is read from that viewer (replies keep their order); other viewers and the producers are served
- * as usual.
+ *   bound passed (the live timer period and a margin: see HOLD_MARGIN_PCT).
+ *   babeltrace2 sleeps 100 ms after every such answer; holding removes that
+ *   poll delay. While a request is held nothing more is read from that
+ *   viewer (replies keep their order); other viewers and the producers are
+ *   served as usual.
  *
  * This file holds the viewer commands; connections are live-conn.c's (see
  * live-internal.h).
@@ -65,12 +67,9 @@
  * answered at the next tick), except requests about per-process buffer
  * streams ("ust/pid/" paths).
  *
- * Off by default: with the timer bound `ctflive view` is far slower
- * (bench/live, 2-core machine under load, 100 ms timer: p50 0.5-1.9 s,
- * p99 2-4.3 s, against 70-101 and 160-200 ms not held; 1 s timer: p50 4 s
- * against 0.56 s; not analysed yet: its live source asks idle streams
- * one at a time). babeltrace2 2.0.4 gains little (100 ms timer, 10 viewers: p50 77
- * against 100-110 ms, p99 about the same).
+ * Off by default. `ctflive view` does not wait for a held request
+ * (live-view.c: the request stays in flight while it flushes its output and
+ * polls the socket), so holding no longer stacks up for it.
  *
  * Per-process buffers: babeltrace2 2.0.4 reads NEW_STREAM only on OK
  * index replies and fails when a stream it learns of later has a message
@@ -90,7 +89,8 @@
 /* How a request may be held. */
 enum hold {
 	HOLD_NEW,   /* a new request: held if it has nothing new */
-	HOLD_WOKEN, /* something was published for the viewer: held only while RETRY */
+	HOLD_WOKEN, /* something was published for the viewer: held only while
+		     * nothing new (RETRY, an INACTIVE not newer) */
 	HOLD_NEVER, /* the deadline passed: answered as it stands */
 };
 
@@ -846,6 +846,9 @@ static int get_next_index(struct viewer *v, uint64_t id, enum hold hold)
 		vstream_set_cur(vs, sg);
 		vs->pkt_offset = ix.offset;
 		vs->pkt_len = ix.packet_size / 8;
+		if (!vs->has_seen || ix.timestamp_end > vs->seen_ts_end)
+			vs->seen_ts_end = ix.timestamp_end;
+		vs->has_seen = true;
 		ix.status = CL_LIVE_INDEX_OK;
 		ix.flags = index_flags(v, vs);
 		return put_index(v, &ix);
@@ -861,6 +864,15 @@ static int get_next_index(struct viewer *v, uint64_t id, enum hold hold)
 		ix.status = CL_LIVE_INDEX_HUP;
 		vstream_finish(v, vs);
 	} else if (drained && st->has_beacon) {
+		/* A beacon the viewer learns nothing from (not past what it
+		 * was given) stalls it as RETRY does: held alike. */
+		if (hold != HOLD_NEVER && ix.flags == 0 && !vs->no_hold && vs->has_seen &&
+		    st->beacon_ts_end <= vs->seen_ts_end &&
+		    (hold == HOLD_WOKEN || held(v, vs->session)))
+			return HELD;
+		if (!vs->has_seen || st->beacon_ts_end > vs->seen_ts_end)
+			vs->seen_ts_end = st->beacon_ts_end;
+		vs->has_seen = true;
 		ix.status = CL_LIVE_INDEX_INACTIVE;
 		ix.timestamp_end = st->beacon_ts_end;
 		ix.stream_id = st->ctf_stream_id;
@@ -1210,21 +1222,20 @@ void live_viewer_stop_waiting(struct viewer *v)
  * of events, so after every publication):
  *  - something was published for the viewer since it was held (live_gen of
  *    an attached session moved): run again; GET_NEXT_INDEX stays held while
- *    the answer would still be RETRY (neither babeltrace2 nor ctflive can
- *    go on with any stream while one answers RETRY), everything else is
- *    answered as it now stands;
+ *    the answer would still be RETRY or an INACTIVE not newer than given
+ *    (neither babeltrace2 nor ctflive can go on past that stream's bound),
+ *    everything else is answered as it now stands;
  *  - the deadline passed: answered as it stands.
- * An INACTIVE equal to the last one given is not held: measured, holding
- * it did not lower babeltrace2's latency, and it delayed ctflive view,
- * which asks every idle stream in turn for a newer beacon.
+ * An INACTIVE whose beacon is not newer than what the viewer stream was
+ * given is held as RETRY is: a viewer that asks again for an idle stream
+ * is stalled by it until the next beacon (each live-timer tick).
  * The deadline (hold_ns()) bounds how long a viewer waits for
  * a "nothing yet" answer, while every publication (each live-timer tick
  * brings one per stream: an index or a beacon) wakes it at once. Measured
  * (bench/live, 100 ms timer, babeltrace2): a bound below the timer period
  * expires between ticks, and the viewer's 100 ms sleep then costs about
  * the bound again (50 ms: p50 beyond the timer 25-40 ms); a bound above it
- * leaves 9-15 ms. ctflive view does not gain from holding yet (slower with
- * 50 ms, far slower with 300 ms): its live source needs its own look.
+ * leaves 9-15 ms.
  */
 void live_answer_waiting(struct live *l)
 {
