@@ -58,6 +58,15 @@
  * caller's sleep (100 ms).
  */
 #define HELD_NS           (50 * 1000000LL)
+/*
+ * Against a relay seen holding requests, a quick reply of nothing new is an
+ * INACTIVE with a beacon already given (such a relay holds RETRY but answers
+ * that at once: babeltrace2 needs it, see src/relayd/live-server.c). The next
+ * beacon comes with the next live-timer tick: the view asks again after this
+ * much rather than the caller's 100 ms, which would add up to a whole poll
+ * period to every event that waits for that stream's bound.
+ */
+#define STALE_POLL_NS     (20 * 1000000LL)
 
 struct vtrace {
 	uint64_t id;
@@ -96,6 +105,8 @@ struct ctflive_live_view {
 	bool ended;           /* the client reported END */
 	bool keep_round;      /* the last call returned -EAGAIN with a request in flight */
 	int64_t sent_ns;      /* CLOCK_MONOTONIC ns when the request in flight was sent */
+	bool relay_holds;     /* a reply took HELD_NS or more: the relay holds requests */
+	bool quick_reply;     /* the reply being handled came before HELD_NS */
 	int64_t last_refresh; /* CLOCK_MONOTONIC ns */
 	int err;
 	char errmsg[512];
@@ -426,6 +437,8 @@ static int drain_items(struct ctflive_live_view *v)
 							 it.index.timestamp_end, &s->bound_ns);
 			break;
 		case CTFLIVE_LIVE_ITEM_RETRY:
+			if (v->quick_reply)
+				v->relay_holds = false;
 			break;
 		case CTFLIVE_LIVE_ITEM_STREAM_END:
 			s = find_stream(v, it.stream_id);
@@ -464,7 +477,13 @@ static int settle(struct ctflive_live_view *v, uint64_t *ret_id)
 	s = find_stream(v, id);
 	if (s && !held)
 		s->queried = true;
-	return drain_items(v);
+	/* a reply that came late was held (or the machine is slow); a quick
+	 * RETRY says the relay does not hold (drain_items()) */
+	v->relay_holds |= held;
+	v->quick_reply = !held;
+	r = drain_items(v);
+	v->quick_reply = false;
+	return r;
 }
 
 /*
@@ -679,8 +698,20 @@ int ctflive_live_view_wait(struct ctflive_live_view *v, int timeout_ms)
 {
 	int r;
 
-	if (!v || v->err || !v->c->index_pending)
+	if (!v || v->err)
 		return 0;
+	if (!v->c->index_pending) {
+		int64_t ns = timeout_ms >= 0 && (int64_t)timeout_ms * 1000000 < STALE_POLL_NS
+				     ? (int64_t)timeout_ms * 1000000
+				     : STALE_POLL_NS;
+		struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+
+		if (!v->relay_holds)
+			return 0;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		return 1;
+	}
 	r = cl_live_client_reply_ready(v->c, timeout_ms < 0 ? v->c->timeout_ms : timeout_ms);
 	if (r < 0) {
 		(void)from_client(v, r);

@@ -45,8 +45,6 @@ struct vstream {
 	uint64_t pkt_offset;     /* bytes: the packet of the last index handed out, */
 	uint64_t pkt_len;        /* the only bytes GET_PACKET may ask for */
 	bool has_index;
-	bool has_seen;          /* an index or a beacon was given: */
-	uint64_t seen_ts_end;   /* the newest timestamp_end given (cycles) */
 	bool sent;              /* stream record sent to the viewer */
 	uint64_t metadata_sent; /* bytes */
 	bool no_new_given;      /* metadata: NO_NEW answered since the last bytes */
