@@ -320,10 +320,14 @@ def test_ctflive_view_prompt_when_held(lttng, make_relay, monkeypatch):
     relay = make_relay("ctflive-relayd", "v")
     ls.setup_session(lttng, relay, "vh", timer_us=TIMER_US)
     view = _CtfliveView(ls.live_url(relay, "vh")).start()
-    n = 60
+    # two programs: both per-CPU streams get data at (nearly) every tick, so
+    # the relay seldom has a quick "nothing new" to answer
+    n = 2 * 150
     try:
         ls.wait_clients(relay, "vh")
-        lttng.run_app(n, 50000, "vh")  # 3 s
+        apps = [lttng.spawn_app(n // 2, 20000, "vh") for _ in range(2)]  # 3 s
+        for a in apps:
+            lttng.wait_app(a)
         time.sleep(5 * TIMER_US / 1e6)
         # every event is out before the session ends
         got = [x for x in view.lines if "ctflive_sample:tick" in x.line]
@@ -336,5 +340,7 @@ def test_ctflive_view_prompt_when_held(lttng, make_relay, monkeypatch):
     assert len(got) == n, f"{len(got)} of {n} events printed before the session ended"
     lat = sorted(x.t - float(re.match(r"^\[(\d+\.\d+)\]", x.line).group(1)) for x in got)
     # one timer period in the tracer's buffer, plus delivery; generous for
-    # a loaded machine (unflushed output made them seconds)
-    assert lat[len(lat) // 2] < 0.5 and lat[int(len(lat) * 0.9)] < 1.0, lat
+    # a loaded machine (output left unflushed in a held request: p50
+    # 0.25-0.8 s, p90 over 1 s)
+    assert lat[len(lat) // 2] < 0.3 and lat[int(len(lat) * 0.9)] < 0.6, \
+        (lat[len(lat) // 2], lat[int(len(lat) * 0.9)])
