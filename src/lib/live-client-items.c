@@ -458,6 +458,7 @@ static int new_streams(struct ctflive_live_client *c, struct session *s)
 
 static int all_new_streams(struct ctflive_live_client *c)
 {
+	trace_index("new-streams", 0, 0, 0);
 	c->need_new_streams = false;
 	for (size_t i = 0; i < c->nsessions; i++) {
 		if (!c->sessions[i].ended) {
