@@ -11,4 +11,4 @@ apt-get install -y --no-install-recommends \
 	chromium chromium-driver python3-selenium \
 	lttng-tools liblttng-ust-dev babeltrace2 tshark python3-barectf \
 	procps passwd util-linux ca-certificates mmdebstrap \
-	libnats-dev nats-server
+	libnats-dev libssl-dev openssl nats-server

@@ -43,9 +43,36 @@ def loadgen_path(build_dir: str) -> Path:
     return exe
 
 
+def relay_pid(relay) -> int:
+    """The relay daemon's own PID: the Popen's, or, when that is a wrapper
+    (chroot, env, runuser), the first descendant whose command is the relay."""
+    want = "ctflive-relayd" if relay.kind == "ctflive-relayd" else "lttng-relayd"
+    pid = getattr(relay, "daemon_pid", None) or relay.proc.pid
+    todo = [pid]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        todo, seen = [pid], []
+        while todo:
+            p = todo.pop(0)
+            try:
+                comm = Path(f"/proc/{p}/comm").read_text().strip()
+            except OSError:
+                continue
+            if comm == want[:15]:
+                return p
+            seen.append(p)
+            for task in Path(f"/proc/{p}/task").iterdir():
+                try:
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+                except OSError:
+                    pass
+        time.sleep(0.05)
+    raise RuntimeError(f"no {want} process under PID {pid}")
+
+
 def run_one(exe: Path, relay, size: int, nstreams: int, total: int,
             strace: str | None = None) -> tuple[float, float]:
-    pid = relay.proc.pid
+    pid = relay_pid(relay)
     tracer = None
     if strace:
         # System calls of every relay thread over the run (setup included:
@@ -110,7 +137,11 @@ def main() -> int:
     ap.add_argument("--streams", default="4,1000", help="stream counts, comma-separated")
     ap.add_argument("--mb", type=int, default=200, help="MB of trace data per run")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--relays", default="ctflive-relayd,lttng-relayd")
+    ap.add_argument("--relays", default="ctflive-relayd,lttng-relayd,lttng-relayd@sid",
+                    help="relays to run: ctflive-relayd, lttng-relayd (the host's, 2.13), "
+                    "lttng-relayd@sid (2.16 from the Debian sid root of the integration "
+                    "tests, tests/integration/sidroot.py; skipped with a note when that "
+                    "root is unavailable)")
     ap.add_argument("--ctflive-args", default="", help="extra ctflive-relayd options")
     ap.add_argument("--strace-dir", help="write strace -c of each relay run there (slows it)")
     ap.add_argument("--baseline-build",
@@ -126,6 +157,18 @@ def main() -> int:
     sizes = [int(x) for x in args.sizes.split(",")]
     counts = [int(x) for x in args.streams.split(",")]
     kinds = args.relays.split(",")
+    sid_tools = None
+    if "lttng-relayd@sid" in kinds:
+        import sidroot
+        reason = sidroot.unavailable_reason()
+        if reason:
+            print(f"lttng-relayd@sid skipped: {reason}", file=sys.stderr)
+            kinds.remove("lttng-relayd@sid")
+        else:
+            root = sidroot.ensure_root()
+            sidroot.enter(root)
+            sidroot.add_user(root, ws.user.name, ws.user.uid, ws.user.gid)
+            sid_tools = h.SidTools(root)
     if args.baseline_build:
         kinds.insert(1, "ctflive-relayd@base")
     res: dict[tuple[str, int, int], list[tuple[float, float]]] = {}
@@ -137,8 +180,9 @@ def main() -> int:
                 for size in sizes:
                     for kind in kinds:
                         base = kind.endswith("@base")
+                        kw = {"tools": sid_tools} if kind.endswith("@sid") else {}
                         relay = h.RELAY_KINDS[kind.split("@")[0]](
-                            ws, f"{kind[:3]}{nstreams}s{size}r{rep}{base}")
+                            ws, f"{kind[:3]}{kind[-3:]}{nstreams}s{size}r{rep}", **kw)
                         extra = args.ctflive_args.split() if kind.startswith("ctflive") else ()
                         own = os.environ.get("CTFLIVE_BUILD_DIR")
                         if base:

@@ -643,7 +643,7 @@ int main(int argc, char **argv)
 	};
 	struct gen g = { .cfd = -1, .dfd = -1 };
 	struct opts *o = &g.o;
-	double t0, t1, cpu0 = 0, cpu1 = 0;
+	double ts, t0, t1, cpu0 = 0, cpu1 = 0;
 	uint64_t v, bytes;
 	int c, r;
 
@@ -738,6 +738,7 @@ int main(int argc, char **argv)
 	r = set_blocking(g.cfd, true);
 	if (r == 0)
 		r = set_blocking(g.dfd, true);
+	ts = now_s();
 	if (r == 0)
 		r = setup(&g);
 	if (r < 0) {
@@ -763,8 +764,8 @@ int main(int argc, char **argv)
 	}
 	bytes = g.npackets * o->packet_size;
 	printf("{\"bytes\": %" PRIu64 ", \"packets\": %" PRIu64 ", \"streams\": %u, "
-	       "\"packet_size\": %u, \"seconds\": %.6f, \"mb_s\": %.3f",
-	       bytes, g.npackets, o->streams, o->packet_size, t1 - t0,
+	       "\"packet_size\": %u, \"setup_s\": %.6f, \"seconds\": %.6f, \"mb_s\": %.3f",
+	       bytes, g.npackets, o->streams, o->packet_size, t0 - ts, t1 - t0,
 	       (double)bytes / (t1 - t0) / 1e6);
 	if (o->relay_pid)
 		printf(", \"relay_cpu_s\": %.3f, \"cpu_s_per_gb\": %.4f", cpu1 - cpu0,

@@ -307,7 +307,12 @@ CTFLIVE_API void ctflive_ctf_stream_set_trace_path(struct ctflive_ctf_stream *s,
  * rather than discarded by the tracer. The discarded-packets message of the
  * sequence gap that covers it then has `lost_in_transit` set (its count and
  * text output are unchanged: babeltrace2 reports such gaps as discarded
- * packets). At most 65536 pending marks. Errors: -E2BIG, -ENOMEM.
+ * packets). A mark below the packet_seq_num of the stream's first packet
+ * (packets lost before it, which no gap between two packets shows) makes
+ * the decoder report those packets too, before that packet: one
+ * discarded-packets message with `lost_in_transit` set, count the first
+ * packet's packet_seq_num (LTTng numbers packets from 0), no time range.
+ * At most 65536 pending marks. Errors: -E2BIG, -ENOMEM.
  */
 CTFLIVE_API int ctflive_ctf_stream_mark_lost(struct ctflive_ctf_stream *s, uint64_t packet_seq_num);
 

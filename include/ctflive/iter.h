@@ -95,6 +95,19 @@ CTFLIVE_API int ctflive_iter_open_live(const struct ctflive_live_url *url,
 				       struct ctflive_iter **ret, struct ctflive_diag *reterr);
 
 /*
+ * As ctflive_iter_open_live(), for a session served by any of the `n`
+ * relays `urls` (ctflive_live_url_parse_list(); urls[0] names the session):
+ * connects to the first that serves it and, with `reconnect_ms` > 0, lets
+ * the view go on with another (or the same) when the connection is lost,
+ * for up to `reconnect_ms` ms (ctflive_live_view_set_failover()); each
+ * reconnection is a warning. Errors of the last relay tried, with *reterr.
+ */
+CTFLIVE_API int ctflive_iter_open_live_list(const struct ctflive_live_url *urls, size_t n,
+					    enum ctflive_live_seek seek, int timeout_ms,
+					    int reconnect_ms, struct ctflive_iter **ret,
+					    struct ctflive_diag *reterr);
+
+/*
  * Follows directory `dir` (ctflive_follow_new(); `opts` may be NULL) while
  * ctflive-relayd writes it, that is while its session marker is
  * write-locked. A directory that is not being written (no marker: not

@@ -94,6 +94,19 @@ struct ctflive_live_url {
 CTFLIVE_API int ctflive_live_url_parse(const char *url, struct ctflive_live_url *ret,
 				       const char **reterr_msg);
 
+/*
+ * Parses a URL naming several relays that serve the same session (edge
+ * relays of one NATS JetStream, or one relay reached by several addresses):
+ * net[4|6]://RELAY1[:PORT1][,RELAY2[:PORT2]...][/host/TARGETHOST/SESSION].
+ * Each relay takes the protocol and the path of the URL; a URL without ','
+ * gives one relay, as ctflive_live_url_parse(). *ret is a malloc'd array of
+ * *ret_n (>= 1) URLs that the caller frees with free(). Errors: -EINVAL
+ * (*reterr_msg, may be NULL, as ctflive_live_url_parse() says, for the first
+ * relay that does not parse), -ENOMEM.
+ */
+CTFLIVE_API int ctflive_live_url_parse_list(const char *url, struct ctflive_live_url **ret,
+					    size_t *ret_n, const char **reterr_msg);
+
 /* ---------------------------------------------------------------------- */
 /* Client                                                                  */
 /* ---------------------------------------------------------------------- */
@@ -174,7 +187,8 @@ CTFLIVE_API int ctflive_live_client_attach(struct ctflive_live_client *c, const 
 /* ---- Items ----------------------------------------------------------- */
 
 enum ctflive_live_item_type {
-	/* Bytes to append to the metadata of trace `trace_id` (in order). */
+	/* Bytes to append to the metadata of trace `trace_id` (in order);
+	 * `path_name` is the trace's path as its stream records give it. */
 	CTFLIVE_LIVE_ITEM_METADATA = 1,
 	/* A data stream: `stream_id`, `trace_id`, `path_name`, `channel_name`. */
 	CTFLIVE_LIVE_ITEM_STREAM,
@@ -296,8 +310,39 @@ CTFLIVE_API int ctflive_live_view_wait(struct ctflive_live_view *v, int timeout_
 /* Description of the last error, "" if none. Borrowed from v. */
 CTFLIVE_API const char *ctflive_live_view_error(const struct ctflive_live_view *v);
 
-/* The client of the view (borrowed). */
+/* The client of the view (borrowed; a new one after each reconnection). */
 CTFLIVE_API struct ctflive_live_client *ctflive_live_view_client(struct ctflive_live_view *v);
+
+/*
+ * Lets the view reconnect when its connection is lost (the relay closed or
+ * reset it, or did not answer within `timeout_ms`): it connects to the next
+ * relay of `urls` (`n` relays serving the session `urls[0]` names, the one
+ * connected now being urls[current]; the list wraps around, so one relay is
+ * tried again), attaches the session from its beginning and resumes every
+ * stream after the last packet it had received, so that no event is
+ * returned twice and none is skipped. Packets are recognised by their index
+ * timestamps (timestamp_end, then timestamp_begin, then their rank among
+ * packets with equal ones), streams by their trace path and channel name,
+ * and the metadata by its length: what every relay of the list serves
+ * identically (the same trace, as edge relays of one JetStream serve it).
+ * Attempts go from relay to relay, each round of the list waiting twice as
+ * long as the one before (100 ms to 2 s), until `reconnect_ms` passed since
+ * the connection was lost; then ctflive_live_view_next() fails with the
+ * error of the loss. Attempts are made by ctflive_live_view_next(), which
+ * returns -EAGAIN meanwhile. `reconnect_ms` <= 0 disables reconnection (the
+ * default: a lost connection is an error). `urls` is copied. Each
+ * reconnection is reported once by ctflive_live_view_next_warning().
+ * Errors: -EINVAL, -ENOMEM.
+ */
+CTFLIVE_API int ctflive_live_view_set_failover(struct ctflive_live_view *v,
+					       const struct ctflive_live_url *urls, size_t n,
+					       size_t current, int timeout_ms, int reconnect_ms);
+
+/*
+ * Next warning of the view (a reconnection, a stream the new relay does not
+ * serve), or NULL. Borrowed from v, valid until the next call on v.
+ */
+CTFLIVE_API const char *ctflive_live_view_next_warning(struct ctflive_live_view *v);
 
 #ifdef __cplusplus
 }

@@ -24,7 +24,7 @@ _ctflive()
 
 	cmd=${COMP_WORDS[1]}
 	case $cmd in
-	view) opts="$_ctflive_print_opts --decode-only --from-now --timeout" ;;
+	view) opts="$_ctflive_print_opts --decode-only --from-now --timeout --reconnect-timeout" ;;
 	follow) opts="$_ctflive_print_opts --grace" ;;
 	ls) opts='--timeout --help' ;;
 	web) opts='--listen --token-file --max-rows --timeout --help' ;;

@@ -39,10 +39,14 @@
 #include "grow.h"
 #include "io.h"
 #include "log.h"
+#include "nats-conn.h"
 #include "nats-names.h"
 #include "nats-read.h"
 #include "print-opts.h"
 #include "tracedir.h"
+
+/* --nats-* options of view and ls (authentication, TLS). */
+static struct cl_nats_conn_opts g_conn;
 
 bool cl_cli_is_nats_url(const char *s)
 {
@@ -58,7 +62,8 @@ struct wstream {
 	uint64_t index_size;   /* bytes written and published */
 	uint64_t meta_end;     /* metadata: bytes written from 0 without a hole */
 	uint64_t meta_epoch;
-	char *name; /* owned: "<path>/<channel>", for reports */
+	uint64_t expired; /* packets retention dropped before the next one, 0: none */
+	char *name;       /* owned: "<path>/<channel>", for reports */
 };
 
 /* The callbacks' state: one relay session's directory. */
@@ -155,6 +160,47 @@ static int w_stream(void *ctx, const struct cl_nats_stream_info *si)
 	return r;
 }
 
+/* Appends an index entry and publishes it (unlocks it). */
+static int w_index_append(struct wstream *st, const uint8_t *entry, uint32_t esz)
+{
+	int r;
+
+	if (cl_pwrite_full(st->index_fd, entry, esz, st->index_size) < 0)
+		return -EIO;
+	r = cl_lock_publish(st->index_fd, st->index_size, st->index_size + esz);
+	if (r < 0)
+		return r;
+	st->index_size += esz;
+	return 0;
+}
+
+/*
+ * Before the first packet after what retention dropped (st->expired
+ * packets, numbered from 0, index 1.1): one lost-packet entry (offset all
+ * ones) with the last of their numbers, the stream ids of that packet's
+ * entry `e` and its begin time, so that the decoder reports them as
+ * discarded packets as it reports a gap between two packets
+ * (ctflive_ctf_stream_mark_lost()).
+ */
+static int w_lost_before(struct wstream *st, const uint8_t *e, uint32_t esz)
+{
+	struct cl_rbuf rb = cl_rbuf_make(e, esz);
+	uint8_t lost[CL_INDEX_ENTRY_SIZE_MAX];
+	struct cl_wbuf wb = cl_wbuf_make(lost, sizeof(lost));
+	struct cl_index_entry ie;
+	int r = cl_index_entry_decode(&rb, esz, &ie);
+
+	if (r < 0)
+		return r;
+	ie.offset = CL_INDEX_LOST_OFFSET;
+	ie.packet_size = ie.content_size = 0;
+	ie.timestamp_end = ie.timestamp_begin;
+	ie.packet_seq_num = st->expired - 1;
+	st->expired = 0;
+	r = cl_index_entry_encode(&wb, &ie, esz);
+	return r < 0 ? r : w_index_append(st, lost, esz);
+}
+
 /* An index entry and its packet: the entry's offset made local; the
  * packet published first, then its entry (doc/file-formats.md §3). */
 static int w_packet(void *ctx, uint64_t handle, const uint8_t *e, uint32_t esz, const uint8_t *pkt,
@@ -166,6 +212,11 @@ static int w_packet(void *ctx, uint64_t handle, const uint8_t *e, uint32_t esz, 
 
 	if (!st || st->index_fd < 0 || esz > sizeof(entry))
 		return -EBADMSG;
+	if (st->expired && plen) {
+		r = w_lost_before(st, e, esz);
+		if (r < 0)
+			return r;
+	}
 	memcpy(entry, e, esz);
 	if (plen) {
 		for (int i = 0; i < 8; i++)
@@ -177,13 +228,7 @@ static int w_packet(void *ctx, uint64_t handle, const uint8_t *e, uint32_t esz, 
 			return r;
 		st->data_size += plen;
 	}
-	if (cl_pwrite_full(st->index_fd, entry, esz, st->index_size) < 0)
-		return -EIO;
-	r = cl_lock_publish(st->index_fd, st->index_size, st->index_size + esz);
-	if (r < 0)
-		return r;
-	st->index_size += esz;
-	return 0;
+	return w_index_append(st, entry, esz);
 }
 
 static int w_metadata(void *ctx, uint64_t handle, const uint8_t *d, size_t len, uint64_t off,
@@ -218,13 +263,14 @@ static int w_metadata(void *ctx, uint64_t handle, const uint8_t *d, size_t len, 
 }
 
 /* The first packet of a stream after what retention dropped. */
+/* The first packet of a stream after what retention dropped: `n` packets
+ * before it (index 1.1 entries), reported before it (w_lost_before()). */
 static void w_expired(void *ctx, uint64_t handle, uint64_t n)
 {
 	struct wstream *st = wstream_find(ctx, handle);
 
-	log_warning("%" PRIu64 " packet(s) of stream %s dropped by retention (before the "
-		    "first one kept)",
-		    n, st ? st->name : "?");
+	if (st)
+		st->expired = n;
 }
 
 static const struct cl_nats_read_ops w_ops = {
@@ -517,15 +563,20 @@ static int parse_common(int argc, char **argv, struct cli_print_opts *po, int *t
 	enum { O_TIMEOUT = 256, O_DECODE };
 	static const struct option opts[] = {
 		CLI_PRINT_LONGOPTS,
+		CL_NATS_CONN_LONGOPTS,
 		{ "decode-only", no_argument, NULL, O_DECODE },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	const char *why = NULL;
 	int c, r;
 
 	optind = 1;
+	memset(&g_conn, 0, sizeof(g_conn));
 	while ((c = getopt_long(argc, argv, CLI_PRINT_SHORTOPTS "h", opts, NULL)) != -1) {
+		if (cl_nats_conn_opt(c, optarg, &g_conn))
+			continue;
 		r = po ? cli_print_opt(c, optarg, po) : 0;
 		if (r < 0)
 			return 2;
@@ -552,6 +603,10 @@ static int parse_common(int argc, char **argv, struct cli_print_opts *po, int *t
 	}
 	if (optind != argc - 1)
 		goto bad;
+	if (cl_nats_conn_check(&g_conn, &why) < 0) {
+		log_error("%s", why);
+		return 2;
+	}
 	return -1;
 bad:
 	usage(stderr);
@@ -569,7 +624,8 @@ static void view_usage(FILE *f)
 	      "\n"
 	      "  --timeout MS           also stop when nothing new arrived for MS ms and\n"
 	      "                         print what was published (default: wait for the end)\n"
-	      "  --decode-only          decode everything, print only the event count\n" CLI_PRINT_HELP,
+	      "  --decode-only          decode everything, print only the event count\n" CLI_PRINT_HELP
+	      "\n" CL_NATS_CONN_HELP,
 	      f);
 }
 
@@ -605,7 +661,7 @@ int cl_cmd_view_nats(int argc, char **argv)
 	atomic_store(&g_stop, false);
 	atomic_store(&g_unclean, false);
 	atomic_store(&g_running, 0);
-	if (cl_nats_connect(&u, "ctflive", 5000, true, &nc, &js) < 0 ||
+	if (cl_nats_connect(&u, &g_conn, "ctflive", 5000, true, &nc, &js) < 0 ||
 	    cl_nats_list_streams(js, &list) < 0)
 		goto out;
 	descs = calloc(list.n ? list.n : 1, sizeof(*descs));
@@ -716,7 +772,8 @@ static void ls_usage(FILE *f)
 	      "STATE: live, ended or interrupted.\n"
 	      "\n"
 	      "      --timeout MS   give up when NATS does not answer within MS ms (5000)\n"
-	      "  -h, --help         show this help\n",
+	      "  -h, --help         show this help\n"
+	      "\n" CL_NATS_CONN_HELP,
 	      f);
 }
 
@@ -750,7 +807,7 @@ int cl_cmd_ls_nats(int argc, char **argv)
 		cl_nats_url_free(&u);
 		return 2;
 	}
-	if (cl_nats_connect(&u, "ctflive", timeout_ms, false, &nc, &js) < 0 ||
+	if (cl_nats_connect(&u, &g_conn, "ctflive", timeout_ms, false, &nc, &js) < 0 ||
 	    cl_nats_list_streams(js, &list) < 0)
 		goto out;
 	for (size_t i = 0; i < list.n; i++) {

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctflive view net://RELAYHOST[:PORT]/host/HOSTNAME/SESSION: prints the
+ * ctflive view net://RELAYHOST[:PORT][,RELAYHOST[:PORT]...]/host/HOSTNAME/SESSION: prints the
  * events of a live session as they arrive, merged by time across streams,
  * in the text format of the offline view (babeltrace2's) or as JSON Lines,
  * through the iterator of libctflive and the print loop (print-loop.c).
+ * With several relays (edge relays serving one session), or
+ * --reconnect-timeout, a lost connection is resumed on the next relay (or
+ * the same one) where it stopped (ctflive_live_view_set_failover()).
  * Exits 0 when the session ends (lttng destroy), 1 on error (relay gone,
  * protocol error, corrupt trace), 2 on usage error.
  */
@@ -23,15 +26,22 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: ctflive view [OPTIONS] net://RELAYHOST[:PORT]/host/HOSTNAME/SESSION\n"
+	fputs("usage: ctflive view [OPTIONS] net://RELAYHOST[:PORT][,RELAYHOST[:PORT]...]"
+	      "/host/HOSTNAME/SESSION\n"
 	      "\n"
 	      "Print the events of a live tracing session while it is recorded, until it\n"
-	      "is destroyed.\n"
+	      "is destroyed. Several relays serving the same session (edge relays of one\n"
+	      "NATS JetStream) can be given, separated by ',': the view starts with the\n"
+	      "first that serves it and, when its connection is lost, goes on with the\n"
+	      "next (or the same) from where it was, printing no event twice.\n"
 	      "\n"
 	      "  --from-now             only events recorded after attaching (default:\n"
 	      "                         everything the relay still has)\n"
 	      "  --timeout MS           fail when the relay does not answer within MS ms\n"
-	      "                         (30000)\n" CLI_PRINT_HELP,
+	      "                         (30000)\n"
+	      "  --reconnect-timeout MS when the connection is lost, reconnect and resume\n"
+	      "                         for up to MS ms, trying each relay in turn (30000\n"
+	      "                         with several relays, 0 with one: fail at once)\n" CLI_PRINT_HELP,
 	      f);
 }
 
@@ -47,21 +57,23 @@ bool cl_cli_is_live_url(const char *s)
 
 int cl_cmd_view_live(int argc, char **argv)
 {
-	enum { OPT_FROM_NOW = 256, OPT_TIMEOUT };
+	enum { OPT_FROM_NOW = 256, OPT_TIMEOUT, OPT_RECONNECT };
 	static const struct option opts[] = {
 		CLI_PRINT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ "from-now", no_argument, NULL, OPT_FROM_NOW },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "reconnect-timeout", required_argument, NULL, OPT_RECONNECT },
 		{ 0 },
 	};
 	struct cli_print_opts po;
 	enum ctflive_live_seek seek = CTFLIVE_LIVE_SEEK_BEGINNING;
 	struct ctflive_iter *it = NULL;
-	struct ctflive_live_url url;
+	struct ctflive_live_url *urls = NULL;
 	struct ctflive_diag diag;
 	const char *why = NULL, *input;
-	int opt, r, rc, timeout_ms = 0;
+	int opt, r, rc, timeout_ms = 0, reconnect_ms = -1;
+	size_t nurls = 0;
 
 	cli_print_opts_init(&po);
 	optind = 1;
@@ -84,6 +96,12 @@ int cl_cmd_view_live(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_RECONNECT:
+			if (cl_cli_parse_ms(optarg, &reconnect_ms) < 0) {
+				log_error("invalid reconnect timeout '%s'", optarg);
+				return 2;
+			}
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -94,12 +112,17 @@ int cl_cmd_view_live(int argc, char **argv)
 		return 2;
 	}
 	input = argv[optind];
-	r = ctflive_live_url_parse(input, &url, &why);
+	r = ctflive_live_url_parse_list(input, &urls, &nurls, &why);
+	if (r == -ENOMEM) {
+		log_error("out of memory");
+		return 1;
+	}
 	if (r < 0) {
 		log_error("invalid URL '%s': %s", input, why);
 		return 2;
 	}
-	if (!url.has_session) {
+	if (!urls[0].has_session) {
+		free(urls);
 		log_error(
 			"invalid URL '%s': expecting net://RELAYHOST[:PORT]/host/HOSTNAME/SESSION "
 			"(use 'ctflive ls' to list sessions)",
@@ -107,7 +130,10 @@ int cl_cmd_view_live(int argc, char **argv)
 		return 2;
 	}
 
-	r = ctflive_iter_open_live(&url, seek, timeout_ms, &it, &diag);
+	if (reconnect_ms < 0)
+		reconnect_ms = nurls > 1 ? 30000 : 0;
+	r = ctflive_iter_open_live_list(urls, nurls, seek, timeout_ms, reconnect_ms, &it, &diag);
+	free(urls);
 	if (r < 0) {
 		cl_cli_print_diag(&diag, false);
 		return 1;

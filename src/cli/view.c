@@ -23,7 +23,7 @@
 static void help(FILE *f)
 {
 	fputs("usage: ctflive view [OPTIONS] TRACE_DIR...\n"
-	      "       ctflive view [OPTIONS] [--from-now] net://RELAY[:PORT]/host/HOST/SESSION\n"
+	      "       ctflive view [OPTIONS] [--from-now] net://RELAY[:PORT][,...]/host/HOST/SESSION\n"
 	      "       ctflive view [OPTIONS] nats://SERVER[:PORT][,...]/host/HOST/SESSION\n"
 	      "\n"
 	      "Print the events of the CTF traces found below each TRACE_DIR, merged by\n"
@@ -35,19 +35,23 @@ static void help(FILE *f)
 	      "  --decode-only          decode everything, print only the event count\n"
 	      "  --from-now             (live) only events recorded after attaching\n"
 	      "  --timeout MS           (live) fail if the relay does not answer in MS ms\n"
+	      "  --reconnect-timeout MS (net://) on a lost connection, resume with the\n"
+	      "                         next relay (or the same) for up to MS ms (30000\n"
+	      "                         with several relays, else 0: fail)\n"
 	      "  -h, --help             show this help\n",
 	      f);
 }
 
 int cl_cmd_view(int argc, char **argv)
 {
-	enum { O_DECODE = 256, O_FROM_NOW, O_TIMEOUT };
+	enum { O_DECODE = 256, O_FROM_NOW, O_TIMEOUT, O_RECONNECT };
 	static const struct option opts[] = {
 		CLI_PRINT_LONGOPTS,
 		{ "decode-only", no_argument, NULL, O_DECODE },
 		/* live options, refused with a reason for trace directories */
 		{ "from-now", no_argument, NULL, O_FROM_NOW },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "reconnect-timeout", required_argument, NULL, O_RECONNECT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -83,8 +87,11 @@ int cl_cmd_view(int argc, char **argv)
 			break;
 		case O_FROM_NOW:
 		case O_TIMEOUT:
+		case O_RECONNECT:
 			log_error("'--%s' applies to net:// URLs only",
-				  c == O_FROM_NOW ? "from-now" : "timeout");
+				  c == O_FROM_NOW  ? "from-now"
+				  : c == O_TIMEOUT ? "timeout"
+						   : "reconnect-timeout");
 			return 2;
 		case 'h':
 			help(stdout);

@@ -339,6 +339,16 @@ static __attribute__((noinline)) int begin_packet(struct ctflive_ctf_stream *s)
 		m.lost_in_transit = s->nlost && take_lost(s, s->prev_seq, s->cur_seq);
 		set_range(s, &m, s->prev_ts_end, s->cur_ts_begin);
 		queue_msg(s, &m);
+	} else if (s->sc->has_seq_num && HAS(s, CL_M_PACKET_SEQ_NUM) && s->npackets == 0 &&
+		   s->cur_seq > 0 && s->nlost && take_lost(s, UINT64_MAX, s->cur_seq)) {
+		/* Packets marked lost before the first one (no gap shows them):
+		 * how many came before it, from 0, time range unknown. */
+		struct ctflive_ctf_msg m = { .type = CTFLIVE_CTF_MSG_DISCARDED_PACKETS };
+
+		m.count = s->cur_seq;
+		m.count_known = true;
+		m.lost_in_transit = true;
+		queue_msg(s, &m);
 	}
 	{
 		struct ctflive_ctf_msg m = { .type = CTFLIVE_CTF_MSG_PACKET_BEGIN };

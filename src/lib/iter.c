@@ -211,15 +211,42 @@ static __attribute__((noinline)) int dirs_fail(struct ctflive_iter *it, int r,
 
 /* ---- live --------------------------------------------------------------- */
 
-int ctflive_iter_open_live(const struct ctflive_live_url *url, enum ctflive_live_seek seek,
-			   int timeout_ms, struct ctflive_iter **ret, struct ctflive_diag *reterr)
+/* Connects to relay `url` and attaches its session; 0 or *reterr says why not. */
+static int live_connect(const struct ctflive_live_url *url, enum ctflive_live_seek seek,
+			int timeout_ms, struct ctflive_live_client **ret,
+			struct ctflive_diag *reterr)
 {
 	struct ctflive_live_client *c = NULL;
-	struct ctflive_iter *it;
 	char err[512] = "";
 	int r;
 
-	if (!url || !url->has_session) {
+	r = ctflive_live_client_connect(url->relay_host, url->port, url->family, timeout_ms, &c,
+					err, sizeof(err));
+	if (r < 0) {
+		set_diag(reterr, NULL, "%s", err[0] ? err : strerror(-r));
+		return r;
+	}
+	r = ctflive_live_client_attach(c, url->target_host, url->session_name, seek);
+	if (r < 0) {
+		set_diag(reterr, NULL, "cannot attach to session '%s' of host '%s': %s",
+			 url->session_name, url->target_host, ctflive_live_client_error(c));
+		ctflive_live_client_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+int ctflive_iter_open_live_list(const struct ctflive_live_url *urls, size_t n,
+				enum ctflive_live_seek seek, int timeout_ms, int reconnect_ms,
+				struct ctflive_iter **ret, struct ctflive_diag *reterr)
+{
+	struct ctflive_live_client *c = NULL;
+	struct ctflive_iter *it;
+	size_t i;
+	int r = -EINVAL;
+
+	if (!urls || n == 0 || !urls[0].has_session) {
 		set_diag(reterr, NULL, "the URL names no session");
 		return -EINVAL;
 	}
@@ -228,22 +255,19 @@ int ctflive_iter_open_live(const struct ctflive_live_url *url, enum ctflive_live
 		set_diag(reterr, NULL, "out of memory");
 		return r;
 	}
-	r = ctflive_live_client_connect(url->relay_host, url->port, url->family, timeout_ms, &c,
-					err, sizeof(err));
-	if (r < 0) {
-		set_diag(reterr, NULL, "%s", err[0] ? err : strerror(-r));
-		ctflive_iter_free(it);
-		return r;
+	/* the first relay of the list that serves the session */
+	for (i = 0; i < n; i++) {
+		r = live_connect(&urls[i], seek, timeout_ms, &c, reterr);
+		if (r == 0)
+			break;
 	}
-	r = ctflive_live_client_attach(c, url->target_host, url->session_name, seek);
 	if (r < 0) {
-		set_diag(reterr, NULL, "cannot attach to session '%s' of host '%s': %s",
-			 url->session_name, url->target_host, ctflive_live_client_error(c));
-		ctflive_live_client_free(c);
 		ctflive_iter_free(it);
 		return r;
 	}
 	r = ctflive_live_view_new(c, &it->live); /* takes c */
+	if (r == 0 && reconnect_ms > 0)
+		r = ctflive_live_view_set_failover(it->live, urls, n, i, timeout_ms, reconnect_ms);
 	if (r < 0) {
 		set_diag(reterr, NULL, "cannot create the live view: %s", strerror(-r));
 		ctflive_iter_free(it);
@@ -251,6 +275,16 @@ int ctflive_iter_open_live(const struct ctflive_live_url *url, enum ctflive_live
 	}
 	*ret = it;
 	return 0;
+}
+
+int ctflive_iter_open_live(const struct ctflive_live_url *url, enum ctflive_live_seek seek,
+			   int timeout_ms, struct ctflive_iter **ret, struct ctflive_diag *reterr)
+{
+	if (!url || !url->has_session) {
+		set_diag(reterr, NULL, "the URL names no session");
+		return -EINVAL;
+	}
+	return ctflive_iter_open_live_list(url, 1, seek, timeout_ms, 0, ret, reterr);
 }
 
 /* ---- follow ------------------------------------------------------------- */
@@ -356,7 +390,15 @@ static __attribute__((noinline)) int next_other(struct ctflive_iter *it,
 		return 0;
 	}
 	if (it->kind == K_LIVE) {
+		const char *w;
+
 		r = ctflive_live_view_next(it->live, &it->stream, &it->msg);
+		while ((w = ctflive_live_view_next_warning(it->live))) {
+			struct ctflive_diag *d = add_warning(it);
+
+			if (d)
+				set_diag(d, NULL, "live session: %s", w);
+		}
 		if (r < 0 && r != -EAGAIN) {
 			set_diag(&it->errd, NULL, "live session: %s",
 				 ctflive_live_view_error(it->live));

@@ -36,6 +36,7 @@ struct trace {
 	bool need_metadata;
 	uint64_t metadata_total; /* bytes received */
 	size_t data_streams;     /* live data streams of this trace */
+	char *path;              /* owned: path name of its first stream record, or NULL */
 };
 
 struct stream {

@@ -184,6 +184,10 @@ static int recv_streams(struct ctflive_live_client *c, uint32_t cmd, uint64_t se
 			r = cl_live_client_set_broken(c, -ENOMEM, "out of memory");
 			break;
 		}
+		if (!t->path && !(t->path = strdup(rec->path_name))) {
+			r = cl_live_client_set_broken(c, -ENOMEM, "out of memory");
+			break;
+		}
 		if (rec->metadata_flag) {
 			t->has_metadata_stream = true;
 			t->metadata_stream_id = rec->id;
@@ -265,8 +269,12 @@ static int fetch_metadata(struct ctflive_live_client *c, struct trace *t)
 							 "trace metadata larger than %u bytes",
 							 CTFLIVE_LIVE_MAX_METADATA);
 		it.data = malloc((size_t)m.len);
-		if (!it.data)
+		if (t->path)
+			it.path = strdup(t->path);
+		if (!it.data || (t->path && !it.path)) {
+			cl_live_client_qitem_release(&it);
 			return cl_live_client_set_broken(c, -ENOMEM, "out of memory");
+		}
 		r = cl_live_client_recv_all(c, it.data, (size_t)m.len, CL_LIVE_CMD_GET_METADATA);
 		if (r < 0) {
 			cl_live_client_qitem_release(&it);

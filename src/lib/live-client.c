@@ -338,6 +338,8 @@ struct ctflive_live_client *ctflive_live_client_free(struct ctflive_live_client 
 		cl_live_client_qitem_release(&c->q[(c->qhead + i) % c->qcap]);
 	free(c->q);
 	free(c->sessions);
+	for (size_t i = 0; i < c->ntraces; i++)
+		free(c->traces[i].path);
 	free(c->traces);
 	free(c->streams);
 	free(c);

@@ -2,14 +2,17 @@
 /*
  * net[4|6]://RELAYHOST[:PORT][/host/TARGETHOST/SESSION] parsing, with the
  * grammar and error cases of babeltrace2's lttng-live URL parser
- * (live-protocol.md §4.1).
+ * (live-protocol.md §4.1), and lists of relays serving one session,
+ * net://RELAY1[:PORT1],RELAY2[:PORT2].../host/TARGETHOST/SESSION.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "ctflive/live.h"
+#include "grow.h"
 
 static int fail(const char **reterr_msg, const char *msg)
 {
@@ -112,5 +115,58 @@ int ctflive_live_url_parse(const char *url, struct ctflive_live_url *ret, const 
 		return fail(reterr_msg, "session name too long");
 	u.has_session = true;
 	*ret = u;
+	return 0;
+}
+
+int ctflive_live_url_parse_list(const char *url, struct ctflive_live_url **ret, size_t *ret_n,
+				const char **reterr_msg)
+{
+	struct ctflive_live_url *v = NULL;
+	const char *sep, *auth, *path, *p;
+	size_t n = 0, cap = 0;
+	char one[1024];
+	int r;
+
+	if (!url || !ret || !ret_n)
+		return fail(reterr_msg, "missing URL");
+	sep = strstr(url, "://");
+	if (!sep) {
+		struct ctflive_live_url u;
+
+		return ctflive_live_url_parse(url, &u, reterr_msg); /* its error */
+	}
+	auth = sep + 3;
+	/* The relay list ends at the first '/' outside brackets. */
+	path = auth;
+	for (bool br = false; *path && (br || *path != '/'); path++)
+		br = *path == '[' ? true : *path == ']' ? false : br;
+	for (p = auth;;) {
+		const char *end = p;
+		int len;
+
+		for (bool br = false; end < path && (br || *end != ','); end++)
+			br = *end == '[' ? true : *end == ']' ? false : br;
+		len = snprintf(one, sizeof(one), "%.*s%.*s%s", (int)(auth - url), url,
+			       (int)(end - p), p, path);
+		if (len < 0 || (size_t)len >= sizeof(one)) {
+			free(v);
+			return fail(reterr_msg, "URL too long");
+		}
+		if (cl_grow(&v, &cap, n + 1) < 0) {
+			free(v);
+			return -ENOMEM;
+		}
+		r = ctflive_live_url_parse(one, &v[n], reterr_msg);
+		if (r < 0) {
+			free(v);
+			return r;
+		}
+		n++;
+		if (end >= path)
+			break;
+		p = end + 1;
+	}
+	*ret = v;
+	*ret_n = n;
 	return 0;
 }

@@ -67,9 +67,16 @@
  * period to every event that waits for that stream's bound.
  */
 #define STALE_POLL_NS     (20 * 1000000LL)
+/* Reconnection: first delay after a round of the relay list, and the largest. */
+#define RETRY_FIRST_MS    100
+#define RETRY_MAX_MS      2000
+/* No client id (a stream or trace not announced by the relay connected now). */
+#define NO_ID             UINT64_MAX
 
 struct vtrace {
-	uint64_t id;
+	uint64_t id;                     /* the client's trace id; NO_ID: not mapped yet */
+	uint64_t meta_bytes;             /* metadata bytes applied */
+	uint64_t meta_skip;              /* bytes the relay sends again after a reconnection */
 	struct ctflive_ctf_trace *trace; /* owned */
 	size_t refs;                     /* streams using it */
 	char *name;                      /* owned: trace path, for labels */
@@ -78,8 +85,17 @@ struct vtrace {
 
 struct vstream {
 	struct ctflive_live_view *v; /* owner */
-	uint64_t id;
-	struct vtrace *trace;           /* ref */
+	uint64_t id;                 /* the first client's stream id, for labels */
+	uint64_t cid;                /* the client's stream id now; NO_ID: not mapped */
+	char *channel;               /* owned: channel name (with the trace path: the key) */
+	bool src_ended;              /* the relay ended it: every packet was pushed */
+	/* Resumption: the last packet pushed, and how many pushed had its times. */
+	bool has_last;
+	uint64_t last_begin, last_end, same;
+	bool resync;          /* after a reconnection, until a packet after the last */
+	uint64_t skip_same;   /* packets with the last one's times still to skip */
+	int64_t unmapped_ns;  /* CLOCK_MONOTONIC ns of the reconnection left it unmapped */
+	struct vtrace *trace; /* ref */
 	struct ctflive_ctf_bufsrc *src; /* owned */
 	struct ctflive_ctf_stream *dec; /* owned; borrows trace and src */
 	char name[32];                  /* "stream-<id>", for labels */
@@ -110,6 +126,28 @@ struct ctflive_live_view {
 	int64_t last_refresh; /* CLOCK_MONOTONIC ns */
 	int err;
 	char errmsg[512];
+
+	/* Failover (ctflive_live_view_set_failover()). */
+	struct ctflive_live_url *urls; /* owned */
+	size_t nurls, cur;
+	int timeout_ms, reconnect_ms;
+	int lost;           /* 0, or the error that lost the connection */
+	char lost_msg[512]; /* the client's description of it */
+	char try_msg[512];  /* why the last attempt failed */
+	int64_t lost_ns, next_try_ns;
+	size_t attempts;
+	bool progress;     /* a message was returned since the last loss */
+	size_t reconnects; /* successful reconnections */
+	char **ended_keys; /* owned: "path/channel" of streams ended and dropped */
+	size_t nended, ecap;
+	char **dead_names; /* owned: paths of traces whose streams all ended */
+	size_t ndeadn, dncap;
+	uint64_t *ghosts; /* client ids of streams already ended here, to drain */
+	size_t nghosts, gcap;
+	bool ghost_packet; /* a packet of a ghost was dropped */
+	char **warnings;   /* owned queue */
+	size_t nwarn, whead, wcap;
+	char *warning; /* owned: the one handed out */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct ctflive_live_view *v, int r,
@@ -127,6 +165,52 @@ __attribute__((format(printf, 3, 4))) static int fail(struct ctflive_live_view *
 static int from_client(struct ctflive_live_view *v, int r)
 {
 	return fail(v, r, "%s", ctflive_live_client_error(v->c));
+}
+
+/* Errors of a connection that another one may replace. */
+static bool is_connection_error(int r)
+{
+	switch (-r) {
+	case ECONNRESET:
+	case ETIMEDOUT:
+	case EPIPE:
+	case ECONNABORTED:
+	case ECONNREFUSED:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case EHOSTDOWN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int64_t now_ns(void);
+
+/*
+ * The client failed with `r`: with failover, a lost connection is recorded
+ * (ctflive_live_view_next() reconnects) and 0 returned, the streams then
+ * answering BLOCKED; otherwise the view fails.
+ */
+static int client_failed(struct ctflive_live_view *v, int r)
+{
+	if (v->reconnect_ms <= 0 || !is_connection_error(r))
+		return from_client(v, r);
+	if (v->lost)
+		return 0;
+	v->lost = r;
+	snprintf(v->lost_msg, sizeof(v->lost_msg), "%s", ctflive_live_client_error(v->c));
+	if (v->progress || v->lost_ns == 0) {
+		/* a new loss; else the time and attempts go on from the one
+		 * before: a relay that breaks every connection is given up */
+		v->lost_ns = now_ns();
+		v->next_try_ns = 0;
+		v->attempts = 0;
+		v->try_msg[0] = '\0';
+	}
+	v->progress = false;
+	return 0;
 }
 
 static int64_t now_ns(void)
@@ -186,6 +270,7 @@ static void vstream_free(struct vstream *s)
 		return;
 	ctflive_ctf_stream_free(s->dec);
 	ctflive_ctf_bufsrc_free(s->src);
+	free(s->channel);
 	free(s);
 }
 
@@ -201,6 +286,18 @@ struct ctflive_live_view *ctflive_live_view_free(struct ctflive_live_view *v)
 	free(v->streams);
 	free(v->traces);
 	free(v->dead_traces);
+	for (size_t i = 0; i < v->nended; i++)
+		free(v->ended_keys[i]);
+	free(v->ended_keys);
+	for (size_t i = 0; i < v->ndeadn; i++)
+		free(v->dead_names[i]);
+	free(v->dead_names);
+	for (size_t i = v->whead; i < v->nwarn; i++)
+		free(v->warnings[i]);
+	free(v->warnings);
+	free(v->warning);
+	free(v->ghosts);
+	free(v->urls);
 	ctflive_live_client_free(v->c);
 	free(v);
 	return NULL;
@@ -222,12 +319,137 @@ static bool trace_is_dead(const struct ctflive_live_view *v, uint64_t id)
 	return false;
 }
 
-static struct vstream *find_stream(struct ctflive_live_view *v, uint64_t id)
+static struct vstream *find_stream(struct ctflive_live_view *v, uint64_t cid)
 {
 	for (size_t i = 0; i < v->nstreams; i++)
-		if (v->streams[i]->id == id)
+		if (v->streams[i]->cid == cid)
 			return v->streams[i];
 	return NULL;
+}
+
+static bool in_names(char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
+static int add_name(char ***names, size_t *n, size_t *cap, const char *name)
+{
+	char *d;
+
+	if (in_names(*names, *n, name))
+		return 0;
+	if (cl_grow(names, cap, *n + 1) < 0 || !(d = strdup(name)))
+		return -ENOMEM;
+	(*names)[(*n)++] = d;
+	return 0;
+}
+
+/* "path/channel": a stream's key across relays (a channel name has no '/'). */
+static char *stream_key(const char *path, const char *channel)
+{
+	char *k;
+
+	return asprintf(&k, "%s/%s", path ? path : "", channel ? channel : "") < 0 ? NULL : k;
+}
+
+/*
+ * Whether client trace `id` (path `path`, may be NULL) is one whose streams
+ * all ended: by id, or, after a reconnection, by path (its id is then
+ * recorded).
+ */
+static bool trace_dead(struct ctflive_live_view *v, uint64_t id, const char *path)
+{
+	if (trace_is_dead(v, id))
+		return true;
+	if (!path || v->reconnects == 0 || !in_names(v->dead_names, v->ndeadn, path))
+		return false;
+	if (cl_grow(&v->dead_traces, &v->dcap, v->ndead + 1) == 0)
+		v->dead_traces[v->ndead++] = id;
+	return true;
+}
+
+/*
+ * The trace of client trace `id`: known by id, or, after a reconnection, a
+ * trace not mapped yet with the same path (now mapped to `id`). NULL if new.
+ */
+static struct vtrace *map_trace(struct ctflive_live_view *v, uint64_t id, const char *path)
+{
+	struct vtrace *t = find_trace(v, id);
+
+	if (t || !path || v->reconnects == 0)
+		return t;
+	for (size_t i = 0; i < v->ntraces; i++) {
+		t = v->traces[i];
+		if (t->id == NO_ID && t->name && !strcmp(t->name, path)) {
+			t->id = id;
+			return t;
+		}
+	}
+	return NULL;
+}
+
+static bool is_ghost(const struct ctflive_live_view *v, uint64_t cid)
+{
+	for (size_t i = 0; i < v->nghosts; i++)
+		if (v->ghosts[i] == cid)
+			return true;
+	return false;
+}
+
+static int add_ghost(struct ctflive_live_view *v, uint64_t cid)
+{
+	if (is_ghost(v, cid))
+		return 0;
+	if (cl_grow(&v->ghosts, &v->gcap, v->nghosts + 1) < 0)
+		return fail(v, -ENOMEM, "out of memory");
+	v->ghosts[v->nghosts++] = cid;
+	return 0;
+}
+
+static void drop_ghost(struct ctflive_live_view *v, uint64_t cid)
+{
+	for (size_t i = 0; i < v->nghosts; i++) {
+		if (v->ghosts[i] == cid) {
+			v->ghosts[i] = v->ghosts[--v->nghosts];
+			return;
+		}
+	}
+}
+
+__attribute__((format(printf, 2, 3))) static void warn(struct ctflive_live_view *v, const char *fmt,
+						       ...)
+{
+	va_list ap;
+	char *m;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&m, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return;
+	if (v->whead == v->nwarn)
+		v->whead = v->nwarn = 0;
+	if (cl_grow(&v->warnings, &v->wcap, v->nwarn + 1) < 0) {
+		free(m);
+		return;
+	}
+	v->warnings[v->nwarn++] = m;
+}
+
+const char *ctflive_live_view_next_warning(struct ctflive_live_view *v)
+{
+	if (!v)
+		return NULL;
+	free(v->warning);
+	v->warning = NULL;
+	if (v->whead >= v->nwarn)
+		return NULL;
+	v->warning = v->warnings[v->whead++];
+	return v->warning;
 }
 
 static int get_trace(struct ctflive_live_view *v, uint64_t id, struct vtrace **ret)
@@ -266,9 +488,12 @@ static void trace_unref(struct ctflive_live_view *v, struct vtrace *t)
 			break;
 		}
 	}
-	/* Metadata still in flight for it is to be ignored. */
-	if (cl_grow(&v->dead_traces, &v->dcap, v->ndead + 1) == 0)
+	/* Metadata still in flight for it is to be ignored, also from the
+	 * relay of a later connection. */
+	if (t->id != NO_ID && cl_grow(&v->dead_traces, &v->dcap, v->ndead + 1) == 0)
 		v->dead_traces[v->ndead++] = t->id;
+	if (t->name && v->reconnect_ms > 0)
+		(void)add_name(&v->dead_names, &v->ndeadn, &v->dncap, t->name);
 	vtrace_free(t);
 }
 
@@ -280,7 +505,14 @@ static void live_release(void *ctx)
 {
 	struct vstream *s = ctx;
 	struct ctflive_live_view *v = s->v;
+	/* a relay of a later connection serves it again: drained unread */
+	if (v->reconnect_ms > 0) {
+		char *key = stream_key(s->trace->name, s->channel);
 
+		if (key)
+			(void)add_name(&v->ended_keys, &v->nended, &v->ecap, key);
+		free(key);
+	}
 	for (size_t i = 0; i < v->nstreams; i++) {
 		if (v->streams[i] == s) {
 			memmove(&v->streams[i], &v->streams[i + 1],
@@ -297,20 +529,45 @@ static int add_stream(struct ctflive_live_view *v, const struct ctflive_live_ite
 {
 	struct ctflive_ctf_source src;
 	struct ctflive_merge_input in;
+	const char *chan = it->channel_name ? it->channel_name : "";
 	struct vstream *s;
 	struct vtrace *t;
+	bool ended;
+	char *key;
 	int r;
 
-	if (find_stream(v, it->stream_id))
+	if (find_stream(v, it->stream_id) || is_ghost(v, it->stream_id))
 		return 0;
-	if (trace_is_dead(v, it->trace_id))
+	if (v->reconnects > 0) {
+		key = stream_key(it->path_name, chan);
+		if (!key)
+			return fail(v, -ENOMEM, "out of memory");
+		ended = in_names(v->ended_keys, v->nended, key);
+		free(key);
+		if (ended)
+			return add_ghost(v, it->stream_id);
+	}
+	if (trace_dead(v, it->trace_id, it->path_name))
 		return fail(v, -EPROTO,
 			    "the relay announced stream %" PRIu64
 			    " of a trace whose streams all ended",
 			    it->stream_id);
-	r = get_trace(v, it->trace_id, &t);
-	if (r < 0)
-		return r;
+	t = map_trace(v, it->trace_id, it->path_name);
+	for (size_t i = 0; t && v->reconnects > 0 && i < v->nstreams; i++) {
+		s = v->streams[i];
+		if (s->trace != t || s->cid != NO_ID || strcmp(s->channel, chan) != 0)
+			continue;
+		/* a stream of the connection before: resumed */
+		if (s->src_ended)
+			return add_ghost(v, it->stream_id);
+		s->cid = it->stream_id;
+		return 0;
+	}
+	if (!t) {
+		r = get_trace(v, it->trace_id, &t);
+		if (r < 0)
+			return r;
+	}
 	if (!t->name) {
 		t->name = strdup(it->path_name ? it->path_name : "");
 		if (!t->name)
@@ -323,7 +580,13 @@ static int add_stream(struct ctflive_live_view *v, const struct ctflive_live_ite
 		return fail(v, -ENOMEM, "out of memory");
 	s->v = v;
 	s->id = it->stream_id;
+	s->cid = it->stream_id;
 	s->trace = t;
+	s->channel = strdup(chan);
+	if (!s->channel) {
+		vstream_free(s);
+		return fail(v, -ENOMEM, "out of memory");
+	}
 	snprintf(s->name, sizeof(s->name), "stream-%" PRIu64, s->id);
 	r = ctflive_ctf_bufsrc_new(&s->src);
 	if (r < 0) {
@@ -386,6 +649,39 @@ static void set_stream_id(struct vstream *s)
 	s->id_set = true;
 }
 
+/*
+ * Whether the packet of `s` indexed `x` is to be decoded (and recorded as
+ * the last one), or, after a reconnection, is one that was pushed already.
+ * Packets of a stream follow each other in time: (timestamp_end,
+ * timestamp_begin) never decreases, and packets with equal pairs are told
+ * apart by their rank.
+ */
+static bool accept_packet(struct vstream *s, const struct ctflive_live_index *x)
+{
+	bool same = s->has_last && x->timestamp_end == s->last_end &&
+		    x->timestamp_begin == s->last_begin;
+
+	if (s->resync) {
+		if (x->timestamp_end < s->last_end ||
+		    (x->timestamp_end == s->last_end && x->timestamp_begin < s->last_begin))
+			return false;
+		if (same && s->skip_same > 0) {
+			s->skip_same--;
+			return false;
+		}
+		s->resync = false;
+	}
+	if (same) {
+		s->same++;
+	} else {
+		s->has_last = true;
+		s->last_begin = x->timestamp_begin;
+		s->last_end = x->timestamp_end;
+		s->same = 1;
+	}
+	return true;
+}
+
 /* Applies every queued client item. */
 static int drain_items(struct ctflive_live_view *v)
 {
@@ -399,17 +695,30 @@ static int drain_items(struct ctflive_live_view *v)
 
 		switch (it.type) {
 		case CTFLIVE_LIVE_ITEM_METADATA:
-			if (trace_is_dead(v, it.trace_id))
+			if (trace_dead(v, it.trace_id, it.path_name))
 				break;
-			r = get_trace(v, it.trace_id, &t);
-			if (r < 0)
-				return r;
+			t = map_trace(v, it.trace_id, it.path_name);
+			if (!t) {
+				r = get_trace(v, it.trace_id, &t);
+				if (r < 0)
+					return r;
+				if (!t->name && it.path_name && !(t->name = strdup(it.path_name)))
+					return fail(v, -ENOMEM, "out of memory");
+			}
+			if (t->meta_skip >= it.len) {
+				/* sent again by the relay of a new connection */
+				t->meta_skip -= it.len;
+				break;
+			}
 			memset(&diag, 0, sizeof(diag));
-			r = ctflive_ctf_trace_add_metadata(t->trace, it.data, it.len, &diag);
+			r = ctflive_ctf_trace_add_metadata(t->trace, it.data + t->meta_skip,
+							   it.len - t->meta_skip, &diag);
 			if (r < 0)
 				return fail(v, r,
 					    "invalid metadata of trace %" PRIu64 " (%d:%d): %s",
 					    it.trace_id, diag.line, diag.col, diag.msg);
+			t->meta_bytes += it.len - t->meta_skip;
+			t->meta_skip = 0;
 			break;
 		case CTFLIVE_LIVE_ITEM_STREAM:
 			r = add_stream(v, &it);
@@ -418,8 +727,14 @@ static int drain_items(struct ctflive_live_view *v)
 			break;
 		case CTFLIVE_LIVE_ITEM_PACKET:
 			s = find_stream(v, it.stream_id);
-			if (!s)
+			if (!s) {
+				v->ghost_packet = v->ghost_packet || is_ghost(v, it.stream_id);
 				break;
+			}
+			if (!accept_packet(s, &it.index)) {
+				s->queried = false; /* ask for the next one at once */
+				break;
+			}
 			r = ctflive_ctf_bufsrc_push(s->src, it.data, it.len);
 			if (r < 0)
 				return fail(v, r, "out of memory");
@@ -442,8 +757,12 @@ static int drain_items(struct ctflive_live_view *v)
 			break;
 		case CTFLIVE_LIVE_ITEM_STREAM_END:
 			s = find_stream(v, it.stream_id);
-			if (s)
+			if (s) {
 				ctflive_ctf_bufsrc_end(s->src);
+				s->src_ended = true;
+			} else {
+				drop_ghost(v, it.stream_id);
+			}
 			break;
 		case CTFLIVE_LIVE_ITEM_SESSION_END:
 			break;
@@ -453,7 +772,7 @@ static int drain_items(struct ctflive_live_view *v)
 		}
 	}
 	if (r != -EAGAIN)
-		return from_client(v, r);
+		return client_failed(v, r);
 	return 0;
 }
 
@@ -473,7 +792,7 @@ static int settle(struct ctflive_live_view *v, uint64_t *ret_id)
 	*ret_id = id;
 	r = cl_live_client_index_finish(v->c);
 	if (r < 0)
-		return from_client(v, r);
+		return client_failed(v, r); /* 0 when lost: failover */
 	s = find_stream(v, id);
 	if (s && !held)
 		s->queried = true;
@@ -500,18 +819,18 @@ static int request_index(struct ctflive_live_view *v, struct vstream *s)
 	if (c->index_pending) {
 		r = cl_live_client_reply_ready(c, 0);
 		if (r < 0)
-			return from_client(v, r);
+			return client_failed(v, r);
 		if (r == 0)
 			return 0;
 		r = settle(v, &id);
-		if (r < 0)
+		if (r < 0 || v->lost)
 			return r;
-		if (id == s->id)
+		if (id == s->cid)
 			return 1;
 	}
-	r = cl_live_client_index_send(c, s->id);
+	r = cl_live_client_index_send(c, s->cid);
 	if (r < 0)
-		return from_client(v, r);
+		return client_failed(v, r);
 	v->sent_ns = now_ns();
 	return 0;
 }
@@ -521,9 +840,11 @@ static int refresh(struct ctflive_live_view *v)
 	int r;
 
 	v->last_refresh = now_ns();
+	if (v->lost)
+		return 0;
 	r = ctflive_live_client_refresh(v->c);
 	if (r < 0)
-		return from_client(v, r);
+		return client_failed(v, r);
 	return drain_items(v);
 }
 
@@ -544,9 +865,11 @@ static int wait_class(struct ctflive_live_view *v, struct vstream *s)
 		}
 		if (pass == 1)
 			break;
-		r = cl_live_client_fetch_metadata(v->c, s->trace->id);
+		r = v->lost ? 0 : cl_live_client_fetch_metadata(v->c, s->trace->id);
 		if (r < 0)
-			return from_client(v, r);
+			r = client_failed(v, r);
+		if (r < 0)
+			return r;
 		r = drain_items(v);
 		if (r < 0)
 			return r;
@@ -605,6 +928,10 @@ static int live_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret, in
 			*ret_idle_ns = s->bound_ns;
 			return CTFLIVE_MERGE_IDLE;
 		}
+		if (s->cid == NO_ID || v->lost) {
+			s->has_bound = false; /* asked again once reconnected */
+			return CTFLIVE_MERGE_BLOCKED;
+		}
 		/* passed (or nothing is ready at all): ask for newer news */
 		if (!s->queried) {
 			r = request_index(v, s);
@@ -630,6 +957,160 @@ static int live_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret, in
 	}
 }
 
+int ctflive_live_view_set_failover(struct ctflive_live_view *v, const struct ctflive_live_url *urls,
+				   size_t n, size_t current, int timeout_ms, int reconnect_ms)
+{
+	struct ctflive_live_url *copy;
+
+	if (!v || !urls || n == 0 || current >= n || !urls[0].has_session)
+		return -EINVAL;
+	copy = calloc(n, sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, urls, n * sizeof(*copy));
+	free(v->urls);
+	v->urls = copy;
+	v->nurls = n;
+	v->cur = current;
+	v->timeout_ms = timeout_ms;
+	v->reconnect_ms = reconnect_ms;
+	return 0;
+}
+
+static void url_name(const struct ctflive_live_url *u, char *buf, size_t len)
+{
+	bool v6 = strchr(u->relay_host, ':') != NULL;
+
+	snprintf(buf, len, "%s%s%s:%u", v6 ? "[" : "", u->relay_host, v6 ? "]" : "",
+		 (unsigned)u->port);
+}
+
+/*
+ * The connection was lost: one attempt at the next relay of the list, when
+ * its time came. 0 when connected and attached again (streams are mapped as
+ * the new relay announces them, and resume after their last packet),
+ * -EAGAIN when not (yet), or the view's error once reconnect_ms passed.
+ */
+static int reconnect(struct ctflive_live_view *v)
+{
+	const struct ctflive_live_url *u;
+	struct ctflive_live_client *c = NULL;
+	char from[300], to[300], err[512] = "";
+	int64_t now = now_ns();
+	size_t idx;
+	int r;
+
+	if (now < v->next_try_ns)
+		return -EAGAIN;
+	if (now - v->lost_ns > (int64_t)v->reconnect_ms * 1000000)
+		return fail(v, v->lost, "%s; no relay resumed the session within %d ms%s%s",
+			    v->lost_msg, v->reconnect_ms, v->try_msg[0] ? " (last attempt: " : "",
+			    v->try_msg[0] ? v->try_msg : "");
+	idx = (v->cur + 1 + v->attempts) % v->nurls;
+	u = &v->urls[idx];
+	v->attempts++;
+	r = ctflive_live_client_connect(u->relay_host, u->port, u->family, v->timeout_ms, &c, err,
+					sizeof(err));
+	if (r == 0) {
+		r = ctflive_live_client_attach(c, u->target_host, u->session_name,
+					       CTFLIVE_LIVE_SEEK_BEGINNING);
+		if (r < 0)
+			snprintf(err, sizeof(err), "%s", ctflive_live_client_error(c));
+	}
+	if (r < 0) {
+		int64_t delay = 0;
+
+		ctflive_live_client_free(c);
+		url_name(u, to, sizeof(to));
+		snprintf(v->try_msg, sizeof(v->try_msg), "%.200s: %.250s)", to,
+			 err[0] ? err : strerror(-r));
+		if (v->attempts % v->nurls == 0) {
+			size_t round = v->attempts / v->nurls - 1;
+
+			delay = (int64_t)RETRY_FIRST_MS << (round < 5 ? round : 5);
+			if (delay > RETRY_MAX_MS)
+				delay = RETRY_MAX_MS;
+		}
+		v->next_try_ns = now_ns() + delay * 1000000;
+		return -EAGAIN;
+	}
+	url_name(&v->urls[v->cur], from, sizeof(from));
+	url_name(u, to, sizeof(to));
+	ctflive_live_client_free(v->c);
+	v->c = c;
+	v->cur = idx;
+	v->lost = 0;
+	v->keep_round = false; /* the request in flight went with the old client */
+	v->relay_holds = false;
+	/* Ids are the new relay's: every trace and stream is mapped again. */
+	for (size_t i = 0; i < v->ntraces; i++) {
+		v->traces[i]->id = NO_ID;
+		v->traces[i]->meta_skip = v->traces[i]->meta_bytes;
+	}
+	for (size_t i = 0; i < v->nstreams; i++) {
+		struct vstream *s = v->streams[i];
+
+		s->cid = NO_ID;
+		s->resync = s->has_last;
+		s->skip_same = s->same;
+		s->queried = false;
+		s->unmapped_ns = now;
+	}
+	v->ndead = 0;
+	v->nghosts = 0;
+	v->reconnects++;
+	warn(v, "connection to relay %s lost (%s): reconnected to relay %s, resuming", from,
+	     v->lost_msg, to);
+	r = drain_items(v);
+	if (r < 0)
+		return r;
+	v->last_refresh = now_ns();
+	return 0;
+}
+
+/*
+ * After a reconnection: streams the new relay did not announce within
+ * reconnect_ms end with what they have (a warning says so), and streams
+ * that had ended here are read out (their packets dropped) so that the relay
+ * can end the session.
+ */
+static int after_reconnection(struct ctflive_live_view *v)
+{
+	int64_t now = now_ns();
+	int r;
+
+	for (size_t i = 0; i < v->nstreams; i++) {
+		struct vstream *s = v->streams[i];
+
+		if (s->cid != NO_ID || s->src_ended ||
+		    now - s->unmapped_ns <= (int64_t)v->reconnect_ms * 1000000)
+			continue;
+		ctflive_ctf_bufsrc_end(s->src);
+		s->src_ended = true;
+		warn(v,
+		     "stream %s/%s is not served by the relay reconnected to: ended after "
+		     "its last packet received",
+		     s->trace->name ? s->trace->name : "", s->channel);
+	}
+	for (size_t i = 0; i < v->nghosts && !v->lost && !v->err;) {
+		uint64_t cid = v->ghosts[i];
+
+		v->ghost_packet = false;
+		r = ctflive_live_client_request_index(v->c, cid);
+		if (r < 0)
+			r = client_failed(v, r);
+		else
+			r = drain_items(v);
+		if (r < 0)
+			return r;
+		if (v->ghost_packet)
+			continue; /* more to drop, at once */
+		if (i < v->nghosts && v->ghosts[i] == cid)
+			i++;
+	}
+	return 0;
+}
+
 int ctflive_live_view_next(struct ctflive_live_view *v,
 			   const struct ctflive_ctf_stream **ret_stream,
 			   struct ctflive_ctf_msg *ret_msg)
@@ -649,6 +1130,16 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 	r = drain_items(v);
 	if (r < 0)
 		return r;
+	if (v->lost) {
+		r = reconnect(v);
+		if (r < 0)
+			return r;
+	}
+	if (v->nurls) {
+		r = after_reconnection(v);
+		if (r < 0)
+			return r;
+	}
 	for (;;) {
 		const struct ctflive_ctf_msg *m;
 		struct ctflive_ctf_stream *s;
@@ -658,6 +1149,7 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 		if (r == 0) {
 			*ret_stream = s;
 			*ret_msg = *m;
+			v->progress = true;
 			return 0;
 		}
 		if (r == CTFLIVE_CTF_END) {
@@ -674,6 +1166,12 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 			return -EAGAIN;
 		}
 		if (r == -EAGAIN) {
+			if (v->lost) {
+				r = reconnect(v);
+				if (r < 0)
+					return r;
+				continue;
+			}
 			/* not while a request is in flight: the refresh would
 			 * wait for its reply */
 			if (!refreshed && !v->c->index_pending &&
@@ -698,7 +1196,7 @@ int ctflive_live_view_wait(struct ctflive_live_view *v, int timeout_ms)
 {
 	int r;
 
-	if (!v || v->err)
+	if (!v || v->err || v->lost)
 		return 0;
 	if (!v->c->index_pending) {
 		int64_t ns = timeout_ms >= 0 && (int64_t)timeout_ms * 1000000 < STALE_POLL_NS
@@ -714,7 +1212,7 @@ int ctflive_live_view_wait(struct ctflive_live_view *v, int timeout_ms)
 	}
 	r = cl_live_client_reply_ready(v->c, timeout_ms < 0 ? v->c->timeout_ms : timeout_ms);
 	if (r < 0) {
-		(void)from_client(v, r);
+		(void)client_failed(v, r);
 	} else if (r == 0 && timeout_ms < 0) {
 		/* no reply within the client's timeout: the receive says so */
 		uint64_t id;

@@ -16,6 +16,7 @@
 #include "ctf-index.h"
 #include "grow.h"
 #include "log.h"
+#include "nats-conn.h"
 #include "nats-names.h"
 #include "nats-read.h"
 
@@ -91,9 +92,11 @@ int cl_nats_url_parse(const char *s, struct cl_nats_url *u, const char **why)
 	return u->host && u->session ? 0 : -ENOMEM;
 }
 
-int cl_nats_connect(const struct cl_nats_url *u, const char *name, int timeout_ms,
-		    bool reconnect_forever, natsConnection **nc, jsCtx **js)
+int cl_nats_connect(const struct cl_nats_url *u, const struct cl_nats_conn_opts *co,
+		    const char *name, int timeout_ms, bool reconnect_forever, natsConnection **nc,
+		    jsCtx **js)
 {
+	char where[512];
 	const char *srv[CL_NATS_MAX_SERVERS];
 	natsOptions *o = NULL;
 	jsOptions jo;
@@ -114,6 +117,8 @@ int cl_nats_connect(const struct cl_nats_url *u, const char *name, int timeout_m
 	if (s == NATS_OK && reconnect_forever)
 		s = natsOptions_SetReconnectWait(o, 250);
 	if (s == NATS_OK)
+		s = cl_nats_conn_apply(o, co);
+	if (s == NATS_OK)
 		s = natsConnection_Connect(nc, o);
 	natsOptions_Destroy(o);
 	if (s == NATS_OK) {
@@ -122,7 +127,9 @@ int cl_nats_connect(const struct cl_nats_url *u, const char *name, int timeout_m
 		s = natsConnection_JetStream(js, *nc, &jo);
 	}
 	if (s != NATS_OK) {
-		log_error("cannot connect to NATS at %s: %s", u->servers[0], natsStatus_GetText(s));
+		log_error("cannot connect to NATS at %s: %s",
+			  cl_nats_url_redact(u->servers[0], where, sizeof(where)),
+			  cl_nats_conn_error(*nc, s));
 		natsConnection_Destroy(*nc);
 		*nc = NULL;
 		return -ECONNREFUSED;

@@ -52,14 +52,20 @@ bool cl_nats_is_url(const char *s);
 int cl_nats_url_parse(const char *s, struct cl_nats_url *u, const char **why);
 void cl_nats_url_free(struct cl_nats_url *u);
 
+struct cl_nats_conn_opts;
+
 /*
- * Connects to the servers of `u` (the client reconnects by itself, to any of
+ * Connects to the servers of `u` with the authentication and TLS options
+ * `co` (nats-conn.h; NULL: none) (the client reconnects by itself, to any of
  * them, forever, when `reconnect_forever`; else its defaults) and makes a
  * JetStream context whose requests wait `timeout_ms`. `name` is the client
- * name servers show. Logs and returns -ECONNREFUSED when no server answers.
+ * name servers show. Logs why (the server's error, e.g. "Authorization
+ * Violation", or the TLS handshake's) and returns -ECONNREFUSED when no
+ * server accepted the connection.
  */
-int cl_nats_connect(const struct cl_nats_url *u, const char *name, int timeout_ms,
-		    bool reconnect_forever, natsConnection **nc, jsCtx **js);
+int cl_nats_connect(const struct cl_nats_url *u, const struct cl_nats_conn_opts *co,
+		    const char *name, int timeout_ms, bool reconnect_forever, natsConnection **nc,
+		    jsCtx **js);
 
 /* What a JetStream stream's description says (doc/nats.md). */
 struct cl_nats_desc {

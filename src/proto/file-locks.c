@@ -62,6 +62,35 @@ int cl_lock_create_file(int dirfd, const char *name, const void *header, size_t 
 	return 0;
 }
 
+int cl_lock_create_unnamed(int dirfd, const void *header, size_t hdr_len, int *ret_fd)
+{
+	int fd, r;
+
+	fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, CL_LOCK_FILE_MODE);
+	if (fd < 0)
+		return -errno;
+	r = hdr_len ? cl_write_full(fd, header, hdr_len) : 0;
+	if (r == 0)
+		r = set_lock(fd, F_WRLCK, hdr_len, 0);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+int cl_lock_link_file(int fd, int dirfd, const char *name)
+{
+	char path[64];
+
+	if (snprintf(path, sizeof(path), "/proc/self/fd/%d", fd) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
 int cl_lock_publish(int fd, uint64_t from, uint64_t to)
 {
 	if (fd < 0 || to <= from)

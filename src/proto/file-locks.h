@@ -85,6 +85,23 @@ int cl_lock_create_file(int dirfd, const char *name, const void *header, size_t 
 			int *ret_fd);
 
 /*
+ * The same file made in two steps, so that the costly one (allocating the
+ * inode) can run ahead of need, on another thread: cl_lock_create_unnamed()
+ * makes an unnamed file (open(2) O_TMPFILE) in the file system of directory
+ * `dirfd`, writes `header` (hdr_len bytes, may be 0) and takes the OFD
+ * write lock from hdr_len to the end; *ret_fd is owned by the caller, and
+ * closing it before it is named frees the file. Errors: those of
+ * openat/write/fcntl (-EOPNOTSUPP or -EISDIR where the file system has no
+ * O_TMPFILE). cl_lock_link_file() names it `name` beneath `dirfd`, never
+ * replacing a file that exists (linkat(2) through /proc/self/fd). Errors:
+ * -EEXIST when `name` exists, -EXDEV when `dirfd` is on another file system,
+ * -ENOENT without /proc, those of linkat, -ENAMETOOLONG; on failure the
+ * file stays unnamed and `fd` open.
+ */
+int cl_lock_create_unnamed(int dirfd, const void *header, size_t hdr_len, int *ret_fd);
+int cl_lock_link_file(int fd, int dirfd, const char *name);
+
+/*
  * Publishes [from, to) of a file locked by cl_lock_create_file(): unlocks
  * that region. No-op (0) when fd < 0 or to <= from.
  */

@@ -19,8 +19,9 @@
  * - Requests are read without blocking, per connection; each reply is
  *   built whole and written with one send, but for packet and metadata
  *   bytes, sent from the file as the viewer reads them (cmd_get_packet(),
- *   get_metadata()), and stream records, encoded a few at a time as the
- *   viewer reads them from a compact copy (put_stream_records()).
+ *   get_metadata()), and stream and session records, encoded a few at a
+ *   time as the viewer reads them from a compact copy
+ *   (put_stream_records(), cmd_list_sessions()).
  * - A request whose answer would only say "nothing yet" (GET_NEXT_INDEX:
  *   RETRY; GET_METADATA: NO_NEW before any metadata; GET_NEW_STREAMS: no
  *   stream at all for that session) is held instead of answered, and
@@ -648,9 +649,85 @@ static bool viewer_sees(const struct viewer *v, const struct session *s)
 	       (v->minor >= CL_LIVE_MINOR_2_15 || s->trace_format != CL_RELAYD_TRACE_FORMAT_CTF_2);
 }
 
+/*
+ * The records of a LIST_SESSIONS reply, encoded a piece at a time as the
+ * viewer reads them (sock_queue_gen()), like the stream records above: what
+ * each record says is copied when the reply is queued (about 30 bytes and
+ * the two names a session, instead of the 339 of its record), so the reply
+ * is that of the moment it was asked for and sessions freed meanwhile are
+ * never touched.
+ */
+struct sessions_gen {
+	struct sock_gen gen;
+	struct cl_buf recs; /* per record: id (8 B), live timer, clients, streams,
+			     * trace format (4 B each), host name and session name
+			     * (NUL-terminated) */
+	size_t pos;         /* bytes of `recs` already encoded */
+	bool v2_15;         /* the viewer's protocol is 2.15 or later */
+};
+
+#define SESSION_HEAD 24
+
+static void sessions_gen_free(struct sock_gen *g)
+{
+	struct sessions_gen *sg = cl_container_of(g, struct sessions_gen, gen);
+
+	cl_buf_free(&sg->recs);
+	free(sg);
+}
+
+static int sessions_gen_fill(struct sock_gen *g, struct sock *s, size_t room)
+{
+	struct sessions_gen *sg = cl_container_of(g, struct sessions_gen, gen);
+	size_t n = CL_MAX(room / CL_LIVE_SESSION_SIZE, (size_t)1);
+
+	while (n-- > 0 && sg->pos < sg->recs.len) {
+		const uint8_t *p = sg->recs.data + sg->pos;
+		size_t left = sg->recs.len - sg->pos, host_len, name_len, size;
+		struct cl_live_session rec = { 0 };
+		struct cl_wbuf wb;
+		uint8_t *out;
+		int r;
+
+		/* Written by cmd_list_sessions(): checked all the same. */
+		if (left < SESSION_HEAD)
+			return -EPROTO;
+		host_len = strnlen((const char *)p + SESSION_HEAD, left - SESSION_HEAD);
+		if (SESSION_HEAD + host_len + 1 >= left)
+			return -EPROTO;
+		name_len = strnlen((const char *)p + SESSION_HEAD + host_len + 1,
+				   left - SESSION_HEAD - host_len - 1);
+		if (SESSION_HEAD + host_len + 1 + name_len + 1 > left)
+			return -EPROTO;
+		memcpy(&rec.id, p, 8);
+		memcpy(&rec.live_timer, p + 8, 4);
+		memcpy(&rec.clients, p + 12, 4);
+		memcpy(&rec.streams, p + 16, 4);
+		memcpy(&rec.trace_format, p + 20, 4);
+		/* Truncated to the wire fields rather than failing (§7.1). */
+		(void)snprintf(rec.hostname, sizeof(rec.hostname), "%s",
+			       (const char *)p + SESSION_HEAD);
+		(void)snprintf(rec.session_name, sizeof(rec.session_name), "%s",
+			       (const char *)p + SESSION_HEAD + host_len + 1);
+		size = sg->v2_15 ? cl_live_session_size_2_15(&rec) : CL_LIVE_SESSION_SIZE;
+		out = sock_reserve(s, size);
+		if (!out)
+			return -ENOMEM;
+		wb = cl_wbuf_make(out, size);
+		r = sg->v2_15 ? cl_live_session_encode_2_15(&wb, &rec)
+			      : cl_live_session_encode(&wb, &rec);
+		if (r < 0 || wb.pos != size)
+			return -EPROTO;
+		sock_commit(s, size);
+		sg->pos += SESSION_HEAD + host_len + 1 + name_len + 1;
+	}
+	return sg->pos >= sg->recs.len;
+}
+
 static int cmd_list_sessions(struct viewer *v)
 {
 	struct relay *relay = v->live->relay;
+	struct sessions_gen *sg;
 	struct cl_list_node *n;
 	uint32_t count = 0;
 
@@ -658,25 +735,41 @@ static int cmd_list_sessions(struct viewer *v)
 		count += viewer_sees(v, cl_container_of(n, struct session, node));
 	}
 	OUT_ENCODE(v, CL_LIVE_LIST_REPLY_SIZE, cl_live_list_reply_encode(&wb_, count));
+	if (count == 0)
+		return 0;
+	/* The records of the same sessions, by construction (nothing changes between). */
+	sg = calloc(1, sizeof(*sg));
+	if (!sg) {
+		viewer_close(v, "out of memory");
+		return -ENOMEM;
+	}
+	sg->gen = (struct sock_gen){ .fill = sessions_gen_fill, .free = sessions_gen_free };
+	sg->v2_15 = v->minor >= CL_LIVE_MINOR_2_15;
 	cl_list_for_each (n, &relay->sessions) {
 		struct session *s = cl_container_of(n, struct session, node);
-		struct cl_live_session rec = { 0 };
+		uint32_t streams = (uint32_t)CL_MIN(s->n_streams, (size_t)UINT32_MAX);
+		uint32_t format = cl_relayd_trace_format_to_live(s->trace_format);
+		uint32_t clients = s->viewer_refs;
+		uint8_t head[SESSION_HEAD];
 
 		if (!viewer_sees(v, s))
 			continue;
-		rec.id = s->id;
-		rec.live_timer = s->live_timer;
-		rec.clients = s->viewer_refs;
-		rec.streams = (uint32_t)CL_MIN(s->n_streams, (size_t)UINT32_MAX);
-		/* Truncated to the wire fields rather than failing (§7.1). */
-		(void)snprintf(rec.hostname, sizeof(rec.hostname), "%s", s->hostname);
-		(void)snprintf(rec.session_name, sizeof(rec.session_name), "%s", s->session_name);
-		rec.trace_format = cl_relayd_trace_format_to_live(s->trace_format);
-		if (v->minor >= CL_LIVE_MINOR_2_15)
-			OUT_ENCODE(v, cl_live_session_size_2_15(&rec),
-				   cl_live_session_encode_2_15(&wb_, &rec));
-		else
-			OUT_ENCODE(v, CL_LIVE_SESSION_SIZE, cl_live_session_encode(&wb_, &rec));
+		memcpy(head, &s->id, 8);
+		memcpy(head + 8, &s->live_timer, 4);
+		memcpy(head + 12, &clients, 4);
+		memcpy(head + 16, &streams, 4);
+		memcpy(head + 20, &format, 4);
+		if (cl_buf_append(&sg->recs, head, sizeof(head)) < 0 ||
+		    cl_buf_append(&sg->recs, s->hostname, strlen(s->hostname) + 1) < 0 ||
+		    cl_buf_append(&sg->recs, s->session_name, strlen(s->session_name) + 1) < 0) {
+			sessions_gen_free(&sg->gen);
+			viewer_close(v, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (sock_queue_gen(&v->sock, &sg->gen) < 0) {
+		viewer_close(v, "cannot queue a reply");
+		return -EPROTO;
 	}
 	return 0;
 }

@@ -35,8 +35,12 @@
 #include "live.h"
 #include "log.h"
 #include "marker.h"
+#ifdef CTFLIVE_HAVE_NATS
+#include "nats-conn.h"
+#endif
 #include "nats-edge.h"
 #include "nats-pub.h"
+#include "prep.h"
 #include "publish.h"
 #include "relay.h"
 
@@ -123,6 +127,10 @@ struct options {
 	bool nats_opt_seen;         /* a --publish-* or --retain-* option was given */
 	struct nats_edge_opts edge; /* --from and its options (edge.urls NULL: none) */
 	bool edge_opt_seen;         /* a --from-* option was given */
+	bool conn_opt_seen;         /* a --nats-* option was given */
+#ifdef CTFLIVE_HAVE_NATS
+	struct cl_nats_conn_opts conn; /* --nats-*: of --publish and --from */
+#endif
 };
 
 static void usage(FILE *f)
@@ -168,12 +176,11 @@ static void usage(FILE *f)
 		"                            the sessions' life cycle to NATS JetStream at URLS\n"
 		"                            (nats://HOST:PORT[,nats://HOST:PORT...]), one\n"
 		"                            JetStream stream per session (doc/nats.md)\n"
-		"      --publish-creds FILE  NATS user credentials file (JWT and NKey seed)\n"
-		"      --publish-tls-ca FILE trust the CA certificates in FILE (enables TLS)\n"
-		"      --publish-tls-cert FILE\n"
-		"                            TLS client certificate chain (with --publish-tls-key)\n"
-		"      --publish-tls-key FILE\n"
-		"                            its private key\n"
+		"                            (authentication, TLS: the NATS connection options\n"
+		"                            below; --publish-creds, --publish-tls-ca,\n"
+		"                            --publish-tls-cert, --publish-tls-key: older names\n"
+		"                            of --nats-creds, --nats-tls-ca, --nats-tls-cert,\n"
+		"                            --nats-tls-key)\n"
 		"      --publish-id ID       this relay's id in subjects (default: HOSTNAME-TIME)\n"
 		"      --publish-replicas N  replicas of each JetStream stream (1..5, default 1)\n"
 		"      --publish-queue BYTES at most BYTES waiting to be published (default\n"
@@ -195,6 +202,9 @@ static void usage(FILE *f)
 		"      --from-idle-timeout MS\n"
 		"                            end a session as interrupted when nothing of it\n"
 		"                            arrived for MS ms (default 60000)\n"
+#ifdef CTFLIVE_HAVE_NATS
+		CL_NATS_CONN_HELP
+#endif
 		"  -d, --daemonize           run as a daemon (after the ports are bound)\n"
 		"  -b, --background          like -d, but keep the working directory\n"
 		"  -v, --verbose             more messages (repeat for more)\n"
@@ -654,6 +664,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "from-cache", required_argument, NULL, OPT_FROM_CACHE },
 		{ "from-idle-timeout", required_argument, NULL, OPT_FROM_IDLE },
 		{ "from-hosts", required_argument, NULL, OPT_FROM_HOSTS },
+#ifdef CTFLIVE_HAVE_NATS
+		CL_NATS_CONN_LONGOPTS,
+#endif
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "background", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -673,6 +686,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->edge.idle_ms = 60000;
 	opterr = 0; /* getopt's own messages name the program by its path */
 	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
+#ifdef CTFLIVE_HAVE_NATS
+		if (cl_nats_conn_opt(c, optarg, &o->conn)) {
+			o->conn_opt_seen = true;
+			continue;
+		}
+#endif
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -750,14 +769,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_PUB_CA:
 		case OPT_PUB_CERT:
 		case OPT_PUB_KEY:
-		case OPT_PUB_ID:
-			*(c == OPT_PUB_CREDS  ? &o->nats.creds
-			  : c == OPT_PUB_CA   ? &o->nats.ca
-			  : c == OPT_PUB_CERT ? &o->nats.cert
-			  : c == OPT_PUB_KEY  ? &o->nats.key
-					      : &o->nats.relay_id) = optarg;
+			/* older names of --nats-creds, --nats-tls-ca/-cert/-key */
+#ifdef CTFLIVE_HAVE_NATS
+			*(c == OPT_PUB_CREDS  ? &o->conn.creds
+			  : c == OPT_PUB_CA   ? &o->conn.ca
+			  : c == OPT_PUB_CERT ? &o->conn.cert
+					      : &o->conn.key) = optarg;
+#endif
 			o->nats_opt_seen = true;
-			if (c == OPT_PUB_ID && (!*optarg || strlen(optarg) > 64))
+			break;
+		case OPT_PUB_ID:
+			o->nats.relay_id = optarg;
+			o->nats_opt_seen = true;
+			if (!*optarg || strlen(optarg) > 64)
 				return usage_error("invalid --publish-id '%s' (1 to 64 bytes)",
 						   optarg);
 			break;
@@ -866,9 +890,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return usage_error("--from-* options need --from");
 	if (o->edge.urls && o->nats.urls)
 		return usage_error("--from and --publish are exclusive");
-	if (!!o->nats.cert != !!o->nats.key)
-		return usage_error("--publish-tls-cert and --publish-tls-key go together");
-#ifndef CTFLIVE_HAVE_NATS
+	if (o->conn_opt_seen && !o->nats.urls && !o->edge.urls)
+		return usage_error("--nats-* options need --publish or --from");
+#ifdef CTFLIVE_HAVE_NATS
+	{
+		const char *why = NULL;
+
+		if (cl_nats_conn_check(&o->conn, &why) < 0)
+			return usage_error("%s", why);
+		o->nats.conn = &o->conn;
+		o->edge.conn = &o->conn;
+	}
+#else
 	if (o->nats.urls || o->edge.urls)
 		return usage_error("--publish, --from: this ctflive-relayd was built without "
 				   "NATS support (libnats)");
@@ -1043,6 +1076,10 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot start the sync worker");
 		goto out;
 	}
+	/* Index files made ahead of need (prep.h); without it, made when needed. */
+	r = prep_new(relay.output_fd, &relay.prep);
+	if (r < 0)
+		log_warning_errno(r, "cannot start the file helper: index files made when needed");
 #ifdef CTFLIVE_HAVE_NATS
 	if (o.nats.urls && nats_pub_start(&relay, &o.nats) < 0)
 		goto out;
@@ -1100,6 +1137,8 @@ out:
 	live_fini(&relay);
 	publish_fini(&relay);
 	relay_shutdown(&relay);
+	prep_free(relay.prep); /* after the streams: none holds a request */
+	relay.prep = NULL;
 	nats_pub_stop(&relay); /* after the sessions ended: publishes their end */
 	nats_edge_stop(&relay);
 	run_file_remove(&port_file);

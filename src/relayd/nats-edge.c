@@ -38,7 +38,16 @@ struct qitem {
 	uint64_t id;     /* of the followed JetStream stream */
 	natsMsg *m;      /* owned, NULL for a new session */
 	uint64_t js_seq; /* JetStream sequence of m */
+	bool packets;    /* m comes from the session's packet stream */
 	char *prefix;    /* new session: owned subject prefix */
+};
+
+struct efollow;
+
+/* What libnats hands to on_js_msg(): which stream of which session. */
+struct esub {
+	struct efollow *f;
+	bool packets; /* the packet stream (retention limits) */
 };
 
 /* A JetStream stream followed (or seen and left alone): the thread's. */
@@ -48,6 +57,7 @@ struct efollow {
 	char *name; /* owned */
 	natsSubscription *sub;
 	natsSubscription *psub; /* its packet stream (retention limits), or NULL */
+	struct esub ses, pkt;   /* the closures of sub and psub */
 };
 
 /* A publisher's stream, as this relay's stream. */
@@ -57,6 +67,7 @@ struct emap {
 	uint64_t next_seq; /* net_seq_num of the next packet */
 	uint64_t epoch;    /* metadata generation */
 	uint64_t sc_id;    /* CTF stream class id of the last packet (for beacons) */
+	char *name;        /* owned: "<path>/<channel>", for reports */
 };
 
 /* A followed session: the loop thread's. */
@@ -72,6 +83,13 @@ struct esess {
 	size_t n_map, cap_map;
 	int64_t last_ms; /* monotonic time of the last message */
 	bool done;       /* ended: no more messages wanted */
+	/* Retention (a packet stream): what it dropped is counted at once. */
+	uint64_t p_next;       /* packet stream sequence expected next, 0: none yet */
+	uint64_t expire_below; /* Ctflive-Seq below which all is gone, 0: none */
+	int64_t expire_ms;     /* when expire_below was set */
+	uint64_t ses_max_seq;  /* highest Ctflive-Seq of the session stream */
+	bool ses_caught_up;    /* its last message had nothing pending after it */
+	bool expiring;         /* in cl_nats_reader_expired_below() */
 };
 
 struct nats_edge {
@@ -133,7 +151,8 @@ static void push(struct nats_edge *e, struct qitem *q, bool wait)
 /* libnats delivers a message of a followed stream (its own thread). */
 static void on_js_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
 {
-	struct efollow *f = closure;
+	struct esub *sb = closure;
+	struct efollow *f = sb->f;
 	struct qitem *q = calloc(1, sizeof(*q));
 
 	(void)nc;
@@ -145,6 +164,7 @@ static void on_js_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, voi
 	q->id = f->id;
 	q->m = m;
 	q->js_seq = cl_nats_msg_stream_seq(m);
+	q->packets = sb->packets;
 	push(f->e, q, true);
 }
 
@@ -170,7 +190,9 @@ static int follow_subscribe(struct nats_edge *e, struct efollow *f, const char *
 	so.Stream = f->name;
 	so.Ordered = true;
 	so.Config.DeliverPolicy = js_DeliverAll;
-	s = js_Subscribe(&f->sub, e->js, subject, on_js_msg, f, NULL, &so, &jerr);
+	f->ses.f = f->pkt.f = f;
+	f->pkt.packets = true;
+	s = js_Subscribe(&f->sub, e->js, subject, on_js_msg, &f->ses, NULL, &so, &jerr);
 	if (s != NATS_OK) {
 		log_warning("edge: cannot follow JetStream stream %s: %s (retried)", f->name,
 			    natsStatus_GetText(s));
@@ -182,7 +204,7 @@ static int follow_subscribe(struct nats_edge *e, struct efollow *f, const char *
 	(void)snprintf(pname, sizeof(pname), "%s%s", f->name, CL_NATS_PACKETS_SUFFIX);
 	if (js_GetStreamInfo(&psi, e->js, pname, NULL, &jerr) == NATS_OK) {
 		so.Stream = pname;
-		s = js_Subscribe(&f->psub, e->js, subject, on_js_msg, f, NULL, &so, &jerr);
+		s = js_Subscribe(&f->psub, e->js, subject, on_js_msg, &f->pkt, NULL, &so, &jerr);
 		if (s != NATS_OK) {
 			log_warning("edge: cannot follow JetStream stream %s: %s (retried)", pname,
 				    natsStatus_GetText(s));
@@ -405,6 +427,8 @@ static int cb_stream(void *ctx, const struct cl_nats_stream_info *si)
 	em = &es->map[es->n_map++];
 	memset(em, 0, sizeof(*em));
 	em->pub = si->handle;
+	if (asprintf(&em->name, "%s/%s", si->path, si->metadata ? "metadata" : si->channel) < 0)
+		em->name = NULL;
 	m.channel_name = si->metadata ? "metadata" : si->channel;
 	m.pathname = si->path;
 	if (!si->metadata) {
@@ -558,9 +582,31 @@ static void cb_gap(void *ctx, uint64_t n)
 {
 	struct esess *es = ctx;
 
+	if (es->expiring) {
+		log_warning("edge: %s: %" PRIu64 " message(s) dropped by the stream's retention "
+			    "limits",
+			    es->prefix, n);
+		return;
+	}
 	log_warning("edge: %s: %" PRIu64 " message(s) never found (publication given up, or "
 		    "dropped by retention): their packets are lost",
 		    es->prefix, n);
+}
+
+/*
+ * The first packet of a data stream after what retention dropped: `n`
+ * packets came before it. Live viewers are served the stream from that
+ * packet: the live protocol has no way to tell them about packets before
+ * the first one a viewer gets (doc/nats.md, "Edge relays").
+ */
+static void cb_expired(void *ctx, uint64_t handle, uint64_t n)
+{
+	struct esess *es = ctx;
+	struct emap *em = emap_find(es, handle);
+
+	log_warning("edge: %s: %" PRIu64 " packet(s) of stream %s dropped by retention before "
+		    "the first one kept (packet_seq_num %" PRIu64 ")",
+		    es->prefix, n, em && em->name ? em->name : "?", n);
 }
 
 static const struct cl_nats_read_ops edge_ops = {
@@ -572,6 +618,7 @@ static const struct cl_nats_read_ops edge_ops = {
 	.close = cb_close,
 	.end = cb_end,
 	.gap = cb_gap,
+	.expired = cb_expired,
 };
 
 static struct esess *esess_find(struct nats_edge *e, uint64_t id)
@@ -639,8 +686,51 @@ static void esess_free(struct nats_edge *e, struct esess *es)
 	cl_nats_reader_free(es->rd);
 	free(es->prefix);
 	free(es->out_path);
+	for (size_t i = 0; i < es->n_map; i++)
+		free(es->map[i].name);
 	free(es->map);
 	free(es);
+}
+
+/*
+ * Numbers below es->expire_below are gone for good once the session stream
+ * gave what it has below it (its metadata and life cycle are never
+ * dropped): it delivered a number at least that high, or it had caught up
+ * and 250 ms went by (as `ctflive view nats://` reads, doc/nats.md).
+ */
+static void try_expire(struct esess *es, int64_t now)
+{
+	if (!es->expire_below || es->done ||
+	    (es->ses_max_seq + 1 < es->expire_below &&
+	     (!es->ses_caught_up || now - es->expire_ms < 250)))
+		return;
+	es->expiring = true;
+	cl_nats_reader_expired_below(es->rd, es->expire_below);
+	es->expiring = false;
+	es->expire_below = 0;
+}
+
+/*
+ * A message of the packet stream: its first one past sequence 1, or one
+ * after a jump of sequence (the ordered consumer skips what retention
+ * deleted while this edge was behind), says retention dropped what came
+ * before it, and that message itself when it is not its part 1.
+ */
+static void packet_stream_msg(struct esess *es, natsMsg *m, uint64_t js_seq, int64_t now)
+{
+	unsigned part = 1;
+	uint64_t seq;
+
+	if (!js_seq)
+		return;
+	if (js_seq > (es->p_next ? es->p_next : 1) && (seq = cl_nats_msg_ctflive_seq(m, &part))) {
+		seq += part > 1;
+		if (seq > es->expire_below)
+			es->expire_below = seq;
+		es->expire_ms = now;
+	}
+	if (js_seq >= es->p_next)
+		es->p_next = js_seq + 1;
 }
 
 static void on_wake(struct cl_watch *w, uint32_t events)
@@ -667,7 +757,21 @@ static void on_wake(struct cl_watch *w, uint32_t events)
 			esess_new(e, q->id, q->prefix);
 		} else if ((es = esess_find(e, q->id)) && !es->done) {
 			es->last_ms = now;
-			cl_nats_reader_deliver(es->rd, q->m, q->js_seq);
+			if (q->packets) {
+				packet_stream_msg(es, q->m, q->js_seq, now);
+				try_expire(es, now);
+				/* (the reader's resume position is the session stream's) */
+				cl_nats_reader_deliver(es->rd, q->m, 0);
+			} else {
+				unsigned part;
+				uint64_t seq = cl_nats_msg_ctflive_seq(q->m, &part);
+
+				if (seq > es->ses_max_seq)
+					es->ses_max_seq = seq;
+				es->ses_caught_up = cl_nats_msg_pending(q->m) == 0;
+				cl_nats_reader_deliver(es->rd, q->m, q->js_seq);
+				try_expire(es, now);
+			}
 		} else {
 			natsMsg_Destroy(q->m);
 		}
@@ -686,6 +790,7 @@ void nats_edge_tick(struct relay *relay)
 	for (size_t i = 0; i < e->n_ss;) {
 		struct esess *es = e->ss[i];
 
+		try_expire(es, now);
 		if (!es->done && cl_nats_reader_held(es->rd) &&
 		    now - es->last_ms >= CL_NATS_GAP_WAIT_MS)
 			cl_nats_reader_skip_gap(es->rd);
@@ -735,7 +840,8 @@ int nats_edge_start(struct relay *relay, const struct nats_edge_opts *o)
 		log_error("edge: cannot watch its eventfd");
 		return -EIO;
 	}
-	r = cl_nats_connect(&e->url, "ctflive-relayd edge", JS_WAIT_MS, true, &e->nc, &e->js);
+	r = cl_nats_connect(&e->url, o->conn, "ctflive-relayd edge", JS_WAIT_MS, true, &e->nc,
+			    &e->js);
 	if (r < 0)
 		return r;
 	r = pthread_create(&e->thr, NULL, follower, e);

@@ -38,12 +38,15 @@
 #include <stdint.h>
 
 struct relay;
+struct cl_nats_conn_opts;
 
 struct nats_edge_opts {
 	const char *urls;     /* "nats://HOST:PORT[,HOST:PORT...]" */
 	uint64_t cache_bytes; /* per data stream, bytes (>= 4 KiB) */
 	int idle_ms;          /* a live session without any message this long ends */
 	const char *hosts;    /* fnmatch(3) pattern of the host names served, or NULL: all */
+	/* authentication and TLS (src/nats/nats-conn.h), borrowed; NULL: none */
+	const struct cl_nats_conn_opts *conn;
 };
 
 #ifdef CTFLIVE_HAVE_NATS

@@ -26,6 +26,7 @@
 #include "grow.h"
 #include "io.h"
 #include "log.h"
+#include "nats-conn.h"
 #include "nats-names.h"
 #include "relay.h"
 
@@ -124,6 +125,10 @@ struct nats_pub {
 	size_t n_uncreated, cap_uncreated;
 	natsConnection *nc;
 	jsCtx *js;
+	/* loop thread: the connection's last error reported, and when (ms) */
+	char conn_err[256];
+	int64_t conn_err_ms;
+	char where[512]; /* the URLs without user information, for messages */
 };
 
 static int64_t now_ns(void)
@@ -644,6 +649,32 @@ void nats_pub_observe(struct relay *relay)
 	}
 }
 
+/*
+ * While the client is not connected (it retries by itself), logs why: the
+ * server's refusal (authorization, TLS) or the connection error, when it
+ * changes and every 30 s while it lasts; once connected again, says so.
+ */
+static void report_connection(struct nats_pub *p, int64_t now_ms)
+{
+	char err[sizeof(p->conn_err)] = "";
+	const char *txt = NULL;
+
+	if (natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED) {
+		if (p->conn_err[0])
+			log_info("NATS: connected to %s", p->where);
+		p->conn_err[0] = 0;
+		return;
+	}
+	if (natsConnection_GetLastError(p->nc, &txt) == NATS_OK || !txt || !*txt)
+		return;
+	(void)snprintf(err, sizeof(err), "%s", txt);
+	if (!strcmp(err, p->conn_err) && now_ms - p->conn_err_ms < 30000)
+		return;
+	memcpy(p->conn_err, err, sizeof(err));
+	p->conn_err_ms = now_ms;
+	log_error("NATS: not connected to %s (retrying): %s", p->where, err);
+}
+
 void nats_pub_tick(struct relay *relay)
 {
 	struct nats_pub *p = relay->nats;
@@ -655,6 +686,7 @@ void nats_pub_tick(struct relay *relay)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &tsn);
 	now = (int64_t)tsn.tv_sec * 1000 + tsn.tv_nsec / 1000000;
+	report_connection(p, now);
 	for (n = p->sessions.head.next; n != &p->sessions.head; n = next) {
 		struct nsess *ns = cl_container_of(n, struct nsess, node);
 		struct session *s = find_session(relay, ns->id);
@@ -1028,7 +1060,7 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static natsStatus set_options(natsOptions *opts, const struct nats_pub_opts *o)
+static natsStatus set_options(natsOptions *opts, const struct nats_pub_opts *o, bool retry)
 {
 	char *urls = strdup(o->urls), *save = NULL;
 	const char *list[16];
@@ -1048,15 +1080,9 @@ static natsStatus set_options(natsOptions *opts, const struct nats_pub_opts *o)
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(opts, 250);
 	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
-	if (s == NATS_OK && o->creds)
-		s = natsOptions_SetUserCredentialsFromFiles(opts, o->creds, NULL);
-	if (s == NATS_OK && (o->ca || o->cert))
-		s = natsOptions_SetSecure(opts, true);
-	if (s == NATS_OK && o->ca)
-		s = natsOptions_LoadCATrustedCertificates(opts, o->ca);
-	if (s == NATS_OK && o->cert)
-		s = natsOptions_LoadCertificatesChain(opts, o->cert, o->key);
+		s = natsOptions_SetRetryOnFailedConnect(opts, retry, NULL, NULL);
+	if (s == NATS_OK)
+		s = cl_nats_conn_apply(opts, o->conn);
 	return s;
 }
 
@@ -1081,19 +1107,34 @@ int nats_pub_start(struct relay *relay, const struct nats_pub_opts *o)
 		(void)snprintf(p->relay_id, sizeof(p->relay_id), "%s-%lld", host,
 			       (long long)time(NULL));
 	}
+	(void)cl_nats_url_redact(o->urls, p->where, sizeof(p->where));
 	cl_list_init(&p->sessions);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	/*
+	 * One attempt first: a server that refuses us (authorization, TLS) is
+	 * an error at start (the client would retry it in the foreground,
+	 * forever). No server reachable: the client keeps trying in the
+	 * background while the relay ingests.
+	 */
 	s = natsOptions_Create(&opts);
 	if (s == NATS_OK)
-		s = set_options(opts, o);
-	if (s == NATS_OK) {
+		s = set_options(opts, o, false);
+	if (s == NATS_OK)
 		s = natsConnection_Connect(&p->nc, opts);
+	natsOptions_Destroy(opts);
+	opts = NULL;
+	if (s == NATS_NO_SERVER) {
+		s = natsOptions_Create(&opts);
+		if (s == NATS_OK)
+			s = set_options(opts, o, true);
+		if (s == NATS_OK)
+			s = natsConnection_Connect(&p->nc, opts);
 		/* Not connected yet: the library keeps trying in the background. */
 		if (s == NATS_NOT_YET_CONNECTED)
 			s = NATS_OK;
+		natsOptions_Destroy(opts);
 	}
-	natsOptions_Destroy(opts);
 	if (s == NATS_OK) {
 		jsOptions_Init(&jo);
 		jo.Wait = 2000;
@@ -1103,8 +1144,8 @@ int nats_pub_start(struct relay *relay, const struct nats_pub_opts *o)
 		s = natsConnection_JetStream(&p->js, p->nc, &jo);
 	}
 	if (s != NATS_OK) {
-		log_error("NATS: cannot set up the connection to '%s': %s", o->urls,
-			  natsStatus_GetText(s));
+		log_error("cannot connect to NATS at %s: %s", p->where,
+			  cl_nats_conn_error(NULL, s));
 		natsConnection_Destroy(p->nc);
 		free(p);
 		return -EINVAL;
@@ -1118,7 +1159,7 @@ int nats_pub_start(struct relay *relay, const struct nats_pub_opts *o)
 	}
 	p->thread_started = true;
 	relay->nats = p;
-	log_info("publishing to NATS JetStream at %s as relay '%s'", o->urls, p->relay_id);
+	log_info("publishing to NATS JetStream at %s as relay '%s'", p->where, p->relay_id);
 	return 0;
 }
 

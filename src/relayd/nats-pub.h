@@ -28,13 +28,12 @@
 
 struct relay;
 struct session;
+struct cl_nats_conn_opts;
 
 struct nats_pub_opts {
-	const char *urls;     /* "nats://HOST:PORT[,nats://...]" */
-	const char *creds;    /* user credentials file (JWT + seed), or NULL */
-	const char *ca;       /* TLS: trusted CA certificates file, or NULL */
-	const char *cert;     /* TLS: client certificate chain, or NULL */
-	const char *key;      /* TLS: its private key, or NULL */
+	const char *urls; /* "nats://HOST:PORT[,nats://...]" */
+	/* authentication and TLS (src/nats/nats-conn.h), borrowed; NULL: none */
+	const struct cl_nats_conn_opts *conn;
 	const char *relay_id; /* this relay's id in subjects; NULL: hostname-starttime */
 	int replicas;         /* JetStream stream replicas, 1 to 5 */
 	int64_t retain_age;   /* seconds, 0 = unlimited */

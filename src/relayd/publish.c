@@ -253,8 +253,8 @@ static int batch_collect(void *ctx, enum publish_files files)
 		}
 		return r;
 	}
-	cl_list_for_each (n, &b->session->streams) {
-		struct stream *st = cl_container_of(n, struct stream, node);
+	cl_list_for_each (n, &b->session->dirty) {
+		struct stream *st = cl_container_of(n, struct stream, dirty_node);
 
 		if (!stream_dirty(st))
 			continue;
@@ -433,6 +433,8 @@ static void batch_done(struct cl_sync_job *job, int result)
 	s->sync_in_flight = false;
 	for (size_t k = 0; k < b->n_streams; k++) {
 		b->streams[k].st->sync_in_flight = false;
+		if (stream_dirty(b->streams[k].st))
+			publish_stream_changed(b->streams[k].st);
 		if (b->streams[k].st->closed)
 			relay->collect_streams = true; /* relay_collect() frees it */
 	}
@@ -456,13 +458,20 @@ static void request_sync(struct relay *relay, struct session *s)
 	struct publisher *p = relay->publisher;
 	struct cl_list_node *n;
 	struct batch *b;
+	struct cl_list_node *tmp;
 	bool dirty = false;
 	int r;
 
 	if (!p || s->sync_in_flight || s->sync_error)
 		return;
-	cl_list_for_each (n, &s->streams) {
-		dirty |= stream_dirty(cl_container_of(n, struct stream, node));
+	/* Only the streams written since the last batch: O(dirty streams). */
+	cl_list_for_each_safe (n, tmp, &s->dirty) {
+		struct stream *st = cl_container_of(n, struct stream, dirty_node);
+
+		if (stream_dirty(st))
+			dirty = true;
+		else
+			cl_list_remove(&st->dirty_node);
 	}
 	if (!dirty)
 		return;
@@ -476,8 +485,11 @@ static void request_sync(struct relay *relay, struct session *s)
 	r = publish_prepare(&batch_ops, b);
 	if (r < 0)
 		goto fail;
-	for (size_t k = 0; k < b->n_streams; k++)
+	for (size_t k = 0; k < b->n_streams; k++) {
+		/* Covered: marked again by its next write. */
+		cl_list_remove(&b->streams[k].st->dirty_node);
 		b->streams[k].st->sync_in_flight = true;
+	}
 	s->sync_in_flight = true;
 	b->job.fds = b->fds;
 	b->job.n_fds = b->n_fds;
@@ -542,18 +554,28 @@ void publish_fini(struct relay *relay)
 	relay->publisher = NULL;
 }
 
+void publish_stream_changed(struct stream *st)
+{
+	if (st->session->relay->sync_publish && st->dirty_node.next == &st->dirty_node)
+		cl_list_append(&st->session->dirty, &st->dirty_node);
+}
+
 void publish_data_written(struct stream *st)
 {
 	if (!st->session->relay->sync_publish)
 		(void)publish_commit(&now_ops, st, 0);
+	else
+		publish_stream_changed(st);
 }
 
 void publish_entry_written(struct stream *st)
 {
-	if (!st->session->relay->sync_publish)
+	if (!st->session->relay->sync_publish) {
 		(void)publish_commit(&now_ops, st, 0);
-	else
+	} else {
+		publish_stream_changed(st);
 		request_sync(st->session->relay, st->session);
+	}
 }
 
 void publish_tick(struct relay *relay)

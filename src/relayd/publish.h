@@ -83,6 +83,13 @@ void publish_data_written(struct stream *st);
  */
 void publish_entry_written(struct stream *st);
 
+/*
+ * `st` may have something to sync and publish (its sizes, entries or
+ * metadata changed otherwise than by the two calls above): the next batch
+ * of its session looks at it. Batches look only at streams marked so.
+ */
+void publish_stream_changed(struct stream *st);
+
 /* Queues a sync for every session with unpublished data (a periodic safety net). */
 void publish_tick(struct relay *relay);
 

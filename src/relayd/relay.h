@@ -147,27 +147,29 @@ static inline void segment_unpin(struct segment *sg)
 struct stream {
 	struct cl_list_node node;        /* in session->streams */
 	struct cl_list_node global_node; /* in relay->streams */
+	struct cl_list_node dirty_node;  /* in session->dirty while it may need a sync */
 	struct stream *hash_next;        /* next in its relay->stream_tab chain */
 	struct session *session;         /* borrowed (session outlives stream) */
 	uint64_t handle;
 	char *channel_name; /* owned */
 	char *pathname;     /* owned, normalised */
 	bool is_metadata;
-	uint32_t index_entry_size; /* bytes (ctf-index.h), by the session's protocol minor */
-	bool published;            /* STREAMS_SENT received */
-	bool closed;               /* no more data accepted; freed at collect */
-	struct chunk *chunk;       /* ref or NULL (rotated to no chunk) */
-	int dir_fd;                /* owned, O_PATH directory of the stream in its chunk */
-	int data_fd;               /* owned, -1 when closed */
-	int index_fd;              /* owned, -1 until the first packet of a tracefile */
-	int prev_index_fd;         /* owned, index file of the previous generation, or -1 */
-	uint64_t gen;              /* data file generation: bumped at each file switch */
-	uint64_t packet_start;     /* offset of the packet being received, bytes */
-	uint64_t complete_size;    /* bytes of the current file up to its last whole packet
-				    * (metadata: its last whole SEND_METADATA) */
-	uint64_t indexed_end;      /* bytes of the current file up to the end of its last
-				    * packet with an index entry */
-	unsigned busy;             /* a data connection is inside a packet of this stream */
+	uint32_t index_entry_size;  /* bytes (ctf-index.h), by the session's protocol minor */
+	bool published;             /* STREAMS_SENT received */
+	bool closed;                /* no more data accepted; freed at collect */
+	struct chunk *chunk;        /* ref or NULL (rotated to no chunk) */
+	int dir_fd;                 /* owned, O_PATH directory of the stream in its chunk */
+	int data_fd;                /* owned, -1 when closed */
+	int index_fd;               /* owned, -1 until the first packet of a tracefile */
+	int prev_index_fd;          /* owned, index file of the previous generation, or -1 */
+	struct prep_file *idx_prep; /* owned: its next index file, made ahead (prep.h), or NULL */
+	uint64_t gen;               /* data file generation: bumped at each file switch */
+	uint64_t packet_start;      /* offset of the packet being received, bytes */
+	uint64_t complete_size;     /* bytes of the current file up to its last whole packet
+				     * (metadata: its last whole SEND_METADATA) */
+	uint64_t indexed_end;       /* bytes of the current file up to the end of its last
+				     * packet with an index entry */
+	unsigned busy;              /* a data connection is inside a packet of this stream */
 	uint64_t tracefile_size, tracefile_count; /* bytes, 0 = unlimited */
 	uint64_t tracefile_index;                 /* current tracefile number */
 	uint64_t tracefiles_used;                 /* how many slots were ever used (ring wrap) */
@@ -262,6 +264,9 @@ struct session {
 				 * streams open): its marker says "interrupted"; after an
 				 * error its streams close without waiting for data */
 	struct cl_list streams;
+	/* Streams written since the last batch covering them was collected
+	 * (publish.c): a batch looks at these only, not at every stream. */
+	struct cl_list dirty;
 	size_t n_streams;
 	unsigned data_conns;  /* data connections bound to this session */
 	bool data_closed;     /* a bound data connection went away: no more data */
@@ -297,6 +302,7 @@ struct relay {
 	size_t n_sessions;
 	uint64_t next_session_id, next_stream_handle, next_trace_id, next_chunk_serial;
 	struct publisher *publisher; /* owned (publish.c): the sync worker, or NULL */
+	struct prep *prep;           /* owned (prep.h): index files made ahead, or NULL */
 	bool allow_clear;
 	uint32_t max_minor;     /* highest relayd and live protocol minor announced (<= 15) */
 	bool sync_publish;      /* publish to viewers only after fdatasync (publish.h) */

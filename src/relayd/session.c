@@ -118,6 +118,7 @@ int session_create(struct relay *relay, const struct cl_relayd_create_session *m
 	if (!s)
 		return -ENOMEM;
 	cl_list_init(&s->streams);
+	cl_list_init(&s->dirty);
 	cl_list_node_init(&s->node);
 	s->dir_fd = -1;
 	s->relay = relay;
@@ -281,6 +282,7 @@ static void stream_free(struct relay *relay, struct stream *st)
 	stream_batch_free(st->session->relay, st);
 	cl_list_remove(&st->node);
 	cl_list_remove(&st->global_node);
+	cl_list_remove(&st->dirty_node);
 	stream_forget(st->session->relay, st);
 	st->session->n_streams--;
 	free(st->pending);

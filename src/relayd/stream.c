@@ -28,6 +28,7 @@
 #include "io.h"
 #include "log.h"
 #include "marker.h"
+#include "prep.h"
 #include "publish.h"
 #include "relay.h"
 
@@ -119,6 +120,50 @@ static int open_data_file(struct stream *st)
 	return add_segment(st);
 }
 
+/* Asks the helper for the stream's next index file (prep.h), if there is one. */
+static void prep_index_file(struct stream *st)
+{
+	struct prep *p = st->session->relay->prep;
+	uint8_t hdr[CL_INDEX_HEADER_SIZE];
+	struct cl_wbuf wb = cl_wbuf_make(hdr, sizeof(hdr));
+
+	if (!p || st->idx_prep || !stream_is_indexed(st) ||
+	    cl_index_header_encode(&wb, index_minor(st)) < 0)
+		return;
+	(void)prep_submit(p, hdr, sizeof(hdr), &st->idx_prep); /* else made when needed */
+}
+
+static void prep_drop(struct stream *st)
+{
+	prep_cancel(st->session->relay->prep, st->idx_prep);
+	st->idx_prep = NULL;
+}
+
+/*
+ * Names the index file made ahead `name` beneath `dfd`: 0 and *ret_fd, or
+ * -EAGAIN when there is none or it cannot be used here (made the usual way
+ * then), or another -errno (the name exists, ...).
+ */
+static int link_prepared(struct stream *st, int dfd, const char *name, int *ret_fd)
+{
+	struct prep_file *f = st->idx_prep;
+	int fd, r;
+
+	if (!f)
+		return -EAGAIN;
+	st->idx_prep = NULL;
+	r = prep_take(st->session->relay->prep, f, &fd);
+	if (r < 0)
+		return -EAGAIN;
+	r = cl_lock_link_file(fd, dfd, name);
+	if (r < 0) {
+		close(fd);
+		return r == -EEXIST ? r : -EAGAIN;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
 static int open_index_file(struct stream *st)
 {
 	char name[320], tf[300];
@@ -136,10 +181,14 @@ static int open_index_file(struct stream *st)
 	tracefile_name(st, st->tracefile_index, tf, sizeof(tf));
 	(void)snprintf(name, sizeof(name), "%s.idx", tf);
 	/* Replacing (not truncating) an old file keeps it whole for readers that hold it. */
-	r = cl_lock_create_file(dfd, name, hdr, sizeof(hdr), &fd);
+	r = link_prepared(st, dfd, name, &fd);
+	if (r == -EAGAIN)
+		r = cl_lock_create_file(dfd, name, hdr, sizeof(hdr), &fd);
 	close(dfd);
 	if (r < 0)
 		return r;
+	if (st->tracefile_size > 0)
+		prep_index_file(st); /* the next tracefile's */
 	st->index_fd = fd;
 	if (cur_seg(st) && cur_seg(st)->index_fd < 0)
 		cur_seg(st)->index_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -662,6 +711,7 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	st->pathname = strdup(path);
 	cl_list_node_init(&st->node);
 	cl_list_node_init(&st->global_node);
+	cl_list_node_init(&st->dirty_node);
 	cl_list_node_init(&st->lru_node);
 	if (!st->channel_name || !st->pathname) {
 		r = -ENOMEM;
@@ -707,6 +757,7 @@ int stream_create(struct relay *relay, struct session *s, const struct cl_relayd
 	cl_list_append(&relay->active, &st->lru_node);
 	relay->n_active++;
 	s->n_streams++;
+	prep_index_file(st);
 	*ret = st;
 	return 0;
 fail:
@@ -753,6 +804,7 @@ int stream_reset_metadata(struct stream *st)
 	st->metadata_synced = 0;
 	st->metadata_published = 0;
 	st->metadata_epoch++;
+	publish_stream_changed(st);
 	return 0;
 }
 
@@ -789,6 +841,7 @@ static int do_rotate(struct relay *relay, struct stream *st)
 			st->metadata_synced = 0;
 			st->metadata_published = 0;
 			st->metadata_epoch++;
+			publish_stream_changed(st);
 		}
 	} else {
 		st->gen++;
@@ -1270,6 +1323,7 @@ void stream_close(struct relay *relay, struct stream *st)
 	if (st->prev_index_fd >= 0)
 		close(st->prev_index_fd);
 	st->prev_index_fd = -1;
+	prep_drop(st);
 	/* Viewers still reading it: its directory is kept to reopen its last file. */
 	if (st->dir_fd >= 0 && st->viewer_refs > 0 && !st->pdir)
 		st->pdir = pdir_get(relay, &st->dir_fd);
@@ -1444,6 +1498,7 @@ static bool park(struct relay *relay, struct stream *st)
 	close_fd(&st->data_fd);
 	close_fd(&st->index_fd);
 	close_fd(&st->dir_fd);
+	prep_drop(st);
 	st->parked = true;
 	if (st->lru_node.next != &st->lru_node) {
 		cl_list_remove(&st->lru_node);
@@ -1474,6 +1529,7 @@ size_t stream_park_idle(struct relay *relay, size_t n)
 
 void stream_release(struct relay *relay, struct stream *st)
 {
+	prep_drop(st);
 	if (st->lru_node.next != &st->lru_node) {
 		cl_list_remove(&st->lru_node);
 		relay->n_active--;

@@ -430,6 +430,112 @@ def test_view_relay_killed(lttng, make_relay):
 # A hostile relay: absurd counts and lengths must give a clean error
 
 
+class CutProxy:
+    """A TCP proxy to a relay's live port whose connections the test cuts
+    (both sides closed), as a network failure or a restarted middlebox
+    would: the relay stays up."""
+
+    def __init__(self, port: int):
+        self.target = port
+        self.srv = socket.socket()
+        self.srv.bind((h.LOCALHOST, 0))
+        self.srv.listen(8)
+        self.port = self.srv.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.accepted = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            u = socket.create_connection((h.LOCALHOST, self.target))
+            with self.lock:
+                self.conns += [c, u]
+                self.accepted += 1
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: socket.socket, b: socket.socket):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self):
+        self.srv.close()
+        self.cut()
+
+
+@pytest.mark.parametrize("kind", ["lttng-relayd", "ctflive-relayd"])
+def test_view_resumes_after_connection_cut(lttng, make_relay, kind):
+    """`ctflive view --reconnect-timeout` whose connection to a relay that
+    stays up is cut twice mid-session (a proxy closes it): it reconnects,
+    says so once per cut on stderr, resumes every stream after the last
+    packet it had, and its output equals babeltrace2's of the relay's trace
+    directory (no gap, no duplicate)."""
+    if kind == "ctflive-relayd" and not h.have_ctflive_relayd():
+        pytest.skip("ctflive-relayd not built")
+    relay = make_relay(kind, "cut")
+    setup_session(lttng, relay, "cut")
+    proxy = CutProxy(relay.ports.live)
+    try:
+        view = spawn_view(f"net://{h.LOCALHOST}:{proxy.port}/host/{HOST}/cut",
+                          "--reconnect-timeout", "20000")
+        # read as it prints: a view blocked on a full pipe would not see the cuts
+        out: list[str] = []
+        reader = threading.Thread(target=lambda: out.extend(view.stdout), daemon=True)
+        reader.start()
+        wait_attached(relay, "cut")
+        n = 3000
+        app = lttng.spawn_app(n, 500, "cut")
+        for _ in range(2):
+            time.sleep(0.6)
+            proxy.cut()
+        lttng.wait_app(app)
+        time.sleep(3 * TIMER_US / 1e6)
+        out_dir = relay.session_dir("cut")
+        lttng.stop_session("cut")
+        lttng.destroy("cut")
+        try:
+            rc = view.wait(60)
+        except subprocess.TimeoutExpired:
+            h.stop_popen(view)
+            raise
+        err = view.stderr.read()
+        reader.join(10)
+        lines = [x.rstrip("\n") for x in out]
+    finally:
+        proxy.close()
+    assert rc == 0, err[-3000:]
+    assert err.count("reconnected to relay") == 2, err[-3000:]
+    assert proxy.accepted >= 3
+    assert h.tick_indices(lines, "cut") == list(range(n))
+    offline = h.babeltrace(out_dir)
+    assert offline.rc == 0, offline.err
+    assert lines == offline.lines
+
+
 def _recv_exact(conn: socket.socket, n: int) -> bytes:
     buf = b""
     while len(buf) < n:

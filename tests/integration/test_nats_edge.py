@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -21,6 +22,7 @@ from test_nats import ctflive, nats  # noqa: F401  (the fixture)
 # Longer variants (CTFLIVE_NATS_EDGE_LONG=1): more events, and a view whose
 # JetStream consumer is deleted mid-session.
 LONG = os.environ.get("CTFLIVE_NATS_EDGE_LONG") == "1"
+GONE = int(os.environ.get("CTFLIVE_NATS_GONE", "60000"))
 
 
 def edge_lists(edge, *names: str) -> bool:
@@ -238,6 +240,68 @@ def test_nats_view_live_resumes(lttng, make_relay, nats):  # noqa: F811
     assert any(t < t_end and 'name = "main"' in line for t, line in view.lines)
 
 
+def remote_ports(pid: int) -> set[int]:
+    """Remote TCP ports of the established IPv4 connections of process pid
+    (its socket inodes matched in /proc/net/tcp)."""
+    inodes = set()
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(f"{fd_dir}/{fd}")
+        except OSError:
+            continue
+        m = re.fullmatch(r"socket:\[(\d+)\]", target)
+        if m:
+            inodes.add(m.group(1))
+    ports = set()
+    with open(f"/proc/{pid}/net/tcp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if cols[3] == "01" and cols[9] in inodes:  # ESTABLISHED
+                ports.add(int(cols[2].split(":")[1], 16))
+    return ports
+
+
+def test_view_fails_over_to_other_edge(lttng, make_relay, nats):  # noqa: F811
+    """Acceptance 3 through the LTTng live protocol: `ctflive view` given two
+    edges (net://EDGE1,EDGE2/host/H/S) prints while the session is live; the
+    edge it is connected to (found by its connections) is killed mid-session:
+    it says so once, goes on with the other edge where it was, exits 0 at
+    the session's end, and its output equals the ingest relay's copy read
+    offline (no gap, no duplicate)."""
+    (srv,) = nats(1)
+    relay = make_relay("ctflive-relayd", "ingest", extra=["--publish", srv.url])
+    edges = [start_edge(make_relay, srv.url, f"edge{i}") for i in range(2)]
+    setup_session(lttng, relay, "fo")
+    lttng.run_app(5, 1000, "first")
+    for e in edges:
+        h.wait_for(lambda e=e: edge_lists(e, "fo"), 30, what="session on the edge")
+    relays = ",".join(f"{h.LOCALHOST}:{e.ports.live}" for e in edges)
+    view = Reader([str(h.build_dir() / "src" / "cli" / "ctflive"), "view",
+                   f"net://{relays}/host/{HOST}/fo"])
+    app = lttng.spawn_app(6000, 500, "main")
+    h.wait_for(lambda: any('name = "main"' in x for _, x in view.lines), 20,
+               what="the view printing")
+    ports = remote_ports(view.proc.pid)
+    (victim,) = [e for e in edges if e.ports.live in ports]
+    printed = len(view.lines)
+    victim.kill()
+    lttng.wait_app(app)
+    t_end = time.time()
+    end_sessions(lttng, "fo")
+    rc, out, err = view.finish(90)
+    assert rc == 0, err[-3000:]
+    assert err.count("reconnected to relay") == 1, err[-3000:]
+    (other,) = [e for e in edges if e is not victim]
+    assert f"reconnected to relay {h.LOCALHOST}:{other.ports.live}" in err, err[-3000:]
+    disk = ctflive("view", str(relay.session_dir("fo")))
+    assert disk.returncode == 0, disk.stderr
+    assert 0 < printed < disk.stdout.count("\n")  # killed mid-session
+    assert out == disk.stdout, err[-3000:]
+    assert any(t < t_end and 'name = "main"' in line for t, line in view.lines)
+
+
 def test_edge_usage_errors(ws):
     """--from goes without --publish; --from-* options need --from."""
     exe = str(h.build_dir() / "src" / "relayd" / "ctflive-relayd")
@@ -277,8 +341,12 @@ def test_edge_cache_bound(lttng, make_relay, nats):  # noqa: F811
             by_stream = {}
             for p in files:
                 stem = re.sub(r"^(.+_\d+)_\d+$", r"\1", p.name)  # ring files CHAN_CPU_N
+                try:
+                    size = p.stat().st_size
+                except FileNotFoundError:  # the ring deleted it meanwhile
+                    continue
                 by_stream.setdefault((p.parent, stem), 0)
-                by_stream[(p.parent, stem)] += p.stat().st_size
+                by_stream[(p.parent, stem)] += size
             sizes.append(max(by_stream.values()))
         time.sleep(0.2)
     lttng.wait_app(app)
@@ -348,3 +416,69 @@ def test_nats_view_consumer_deleted(lttng, make_relay, nats):  # noqa: F811
     disk = ctflive("view", str(relay.session_dir("cd")))
     assert out == disk.stdout, err[-3000:]
     assert "missing" not in err, err
+
+
+def test_edge_retention(lttng, make_relay, nats):  # noqa: F811
+    """Retention limits (--retain-bytes) with an edge: an edge that finds a
+    live session whose first packets JetStream already dropped counts them
+    at once (the packet stream's first message, and per data stream the
+    first kept packet's packet_seq_num), never waiting for them, and serves
+    the retained tail. The live protocol cannot tell a viewer about packets
+    before the first one it gets: a late babeltrace2 viewer and `ctflive
+    view net://` print the tail with no discarded-packets warning. Packets
+    dropped while viewers were attached (the edge stopped while the session
+    streams past the limit) are a packet_seq_num gap that babeltrace2 and
+    `ctflive view net://` report as discarded packets."""
+    (srv,) = nats(1)
+    limit = 100_000
+    relay = make_relay("ctflive-relayd", "ingest",
+                       extra=["--publish", srv.url, "--retain-bytes", str(limit)])
+    setup_session(lttng, relay, "er")
+    lttng.run_app(3000, 300, "first")
+    t0 = time.monotonic()
+    edge = start_edge(make_relay, srv.url, "edge")
+    h.wait_for(lambda: "dropped by retention before the first one kept" in edge.log(), 20,
+               what="the edge counting what retention dropped")
+    took = time.monotonic() - t0
+    log = edge.log()
+    assert took < 10, took  # not after the 35 s wait for missing messages
+    assert "dropped by the stream's retention limits" in log, log[-3000:]
+    assert re.search(r"\d+ packet\(s\) of stream ust/\S+ dropped by retention before the "
+                     r"first one kept \(packet_seq_num \d+\)", log), log[-3000:]
+    assert "never found" not in log, log[-3000:]
+
+    url = f"net://{h.LOCALHOST}:{edge.ports.live}/host/{HOST}/er"
+    cv = Reader([str(h.build_dir() / "src" / "cli" / "ctflive"), "view", url])
+    bt = BtLive(url).start()
+    wait_clients(edge, "er", 2)
+    lttng.run_app(20, 1000, "seen")
+    h.wait_for(lambda: 'name = "seen"' in "".join(x for _, x in cv.lines), 20,
+               what="the viewers printing")
+    # The edge stops reading while the session streams past the limit.
+    os.kill(edge.proc.pid, signal.SIGSTOP)
+    try:
+        lttng.run_app(GONE, 20, "gone")
+        time.sleep(1.0)
+    finally:
+        os.kill(edge.proc.pid, signal.SIGCONT)
+    lttng.run_app(20, 1000, "after")
+    time.sleep(1.0)
+    end_sessions(lttng, "er")
+    rc, out, err = cv.finish(60)
+    assert rc == 0, err[-3000:]
+    brc, blines, berr = bt.finish(60)
+    assert brc == 0, berr[-3000:]
+    # The late viewers got the tail: no event of the first run's start, no
+    # warning about what came before their first packet.
+    first = [l for l in out.splitlines() if 'name = "first"' in l]
+    assert len(first) < 3000, len(first)
+    assert 'name = "after"' in out and 'name = "after"' in "\n".join(blines)
+    # What retention dropped while they were attached: a gap both report.
+    gone_cv = len([l for l in out.splitlines() if 'name = "gone"' in l])
+    gone_bt = len([l for l in blines if 'name = "gone"' in l])
+    assert gone_cv < GONE and gone_bt < GONE, (gone_cv, gone_bt)
+    assert re.search(r"WARNING: Tracer discarded \d+ packets? between", err), err[-3000:]
+    # ... which the edge counted at once too (the packet stream's jump).
+    assert edge.log().count("dropped by the stream's retention limits") >= 2, edge.log()[-3000:]
+    assert re.search(r"WARNING: Tracer discarded \d+ (trace )?packets? between",
+                     berr + "\n".join(blines)), berr[-3000:]

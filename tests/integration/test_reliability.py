@@ -863,6 +863,65 @@ def test_viewers_attaching_at_once_hold_no_stream_record_memory(make_relay):
     assert relay.alive()
 
 
+def test_session_list_is_that_of_the_request(make_relay):
+    """Two viewers (live protocol 2.4 and 2.15 layouts) ask LIST_SESSIONS
+    with 300 sessions (about 100 kB of records, encoded a piece at a time as
+    each viewer reads) and read nothing until every session has ended and
+    is gone: each reply still lists the 300 sessions as they were when it
+    was asked, every field right."""
+    relay = make_relay("ctflive-relayd")
+    n = 300
+    ctrls, viewers = [], []
+    try:
+        for i in range(n):
+            c = rc.ControlConn(relay.ports.control, timeout=30)
+            ctrls.append(c)
+            c.version()
+            rep = c.create_session(rc.enc_create_session_2_11(
+                f"list{i}", f"host{i}", live_timer=1000 + i, session_id=i + 1))
+            assert rep.ret_code == rc.LTTNG_OK, i
+        for minor in (4, 15):
+            v = lc.LiveConn(relay.ports.live, timeout=30)
+            viewers.append(v)
+            v.connect(minor=minor)
+            assert v.create_session() == lc.CREATE_SESSION_OK
+            v.send(lc.LIST_SESSIONS)
+        for c in ctrls:
+            c.close()
+        ctrls = []
+        probe = lc.LiveConn(relay.ports.live, timeout=30)
+        viewers.append(probe)
+        probe.connect()
+        deadline = time.monotonic() + 20
+        while probe.list_sessions():
+            assert time.monotonic() < deadline, "sessions did not end"
+            time.sleep(0.05)
+        for v, minor in zip(viewers, (4, 15)):
+            (count,) = struct.unpack(">I", v.recv(4))
+            assert count == n
+            got = {}
+            for _ in range(count):
+                if minor == 4:
+                    sid, timer, clients, streams, host, name = lc.SESSION_S.unpack(
+                        v.recv(lc.SESSION_S.size))
+                    host, name = lc._str(host), lc._str(name)
+                else:
+                    sid, timer, clients, streams, hl, nl, fmt = struct.unpack(
+                        ">QIIIIII", v.recv(32))
+                    host, name = v.recv(hl).decode(), v.recv(nl).decode()
+                    assert fmt == 0
+                got[name] = (timer, clients, streams, host)
+            assert got == {f"list{i}": (1000 + i, 0, 0, f"host{i}") for i in range(n)}
+        # The connections are usable after their replies.
+        assert viewers[0].list_sessions() == []
+    finally:
+        for c in ctrls:
+            c.close()
+        for v in viewers:
+            v.close()
+    assert relay.alive()
+
+
 def test_viewers_asking_large_metadata_hold_no_metadata_memory(make_relay):
     """16 viewers ask for 1 MiB of metadata at once and do not read: the
     relay's RSS grows by far less than 16 MiB (the bytes are sent from the

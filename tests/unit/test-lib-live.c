@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,6 +45,43 @@ static void test_url_ok(void **state)
 	assert_int_equal(u.family, AF_INET6);
 	assert_string_equal(u.target_host, "h.example");
 	assert_string_equal(u.session_name, "s-1");
+}
+
+static void test_url_list(void **state)
+{
+	struct ctflive_live_url *v = NULL;
+	const char *why = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(ctflive_live_url_parse_list("net://a:1,[::1]:2,c/host/h/s", &v, &n, &why),
+			 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].relay_host, "a");
+	assert_int_equal(v[0].port, 1);
+	assert_string_equal(v[1].relay_host, "::1");
+	assert_int_equal(v[1].port, 2);
+	assert_string_equal(v[2].relay_host, "c");
+	assert_int_equal(v[2].port, CTFLIVE_LIVE_DEFAULT_PORT);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(v[i].has_session);
+		assert_string_equal(v[i].target_host, "h");
+		assert_string_equal(v[i].session_name, "s");
+	}
+	free(v);
+
+	assert_int_equal(ctflive_live_url_parse_list("net4://127.0.0.1:9", &v, &n, &why), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].family, AF_INET);
+	assert_false(v[0].has_session);
+	free(v);
+
+	why = NULL;
+	assert_int_equal(ctflive_live_url_parse_list("net://a:1,/host/h/s", &v, &n, &why), -EINVAL);
+	assert_non_null(why);
+	assert_int_equal(ctflive_live_url_parse_list("net://a:1,b:x/host/h/s", &v, &n, &why),
+			 -EINVAL);
+	assert_int_equal(ctflive_live_url_parse_list("a,b", &v, &n, &why), -EINVAL);
 }
 
 static void test_url_errors(void **state)
@@ -120,6 +158,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url_ok),
 		cmocka_unit_test(test_url_errors),
+		cmocka_unit_test(test_url_list),
 		cmocka_unit_test(test_connect_refused),
 	};
 
