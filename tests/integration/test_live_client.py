@@ -502,10 +502,8 @@ def test_view_resumes_after_connection_cut(lttng, make_relay, kind):
     try:
         view = spawn_view(f"net://{h.LOCALHOST}:{proxy.port}/host/{HOST}/cut",
                           "--reconnect-timeout", "20000")
-        # read as it prints: a view blocked on a full pipe would not see the cuts
-        out: list[str] = []
-        reader = threading.Thread(target=lambda: out.extend(view.stdout), daemon=True)
-        reader.start()
+        # read as it prints (spawn_view()): a view blocked on a full pipe
+        # would not see the cuts
         wait_attached(relay, "cut")
         n = 3000
         app = lttng.spawn_app(n, 500, "cut")
@@ -523,8 +521,8 @@ def test_view_resumes_after_connection_cut(lttng, make_relay, kind):
             h.stop_popen(view)
             raise
         err = view.stderr.read()
-        reader.join(10)
-        lines = [x.rstrip("\n") for x in out]
+        view.out_reader.join(10)
+        lines = "".join(view.out_chunks).splitlines()
     finally:
         proxy.close()
     assert rc == 0, err[-3000:]
