@@ -160,13 +160,22 @@ static int client_connect(struct relay *relay, int port_index)
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 				 .sin_port = htons(ports[port_index]) };
+	/* Each connection from the next of 65536 loopback source addresses:
+	 * millions of short connections to one port leave every ephemeral
+	 * port of one source address in TIME_WAIT (connect: EADDRNOTAVAIL). */
+	static uint32_t next_src;
+	struct sockaddr_in src = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(0x7f010000u | (next_src++ & 0xffffu)) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
 	/* Without it, Nagle holds a small message behind one the relay does not
 	 * answer (SEND_METADATA) until a delayed ACK, long after the pump. */
 	if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+	    bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+	    connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		perror("fuzz-daemon: client connection");
 		abort();
+	}
 	if (port_index == 2)
 		(void)live_accept(relay, listeners[port_index]);
 	else
@@ -208,6 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sock_set_init(&relay.conns, RELAY_MAX_CONNECTIONS, "connections");
 	relay.allow_clear = true;
 	relay.max_minor = 15;
+	relay.max_packet = RELAY_DEFAULT_MAX_PACKET;
 	relay.next_stream_handle = 1;
 	relay.sync_publish = data[0] & 1;
 	if (cl_loop_new(&relay.loop) < 0 || live_init(&relay) < 0 || publish_init(&relay) < 0)

@@ -312,6 +312,21 @@ CTFLIVE_API int ctflive_producer_close_stream(struct ctflive_producer_stream *st
  */
 CTFLIVE_API int ctflive_producer_finish(struct ctflive_producer *p, int timeout_ms);
 
+/*
+ * Ends the session as one that was cut short (a replay stopped before its
+ * end): like ctflive_producer_finish(), final beacons and data-pending
+ * rounds until the relay has every packet sent (at most `timeout_ms`, in
+ * ms), then both connections close *without* CLOSE_STREAM. A relay takes
+ * streams still open at the end of the control connection for a consumer
+ * * that went away: it keeps every packet it
+ * received and indexed, and ctflive-relayd marks the session
+ * "interrupted" (doc/file-formats.md §4) instead of "complete"; its live
+ * viewers get every published packet, then the end of each stream.
+ * Returns 0, -EINVAL (p NULL), -ENOTCONN, or -ETIMEDOUT / a connection
+ * error (losses then counted, as for ctflive_producer_finish()).
+ */
+CTFLIVE_API int ctflive_producer_abandon(struct ctflive_producer *p, int timeout_ms);
+
 /* Called once per packet that was accepted and will not reach the relay
  * (connection lost before the relay confirmed it): its stream and tag. */
 typedef void (*ctflive_producer_lost_fn)(void *ctx, struct ctflive_producer_stream *st,

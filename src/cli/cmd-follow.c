@@ -5,9 +5,12 @@
  * protocol of doc/file-formats.md (libctflive's ctflive/follow.h). Output
  * is `ctflive view`'s: babeltrace2's text (discarded-items warnings on
  * stderr) or JSON Lines. Exits 0 once the session ended and every event was
- * printed.
+ * printed, 3 when it did not end normally (session marker other than
+ * "complete": interrupted, or the relay stopped) and everything published
+ * was printed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -22,6 +25,10 @@
 #include "ctflive/iter.h"
 #include "log.h"
 #include "print-opts.h"
+#include "tracedir.h"
+
+/* Exit status of a session that did not end normally (documented in the help). */
+#define EXIT_UNFINISHED 3
 
 static void help(FILE *f)
 {
@@ -33,11 +40,37 @@ static void help(FILE *f)
 	      "has published (file locks, doc/file-formats.md); exits once the session\n"
 	      "ended. A directory the relay is not writing (no session marker, or a\n"
 	      "session that is over) is read once, as 'ctflive view DIR' reads it.\n"
+	      "\n"
+	      "Exit status: 0 when the session ended normally and every event was printed;\n"
+	      "3 when it did not (session marker 'interrupted': a producer that vanished or\n"
+	      "was cut short, a disk error; or 'active': the relay stopped), after every\n"
+	      "event published before that was printed and a warning on stderr; 1 when the\n"
+	      "trace fails; 2 on a usage error.\n"
 	      "\n" CLI_PRINT_HELP
 	      "  --grace MS             how late a packet may be published after its\n"
 	      "                         events, for merging idle streams (default 1000)\n"
 	      "  -h, --help             show this help\n",
 	      f);
+}
+
+/* False when DIR has a session marker whose final state is not "complete"
+ * (doc/file-formats.md §4); read once the session is over. */
+static bool ended_normally(const char *dir)
+{
+	char path[4096], state[32];
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, CL_SESSION_MARKER_NAME) >= (int)sizeof(path))
+		return true;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true; /* not written by ctflive-relayd: read as a finished trace */
+	n = pread(fd, state, sizeof(state) - 1, 0);
+	close(fd);
+	state[n > 0 ? n : 0] = '\0';
+	state[strcspn(state, "\n")] = '\0';
+	return strcmp(state, CL_MARKER_COMPLETE) == 0;
 }
 
 int cl_cmd_follow(int argc, char **argv)
@@ -95,5 +128,7 @@ int cl_cmd_follow(int argc, char **argv)
 	}
 	ret = cl_cli_print_loop(it, &po, false);
 	ctflive_iter_free(it);
+	if (ret == 0 && !ended_normally(argv[optind]))
+		ret = EXIT_UNFINISHED; /* the print loop printed the marker's warning */
 	return ret;
 }

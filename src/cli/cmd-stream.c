@@ -118,7 +118,15 @@ static void help(FILE *f)
 	      "                           (default 60; 0: do not reconnect)\n"
 	      "      --max-minor N        offer relayd protocol 2.N (11 to 15, default 15)\n"
 	      "      --stats              print counters on standard error at the end\n"
-	      "  -h, --help               show this help\n",
+	      "  -h, --help               show this help\n"
+	      "\n"
+	      "SIGINT or SIGTERM ends --follow and standard input normally (a last round\n"
+	      "sends what is left). Otherwise they cut the replay short: what was sent is\n"
+	      "confirmed, then the connections close without closing the streams, so\n"
+	      "the relay ends the session as interrupted (ctflive-relayd's session\n"
+	      "marker; 'ctflive follow' then exits 3), and the exit status is 3.\n"
+	      "Exit status: 0 when the relay confirmed every packet, 1 on lost packets,\n"
+	      "bad input or a relay failure, 2 on a usage error, 3 when cut short.\n",
 	      f);
 }
 
@@ -685,6 +693,7 @@ int cl_cmd_stream(int argc, char **argv)
 	uint64_t lost_events = 0;
 	unsigned long long v;
 	int c, r, ret = 0;
+	bool cut_short = false; /* a signal stopped the replay before its end */
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "r:s:l::h", opts, NULL)) != -1) {
@@ -870,7 +879,7 @@ int cl_cmd_stream(int argc, char **argv)
 	rn.start_ns = mono_ns();
 	if (rn.stdin_md) {
 		r = run_stdin(&rn, md, mdlen, inbuf, inlen, incap);
-		inbuf = NULL;
+		inbuf = NULL; /* a signal ends standard input as --follow's writer */
 	} else {
 		rn.src.root = strdup(root);
 		r = rn.src.root ? 0 : -ENOMEM;
@@ -887,6 +896,8 @@ int cl_cmd_stream(int argc, char **argv)
 		}
 		if (r == 0)
 			r = run_loop(&rn);
+		/* A signal after the last packet (while lingering) cuts nothing. */
+		cut_short = stop_requested && !rn.follow;
 		if (r == 0 && rn.live && !rn.src.errors && ctflive_producer_is_connected(rn.p)) {
 			/* one more live-timer period (at least 1 s) before the end,
 			 * as between a tracer's last flush and the end of its
@@ -903,8 +914,14 @@ int cl_cmd_stream(int argc, char **argv)
 				r = wait_until(&rn, until);
 		}
 	}
+	if (cut_short)
+		log_warning("stopped by a signal before the end of the trace: the session ends "
+			    "interrupted");
 	if (ctflive_producer_is_connected(rn.p)) {
-		int rf = ctflive_producer_finish(rn.p, 30000);
+		/* Cut short: what was sent stays, the streams are left open so that
+		 * the relay and its viewers can tell the replay is not whole. */
+		int rf = cut_short ? ctflive_producer_abandon(rn.p, 30000)
+				   : ctflive_producer_finish(rn.p, 30000);
 
 		if (rf < 0) {
 			log_error("cannot end the session: %s", ctflive_producer_error(rn.p));
@@ -937,7 +954,7 @@ int cl_cmd_stream(int argc, char **argv)
 		log_error("streaming failed: %s", strerror(-r));
 	else if (r == -ENOTCONN)
 		log_error("the relay is gone: %s", ctflive_producer_error(rn.p));
-	ret = r < 0 || rn.nlost || rn.src.errors || rn.lost_oom ? 1 : 0;
+	ret = r < 0 || rn.nlost || rn.src.errors || rn.lost_oom ? 1 : cut_short ? 3 : 0;
 	ss_free(&rn.src);
 	free(md);
 	free(inbuf);

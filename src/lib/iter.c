@@ -343,6 +343,8 @@ int ctflive_iter_open_follow(const char *dir, const struct ctflive_follow_option
 			cl_follow_state_warning(msg, sizeof(msg), dir, state);
 			set_diag(w, NULL, "%s", msg);
 		}
+		if (w)
+			it->fast = false; /* the fast path does not look for warnings */
 		*ret = it;
 		return 0;
 	}

@@ -1086,6 +1086,34 @@ static int data_pending_round(struct ctflive_producer *p)
 	return cl_load_be32(p->sync_rep) == 0 ? 0 : 1;
 }
 
+/* Final beacons, then data-pending rounds until the relay has every packet
+ * sent, until *deadline (ms, mono_ms()). Returns 0 or -errno. */
+static int drain(struct ctflive_producer *p, int timeout_ms, int64_t *deadline)
+{
+	int r;
+
+	*deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	r = final_beacons(p);
+	if (r == 0)
+		r = cl_prod_pump(p, timeout_ms < 0 ? 0 : timeout_ms);
+	while (r == 0) {
+		r = data_pending_round(p);
+		if (r <= 0)
+			break;
+		if (mono_ms() + 200 > *deadline) {
+			r = cl_prod_fail(p, -ETIMEDOUT, "the relay still misses data after %d ms",
+					 timeout_ms);
+			break;
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 200000000 }, NULL);
+		r = cl_prod_pump(p, (int)(*deadline - mono_ms()));
+	}
+	if (r == -EAGAIN)
+		r = cl_prod_fail(p, -ETIMEDOUT, "the relay did not take the data within %d ms",
+				 timeout_ms);
+	return r;
+}
+
 int ctflive_producer_finish(struct ctflive_producer *p, int timeout_ms)
 {
 	int64_t deadline;
@@ -1096,25 +1124,7 @@ int ctflive_producer_finish(struct ctflive_producer *p, int timeout_ms)
 		return -EINVAL;
 	if (p->cfd < 0)
 		return -ENOTCONN;
-	deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
-	r = final_beacons(p);
-	if (r == 0)
-		r = cl_prod_pump(p, timeout_ms < 0 ? 0 : timeout_ms);
-	while (r == 0) {
-		r = data_pending_round(p);
-		if (r <= 0)
-			break;
-		if (mono_ms() + 200 > deadline) {
-			r = cl_prod_fail(p, -ETIMEDOUT, "the relay still misses data after %d ms",
-					 timeout_ms);
-			break;
-		}
-		nanosleep(&(struct timespec){ .tv_nsec = 200000000 }, NULL);
-		r = cl_prod_pump(p, (int)(deadline - mono_ms()));
-	}
-	if (r == -EAGAIN)
-		r = cl_prod_fail(p, -ETIMEDOUT, "the relay did not take the data within %d ms",
-				 timeout_ms);
+	r = drain(p, timeout_ms, &deadline);
 	if (r < 0)
 		return r;
 	/* §7.5: metadata streams first, then the data streams */
@@ -1135,6 +1145,25 @@ int ctflive_producer_finish(struct ctflive_producer *p, int timeout_ms)
 	if (r < 0)
 		return r;
 	p->lost_fn = NULL; /* nothing is in flight any more */
+	cl_prod_close(p);
+	return 0;
+}
+
+int ctflive_producer_abandon(struct ctflive_producer *p, int timeout_ms)
+{
+	int64_t deadline;
+	int r;
+
+	if (!p)
+		return -EINVAL;
+	if (p->cfd < 0)
+		return -ENOTCONN;
+	r = drain(p, timeout_ms, &deadline);
+	if (r < 0)
+		return r;
+	/* No CLOSE_STREAM: the streams are open when the connections close,
+	 * which a relay takes for a consumer that went away. */
+	p->lost_fn = NULL; /* every packet sent is confirmed */
 	cl_prod_close(p);
 	return 0;
 }

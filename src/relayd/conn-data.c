@@ -29,11 +29,16 @@ int data_packet_begin(struct conn *c, const struct cl_relayd_data_hdr *dh)
 		return -EPROTO;
 	}
 	total = (uint64_t)dh->data_size + dh->padding_size;
-	if (total > RELAY_MAX_PACKET_SIZE) {
-		log_notice("%s: packet of %llu bytes for stream %llu is over the limit, closing",
-			   c->sock.peer, (unsigned long long)total,
-			   (unsigned long long)dh->stream_id);
-		return conn_refuse(c, -E2BIG, "message over the size limit");
+	if (total > c->relay->max_packet) {
+		/* The padding costs the peer nothing to send: refused before a
+		 * byte is written. The data socket has no replies: closing it is
+		 * the error this producer sees (its session ends interrupted). */
+		log_warning("%s: packet %llu of stream %llu: %u data + %u padding bytes is over "
+			    "--max-packet-size %llu, closing",
+			    c->sock.peer, (unsigned long long)dh->net_seq_num,
+			    (unsigned long long)dh->stream_id, dh->data_size, dh->padding_size,
+			    (unsigned long long)c->relay->max_packet);
+		return conn_refuse(c, -E2BIG, "packet over --max-packet-size");
 	}
 	if (!c->session) {
 		c->session = st->session;

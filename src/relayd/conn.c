@@ -23,7 +23,10 @@
 #include "log.h"
 #include "macro.h"
 
-#define READ_BUDGET (4u << 20)    /* bytes per wake-up, for fairness */
+#define READ_BUDGET (4u << 20) /* data bytes per wake-up, for fairness */
+/* Control bytes handled per wake-up (read or kept): a control connection
+ * pipelining small requests costs far more per byte than packet data. */
+#define CTRL_BUDGET (64u * 1024u)
 #define OUT_CAP     (16u * 1024u) /* bytes: the largest reply is a path plus a few fields */
 #define OUT_BATCH   (OUT_CAP / 2) /* queued reply bytes after which requests wait */
 #define CTRL_READ   (64u * 1024u) /* bytes per control read: many pipelined requests */
@@ -169,7 +172,7 @@ static int feed_events(struct conn *c, const uint8_t *buf, size_t n)
 	}
 }
 
-/* Handles the kept control requests. Returns > 0 or -errno. */
+/* Handles the kept control requests. Returns the bytes handled (> 0) or -errno. */
 static ssize_t receive_kept(struct conn *c)
 {
 	int r = feed(c, c->in.data + c->in_off, c->in.len - c->in_off);
@@ -182,7 +185,7 @@ static ssize_t receive_kept(struct conn *c)
 		cl_buf_free(&c->in);
 	}
 	c->sock.input_pending = c->in_off < c->in.len;
-	return 1;
+	return r > 0 ? r : 1;
 }
 
 /* Reads and handles one piece. Returns bytes read (> 0), 0 at EOF, -EAGAIN or -errno. */
@@ -218,10 +221,11 @@ static ssize_t receive(struct conn *c)
 static void conn_readable(struct sock *s)
 {
 	struct conn *c = cl_container_of(s, struct conn, sock);
-	size_t budget = READ_BUDGET;
+	size_t budget = c->kind == CONN_DATA ? READ_BUDGET : CTRL_BUDGET;
 
-	/* Kept requests are handled whatever the budget: nothing else would wake us. */
-	while ((budget > 0 || c->in_off < c->in.len) && !s->closed) {
+	/* Requests kept when the budget runs out are handled on the loop's
+	 * next turn (input_pending: sock.c runs this again). */
+	while (budget > 0 && !s->closed) {
 		ssize_t n;
 
 		/* A reply is sent at once; if it all went, the next request is read

@@ -871,6 +871,9 @@ static int read_entry(struct stream *st, struct segment *sg, uint64_t entry,
 	struct cl_index_entry e;
 	int r;
 
+	r = stream_segment_open(st, sg); /* an older file closed while idle */
+	if (r < 0)
+		return r;
 	if (sg->index_fd < 0)
 		return -ENOENT;
 	r = cl_pread_full(sg->index_fd, buf, esz, cl_index_entry_pos(entry - sg->first_entry, esz));
@@ -1013,6 +1016,8 @@ static int cmd_get_packet(struct viewer *v, struct cl_rbuf *rb)
 		return put_packet_status(v, CL_LIVE_PACKET_RETRY); /* out of descriptors */
 	if (vs)
 		sg = vstream_cur_segment(vs);
+	if (sg && stream_segment_open(vs->st, sg) < 0)
+		return put_packet_status(v, CL_LIVE_PACKET_RETRY); /* out of descriptors */
 	/* Only published bytes of the file of the last index handed out (kept
 	 * open for this viewer even if a clear or the ring removed the file),
 	 * within the packet that index describes: a viewer cannot make the

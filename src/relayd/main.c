@@ -121,6 +121,7 @@ struct options {
 	bool background;
 	int verbose;
 	unsigned max_minor;
+	uint64_t max_packet; /* --max-packet-size, bytes */
 	bool disallow_clear;
 	struct sock_allow allow[3]; /* --allow-from: control, data, live */
 	struct nats_pub_opts nats;  /* --publish and its options (nats.urls NULL: none) */
@@ -168,6 +169,12 @@ static void usage(FILE *f)
 		"      --protocol-minor N    announce relayd and live protocol 2.N (4..15, default\n"
 		"                            15; below 15: CTF 1.8 sessions only)\n"
 		"  -x, --disallow-clear      refuse 'lttng clear' (GET_CONFIGURATION flag)\n"
+		"      --max-packet-size BYTES\n"
+		"                            close a data connection that announces a packet\n"
+		"                            whose data + padding exceeds BYTES (default\n"
+		"                            67108864, at most 4294967296): LTTng sends one\n"
+		"                            sub-buffer per packet, raise it for larger\n"
+		"                            --subbuf-size\n"
 		"      --allow-from [PORT:]CIDR[,CIDR]...\n"
 		"                            accept connections only from these networks on\n"
 		"                            PORT (control, data or live; default: all three);\n"
@@ -618,6 +625,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_PORT_FILE = 256,
 		OPT_SYNC,
 		OPT_MINOR,
+		OPT_MAX_PACKET,
 		OPT_DYNAMIC,
 		OPT_PUBLISH,
 		OPT_PUB_CREDS,
@@ -649,6 +657,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "sync", required_argument, NULL, OPT_SYNC },
 		{ "protocol-minor", required_argument, NULL, OPT_MINOR },
 		{ "disallow-clear", no_argument, NULL, 'x' },
+		{ "max-packet-size", required_argument, NULL, OPT_MAX_PACKET },
 		{ "allow-from", required_argument, NULL, OPT_ALLOW_FROM },
 		{ "publish", required_argument, NULL, OPT_PUBLISH },
 		{ "publish-creds", required_argument, NULL, OPT_PUB_CREDS },
@@ -679,6 +688,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	int c;
 
 	o->max_minor = CL_RELAYD_VERSION_MINOR;
+	o->max_packet = RELAY_DEFAULT_MAX_PACKET;
 	o->sync_policy = NULL; /* "data", or "none" for an edge (its files are a cache) */
 	o->nats.replicas = 1;
 	o->nats.queue_bytes = UINT64_C(64) << 20;
@@ -741,6 +751,21 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'x':
 			o->disallow_clear = true;
 			break;
+		case OPT_MAX_PACKET: {
+			char *end;
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (end == optarg || *end || errno || *optarg == '-' || v < 4096 ||
+			    v > RELAY_MAX_PACKET_SIZE)
+				return usage_error("invalid --max-packet-size '%s' (expecting 4096 "
+						   "to %llu)",
+						   optarg,
+						   (unsigned long long)RELAY_MAX_PACKET_SIZE);
+			o->max_packet = v;
+			break;
+		}
 		case OPT_ALLOW_FROM: {
 			static const char *const ports[3] = { "control:", "data:", "live:" };
 			const char *list = optarg, *why = NULL;
@@ -1021,6 +1046,7 @@ int main(int argc, char **argv)
 	cl_list_init(&relay.markers);
 	relay.allow_clear = !o.disallow_clear;
 	relay.max_minor = o.max_minor;
+	relay.max_packet = o.max_packet;
 	relay.next_stream_handle = 1;
 	relay.sync_publish = strcmp(o.sync_policy, "none") != 0;
 	memcpy(relay.allow, o.allow, sizeof(relay.allow));

@@ -10,6 +10,7 @@
 #include "nats-pub.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <nats/nats.h>
@@ -18,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bytes.h"
 #include "ctf-index.h"
+#include "fsutil.h"
 #include "grow.h"
 #include "io.h"
 #include "log.h"
@@ -400,10 +403,80 @@ static struct nstream *nstream_get(struct nats_pub *p, struct nsess *ns, struct 
 	return nst;
 }
 
+/*
+ * Opens a file whose descriptors are closed read-only (its index file when
+ * `index`): the last file of a parked stream, or an older file closed
+ * while idle, beneath the directory descriptor kept for it, checked to be
+ * the file closed (device, inode). Nothing of the stream changes (publication
+ * -> NATS must not call back into streams). 0 or -errno.
+ */
+static int open_parked(const struct stream *st, const struct segment *sg, bool index, int *ret_fd)
+{
+	bool last = st->n_segs > 0 && sg == &st->segs[st->n_segs - 1];
+	bool parked = last && st->parked && st->pdir;
+	int base = parked ? st->pdir->fd : sg->idle_closed && sg->dir ? sg->dir->fd : -1;
+	uint64_t dev = parked ? (index ? st->parked_index_dev : st->parked_dev)
+			      : (index ? sg->index_dev : sg->data_dev);
+	uint64_t ino = parked ? (index ? st->parked_index_ino : st->parked_ino)
+			      : (index ? sg->index_ino : sg->data_ino);
+	char name[320];
+	struct stat sb;
+	size_t len;
+	int dir = -1, fd, r = 0;
+
+	if (base < 0 || sg->gone || (index && !(parked ? st->parked_index : sg->has_index_file)))
+		return -EBADF;
+	stream_tracefile_name(st, sg->tracefile, name, sizeof(name) - 4);
+	len = strlen(name);
+	if (index) {
+		(void)snprintf(name + len, sizeof(name) - len, ".idx");
+		r = cl_open_dir_beneath(base, "index", &dir);
+		if (r < 0)
+			return r;
+	}
+	fd = openat(index ? dir : base, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		r = -errno;
+	else if (fstat(fd, &sb) < 0)
+		r = -errno;
+	else if ((uint64_t)sb.st_dev != dev || (uint64_t)sb.st_ino != ino)
+		r = -ESTALE;
+	if (dir >= 0)
+		close(dir);
+	if (r < 0 && fd >= 0)
+		close(fd);
+	if (r == 0)
+		*ret_fd = fd;
+	return r;
+}
+
+/*
+ * Reads len bytes at off of file `sg` of `st` (its index file when `index`)
+ * through the segment's descriptor or, if the stream is parked (its files
+ * closed to save descriptors), through one opened for this read only.
+ * 0 or -errno.
+ */
+static int read_seg(struct stream *st, struct segment *sg, bool index, void *buf, size_t len,
+		    uint64_t off)
+{
+	int fd = index ? sg->index_fd : sg->data_fd, own = -1, r;
+
+	if (fd < 0) {
+		r = open_parked(st, sg, index, &own);
+		if (r < 0)
+			return r;
+		fd = own;
+	}
+	r = cl_pread_full(fd, buf, len, off);
+	if (own >= 0)
+		close(own);
+	return r;
+}
+
 static void send_metadata(struct nats_pub *p, struct nsess *ns, struct nstream *nst,
 			  struct stream *st)
 {
-	const struct segment *sg = st->n_segs ? &st->segs[st->n_segs - 1] : NULL;
+	struct segment *sg = st->n_segs ? &st->segs[st->n_segs - 1] : NULL;
 	uint64_t from = nst->sent_meta, to = st->metadata_published;
 	uint8_t *buf;
 	struct item *it;
@@ -417,8 +490,7 @@ static void send_metadata(struct nats_pub *p, struct nsess *ns, struct nstream *
 	nst->sent_meta = to;
 	buf = to - from <= SIZE_MAX && !queue_full(p, to - from) ? malloc((size_t)(to - from))
 								 : NULL;
-	if (!buf || !sg || sg->data_fd < 0 ||
-	    cl_pread_full(sg->data_fd, buf, (size_t)(to - from), from) < 0) {
+	if (!buf || !sg || read_seg(st, sg, false, buf, (size_t)(to - from), from) < 0) {
 		free(buf);
 		ns->dropped++;
 		atomic_fetch_add(&p->dropped, 1);
@@ -470,9 +542,8 @@ static void send_entry(struct nats_pub *p, struct nsess *ns, struct stream *st, 
 	uint8_t *buf = NULL;
 	struct item *it;
 
-	if (!sg || sg->index_fd < 0 || esz > sizeof(ebuf) ||
-	    cl_pread_full(sg->index_fd, ebuf, esz, cl_index_entry_pos(e - sg->first_entry, esz)) <
-		    0)
+	if (!sg || esz > sizeof(ebuf) ||
+	    read_seg(st, sg, true, ebuf, esz, cl_index_entry_pos(e - sg->first_entry, esz)) < 0)
 		goto drop;
 	rb = cl_rbuf_make(ebuf, esz);
 	if (cl_index_entry_decode(&rb, esz, &ie) < 0)
@@ -488,7 +559,7 @@ static void send_entry(struct nats_pub *p, struct nsess *ns, struct stream *st, 
 	if (!buf)
 		goto drop;
 	memcpy(buf, ebuf, esz);
-	if (plen && (sg->data_fd < 0 || cl_pread_full(sg->data_fd, buf + esz, plen, ie.offset) < 0))
+	if (plen && read_seg(st, sg, false, buf + esz, plen, ie.offset) < 0)
 		goto drop;
 	it = new_msg(p, ns, "data", true, st->handle, buf, esz + plen);
 	if (!it)

@@ -49,6 +49,17 @@ int publish_commit(const struct publish_ops *ops, void *ctx, int synced)
 
 /* ---- locks of one stream ---- */
 
+/* Whether a packet written to the file of generation `gen` waits for its
+ * index entry (its control half comes later, possibly files later). */
+static bool awaits_entries(const struct stream *st, uint64_t gen)
+{
+	for (size_t i = 0; i < st->n_pending; i++)
+		if (st->pending[i].has_data && !st->pending[i].has_ctrl &&
+		    st->pending[i].gen == gen)
+			return true;
+	return false;
+}
+
 /* Moves the locks of `files` of `st` to its safe points; releases retired files. */
 static void move_stream_locks(struct stream *st, enum publish_files files)
 {
@@ -89,7 +100,7 @@ static void move_stream_locks(struct stream *st, enum publish_files files)
 			}
 			/* Done with a file once it is retired and all of it is published. */
 			if (retired && sg->synced_size == sg->size &&
-			    sg->synced_entries == sg->n_entries) {
+			    sg->synced_entries == sg->n_entries && !awaits_entries(st, sg->gen)) {
 				(void)cl_lock_release(sg->data_fd, sg->data_unlocked);
 				(void)cl_lock_release(sg->index_fd, sg->index_unlocked);
 				sg->released = true;

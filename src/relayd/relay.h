@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -43,7 +44,16 @@
 #define RELAY_MAX_STREAMS_PER_SESS 65536
 #define RELAY_MAX_CTRL_PAYLOAD     (1u << 20)          /* bytes, every command but metadata */
 #define RELAY_MAX_PACKET_SIZE      (UINT64_C(1) << 32) /* data + padding, bytes */
-#define RELAY_MAX_PENDING_INDEXES  4096                /* per stream, half-received index entries */
+/*
+ * Default of --max-packet-size: data + padding of one packet, bytes. An LTTng
+ * consumer sends a whole sub-buffer per packet (data = its content rounded up
+ * to a page, padding = the rest of the sub-buffer, so data + padding is the
+ * channel's sub-buffer size); the padding is not on the wire, so without a
+ * bound a 32-byte header would make the relay write up to 4 GiB of zeros.
+ * 64 MiB is also the largest GET_PACKET reply the live server gives.
+ */
+#define RELAY_DEFAULT_MAX_PACKET   (UINT64_C(64) << 20)
+#define RELAY_MAX_PENDING_INDEXES  4096 /* per stream, half-received index entries */
 #define RELAY_MAX_ROTATE_STREAMS   65536
 #define RELAY_MAX_METADATA_SIZE    (UINT64_C(1) << 30) /* bytes per metadata file */
 #define RELAY_MAX_HOSTNAME         63                  /* bytes: the live session list's field */
@@ -87,6 +97,15 @@ struct pending_index {
  * with its index file, as viewers see it. Index entries are numbered per
  * stream across all its segments, in the order they were written.
  */
+/* A directory parked streams share (stream.c): one descriptor for all of
+ * its streams, O_PATH; read-only users open files beneath it. */
+struct pdir {
+	struct cl_list_node node; /* in relay->pdirs */
+	uint64_t dev, ino;
+	int fd; /* owned, O_PATH */
+	unsigned refs;
+};
+
 struct segment {
 	uint64_t gen;          /* stream->gen of the data file */
 	uint64_t chunk_serial; /* chunk->serial the file lives in */
@@ -103,6 +122,17 @@ struct segment {
 	uint64_t data_unlocked;  /* bytes of the data file no longer write-locked */
 	uint64_t index_unlocked; /* bytes of the index file no longer write-locked */
 	bool released;           /* whole-file locks dropped */
+	/*
+	 * An older file nothing needs open (retired, released, no viewer pinned):
+	 * its descriptors are closed to save them (stream.c), reopened
+	 * read-only when read (stream_segment_open()) beneath `dir`, checked
+	 * against the identities recorded at close.
+	 */
+	bool idle_closed;
+	bool has_index_file; /* an index file was open when it was closed */
+	bool reopened;       /* idle_closed, then reopened for a reader */
+	struct pdir *dir;    /* ref: its directory, once closed idle */
+	uint64_t data_dev, data_ino, index_dev, index_ino;
 	/*
 	 * Live viewer streams whose last index handed out is in this file: the
 	 * viewer may still ask for that packet, so a file unlinked (tracefile
@@ -305,6 +335,7 @@ struct relay {
 	struct prep *prep;           /* owned (prep.h): index files made ahead, or NULL */
 	bool allow_clear;
 	uint32_t max_minor;     /* highest relayd and live protocol minor announced (<= 15) */
+	uint64_t max_packet;    /* --max-packet-size: data + padding of a packet, bytes */
 	bool sync_publish;      /* publish to viewers only after fdatasync (publish.h) */
 	bool group_by_session;  /* OUTPUT/SESSION/HOST-DATETIME, not OUTPUT/HOST/... */
 	struct live *live;      /* owned: the live viewer server */
@@ -437,6 +468,21 @@ struct segment *stream_segment_of(struct stream *st, uint64_t entry);
  * -errno (the stream stays parked).
  */
 int stream_use(struct relay *relay, struct stream *st);
+/*
+ * Reopens (read-only) the files of segment `sg` of `st` if they were closed
+ * idle; a no-op otherwise. Readers of a segment's descriptors call it first.
+ * 0, or -ENOENT (removed), -ESTALE (replaced), -EMFILE or -errno.
+ */
+int stream_segment_open(struct stream *st, struct segment *sg);
+
+/* Name of tracefile slot n of st: CHANNEL, or CHANNEL_N with a tracefile size. */
+static inline void stream_tracefile_name(const struct stream *st, uint64_t n, char *buf, size_t cap)
+{
+	if (st->tracefile_size > 0)
+		(void)snprintf(buf, cap, "%s_%llu", st->channel_name, (unsigned long long)n);
+	else
+		(void)snprintf(buf, cap, "%s", st->channel_name);
+}
 /*
  * Out of descriptors: parks up to `n` idle streams, least recently used
  * first. Returns how many were parked.

@@ -71,7 +71,10 @@ void sock_format_peer(const struct sockaddr_storage *ss, const char *kind, char 
 
 static void update_events(struct sock *s)
 {
-	uint32_t ev = sock_sending(s) ? EPOLLOUT : s->held ? s->hold_events : EPOLLIN;
+	uint32_t ev = sock_sending(s) ? EPOLLOUT
+		      : s->held       ? s->hold_events
+		      : s->resume     ? EPOLLIN | EPOLLOUT
+				      : EPOLLIN;
 
 	if (cl_loop_mod(s->loop, &s->watch, ev) < 0)
 		sock_close(s, true, "cannot update poll events");
@@ -265,23 +268,28 @@ static void on_event(struct cl_watch *w, uint32_t events)
 
 	if (s->closed)
 		return;
+	s->resume = false;
 	if (events & EPOLLOUT) {
 		sock_flush(s);
-		/* Requests read before the reply went out are handled now: the
-		 * socket may have nothing more to read to wake us. */
+		/* Requests read before the reply went out (or left by the
+		 * owner's budget) are handled now: the socket may have nothing
+		 * more to read to wake us. */
 		if (s->closed || sock_sending(s) || !s->input_pending)
 			return;
 	}
-	for (;;) {
-		s->ops->readable(s);
-		if (s->closed || !sock_sending(s))
-			return;
+	/* Once per wake-up: a peer that keeps sending gets its budget, then
+	 * waits for the other ready sockets (the loop's next turn). */
+	s->ops->readable(s);
+	if (s->closed)
+		return;
+	if (sock_sending(s))
 		sock_flush(s);
-		/* All sent at once: requests kept behind it are handled now
-		 * (EPOLLOUT will not come, and the peer may send nothing more). */
-		if (s->closed || sock_sending(s) || !s->input_pending)
-			return;
-	}
+	if (s->closed || sock_sending(s) || !s->input_pending)
+		return;
+	/* All sent, requests kept: run again on the next turn (EPOLLOUT will
+	 * not come by itself, and the peer may send nothing more). */
+	s->resume = true;
+	update_events(s);
 }
 
 int sock_start(struct sock *s, struct sock_set *set, struct cl_loop *loop, int fd,

@@ -19,6 +19,13 @@
  * reply is pending, nothing more is read from that peer: a peer that does
  * not read its replies stalls only itself.
  *
+ * Fairness: ops->readable() runs at most once per wake-up of the socket and
+ * bounds its own work (conn.c, live-conn.c). An owner that stops with
+ * requests read but not handled (input_pending) is run again on the next
+ * turn of the loop, after every other ready socket had its turn: the socket
+ * is then polled for EPOLLOUT too, which a socket with room to send reports
+ * at once.
+ *
  * Closing: sock_close() stops polling and closes the descriptor at once,
  * then runs ops->closed() (the owner's part: logging, detaching from
  * sessions). The object itself stays allocated until sock_set_collect(),
@@ -77,7 +84,9 @@ struct sock {
 	bool close_after_send;         /* close (as an error) once the send queue is empty */
 	bool held;                     /* a request waits for its answer: sock_hold() */
 	bool input_pending;            /* the owner holds bytes read but not handled yet:
-					* ops->readable() runs again once the queue is sent */
+					* ops->readable() runs again once the queue is sent,
+					* on the loop's next turn */
+	bool resume;                   /* input_pending: polled for EPOLLOUT to run again */
 	uint32_t hold_events;          /* what is polled while held */
 	const char *close_why;         /* static text for that close */
 	char peer[64];                 /* for log lines: "control 10.0.0.1:41000" */

@@ -55,15 +55,13 @@ static void make_room(struct relay *relay);
 static void close_fd(int *fd);
 struct pdir;
 static struct pdir *pdir_get(struct relay *relay, int *fd);
+static void close_idle_segments(struct stream *st);
 static bool all_published(const struct stream *st);
 static bool park(struct relay *relay, struct stream *st);
 
 static void tracefile_name(const struct stream *st, uint64_t n, char *buf, size_t cap)
 {
-	if (st->tracefile_size > 0)
-		(void)snprintf(buf, cap, "%s_%llu", st->channel_name, (unsigned long long)n);
-	else
-		(void)snprintf(buf, cap, "%s", st->channel_name);
+	stream_tracefile_name(st, n, buf, cap);
 }
 
 static struct segment *seg_by_gen(struct stream *st, uint64_t gen)
@@ -164,12 +162,16 @@ static int link_prepared(struct stream *st, int dfd, const char *name, int *ret_
 	return 0;
 }
 
-static int open_index_file(struct stream *st)
+/*
+ * Creates the index file of tracefile slot `tracefile` (header written,
+ * locked): the one made ahead (prep.h) when `prepared`, else now.
+ */
+static int create_index_file(struct stream *st, uint64_t tracefile, bool prepared, int *ret_fd)
 {
 	char name[320], tf[300];
 	uint8_t hdr[CL_INDEX_HEADER_SIZE];
 	struct cl_wbuf wb = cl_wbuf_make(hdr, sizeof(hdr));
-	int dfd, fd, r;
+	int dfd, r;
 
 	r = cl_index_header_encode(&wb, index_minor(st));
 	if (r < 0)
@@ -178,13 +180,20 @@ static int open_index_file(struct stream *st)
 	r = cl_mkdir_beneath(st->dir_fd, "index", &dfd);
 	if (r < 0)
 		return r;
-	tracefile_name(st, st->tracefile_index, tf, sizeof(tf));
+	tracefile_name(st, tracefile, tf, sizeof(tf));
 	(void)snprintf(name, sizeof(name), "%s.idx", tf);
 	/* Replacing (not truncating) an old file keeps it whole for readers that hold it. */
-	r = link_prepared(st, dfd, name, &fd);
+	r = prepared ? link_prepared(st, dfd, name, ret_fd) : -EAGAIN;
 	if (r == -EAGAIN)
-		r = cl_lock_create_file(dfd, name, hdr, sizeof(hdr), &fd);
+		r = cl_lock_create_file(dfd, name, hdr, sizeof(hdr), ret_fd);
 	close(dfd);
+	return r;
+}
+
+static int open_index_file(struct stream *st)
+{
+	int fd, r = create_index_file(st, st->tracefile_index, true, &fd);
+
 	if (r < 0)
 		return r;
 	if (st->tracefile_size > 0)
@@ -192,6 +201,33 @@ static int open_index_file(struct stream *st)
 	st->index_fd = fd;
 	if (cur_seg(st) && cur_seg(st)->index_fd < 0)
 		cur_seg(st)->index_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return 0;
+}
+
+/*
+ * The index descriptor of an older file of the stream (data switched to
+ * newer tracefiles before this entry's control half came: the data and
+ * control connections are separate sockets, and a producer that does not
+ * wait for SEND_INDEX replies lets the data run packets ahead). Its own
+ * descriptor (a duplicate of the one it was written
+ * with, sharing its position: the end), or its index file created now if no
+ * entry of it was written yet. -ENOENT: the file is gone (the tracefile
+ * ring reused its slot, or a clear deleted it) or in another trace chunk.
+ */
+static int old_index_fd(struct stream *st, uint64_t gen, int *ret_fd)
+{
+	struct segment *sg = seg_by_gen(st, gen);
+	int r;
+
+	if (!sg || sg->gone || sg->released || !st->chunk ||
+	    sg->chunk_serial != st->chunk->serial || st->dir_fd < 0)
+		return -ENOENT;
+	if (sg->index_fd < 0) {
+		r = create_index_file(st, sg->tracefile, false, &sg->index_fd);
+		if (r < 0)
+			return r;
+	}
+	*ret_fd = sg->index_fd;
 	return 0;
 }
 
@@ -487,10 +523,11 @@ static int write_index_entry(struct stream *st, const struct cl_relayd_index *ix
 		fd = st->index_fd;
 	} else if (gen + 1 == st->gen && st->prev_index_fd >= 0) {
 		fd = st->prev_index_fd;
-	} else {
-		log_warning("stream %llu: index of packet %llu is for a file already rotated away, "
-			    "dropping it",
-			    (unsigned long long)st->handle, (unsigned long long)ix->net_seq_num);
+	} else if ((r = old_index_fd(st, gen, &fd)) < 0) {
+		log_warning("stream %llu: index of packet %llu is for a file already rotated away "
+			    "or deleted (%s), dropping it",
+			    (unsigned long long)st->handle, (unsigned long long)ix->net_seq_num,
+			    strerror(-r));
 		return 0;
 	}
 
@@ -972,6 +1009,7 @@ static int next_tracefile(struct stream *st)
 	int r;
 
 	retire_files(st);
+	close_idle_segments(st);
 	st->tracefile_index++;
 	if (st->tracefile_count > 0)
 		st->tracefile_index %= st->tracefile_count;
@@ -995,6 +1033,12 @@ static int next_tracefile(struct stream *st)
 		}
 	}
 	r = open_data_file(st);
+	/* Out of descriptors: older files become closable once published. */
+	for (int i = 0; i < 3 && (r == -EMFILE || r == -ENFILE) && publish_wait(st->session->relay);
+	     i++) {
+		close_idle_segments(st);
+		r = open_data_file(st);
+	}
 	return r;
 }
 
@@ -1323,6 +1367,7 @@ void stream_close(struct relay *relay, struct stream *st)
 	if (st->prev_index_fd >= 0)
 		close(st->prev_index_fd);
 	st->prev_index_fd = -1;
+	close_idle_segments(st);
 	prep_drop(st);
 	/* Viewers still reading it: its directory is kept to reopen its last file. */
 	if (st->dir_fd >= 0 && st->viewer_refs > 0 && !st->pdir)
@@ -1359,14 +1404,6 @@ struct segment *stream_segment_of(struct stream *st, uint64_t entry)
 }
 
 /* ---- descriptors: parking idle streams ---- */
-
-/* A directory parked streams share: one descriptor for all of its streams. */
-struct pdir {
-	struct cl_list_node node; /* in relay->pdirs */
-	uint64_t dev, ino;
-	int fd; /* owned, O_PATH */
-	unsigned refs;
-};
 
 static void close_fd(int *fd)
 {
@@ -1529,6 +1566,8 @@ size_t stream_park_idle(struct relay *relay, size_t n)
 
 void stream_release(struct relay *relay, struct stream *st)
 {
+	for (size_t i = 0; i < st->n_segs; i++)
+		pdir_put(&st->segs[i].dir);
 	prep_drop(st);
 	if (st->lru_node.next != &st->lru_node) {
 		cl_list_remove(&st->lru_node);
@@ -1582,6 +1621,90 @@ static int reopen_file(int dirfd, const char *name, uint64_t size, uint64_t dev,
 		return r;
 	}
 	*ret_fd = fd;
+	return 0;
+}
+
+/*
+ * Closes the descriptors of the stream's older data files that nothing
+ * needs open: retired and released (everything published, locks dropped),
+ * no viewer pinned to them, in the stream's current directory (files of an
+ * older trace chunk keep theirs), not metadata. A stream with a tracefile
+ * size otherwise holds two descriptors per file it ever wrote. Reopened
+ * read-only when read (stream_segment_open()).
+ */
+static void close_idle_segments(struct stream *st)
+{
+	struct relay *relay = st->session->relay;
+
+	if (st->is_metadata || st->dir_fd < 0 || !st->chunk)
+		return;
+	for (size_t i = 0; i + 1 < st->n_segs; i++) {
+		struct segment *sg = &st->segs[i];
+
+		if (sg->idle_closed || sg->gone || !sg->released || sg->viewer_pins ||
+		    sg->data_fd < 0 || sg->chunk_serial != st->chunk->serial)
+			continue;
+		if (!sg->dir) {
+			int dir = fcntl(st->dir_fd, F_DUPFD_CLOEXEC, 0);
+
+			if (dir < 0)
+				return;
+			sg->dir = pdir_get(relay, &dir);
+			if (!sg->dir) {
+				close_fd(&dir);
+				return;
+			}
+		}
+		file_id(sg->data_fd, &sg->data_dev, &sg->data_ino);
+		sg->has_index_file = sg->index_fd >= 0;
+		if (sg->has_index_file)
+			file_id(sg->index_fd, &sg->index_dev, &sg->index_ino);
+		close_fd(&sg->data_fd);
+		close_fd(&sg->index_fd);
+		sg->idle_closed = true;
+	}
+}
+
+int stream_segment_open(struct stream *st, struct segment *sg)
+{
+	char name[320];
+	size_t len;
+	int idir = -1, r;
+
+	if (!sg->idle_closed)
+		return 0;
+	if (sg->gone || !sg->dir)
+		return -ENOENT;
+	/* Files reopened for readers that moved on are closed again first:
+	 * a viewer reading a long history holds the file it is in only. */
+	for (size_t i = 0; i + 1 < st->n_segs; i++) {
+		struct segment *o = &st->segs[i];
+
+		if (o != sg && o->reopened && !o->viewer_pins && o->data_fd >= 0) {
+			close_fd(&o->data_fd);
+			close_fd(&o->index_fd);
+			o->reopened = false;
+			o->idle_closed = true;
+		}
+	}
+	tracefile_name(st, sg->tracefile, name, sizeof(name) - 4);
+	r = reopen_file(sg->dir->fd, name, UINT64_MAX, sg->data_dev, sg->data_ino, &sg->data_fd);
+	if (r == 0 && sg->has_index_file) {
+		len = strlen(name);
+		(void)snprintf(name + len, sizeof(name) - len, ".idx");
+		r = cl_open_dir_beneath(sg->dir->fd, "index", &idir);
+		if (r == 0)
+			r = reopen_file(idir, name, UINT64_MAX, sg->index_dev, sg->index_ino,
+					&sg->index_fd);
+		close_fd(&idir);
+	}
+	if (r < 0) {
+		close_fd(&sg->data_fd);
+		close_fd(&sg->index_fd);
+		return r;
+	}
+	sg->idle_closed = false;
+	sg->reopened = true;
 	return 0;
 }
 

@@ -494,3 +494,109 @@ def test_bad_names_pre_2_11(hostile):
     else:
         chk.expect("pre-2.11 names stay inside the output directory", not escaped,
                    f"created {escaped}")
+
+
+@pytest.mark.parametrize("relay_kind", ["ctflive-relayd"])
+def test_padding_over_the_packet_limit(hostile):
+    """The padding of a data header is not on the wire: a 32-byte header
+    announcing 4 KiB of data and 200 MiB of padding must not make the relay
+    write 200 MiB of zeros (it wrote up to 4 GiB per header before). The
+    data connection is closed with a warning naming the limit; packets of
+    the session's other streams and of other sessions are unaffected (the
+    fixture's good session checks the latter)."""
+    relay, chk = hostile
+    c, rep = open_session(relay, "padded")
+    hnd, ret = c.add_stream("chan_0", "ust/uid/5/64-bit")
+    assert ret == rc.LTTNG_OK
+    d = rc.DataConn(relay.ports.data)
+    pk = rc.make_packet(0, 1, 0)
+    d.sock.sendall(rc.data_header(hnd, 0, len(pk.data), 200 << 20) + pk.data)
+    chk.expect("padding 200 MiB", rc.is_closed(d.sock, 5.0), "data connection closed")
+    d.close()
+    c.close()
+    h.wait_for(lambda: "--max-packet-size" in relay.log(), 5, what="the refusal's log line")
+    written = sum(f.stat().st_size for f in relay.output.rglob("*")
+                  if f.is_file() and "padded" in str(f.relative_to(relay.output)))
+    chk.expect("padding 200 MiB", written < (1 << 20), f"{written} bytes of tracefiles")
+
+
+FLOOD = r"""
+import socket, struct, sys, threading
+port, hnd = int(sys.argv[1]), int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port))
+def ctrl(cmd, payload):
+    return struct.pack(">QQII", 0, len(payload), cmd, 0) + payload
+def reply(n):
+    b = b""
+    while len(b) < n:
+        b += s.recv(n - len(b))
+    return b
+s.sendall(ctrl(5, struct.pack(">II", 2, 13))); reply(8)
+s.sendall(ctrl(2, bytes.fromhex(sys.argv[3]))); s.recv(4096)
+burst = ctrl(22, struct.pack(">Q", 0)) * (1 << 15)
+got = [0]
+def read():
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            return
+        got[0] += len(b)
+threading.Thread(target=read, daemon=True).start()
+print("flooding", flush=True)
+try:
+    while True:
+        s.sendall(burst)
+except OSError:
+    pass
+"""
+
+
+def _data_rate(relay, name: str, mib: int = 128) -> float:
+    """MiB/s written for a session sending `mib` 1 MiB packets (data only)."""
+    c, rep = open_session(relay, name)
+    hnd, ret = c.add_stream("chan_0", "ust/uid/7/64-bit")
+    assert ret == rc.LTTNG_OK
+    d = rc.DataConn(relay.ports.data)
+    pk = rc.make_packet(0, 1, 0)
+    body = pk.data + b"\0" * ((1 << 20) - len(pk.data))
+    path = relay.output / rep.path.rstrip(b"\0").decode()
+    t0 = time.perf_counter()
+    for seq in range(mib):
+        d.sock.sendall(rc.data_header(hnd, seq, len(body), 0) + body)
+    f = [p for p in path.rglob("chan_0*") if p.is_file() and p.suffix != ".idx"]
+    assert f, sorted(path.rglob("*"))
+    h.wait_for(lambda: sum(x.stat().st_size for x in f) >= mib << 20, 60,
+               what="the packets on disk")
+    took = time.perf_counter() - t0
+    d.close()
+    c.close()
+    return mib / took
+
+
+def test_control_flood_does_not_starve_others(make_relay):
+    """One control connection pipelining requests as fast as it can (and
+    reading its replies) must not keep the relay's loop to itself: another
+    session's requests are answered promptly and its data goes through.
+    The flood runs in its own process (no GIL between the two clients)."""
+    import statistics
+    import subprocess
+    import sys
+
+    relay = make_relay("ctflive-relayd", "r")
+    alone = _data_rate(relay, "alone")
+    cs = rc.enc_create_session_2_11("flood", "hostile")
+    p = subprocess.Popen([sys.executable, "-c", FLOOD, str(relay.ports.control), "0",
+                          cs.hex()], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "flooding"
+        time.sleep(0.3)
+        beside = _data_rate(relay, "beside")
+        assert p.poll() is None, "the flooding client was cut off"
+    finally:
+        p.kill()
+        p.wait()
+    print(f"data: alone {alone:.0f} MiB/s, beside a control flood {beside:.0f} MiB/s")
+    assert relay.alive()
+    # Before: ~0.2 x alone (4 MiB of the flood's requests, ~130 000 of them,
+    # handled per wake-up against 4 MiB of packets); after: 0.55 x or more.
+    assert beside > alone / 2.5, f"{beside:.0f} MiB/s beside the flood, {alone:.0f} alone"

@@ -1093,3 +1093,125 @@ def test_stalled_viewers_do_not_lock_out_viewers(make_relay):
             s.close()
         g.close()
     assert relay.alive()
+
+
+@pytest.mark.parametrize("count", [0, 8])
+def test_index_halves_several_tracefiles_late(make_relay, count):
+    """With --tracefile-size, the index of packet N may come after the data
+    of N+1, N+2, ... each in a new tracefile, from a producer that pipelines
+    its requests (data and control are separate sockets; libctflive's
+    producer does not wait for SEND_INDEX replies). lttng-consumerd waits
+    for each SEND_INDEX reply before the next packet's data, so it lags at
+    most within one packet. Every packet must stay indexed: from the second
+    file switch on, the entry was dropped with a warning (packet lost)."""
+    relay = make_relay("ctflive-relayd", "r")
+    c = rc.ControlConn(relay.ports.control)
+    c.version()
+    rep = c.create_session(rc.enc_create_session_2_11("late", "latehost"))
+    assert rep.ret_code == rc.LTTNG_OK
+    assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+    # one 4 KiB packet per tracefile
+    hnd, ret = c.add_stream("chan_0", "ust/uid/1000/64-bit", tracefile_size=4096,
+                            tracefile_count=count)
+    assert ret == rc.LTTNG_OK
+    meta, ret = c.add_stream("metadata", "ust/uid/1000/64-bit")
+    assert ret == rc.LTTNG_OK
+    assert c.streams_sent() == rc.LTTNG_OK
+    c.send_metadata(meta, rc.make_metadata("latehost"), 0)
+    d = rc.DataConn(relay.ports.data)
+    n, lag = 12, 4
+    pks = [rc.make_packet(i * 10, 10, i) for i in range(n)]
+    for i in range(n + lag):
+        if i < n:
+            d.send_packet(hnd, i, pks[i].data, pks[i].padding)
+            time.sleep(0.02)  # the data is written before the late index comes
+        if i >= lag:
+            assert c.send_index(hnd, i - lag, pks[i - lag].index) == rc.LTTNG_OK
+    for _ in range(100):
+        assert c.begin_data_pending(rep.session_id) == rc.LTTNG_OK
+        if c.data_pending(hnd, n - 1) == 0 and c.end_data_pending(rep.session_id) == 0:
+            break
+        time.sleep(0.05)
+    assert c.close_stream(meta, rc.U64_MAX) == rc.LTTNG_OK
+    assert c.close_stream(hnd, n - 1) == rc.LTTNG_OK
+    c.close()
+    d.close()
+    path = rep.path.rstrip(b"\0").decode()
+    h.wait_for(lambda: marker_state(relay, path) != "active", 10, what="the session's end")
+    log = relay.log()
+    assert "rotated away" not in log, log[-2000:]
+    assert marker_state(relay, path) == "complete", log[-2000:]
+    sdir = relay.output / path / "ust/uid/1000/64-bit"
+    entries = 0
+    for f in (sdir / "index").glob("chan_0*.idx"):
+        entries += max(f.stat().st_size - 16, 0) // 72
+    kept = n if count == 0 else min(n, count)
+    assert entries >= kept, f"{entries} index entries for {kept} packets kept on disk"
+    bt = h.babeltrace(relay.output / path)
+    assert bt.rc == 0, bt.err
+    assert len(bt.lines) == kept * 10, (len(bt.lines), kept * 10)
+
+
+def test_tracefiles_past_the_descriptor_limit(ws):
+    """A stream with --tracefile-size (no count) held two descriptors per
+    file it ever wrote (300 files: 600 descriptors): under a hard limit of
+    128 it ran out after about 50 files and the session was cut. Older files
+    whose packets are all published are now closed, and reopened read-only
+    when read: 150 files are written at a tracer's pace, a viewer attached
+    afterwards gets every packet from the first file on (holding one
+    reopened file at a time), babeltrace2 reads them all."""
+    import resource
+    relay = h.CtfliveRelayd(ws, "lowfdtf")
+    relay.preexec_fn = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+    relay.start()
+    c = d = v = None
+    try:
+        n = 150
+        c, d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
+        c.version()
+        rep = c.create_session(rc.enc_create_session_2_11("lowfdtf", "fdhost",
+                                                          live_timer=100000))
+        assert rep.ret_code == rc.LTTNG_OK
+        path = rep.path.rstrip(b"\0").decode()
+        assert c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+        hnd, ret = c.add_stream("chan_0", "ust/uid/1000/64-bit", tracefile_size=4096)
+        assert ret == rc.LTTNG_OK
+        meta, ret = c.add_stream("metadata", "ust/uid/1000/64-bit")
+        assert ret == rc.LTTNG_OK
+        assert c.streams_sent() == rc.LTTNG_OK
+        c.send_metadata(meta, rc.make_metadata("fdhost"), 0)
+        sent = []
+        for i in range(n):
+            pk = rc.make_packet(i * 2, 2, i)
+            d.send_packet(hnd, i, pk.data, pk.padding)
+            assert c.send_index(hnd, i, pk.index) == rc.LTTNG_OK, relay.log()[-1500:]
+            sent.append(pk.data + bytes(pk.padding))
+            time.sleep(0.02)  # a tracer's pace: older files get published
+        v = lc.LiveConn(relay.ports.live)
+        v.connect()
+        assert v.create_session() == lc.CREATE_SESSION_OK
+        status, _streams = v.attach(lc.find_session(v, "lowfdtf").id, lc.SEEK_BEGINNING)
+        assert status == lc.ATTACH_OK
+        for k in range(n):
+            try:
+                ix = wait_indexes(v, hnd, 1)[0]
+            except AssertionError as e:
+                raise AssertionError(f"packet {k}: {e}\n{relay.log()[-1500:]}") from e
+            st, _flags, data = v.get_packet(hnd, ix.offset, ix.packet_size // 8)
+            assert st == lc.PACKET_OK and data == sent[k], (k, st, relay.log()[-1500:])
+        assert c.close_stream(hnd, n - 1) == rc.LTTNG_OK
+        assert c.close_stream(meta, rc.U64_MAX) == rc.LTTNG_OK
+        c.close()
+        d.close()
+        assert v.get_next_index(hnd).status == lc.INDEX_HUP
+        v.close()
+        h.wait_for(lambda: marker_state(relay, path) != "active", 20, what="marker")
+        assert marker_state(relay, path) == "complete", relay.log()[-2000:]
+        assert events_in(relay, path) == 2 * n
+        assert relay.alive()
+        assert "cannot" not in relay.log(), relay.log()[-2000:]
+    finally:
+        for conn in (v, c, d):
+            if conn is not None:
+                conn.close()
+        relay.stop()

@@ -1024,3 +1024,60 @@ def test_stream_stdin(ws, make_relay):
     assert b"<stdin>: truncated packet at offset 20480" in r.stderr, r.stderr
     (copy,) = session_dirs(relay, "pipe2")
     assert len(offline(copy)) == 5 * 7
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stream_pace_cut_short_is_interrupted(ws, make_relay, sig):
+    """A paced replay stopped by a signal half-way is not a whole session:
+    what was sent is kept and confirmed, the relay ends the session as
+    interrupted (the streams are left open when the connections close),
+    `ctflive stream` exits 3, and `ctflive follow` of the directory prints
+    what was published, warns on stderr and exits 3. Before: 'complete',
+    exit 0 for both."""
+    relay = make_relay("ctflive-relayd", "r")
+    trace = ws.mkdir("paced")
+    # 2 streams x 40 packets of 5 events, 25 ms apart: a 10 s replay
+    total = cw.write_trace(trace, streams=2, packets=40, per_packet=5, step=25_000_000)
+    session = f"paced-{sig.name}"
+    streamer = subprocess.Popen(
+        stream_argv(relay, session, trace, "--pace", "--live=100000"),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=ls.env())
+    try:
+        h.wait_for(lambda: session_dirs(relay, session), 10, what="the session directory")
+        time.sleep(2.0)
+        streamer.send_signal(sig)
+        _, err = streamer.communicate(timeout=40)
+    finally:
+        if streamer.poll() is None:
+            h.stop_popen(streamer)
+    assert streamer.returncode == 3, err
+    assert "interrupted" in err, err
+    sdir = session_dirs(relay, session)[0]
+    h.wait_for(lambda: (sdir / ".ctflive-session").read_text().strip() != "active", 10,
+               what="the session's end")
+    assert (sdir / ".ctflive-session").read_text().strip() == "interrupted"
+    got = offline(sdir)
+    assert 0 < len(got) < total, (len(got), total)
+    fo = subprocess.run([ctflive(), "follow", str(sdir)], capture_output=True, text=True,
+                        timeout=30, env=ls.env())
+    assert fo.returncode == 3, fo.stderr
+    assert "did not end normally" in fo.stderr and "interrupted" in fo.stderr, fo.stderr
+    assert len(fo.stdout.splitlines()) == len(got)
+
+
+def test_stream_whole_replay_is_complete(ws, make_relay):
+    """The same replay left to its end: 'complete', both exit 0."""
+    relay = make_relay("ctflive-relayd", "r")
+    trace = ws.mkdir("whole")
+    total = cw.write_trace(trace, streams=2, packets=4, per_packet=5)
+    r = run_stream(relay, "whole", trace, "--live=100000")
+    assert r.returncode == 0, r.stderr
+    sdir = session_dirs(relay, "whole")[0]
+    h.wait_for(lambda: (sdir / ".ctflive-session").read_text().strip() != "active", 10,
+               what="the session's end")
+    assert (sdir / ".ctflive-session").read_text().strip() == "complete"
+    fo = subprocess.run([ctflive(), "follow", str(sdir)], capture_output=True, text=True,
+                        timeout=30, env=ls.env())
+    assert fo.returncode == 0, fo.stderr
+    assert len(fo.stdout.splitlines()) == total
