@@ -43,6 +43,7 @@ import live_support as ls  # noqa: E402
 import lttng_harness as h  # noqa: E402
 
 TS_RE = re.compile(r"^\[(\d+\.\d+)\]")
+TRACE_RE = re.compile(r"^live-trace \S+ reply stream=\d+ status=\d+ ts_end=(\d+)$", re.M)
 # (label, relay kind, relay options, CTFLIVE_RELAYD_HOLD_MS or None)
 def configs(holds):
     out = []
@@ -69,7 +70,9 @@ class CtfliveView(ls.BtLive):
     def start(self):
         import subprocess
         argv = [ls.ctflive_cli(), "view", *self.extra, self.url]
-        self.proc = subprocess.Popen(argv, env=ls.env(), stdin=subprocess.DEVNULL,
+        # each index reply on stderr, stamped: the tracer's flush times
+        env = dict(ls.env(), CTFLIVE_LIVE_TRACE="1")
+        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, bufsize=1)
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -102,6 +105,15 @@ def latency_run(lt, relay, name, args):
     finally:
         for bt in bts:
             bt.stop()
+    if args.dump:
+        # Raw material for latency analysis: each viewer's stderr (with
+        # CTFLIVE_LIVE_TRACE lines for ctflive view) and stamped lines.
+        os.makedirs(args.dump, exist_ok=True)
+        with open(os.path.join(args.dump, f"{name}.txt"), "w") as f:
+            for bt in bts:
+                f.write(bt.err)
+                for tl in bt.lines:
+                    f.write(f"LINE {tl.t:.6f} {tl.line}\n")
     for rc, _lines, err in results:
         if rc != 0:
             raise RuntimeError(f"{args.viewer} viewer failed: {err[-1000:]}")
@@ -121,7 +133,22 @@ def latency_run(lt, relay, name, args):
                 extra.append((burst[0][0] - max(ts for _t, ts in burst)) * 1000)
                 burst = []
             burst.append(e)
-    return {"n": n, "lat": lat, "extra": extra}
+    return {"n": n, "lat": lat, "extra": extra,
+            "ticks": [x for bt in bts for x in tick_intervals(bt.err)]}
+
+
+def tick_intervals(err: str) -> list[float]:
+    """Intervals (ms) between the tracer's live-timer flushes, from the
+    timestamp_end of the index replies `ctflive view` traced
+    (CTFLIVE_LIVE_TRACE): every tick flushes each stream (a packet or a
+    beacon) within a few ms, so the union of those times over the streams,
+    grouped, gives the consumer's tick times. Empty for other viewers."""
+    ends = sorted({int(m.group(1)) for m in TRACE_RE.finditer(err)} - {0})
+    ticks: list[int] = []
+    for t in ends:
+        if not ticks or t - ticks[-1] > 5_000_000:
+            ticks.append(t)
+    return [(b - a) / 1e6 for a, b in zip(ticks, ticks[1:])]
 
 
 def throughput_run(lt, relay, name, args):
@@ -204,6 +231,8 @@ def main() -> int:
     ap.add_argument("--hold-ms", default="",
                     help="comma-separated CTFLIVE_RELAYD_HOLD_MS values also run "
                          "(milliseconds, or 'timer': the live timer + 10 %%)")
+    ap.add_argument("--dump", help="directory: write each latency run's viewer output "
+                                    "(stamped lines, stderr) there")
     ap.add_argument("--build-dir", help="build tree (default: $CTFLIVE_BUILD_DIR or ./build)")
     args = ap.parse_args()
     if args.build_dir:
@@ -254,19 +283,21 @@ def main() -> int:
     print(f"{args.viewers} viewer(s) on the session; latency over all their lines.")
     print("| relay | latency p50 (ms) | p90 (ms) | p99 (ms) | beyond timer p50 (ms) "
           "| beyond timer p99 (ms) | events/s to viewer | MB/s to viewer "
-          "| start→all published (s) | lttng stop (s) | events |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| start→all published (s) | lttng stop (s) | events | tracer tick p50/p99/max (ms) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, lat, tp in rows:
+        tk = lat["ticks"]
+        ticks = (f"{pct(tk, 50):.0f}/{pct(tk, 99):.0f}/{max(tk):.0f}" if tk else "-")
         lats = (f"| {label} | {pct(lat['lat'], 50):.1f} | {pct(lat['lat'], 90):.1f} "
                 f"| {pct(lat['lat'], 99):.1f} | {pct(lat['extra'], 50):.1f} "
                 f"| {pct(lat['extra'], 99):.1f} ")
         if tp is None:
-            print(lats + "| - | - | - | - | - |")
+            print(lats + f"| - | - | - | - | - | {ticks} |")
             continue
         ev = f"{tp['events']}" + (" (tracer discarded some)" if tp["discarded"] else "")
         print(lats +
               f"| {tp['events'] / tp['t_pub']:.0f} | {tp['bytes'] / tp['t_pub'] / 1e6:.1f} "
-              f"| {tp['t_pub']:.2f} | {tp['t_stop']:.2f} | {ev} |")
+              f"| {tp['t_pub']:.2f} | {tp['t_stop']:.2f} | {ev} | {ticks} |")
     samples = ", ".join(str(r[1]["n"]) for r in rows)
     app_times = ", ".join(f"{r[2]['t_app']:.2f}s" for r in rows if r[2])
     print(f"\n(latency samples per relay: {samples}; program run time in the throughput "

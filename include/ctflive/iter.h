@@ -144,10 +144,11 @@ CTFLIVE_API int ctflive_iter_next(struct ctflive_iter *it, const struct ctflive_
 /*
  * Waits until the source may have more (follow: a change in the directory)
  * or `timeout_ms` passes; CTFLIVE_ITER_WAIT_DEFAULT waits the source's
- * usual period (live: until 100 ms, babeltrace2's retry delay, have passed
- * since the previous wait ended, so that time the relay spent holding the
- * requests, or decoding, is not slept again; follow: 50 ms; directories:
- * no wait). Returns 0 or a negative errno.
+ * usual period (live: while a request is in flight, until its reply can be
+ * read, ctflive_live_view_wait(), with no sleep; else until 100 ms,
+ * babeltrace2's retry delay, have passed since the previous wait ended, so
+ * that time spent waiting for the relay, or decoding, is not slept again;
+ * follow: 50 ms; directories: no wait). Returns 0 or a negative errno.
  */
 CTFLIVE_API int ctflive_iter_wait(struct ctflive_iter *it, int timeout_ms);
 

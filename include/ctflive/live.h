@@ -290,6 +290,23 @@ CTFLIVE_API int ctflive_live_view_next(struct ctflive_live_view *v,
 				       const struct ctflive_ctf_stream **ret_stream,
 				       struct ctflive_ctf_msg *ret_msg);
 
+/*
+ * After ctflive_live_view_next() returned -EAGAIN: when the view has a
+ * GET_NEXT_INDEX in flight (sent, its reply not read: a relay may hold the
+ * request until it has news for the stream), waits until the reply can be
+ * read or `timeout_ms` ms pass (< 0: up to the client's timeout, after which
+ * the reply is waited for and a relay that did not answer is the view's
+ * error), and returns 1: call ctflive_live_view_next() again at once. When
+ * nothing is in flight (the relay had nothing new for any stream that needs
+ * it): against a relay seen holding requests (a reply took 50 ms or more),
+ * sleeps 20 ms (at most `timeout_ms` if >= 0) and returns 1, the next
+ * beacon being due at the next live-timer tick; else returns 0 at once and
+ * the caller waits its own period (babeltrace2: 100 ms) before asking
+ * again. Errors are the view's (the next ctflive_live_view_next() returns
+ * them).
+ */
+CTFLIVE_API int ctflive_live_view_wait(struct ctflive_live_view *v, int timeout_ms);
+
 /* Description of the last error, "" if none. Borrowed from v. */
 CTFLIVE_API const char *ctflive_live_view_error(const struct ctflive_live_view *v);
 

@@ -475,6 +475,13 @@ int ctflive_iter_wait(struct ctflive_iter *it, int timeout_ms)
 		int64_t ns = (int64_t)(timeout_ms < 0 ? LIVE_WAIT_MS : timeout_ms) * 1000000;
 		struct timespec now;
 
+		if (ctflive_live_view_wait(it->live, timeout_ms) > 0) {
+			/* a request was in flight: its reply came (or the
+			 * timeout passed), no sleep */
+			(void)clock_gettime(CLOCK_MONOTONIC, &now);
+			it->live_wait_end_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+			return 0;
+		}
 		(void)clock_gettime(CLOCK_MONOTONIC, &now);
 		if (timeout_ms < 0)
 			ns -= (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - it->live_wait_end_ns;

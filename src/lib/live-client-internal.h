@@ -62,6 +62,8 @@ struct ctflive_live_client {
 	bool viewer_session; /* CREATE_SESSION done */
 	bool need_new_streams;
 	bool end_queued;
+	bool index_pending;      /* a GET_NEXT_INDEX was sent, its reply not read */
+	uint64_t pending_stream; /* the stream it is about */
 
 	struct session *sessions; /* owned */
 	size_t nsessions, sessions_cap;
@@ -87,6 +89,12 @@ int cl_live_client_recv_all(struct ctflive_live_client *c, void *dst, size_t n, 
 /* Sends header + payload in one write (lttng-tools b6025e947: Nagle stalls). */
 int cl_live_client_send_cmd(struct ctflive_live_client *c, uint32_t cmd, const uint8_t *payload,
 			    size_t len);
+/*
+ * Whether the reply to the request in flight can be read now, or within
+ * `timeout_ms` (0: no wait; the socket is polled): 1, 0 when not yet (or no
+ * request is in flight), or the client's fatal error (the relay hung up).
+ */
+int cl_live_client_reply_ready(struct ctflive_live_client *c, int timeout_ms);
 /* Receives exactly `size` bytes into buf and returns a cursor over them. */
 int cl_live_client_recv_fixed(struct ctflive_live_client *c, uint32_t cmd, uint8_t *buf,
 			      size_t size, struct cl_rbuf *ret);
@@ -110,5 +118,18 @@ void cl_live_client_qitem_release(struct qitem *it);
  * whose metadata stream is closed) or the client's fatal error.
  */
 int cl_live_client_fetch_metadata(struct ctflive_live_client *c, uint64_t trace_id);
+/*
+ * GET_NEXT_INDEX in two halves, so that a viewer can do something else (flush
+ * its output, wait on the socket) while the relay holds the request until it
+ * has news (live-protocol.md: one request at a time, replies in order).
+ * _send() sends the request for data stream `stream_id` (receiving first the
+ * reply of one still in flight); _finish() receives and handles its reply
+ * exactly as ctflive_live_client_request_index() (a no-op when nothing is in
+ * flight). Any other request receives the reply in flight first
+ * (cl_live_client_send_cmd()). 0, -EINVAL (unknown stream) or the client's
+ * fatal error.
+ */
+int cl_live_client_index_send(struct ctflive_live_client *c, uint64_t stream_id);
+int cl_live_client_index_finish(struct ctflive_live_client *c);
 
 #endif

@@ -7,14 +7,36 @@
  * trips of live-client.c (live-client-internal.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "grow.h"
 #include "live-client-internal.h"
 
 /* babeltrace2 reads packets in requests of at most this many bytes. */
 #define GET_PACKET_CHUNK (256u * 1024)
+
+/*
+ * CTFLIVE_LIVE_TRACE=1 in the environment: one line on stderr per
+ * GET_NEXT_INDEX sent and per reply, with the real-time clock (us), for
+ * latency analysis (bench/live).
+ */
+static void trace_index(const char *what, uint64_t stream_id, int status, uint64_t ts_end)
+{
+	static int on = -1;
+	struct timespec ts;
+
+	if (on < 0)
+		on = getenv("CTFLIVE_LIVE_TRACE") != NULL;
+	if (!on)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(stderr, "live-trace %lld.%06ld %s stream=%llu status=%d ts_end=%llu\n",
+		(long long)ts.tv_sec, ts.tv_nsec / 1000, what, (unsigned long long)stream_id,
+		status, (unsigned long long)ts_end);
+}
 
 /* ---- Queue ---- */
 
@@ -444,6 +466,7 @@ static int new_streams(struct ctflive_live_client *c, struct session *s)
 
 static int all_new_streams(struct ctflive_live_client *c)
 {
+	trace_index("new-streams", 0, 0, 0);
 	c->need_new_streams = false;
 	for (size_t i = 0; i < c->nsessions; i++) {
 		if (!c->sessions[i].ended) {
@@ -577,33 +600,70 @@ static int stream_ended(struct ctflive_live_client *c, struct stream *st)
 			    copy.id);
 }
 
-int ctflive_live_client_request_index(struct ctflive_live_client *c, uint64_t stream_id)
+/*
+ * Sends GET_NEXT_INDEX for stream `stream_id` without waiting for the reply:
+ * it is in flight until cl_live_client_index_finish() (any other request
+ * first receives it, cl_live_client_send_cmd()).
+ */
+int cl_live_client_index_send(struct ctflive_live_client *c, uint64_t stream_id)
 {
-	uint8_t req[CL_LIVE_GET_NEXT_INDEX_SIZE], rep[CL_LIVE_INDEX_SIZE];
+	uint8_t req[CL_LIVE_GET_NEXT_INDEX_SIZE];
 	struct cl_wbuf wb = cl_wbuf_make(req, sizeof(req));
-	struct cl_live_index x;
-	struct stream *st;
-	struct trace *t;
-	struct cl_rbuf rb;
 	int r;
 
 	if (!c)
 		return -EINVAL;
 	if (c->broken)
 		return c->broken;
-	st = find_stream(c, stream_id);
-	if (!st)
+	if (c->index_pending) {
+		r = cl_live_client_index_finish(c);
+		if (r < 0)
+			return r;
+	}
+	if (!find_stream(c, stream_id))
 		return cl_live_client_set_err(c, -EINVAL, "unknown stream %llu",
 					      (unsigned long long)stream_id);
-
 	(void)cl_live_get_next_index_encode(&wb, stream_id);
-	r = cl_live_client_round_trip(c, CL_LIVE_CMD_GET_NEXT_INDEX, req, wb.pos, rep, sizeof(rep),
-				      &rb);
+	r = cl_live_client_send_cmd(c, CL_LIVE_CMD_GET_NEXT_INDEX, req, wb.pos);
+	if (r < 0)
+		return r;
+	c->index_pending = true;
+	c->pending_stream = stream_id;
+	trace_index("send", stream_id, 0, 0);
+	return 0;
+}
+
+int ctflive_live_client_request_index(struct ctflive_live_client *c, uint64_t stream_id)
+{
+	int r = cl_live_client_index_send(c, stream_id);
+
+	return r < 0 ? r : cl_live_client_index_finish(c);
+}
+
+int cl_live_client_index_finish(struct ctflive_live_client *c)
+{
+	uint8_t rep[CL_LIVE_INDEX_SIZE];
+	uint64_t stream_id = c->pending_stream;
+	struct cl_live_index x;
+	struct stream *st;
+	struct trace *t;
+	struct cl_rbuf rb;
+	int r;
+
+	if (!c->index_pending)
+		return 0;
+	c->index_pending = false;
+	r = cl_live_client_recv_fixed(c, CL_LIVE_CMD_GET_NEXT_INDEX, rep, sizeof(rep), &rb);
 	if (r < 0)
 		return r;
 	r = cl_live_index_decode(&rb, &x);
 	if (r < 0)
 		return cl_live_client_malformed(c, CL_LIVE_CMD_GET_NEXT_INDEX, r);
+	trace_index("reply", stream_id, (int)x.status, x.timestamp_end);
+	st = find_stream(c, stream_id);
+	if (!st)
+		return cl_live_client_set_broken(c, -EPROTO, "stream %llu vanished",
+						 (unsigned long long)stream_id);
 
 	/*
 	 * Flags first, on every reply kind (lttng-tools 5d2369e39, babeltrace

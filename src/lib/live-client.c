@@ -135,10 +135,36 @@ int cl_live_client_send_cmd(struct ctflive_live_client *c, uint32_t cmd, const u
 
 	if (c->broken)
 		return c->broken;
+	if (c->index_pending) {
+		/* one request at a time: take the reply in flight first */
+		int r = cl_live_client_index_finish(c);
+
+		if (r < 0)
+			return r;
+	}
 	if (cl_live_cmd_hdr_encode(&wb, &h) < 0 || cl_wbuf_put_bytes(&wb, payload, len) < 0)
 		return cl_live_client_set_broken(c, -EINVAL, "internal error encoding %s",
 						 cl_live_cmd_name(cmd));
 	return send_all(c, buf, wb.pos, cmd);
+}
+
+int cl_live_client_reply_ready(struct ctflive_live_client *c, int timeout_ms)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	int r;
+
+	if (c->broken)
+		return c->broken;
+	if (!c->index_pending)
+		return 0;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return cl_live_client_set_broken(c, -errno, "cannot poll the relay connection: %s",
+						 strerror(errno));
+	/* a hang-up or error is read (and reported) by the receive */
+	return r > 0;
 }
 
 /* Receives exactly `size` bytes into buf and returns a cursor over them. */

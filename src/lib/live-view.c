@@ -16,8 +16,16 @@
  * Out of bytes, a stream asks the relay for its next index. A bound older
  * than the best message is consumed: the merger asks again (need_ns) and
  * the stream asks the relay for its next index. The relay is asked at most
- * once per stream per call: when nothing can be returned, the call returns
+ * once per stream per round: when nothing can be returned, the call returns
  * -EAGAIN and the caller waits (babeltrace2 waits 100 ms).
+ *
+ * A relay may hold GET_NEXT_INDEX until it has news for the stream (its next
+ * index or beacon), so the request is not waited for in the call: it is
+ * sent, the stream is BLOCKED and the call returns -EAGAIN (the caller
+ * flushes its output), then ctflive_live_view_wait() waits on the socket
+ * for the reply, which the next call handles. A round (each stream asked at
+ * most once) then goes on over calls until a call returns a message or
+ * nothing is in flight: only such a round ends with the caller's sleep.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,6 +51,22 @@
  * until the class appears, then decodes; past this bound it is an error.
  */
 #define CLASS_WAIT_NS     (10 * 1000000000LL)
+/*
+ * An index reply that took this long was held by the relay until it had
+ * news or its bound passed (CTFLIVE_RELAYD_HOLD_MS): asking again at once
+ * costs no busy loop. Quicker replies of nothing new end the round with the
+ * caller's sleep (100 ms).
+ */
+#define HELD_NS           (50 * 1000000LL)
+/*
+ * Against a relay seen holding requests, a quick reply of nothing new is an
+ * INACTIVE with a beacon already given (such a relay holds RETRY but answers
+ * that at once: babeltrace2 needs it, see src/relayd/live-server.c). The next
+ * beacon comes with the next live-timer tick: the view asks again after this
+ * much rather than the caller's 100 ms, which would add up to a whole poll
+ * period to every event that waits for that stream's bound.
+ */
+#define STALE_POLL_NS     (20 * 1000000LL)
 /* Reconnection: first delay after a round of the relay list, and the largest. */
 #define RETRY_FIRST_MS    100
 #define RETRY_MAX_MS      2000
@@ -77,7 +101,7 @@ struct vstream {
 	char name[32];                  /* "stream-<id>", for labels */
 	bool has_bound;
 	int64_t bound_ns;
-	bool queried;          /* an index was requested during this call */
+	bool queried;          /* its index reply was handled during this round */
 	bool id_set;           /* stream ID taken from the first packet header */
 	bool class_known;      /* the metadata declares the stream's class */
 	bool class_wait;       /* a packet waits for the metadata of its class */
@@ -95,6 +119,10 @@ struct ctflive_live_view {
 	uint64_t *dead_traces; /* ids of traces whose streams all ended */
 	size_t ndead, dcap;
 	bool ended;           /* the client reported END */
+	bool keep_round;      /* the last call returned -EAGAIN with a request in flight */
+	int64_t sent_ns;      /* CLOCK_MONOTONIC ns when the request in flight was sent */
+	bool relay_holds;     /* a reply took HELD_NS or more: the relay holds requests */
+	bool quick_reply;     /* the reply being handled came before HELD_NS */
 	int64_t last_refresh; /* CLOCK_MONOTONIC ns */
 	int err;
 	char errmsg[512];
@@ -724,6 +752,8 @@ static int drain_items(struct ctflive_live_view *v)
 							 it.index.timestamp_end, &s->bound_ns);
 			break;
 		case CTFLIVE_LIVE_ITEM_RETRY:
+			if (v->quick_reply)
+				v->relay_holds = false;
 			break;
 		case CTFLIVE_LIVE_ITEM_STREAM_END:
 			s = find_stream(v, it.stream_id);
@@ -746,15 +776,63 @@ static int drain_items(struct ctflive_live_view *v)
 	return 0;
 }
 
-static int request_index(struct ctflive_live_view *v, struct vstream *s)
+/*
+ * Receives and handles the index reply in flight; *ret_id is the stream it
+ * was about. That stream counts as asked in this round, unless the relay
+ * took HELD_NS or more to answer: a relay that holds requests until it has
+ * news may be asked again at once (no busy loop: it holds that one too).
+ */
+static int settle(struct ctflive_live_view *v, uint64_t *ret_id)
 {
+	uint64_t id = v->c->pending_stream;
+	bool held = now_ns() - v->sent_ns >= HELD_NS;
+	struct vstream *s;
 	int r;
 
-	s->queried = true;
-	r = ctflive_live_client_request_index(v->c, s->cid);
+	*ret_id = id;
+	r = cl_live_client_index_finish(v->c);
+	if (r < 0)
+		return client_failed(v, r); /* 0 when lost: failover */
+	s = find_stream(v, id);
+	if (s && !held)
+		s->queried = true;
+	/* a reply that came late was held (or the machine is slow); a quick
+	 * RETRY says the relay does not hold (drain_items()) */
+	v->relay_holds |= held;
+	v->quick_reply = !held;
+	r = drain_items(v);
+	v->quick_reply = false;
+	return r;
+}
+
+/*
+ * Asks the relay for the next index of `s` (the reply of another stream's
+ * request first, if it came). 1: its reply was handled, 0: it is in flight
+ * (or another one still is: s is asked later), or an error.
+ */
+static int request_index(struct ctflive_live_view *v, struct vstream *s)
+{
+	struct ctflive_live_client *c = v->c;
+	uint64_t id;
+	int r;
+
+	if (c->index_pending) {
+		r = cl_live_client_reply_ready(c, 0);
+		if (r < 0)
+			return client_failed(v, r);
+		if (r == 0)
+			return 0;
+		r = settle(v, &id);
+		if (r < 0 || v->lost)
+			return r;
+		if (id == s->cid)
+			return 1;
+	}
+	r = cl_live_client_index_send(c, s->cid);
 	if (r < 0)
 		return client_failed(v, r);
-	return drain_items(v);
+	v->sent_ns = now_ns();
+	return 0;
 }
 
 static int refresh(struct ctflive_live_view *v)
@@ -850,13 +928,26 @@ static int live_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret, in
 			*ret_idle_ns = s->bound_ns;
 			return CTFLIVE_MERGE_IDLE;
 		}
-		s->has_bound = false; /* passed: ask for newer news */
-		if (s->queried || s->cid == NO_ID || v->lost)
+		if (s->cid == NO_ID || v->lost) {
+			s->has_bound = false; /* asked again once reconnected */
 			return CTFLIVE_MERGE_BLOCKED;
-		r = request_index(v, s);
-		if (r < 0)
-			goto err;
-		continue;
+		}
+		/* passed (or nothing is ready at all): ask for newer news */
+		if (!s->queried) {
+			r = request_index(v, s);
+			if (r < 0)
+				goto err;
+			if (r == 1)
+				continue;
+		}
+		/* Nothing newer yet (or the reply is in flight): the bound
+		 * still holds, and may be all the merger needs once another
+		 * stream's reply comes. */
+		if (s->has_bound) {
+			*ret_idle_ns = s->bound_ns;
+			return CTFLIVE_MERGE_IDLE;
+		}
+		return CTFLIVE_MERGE_BLOCKED;
 	err:
 		memset(reterr, 0, sizeof(*reterr));
 		reterr->offset = UINT64_MAX;
@@ -949,6 +1040,8 @@ static int reconnect(struct ctflive_live_view *v)
 	v->c = c;
 	v->cur = idx;
 	v->lost = 0;
+	v->keep_round = false; /* the request in flight went with the old client */
+	v->relay_holds = false;
 	/* Ids are the new relay's: every trace and stream is mapped again. */
 	for (size_t i = 0; i < v->ntraces; i++) {
 		v->traces[i]->id = NO_ID;
@@ -1029,8 +1122,10 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 		return -EINVAL;
 	if (v->err)
 		return v->err;
-	for (size_t i = 0; i < v->nstreams; i++)
-		v->streams[i]->queried = false;
+	if (!v->keep_round)
+		for (size_t i = 0; i < v->nstreams; i++)
+			v->streams[i]->queried = false;
+	v->keep_round = false;
 
 	r = drain_items(v);
 	if (r < 0)
@@ -1077,13 +1172,17 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 					return r;
 				continue;
 			}
-			if (!refreshed && now_ns() - v->last_refresh >= REFRESH_PERIOD_NS) {
+			/* not while a request is in flight: the refresh would
+			 * wait for its reply */
+			if (!refreshed && !v->c->index_pending &&
+			    now_ns() - v->last_refresh >= REFRESH_PERIOD_NS) {
 				refreshed = true;
 				r = refresh(v);
 				if (r < 0)
 					return r;
 				continue;
 			}
+			v->keep_round = v->c->index_pending;
 			return -EAGAIN;
 		}
 		if (v->err)
@@ -1091,4 +1190,34 @@ int ctflive_live_view_next(struct ctflive_live_view *v,
 		return fail(v, r, "%s%s%s", s ? ctflive_ctf_stream_name(s) : "", s ? ": " : "",
 			    diag.msg);
 	}
+}
+
+int ctflive_live_view_wait(struct ctflive_live_view *v, int timeout_ms)
+{
+	int r;
+
+	if (!v || v->err || v->lost)
+		return 0;
+	if (!v->c->index_pending) {
+		int64_t ns = timeout_ms >= 0 && (int64_t)timeout_ms * 1000000 < STALE_POLL_NS
+				     ? (int64_t)timeout_ms * 1000000
+				     : STALE_POLL_NS;
+		struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+
+		if (!v->relay_holds)
+			return 0;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		return 1;
+	}
+	r = cl_live_client_reply_ready(v->c, timeout_ms < 0 ? v->c->timeout_ms : timeout_ms);
+	if (r < 0) {
+		(void)client_failed(v, r);
+	} else if (r == 0 && timeout_ms < 0) {
+		/* no reply within the client's timeout: the receive says so */
+		uint64_t id;
+
+		(void)settle(v, &id);
+	}
+	return 1;
 }

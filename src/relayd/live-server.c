@@ -66,12 +66,13 @@
  * answered at the next tick), except requests about per-process buffer
  * streams ("ust/pid/" paths).
  *
- * Off by default: with the timer bound `ctflive view` is far slower
- * (bench/live, 2-core machine under load, 100 ms timer: p50 0.5-1.9 s,
- * p99 2-4.3 s, against 70-101 and 160-200 ms not held; 1 s timer: p50 4 s
- * against 0.56 s; not analysed yet: its live source asks idle streams
- * one at a time). babeltrace2 2.0.4 gains little (100 ms timer, 10 viewers: p50 77
- * against 100-110 ms, p99 about the same).
+ * Off by default. `ctflive view` no longer waits for a held request (its
+ * live source keeps the request in flight while it flushes its output and
+ * polls the socket): held, its p50 of emission -> printed is 53-71 ms
+ * against 96-131 not held (bench/live, 2-core machine under load, 100 ms
+ * timer); babeltrace2 2.0.4 and 2.1.2 gain on p50 too (65-94 against
+ * 102-115 ms); p99 stays within the noise of the tracer's own flush timer
+ * (ticks late by 20-80 ms at p99), measured for both ways.
  *
  * Per-process buffers: babeltrace2 2.0.4 reads NEW_STREAM only on OK
  * index replies and fails when a stream it learns of later has a message
@@ -1312,17 +1313,18 @@ void live_viewer_stop_waiting(struct viewer *v)
  *    go on with any stream while one answers RETRY), everything else is
  *    answered as it now stands;
  *  - the deadline passed: answered as it stands.
- * An INACTIVE equal to the last one given is not held: measured, holding
- * it did not lower babeltrace2's latency, and it delayed ctflive view,
- * which asks every idle stream in turn for a newer beacon.
+ * An INACTIVE equal to the last one given is not held: measured (bench/live,
+ * 1 s timer), babeltrace2 2.0.4 and 2.1.2 then print the last events of a
+ * burst only when the session ends (2-3.7 s late, against one timer period
+ * answered at once), although every beacon they are given is newer than
+ * those events.
  * The deadline (hold_ns()) bounds how long a viewer waits for
  * a "nothing yet" answer, while every publication (each live-timer tick
  * brings one per stream: an index or a beacon) wakes it at once. Measured
  * (bench/live, 100 ms timer, babeltrace2): a bound below the timer period
  * expires between ticks, and the viewer's 100 ms sleep then costs about
  * the bound again (50 ms: p50 beyond the timer 25-40 ms); a bound above it
- * leaves 9-15 ms. ctflive view does not gain from holding yet (slower with
- * 50 ms, far slower with 300 ms): its live source needs its own look.
+ * leaves 9-15 ms.
  */
 void live_answer_waiting(struct live *l)
 {

@@ -61,9 +61,16 @@ def live_url(relay: h.Relay, session: str | None = None) -> str:
 
 
 def spawn_view(url: str, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([str(ctflive_path()), "view", *extra, url], env=env(),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    """`ctflive view` with its stdout read as it comes (by a thread): a
+    viewer whose pipe fills blocks in write and stops asking the relay."""
+    p = subprocess.Popen([str(ctflive_path()), "view", *extra, url], env=env(),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    p.out_chunks = []
+    p.out_reader = threading.Thread(target=lambda: p.out_chunks.extend(iter(p.stdout.read, "")),
+                                    daemon=True)
+    p.out_reader.start()
+    return p
 
 
 def spawn_bt_live(url: str) -> subprocess.Popen:
@@ -73,13 +80,23 @@ def spawn_bt_live(url: str) -> subprocess.Popen:
 
 
 def finish(p: subprocess.Popen, timeout: float = 30) -> tuple[int, list[str], str]:
+    reader = getattr(p, "out_reader", None)
+    if reader is None:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            h.stop_popen(p)
+            out, err = p.communicate()
+            raise AssertionError(f"viewer did not exit; stderr: {err[-2000:]}")
+        return p.returncode, out.splitlines(), err
     try:
-        out, err = p.communicate(timeout=timeout)
+        p.wait(timeout)
     except subprocess.TimeoutExpired:
         h.stop_popen(p)
-        out, err = p.communicate()
-        raise AssertionError(f"viewer did not exit; stderr: {err[-2000:]}")
-    return p.returncode, out.splitlines(), err
+        reader.join(10)
+        raise AssertionError(f"viewer did not exit; stderr: {p.stderr.read()[-2000:]}")
+    reader.join(30)
+    return p.returncode, "".join(p.out_chunks).splitlines(), p.stderr.read()
 
 
 def wait_attached(relay: h.Relay, session: str, timeout: float = 10) -> None:
@@ -490,10 +507,8 @@ def test_view_resumes_after_connection_cut(lttng, make_relay, kind):
     try:
         view = spawn_view(f"net://{h.LOCALHOST}:{proxy.port}/host/{HOST}/cut",
                           "--reconnect-timeout", "20000")
-        # read as it prints: a view blocked on a full pipe would not see the cuts
-        out: list[str] = []
-        reader = threading.Thread(target=lambda: out.extend(view.stdout), daemon=True)
-        reader.start()
+        # read as it prints (spawn_view()): a view blocked on a full pipe
+        # would not see the cuts
         wait_attached(relay, "cut")
         n = 3000
         app = lttng.spawn_app(n, 500, "cut")
@@ -511,8 +526,8 @@ def test_view_resumes_after_connection_cut(lttng, make_relay, kind):
             h.stop_popen(view)
             raise
         err = view.stderr.read()
-        reader.join(10)
-        lines = [x.rstrip("\n") for x in out]
+        view.out_reader.join(10)
+        lines = "".join(view.out_chunks).splitlines()
     finally:
         proxy.close()
     assert rc == 0, err[-3000:]
