@@ -291,8 +291,9 @@ struct session {
 	bool has_rotated;
 	bool connection_closed; /* control connection gone */
 	bool aborted;           /* ended abnormally (protocol/IO error, peer vanished with
-				 * streams open): its marker says "interrupted"; after an
-				 * error its streams close without waiting for data */
+				 * streams open, a stream or chunk refused): its marker
+				 * says "interrupted"; CLOSE_STREAM still waits for data
+				 * sent before it while a data connection is open */
 	struct cl_list streams;
 	/* Streams written since the last batch covering them was collected
 	 * (publish.c): a batch looks at these only, not at every stream. */

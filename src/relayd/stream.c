@@ -1234,8 +1234,10 @@ void stream_request_close(struct relay *relay, struct stream *st, uint64_t last_
 {
 	st->close_requested = true;
 	st->last_net_seq_num = last_net_seq_num;
-	if (last_net_seq_num == UINT64_MAX || st->is_metadata || st->session->aborted ||
-	    st->session->data_closed ||
+	/* Data still on its way is waited for even in an interrupted session
+	 * (a refused ADD_STREAM marks it so, its other streams' data still
+	 * comes): only a closed data connection means none will. */
+	if (last_net_seq_num == UINT64_MAX || st->is_metadata || st->session->data_closed ||
 	    (st->prev_data_seq != UINT64_MAX && seq_ge(st->prev_data_seq, last_net_seq_num)))
 		stream_close(relay, st);
 }

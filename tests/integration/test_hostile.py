@@ -288,8 +288,49 @@ def test_bad_stream_names(hostile, field):
                 d.close()
                 d = rc.DataConn(relay.ports.data)
                 d.send_packet(hnd, 0, pk.data, pk.padding)
-            c.send_index(hnd, 0, pk.index)
+            # Checked here: a refused index closes the connection, which
+            # the CLOSE_STREAM below would report only as an EOF.
+            st = c.send_index(hnd, 0, pk.index)
+            assert st == rc.LTTNG_OK, f"SEND_INDEX for {field}={value!r}: status {st}"
             c.close_stream(hnd, 0)
+    c.close()
+    d.close()
+
+
+@pytest.mark.parametrize("relay_kind", RELAYS)
+def test_refused_stream_keeps_late_data(hostile):
+    """A refused ADD_STREAM does not cost the session's other streams their
+    data: a CLOSE_STREAM that reaches the relay before the packets it names
+    (the control socket read first) still waits for them. The relay closed
+    such a stream at once, counted its packet lost and closed the data
+    connection when the packet came ("data for closed stream"), which
+    closed every other stream of the session."""
+    relay, chk = hostile
+    c, _ = open_session(relay, "late")
+    c.send(rc.ADD_STREAM, rc.enc_add_stream_2_11("chan_0", ".."))
+    refused = _refused_stream(c)
+    chk.expect("pathname '..'", refused, "refused" if refused else "accepted")
+    if not refused:
+        pytest.skip(f"{relay.kind} accepts the pathname '..'")
+    d = rc.DataConn(relay.ports.data)
+    for i, path in enumerate(("late/a", "late/b")):
+        pk = rc.make_packet(0, 1, 0)
+        hnd, ret = c.add_stream("chan_0", path)
+        assert ret == rc.LTTNG_OK, (path, ret)
+        # Control first, its replies received: then the packet.
+        assert c.send_index(hnd, 0, pk.index) == rc.LTTNG_OK, path
+        assert c.close_stream(hnd, 0) == rc.LTTNG_OK, path
+        d.send_packet(hnd, 0, pk.data, pk.padding)
+        if i == 0:
+            chk.expect("packet after its CLOSE_STREAM", not rc.is_closed(d.sock, CLOSE_WAIT),
+                       "data connection kept", strict_only=False)
+        def written(path=path, n=len(pk.data)):
+            return [f for f in relay.output.glob(f"hostile/late-*/{path}/chan_0")
+                    if f.stat().st_size >= n]
+
+        got = h.wait_for(written, 5, what=f"{path} packet in its data file")
+        chk.expect(f"{path} packet", got[0].read_bytes()[:len(pk.data)] == pk.data,
+                   "data file holds the packet", strict_only=False)
     c.close()
     d.close()
 
