@@ -1000,6 +1000,33 @@ def test_allow_from(make_relay):
     assert r.returncode != 0 and "invalid --allow-from" in r.stderr
 
 
+def test_live_refusals_are_logged(make_relay):
+    """A live port closed by --allow-from, and the per-address cap of new
+    viewer connections, are logged by the relay; the viewer says the relay
+    closed the connection, not that the port is not a live one."""
+    ctflive = str(h.build_dir() / "src" / "cli" / "ctflive")
+    relay = make_relay("ctflive-relayd", "closed-live", extra=["--allow-from", "live:10.0.0.0/8"])
+    r = subprocess.run([ctflive, "ls", f"net://127.0.0.1:{relay.ports.live}"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "refused by --allow-from" in r.stderr, r.stderr
+    assert "not a live port" not in r.stderr
+    h.wait_for(lambda: "live" in relay.log() and "refused: not in --allow-from" in relay.log(),
+               5, what="the live refusal logged")
+
+    import socket
+    open_ = make_relay("ctflive-relayd", "capped")
+    held = []
+    try:
+        for _ in range(70):  # more than the 64 per address, all under a second old
+            held.append(socket.create_connection(("127.0.0.1", open_.ports.live), timeout=5))
+        h.wait_for(lambda: "too many new viewer connections" in open_.log(), 5,
+                   what="the cap refusal logged")
+    finally:
+        for s in held:
+            s.close()
+    assert open_.log().count("too many new viewer connections") == 1, open_.log()[-2000:]
+
+
 @pytest.mark.lttng
 def test_two_sessionds_same_name_same_second(ws, lttng, make_relay):
     """Two LTTng 2.13 session daemons (two hosts called alike, or cloned VMs)
