@@ -89,6 +89,7 @@ int cl_cmd_follow(int argc, char **argv)
 	int c, r, ret;
 
 	cli_print_opts_init(&po);
+	po.grace_option = "--grace";
 	optind = 1;
 	while ((c = getopt_long(argc, argv, CLI_PRINT_SHORTOPTS "h", opts, NULL)) != -1) {
 		r = cli_print_opt(c, optarg, &po);
