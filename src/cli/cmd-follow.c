@@ -122,6 +122,12 @@ int cl_cmd_follow(int argc, char **argv)
 			  argv[optind]);
 		return 2;
 	}
+	if (!strncmp(argv[optind], "nats://", 7)) {
+		/* not repeated: the URL may hold a password */
+		log_error("'follow' reads a directory on this machine; for a session "
+			  "published to NATS use 'ctflive view nats://...'");
+		return 2;
+	}
 	r = ctflive_iter_open_follow(argv[optind], &fo, &it, &diag);
 	if (r < 0) {
 		cl_cli_print_diag(&diag, false);

@@ -189,6 +189,8 @@ def test_nats_auth(lttng, make_relay, ws, mode):
                 r.stderr
             r = ctflive("view", f"{cred}/bad", *tls)
             assert r.returncode != 0 and "s3cret-pw" not in r.stderr, r.stderr
+            r = ctflive("follow", f"{cred}/host/{HOST}/na")
+            assert r.returncode == 2 and "s3cret-pw" not in r.stderr, r.stderr
 
         # A wrong password in the URL: refused, and not repeated in the log.
         if mode == "tls-user":
