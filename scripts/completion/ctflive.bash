@@ -24,7 +24,9 @@ _ctflive()
 
 	cmd=${COMP_WORDS[1]}
 	case $cmd in
-	view) opts="$_ctflive_print_opts --decode-only --from-now --timeout --reconnect-timeout" ;;
+	view) opts="$_ctflive_print_opts --decode-only --from-now --timeout --reconnect-timeout
+		--nats-user --nats-password --nats-token --nats-creds --nats-nkey --nats-tls
+		--nats-tls-ca --nats-tls-cert --nats-tls-key --nats-tls-name --nats-tls-insecure" ;;
 	follow) opts="$_ctflive_print_opts --grace" ;;
 	ls) opts='--timeout --help' ;;
 	web) opts='--listen --token-file --max-rows --timeout --help' ;;
@@ -44,7 +46,7 @@ _ctflive()
 			trace:procname trace:vpid loglevel emf callsite all' -- "$cur")
 		return 0
 		;;
-	--token-file)
+	--token-file | --nats-creds | --nats-nkey | --nats-tls-ca | --nats-tls-cert | --nats-tls-key)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return 0
 		;;
@@ -62,7 +64,7 @@ _ctflive()
 		;;
 	--clock-offset | --clock-offset-ns | --timeout | --grace | --listen | --max-rows | -r | --relay | -s | \
 		--session | --hostname | --until-pid | --idle-exit | --reconnect-timeout | \
-		--max-minor)
+		--max-minor | --nats-user | --nats-password | --nats-token | --nats-tls-name)
 		return 0
 		;;
 	esac

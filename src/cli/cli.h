@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ctflive subcommands. Each lives in its own file and is listed in the
- * table of main.c. A subcommand gets argv with argv[0] = its name and
+ * table of main.c. A subcommand gets argv with argv[0] = "ctflive NAME" and
  * returns the process exit status: 0 success, 1 failure, 2 usage error.
  */
 #ifndef CL_CLI_H

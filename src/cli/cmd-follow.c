@@ -89,6 +89,7 @@ int cl_cmd_follow(int argc, char **argv)
 	int c, r, ret;
 
 	cli_print_opts_init(&po);
+	po.grace_option = "--grace";
 	optind = 1;
 	while ((c = getopt_long(argc, argv, CLI_PRINT_SHORTOPTS "h", opts, NULL)) != -1) {
 		r = cli_print_opt(c, optarg, &po);
@@ -119,6 +120,12 @@ int cl_cmd_follow(int argc, char **argv)
 		log_error("'follow' reads a directory on this machine; for a relay use "
 			  "'ctflive view %s'",
 			  argv[optind]);
+		return 2;
+	}
+	if (!strncmp(argv[optind], "nats://", 7)) {
+		/* not repeated: the URL may hold a password */
+		log_error("'follow' reads a directory on this machine; for a session "
+			  "published to NATS use 'ctflive view nats://...'");
 		return 2;
 	}
 	r = ctflive_iter_open_follow(argv[optind], &fo, &it, &diag);

@@ -726,6 +726,16 @@ static void view_usage(FILE *f)
 	      f);
 }
 
+/* The servers of URL `url` (what precedes its path) for messages, without
+ * user information: cl_nats_url_redact(). Returns `out`. */
+static const char *servers_for_msg(const char *url, char *out, size_t cap)
+{
+	char prefix[1024];
+
+	(void)snprintf(prefix, sizeof(prefix), "%.*s", (int)strcspn(url + 7, "/") + 7, url);
+	return cl_nats_url_redact(prefix, out, cap);
+}
+
 int cl_cmd_view_nats(int argc, char **argv)
 {
 	struct cli_print_opts po;
@@ -736,7 +746,7 @@ int cl_cmd_view_nats(int argc, char **argv)
 	struct cl_nats_desc *descs = NULL;
 	struct job *jobs = NULL;
 	size_t n_jobs = 0, cap_jobs = 0;
-	char tmpl[4096];
+	char tmpl[4096], where[1024];
 	const char *why = "invalid URL";
 	struct ctflive_iter *it = NULL;
 	struct ctflive_follow_options fo = { 0 };
@@ -750,7 +760,8 @@ int cl_cmd_view_nats(int argc, char **argv)
 		return r;
 	r = cl_nats_url_parse(argv[optind], &u, &why);
 	if (r < 0 || !u.host) {
-		log_error("invalid URL '%s': %s", argv[optind],
+		log_error("invalid URL '%s': %s",
+			  cl_nats_url_redact(argv[optind], where, sizeof(where)),
 			  r < 0 ? why : "expecting nats://SERVER[:PORT]/host/HOSTNAME/SESSION");
 		cl_nats_url_free(&u);
 		return 2;
@@ -781,8 +792,9 @@ int cl_cmd_view_nats(int argc, char **argv)
 		j->idle_ms = timeout_ms;
 	}
 	if (!n_jobs) {
+		servers_for_msg(argv[optind], where, sizeof(where));
 		log_error("no session %s/%s on NATS at %s (see 'ctflive ls %s')", u.host, u.session,
-			  u.servers[0], u.servers[0]);
+			  where, where);
 		goto out;
 	}
 	if (snprintf(tmpl, sizeof(tmpl), "%s/ctflive-nats-XXXXXX",
@@ -891,6 +903,7 @@ int cl_cmd_ls_nats(int argc, char **argv)
 	jsCtx *js = NULL;
 	struct cl_nats_slist list = { 0 };
 	const char *why = "invalid URL", *url = NULL;
+	char where[1024];
 	int timeout_ms = 5000, r, ret = 1;
 
 	r = parse_common(argc, argv, NULL, &timeout_ms, NULL, ls_usage);
@@ -899,7 +912,7 @@ int cl_cmd_ls_nats(int argc, char **argv)
 	url = argv[optind];
 	r = cl_nats_url_parse(url, &u, &why);
 	if (r < 0 || u.host) {
-		log_error("invalid URL '%s': %s", url,
+		log_error("invalid URL '%s': %s", cl_nats_url_redact(url, where, sizeof(where)),
 			  r < 0 ? why : "expecting nats://SERVER[:PORT] without a session");
 		cl_nats_url_free(&u);
 		return 2;
@@ -913,7 +926,7 @@ int cl_cmd_ls_nats(int argc, char **argv)
 
 		if (cl_nats_desc_parse(si, &d) < 0)
 			continue;
-		printf("%.*s/host/", (int)strcspn(url + 7, "/") + 7, url);
+		printf("%s/host/", servers_for_msg(url, where, sizeof(where)));
 		print_name(d.host);
 		putchar('/');
 		print_name(d.session);

@@ -55,8 +55,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; i < CL_ARRAY_SIZE(cmds); i++) {
-		if (!strcmp(argv[1], cmds[i].name))
+		if (!strcmp(argv[1], cmds[i].name)) {
+			static char prog[64];
+
+			/* getopt_long() names argv[0] in its errors */
+			(void)snprintf(prog, sizeof(prog), "ctflive %s", cmds[i].name);
+			argv[1] = prog;
 			return cmds[i].run(argc - 1, argv + 1);
+		}
 	}
 	log_error("unknown command '%s'", argv[1]);
 	return 2;

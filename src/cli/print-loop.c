@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "ctflive/iter.h"
@@ -105,6 +106,8 @@ int cl_cli_print_loop(struct ctflive_iter *it, const struct cli_print_opts *po, 
 		(void)cli_printer_flush(pr, 0);
 		(void)cli_printer_flush(pr, 1);
 		print_diag(ctflive_iter_error(it), false);
+		if (po->grace_option && strstr(ctflive_iter_error(it)->msg, "follower's grace"))
+			log_notice("a larger %s may avoid this", po->grace_option);
 		goto out;
 	}
 	if (decode_only && (printf("%" PRIu64 " events\n", nevents) < 0 || fflush(stdout) != 0)) {

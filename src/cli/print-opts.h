@@ -69,6 +69,9 @@ struct cli_print_opts {
 	unsigned flags;    /* CTFLIVE_CTF_* printer flags */
 	int64_t offset_ns; /* added to printed times */
 	struct cli_word_opts names, fields;
+	/* The option setting the follower's grace ("--grace"), named after an
+	 * error that the grace may explain; NULL: the command has none. */
+	const char *grace_option;
 };
 
 /* The defaults: babeltrace2's default text format. */

@@ -18,6 +18,9 @@
 #include "ctflive/ctf.h"
 #include "ctflive/iter.h"
 #include "log.h"
+#ifdef CTFLIVE_HAVE_NATS
+#include "nats-conn.h"
+#endif
 #include "print-opts.h"
 
 static void help(FILE *f)
@@ -30,7 +33,8 @@ static void help(FILE *f)
 	      "time, in babeltrace2's default text format (or JSON Lines); or those of a\n"
 	      "live session served by a relay daemon (ctflive-relayd or lttng-relayd),\n"
 	      "as they are recorded, until the session ends; or those of a session that\n"
-	      "ctflive-relayd published to NATS JetStream, once it ended (doc/nats.md).\n"
+	      "ctflive-relayd published to NATS JetStream, as it arrives, until the session\n"
+	      "ends (doc/nats.md).\n"
 	      "\n" CLI_PRINT_HELP
 	      "  --decode-only          decode everything, print only the event count\n"
 	      "  --from-now             (live) only events recorded after attaching\n"
@@ -38,7 +42,11 @@ static void help(FILE *f)
 	      "  --reconnect-timeout MS (net://) on a lost connection, resume with the\n"
 	      "                         next relay (or the same) for up to MS ms (30000\n"
 	      "                         with several relays, else 0: fail)\n"
-	      "  -h, --help             show this help\n",
+	      "  -h, --help             show this help\n"
+#ifdef CTFLIVE_HAVE_NATS
+	      "\nWith a nats:// URL (then --timeout: stop when nothing new arrived for MS ms).\n" CL_NATS_CONN_HELP
+#endif
+	      ,
 	      f);
 }
 

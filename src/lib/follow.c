@@ -425,11 +425,14 @@ int ctflive_follow_next(struct ctflive_follow *f, const struct ctflive_ctf_strea
 		if (f->err)
 			return f->err;
 		/* the merger's own error: an event older than one returned */
-		return cl_follow_fail(f, r, "%s%s%s%s", s ? ctflive_ctf_stream_name(s) : "",
-				      s ? ": " : "", diag.msg,
-				      f->has_marker ? " (or a packet published later than "
-						      "--grace allows)"
-						    : "");
+		if (!f->has_marker)
+			return cl_follow_fail(f, r, "%s%s%s", s ? ctflive_ctf_stream_name(s) : "",
+					      s ? ": " : "", diag.msg);
+		return cl_follow_fail(f, r,
+				      "%s%s%s (or a packet published later than the "
+				      "follower's grace, %d ms, allows)",
+				      s ? ctflive_ctf_stream_name(s) : "", s ? ": " : "", diag.msg,
+				      f->opts.grace_ms);
 	}
 }
 

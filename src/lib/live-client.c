@@ -227,15 +227,17 @@ static int handshake(struct ctflive_live_client *c)
 
 	(void)cl_live_connect_encode(&wb, &m);
 	r = cl_live_client_send_cmd(c, CL_LIVE_CMD_CONNECT, req, wb.pos);
-	if (r < 0)
-		return r;
-	r = cl_live_client_recv_all(c, rep, sizeof(rep), CL_LIVE_CMD_CONNECT);
+	if (r >= 0)
+		r = cl_live_client_recv_all(c, rep, sizeof(rep), CL_LIVE_CMD_CONNECT);
 	if (r == -ECONNRESET)
-		/* A relay closes without a reply on a major version mismatch. */
+		/* Closed before any reply: a relay refusing the address
+		 * (--allow-from) or over a connection limit, or a relay of
+		 * another major version (it closes without a reply). */
 		return cl_live_client_set_broken(
 			c, r,
 			"the relay closed the connection during the handshake "
-			"(not a live port, or incompatible protocol version)");
+			"(refused by --allow-from or a connection limit, or an "
+			"incompatible protocol version?)");
 	if (r < 0)
 		return r;
 	rb = cl_rbuf_make(rep, sizeof(rep));

@@ -209,7 +209,11 @@ const char *cl_nats_url_redact(const char *urls, char *out, size_t cap)
 
 		if (scheme && scheme < p + len)
 			host = scheme + 3;
-		at = memchr(host, '@', (size_t)(p + len - host));
+		/* user information ends before the path (an '@' may follow) */
+		at = memchr(host, '@',
+			    strcspn(host, "/") < (size_t)(p + len - host)
+				    ? strcspn(host, "/")
+				    : (size_t)(p + len - host));
 		/* the scheme, then what follows the user information */
 		w = snprintf(out + n, cap - n, "%s%.*s%.*s", n ? "," : "", (int)(host - p), p,
 			     (int)(p + len - (at ? at + 1 : host)), at ? at + 1 : host);

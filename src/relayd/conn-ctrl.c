@@ -74,7 +74,11 @@ static int reply_error_close(struct conn *c, uint32_t status, const char *why)
 {
 	reply_status(c, status);
 	close_after_reply(c);
-	log_debug("%s: %s", c->sock.peer, why);
+	if (c->session && c->session->close_error)
+		log_notice("%s: %s (the session stopped on an error: %s)", c->sock.peer, why,
+			   strerror(-c->session->close_error));
+	else
+		log_debug("%s: %s", c->sock.peer, why);
 	return 0;
 }
 
@@ -595,6 +599,14 @@ int ctrl_metadata_begin(struct conn *c, const struct cl_relayd_hdr *hdr,
 {
 	struct stream *st = conn_own_stream(c, mh->stream_id);
 
+	if (!st && c->session && c->session->close_error) {
+		/* its streams closed when the session stopped: say why */
+		log_notice("%s: SEND_METADATA for stream %llu, closed when the session stopped "
+			   "on an error (%s), closing",
+			   c->sock.peer, (unsigned long long)mh->stream_id,
+			   strerror(-c->session->close_error));
+		return c->session->close_error;
+	}
 	if (!st || !st->is_metadata) {
 		log_notice("%s: SEND_METADATA for unknown stream %llu, closing", c->sock.peer,
 			   (unsigned long long)mh->stream_id);

@@ -248,6 +248,7 @@ static void conn_readable(struct sock *s)
 			 * unless a write they count on failed. */
 			if (!c->write_failed)
 				sock_send_now(s);
+			c->close_error = (int)n;
 			sock_close(s, true, c->refused ? c->refused : strerror((int)-n));
 			return;
 		}
@@ -269,6 +270,8 @@ static void conn_closed(struct sock *s, bool error, const char *why)
 	}
 	if (!c->session)
 		return;
+	if (error && c->close_error < 0 && !c->session->close_error)
+		c->session->close_error = c->close_error;
 	if (c->kind == CONN_CONTROL) {
 		session_connection_closed(c->relay, c->session, error);
 	} else {

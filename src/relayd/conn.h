@@ -48,6 +48,7 @@ struct conn {
 	 * that filled the send queue), from in_off on; at most CTRL_READ */
 	struct cl_buf in;
 	size_t in_off;
+	int close_error;   /* -errno that closed the connection, 0: none */
 	bool write_failed; /* a batched write failed: queued replies are not sent */
 };
 

@@ -165,16 +165,35 @@ static const struct sock_ops viewer_ops = {
 
 int live_accept(struct relay *relay, int listen_fd)
 {
+	static uint64_t last_refusal; /* refusals logged at most once a second */
 	struct live *l = relay->live;
 	struct sockaddr_storage ss;
 	struct viewer *v;
+	char peer[64];
+	uint64_t now;
 	int fd, r;
 
 	r = sock_accept(&l->viewers, listen_fd, &fd, &ss);
 	if (r <= 0)
 		return r;
-	if (!sock_allowed(&relay->allow[2], &ss) ||
-	    !sock_make_room(&l->viewers, &viewer_budget, &ss, sock_now_ms())) {
+	now = sock_now_ms();
+	if (!sock_allowed(&relay->allow[2], &ss)) {
+		if (now - last_refusal >= 1000) {
+			sock_format_peer(&ss, "live", peer, sizeof(peer));
+			log_notice("%s: refused: not in --allow-from", peer);
+			last_refusal = now;
+		}
+		close(fd);
+		return 0;
+	}
+	if (!sock_make_room(&l->viewers, &viewer_budget, &ss, now)) {
+		if (now - last_refusal >= 1000) {
+			sock_format_peer(&ss, "live", peer, sizeof(peer));
+			log_warning("%s: refused: too many new viewer connections without a "
+				    "session (%u per address, %u in all)",
+				    peer, MAX_UNBOUND_VIEWERS_PER_ADDR, MAX_UNBOUND_VIEWERS);
+			last_refusal = now;
+		}
 		close(fd);
 		return 0;
 	}

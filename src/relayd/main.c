@@ -776,6 +776,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 					only = i;
 					list += strlen(ports[i]);
 				}
+			if (only < 0) {
+				/* "WORD:" that cannot start an IPv6 address: a port name */
+				size_t w = strspn(list, "abcdefghijklmnopqrstuvwxyz"
+							"ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+
+				if (w && list[w] == ':' &&
+				    (w > 4 || strspn(list, "abcdefABCDEF") < w))
+					return usage_error(
+						"invalid --allow-from '%s': unknown port "
+						"'%.*s' (expecting control:, data: or "
+						"live:)",
+						optarg, (int)w, list);
+			}
 			for (int i = 0; i < 3 && !why; i++)
 				if (only < 0 || only == i)
 					(void)sock_allow_parse(&o->allow[i], list, &why);

@@ -1137,6 +1137,32 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Connection state changes, from libnats's callback thread: the server list
+ * for messages and whether "disconnected" was said, in static storage (a
+ * callback may still run while a failed start frees its nats_pub). Each
+ * change is logged once: libnats may report a disconnection again while it
+ * retries.
+ */
+static char g_where[512];
+static atomic_bool g_down, g_closing;
+
+static void disconnected_cb(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+	if (!atomic_load(&g_closing) && !atomic_exchange(&g_down, true))
+		log_warning("NATS: disconnected from %s, reconnecting", g_where);
+}
+
+static void reconnected_cb(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+	if (!atomic_load(&g_closing) && atomic_exchange(&g_down, false))
+		log_notice("NATS: reconnected to %s", g_where);
+}
+
 static natsStatus set_options(natsOptions *opts, const struct nats_pub_opts *o, bool retry)
 {
 	char *urls = strdup(o->urls), *save = NULL;
@@ -1158,6 +1184,10 @@ static natsStatus set_options(natsOptions *opts, const struct nats_pub_opts *o, 
 		s = natsOptions_SetReconnectWait(opts, 250);
 	if (s == NATS_OK)
 		s = natsOptions_SetRetryOnFailedConnect(opts, retry, NULL, NULL);
+	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(opts, disconnected_cb, NULL);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(opts, reconnected_cb, NULL);
 	if (s == NATS_OK)
 		s = cl_nats_conn_apply(opts, o->conn);
 	return s;
@@ -1185,6 +1215,9 @@ int nats_pub_start(struct relay *relay, const struct nats_pub_opts *o)
 			       (long long)time(NULL));
 	}
 	(void)cl_nats_url_redact(o->urls, p->where, sizeof(p->where));
+	memcpy(g_where, p->where, sizeof(g_where));
+	atomic_store(&g_down, false);
+	atomic_store(&g_closing, false);
 	cl_list_init(&p->sessions);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
@@ -1223,6 +1256,7 @@ int nats_pub_start(struct relay *relay, const struct nats_pub_opts *o)
 	if (s != NATS_OK) {
 		log_error("cannot connect to NATS at %s: %s", p->where,
 			  cl_nats_conn_error(NULL, s));
+		atomic_store(&g_closing, true);
 		natsConnection_Destroy(p->nc);
 		free(p);
 		return -EINVAL;
@@ -1230,6 +1264,7 @@ int nats_pub_start(struct relay *relay, const struct nats_pub_opts *o)
 	r = -pthread_create(&p->thread, NULL, thread_main, p);
 	if (r < 0) {
 		jsCtx_Destroy(p->js);
+		atomic_store(&g_closing, true);
 		natsConnection_Destroy(p->nc);
 		free(p);
 		return r;
@@ -1279,6 +1314,7 @@ void nats_pub_stop(struct relay *relay)
 	pthread_mutex_unlock(&p->lock);
 	report(p, true);
 	jsCtx_Destroy(p->js);
+	atomic_store(&g_closing, true);
 	natsConnection_Destroy(p->nc);
 	/* No callback of the library runs any more once it is closed. */
 	nats_CloseAndWait(1000);

@@ -315,6 +315,10 @@ struct session {
 	 * nothing on Linux: the kernel may have dropped the dirty pages.
 	 */
 	int sync_error;
+	/* -errno that closed a connection of the session (e.g. -ENOSPC of a
+	 * write), 0 while none: the cause named for what it leaves (a removed
+	 * empty metadata file, commands for its closed streams). */
+	int close_error;
 	struct relay *relay; /* borrowed */
 };
 

@@ -1308,7 +1308,14 @@ static void drop_empty_metadata(struct stream *st)
 	if (!st->is_metadata || st->data_fd < 0 || st->dir_fd < 0 || st->complete_size > 0 ||
 	    st->metadata_received > 0)
 		return;
-	if (unlinkat(st->dir_fd, st->channel_name, 0) == 0)
+	if (unlinkat(st->dir_fd, st->channel_name, 0) < 0)
+		return;
+	if (st->session->close_error)
+		log_notice("session %llu: '%s/%s' removed: empty, the session stopped on an "
+			   "error: %s",
+			   (unsigned long long)st->session->id, st->pathname, st->channel_name,
+			   strerror(-st->session->close_error));
+	else
 		log_notice("session %llu: '%s/%s' removed: no metadata was ever written",
 			   (unsigned long long)st->session->id, st->pathname, st->channel_name);
 }

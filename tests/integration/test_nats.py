@@ -218,6 +218,24 @@ def test_nats_down_never_blocks_ingest(lttng, make_relay, nats, ws):
     assert "not published" in log, log[-3000:]
 
 
+def test_nats_server_restart_is_logged(make_relay, nats):
+    """A publishing relay says once that its NATS server went away, and
+    once that it is back."""
+    (srv,) = nats(1)
+    relay = make_relay("ctflive-relayd", extra=["--publish", srv.url])
+    srv.kill()
+    h.wait_for(lambda: "NATS: disconnected from" in relay.log(), 10, what="disconnection")
+    time.sleep(1)  # reconnection attempts (every 250 ms) fail meanwhile
+    srv.start()
+    srv.wait_listening()
+    h.wait_for(lambda: "NATS: reconnected to" in relay.log(), 15, what="reconnection")
+    time.sleep(0.5)
+    log = relay.log()
+    assert log.count("NATS: disconnected from") == 1, log[-3000:]
+    assert log.count("NATS: reconnected to") == 1, log[-3000:]
+    assert f"disconnected from {srv.url}" in log
+
+
 def test_nats_cluster_node_killed(lttng, make_relay, nats):
     """Three JetStream nodes, replicas 3: one node killed mid-session loses
     nothing; the view from the surviving nodes equals the relay's copy."""

@@ -177,6 +177,21 @@ def test_nats_auth(lttng, make_relay, ws, mode):
             refused_relay(ws, f"edge-{i}", "--from", url, *opts)
             refused_relay(ws, f"pub-{i}", "--publish", url, *opts)
 
+        if mode == "tls-user":
+            # Credentials in the URL work, and no line ctflive prints repeats them.
+            cred = f"nats://alice:s3cret-pw@{host}"
+            ls = ctflive("ls", cred, *tls)
+            assert ls.returncode == 0 and f"nats://{host}/host/{HOST}/na " in ls.stdout, ls.stderr
+            assert "s3cret-pw" not in ls.stdout + ls.stderr, ls.stdout
+            r = ctflive("view", f"{cred}/host/{HOST}/nosuch", "--timeout", "1000", *tls)
+            assert r.returncode != 0 and "no session" in r.stderr, r.stderr
+            assert "s3cret-pw" not in r.stdout + r.stderr and f"nats://{host}" in r.stderr, \
+                r.stderr
+            r = ctflive("view", f"{cred}/bad", *tls)
+            assert r.returncode != 0 and "s3cret-pw" not in r.stderr, r.stderr
+            r = ctflive("follow", f"{cred}/host/{HOST}/na")
+            assert r.returncode == 2 and "s3cret-pw" not in r.stderr, r.stderr
+
         # A wrong password in the URL: refused, and not repeated in the log.
         if mode == "tls-user":
             err = refused_relay(ws, "pub-url", "--publish", f"nats://alice:nope@{host}",

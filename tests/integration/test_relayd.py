@@ -68,12 +68,30 @@ def assert_one_error(r: subprocess.CompletedProcess, status: int, message: str) 
     (["-C", "tcp6://[::zz]:0"], "'tcp6://[::zz]:0': bad IPv6 address"),
     (["-C", "tcp://:0"], "'tcp://:0': missing address"),
     (["-C", "udp://127.0.0.1:0"], "'udp://127.0.0.1:0': unknown protocol"),
+    (["--allow-from", "foo:10.0.0.0/8"], "unknown port 'foo'"),
+    (["--allow-from", "live:10.0.0.0/33"], "invalid --allow-from 'live:10.0.0.0/33'"),
 ])
 def test_usage_errors(tmp_path, args, message):
     r = run_relayd(tmp_path, *args)
     assert_one_error(r, 2, message)
     assert "/" not in r.stderr.split(":")[0], "the program is named by its path"
     assert not (tmp_path / "out").exists(), "a usage error must come before any work"
+
+
+def test_ctflive_view_usage():
+    """ctflive's option errors name the subcommand; view --help says NATS
+    sessions are read as they arrive, and lists the --nats-* options."""
+    ctflive = str(h.build_dir() / "src" / "cli" / "ctflive")
+    r = subprocess.run([ctflive, "view", "--bogus"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2 and r.stderr.startswith("ctflive view: unrecognized option"), \
+        r.stderr
+    r = subprocess.run([ctflive, "view", "--help"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0 and "once it ended" not in r.stdout
+    assert "as it arrives" in " ".join(r.stdout.split()), r.stdout
+    nats = subprocess.run([ctflive, "ls", "nats://127.0.0.1:1", "--timeout", "100"],
+                          capture_output=True, text=True, timeout=20)
+    if "without NATS support" not in nats.stderr:
+        assert "--nats-user" in r.stdout and "--nats-tls-ca" in r.stdout, r.stdout
 
 
 @pytest.mark.parametrize("url", ["tcp://nonexistent.invalid:0",

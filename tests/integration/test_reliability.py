@@ -410,6 +410,57 @@ def test_failed_first_metadata_write_leaves_no_empty_metadata(ws):
         fr.stop()
 
 
+def test_full_disk_is_the_cause_logged(ws):
+    """The output on a full tmpfs: the data connection's write fails
+    (ENOSPC), the session stops; the relay names ENOSPC as the cause of the
+    removed empty metadata and of the producer's next SEND_METADATA refusal
+    (it said "no metadata was ever written" and "Protocol error")."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    relay = h.CtfliveRelayd(ws, "full")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs",
+                       str(relay.output)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs")
+    try:
+        relay.start(extra=["-v"])
+        g = rc.GoodSession(relay.ports.control, relay.ports.data, name="full", hostname="full")
+        g.c, g.d = rc.ControlConn(relay.ports.control), rc.DataConn(relay.ports.data)
+        try:
+            g.c.version()
+            rep = g.c.create_session(rc.enc_create_session_2_11(g.name, g.hostname))
+            assert rep.ret_code == rc.LTTNG_OK, rep
+            assert g.c.create_trace_chunk(0, 1764413419) == rc.LTTNG_OK
+            g.data_h, _ = g.c.add_stream("chan_0", g.pathname)
+            g.meta_h, _ = g.c.add_stream("metadata", g.pathname)
+            assert g.c.streams_sent() == rc.LTTNG_OK
+            with open(relay.output / "fill", "wb") as f:  # fill the tmpfs
+                try:
+                    while True:
+                        f.write(b"\0" * 65536)
+                        f.flush()
+                except OSError:
+                    pass
+            pk = rc.make_packet(0, g.per_packet, 0)
+            g.d.send_packet(g.data_h, 0, pk.data, pk.padding)
+            h.wait_for(lambda: "removed" in relay.log(), 10, what="the session stopped")
+            g.c.send_metadata(g.meta_h, rc.make_metadata(g.hostname), 0)
+            assert rc.is_closed(g.c.sock, 5.0)
+        finally:
+            g.close()
+        h.wait_for(lambda: "connection closed: No space left on device" in
+                   relay.log().split("SEND_METADATA for stream")[-1], 5,
+                   what="the control connection closed with ENOSPC")
+        log = relay.log()
+        assert "no metadata was ever written" not in log and "Protocol error" not in log, log
+        assert "removed: empty, the session stopped on an error: No space left on device" \
+            in log, log
+        assert "SEND_METADATA for stream" in log and \
+            "control" in log.split("SEND_METADATA for stream")[0].splitlines()[-1]
+    finally:
+        relay.stop()
+        subprocess.run(["umount", "-l", str(relay.output)], capture_output=True)
+
+
 def test_packets_without_index_are_cut_when_interrupted(make_relay):
     """The producer vanished after a packet but before its SEND_INDEX: the
     packet is cut from the data file (no reader could use it)."""
@@ -998,6 +1049,33 @@ def test_allow_from(make_relay):
     r = subprocess.run([str(h.ctflive_relayd_path()), "--allow-from", "10.0.0.0/33"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode != 0 and "invalid --allow-from" in r.stderr
+
+
+def test_live_refusals_are_logged(make_relay):
+    """A live port closed by --allow-from, and the per-address cap of new
+    viewer connections, are logged by the relay; the viewer says the relay
+    closed the connection, not that the port is not a live one."""
+    ctflive = str(h.build_dir() / "src" / "cli" / "ctflive")
+    relay = make_relay("ctflive-relayd", "closed-live", extra=["--allow-from", "live:10.0.0.0/8"])
+    r = subprocess.run([ctflive, "ls", f"net://127.0.0.1:{relay.ports.live}"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "refused by --allow-from" in r.stderr, r.stderr
+    assert "not a live port" not in r.stderr
+    h.wait_for(lambda: "live" in relay.log() and "refused: not in --allow-from" in relay.log(),
+               5, what="the live refusal logged")
+
+    import socket
+    open_ = make_relay("ctflive-relayd", "capped")
+    held = []
+    try:
+        for _ in range(70):  # more than the 64 per address, all under a second old
+            held.append(socket.create_connection(("127.0.0.1", open_.ports.live), timeout=5))
+        h.wait_for(lambda: "too many new viewer connections" in open_.log(), 5,
+                   what="the cap refusal logged")
+    finally:
+        for s in held:
+            s.close()
+    assert open_.log().count("too many new viewer connections") == 1, open_.log()[-2000:]
 
 
 @pytest.mark.lttng
