@@ -55,6 +55,25 @@
 #include "publish.h"
 #include "relay.h"
 
+/* A failure of the harness itself (not of the relay): says why on stderr and,
+ * since libFuzzer's -close_fd_mask may have closed stderr, also appends it to
+ * the file named by CTFLIVE_FUZZ_LOG when set; then aborts. */
+static void harness_fail(const char *what, int err)
+{
+	const char *log = getenv("CTFLIVE_FUZZ_LOG");
+
+	fprintf(stderr, "fuzz-daemon: %s: %s\n", what, strerror(err));
+	if (log) {
+		FILE *f = fopen(log, "a");
+
+		if (f) {
+			fprintf(f, "fuzz-daemon: %s: %s\n", what, strerror(err));
+			fclose(f);
+		}
+	}
+	abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_INPUT   (64u << 10)
@@ -73,7 +92,7 @@ static int listen_loopback(uint16_t *port)
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 64) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &al) < 0)
-		abort();
+		harness_fail("listener", errno);
 	*port = ntohs(a.sin_port);
 	return fd;
 }
@@ -97,7 +116,7 @@ static void setup_once(void)
 		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 	(void)snprintf(root, sizeof(root), "%s/ctflive-fuzz-daemon-XXXXXX", tmp);
 	if (!mkdtemp(root))
-		abort();
+		harness_fail(root, errno);
 	(void)atexit(remove_root);
 	if (getrlimit(RLIMIT_FSIZE, &fsize) < 0)
 		abort();
@@ -164,18 +183,29 @@ static int client_connect(struct relay *relay, int port_index)
 	 * millions of short connections to one port leave every ephemeral
 	 * port of one source address in TIME_WAIT (connect: EADDRNOTAVAIL). */
 	static uint32_t next_src;
-	struct sockaddr_in src = { .sin_family = AF_INET,
-				   .sin_addr.s_addr = htonl(0x7f010000u | (next_src++ & 0xffffu)) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	int fd = -1, one = 1, err = 0;
 
-	/* Without it, Nagle holds a small message behind one the relay does not
-	 * answer (SEND_METADATA) until a delayed ACK, long after the pump. */
-	if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
-	    connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		perror("fuzz-daemon: client connection");
-		abort();
+	/* A source address whose ports are all busy is skipped: up to 16 are
+	 * tried before the harness gives up (a harness failure, not the relay's). */
+	for (int tries = 0; tries < 16; tries++) {
+		src.sin_addr.s_addr = htonl(0x7f010000u | (next_src++ & 0xffffu));
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		/* Without it, Nagle holds a small message behind one the relay does
+		 * not answer (SEND_METADATA) until a delayed ACK, long after the pump. */
+		if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0 &&
+		    bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0 &&
+		    connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			break;
+		err = errno;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		if (err != EADDRNOTAVAIL && err != EADDRINUSE)
+			break;
 	}
+	if (fd < 0)
+		harness_fail("client connection", err);
 	if (port_index == 2)
 		(void)live_accept(relay, listeners[port_index]);
 	else
@@ -203,10 +233,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		clients[i].fd = -1;
 	(void)snprintf(out, sizeof(out), "%s/out", root);
 	if (mkdir(out, 0700) < 0 && errno != EEXIST)
-		abort();
+		harness_fail(out, errno);
 	relay.output_fd = open(out, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (relay.output_fd < 0)
-		abort();
+		harness_fail(out, errno);
 	cl_list_init(&relay.sessions);
 	cl_list_init(&relay.streams);
 	cl_list_init(&relay.chunks);
@@ -221,7 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	relay.next_stream_handle = 1;
 	relay.sync_publish = data[0] & 1;
 	if (cl_loop_new(&relay.loop) < 0 || live_init(&relay) < 0 || publish_init(&relay) < 0)
-		abort();
+		harness_fail("relay set-up", errno);
 
 	while (pos + 3 <= size) {
 		unsigned what = data[pos], port = what & 3;
@@ -263,6 +293,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cl_loop_free(relay.loop);
 	close(relay.output_fd);
 	if (cl_remove_tree(AT_FDCWD, out) < 0)
-		abort();
+		harness_fail("removing the output directory", errno);
 	return 0;
 }
