@@ -34,15 +34,16 @@
  * Merging while live. The files carry no inactivity beacons, so a stream
  * without a decoded message would block the merge until it publishes. A
  * stream whose tracefile has unpublished bytes is waited for (the relay is
- * committing them). Otherwise it is assumed to produce nothing older than
- * max(timestamp_end of its last published packet, wall clock - grace):
- * `grace` must cover the time from an event to its packet's publication
- * (the tracer's live timer or flush period, plus the relay's sync).
- * Trace clocks are assumed to count from the Unix epoch, as LTTng's do; for
- * other clocks the wall-clock bound is meaningless and the merge only
- * waits for streams with unpublished bytes. Once the session marker is
- * unlocked (or when there is none) nothing is assumed: every stream is read
- * to its end and the merge is exact.
+ * committing them), and so is one whose index has a published entry not read
+ * yet (the follower lags behind its writer). Otherwise it is assumed to
+ * produce nothing older than max(timestamp_end of its last published packet,
+ * wall clock - grace): `grace` must cover the time from an event to its
+ * packet's publication (the tracer's live timer or flush period, plus the
+ * relay's sync). Trace clocks are assumed to count from the Unix epoch, as
+ * LTTng's do; for other clocks the wall-clock bound is meaningless and the
+ * merge only waits for streams with unpublished bytes. Once the session
+ * marker is unlocked (or when there is none) nothing is assumed: every
+ * stream is read to its end and the merge is exact.
  *
  * Replaced files. A tracefile ring (`--tracefile-size/-count`) or a new
  * trace chunk (`lttng clear`) makes a path point to a new inode (st_dev,

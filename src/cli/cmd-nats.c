@@ -154,6 +154,34 @@ static int mkdirs(int dir_fd, const char *rel)
 	}
 }
 
+/* The data file of a stream added while the reader catches up, named with
+ * its held byte already in it (struct wsess): named without, it would look
+ * idle to the follower for a moment. Where the file system has no unnamed
+ * files, it is named first, then held. */
+static int create_held(int dfd, const char *name, struct wstream *st)
+{
+	static const uint8_t zero;
+	int fd, r;
+
+	r = cl_lock_create_unnamed(dfd, NULL, 0, &fd);
+	if (r == 0) {
+		r = cl_pwrite_full(fd, &zero, 1, 0);
+		if (r == 0)
+			r = cl_lock_link_file(fd, dfd, name);
+		if (r < 0)
+			close(fd);
+	}
+	if (r == -EOPNOTSUPP || r == -EISDIR || r == -ENOENT) {
+		r = cl_lock_create_file(dfd, name, NULL, 0, &st->data_fd);
+		return r < 0 ? r : hold_stream(st, true);
+	}
+	if (r < 0)
+		return r;
+	st->data_fd = fd;
+	st->held = true;
+	return 0;
+}
+
 /* A `stream` message (checked by the reader): its data or metadata file and
  * its index file with the index header. */
 static int w_stream(void *ctx, const struct cl_nats_stream_info *si)
@@ -182,8 +210,11 @@ static int w_stream(void *ctx, const struct cl_nats_stream_info *si)
 		close(dfd);
 		return -ENOMEM;
 	}
-	r = cl_lock_create_file(dfd, si->metadata ? "metadata" : si->channel, NULL, 0,
-				&st->data_fd);
+	if (!si->metadata && ws->behind)
+		r = create_held(dfd, si->channel, st);
+	else
+		r = cl_lock_create_file(dfd, si->metadata ? "metadata" : si->channel, NULL, 0,
+					&st->data_fd);
 	if (r == 0 && !si->metadata) {
 		uint8_t hdr[CL_INDEX_HEADER_SIZE];
 		struct cl_wbuf wb = cl_wbuf_make(hdr, sizeof(hdr));
@@ -276,6 +307,17 @@ static int w_packet(void *ctx, uint64_t handle, const uint8_t *e, uint32_t esz, 
 		cl_store_be64(entry + CL_INDEX_OFF_OFFSET, st->data_size);
 		/* over the held byte, if any: held again past the packet */
 		st->held = false;
+		/* While held, the byte past the packet is written before the
+		 * packet covers the held one: at no time does the file end at
+		 * its published end, where the follower would take the stream
+		 * for idle up to its grace bound and print others past it. */
+		if (st->held) {
+			static const uint8_t zero;
+
+			r = cl_pwrite_full(st->data_fd, &zero, 1, st->data_size + plen);
+			if (r < 0)
+				return r;
+		}
 		r = append_published(st->data_fd, pkt, plen, &st->data_size);
 		if (r == 0)
 			r = hold_stream(st, ws->behind);
@@ -655,14 +697,15 @@ static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *
 }
 
 static int parse_common(int argc, char **argv, struct cli_print_opts *po, int *timeout_ms,
-			bool *decode_only, void (*usage)(FILE *))
+			int *grace_ms, bool *decode_only, void (*usage)(FILE *))
 {
-	enum { O_TIMEOUT = 256, O_DECODE };
+	enum { O_TIMEOUT = 256, O_DECODE, O_GRACE };
 	static const struct option opts[] = {
 		CLI_PRINT_LONGOPTS,
 		CL_NATS_CONN_LONGOPTS,
 		{ "decode-only", no_argument, NULL, O_DECODE },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "grace", required_argument, NULL, O_GRACE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -688,6 +731,14 @@ static int parse_common(int argc, char **argv, struct cli_print_opts *po, int *t
 		case O_TIMEOUT:
 			if (cl_cli_parse_ms(optarg, timeout_ms) < 0) {
 				log_error("invalid timeout '%s'", optarg);
+				return 2;
+			}
+			break;
+		case O_GRACE:
+			if (!grace_ms)
+				goto bad;
+			if (cl_cli_parse_ms(optarg, grace_ms) < 0 || *grace_ms <= 0) {
+				log_error("invalid --grace '%s'", optarg);
 				return 2;
 			}
 			break;
@@ -721,6 +772,10 @@ static void view_usage(FILE *f)
 	      "\n"
 	      "  --timeout MS           also stop when nothing new arrived for MS ms and\n"
 	      "                         print what was published (default: wait for the end)\n"
+	      "  --grace MS             once caught up with what JetStream held, how late\n"
+	      "                         a stream's packet may come after newer events of\n"
+	      "                         the others (default 10000); while catching up,\n"
+	      "                         every stream is waited for\n"
 	      "  --decode-only          decode everything, print only the event count\n" CLI_PRINT_HELP
 	      "\n" CL_NATS_CONN_HELP,
 	      f);
@@ -752,10 +807,11 @@ int cl_cmd_view_nats(int argc, char **argv)
 	struct ctflive_follow_options fo = { 0 };
 	struct ctflive_diag diag;
 	bool decode_only = false, tmp_made = false;
-	int timeout_ms = 0, tmp_fd = -1, r, ret = 1;
+	int timeout_ms = 0, grace_ms = NATS_GRACE_MS, tmp_fd = -1, r, ret = 1;
 
 	cli_print_opts_init(&po);
-	r = parse_common(argc, argv, &po, &timeout_ms, &decode_only, view_usage);
+	po.grace_option = "--grace";
+	r = parse_common(argc, argv, &po, &timeout_ms, &grace_ms, &decode_only, view_usage);
 	if (r >= 0)
 		return r;
 	r = cl_nats_url_parse(argv[optind], &u, &why);
@@ -833,7 +889,7 @@ int cl_cmd_view_nats(int argc, char **argv)
 	 * them, all streams mixed, as fast as this process reads them: a
 	 * stream's packet may come seconds after later events of another
 	 * (a reader catching up): a longer grace than a local directory's. */
-	fo.grace_ms = NATS_GRACE_MS;
+	fo.grace_ms = grace_ms;
 	r = ctflive_iter_open_follow(tmpl, &fo, &it, &diag);
 	if (r < 0) {
 		cl_cli_print_diag(&diag, false);
@@ -906,7 +962,7 @@ int cl_cmd_ls_nats(int argc, char **argv)
 	char where[1024];
 	int timeout_ms = 5000, r, ret = 1;
 
-	r = parse_common(argc, argv, NULL, &timeout_ms, NULL, ls_usage);
+	r = parse_common(argc, argv, NULL, &timeout_ms, NULL, NULL, ls_usage);
 	if (r >= 0)
 		return r;
 	url = argv[optind];

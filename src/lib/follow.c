@@ -249,8 +249,28 @@ static bool in_rotation(const struct ctflive_follow *f)
 }
 
 /*
+ * Whether index file `fi` has an entry published past the last one read:
+ * then its stream is not idle, it is behind (the follower polls less often
+ * than the writer appends), and no bound may be assumed until it is read.
+ */
+static bool unread_entry(struct ffile *fi)
+{
+	uint64_t end = 0, size = 0;
+
+	if (fi->idx_fd < 0 || !fi->esize)
+		return false;
+	if (ctflive_follow_safe_end(fi->idx_fd, fi->next, &end) < 0 ||
+	    cl_follow_file_size(fi->idx_fd, &size) < 0)
+		return false;
+	return size >= fi->next + fi->esize && end >= fi->next + fi->esize;
+}
+
+/*
  * Lower bound of the times a blocked stream (or a file not attached yet)
- * can still produce; false when it must be waited for.
+ * can still produce; false when it must be waited for: bytes written but
+ * not published, or index entries published but not read yet (a writer
+ * that catches up, `ctflive view nats://` of a stored session, writes
+ * packets recorded long before the grace bound).
  */
 static bool blocked_bound(struct ctflive_follow *f, struct fstream *s, struct ffile *fi,
 			  int64_t *ret)
@@ -279,6 +299,13 @@ static bool blocked_bound(struct ctflive_follow *f, struct fstream *s, struct ff
 	    (ctflive_follow_safe_end(fi->data_fd, 0, &end) < 0 ||
 	     cl_follow_file_size(fi->data_fd, &size) < 0 || (end != UINT64_MAX && end < size)))
 		return false;
+	if (s) {
+		for (size_t i = s->cur; i < s->nfiles; i++)
+			if (unread_entry(s->files[i]))
+				return false;
+	} else if (fi && unread_entry(fi)) {
+		return false;
+	}
 	if (s && s->has_end) {
 		int64_t e;
 
