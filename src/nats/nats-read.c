@@ -283,10 +283,13 @@ struct rstream {
 	bool metadata;
 	uint32_t esz;    /* index entry size */
 	bool got_packet; /* a packet (or lost-packet entry) was applied */
-	/* a message in parts */
+	/* a message in parts: parts 1 to next_part - 1 of n_parts of Ctflive-Seq
+	 * parts_seq are joined (n_parts 0: none) */
 	uint8_t *parts;
 	size_t parts_len, parts_cap;
 	unsigned next_part, n_parts;
+	uint64_t parts_seq;
+	uint64_t lost_seq; /* the last message in parts given up as incomplete */
 };
 
 /* A message that arrived before its turn (a publication the relay retried). */
@@ -472,6 +475,42 @@ static int on_packet(struct cl_nats_reader *rs, struct rstream *st, const uint8_
 		       : 0;
 }
 
+/*
+ * Message `seq` of `st`, in `n` parts, lacks some: dropped whole, counted
+ * once (stats.incomplete, also in stats.bad), and reported.
+ */
+static void parts_lost(struct cl_nats_reader *rs, struct rstream *st, uint64_t seq, unsigned n)
+{
+	if (st->lost_seq == seq)
+		return;
+	st->lost_seq = seq;
+	rs->stats.incomplete++;
+	rs->stats.bad++;
+	if (rs->ops->incomplete)
+		rs->ops->incomplete(rs->ctx, st->handle, seq, n);
+}
+
+/* Drops the message in parts that `st` was joining, as incomplete. */
+static void parts_abandon(struct cl_nats_reader *rs, struct rstream *st)
+{
+	if (!st->n_parts)
+		return;
+	parts_lost(rs, st, st->parts_seq, st->n_parts);
+	st->n_parts = 0;
+	st->parts_len = 0;
+}
+
+/*
+ * The reader moved on to Ctflive-Seq `seq` (what came before was given up,
+ * or is gone): a message in parts before it gets no more parts.
+ */
+static void parts_abandon_below(struct cl_nats_reader *rs, uint64_t seq)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->streams[i].n_parts && rs->streams[i].parts_seq < seq)
+			parts_abandon(rs, &rs->streams[i]);
+}
+
 static int parse_u64(const char *s, uint64_t *v)
 {
 	char *end;
@@ -482,10 +521,15 @@ static int parse_u64(const char *s, uint64_t *v)
 }
 
 /*
- * A data or metadata message, whole or in parts: parts K/N of one message are
- * consecutive messages of its subject, with the same headers but the part.
+ * A data or metadata message (Ctflive-Seq `seq`), whole or in parts: parts
+ * K/N of one message are consecutive messages of its subject, with the same
+ * headers (Ctflive-Seq included) but the part. Parts are joined only from
+ * part 1 to part N of one Ctflive-Seq: a message that lacks some (retention
+ * dropped its first parts, or they were given up) is dropped whole, never
+ * joined with another message's parts.
  */
-static int on_stream_msg(struct cl_nats_reader *rs, struct rstream *st, natsMsg *m, bool meta)
+static int on_stream_msg(struct cl_nats_reader *rs, struct rstream *st, natsMsg *m, uint64_t seq,
+			 bool meta)
 {
 	const char *part = NULL, *off_s = NULL, *epoch_s = NULL;
 	const uint8_t *d = (const uint8_t *)natsMsg_GetData(m);
@@ -504,19 +548,24 @@ static int on_stream_msg(struct cl_nats_reader *rs, struct rstream *st, natsMsg 
 		if (sscanf(part, "%u/%u", &k, &n) != 2 || k < 1 || k > n || n > (1u << 20))
 			return -EBADMSG;
 		if (k == 1) {
-			if (st->n_parts)
-				rs->stats.bad++; /* an unfinished message before this one */
+			parts_abandon(rs, st); /* an unfinished message before this one */
 			st->parts_len = 0;
 			st->n_parts = n;
 			st->next_part = 1;
+			st->parts_seq = seq;
 		}
-		if (!st->n_parts || k != st->next_part || n != st->n_parts) {
-			st->n_parts = 0;
-			return -EBADMSG;
+		if (!st->n_parts || seq != st->parts_seq || k != st->next_part ||
+		    n != st->n_parts) {
+			/* A part is missing: the message being joined (if
+			 * another) lacks its last parts, this one its first. */
+			parts_abandon(rs, st);
+			parts_lost(rs, st, seq, n);
+			return 0;
 		}
 		/* The largest message: an index entry and a packet (4 GiB at most). */
 		if (st->parts_len + len > MAX_JOINED) {
 			st->n_parts = 0;
+			st->parts_len = 0;
 			return -EMSGSIZE;
 		}
 		r = cl_grow(&st->parts, &st->parts_cap, st->parts_len + len);
@@ -531,6 +580,8 @@ static int on_stream_msg(struct cl_nats_reader *rs, struct rstream *st, natsMsg 
 		st->n_parts = 0;
 		d = st->parts;
 		len = st->parts_len;
+	} else {
+		parts_abandon(rs, st); /* an unfinished message before this one */
 	}
 	if (meta) {
 		if (!st->metadata)
@@ -544,7 +595,7 @@ static int on_stream_msg(struct cl_nats_reader *rs, struct rstream *st, natsMsg 
 	return on_packet(rs, st, d, len);
 }
 
-static int on_msg(struct cl_nats_reader *rs, natsMsg *m)
+static int on_msg(struct cl_nats_reader *rs, natsMsg *m, uint64_t seq)
 {
 	const char *subj = natsMsg_GetSubject(m), *rest, *ts = NULL;
 	size_t pl = strlen(rs->prefix);
@@ -569,7 +620,7 @@ static int on_msg(struct cl_nats_reader *rs, natsMsg *m)
 			return -EBADMSG;
 		return rs->ops->beacon ? rs->ops->beacon(rs->ctx, handle, v) : 0;
 	}
-	return on_stream_msg(rs, st, m, rest[0] == 'm');
+	return on_stream_msg(rs, st, m, seq, rest[0] == 'm');
 }
 
 /* The order of `m`: Ctflive-Seq, then part K of N (1/1 for a whole message). */
@@ -606,7 +657,7 @@ static void drain(struct cl_nats_reader *rs)
 	while (i < rs->n_held && !key_cmp(&rs->held[i], rs->next_seq, rs->next_part)) {
 		struct held *h = &rs->held[i++];
 
-		if (!rs->ended && on_msg(rs, h->m) < 0)
+		if (!rs->ended && on_msg(rs, h->m, h->seq) < 0)
 			rs->stats.bad++;
 		natsMsg_Destroy(h->m);
 		if (h->part < h->n) {
@@ -664,11 +715,12 @@ void cl_nats_reader_skip_gap(struct cl_nats_reader *rs)
 		return;
 	if (rs->held[0].seq > rs->next_seq)
 		n = rs->held[0].seq - rs->next_seq;
-	if (rs->next_part > 1 || rs->held[0].part > 1)
-		rs->stats.bad++; /* a message in parts lacks some */
 	rs->stats.missing += n;
 	rs->next_seq = rs->held[0].seq;
 	rs->next_part = rs->held[0].part;
+	/* A message in parts lacking its last parts is dropped now; one lacking
+	 * its first parts when its next part is applied (on_stream_msg()). */
+	parts_abandon_below(rs, rs->next_seq);
 	if (n && rs->ops->gap)
 		rs->ops->gap(rs->ctx, n);
 	drain(rs);
@@ -686,12 +738,11 @@ void cl_nats_reader_expired_below(struct cl_nats_reader *rs, uint64_t seq)
 			cl_nats_reader_skip_gap(rs);
 			continue;
 		}
-		if (rs->next_part > 1)
-			rs->stats.bad++; /* a message in parts lacks some */
 		rs->stats.missing += n;
 		rs->stats.expired += n;
 		rs->next_seq = to;
 		rs->next_part = 1;
+		parts_abandon_below(rs, to);
 		if (rs->ops->gap)
 			rs->ops->gap(rs->ctx, n);
 		drain(rs);

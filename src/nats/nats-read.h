@@ -11,7 +11,8 @@
  * - struct cl_nats_reader: the messages of one relay session, in the order
  *   JetStream delivers them, turned into calls in (Ctflive-Seq, part) order:
  *   messages that come early (a publication the relay retried) are held,
- *   duplicates dropped, parts joined; a number never found is a gap, given
+ *   duplicates dropped, parts joined (all the parts of one message, or it
+ *   is dropped whole: incomplete); a number never found is a gap, given
  *   up by cl_nats_reader_skip_gap() and counted. Payloads and paths are
  *   checked before any callback sees them. Not thread-safe: one reader is
  *   used by one thread.
@@ -133,6 +134,11 @@ struct cl_nats_read_ops {
 	 * `handle` has packet_seq_num `n` (> 0, index 1.1 entries only): `n`
 	 * packets of that stream came before it and are not in JetStream. */
 	void (*expired)(void *ctx, uint64_t handle, uint64_t n);
+	/* Message `seq` of stream `handle`, published in `n` parts, lacks some
+	 * (retention dropped its first parts, or parts were given up): it is
+	 * dropped whole, never joined with another message's parts (its packet,
+	 * or metadata, is lost). Called once per message. */
+	void (*incomplete)(void *ctx, uint64_t handle, uint64_t seq, unsigned n);
 };
 
 struct cl_nats_reader;
@@ -169,11 +175,12 @@ uint64_t cl_nats_reader_resume_seq(const struct cl_nats_reader *r);
 
 /* Counts, for reports. */
 struct cl_nats_read_stats {
-	uint64_t missing; /* Ctflive-Seq numbers never found */
-	uint64_t dropped; /* messages the relay dropped (its "dropped" messages) */
-	uint64_t bad;     /* messages that could not be used */
-	uint64_t expired; /* of `missing`: below the packet stream's first message */
-	bool interrupted; /* the end said so */
+	uint64_t missing;    /* Ctflive-Seq numbers never found */
+	uint64_t dropped;    /* messages the relay dropped (its "dropped" messages) */
+	uint64_t bad;        /* messages that could not be used */
+	uint64_t expired;    /* of `missing`: below the packet stream's first message */
+	uint64_t incomplete; /* of `bad`: messages in parts that lacked some */
+	bool interrupted;    /* the end said so */
 };
 void cl_nats_reader_stats(const struct cl_nats_reader *r, struct cl_nats_read_stats *st);
 

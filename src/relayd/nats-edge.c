@@ -68,6 +68,7 @@ struct emap {
 	uint64_t epoch;    /* metadata generation */
 	uint64_t sc_id;    /* CTF stream class id of the last packet (for beacons) */
 	char *name;        /* owned: "<path>/<channel>", for reports */
+	bool metadata;
 };
 
 /* A followed session: the loop thread's. */
@@ -427,6 +428,7 @@ static int cb_stream(void *ctx, const struct cl_nats_stream_info *si)
 	em = &es->map[es->n_map++];
 	memset(em, 0, sizeof(*em));
 	em->pub = si->handle;
+	em->metadata = si->metadata;
 	if (asprintf(&em->name, "%s/%s", si->path, si->metadata ? "metadata" : si->channel) < 0)
 		em->name = NULL;
 	m.channel_name = si->metadata ? "metadata" : si->channel;
@@ -609,6 +611,23 @@ static void cb_expired(void *ctx, uint64_t handle, uint64_t n)
 		    es->prefix, n, em && em->name ? em->name : "?", n);
 }
 
+/*
+ * A message in parts that lacks some (retention dropped its first parts
+ * while this edge was behind, or they were given up): the reader dropped it
+ * whole. Its packet is not stored; live viewers see the packet_seq_num gap.
+ */
+static void cb_incomplete(void *ctx, uint64_t handle, uint64_t seq, unsigned n)
+{
+	struct esess *es = ctx;
+	struct emap *em = emap_find(es, handle);
+
+	log_warning("edge: %s: message %" PRIu64 " of stream %s lacks some of its %u parts "
+		    "(retention dropped them, or they were given up): dropped whole, its %s is "
+		    "lost",
+		    es->prefix, seq, em && em->name ? em->name : "?", n,
+		    em && em->metadata ? "metadata" : "packet");
+}
+
 static const struct cl_nats_read_ops edge_ops = {
 	.session = cb_session,
 	.stream = cb_stream,
@@ -619,6 +638,7 @@ static const struct cl_nats_read_ops edge_ops = {
 	.end = cb_end,
 	.gap = cb_gap,
 	.expired = cb_expired,
+	.incomplete = cb_incomplete,
 };
 
 static struct esess *esess_find(struct nats_edge *e, uint64_t id)

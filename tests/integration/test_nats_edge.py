@@ -418,18 +418,7 @@ def test_nats_view_consumer_deleted(lttng, make_relay, nats):  # noqa: F811
     assert "missing" not in err, err
 
 
-@pytest.mark.parametrize("behind", [
-    False,
-    # Known defect, not fixed yet: after an edge that was behind (stopped)
-    # resumes past what retention dropped, about 3 runs in 10 under ASan
-    # (0 in 6 without) it serves one packet whose index entry is smaller
-    # than the packet its bytes start (babeltrace2: "User function returned
-    # EOF ... DSCOPE_EVENT_PAYLOAD_CONTINUE"; ctflive view: "goes past the
-    # end of the packet"). Reported as XFAIL/XPASS, never hidden.
-    pytest.param(True, marks=pytest.mark.xfail(
-        reason="known edge defect: a packet served after a retention jump while behind "
-               "may not match its index entry", strict=False)),
-], ids=["late", "behind"])
+@pytest.mark.parametrize("behind", [False, True], ids=["late", "behind"])
 def test_edge_retention(lttng, make_relay, nats, behind):  # noqa: F811
     """Retention limits (--retain-bytes) with an edge: an edge that finds a
     live session whose first packets JetStream already dropped counts them
