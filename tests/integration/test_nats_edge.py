@@ -476,6 +476,15 @@ def test_edge_retention(lttng, make_relay, nats, behind):  # noqa: F811
     assert len(first) < 3000, len(first)
     assert 'name = "after"' in out and 'name = "after"' in "\n".join(blines)
     assert 'name = "seen"' in out and 'name = "seen"' in "\n".join(blines)
+    # A packet published in parts of which retention kept only some (the
+    # oldest message kept, or one the edge had begun when it stopped) is
+    # dropped whole and logged, never joined with another packet's parts:
+    # the viewers above decoded every packet served.
+    for line in edge.log().splitlines():
+        if "lacks some" in line:
+            assert re.search(r"message \d+ of stream ust/\S+ lacks some of its \d+ parts "
+                             r"\(retention dropped them, or they were given up\): dropped "
+                             r"whole, its packet is lost", line), line
     if not behind:
         return
     # What retention dropped while they were attached: a gap both report.
