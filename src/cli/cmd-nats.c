@@ -449,8 +449,12 @@ static natsStatus subscribe_from(struct job *j, const char *name, const char *su
 	} else {
 		so.Config.DeliverPolicy = js_DeliverAll;
 	}
-	for (int i = 0; i < CL_NATS_ELECTION_TRIES && s == NATS_TIMEOUT; i++)
+	for (int i = 0;; i++) {
+		jerr = 0;
 		s = js_SubscribeSync(sub, j->js, subject, NULL, &so, &jerr);
+		if (!cl_nats_js_again(s, jerr, i))
+			break;
+	}
 	return s;
 }
 
@@ -462,8 +466,12 @@ static uint64_t last_seq(jsCtx *js, const char *name)
 	natsStatus s = NATS_TIMEOUT;
 	uint64_t n = 0;
 
-	for (int i = 0; i < CL_NATS_ELECTION_TRIES && s == NATS_TIMEOUT; i++)
+	for (int i = 0;; i++) {
+		jerr = 0;
 		s = js_GetStreamInfo(&si, js, name, NULL, &jerr);
+		if (!cl_nats_js_again(s, jerr, i))
+			break;
+	}
 	if (s == NATS_OK)
 		n = si->State.LastSeq;
 	jsStreamInfo_Destroy(si);
@@ -529,7 +537,21 @@ static void read_session(struct job *j)
 	 * (doc/nats.md, "JetStream streams"): it is read once the session
 	 * stream is caught up with. */
 	(void)snprintf(pname, sizeof(pname), "%s%s", j->name, CL_NATS_PACKETS_SUFFIX);
-	if (js_GetStreamInfo(&psi, j->js, pname, NULL, &jerr) == NATS_OK) {
+	for (int i = 0;; i++) {
+		jerr = 0;
+		s = js_GetStreamInfo(&psi, j->js, pname, NULL, &jerr);
+		if (!cl_nats_js_again(s, jerr, i))
+			break;
+	}
+	if (s != NATS_OK && s != NATS_NOT_FOUND) {
+		log_error("cannot read JetStream stream %s: %s", pname, natsStatus_GetText(s));
+		natsSubscription_Destroy(sub);
+		cl_nats_reader_free(rd);
+		wsess_fini(&ws);
+		j->r = -EIO;
+		return;
+	}
+	if (s == NATS_OK) {
 		split = true;
 		p_last = psi->State.LastSeq;
 		p_behind = p_last > 0;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bytes.h"
 #include "ctf-index.h"
@@ -166,6 +167,18 @@ void cl_nats_slist_free(struct cl_nats_slist *l)
  * results while one is down. A cluster that just lost a leader answers once
  * it elected another: timeouts are retried.
  */
+bool cl_nats_js_again(natsStatus s, jsErrCode jerr, int attempt)
+{
+	if (attempt + 1 >= CL_NATS_ELECTION_TRIES || s == NATS_OK)
+		return false;
+	if (s == NATS_TIMEOUT)
+		return true;
+	if (s != NATS_NO_RESPONDERS && jerr != JSClusterNotAvailErr)
+		return false;
+	usleep(250 * 1000);
+	return true;
+}
+
 int cl_nats_list_streams(jsCtx *js, struct cl_nats_slist *l)
 {
 	jsStreamNamesList *names = NULL;
@@ -174,8 +187,12 @@ int cl_nats_list_streams(jsCtx *js, struct cl_nats_slist *l)
 	int r = 0;
 
 	memset(l, 0, sizeof(*l));
-	for (int i = 0; i < CL_NATS_ELECTION_TRIES && s == NATS_TIMEOUT; i++)
+	for (int i = 0;; i++) {
+		jerr = 0;
 		s = js_StreamNames(&names, js, NULL, &jerr);
+		if (!cl_nats_js_again(s, jerr, i))
+			break;
+	}
 	if (s == NATS_NOT_FOUND)
 		return 0;
 	if (s != NATS_OK) {
@@ -187,9 +204,12 @@ int cl_nats_list_streams(jsCtx *js, struct cl_nats_slist *l)
 
 		if (strncmp(names->List[i], "CTFLIVE_", 8))
 			continue;
-		s = NATS_TIMEOUT;
-		for (int k = 0; k < CL_NATS_ELECTION_TRIES && s == NATS_TIMEOUT; k++)
+		for (int k = 0;; k++) {
+			jerr = 0;
 			s = js_GetStreamInfo(&si, js, names->List[i], NULL, &jerr);
+			if (!cl_nats_js_again(s, jerr, k))
+				break;
+		}
 		if (s == NATS_NOT_FOUND)
 			continue; /* deleted meanwhile */
 		if (s != NATS_OK) {

@@ -86,6 +86,16 @@ struct cl_nats_slist {
 
 /* Lists them, retrying timeouts (a cluster electing a leader); -EIO logged. */
 int cl_nats_list_streams(jsCtx *js, struct cl_nats_slist *l);
+
+/*
+ * Whether a JetStream API request that returned `s` (`jerr` its JetStream
+ * error code) is worth sending again, as attempt number `attempt` (from 0)
+ * of at most CL_NATS_ELECTION_TRIES: a timeout, no responders, or "JetStream
+ * system temporarily unavailable" (10008), as a cluster answers while it
+ * elects a leader. Sleeps 250 ms before saying yes to an answer that came at
+ * once (not to a timeout, which took its own time).
+ */
+bool cl_nats_js_again(natsStatus s, jsErrCode jerr, int attempt);
 void cl_nats_slist_free(struct cl_nats_slist *l);
 
 /* "live", "ended", "interrupted" (from the last .ctl message) or "unknown". */

@@ -7,6 +7,8 @@ Wrong or missing ones: a clear error at once, never a hang."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import subprocess
 import time
 
@@ -35,16 +37,70 @@ def nkey_encode(prefix: bytes, raw: bytes) -> str:
     return base64.b32encode(body + crc16_xmodem(body).to_bytes(2, "little")).decode().rstrip("=")
 
 
-def make_user_nkey(seed: bytes) -> tuple[str, str]:
-    """(seed "SU...", public key "U...") of a user NKey (NKeys encoding:
-    seed prefix 18 << 3 merged with user prefix 20 << 3)."""
+# NKeys type prefixes (the first byte of an encoded public key: "O", "A", "U").
+NKEY_TYPES = {"operator": 14 << 3, "account": 0, "user": 20 << 3}
+
+
+def make_nkey(seed: bytes, kind: str = "user"):
+    """(seed "S...", public key, signing key) of an NKey of `kind` (NKeys
+    encoding: seed prefix 18 << 3 merged with the type prefix)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-    pub = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
-        Encoding.Raw, PublicFormat.Raw)
-    user = 20 << 3
-    prefix = bytes([(18 << 3) | (user >> 5), (user & 31) << 3])
-    return nkey_encode(prefix, seed), nkey_encode(bytes([user]), pub)
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    pub = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    t = NKEY_TYPES[kind]
+    prefix = bytes([(18 << 3) | (t >> 5), (t & 31) << 3])
+    return nkey_encode(prefix, seed), nkey_encode(bytes([t]), pub), key
+
+
+def make_user_nkey(seed: bytes) -> tuple[str, str]:
+    """(seed "SU...", public key "U...") of a user NKey."""
+    return make_nkey(seed)[:2]
+
+
+def b64url(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).decode().rstrip("=")
+
+
+def make_jwt(signer, iss: str, sub: str, name: str, nats: dict) -> str:
+    """A NATS JWT (version 2 claims, "ed25519-nkey": the issuer's ed25519
+    signature of "header.claims")."""
+    claims = {"jti": "", "iat": int(time.time()), "iss": iss, "name": name, "sub": sub,
+              "nats": {**nats, "version": 2}}
+    claims["jti"] = base64.b32encode(
+        hashlib.new("sha512_256", json.dumps(claims).encode()).digest()).decode().rstrip("=")
+    head = b64url(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    return f"{head}.{body}." + b64url(signer.sign(f"{head}.{body}".encode()))
+
+
+def make_operator_mode(d) -> list[str]:
+    """nats-server configuration lines of a decentralised set-up (an operator,
+    a system account, an account with JetStream, kept in memory) and
+    `user.creds` of a user of that account, `stranger.creds` of a user of an
+    account the server does not know, in `d`."""
+    _, opub, okey = make_nkey(bytes(range(32)), "operator")
+    _, apub, akey = make_nkey(bytes(range(2, 34)), "account")
+    _, spub, _ = make_nkey(bytes(range(4, 36)), "account")
+    _, xpub, xkey = make_nkey(bytes(range(6, 38)), "account")
+    unlimited = {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+                 "wildcards": True, "conn": -1, "leaf": -1}
+    op = make_jwt(okey, opub, opub, "ctflive test operator", {"type": "operator"})
+    acc = make_jwt(okey, opub, apub, "traces", {
+        "limits": {**unlimited, "mem_storage": -1, "disk_storage": -1, "streams": -1,
+                   "consumer": -1}, "type": "account"})
+    sys_acc = make_jwt(okey, opub, spub, "SYS", {"limits": unlimited, "type": "account"})
+    for name, acc_pub, acc_key, seed in (("user", apub, akey, bytes(range(8, 40))),
+                                         ("stranger", xpub, xkey, bytes(range(10, 42)))):
+        useed, upub, _ = make_nkey(seed)
+        user = make_jwt(acc_key, acc_pub, upub, name, {
+            "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1, "type": "user"})
+        f = d / f"{name}.creds"
+        f.write_text(f"-----BEGIN NATS USER JWT-----\n{user}\n------END NATS USER JWT------\n\n"
+                     f"-----BEGIN USER NKEY SEED-----\n{useed}\n------END USER NKEY SEED------\n")
+        f.chmod(0o644)
+    return [f'operator: "{op}"', "resolver: MEMORY", f"system_account: {spub}",
+            f'resolver_preload: {{ {apub}: "{acc}", {spub}: "{sys_acc}" }}']
 
 
 def openssl(*args, cwd):
@@ -87,10 +143,11 @@ def refused_relay(ws, name, *args) -> str:
     return r.stderr
 
 
-@pytest.mark.parametrize("mode", ["tls-user", "token", "nkey"])
+@pytest.mark.parametrize("mode", ["tls-user", "token", "nkey", "creds"])
 def test_nats_auth(lttng, make_relay, ws, mode):
     """One nats-server per mode: mutual TLS with a user and password (given
-    in the URL to the relay, by option to the reader), a token, an NKey.
+    in the URL to the relay, by option to the reader), a token, an NKey, a
+    user credentials file (JWT and NKey seed) in operator mode.
     Publish and read back with the right options (`view` prints every event,
     `ls` lists the session, an edge relay connects); with wrong or missing
     ones `view`, `ls` and the edge fail at once with the server's or the TLS
@@ -126,6 +183,13 @@ def test_nats_auth(lttng, make_relay, ws, mode):
         pub_url, pub_opts = f"nats://{host}", ["--nats-token", "t0ken-of-the-test"]
         read_opts = ["--nats-token", "t0ken-of-the-test"]
         wrong = {"wrong token": ["--nats-token", "not-it"], "no token": []}
+    elif mode == "creds":
+        extra = make_operator_mode(d)
+        pub_url, pub_opts = f"nats://{host}", ["--nats-creds", str(d / "user.creds")]
+        read_opts = pub_opts
+        (d / "bad.creds").write_text("not a credentials file\n")
+        wrong = {"user of an unknown account": ["--nats-creds", str(d / "stranger.creds")],
+                 "no credentials": []}
     else:
         seed, pub = make_user_nkey(bytes(range(32)))
         other, _ = make_user_nkey(bytes(range(1, 33)))
@@ -148,6 +212,10 @@ def test_nats_auth(lttng, make_relay, ws, mode):
             # A seed whose checksum is wrong is refused before connecting.
             r = ctflive("ls", url, "--nats-nkey", str(d / "bad.nk"))
             assert r.returncode != 0 and "malformed user NKey seed" in r.stderr, r.stderr
+        if mode == "creds":
+            # A file that is no credentials file: said so, at once.
+            r = ctflive("ls", url, "--nats-creds", str(d / "bad.creds"), timeout=30)
+            assert r.returncode != 0 and "bad.creds" in r.stderr, r.stderr
 
         relay = make_relay("ctflive-relayd", extra=["--publish", pub_url, *pub_opts])
         run_session(lttng, relay, "na", EVENTS)
