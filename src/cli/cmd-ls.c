@@ -18,6 +18,9 @@
 #include "cli.h"
 #include "ctflive/live.h"
 #include "log.h"
+#ifdef CTFLIVE_HAVE_NATS
+#include "nats-conn.h"
+#endif
 
 /* A name from the relay, with control characters escaped (\xNN) so that a
  * hostile relay cannot drive the terminal or forge lines. */
@@ -56,7 +59,11 @@ static void usage(FILE *f)
 	      "as babeltrace2 2.1 lists them (FORMAT: CTF 1.8 or CTF 2).\n"
 	      "\n"
 	      "      --timeout MS   give up when the relay does not answer within MS ms (30000)\n"
-	      "  -h, --help         show this help\n",
+	      "  -h, --help         show this help\n"
+#ifdef CTFLIVE_HAVE_NATS
+	      "\nWith a nats:// URL: the sessions published to NATS JetStream.\n" CL_NATS_CONN_HELP
+#endif
+	      ,
 	      f);
 }
 

@@ -44,7 +44,9 @@ static void help(FILE *f)
 	      "                         with several relays, else 0: fail)\n"
 	      "  -h, --help             show this help\n"
 #ifdef CTFLIVE_HAVE_NATS
-	      "\nWith a nats:// URL (then --timeout: stop when nothing new arrived for MS ms).\n" CL_NATS_CONN_HELP
+	      "\nWith a nats:// URL (then --timeout: stop when nothing new arrived for MS ms;\n"
+	      "--grace MS: once caught up, how late a stream's packet may come after newer\n"
+	      "events of the others, default 10000).\n" CL_NATS_CONN_HELP
 #endif
 	      ,
 	      f);
