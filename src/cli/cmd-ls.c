@@ -78,6 +78,7 @@ int cl_cmd_ls(int argc, char **argv)
 	struct ctflive_live_client *c = NULL;
 	struct ctflive_live_url url;
 	const char *why = NULL;
+	char redacted[1024];
 	char err[512] = "";
 	size_t n = 0, base_len;
 	int opt, r, timeout_ms = 0;
@@ -115,7 +116,8 @@ int cl_cmd_ls(int argc, char **argv)
 	}
 	r = ctflive_live_url_parse(argv[optind], &url, &why);
 	if (r < 0) {
-		log_error("invalid URL '%s': %s", argv[optind], why);
+		log_error("invalid URL '%s': %s",
+			  cl_cli_url_redact(argv[optind], redacted, sizeof(redacted)), why);
 		return 2;
 	}
 	if (url.has_session) {

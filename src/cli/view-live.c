@@ -72,6 +72,7 @@ int cl_cmd_view_live(int argc, char **argv)
 	struct ctflive_live_url *urls = NULL;
 	struct ctflive_diag diag;
 	const char *why = NULL, *input;
+	char redacted[1024];
 	int opt, r, rc, timeout_ms = 0, reconnect_ms = -1;
 	size_t nurls = 0;
 
@@ -118,7 +119,8 @@ int cl_cmd_view_live(int argc, char **argv)
 		return 1;
 	}
 	if (r < 0) {
-		log_error("invalid URL '%s': %s", input, why);
+		log_error("invalid URL '%s': %s",
+			  cl_cli_url_redact(input, redacted, sizeof(redacted)), why);
 		return 2;
 	}
 	if (!urls[0].has_session) {
