@@ -230,6 +230,30 @@ def test_nats_down_never_blocks_ingest(lttng, make_relay, nats, ws):
     assert "not published" in log, log[-3000:]
 
 
+def test_nats_unreachable_at_start(lttng, make_relay, nats):
+    """A relay started while no NATS server answers starts at once (its ports
+    and port file), says so, ingests, stops on SIGTERM, and publishes once
+    the server is there: a session recorded then is read back whole."""
+    (srv,) = nats(1)
+    srv.kill()
+    relay = make_relay("ctflive-relayd", extra=["--publish", srv.url])
+    h.wait_for(lambda: "NATS: not connected to" in relay.log(), 10, what="not connected")
+    run_session(lttng, relay, "u1", 300)
+    disk = disk_view(relay, "u1")
+    assert disk.returncode == 0 and events_of(disk.stdout) == 300, disk.stderr
+    srv.start()
+    srv.wait_listening()
+    h.wait_for(lambda: "NATS: connected to" in relay.log(), 20, what="connection")
+    run_session(lttng, relay, "u2", 300)
+    disk = disk_view(relay, "u2")
+    got = ctflive("view", f"{srv.url}/host/{HOST}/u2", "--timeout", "20000")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == disk.stdout
+    t0 = time.monotonic()
+    assert relay.stop() == 0
+    assert time.monotonic() - t0 < 10
+
+
 def test_nats_server_restart_is_logged(make_relay, nats):
     """A publishing relay says once that its NATS server went away, and
     once that it is back."""
