@@ -1092,7 +1092,11 @@ int main(int argc, char **argv)
 			log_error_errno(r, "cannot watch '%s'", o.urls[i]);
 			goto out;
 		}
-		log_info("listening on %s (port %u)", o.urls[i], ls[i].port);
+		log_info("listening on %s (%s port %u)", o.urls[i],
+			 i == 0   ? "control"
+			 : i == 1 ? "data"
+				  : "live",
+			 ls[i].port);
 	}
 	/* Relative to where we were started, even once daemonized (chdir "/"). */
 	if (o.port_file && absolute_path(o.port_file, port_file.path, sizeof(port_file.path)) < 0) {
