@@ -104,12 +104,15 @@ int cl_cmd_view_live(int argc, char **argv)
 			}
 			break;
 		default:
-			usage(stderr);
+			log_error("invalid arguments, see 'ctflive view --help'");
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		usage(stderr);
+		log_error(optind >= argc
+				  ? "missing URL"
+				  : "one net:// URL is read at a time, not with other URLs or "
+				    "trace directories");
 		return 2;
 	}
 	input = argv[optind];
