@@ -30,6 +30,9 @@ int cl_cmd_ls_nats(int argc, char **argv);
 /* A duration option in milliseconds, 1 to 3600000 (one hour): 0, or
  * -EINVAL for anything else (the caller reports it). main.c. */
 int cl_cli_parse_ms(const char *s, int *ret);
+/* `url` for messages: user information ("USER:PASSWORD@") replaced with
+ * "***"; `url` itself when it has none, else `buf` (cut to `cap` bytes). */
+const char *cl_cli_url_redact(const char *url, char *buf, size_t cap);
 
 struct ctflive_iter;
 struct ctflive_diag;

@@ -18,6 +18,9 @@
 #include "cli.h"
 #include "ctflive/live.h"
 #include "log.h"
+#ifdef CTFLIVE_HAVE_NATS
+#include "nats-conn.h"
+#endif
 
 /* A name from the relay, with control characters escaped (\xNN) so that a
  * hostile relay cannot drive the terminal or forge lines. */
@@ -56,7 +59,11 @@ static void usage(FILE *f)
 	      "as babeltrace2 2.1 lists them (FORMAT: CTF 1.8 or CTF 2).\n"
 	      "\n"
 	      "      --timeout MS   give up when the relay does not answer within MS ms (30000)\n"
-	      "  -h, --help         show this help\n",
+	      "  -h, --help         show this help\n"
+#ifdef CTFLIVE_HAVE_NATS
+	      "\nWith a nats:// URL: the sessions published to NATS JetStream.\n" CL_NATS_CONN_HELP
+#endif
+	      ,
 	      f);
 }
 
@@ -71,6 +78,7 @@ int cl_cmd_ls(int argc, char **argv)
 	struct ctflive_live_client *c = NULL;
 	struct ctflive_live_url url;
 	const char *why = NULL;
+	char redacted[1024];
 	char err[512] = "";
 	size_t n = 0, base_len;
 	int opt, r, timeout_ms = 0;
@@ -108,7 +116,8 @@ int cl_cmd_ls(int argc, char **argv)
 	}
 	r = ctflive_live_url_parse(argv[optind], &url, &why);
 	if (r < 0) {
-		log_error("invalid URL '%s': %s", argv[optind], why);
+		log_error("invalid URL '%s': %s",
+			  cl_cli_url_redact(argv[optind], redacted, sizeof(redacted)), why);
 		return 2;
 	}
 	if (url.has_session) {

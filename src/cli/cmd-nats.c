@@ -990,8 +990,11 @@ int cl_cmd_ls_nats(int argc, char **argv)
 	url = argv[optind];
 	r = cl_nats_url_parse(url, &u, &why);
 	if (r < 0 || u.host) {
+		/* `ls` lists every session: a path is of no use to it */
 		log_error("invalid URL '%s': %s", cl_nats_url_redact(url, where, sizeof(where)),
-			  r < 0 ? why : "expecting nats://SERVER[:PORT] without a session");
+			  r == 0 || strstr(why, "/host/")
+				  ? "ls takes nats://SERVER[:PORT][,...] without a path"
+				  : why);
 		cl_nats_url_free(&u);
 		return 2;
 	}

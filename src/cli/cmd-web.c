@@ -216,6 +216,7 @@ int cl_cmd_web(int argc, char **argv)
 		{ 0 },
 	};
 	const char *listen_arg = "http://localhost:8080", *token_file = NULL, *why = NULL;
+	char redacted[1024];
 	struct MHD_Daemon *daemons[MAX_LISTEN] = { 0 };
 	struct web_ctx ctx = { .max_rows = WEB_ROWS_DEFAULT };
 	int fds[MAX_LISTEN], opt, r, port, sig, rc = 1;
@@ -266,7 +267,8 @@ int cl_cmd_web(int argc, char **argv)
 	}
 	r = ctflive_live_url_parse(argv[optind], &ctx.relay, &why);
 	if (r < 0) {
-		log_error("invalid URL '%s': %s", argv[optind], why);
+		log_error("invalid URL '%s': %s",
+			  cl_cli_url_redact(argv[optind], redacted, sizeof(redacted)), why);
 		return 2;
 	}
 	if (ctx.relay.has_session) {

@@ -30,6 +30,23 @@ int cl_cli_parse_ms(const char *s, int *ret)
 	return 0;
 }
 
+const char *cl_cli_url_redact(const char *url, char *buf, size_t cap)
+{
+	const char *sep = strstr(url, "://");
+	const char *auth = sep ? sep + 3 : url;
+	size_t alen = strcspn(auth, "/");
+	const char *at = memchr(auth, '@', alen);
+
+	if (!at || cap == 0)
+		return url;
+	/* the last '@' of the authority ends the user information */
+	for (const char *p = at; p < auth + alen; p++)
+		if (*p == '@')
+			at = p;
+	(void)snprintf(buf, cap, "%.*s***%s", (int)(auth - url), url, at);
+	return buf;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ctflive COMMAND [ARGS...]\n\ncommands:\n");

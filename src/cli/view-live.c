@@ -72,6 +72,7 @@ int cl_cmd_view_live(int argc, char **argv)
 	struct ctflive_live_url *urls = NULL;
 	struct ctflive_diag diag;
 	const char *why = NULL, *input;
+	char redacted[1024];
 	int opt, r, rc, timeout_ms = 0, reconnect_ms = -1;
 	size_t nurls = 0;
 
@@ -103,12 +104,15 @@ int cl_cmd_view_live(int argc, char **argv)
 			}
 			break;
 		default:
-			usage(stderr);
+			log_error("invalid arguments, see 'ctflive view --help'");
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		usage(stderr);
+		log_error(optind >= argc
+				  ? "missing URL"
+				  : "one net:// URL is read at a time, not with other URLs or "
+				    "trace directories");
 		return 2;
 	}
 	input = argv[optind];
@@ -118,7 +122,8 @@ int cl_cmd_view_live(int argc, char **argv)
 		return 1;
 	}
 	if (r < 0) {
-		log_error("invalid URL '%s': %s", input, why);
+		log_error("invalid URL '%s': %s",
+			  cl_cli_url_redact(input, redacted, sizeof(redacted)), why);
 		return 2;
 	}
 	if (!urls[0].has_session) {

@@ -6,6 +6,7 @@
  * through the iterator of libctflive and the print loop (print-loop.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -16,12 +17,44 @@
 
 #include "cli.h"
 #include "ctflive/ctf.h"
+#include "ctflive/follow.h"
 #include "ctflive/iter.h"
 #include "log.h"
 #ifdef CTFLIVE_HAVE_NATS
 #include "nats-conn.h"
 #endif
 #include "print-opts.h"
+#include "tracedir.h"
+
+/*
+ * A session directory that ctflive-relayd is still writing (its session
+ * marker locked, doc/file-formats.md §4) or that did not end normally (not
+ * "complete"): said on stderr; what is published is printed all the same,
+ * as babeltrace2 would.
+ */
+static void warn_unfinished(const char *dir)
+{
+	char path[4096], state[32] = "";
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, CL_SESSION_MARKER_NAME) >= (int)sizeof(path))
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* not a session directory of ctflive-relayd */
+	n = pread(fd, state, sizeof(state) - 1, 0);
+	state[n > 0 ? n : 0] = '\0';
+	state[strcspn(state, "\n")] = '\0';
+	if (ctflive_follow_is_locked(fd))
+		log_warning("%s: the session is still being written: this prints what is "
+			    "published now; 'ctflive follow %s' prints it as it is written",
+			    dir, dir);
+	else if (strcmp(state, CL_MARKER_COMPLETE) != 0)
+		log_warning("%s: the session did not end normally (session marker: '%s')", dir,
+			    state);
+	close(fd);
+}
 
 static void help(FILE *f)
 {
@@ -44,7 +77,9 @@ static void help(FILE *f)
 	      "                         with several relays, else 0: fail)\n"
 	      "  -h, --help             show this help\n"
 #ifdef CTFLIVE_HAVE_NATS
-	      "\nWith a nats:// URL (then --timeout: stop when nothing new arrived for MS ms).\n" CL_NATS_CONN_HELP
+	      "\nWith a nats:// URL (then --timeout: stop when nothing new arrived for MS ms;\n"
+	      "--grace MS: once caught up, how late a stream's packet may come after newer\n"
+	      "events of the others, default 10000).\n" CL_NATS_CONN_HELP
 #endif
 	      ,
 	      f);
@@ -124,6 +159,8 @@ int cl_cmd_view(int argc, char **argv)
 					   argv[i]);
 		return 1;
 	}
+	for (int i = optind; i < argc; i++)
+		warn_unfinished(argv[i]);
 	ret = cl_cli_print_loop(it, &po, decode_only);
 	ctflive_iter_free(it);
 	return ret;

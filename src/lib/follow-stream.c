@@ -401,6 +401,9 @@ int cl_follow_poll_all(struct ctflive_follow *f)
 	f->pushed = after != before;
 	if (!f->pushed)
 		f->last_poll = cl_follow_clock_ns(CLOCK_MONOTONIC);
+	/* A file created between the scan above and the packets just read is
+	 * rescanned for before the merge goes past them (files_pull()). */
+	(void)cl_follow_drain_inotify(f);
 	for (size_t i = 0; i < f->ntraces; i++) {
 		r = cl_follow_poll_metadata(f, f->traces[i]);
 		if (r < 0)

@@ -372,6 +372,10 @@ static int stream_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret,
 /*
  * The input without a stream: files not attached to a stream yet (their
  * first index entry is not published) hold the merge back to their bound.
+ * So do files not found yet: while the directory changed since the last
+ * scan (inotify, checked after each poll: cl_follow_poll_all()), a stream
+ * created before the packets just read (the scan ran before it was, the
+ * packets were read after) may be there, unknown.
  */
 static int files_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret, int64_t *ret_idle_ns,
 		      struct ctflive_ctf_diag *reterr)
@@ -384,6 +388,8 @@ static int files_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret, i
 	(void)reterr;
 	if (f->final_read)
 		return CTFLIVE_MERGE_ENDED;
+	if (!f->final && f->dirty)
+		return CTFLIVE_MERGE_BLOCKED; /* rescan first */
 	for (size_t i = 0; i < f->nfiles; i++) {
 		struct ffile *fi = f->files[i];
 		int64_t bound;
@@ -399,6 +405,9 @@ static int files_pull(void *ctx, int64_t need_ns, struct ctflive_ctf_msg *ret, i
 	return CTFLIVE_MERGE_IDLE;
 }
 
+/* Polls of one ctflive_follow_next() call for a directory that changed. */
+#define MAX_RESCANS 4
+
 int cl_follow_merge_add(struct ctflive_follow *f, struct fstream *s)
 {
 	struct ctflive_merge_input in = { .stream = s->dec, .pull = stream_pull, .ctx = s };
@@ -411,7 +420,7 @@ int ctflive_follow_next(struct ctflive_follow *f, const struct ctflive_ctf_strea
 			struct ctflive_ctf_msg *ret_msg)
 {
 	bool polled = false;
-	int r;
+	int rescans = 0, r;
 
 	if (!f || !ret_stream || !ret_msg)
 		return -EINVAL;
@@ -439,8 +448,9 @@ int ctflive_follow_next(struct ctflive_follow *f, const struct ctflive_ctf_strea
 		if (r == CTFLIVE_CTF_END && f->final_read)
 			return CTFLIVE_CTF_END;
 		if (r == -EAGAIN || r == CTFLIVE_CTF_END) {
-			/* poll again as long as polls bring packets */
-			if (polled && !f->pushed)
+			/* poll again as long as polls bring packets, or while the
+			 * directory changed since the last scan (a few times) */
+			if (polled && !f->pushed && (!f->dirty || ++rescans > MAX_RESCANS))
 				return -EAGAIN;
 			polled = true;
 			f->hungry = false;

@@ -59,6 +59,9 @@ int ctflive_live_url_parse(const char *url, struct ctflive_live_url *ret, const 
 	else
 		return fail(reterr_msg, "unknown protocol (expecting 'net', 'net4' or 'net6')");
 	p = sep + 3;
+	if (memchr(p, '@', strcspn(p, "/")))
+		return fail(reterr_msg, "user information is not supported (the LTTng live "
+					"protocol has no authentication)");
 
 	/* Relay host: bracketed IPv6 address or up to ':' or '/'. */
 	if (*p == '[') {

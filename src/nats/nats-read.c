@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,33 @@ int cl_nats_url_parse(const char *s, struct cl_nats_url *u, const char **why)
 	return u->host && u->session ? 0 : -ENOMEM;
 }
 
+/* A reader's connection lost and back (libnats's callback thread): said
+ * once each, so that a view that prints nothing says why. */
+static char g_reader_where[512];
+static atomic_bool g_reader_down;
+
+static void reader_disconnected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+	if (!atomic_exchange(&g_reader_down, true))
+		log_warning("NATS: connection to %s lost, reconnecting", g_reader_where);
+}
+
+static void reader_reconnected(natsConnection *nc, void *closure)
+{
+	char url[256] = "", where[256];
+
+	(void)closure;
+	if (!atomic_exchange(&g_reader_down, false))
+		return;
+	if (natsConnection_GetConnectedUrl(nc, url, sizeof(url)) == NATS_OK && url[0])
+		log_notice("NATS: reconnected to %s",
+			   cl_nats_url_redact(url, where, sizeof(where)));
+	else
+		log_notice("NATS: reconnected");
+}
+
 int cl_nats_connect(const struct cl_nats_url *u, const struct cl_nats_conn_opts *co,
 		    const char *name, int timeout_ms, bool reconnect_forever, natsConnection **nc,
 		    jsCtx **js)
@@ -117,6 +145,12 @@ int cl_nats_connect(const struct cl_nats_url *u, const struct cl_nats_conn_opts 
 		s = natsOptions_SetMaxReconnect(o, -1);
 	if (s == NATS_OK && reconnect_forever)
 		s = natsOptions_SetReconnectWait(o, 250);
+	if (s == NATS_OK && reconnect_forever) {
+		(void)cl_nats_url_redact(u->servers[0], g_reader_where, sizeof(g_reader_where));
+		s = natsOptions_SetDisconnectedCB(o, reader_disconnected, NULL);
+	}
+	if (s == NATS_OK && reconnect_forever)
+		s = natsOptions_SetReconnectedCB(o, reader_reconnected, NULL);
 	if (s == NATS_OK)
 		s = cl_nats_conn_apply(o, co);
 	if (s == NATS_OK)

@@ -968,6 +968,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return -1;
 }
 
+/* The output directory when this run created it: removed again, if still
+ * empty, when the relay fails to start (a port in use, ...). */
+static char created_output[PATH_MAX];
+
 static int open_output(const char *output, int *ret_fd)
 {
 	char def[PATH_MAX];
@@ -981,7 +985,9 @@ static int open_output(const char *output, int *ret_fd)
 			return -EINVAL;
 		output = def;
 	}
-	if (mkdir(output, CL_DIR_MODE) < 0 && errno != EEXIST)
+	if (mkdir(output, CL_DIR_MODE) == 0)
+		(void)snprintf(created_output, sizeof(created_output), "%s", output);
+	else if (errno != EEXIST)
 		return log_error_errno(-errno, "cannot create output directory '%s'", output);
 	fd = open(output, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -1086,7 +1092,11 @@ int main(int argc, char **argv)
 			log_error_errno(r, "cannot watch '%s'", o.urls[i]);
 			goto out;
 		}
-		log_info("listening on %s (port %u)", o.urls[i], ls[i].port);
+		log_info("listening on %s (%s port %u)", o.urls[i],
+			 i == 0   ? "control"
+			 : i == 1 ? "data"
+				  : "live",
+			 ls[i].port);
 	}
 	/* Relative to where we were started, even once daemonized (chdir "/"). */
 	if (o.port_file && absolute_path(o.port_file, port_file.path, sizeof(port_file.path)) < 0) {
@@ -1165,6 +1175,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		log_warning_errno(r, "cannot notify the service manager");
 #endif
+	created_output[0] = '\0'; /* started: the directory is the run's */
 	r = cl_loop_run(relay.loop);
 	if (r < 0)
 		log_error_errno(r, "event loop failed");
@@ -1197,6 +1208,8 @@ out:
 	}
 	if (relay.output_fd >= 0)
 		close(relay.output_fd);
+	if (ret != 0 && created_output[0])
+		(void)rmdir(created_output); /* made by a start that failed, if empty */
 	stream_table_free(&relay);
 	if (reserve_fd >= 0)
 		close(reserve_fd);

@@ -731,6 +731,8 @@ void nats_pub_observe(struct relay *relay)
  * server's refusal (authorization, TLS) or the connection error, when it
  * changes and every 30 s while it lasts; once connected again, says so.
  */
+static atomic_bool g_down; /* see disconnected_cb() */
+
 static void report_connection(struct nats_pub *p, int64_t now_ms)
 {
 	char err[sizeof(p->conn_err)] = "";
@@ -738,13 +740,20 @@ static void report_connection(struct nats_pub *p, int64_t now_ms)
 
 	if (natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED) {
 		if (p->conn_err[0])
-			log_info("NATS: connected to %s", p->where);
+			log_notice("NATS: connected to %s", p->where);
 		p->conn_err[0] = 0;
 		return;
 	}
-	if (natsConnection_GetLastError(p->nc, &txt) == NATS_OK || !txt || !*txt)
+	if (natsConnection_GetLastError(p->nc, &txt) != NATS_OK && txt && *txt)
+		(void)snprintf(err, sizeof(err), "%s", txt);
+	else if (natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTING ||
+		 (natsConnection_Status(p->nc) == NATS_CONN_STATUS_RECONNECTING &&
+		  !atomic_load(&g_down)))
+		/* a start with no server reachable: libnats retries in the
+		 * background and records no error */
+		(void)snprintf(err, sizeof(err), "no server answers yet");
+	else
 		return;
-	(void)snprintf(err, sizeof(err), "%s", txt);
 	if (!strcmp(err, p->conn_err) && now_ms - p->conn_err_ms < 30000)
 		return;
 	memcpy(p->conn_err, err, sizeof(err));
@@ -1145,7 +1154,7 @@ static void *thread_main(void *arg)
  * retries.
  */
 static char g_where[512];
-static atomic_bool g_down, g_closing;
+static atomic_bool g_closing;
 
 static void disconnected_cb(natsConnection *nc, void *closure)
 {
@@ -1161,6 +1170,15 @@ static void reconnected_cb(natsConnection *nc, void *closure)
 	(void)closure;
 	if (!atomic_load(&g_closing) && atomic_exchange(&g_down, false))
 		log_notice("NATS: reconnected to %s", g_where);
+}
+
+/* First connection after a start with no server reachable (logged by
+ * report_connection()). Given, it makes libnats retry in the background:
+ * without it, natsConnection_Connect() retries in the foreground, forever. */
+static void connected_cb(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
 }
 
 static natsStatus set_options(natsOptions *opts, const struct nats_pub_opts *o, bool retry)
@@ -1183,7 +1201,8 @@ static natsStatus set_options(natsOptions *opts, const struct nats_pub_opts *o, 
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(opts, 250);
 	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(opts, retry, NULL, NULL);
+		s = natsOptions_SetRetryOnFailedConnect(opts, retry, retry ? connected_cb : NULL,
+							NULL);
 	if (s == NATS_OK)
 		s = natsOptions_SetDisconnectedCB(opts, disconnected_cb, NULL);
 	if (s == NATS_OK)

@@ -143,6 +143,39 @@ def test_follow_lttng_live_exact(lttng, make_relay, ws):
     print(f"follow printed {len(lines)} lines, identical to babeltrace2's offline read")
 
 
+def test_view_says_session_unfinished(ws):
+    """`ctflive view DIR` of a session directory prints what is published
+    and says on stderr when the session is still being written (its marker
+    locked: use follow) or did not end normally; nothing for "complete"."""
+    fx = h.fixtures_dir()
+    if fx is None:
+        pytest.skip("no fixtures")
+    d = ws.mkdir("vu") / "s"
+    subprocess.run(["cp", "-a", str(fx / "relay-output" / "rrm7-20261129-105252"), str(d)],
+                   check=True)
+    subprocess.run(["chmod", "-R", "u+w", str(d)], check=True)
+    whole = view(d)
+    assert whole.returncode == 0 and whole.stderr == "", whole.stderr
+    with open(d / MARKER, "w+") as marker:
+        marker.write("active\n")
+        marker.flush()
+        fcntl.lockf(marker, fcntl.LOCK_EX)
+        r = view(d)
+        assert r.returncode == 0 and r.stdout == whole.stdout
+        assert "still being written" in r.stderr and "ctflive follow" in r.stderr, r.stderr
+        marker.seek(0)
+        marker.truncate(0)
+        marker.write("interrupted\n")
+        marker.flush()
+        fcntl.lockf(marker, fcntl.LOCK_UN)
+    r = view(d)
+    assert r.returncode == 0 and r.stdout == whole.stdout
+    assert "did not end normally (session marker: 'interrupted')" in r.stderr, r.stderr
+    (d / MARKER).write_text("complete\n")
+    r = view(d)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
 _DELTA_RE = re.compile(r"^(\[[0-9:.]+\]) \(\+[0-9.?]+\) ")
 
 

@@ -230,6 +230,67 @@ def test_nats_down_never_blocks_ingest(lttng, make_relay, nats, ws):
     assert "not published" in log, log[-3000:]
 
 
+def test_nats_unreachable_at_start(lttng, make_relay, nats):
+    """A relay started while no NATS server answers starts at once (its ports
+    and port file), says so, ingests, stops on SIGTERM, and publishes once
+    the server is there: a session recorded then is read back whole."""
+    (srv,) = nats(1)
+    srv.kill()
+    relay = make_relay("ctflive-relayd", extra=["--publish", srv.url])
+    h.wait_for(lambda: "NATS: not connected to" in relay.log(), 10, what="not connected")
+    run_session(lttng, relay, "u1", 300)
+    disk = disk_view(relay, "u1")
+    assert disk.returncode == 0 and events_of(disk.stdout) == 300, disk.stderr
+    srv.start()
+    srv.wait_listening()
+    h.wait_for(lambda: "NATS: connected to" in relay.log(), 20, what="connection")
+    run_session(lttng, relay, "u2", 300)
+    disk = disk_view(relay, "u2")
+    got = ctflive("view", f"{srv.url}/host/{HOST}/u2", "--timeout", "20000")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == disk.stdout
+    t0 = time.monotonic()
+    assert relay.stop() == 0
+    assert time.monotonic() - t0 < 10
+
+
+def test_nats_view_says_connection_lost(lttng, make_relay, nats, ws):
+    """`ctflive view nats://` of a live session says when its NATS server is
+    gone and when it is back, then prints the whole session."""
+    (srv,) = nats(1)
+    relay = make_relay("ctflive-relayd", extra=["--publish", srv.url])
+    setup_session(lttng, relay, "vl")
+    app = lttng.spawn_app(300, 500, "a")
+    lttng.wait_app(app)
+    h.wait_for(lambda: relay_session_live(relay, "vl"), 20, what="session")
+    err = ws.root / "vl-view.err"
+    with open(err, "w") as ef:
+        view = subprocess.Popen([str(h.build_dir() / "src" / "cli" / "ctflive"), "view",
+                                 f"{srv.url}/host/{HOST}/vl"],
+                                stdout=subprocess.PIPE, stderr=ef, text=True,
+                                stdin=subprocess.DEVNULL, env=dict(os.environ, TZ="UTC",
+                                                                   LANG="C"))
+    try:
+        time.sleep(1)
+        srv.kill()
+        h.wait_for(lambda: "NATS: connection to" in err.read_text(), 10,
+                   what="the view saying the connection is lost")
+        assert "lost, reconnecting" in err.read_text(), err.read_text()
+        srv.start()
+        srv.wait_listening()
+        h.wait_for(lambda: "NATS: reconnected to" in err.read_text(), 20,
+                   what="the view saying it reconnected")
+        h.wait_for(lambda: "NATS: reconnected to" in relay.log() or
+                   "NATS: connected to" in relay.log(), 20, what="the relay reconnected")
+        end_sessions(lttng, "vl")
+        out, _ = view.communicate(timeout=60)
+    finally:
+        h.stop_popen(view)
+    disk = disk_view(relay, "vl")
+    assert view.returncode == 0, err.read_text()
+    assert out == disk.stdout
+
+
 def test_nats_server_restart_is_logged(make_relay, nats):
     """A publishing relay says once that its NATS server went away, and
     once that it is back."""

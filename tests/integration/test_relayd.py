@@ -114,7 +114,14 @@ def test_port_in_use(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         r = run_relayd(tmp_path, "-D", f"tcp://127.0.0.1:{port}")
-    assert_one_error(r, 1, f"cannot listen on 'tcp://127.0.0.1:{port}'")
+        assert_one_error(r, 1, f"cannot listen on 'tcp://127.0.0.1:{port}'")
+        # The output directory it made is not left behind; one that was
+        # there before stays.
+        assert not (tmp_path / "out").exists()
+        (tmp_path / "out").mkdir()
+        r = run_relayd(tmp_path, "-D", f"tcp://127.0.0.1:{port}")
+        assert_one_error(r, 1, f"cannot listen on 'tcp://127.0.0.1:{port}'")
+        assert (tmp_path / "out").is_dir()
 
 
 # --------------------------------------------------------------------------

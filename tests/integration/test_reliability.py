@@ -433,7 +433,7 @@ def test_full_disk_is_the_cause_logged(ws):
             g.data_h, _ = g.c.add_stream("chan_0", g.pathname)
             g.meta_h, _ = g.c.add_stream("metadata", g.pathname)
             assert g.c.streams_sent() == rc.LTTNG_OK
-            with open(relay.output / "fill", "wb") as f:  # fill the tmpfs
+            with open(relay.output / "fill", "wb", buffering=0) as f:  # fill the tmpfs
                 try:
                     while True:
                         f.write(b"\0" * 65536)

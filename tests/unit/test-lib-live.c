@@ -100,6 +100,8 @@ static void test_url_errors(void **state)
 		{ "net://h:x", "invalid port" },
 		{ "net://h:0", "invalid port" },
 		{ "net://h:65536", "invalid port" },
+		{ "net://user:pw@h:5344/host/a/b",
+		  "user information is not supported (the LTTng live protocol has no authentication)" },
 		{ "net://h:12x", "invalid port" },
 		{ "net://h/x", "expecting '/host/' after hostname or port" },
 		{ "net://h/host/", "missing target hostname" },
