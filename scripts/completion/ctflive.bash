@@ -25,10 +25,12 @@ _ctflive()
 	cmd=${COMP_WORDS[1]}
 	case $cmd in
 	view) opts="$_ctflive_print_opts --decode-only --from-now --timeout --reconnect-timeout
-		--nats-user --nats-password --nats-token --nats-creds --nats-nkey --nats-tls
+		--grace --nats-user --nats-password --nats-token --nats-creds --nats-nkey --nats-tls
 		--nats-tls-ca --nats-tls-cert --nats-tls-key --nats-tls-name --nats-tls-insecure" ;;
 	follow) opts="$_ctflive_print_opts --grace" ;;
-	ls) opts='--timeout --help' ;;
+	ls) opts='--timeout --help
+		--nats-user --nats-password --nats-token --nats-creds --nats-nkey --nats-tls
+		--nats-tls-ca --nats-tls-cert --nats-tls-key --nats-tls-name --nats-tls-insecure' ;;
 	web) opts='--listen --token-file --max-rows --timeout --help' ;;
 	stream) opts='--relay --session --hostname --live --follow --until-pid --idle-exit
 		--pace --metadata --beacons --beacon-time --reconnect-timeout --max-minor

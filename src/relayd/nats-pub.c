@@ -713,6 +713,10 @@ void nats_pub_observe(struct relay *relay)
 		struct session *s = cl_container_of(n, struct session, node);
 		struct nsess *ns;
 
+		/* A session is announced once created, packets or not: edges and
+		 * `ls nats://` list it at once, as the relay's own viewers do. */
+		if (!s->nats_announced && !s->aborted && !s->connection_closed)
+			s->nats_announced = nsess_get(p, s) != NULL;
 		if (!s->connection_closed && !s->aborted)
 			continue;
 		ns = nsess_find(p, s->id);

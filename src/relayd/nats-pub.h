@@ -53,7 +53,8 @@ void nats_pub_session(struct session *s);
 /* Beacons, stream closes, hang-ups, session ends; reports failures (every tick). */
 void nats_pub_tick(struct relay *relay);
 /*
- * Notes hang-ups and aborts of sessions (before each loop sleep, ahead of
+ * Announces new sessions (their "session" message: listed at once, packets
+ * or not) and notes hang-ups and aborts of sessions (before each loop sleep, ahead of
  * relay_collect(), which may free them): their end says whether they were
  * interrupted.
  */

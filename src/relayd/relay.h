@@ -286,6 +286,7 @@ struct session {
 	uint8_t sessiond_uuid[16];
 	uint64_t sessiond_session_id;
 	uint64_t creation_time;
+	bool nats_announced;                 /* --publish: its "session" message is queued */
 	struct chunk *current_chunk;         /* ref or NULL */
 	struct chunk *pending_closure_chunk; /* ref or NULL */
 	bool has_rotated;

@@ -204,6 +204,29 @@ class Reader:
         return self.proc.returncode, "".join(x for _, x in self.lines), self.proc.stderr.read()
 
 
+def test_edge_lists_session_before_packets(lttng, make_relay, nats):  # noqa: F811
+    """A session is on the edges (and `ls nats://`) as soon as it is created
+    on the ingest relay, before any program traced into it, as the relay's
+    own viewers see it; a `ctflive view` of the edge started then prints the
+    whole session once a program runs."""
+    (srv,) = nats(1)
+    relay = make_relay("ctflive-relayd", "ingest", extra=["--publish", srv.url])
+    edge = start_edge(make_relay, srv.url, "edge-early")
+    setup_session(lttng, relay, "early")
+    h.wait_for(lambda: edge_lists(edge, "early"), 15, what="the edge listing the session")
+    assert f"/host/{HOST}/early " in ctflive("ls", srv.url).stdout
+    view = Reader([str(h.build_dir() / "src" / "cli" / "ctflive"), "view",
+                   f"net://{h.LOCALHOST}:{edge.ports.live}/host/{HOST}/early"])
+    time.sleep(0.5)
+    lttng.run_app(300, 1000, "main")
+    end_sessions(lttng, "early")
+    rc, out, err = view.finish(60)
+    assert rc == 0, err[-3000:]
+    disk = ctflive("view", str(relay.session_dir("early")))
+    assert disk.returncode == 0, disk.stderr
+    assert out == disk.stdout, err[-3000:]
+
+
 def test_nats_view_live_resumes(lttng, make_relay, nats):  # noqa: F811
     """Item 3 (acceptance 3 through nats://): `ctflive view nats://` prints
     while the session is live, and goes on by itself when the NATS server it
