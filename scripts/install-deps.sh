@@ -4,7 +4,8 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends \
+# --no-upgrade: what is installed already stays as it is (a developer machine).
+apt-get install -y --no-install-recommends --no-upgrade \
 	build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev \
 	scdoc man-db \
 	libcmocka-dev libjson-c-dev libsystemd-dev systemd libmicrohttpd-dev python3 python3-pytest \

@@ -25,7 +25,7 @@ _ctflive()
 	cmd=${COMP_WORDS[1]}
 	case $cmd in
 	view) opts="$_ctflive_print_opts --decode-only --from-now --timeout --reconnect-timeout
-		--grace --nats-user --nats-password --nats-token --nats-creds --nats-nkey --nats-tls
+		--session-not-found-action --grace --nats-user --nats-password --nats-token --nats-creds --nats-nkey --nats-tls
 		--nats-tls-ca --nats-tls-cert --nats-tls-key --nats-tls-name --nats-tls-insecure" ;;
 	follow) opts="$_ctflive_print_opts --grace" ;;
 	ls) opts='--timeout --help
@@ -54,6 +54,10 @@ _ctflive()
 		;;
 	--beacons)
 		mapfile -t COMPREPLY < <(compgen -W 'skip-idle always' -- "$cur")
+		return 0
+		;;
+	--session-not-found-action)
+		mapfile -t COMPREPLY < <(compgen -W 'continue fail end' -- "$cur")
 		return 0
 		;;
 	--beacon-time)

@@ -10,8 +10,11 @@
 #include "macro.h"
 
 static const struct cl_cli_cmd cmds[] = {
-	{ "view", "print the events of CTF trace directories", cl_cmd_view },
-	{ "ls", "list the sessions of a relay daemon's live port", cl_cmd_ls },
+	{ "view",
+	  "print the events of CTF trace directories, of a live session (net://)\n"
+	  "             or of a session published to NATS (nats://)",
+	  cl_cmd_view },
+	{ "ls", "list the sessions of a relay daemon's live port (or of NATS)", cl_cmd_ls },
 	{ "follow", "print the events of a trace directory while it is written", cl_cmd_follow },
 	{ "web", "watch the live sessions of a relay daemon in a browser", cl_cmd_web },
 	{ "stream", "send a trace directory to a relay daemon as a live session", cl_cmd_stream },

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ctflive/ctf.h"
@@ -41,7 +42,11 @@ static void usage(FILE *f)
 	      "                         (30000)\n"
 	      "  --reconnect-timeout MS when the connection is lost, reconnect and resume\n"
 	      "                         for up to MS ms, trying each relay in turn (30000\n"
-	      "                         with several relays, 0 with one: fail at once)\n" CLI_PRINT_HELP,
+	      "                         with several relays, 0 with one: fail at once)\n"
+	      "  --session-not-found-action continue|fail|end\n"
+	      "                         when the relay has no such session: wait for it,\n"
+	      "                         fail (default), or print nothing and exit 0 (as\n"
+	      "                         babeltrace2's lttng-live parameter)\n" CLI_PRINT_HELP,
 	      f);
 }
 
@@ -57,13 +62,14 @@ bool cl_cli_is_live_url(const char *s)
 
 int cl_cmd_view_live(int argc, char **argv)
 {
-	enum { OPT_FROM_NOW = 256, OPT_TIMEOUT, OPT_RECONNECT };
+	enum { OPT_FROM_NOW = 256, OPT_TIMEOUT, OPT_RECONNECT, OPT_NOT_FOUND };
 	static const struct option opts[] = {
 		CLI_PRINT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ "from-now", no_argument, NULL, OPT_FROM_NOW },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "reconnect-timeout", required_argument, NULL, OPT_RECONNECT },
+		{ "session-not-found-action", required_argument, NULL, OPT_NOT_FOUND },
 		{ 0 },
 	};
 	struct cli_print_opts po;
@@ -74,6 +80,9 @@ int cl_cmd_view_live(int argc, char **argv)
 	const char *why = NULL, *input;
 	char redacted[1024];
 	int opt, r, rc, timeout_ms = 0, reconnect_ms = -1;
+	/* as babeltrace2's lttng-live session-not-found-action, default fail */
+	enum { NF_FAIL, NF_CONTINUE, NF_END } not_found = NF_FAIL;
+	bool waiting = false;
 	size_t nurls = 0;
 
 	cli_print_opts_init(&po);
@@ -100,6 +109,20 @@ int cl_cmd_view_live(int argc, char **argv)
 		case OPT_RECONNECT:
 			if (cl_cli_parse_ms(optarg, &reconnect_ms) < 0) {
 				log_error("invalid reconnect timeout '%s'", optarg);
+				return 2;
+			}
+			break;
+		case OPT_NOT_FOUND:
+			if (!strcmp(optarg, "fail")) {
+				not_found = NF_FAIL;
+			} else if (!strcmp(optarg, "continue")) {
+				not_found = NF_CONTINUE;
+			} else if (!strcmp(optarg, "end")) {
+				not_found = NF_END;
+			} else {
+				log_error("invalid --session-not-found-action '%s' (continue, fail "
+					  "or end)",
+					  optarg);
 				return 2;
 			}
 			break;
@@ -137,7 +160,21 @@ int cl_cmd_view_live(int argc, char **argv)
 
 	if (reconnect_ms < 0)
 		reconnect_ms = nurls > 1 ? 30000 : 0;
-	r = ctflive_iter_open_live_list(urls, nurls, seek, timeout_ms, reconnect_ms, &it, &diag);
+	for (;;) {
+		r = ctflive_iter_open_live_list(urls, nurls, seek, timeout_ms, reconnect_ms, &it,
+						&diag);
+		if (r != -ENOENT || not_found == NF_FAIL)
+			break;
+		if (not_found == NF_END) {
+			free(urls);
+			return 0; /* nothing to print */
+		}
+		if (!waiting)
+			log_notice("%s: waiting for it (--session-not-found-action continue)",
+				   diag.msg);
+		waiting = true;
+		usleep(250 * 1000);
+	}
 	free(urls);
 	if (r < 0) {
 		cl_cli_print_diag(&diag, false);

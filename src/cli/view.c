@@ -75,6 +75,9 @@ static void help(FILE *f)
 	      "  --reconnect-timeout MS (net://) on a lost connection, resume with the\n"
 	      "                         next relay (or the same) for up to MS ms (30000\n"
 	      "                         with several relays, else 0: fail)\n"
+	      "  --session-not-found-action continue|fail|end\n"
+	      "                         (net://) no such session on the relay: wait for\n"
+	      "                         it, fail (default), or print nothing, exit 0\n"
 	      "  -h, --help             show this help\n"
 #ifdef CTFLIVE_HAVE_NATS
 	      "\nWith a nats:// URL (then --timeout: stop when nothing new arrived for MS ms;\n"

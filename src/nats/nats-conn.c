@@ -291,10 +291,23 @@ const char *cl_nats_conn_error(natsConnection *nc, natsStatus s)
 
 	if (nc)
 		ls = natsConnection_GetLastError(nc, &txt);
+	static _Thread_local char buf[512];
+
 	if (!txt || !*txt || ls == NATS_OK) {
 		txt = nats_GetLastError(&ls);
 		if (!txt || !*txt)
 			txt = natsStatus_GetText(s);
+	}
+	/* A server that wants a client certificate closes the connection
+	 * after the TLS handshake: the client library only says the PONG of
+	 * its handshake is missing. */
+	if (strstr(txt, "Expected 'PONG'")) {
+		(void)snprintf(buf, sizeof(buf),
+			       "%s: the server closed the connection during the handshake "
+			       "(does it require a TLS client certificate? --nats-tls-cert, "
+			       "--nats-tls-key)",
+			       txt);
+		txt = buf;
 	}
 	return txt;
 }

@@ -83,7 +83,7 @@ int cl_prod_fail(struct ctflive_producer *p, int r, const char *fmt, ...)
 	return r;
 }
 
-static int connect_port(struct ctflive_producer *p, uint16_t port)
+static int connect_port(struct ctflive_producer *p, uint16_t port, const char *role)
 {
 	struct addrinfo hints = { 0 }, *res = NULL;
 	char portstr[8];
@@ -103,8 +103,10 @@ static int connect_port(struct ctflive_producer *p, uint16_t port)
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		return cl_prod_set_err(p, fd, "cannot connect to '%s' port %u: %s", p->host,
-				       (unsigned int)port, strerror(-fd));
+		return cl_prod_set_err(p, fd,
+				       "cannot connect to '%s' port %u (the relay's %s port: "
+				       "net://HOST[:CONTROL[:DATA]], default 5342 and 5343): %s",
+				       p->host, (unsigned int)port, role, strerror(-fd));
 	return fd;
 }
 
@@ -113,11 +115,11 @@ int cl_prod_open(struct ctflive_producer *p)
 	int fd;
 
 	cl_prod_close(p);
-	fd = connect_port(p, p->ctrl_port);
+	fd = connect_port(p, p->ctrl_port, "control");
 	if (fd < 0)
 		return fd;
 	p->cfd = fd;
-	fd = connect_port(p, p->data_port);
+	fd = connect_port(p, p->data_port, "data");
 	if (fd < 0) {
 		cl_prod_close(p);
 		return fd;
@@ -293,8 +295,11 @@ static int read_replies(struct ctflive_producer *p)
 		if (n < 0)
 			return cl_prod_fail(p, -errno, "control connection: %s", strerror(errno));
 		if (n == 0)
-			return cl_prod_fail(p, -ECONNRESET,
-					    "the relay closed the control connection");
+			return cl_prod_fail(
+				p, -ECONNRESET, "the relay closed the control connection%s",
+				p->minor ? ""
+					 : " before its first reply (is it the relay's "
+					   "control port? net://HOST[:CONTROL[:DATA]])");
 		p->inlen += (size_t)n;
 		while (p->pn) {
 			struct pend pd = p->pend[p->phead];
@@ -420,8 +425,13 @@ static int pump_until(struct ctflive_producer *p, int timeout_ms, const bool *do
 					 1, MSG_DONTWAIT | MSG_PEEK);
 
 			if (n == 0 || (n < 0 && errno != EAGAIN))
-				return cl_prod_fail(p, n == 0 ? -ECONNRESET : -errno,
-						    "the relay closed the connection");
+				return cl_prod_fail(
+					p, n == 0 ? -ECONNRESET : -errno,
+					"the relay closed the connection%s",
+					p->minor ? ""
+						 : " before its first reply (are those the relay's "
+						   "control and data ports? "
+						   "net://HOST[:CONTROL[:DATA]])");
 		}
 	}
 }

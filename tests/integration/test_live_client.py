@@ -399,6 +399,38 @@ def test_view_session_not_found(lttng, make_relay):
     assert "no session 'nosuch'" in r.stderr
 
 
+@pytest.mark.parametrize("kind", ["lttng-relayd", "ctflive-relayd"])
+def test_view_session_not_found_action(lttng, make_relay, kind):
+    """--session-not-found-action, as babeltrace2's lttng-live parameter:
+    end prints nothing and exits 0, fail (the default) exits 1, continue
+    waits for the session, then prints it whole."""
+    relay = make_relay(kind, "nf")
+    url = live_url(relay, "nf1")
+    r = subprocess.run([str(ctflive_path()), "view", "--session-not-found-action", "end", url],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    r = subprocess.run([str(ctflive_path()), "view", "--session-not-found-action", "fail", url],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "no session 'nf1'" in r.stderr, r.stderr
+    r = subprocess.run([str(ctflive_path()), "view", "--session-not-found-action", "maybe", url],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "continue, fail or end" in r.stderr, r.stderr
+    view = spawn_view(url, "--session-not-found-action", "continue")
+    try:
+        time.sleep(1)
+        assert view.poll() is None, view.stderr.read()
+        setup_session(lttng, relay, "nf1")
+        lttng.run_app(200, 1000, "nf")
+        lttng.stop_session("nf1")
+        lttng.destroy("nf1")
+        rc, lines, err = finish(view, 60)
+    finally:
+        h.stop_popen(view)
+    assert rc == 0, err
+    assert "waiting for it" in err, err
+    assert h.tick_indices(lines, "nf") == list(range(200)), err[-2000:]
+
+
 def test_view_second_viewer_refused(lttng, make_relay):
     relay = make_relay("lttng-relayd", "ref")
     setup_session(lttng, relay, "dup")

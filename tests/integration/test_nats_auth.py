@@ -240,6 +240,8 @@ def test_nats_auth(lttng, make_relay, ws, mode):
                 assert "cannot connect to NATS at" in r.stderr, (why, r.stderr)
                 if mode != "tls-user" or "password" in why:
                     assert "Authorization Violation" in r.stderr, (why, r.stderr)
+                if why == "no client certificate":
+                    assert "TLS client certificate" in r.stderr, (why, r.stderr)
                 assert took < 15, (why, cmd, took)
                 assert "s3cret-pw" not in r.stderr and "nope" not in r.stderr
             refused_relay(ws, f"edge-{i}", "--from", url, *opts)
