@@ -304,9 +304,15 @@ static void batch_advance(void *ctx)
 
 				if (sg->gen != bs->targets[i].gen)
 					continue;
-				sg->synced_size = CL_MAX(sg->synced_size, bs->targets[i].size);
+				/* Never past the file's end: a tail dropped while
+				 * the batch was synced (drop_unindexed_tail())
+				 * would leave the stream dirty for good, the
+				 * session synced again and again, never ending. */
+				sg->synced_size = CL_MIN(
+					CL_MAX(sg->synced_size, bs->targets[i].size), sg->size);
 				sg->synced_entries =
-					CL_MAX(sg->synced_entries, bs->targets[i].entries);
+					CL_MIN(CL_MAX(sg->synced_entries, bs->targets[i].entries),
+					       sg->n_entries);
 			}
 		}
 		if (bs->metadata_epoch == st->metadata_epoch)

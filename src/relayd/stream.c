@@ -1266,8 +1266,13 @@ static void drop_incomplete_tail(struct stream *st)
 		st->metadata_received = st->complete_size;
 	else
 		st->file_size = st->complete_size;
-	if (st->n_segs > 0 && !st->is_metadata)
-		st->segs[st->n_segs - 1].size = st->complete_size;
+	if (st->n_segs > 0 && !st->is_metadata) {
+		struct segment *sg = &st->segs[st->n_segs - 1];
+
+		sg->size = st->complete_size;
+		sg->synced_size = CL_MIN(sg->synced_size, sg->size);
+		sg->data_unlocked = CL_MIN(sg->data_unlocked, sg->size);
+	}
 }
 
 /*
