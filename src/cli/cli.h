@@ -20,6 +20,10 @@ int cl_cmd_view(int argc, char **argv);
 int cl_cmd_ls(int argc, char **argv);
 int cl_cmd_view_live(int argc, char **argv);
 int cl_cmd_follow(int argc, char **argv); /* cmd-follow.c */
+/* cmd-follow.c: the session marker of DIR (doc/file-formats.md §4): 0, its
+ * state (first line, cut to n - 1 bytes) in `state` and *locked when a
+ * writer still holds it; -1 when DIR has none. */
+int cl_cli_marker(const char *dir, char *state, size_t n, bool *locked);
 int cl_cmd_web(int argc, char **argv);    /* cmd-web.c, web-*.c */
 int cl_cmd_stream(int argc, char **argv); /* cmd-stream.c */
 bool cl_cli_is_live_url(const char *s);

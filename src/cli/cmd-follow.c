@@ -53,24 +53,35 @@ static void help(FILE *f)
 	      f);
 }
 
+int cl_cli_marker(const char *dir, char *state, size_t n, bool *locked)
+{
+	char path[4096];
+	ssize_t r;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, CL_SESSION_MARKER_NAME) >= (int)sizeof(path))
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1; /* not written by ctflive-relayd */
+	r = pread(fd, state, n - 1, 0);
+	state[r > 0 ? r : 0] = '\0';
+	state[strcspn(state, "\n")] = '\0';
+	*locked = ctflive_follow_is_locked(fd);
+	close(fd);
+	return 0;
+}
+
 /* False when DIR has a session marker whose final state is not "complete"
  * (doc/file-formats.md §4); read once the session is over. */
 static bool ended_normally(const char *dir)
 {
-	char path[4096], state[32];
-	ssize_t n;
-	int fd;
+	char state[32];
+	bool locked;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, CL_SESSION_MARKER_NAME) >= (int)sizeof(path))
-		return true;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true; /* not written by ctflive-relayd: read as a finished trace */
-	n = pread(fd, state, sizeof(state) - 1, 0);
-	close(fd);
-	state[n > 0 ? n : 0] = '\0';
-	state[strcspn(state, "\n")] = '\0';
-	return strcmp(state, CL_MARKER_COMPLETE) == 0;
+	/* no marker: read as a finished trace */
+	return cl_cli_marker(dir, state, sizeof(state), &locked) < 0 ||
+	       strcmp(state, CL_MARKER_COMPLETE) == 0;
 }
 
 int cl_cmd_follow(int argc, char **argv)

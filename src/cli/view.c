@@ -6,7 +6,6 @@
  * through the iterator of libctflive and the print loop (print-loop.c).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -17,7 +16,6 @@
 
 #include "cli.h"
 #include "ctflive/ctf.h"
-#include "ctflive/follow.h"
 #include "ctflive/iter.h"
 #include "log.h"
 #ifdef CTFLIVE_HAVE_NATS
@@ -34,26 +32,18 @@
  */
 static void warn_unfinished(const char *dir)
 {
-	char path[4096], state[32] = "";
-	ssize_t n;
-	int fd;
+	char state[32];
+	bool locked;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, CL_SESSION_MARKER_NAME) >= (int)sizeof(path))
-		return;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (cl_cli_marker(dir, state, sizeof(state), &locked) < 0)
 		return; /* not a session directory of ctflive-relayd */
-	n = pread(fd, state, sizeof(state) - 1, 0);
-	state[n > 0 ? n : 0] = '\0';
-	state[strcspn(state, "\n")] = '\0';
-	if (ctflive_follow_is_locked(fd))
+	if (locked)
 		log_warning("%s: the session is still being written: this prints what is "
 			    "published now; 'ctflive follow %s' prints it as it is written",
 			    dir, dir);
 	else if (strcmp(state, CL_MARKER_COMPLETE) != 0)
 		log_warning("%s: the session did not end normally (session marker: '%s')", dir,
 			    state);
-	close(fd);
 }
 
 static void help(FILE *f)
